@@ -1,0 +1,73 @@
+-- Organisation, staff and the patient registry.
+CREATE TABLE care_provider (
+    id          uuid PRIMARY KEY,
+    hsa_id      text NOT NULL UNIQUE,
+    name        text NOT NULL
+);
+
+CREATE TABLE care_unit (
+    id          uuid PRIMARY KEY,
+    provider_id uuid NOT NULL REFERENCES care_provider(id),
+    hsa_id      text NOT NULL UNIQUE,
+    name        text NOT NULL,
+    kind        text NOT NULL
+);
+
+CREATE TABLE staff (
+    id              uuid PRIMARY KEY,
+    hsa_id          text NOT NULL UNIQUE,
+    username        text NOT NULL UNIQUE,
+    display_name    text NOT NULL,
+    title           text NOT NULL,
+    password_hash   text,
+    failed_logins   integer NOT NULL DEFAULT 0,
+    locked_until    timestamptz,
+    is_demo         boolean NOT NULL DEFAULT false,
+    created_at      timestamptz NOT NULL
+);
+
+CREATE TABLE assignment (
+    id          uuid PRIMARY KEY,
+    staff_id    uuid NOT NULL REFERENCES staff(id),
+    unit_id     uuid NOT NULL REFERENCES care_unit(id),
+    role        text NOT NULL,
+    purpose     text NOT NULL,
+    UNIQUE (staff_id, unit_id, role)
+);
+
+CREATE TABLE patient (
+    id                  uuid PRIMARY KEY,
+    identifier_kind     text NOT NULL,
+    identifier          text COLLATE "C" NOT NULL UNIQUE,
+    identifier_short    text COLLATE "C" NOT NULL,
+    family_name         text NOT NULL,
+    given_names         text NOT NULL,
+    family_search       text COLLATE "C" NOT NULL,
+    given_search        text COLLATE "C" NOT NULL,
+    birth_date          date,
+    sex                 text NOT NULL,
+    address_line        text,
+    postal_code         text,
+    city                text,
+    phone               text,
+    email               text,
+    protected_identity  text NOT NULL DEFAULT 'none',
+    deceased_date       date,
+    merged_into_id      uuid REFERENCES patient(id),
+    version             integer NOT NULL DEFAULT 1,
+    created_at          timestamptz NOT NULL,
+    updated_at          timestamptz NOT NULL
+);
+-- Prefix searches ("ostrom", "1950", "501231") are range scans (>= prefix AND < next prefix) on these;
+-- the search columns use the "C" collation so byte order and index order agree whatever the database's.
+CREATE INDEX patient_identifier_short ON patient (identifier_short);
+CREATE INDEX patient_family_search ON patient (family_search, given_search);
+CREATE INDEX patient_given_search ON patient (given_search);
+
+-- Idempotency: a write carrying a client request id is done once; a retry gets the first answer.
+CREATE TABLE client_request (
+    request_id  text PRIMARY KEY,
+    operation   text NOT NULL,
+    result_id   text NOT NULL,
+    created_at  timestamptz NOT NULL
+);
