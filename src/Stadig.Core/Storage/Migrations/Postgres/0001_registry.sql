@@ -43,6 +43,7 @@ CREATE TABLE patient (
     family_name         text NOT NULL,
     given_names         text NOT NULL,
     family_search       text COLLATE "C" NOT NULL,
+    family_last_search  text COLLATE "C" NOT NULL,
     given_search        text COLLATE "C" NOT NULL,
     birth_date          date,
     sex                 text NOT NULL,
@@ -62,6 +63,7 @@ CREATE TABLE patient (
 -- the search columns use the "C" collation so byte order and index order agree whatever the database's.
 CREATE INDEX patient_identifier_short ON patient (identifier_short);
 CREATE INDEX patient_family_search ON patient (family_search, given_search);
+CREATE INDEX patient_family_last_search ON patient (family_last_search);
 CREATE INDEX patient_given_search ON patient (given_search);
 
 -- Idempotency: a write carrying a client request id is done once; a retry gets the first answer.

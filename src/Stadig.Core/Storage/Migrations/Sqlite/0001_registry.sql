@@ -43,6 +43,7 @@ CREATE TABLE patient (
     family_name         text NOT NULL,
     given_names         text NOT NULL,
     family_search       text NOT NULL,
+    family_last_search  text NOT NULL,
     given_search        text NOT NULL,
     birth_date          TEXT,
     sex                 text NOT NULL,
@@ -58,11 +59,10 @@ CREATE TABLE patient (
     created_at          TEXT NOT NULL,
     updated_at          TEXT NOT NULL
 );
--- Prefix searches ("ostrom%", "1950%", "501231%") use these; makes LIKE 'x%' indexable
--- whatever the database collation is.
-CREATE INDEX patient_identifier_prefix ON patient (identifier);
-CREATE INDEX patient_identifier_short_prefix ON patient (identifier_short);
+-- Prefix searches are range scans (>= prefix AND < next prefix) on these (BINARY collation).
+CREATE INDEX patient_identifier_short ON patient (identifier_short);
 CREATE INDEX patient_family_search ON patient (family_search, given_search);
+CREATE INDEX patient_family_last_search ON patient (family_last_search);
 CREATE INDEX patient_given_search ON patient (given_search);
 
 -- Idempotency: a write carrying a client request id is done once; a retry gets the first answer.

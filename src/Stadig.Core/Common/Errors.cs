@@ -1,0 +1,16 @@
+namespace Stadig.Common;
+
+/// <summary>The expected failures of a use case; the web layer maps each once to an HTTP answer.</summary>
+public abstract class StadigException(string message) : Exception(message);
+
+/// <summary>Input that breaks a rule. <see cref="Field"/> names the field so the UI can point at it.</summary>
+public sealed class InvalidInputException(string field, string message) : StadigException(message)
+{
+    public string Field { get; } = field;
+}
+
+public sealed class NotFoundException(string message) : StadigException(message);
+
+public sealed class ConflictException(string message) : StadigException(message);
+
+public sealed class ForbiddenException(string message) : StadigException(message);

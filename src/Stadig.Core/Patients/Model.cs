@@ -1,0 +1,75 @@
+using Stadig.Patients.Identifiers;
+
+namespace Stadig.Patients;
+
+/// <summary>Sekretessmarkering and skyddad folkbokföring both mean: show name and address only to those who need them.</summary>
+public enum ProtectedIdentity
+{
+    None,
+    Sekretessmarkering,
+    SkyddadFolkbokforing,
+}
+
+public sealed class Patient
+{
+    public Guid Id { get; init; }
+    public IdentifierKind IdentifierKind { get; init; }
+    public string Identifier { get; init; } = "";
+    public string FamilyName { get; init; } = "";
+    public string GivenNames { get; init; } = "";
+    public DateOnly? BirthDate { get; init; }
+    public Sex Sex { get; init; }
+    public string? AddressLine { get; init; }
+    public string? PostalCode { get; init; }
+    public string? City { get; init; }
+    public string? Phone { get; init; }
+    public string? Email { get; init; }
+    public ProtectedIdentity ProtectedIdentity { get; init; }
+    public DateOnly? DeceasedDate { get; init; }
+    public Guid? MergedIntoId { get; init; }
+    public int Version { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    public string FullName => $"{GivenNames} {FamilyName}";
+
+    public string IdentifierDisplay => IdentifierKind == IdentifierKind.Reservnummer ? Identifier : $"{Identifier[..8]}-{Identifier[8..]}";
+
+    /// <summary>Whole years on <paramref name="today"/> (or on the day of death).</summary>
+    public int? AgeOn(DateOnly today)
+    {
+        if (BirthDate is not { } born) return null;
+        var end = DeceasedDate is { } died && died < today ? died : today;
+        var age = end.Year - born.Year;
+        if (end < born.AddYears(age)) age--;
+        return age;
+    }
+}
+
+/// <summary>One merge: the reservnummer record (source) joined into the identified patient (target).</summary>
+public sealed class PatientMerge
+{
+    public Guid Id { get; init; }
+    public Guid SourcePatientId { get; init; }
+    public string SourceIdentifier { get; init; } = "";
+    public Guid TargetPatientId { get; init; }
+    public string TargetIdentifier { get; init; } = "";
+    public DateTimeOffset MergedAt { get; init; }
+    public Guid MergedBy { get; init; }
+    public string MergedByName { get; init; } = "";
+    public string Reason { get; init; } = "";
+}
+
+/// <summary>What a clinician types to register or update a patient.</summary>
+public sealed record PatientDetails(
+    string FamilyName,
+    string GivenNames,
+    string? AddressLine = null,
+    string? PostalCode = null,
+    string? City = null,
+    string? Phone = null,
+    string? Email = null,
+    ProtectedIdentity ProtectedIdentity = ProtectedIdentity.None,
+    DateOnly? DeceasedDate = null,
+    DateOnly? BirthDate = null,
+    Sex? Sex = null);

@@ -1,0 +1,74 @@
+using Dapper;
+using Stadig.Access;
+using Stadig.Common;
+using Stadig.Patients.Identifiers;
+
+namespace Stadig.Patients;
+
+public sealed partial class PatientRegistry
+{
+    /// <summary>The clinical tables whose rows follow a patient in a merge. A new clinical table is added here.</summary>
+    internal static readonly string[] PatientOwnedTables = ["encounter", "note", "note_keyword", "lab_result", "warning"];
+
+    /// <summary>
+    /// Joins a reservnummer patient into the patient whose identity is now known: every record moves
+    /// to the target in one transaction, the source stays as a tombstone pointing at the target, and
+    /// the merge (who, when, why) is visible from both.
+    /// </summary>
+    public async Task<PatientMerge> MergeAsync(Caller caller, Guid sourcePatientId, Guid targetPatientId, string reason, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(reason)) throw new InvalidInputException("reason", "Ange varför patienterna slås samman.");
+        if (sourcePatientId == targetPatientId) throw new InvalidInputException("targetPatientId", "En patient kan inte slås samman med sig själv.");
+
+        return await database.InTransactionAsync(async (connection, transaction) =>
+        {
+            var source = await FindAsync(connection, transaction, sourcePatientId) ?? throw new NotFoundException("Reservnummerpatienten finns inte.");
+            var target = await FindAsync(connection, transaction, targetPatientId) ?? throw new NotFoundException("Patienten att slå samman med finns inte.");
+            if (source.IdentifierKind != IdentifierKind.Reservnummer)
+                throw new InvalidInputException("sourcePatientId", "Bara en patient med reservnummer kan slås samman in i en annan.");
+            if (target.IdentifierKind == IdentifierKind.Reservnummer)
+                throw new InvalidInputException("targetPatientId", "Målet ska ha personnummer eller samordningsnummer.");
+            if (source.MergedIntoId is not null) throw new ConflictException("Reservnummerpatienten är redan sammanslagen.");
+            if (target.MergedIntoId is not null) throw new ConflictException("Målpatienten är själv sammanslagen med en annan patient.");
+
+            foreach (var table in PatientOwnedTables)
+            {
+                await connection.ExecuteAsync($"UPDATE {table} SET patient_id = @target WHERE patient_id = @source",
+                    new { source = sourcePatientId, target = targetPatientId }, transaction);
+            }
+            var now = clock.GetUtcNow();
+            var marked = await connection.ExecuteAsync(
+                "UPDATE patient SET merged_into_id = @target, version = version + 1, updated_at = @now WHERE id = @source AND merged_into_id IS NULL",
+                new { source = sourcePatientId, target = targetPatientId, now }, transaction);
+            if (marked == 0) throw new ConflictException("Reservnummerpatienten är redan sammanslagen.");
+            var id = Guid.NewGuid();
+            await connection.ExecuteAsync(
+                """
+                INSERT INTO patient_merge (id, source_patient_id, target_patient_id, merged_at, merged_by, reason)
+                VALUES (@id, @source, @target, @now, @by, @reason)
+                """, new { id, source = sourcePatientId, target = targetPatientId, now, by = caller.StaffId, reason = reason.Trim() }, transaction);
+            return (await MergesAsync(connection, transaction, sourcePatientId)).Single(m => m.Id == id);
+        }, cancellationToken);
+    }
+
+    /// <summary>The merges a patient took part in, as source or target, newest first.</summary>
+    public async Task<IReadOnlyList<PatientMerge>> MergesOfAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await MergesAsync(connection, null, patientId);
+    }
+
+    private static async Task<IReadOnlyList<PatientMerge>> MergesAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, Guid patientId) =>
+        (await connection.QueryAsync<PatientMerge>(
+            """
+            SELECT m.id AS Id, m.source_patient_id AS SourcePatientId, s.identifier AS SourceIdentifier,
+                   m.target_patient_id AS TargetPatientId, t.identifier AS TargetIdentifier, m.merged_at AS MergedAt,
+                   m.merged_by AS MergedBy, st.display_name AS MergedByName, m.reason AS Reason
+            FROM patient_merge m
+            JOIN patient s ON s.id = m.source_patient_id
+            JOIN patient t ON t.id = m.target_patient_id
+            JOIN staff st ON st.id = m.merged_by
+            WHERE m.source_patient_id = @patientId OR m.target_patient_id = @patientId
+            ORDER BY m.merged_at DESC
+            """, new { patientId }, transaction)).ToList();
+}

@@ -1,0 +1,85 @@
+using Dapper;
+using Stadig.Access;
+
+namespace Stadig.Patients;
+
+public sealed record PatientSearchResult(IReadOnlyList<Patient> Patients, bool MoreExist, string? Hint);
+
+public sealed partial class PatientRegistry
+{
+    public const int DefaultSearchLimit = 50;
+
+    /// <summary>
+    /// Finds patients by full or partial identity number (digits, with or without '-'/'+') or by
+    /// name words, each a prefix of a word of the name, case- and diacritic-insensitive. Merged
+    /// records are not listed: their patient is. Every query is an index range scan.
+    /// </summary>
+    public async Task<PatientSearchResult> SearchAsync(Caller caller, string? query, int limit = DefaultSearchLimit, CancellationToken cancellationToken = default)
+    {
+        var text = (query ?? "").Trim();
+        limit = Math.Clamp(limit, 1, 200);
+        if (text.Length == 0) return new PatientSearchResult([], false, null);
+
+        var compact = text.Replace("-", "", StringComparison.Ordinal).Replace("+", "", StringComparison.Ordinal).Replace(" ", "", StringComparison.Ordinal);
+        if (compact.Length > 0 && compact.All(char.IsAsciiDigit))
+            return await SearchByNumberAsync(text, compact, limit, cancellationToken);
+        if (identifiers.TryParse(text, out var reserv, out _) && reserv!.Kind == Identifiers.IdentifierKind.Reservnummer)
+            return await RunAsync("identifier = @value", new { value = reserv.Value }, limit, cancellationToken);
+        return await SearchByNameAsync(text, limit, cancellationToken);
+    }
+
+    private async Task<PatientSearchResult> SearchByNumberAsync(string text, string digits, int limit, CancellationToken cancellationToken)
+    {
+        if (digits.Length is 10 or 12 && identifiers.TryParse(text, out var identifier, out _))
+            return await RunAsync("identifier = @value", new { value = identifier!.Value }, limit, cancellationToken);
+        if (digits.Length < 4)
+            return new PatientSearchResult([], false, "Skriv minst fyra siffror av personnumret.");
+        var column = digits.Length > 10 ? "identifier" : "identifier_short";
+        return await RunAsync($"{column} >= @low AND {column} < @high",
+            new { low = digits, high = NameSearch.PrefixUpperBound(digits) }, limit, cancellationToken);
+    }
+
+    private async Task<PatientSearchResult> SearchByNameAsync(string text, int limit, CancellationToken cancellationToken)
+    {
+        var words = NameSearch.Words(text);
+        if (words.Length == 0) return new PatientSearchResult([], false, "Skriv ett namn eller ett personnummer.");
+        // The longest word narrows most: range-scan it on the family name, the last part of a double
+        // family name (Lind-Öström) and the first given name, then require every word to start a word
+        // of the whole name.
+        var anchor = words.MaxBy(w => w.Length)!;
+        var parameters = new DynamicParameters();
+        parameters.Add("low", anchor);
+        parameters.Add("high", NameSearch.PrefixUpperBound(anchor));
+        var filters = new List<string>();
+        for (var i = 0; i < words.Length; i++)
+        {
+            parameters.Add($"w{i}", "% " + EscapeLike(words[i]) + "%");
+            filters.Add($"(' ' || family_search || ' ' || given_search) LIKE @w{i} ESCAPE '\\'");
+        }
+        var where = $"""
+            ((family_search >= @low AND family_search < @high)
+              OR (family_last_search >= @low AND family_last_search < @high)
+              OR (given_search >= @low AND given_search < @high))
+            AND {string.Join(" AND ", filters)}
+            """;
+        return await RunAsync(where, parameters, limit, cancellationToken, hintIfEmpty: null);
+    }
+
+    private async Task<PatientSearchResult> RunAsync(string where, object parameters, int limit, CancellationToken cancellationToken, string? hintIfEmpty = null)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var sql = $"""
+            SELECT {PatientColumns} FROM patient
+            WHERE merged_into_id IS NULL AND {where}
+            ORDER BY family_search, given_search, identifier
+            LIMIT {limit + 1}
+            """;
+        var rows = (await connection.QueryAsync<Patient>(sql, parameters)).ToList();
+        var more = rows.Count > limit;
+        if (more) rows.RemoveAt(rows.Count - 1);
+        return new PatientSearchResult(rows, more, rows.Count == 0 ? hintIfEmpty : null);
+    }
+
+    private static string EscapeLike(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
+}

@@ -1,0 +1,87 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Stadig.Storage;
+
+/// <summary>
+/// The one way into storage: opens connections for the configured engine with the settings every
+/// connection needs. The rest of the code writes SQL that both engines accept.
+/// </summary>
+public sealed class Database
+{
+    private readonly NpgsqlDataSource? _postgres;
+    private readonly string _sqliteConnectionString = "";
+
+    public Database(DatabaseEngine engine, string connectionString)
+    {
+        Engine = engine;
+        TypeHandlers.Register();
+        if (engine == DatabaseEngine.Postgres)
+        {
+            _postgres = NpgsqlDataSource.Create(connectionString);
+        }
+        else
+        {
+            var builder = new SqliteConnectionStringBuilder(connectionString) { Pooling = true };
+            var directory = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
+            if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
+            _sqliteConnectionString = builder.ToString();
+        }
+    }
+
+    public DatabaseEngine Engine { get; }
+
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken = default)
+    {
+        if (_postgres is not null)
+        {
+            return await _postgres.OpenConnectionAsync(cancellationToken);
+        }
+
+        var connection = new SqliteConnection(_sqliteConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        // WAL lets readers go on while one writer writes; busy_timeout queues writers instead of failing them.
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one transaction: all of it is stored, or none.</summary>
+    public async Task<T> InTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await BeginAsync(connection, cancellationToken);
+        var result = await work(connection, transaction);
+        await transaction.CommitAsync(cancellationToken);
+        return result;
+    }
+
+    private async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        if (connection is SqliteConnection sqlite)
+        {
+            // Deferred SQLite transactions that later write can fail with SQLITE_BUSY without waiting;
+            // taking the write lock up front makes concurrent writers queue on busy_timeout instead.
+            return sqlite.BeginTransaction(deferred: false);
+        }
+        return await connection.BeginTransactionAsync(cancellationToken);
+    }
+
+    public bool IsUniqueViolation(Exception exception) => exception switch
+    {
+        PostgresException pg => pg.SqlState == PostgresErrorCodes.UniqueViolation,
+        SqliteException sqlite => sqlite.SqliteErrorCode == 19 && sqlite.SqliteExtendedErrorCode is 2067 or 1555,
+        _ => false,
+    };
+
+    public static Database FromConnectionString(string connectionString)
+    {
+        var engine = connectionString.Contains("Host=", StringComparison.OrdinalIgnoreCase)
+            || connectionString.StartsWith("postgres", StringComparison.OrdinalIgnoreCase)
+            ? DatabaseEngine.Postgres
+            : DatabaseEngine.Sqlite;
+        return new Database(engine, connectionString);
+    }
+}

@@ -1,0 +1,7 @@
+namespace Stadig.Storage;
+
+public enum DatabaseEngine
+{
+    Sqlite,
+    Postgres,
+}

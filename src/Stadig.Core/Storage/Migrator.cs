@@ -1,0 +1,80 @@
+using System.Data.Common;
+using System.Reflection;
+using Dapper;
+
+namespace Stadig.Storage;
+
+/// <summary>
+/// Applies the numbered SQL migrations of the engine's dialect (embedded in this assembly) that a
+/// database has not had yet, each in its own transaction. Old databases upgrade in place.
+/// </summary>
+public sealed class Migrator(Database database)
+{
+    public sealed record Migration(int Version, string Name, string Sql);
+
+    public static IReadOnlyList<Migration> All(DatabaseEngine engine)
+    {
+        var folder = engine == DatabaseEngine.Postgres ? "Postgres" : "Sqlite";
+        var prefix = $"Stadig.Storage.Migrations.{folder}.";
+        var assembly = typeof(Migrator).Assembly;
+        return assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
+            .Select(n =>
+            {
+                var file = n[prefix.Length..^".sql".Length];
+                // Resource names of files starting with a digit get a leading underscore.
+                var name = file.TrimStart('_');
+                var version = int.Parse(name[..4], System.Globalization.CultureInfo.InvariantCulture);
+                using var stream = assembly.GetManifestResourceStream(n)!;
+                using var reader = new StreamReader(stream);
+                return new Migration(version, name, reader.ReadToEnd());
+            })
+            .OrderBy(m => m.Version)
+            .ToList();
+    }
+
+    public static int LatestVersion(DatabaseEngine engine) => All(engine)[^1].Version;
+
+    /// <summary>Brings the schema to <paramref name="targetVersion"/> (default: the latest). Returns the migrations applied.</summary>
+    public async Task<IReadOnlyList<Migration>> MigrateAsync(int? targetVersion = null, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(
+            "CREATE TABLE IF NOT EXISTS schema_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)");
+        if (database.Engine == DatabaseEngine.Postgres)
+        {
+            // Several app nodes may start at once; only one migrates, the others wait and find nothing to do.
+            await connection.ExecuteAsync("SELECT pg_advisory_lock(7234001)");
+        }
+        try
+        {
+            var applied = (await connection.QueryAsync<int>("SELECT version FROM schema_migration")).ToHashSet();
+            var done = new List<Migration>();
+            foreach (var migration in All(database.Engine).Where(m => m.Version <= (targetVersion ?? int.MaxValue)))
+            {
+                if (applied.Contains(migration.Version)) continue;
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await connection.ExecuteAsync(migration.Sql, transaction: transaction);
+                await connection.ExecuteAsync(
+                    "INSERT INTO schema_migration (version, name, applied_at) VALUES (@Version, @Name, @At)",
+                    new { migration.Version, migration.Name, At = DateTimeOffset.UtcNow.ToString("O") }, transaction);
+                await transaction.CommitAsync(cancellationToken);
+                done.Add(migration);
+            }
+            return done;
+        }
+        finally
+        {
+            if (database.Engine == DatabaseEngine.Postgres)
+                await connection.ExecuteAsync("SELECT pg_advisory_unlock(7234001)");
+        }
+    }
+
+    public async Task<int> CurrentVersionAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(
+            "CREATE TABLE IF NOT EXISTS schema_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)");
+        return await connection.ExecuteScalarAsync<int?>("SELECT MAX(version) FROM schema_migration") ?? 0;
+    }
+}
