@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+using Stadig.Tests.Infrastructure;
+
+[assembly: AssemblyFixture(typeof(PostgresServer))]
+
+namespace Stadig.Tests.Infrastructure;
+
+/// <summary>
+/// A real, throwaway PostgreSQL cluster for the whole test run: initdb into a temporary folder,
+/// started on a free loopback port, stopped and removed at the end. No Docker, no shared server.
+/// </summary>
+public sealed class PostgresServer : IAsyncLifetime
+{
+    private static PostgresServer? _instance;
+    private string _root = "";
+    private string _binaries = "";
+    private bool _asPostgresUser;
+
+    public static PostgresServer Instance => _instance ?? throw new InvalidOperationException("The PostgreSQL fixture has not started.");
+
+    public int Port { get; private set; }
+
+    public string AdminConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=false";
+
+    public async ValueTask InitializeAsync()
+    {
+        _binaries = FindBinaries();
+        _asPostgresUser = Environment.UserName == "root";
+        _root = Directory.CreateTempSubdirectory("stadig-pg-").FullName;
+        var data = Path.Combine(_root, "data");
+        var sockets = Path.Combine(_root, "sock");
+        Directory.CreateDirectory(data);
+        Directory.CreateDirectory(sockets);
+        if (_asPostgresUser) await RunAsync("chown", ["-R", "postgres:postgres", _root], asPostgres: false);
+
+        await RunAsync(Path.Combine(_binaries, "initdb"),
+            ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], _asPostgresUser);
+        Port = FreePort();
+        await RunAsync(Path.Combine(_binaries, "pg_ctl"),
+            ["-D", data, "-l", Path.Combine(sockets, "pg.log"), "-w", "-t", "60",
+             "-o", $"-p {Port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", "start"],
+            _asPostgresUser);
+        _instance = this;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_root.Length == 0) return;
+        try
+        {
+            await RunAsync(Path.Combine(_binaries, "pg_ctl"), ["-D", Path.Combine(_root, "data"), "-m", "immediate", "-w", "stop"], _asPostgresUser);
+        }
+        finally
+        {
+            try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>A new empty database on the server; each test gets its own, so tests never share state.</summary>
+    public async Task<string> CreateDatabaseAsync()
+    {
+        var name = "stadig_" + Guid.NewGuid().ToString("N");
+        await using var connection = new NpgsqlConnection(AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+        await command.ExecuteNonQueryAsync();
+        return $"Host=127.0.0.1;Port={Port};Username=postgres;Database={name};Maximum Pool Size=20";
+    }
+
+    private static string FindBinaries()
+    {
+        var root = "/usr/lib/postgresql";
+        var bin = Directory.Exists(root)
+            ? Directory.GetDirectories(root).Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb")))
+                .OrderByDescending(d => int.TryParse(Path.GetFileName(Path.GetDirectoryName(d)), out var v) ? v : 0).FirstOrDefault()
+            : null;
+        return bin ?? throw new InvalidOperationException(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin. Run ./test.sh, which installs them.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task RunAsync(string file, string[] arguments, bool asPostgres)
+    {
+        var start = new ProcessStartInfo(asPostgres ? "runuser" : file)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        if (asPostgres) { start.ArgumentList.Add("-u"); start.ArgumentList.Add("postgres"); start.ArgumentList.Add("--"); start.ArgumentList.Add(file); }
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{file} failed ({process.ExitCode}): {await stderr}{await stdout}");
+    }
+}
