@@ -1,1 +1,6 @@
-var app = WebApplication.Create(args); app.Run();
+using Stadig.Hosting;
+
+return await StadigCommandLine.RunAsync(args);
+
+/// <summary>The entry point type, visible to tests.</summary>
+public partial class Program;

@@ -76,12 +76,9 @@ public sealed class Database
         _ => false,
     };
 
-    public static Database FromConnectionString(string connectionString)
-    {
-        var engine = connectionString.Contains("Host=", StringComparison.OrdinalIgnoreCase)
-            || connectionString.StartsWith("postgres", StringComparison.OrdinalIgnoreCase)
-            ? DatabaseEngine.Postgres
-            : DatabaseEngine.Sqlite;
-        return new Database(engine, connectionString);
-    }
+    public static Database FromConnectionString(string connectionString) => new(EngineOf(connectionString), connectionString);
+
+    /// <summary>A connection string naming a Host is PostgreSQL; anything else is a SQLite file.</summary>
+    public static DatabaseEngine EngineOf(string connectionString) =>
+        connectionString.Contains("Host=", StringComparison.OrdinalIgnoreCase) ? DatabaseEngine.Postgres : DatabaseEngine.Sqlite;
 }

@@ -73,3 +73,10 @@ CREATE TABLE client_request (
     result_id   text NOT NULL,
     created_at  timestamptz NOT NULL
 );
+
+-- What kind of installation this database is: 'demo', 'training' or 'production'. Demo users may
+-- log in only where it is not 'production'.
+CREATE TABLE installation (
+    key     text PRIMARY KEY,
+    value   text NOT NULL
+);

@@ -1,0 +1,123 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Identity;
+using Npgsql;
+using Stadig.Auth;
+using Stadig.Installation;
+using Stadig.Seeding;
+using Stadig.Storage;
+
+namespace Stadig.Hosting;
+
+/// <summary>The verbs of the one executable. Expected failures end in one clear line and exit code 1, never a stack trace.</summary>
+public static class StadigCommandLine
+{
+    public const string Help =
+        """
+        Stadig — vårdjournal / electronic health record
+
+        Usage: stadig [verb] [options]
+
+        Verbs:
+          serve                 Serve the web UI and API (default). Migrates and, for the embedded
+                                SQLite database, seeds a demo region at first start.
+          migrate               Apply pending database migrations and exit.
+          seed --patients N [--seed S] [--demo-users]
+                                Generate a synthetic region into an empty database.
+          --help                Show this text.
+
+        Options (also settable in appsettings.json under "Stadig", or as environment variables Stadig__Key):
+          --database <conn>     PostgreSQL (Host=...;Database=...) or SQLite (Data Source=file.db).
+                                Default: Data Source=data/stadig.db (embedded SQLite).
+          --urls <urls>         Where to listen. Default: http://127.0.0.1:5000
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var verb = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
+        var rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
+        if (args.Contains("--help") || args.Contains("-h") || verb == "help")
+        {
+            Console.WriteLine(Help);
+            return 0;
+        }
+        try
+        {
+            return verb switch
+            {
+                "serve" => await ServeAsync(rest),
+                "migrate" => await MigrateAsync(rest),
+                "seed" => await SeedAsync(rest),
+                _ => Fail($"Unknown verb '{verb}'. Run 'stadig --help' for the list."),
+            };
+        }
+        catch (StartupException e)
+        {
+            return Fail(e.Message);
+        }
+    }
+
+    private static async Task<int> ServeAsync(string[] args)
+    {
+        var app = await StadigHost.BuildAsync(args);
+        await app.StartAsync();
+        var options = app.Services.GetRequiredService<StadigOptions>();
+        var addresses = app.Urls;
+        Console.WriteLine($"Stadig is running at {string.Join(", ", addresses)}");
+        if (await app.Services.GetRequiredService<InstallationSettings>().ModeAsync() != InstallationMode.Production)
+        {
+            Console.WriteLine("Demo logins (password 'demo'): " + string.Join(", ", DemoLogins.Usernames));
+        }
+        Console.WriteLine($"Database: {options.Engine}. Press Ctrl+C to stop.");
+        await app.WaitForShutdownAsync();
+        return 0;
+    }
+
+    private static async Task<int> MigrateAsync(string[] args)
+    {
+        var (options, _) = StadigHost.ReadOptions(args);
+        var database = Storage.Database.FromConnectionString(options.Database);
+        var applied = await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
+        Console.WriteLine(applied.Count == 0
+            ? $"The database is up to date (version {Migrator.LatestVersion(database.Engine)})."
+            : $"Applied {applied.Count} migration(s): {string.Join(", ", applied.Select(m => m.Name))}.");
+        return 0;
+    }
+
+    private static async Task<int> SeedAsync(string[] args)
+    {
+        var patients = IntOption(args, "--patients") ?? throw new StartupException("seed needs --patients N.");
+        var seed = IntOption(args, "--seed") ?? 1;
+        var demoUsers = args.Contains("--demo-users");
+        var (options, _) = StadigHost.ReadOptions(args.Where(a => a != "--demo-users").ToArray(), allowExtra: ["--patients", "--seed"]);
+        var database = Storage.Database.FromConnectionString(options.Database);
+        await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
+        var seeder = new RegionSeeder(database, TimeProvider.System);
+        var hasher = new PasswordHasher<object>();
+        var report = await seeder.SeedAsync(new SeedOptions
+        {
+            Patients = patients, Seed = seed, DemoUsers = demoUsers,
+            HashPassword = p => hasher.HashPassword(new object(), p),
+        }, new Progress<string>(Console.WriteLine));
+        if (demoUsers) await new InstallationSettings(database).SetModeAsync(InstallationMode.Demo);
+        Console.WriteLine($"Seeded {report.Patients} patients in {report.Elapsed.TotalSeconds:F1} s.");
+        return 0;
+    }
+
+    private static int? IntOption(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        if (i < 0) return null;
+        if (i + 1 >= args.Length || !int.TryParse(args[i + 1], out var value) || value < 0)
+            throw new StartupException($"{name} needs a whole number.");
+        return value;
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine("stadig: " + message);
+        return 1;
+    }
+}
+
+/// <summary>A problem at start that the operator can fix; shown as one line.</summary>
+public sealed class StartupException(string message) : Exception(message);

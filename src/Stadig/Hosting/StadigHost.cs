@@ -1,0 +1,143 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Identity;
+using Npgsql;
+using Stadig.Installation;
+using Stadig.Seeding;
+using Stadig.Storage;
+
+namespace Stadig.Hosting;
+
+/// <summary>Builds the web application: configuration, storage, services, endpoints. Tests build the same thing.</summary>
+public static class StadigHost
+{
+    private static readonly string[] HostOptions = ["--urls", "--environment", "--contentRoot"];
+
+    public static async Task<WebApplication> BuildAsync(string[] args)
+    {
+        var (options, configuration) = ReadOptions(args);
+        // The content (wwwroot, appsettings.json) ships beside the executable, so Stadig runs the same
+        // from any working directory; the working directory only decides where the default SQLite file goes.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = Translate(args),
+            ContentRootPath = AppContext.BaseDirectory,
+            WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+        });
+        builder.Configuration.AddConfiguration(configuration);
+        if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
+            builder.WebHost.UseUrls("http://127.0.0.1:5000");
+        builder.AddStadig(options);
+
+        var app = builder.Build();
+        await PrepareDatabaseAsync(app.Services, options);
+        app.UseStadig();
+        return app;
+    }
+
+    /// <summary>Reads and checks the options: command line over environment over appsettings.json.</summary>
+    public static (StadigOptions Options, IConfiguration Configuration) ReadOptions(string[] args, string[]? allowExtra = null)
+    {
+        var known = HostOptions.Concat(allowExtra ?? []).Append("--database").ToHashSet();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal)) continue;
+            var name = args[i].Split('=')[0];
+            if (!known.Contains(name) && !name.StartsWith("--Stadig:", StringComparison.OrdinalIgnoreCase)) throw new StartupException($"Unknown option '{name}'. Run 'stadig --help' for the list.");
+            if (!args[i].Contains('=')) i++;
+        }
+        var configuration = new ConfigurationBuilder()
+            .SetBasePath(AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true)
+            .AddEnvironmentVariables()
+            .AddCommandLine(Translate(args))
+            .Build();
+        var unknown = ConfigurationCheck.UnknownKeys(configuration);
+        if (unknown.Count > 0)
+            throw new StartupException($"Unknown configuration key(s): {string.Join(", ", unknown)}. See docs/operations.md for the valid keys.");
+        var options = new StadigOptions();
+        try
+        {
+            configuration.GetSection(StadigOptions.Section).Bind(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new StartupException($"Invalid configuration value: {e.Message}");
+        }
+        return (options, configuration);
+    }
+
+    /// <summary>--database is shorthand for --Stadig:Database.</summary>
+    private static string[] Translate(string[] args) =>
+        args.Select(a => a == "--database" ? "--Stadig:Database" : a.StartsWith("--database=", StringComparison.Ordinal) ? "--Stadig:Database=" + a["--database=".Length..] : a)
+            .Where(a => a is not ("--patients" or "--seed"))
+            .ToArray();
+
+    private static async Task PrepareDatabaseAsync(IServiceProvider services, StadigOptions options)
+    {
+        var database = services.GetRequiredService<Database>();
+        if (options.MigrateAtStart)
+        {
+            await GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
+        }
+        else
+        {
+            var current = await GuardDatabaseAsync(options, () => new Migrator(database).CurrentVersionAsync());
+            if (current < Migrator.LatestVersion(database.Engine))
+                throw new StartupException($"The database schema is at version {current}, this Stadig needs {Migrator.LatestVersion(database.Engine)}. Run 'stadig migrate'.");
+        }
+
+        var installation = services.GetRequiredService<InstallationSettings>();
+        if (options.ShouldSeedDemo && !await installation.HasRegionAsync())
+        {
+            var hasher = services.GetRequiredService<IPasswordHasher<object>>();
+            await services.GetRequiredService<RegionSeeder>().SeedAsync(new SeedOptions
+            {
+                Patients = options.DemoPatients, Seed = 1, DemoUsers = true,
+                HashPassword = p => hasher.HashPassword(new object(), p),
+            });
+            await installation.SetModeAsync(InstallationMode.Demo);
+        }
+    }
+
+    /// <summary>Turns an unreachable or unusable database into one line for the operator.</summary>
+    public static async Task<T> GuardDatabaseAsync<T>(StadigOptions options, Func<Task<T>> work)
+    {
+        try
+        {
+            return await work();
+        }
+        catch (NpgsqlException e) when (e.InnerException is SocketException or TimeoutException || e is PostgresException)
+        {
+            throw new StartupException($"Cannot use the PostgreSQL database ({Describe(options.Database)}): {e.InnerException?.Message ?? e.Message}");
+        }
+        catch (NpgsqlException e)
+        {
+            throw new StartupException($"Cannot reach the PostgreSQL database ({Describe(options.Database)}): {e.Message}");
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e)
+        {
+            throw new StartupException($"Cannot open the SQLite database ({Describe(options.Database)}): {e.Message}");
+        }
+        catch (ArgumentException e)
+        {
+            throw new StartupException($"The database connection string is not valid: {e.Message}");
+        }
+    }
+
+    /// <summary>Host, port, database and file only: never a password in a message.</summary>
+    private static string Describe(string connectionString)
+    {
+        try
+        {
+            if (Storage.Database.EngineOf(connectionString) == DatabaseEngine.Sqlite)
+                return new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString).DataSource;
+            var b = new NpgsqlConnectionStringBuilder(connectionString);
+            return $"{b.Host}:{b.Port}/{b.Database}";
+        }
+        catch (ArgumentException)
+        {
+            return "unreadable connection string";
+        }
+    }
+}

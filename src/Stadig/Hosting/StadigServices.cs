@@ -1,0 +1,143 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Localization;
+using Microsoft.IdentityModel.Tokens;
+using Stadig.Auth;
+using Stadig.Components;
+using Stadig.Installation;
+using Stadig.Organisation;
+using Stadig.Patients;
+using Stadig.Patients.Identifiers;
+using Stadig.Seeding;
+using Stadig.Storage;
+
+namespace Stadig.Hosting;
+
+/// <summary>All of Stadig's wiring in one place, so Program.cs stays a few lines.</summary>
+public static class StadigServices
+{
+    public const string LoginRateLimit = "login";
+
+    public static void AddStadig(this WebApplicationBuilder builder, StadigOptions options)
+    {
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(_ => Database.FromConnectionString(options.Database));
+        services.AddSingleton(new ReservnummerFormat(options.ReservnummerPattern));
+        services.AddSingleton<PatientIdentifierRules>();
+        services.AddSingleton<PatientRegistry>();
+        services.AddSingleton<StaffDirectory>();
+        services.AddSingleton<InstallationSettings>();
+        services.AddSingleton<RegionSeeder>();
+        services.AddSingleton<IPasswordHasher<object>, PasswordHasher<object>>();
+        services.AddSingleton<LoginService>();
+        services.AddScoped<CallerAccessor>();
+        services.AddHttpContextAccessor();
+
+        AddAuthentication(services, options);
+        services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            // Patient pages need a chosen assignment; without one the person is sent to choose it.
+            .AddPolicy("Assigned", policy => policy.RequireAuthenticatedUser().RequireClaim(StadigClaims.AssignmentId));
+
+        services.AddRateLimiter(limiter =>
+        {
+            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            limiter.OnRejected = (context, _) =>
+            {
+                context.HttpContext.Response.Headers.RetryAfter = "60";
+                return ValueTask.CompletedTask;
+            };
+            limiter.AddPolicy(LoginRateLimit, http => RateLimitPartition.GetFixedWindowLimiter(
+                http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = options.LoginAttemptsPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+        });
+
+        services.AddLocalization(l => l.ResourcesPath = "Resources");
+        services.Configure<RequestLocalizationOptions>(localization =>
+        {
+            localization.SetDefaultCulture("sv-SE").AddSupportedCultures("sv-SE", "en").AddSupportedUICultures("sv-SE", "en");
+            localization.RequestCultureProviders = [new CookieRequestCultureProvider()];
+        });
+        services.AddAntiforgery(a => a.Cookie.Name = "stadig.antiforgery");
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ProblemMapping>();
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddRazorComponents();
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
+    }
+
+    private static void AddAuthentication(IServiceCollection services, StadigOptions options)
+    {
+        services.AddAuthentication("Stadig")
+            .AddPolicyScheme("Stadig", "Cookie or bearer token", policy =>
+            {
+                policy.ForwardDefaultSelector = http =>
+                    http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                        ? JwtBearerDefaults.AuthenticationScheme
+                        : CookieAuthenticationDefaults.AuthenticationScheme;
+            })
+            .AddCookie(cookie =>
+            {
+                cookie.Cookie.Name = "stadig.session";
+                cookie.Cookie.HttpOnly = true;
+                cookie.Cookie.SameSite = SameSiteMode.Strict;
+                // Secure whenever the request is HTTPS, as every production deployment is; plain HTTP
+                // is for the local demo only.
+                cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                cookie.ExpireTimeSpan = TimeSpan.FromMinutes(options.IdleTimeoutMinutes);
+                cookie.SlidingExpiration = true;
+                cookie.LoginPath = "/login";
+                cookie.AccessDeniedPath = "/assignment";
+                cookie.Events.OnRedirectToLogin = context =>
+                {
+                    if (context.Request.Path.StartsWithSegments("/api")) context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    else context.Response.Redirect(context.RedirectUri);
+                    return Task.CompletedTask;
+                };
+            })
+            .AddJwtBearer(jwt =>
+            {
+                jwt.MapInboundClaims = false;
+                jwt.Authority = options.Jwt.Authority;
+                jwt.Audience = options.Jwt.Audience;
+                jwt.RequireHttpsMetadata = options.Jwt.Authority?.StartsWith("https://", StringComparison.Ordinal) ?? true;
+                jwt.TokenValidationParameters = new TokenValidationParameters
+                {
+                    ValidateIssuer = options.Jwt.Issuer is not null,
+                    ValidIssuer = options.Jwt.Issuer,
+                    ValidateAudience = options.Jwt.Audience is not null,
+                    ValidAudience = options.Jwt.Audience,
+                    ValidateLifetime = true,
+                    RequireExpirationTime = true,
+                    IssuerSigningKey = options.Jwt.SigningKey is { Length: > 0 } key
+                        ? new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(key))
+                        : null,
+                    ValidateIssuerSigningKey = true,
+                    NameClaimType = StadigClaims.Name,
+                };
+            });
+    }
+
+    public static void UseStadig(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseSecurityHeaders();
+        app.UseStaticFiles();
+        app.UseRequestLocalization();
+        app.UseRateLimiter();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+
+        app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).AllowAnonymous();
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
+        app.MapLoginEndpoints();
+        app.MapPatientApi();
+        app.MapRazorComponents<App>();
+    }
+}
