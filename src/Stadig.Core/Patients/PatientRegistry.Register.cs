@@ -23,9 +23,9 @@ public sealed partial class PatientRegistry
         var inserted = await connection.ExecuteAsync(
             """
             INSERT INTO patient (id, identifier_kind, identifier, identifier_short, family_name, given_names,
-                family_search, family_last_search, given_search, birth_date, sex, address_line, postal_code, city, phone, email,
+                family_search, family_last_search, given_search, given_last_search, birth_date, sex, address_line, postal_code, city, phone, email,
                 protected_identity, deceased_date, version, created_at, updated_at)
-            VALUES (@id, @kind, @Value, @shortForm, @FamilyName, @GivenNames, @familySearch, @familyLastSearch, @givenSearch,
+            VALUES (@id, @kind, @Value, @shortForm, @FamilyName, @GivenNames, @familySearch, @familyLastSearch, @givenSearch, @givenLastSearch,
                 @BirthDate, @sex, @AddressLine, @PostalCode, @City, @Phone, @Email, @protectedIdentity,
                 @DeceasedDate, 1, @now, @now)
             ON CONFLICT (identifier) DO NOTHING
@@ -34,7 +34,7 @@ public sealed partial class PatientRegistry
             {
                 id, kind = identifier.Kind.ToString(), identifier.Value, shortForm = identifier.ShortForm,
                 valid.FamilyName, valid.GivenNames, familySearch = NameSearch.Fold(valid.FamilyName), familyLastSearch = NameSearch.LastWord(valid.FamilyName),
-                givenSearch = NameSearch.Fold(valid.GivenNames), valid.BirthDate, sex = (valid.Sex ?? Sex.Unknown).ToString(),
+                givenSearch = NameSearch.Fold(valid.GivenNames), givenLastSearch = NameSearch.LastWord(valid.GivenNames), valid.BirthDate, sex = (valid.Sex ?? Sex.Unknown).ToString(),
                 valid.AddressLine, valid.PostalCode, valid.City, valid.Phone, valid.Email,
                 protectedIdentity = valid.ProtectedIdentity.ToString(), valid.DeceasedDate, now,
             });

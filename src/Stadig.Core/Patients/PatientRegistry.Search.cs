@@ -34,34 +34,33 @@ public sealed partial class PatientRegistry
             return await RunAsync("identifier = @value", new { value = identifier!.Value }, limit, cancellationToken);
         if (digits.Length < 4)
             return new PatientSearchResult([], false, "Skriv minst fyra siffror av personnumret.");
-        var column = digits.Length > 10 ? "identifier" : "identifier_short";
-        return await RunAsync($"{column} >= @low AND {column} < @high",
-            new { low = digits, high = NameSearch.PrefixUpperBound(digits) }, limit, cancellationToken);
+        // Up to ten digits may be the start of the short form (YYMMDD...) or of the full one (YYYYMM...).
+        var where = digits.Length > 10
+            ? "identifier >= @low AND identifier < @high"
+            : "((identifier_short >= @low AND identifier_short < @high) OR (identifier >= @low AND identifier < @high))";
+        return await RunAsync(where, new { low = digits, high = NameSearch.PrefixUpperBound(digits) }, limit, cancellationToken);
     }
 
     private async Task<PatientSearchResult> SearchByNameAsync(string text, int limit, CancellationToken cancellationToken)
     {
         var words = NameSearch.Words(text);
         if (words.Length == 0) return new PatientSearchResult([], false, "Skriv ett namn eller ett personnummer.");
-        // The longest word narrows most: range-scan it on the family name, the last part of a double
-        // family name (Lind-Öström) and the first given name, then require every word to start a word
-        // of the whole name.
-        var anchor = words.MaxBy(w => w.Length)!;
+        // Each word is a prefix range on the indexed name columns: family name, last part of a double
+        // family name (Lind-Öström), first and last given name. A patient is a candidate when any word
+        // hits one of them, and a match when every word starts some word of the whole name.
         var parameters = new DynamicParameters();
-        parameters.Add("low", anchor);
-        parameters.Add("high", NameSearch.PrefixUpperBound(anchor));
+        var ranges = new List<string>();
         var filters = new List<string>();
         for (var i = 0; i < words.Length; i++)
         {
+            parameters.Add($"lo{i}", words[i]);
+            parameters.Add($"hi{i}", NameSearch.PrefixUpperBound(words[i]));
+            foreach (var column in (string[])["family_search", "family_last_search", "given_search", "given_last_search"])
+                ranges.Add($"({column} >= @lo{i} AND {column} < @hi{i})");
             parameters.Add($"w{i}", "% " + EscapeLike(words[i]) + "%");
             filters.Add($"(' ' || family_search || ' ' || given_search) LIKE @w{i} ESCAPE '\\'");
         }
-        var where = $"""
-            ((family_search >= @low AND family_search < @high)
-              OR (family_last_search >= @low AND family_last_search < @high)
-              OR (given_search >= @low AND given_search < @high))
-            AND {string.Join(" AND ", filters)}
-            """;
+        var where = $"({string.Join(" OR ", ranges)}) AND {string.Join(" AND ", filters)}";
         return await RunAsync(where, parameters, limit, cancellationToken, hintIfEmpty: null);
     }
 

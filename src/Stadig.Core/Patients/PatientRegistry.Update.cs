@@ -24,7 +24,7 @@ public sealed partial class PatientRegistry
         var updated = await connection.ExecuteAsync(
             """
             UPDATE patient SET family_name = @FamilyName, given_names = @GivenNames, family_search = @familySearch, family_last_search = @familyLastSearch,
-                given_search = @givenSearch, birth_date = @BirthDate, sex = @sex, address_line = @AddressLine,
+                given_search = @givenSearch, given_last_search = @givenLastSearch, birth_date = @BirthDate, sex = @sex, address_line = @AddressLine,
                 postal_code = @PostalCode, city = @City, phone = @Phone, email = @Email,
                 protected_identity = @protectedIdentity, deceased_date = @DeceasedDate,
                 version = version + 1, updated_at = @now
@@ -33,7 +33,7 @@ public sealed partial class PatientRegistry
             new
             {
                 patientId, expectedVersion, valid.FamilyName, valid.GivenNames,
-                familySearch = NameSearch.Fold(valid.FamilyName), familyLastSearch = NameSearch.LastWord(valid.FamilyName), givenSearch = NameSearch.Fold(valid.GivenNames),
+                familySearch = NameSearch.Fold(valid.FamilyName), familyLastSearch = NameSearch.LastWord(valid.FamilyName), givenSearch = NameSearch.Fold(valid.GivenNames), givenLastSearch = NameSearch.LastWord(valid.GivenNames),
                 valid.BirthDate, sex = (valid.Sex ?? Sex.Unknown).ToString(), valid.AddressLine, valid.PostalCode,
                 valid.City, valid.Phone, valid.Email, protectedIdentity = valid.ProtectedIdentity.ToString(),
                 valid.DeceasedDate, now = clock.GetUtcNow(),

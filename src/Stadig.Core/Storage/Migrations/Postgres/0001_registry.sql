@@ -45,6 +45,7 @@ CREATE TABLE patient (
     family_search       text COLLATE "C" NOT NULL,
     family_last_search  text COLLATE "C" NOT NULL,
     given_search        text COLLATE "C" NOT NULL,
+    given_last_search   text COLLATE "C" NOT NULL,
     birth_date          date,
     sex                 text NOT NULL,
     address_line        text,
@@ -65,6 +66,7 @@ CREATE INDEX patient_identifier_short ON patient (identifier_short);
 CREATE INDEX patient_family_search ON patient (family_search, given_search);
 CREATE INDEX patient_family_last_search ON patient (family_last_search);
 CREATE INDEX patient_given_search ON patient (given_search);
+CREATE INDEX patient_given_last_search ON patient (given_last_search);
 
 -- Idempotency: a write carrying a client request id is done once; a retry gets the first answer.
 CREATE TABLE client_request (
