@@ -58,7 +58,7 @@ public sealed class Database
         return result;
     }
 
-    private async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken)
+    public async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         if (connection is SqliteConnection sqlite)
         {

@@ -39,8 +39,6 @@ public sealed class Migrator(Database database)
     public async Task<IReadOnlyList<Migration>> MigrateAsync(int? targetVersion = null, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(
-            "CREATE TABLE IF NOT EXISTS schema_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)");
         if (database.Engine == DatabaseEngine.Postgres)
         {
             // Several app nodes may start at once; only one migrates, the others wait and find nothing to do.
@@ -48,12 +46,17 @@ public sealed class Migrator(Database database)
         }
         try
         {
-            var applied = (await connection.QueryAsync<int>("SELECT version FROM schema_migration")).ToHashSet();
+            await connection.ExecuteAsync(
+                "CREATE TABLE IF NOT EXISTS schema_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)");
             var done = new List<Migration>();
             foreach (var migration in All(database.Engine).Where(m => m.Version <= (targetVersion ?? int.MaxValue)))
             {
-                if (applied.Contains(migration.Version)) continue;
-                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                // SQLite has no advisory lock: the write-locking transaction serialises migrators, and
+                // each re-checks inside it whether another got there first.
+                await using var transaction = await database.BeginAsync(connection, cancellationToken);
+                var applied = await connection.ExecuteScalarAsync<long>(
+                    "SELECT COUNT(*) FROM schema_migration WHERE version = @Version", new { migration.Version }, transaction);
+                if (applied > 0) continue;
                 await connection.ExecuteAsync(migration.Sql, transaction: transaction);
                 await connection.ExecuteAsync(
                     "INSERT INTO schema_migration (version, name, applied_at) VALUES (@Version, @Name, @At)",

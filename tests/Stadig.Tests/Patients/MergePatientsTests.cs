@@ -1,0 +1,83 @@
+using Dapper;
+using Stadig.Common;
+using Stadig.Patients;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Patients;
+
+public class MergePatientsTests
+{
+    private static PatientDetails Details(string family, string given) => new(family, given);
+
+    /// <summary>Gives the patient an encounter, a note with a keyword, a lab result and a warning, straight in storage.</summary>
+    private static async Task AddRecordsAsync(TestRegion region, Guid patientId)
+    {
+        await using var c = await region.Database.OpenAsync();
+        var now = DateTimeOffset.UtcNow;
+        var encounter = Guid.NewGuid();
+        var note = Guid.NewGuid();
+        await c.ExecuteAsync("INSERT INTO encounter (id, patient_id, unit_id, kind, started_at) VALUES (@encounter, @patientId, @unit, 'Outpatient', @now)",
+            new { encounter, patientId, unit = region.Ward.Id, now });
+        await c.ExecuteAsync("INSERT INTO note (id, patient_id, encounter_id, unit_id, note_type, status, author_id, created_at) VALUES (@note, @patientId, @encounter, @unit, 'Besöksanteckning', 'Draft', @author, @now)",
+            new { note, patientId, encounter, unit = region.Ward.Id, author = region.Physician.StaffId, now });
+        await c.ExecuteAsync("INSERT INTO note_keyword (note_id, patient_id, position, keyword, text) VALUES (@note, @patientId, 0, 'Aktuellt', 'Ingen feber.')",
+            new { note, patientId });
+        await c.ExecuteAsync("INSERT INTO lab_result (id, patient_id, unit_id, analysis_code, analysis_name, value_numeric, unit, status, observed_at) VALUES (@id, @patientId, @unit, 'NPU02319', 'B-Hemoglobin', 131, 'g/L', 'Final', @now)",
+            new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, now });
+        await c.ExecuteAsync("INSERT INTO warning (id, patient_id, unit_id, category, text, created_at, created_by) VALUES (@id, @patientId, @unit, 'Hypersensitivity', 'Penicillin', @now, @by)",
+            new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, now, by = region.Physician.StaffId });
+    }
+
+    private static async Task<long> RowsOfAsync(TestRegion region, string table, Guid patientId)
+    {
+        await using var c = await region.Database.OpenAsync();
+        return await c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM {table} WHERE patient_id = @patientId", new { patientId });
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Merging_a_reservnummer_patient_moves_every_record_and_is_visible_in_both(DatabaseEngine engine)
+    {
+        var region = await TestRegion.CreateAsync(engine);
+        var unknown = (await region.Patients.RegisterAsync(region.Physician, "991234567890", Details("Okänd", "Man") with { Sex = Stadig.Patients.Identifiers.Sex.Male })).Patient;
+        var known = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1961, 4, 2, 983), Details("Holm", "Per"))).Patient;
+        await AddRecordsAsync(region, unknown.Id);
+        await AddRecordsAsync(region, known.Id);
+
+        var merge = await region.Patients.MergeAsync(region.Physician, unknown.Id, known.Id, "Identifierad via legitimation");
+
+        foreach (var table in PatientRegistry.PatientOwnedTables)
+        {
+            Assert.Equal(0, await RowsOfAsync(region, table, unknown.Id));
+            Assert.Equal(2, await RowsOfAsync(region, table, known.Id));
+        }
+        var source = await region.Patients.GetAsync(region.Physician, unknown.Id);
+        Assert.Equal(known.Id, source.MergedIntoId);
+        Assert.Equal(region.Physician.StaffId, merge.MergedBy);
+        Assert.Equal("Identifierad via legitimation", merge.Reason);
+        Assert.Equal([merge.Id], (await region.Patients.MergesOfAsync(region.Physician, unknown.Id)).Select(m => m.Id));
+        Assert.Equal([merge.Id], (await region.Patients.MergesOfAsync(region.Physician, known.Id)).Select(m => m.Id));
+        // The merged record no longer appears in searches: its patient does.
+        Assert.Empty((await region.Patients.SearchAsync(region.Physician, "991234567890")).Patients);
+        Assert.Equal([known.Id], (await region.Patients.SearchAsync(region.Physician, "holm")).Patients.Select(p => p.Id));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_merge_that_breaks_a_rule_changes_nothing(DatabaseEngine engine)
+    {
+        var region = await TestRegion.CreateAsync(engine);
+        var unknown = (await region.Patients.RegisterAsync(region.Physician, "991234567890", Details("Okänd", "Kvinna"))).Patient;
+        var known = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1961, 4, 2, 984), Details("Holm", "Eva"))).Patient;
+        var other = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1972, 8, 30, 986), Details("Sand", "Lisa"))).Patient;
+        await AddRecordsAsync(region, unknown.Id);
+
+        await Assert.ThrowsAsync<InvalidInputException>(() => region.Patients.MergeAsync(region.Physician, known.Id, other.Id, "fel håll"));
+        await Assert.ThrowsAsync<InvalidInputException>(() => region.Patients.MergeAsync(region.Physician, unknown.Id, known.Id, " "));
+        await Assert.ThrowsAsync<NotFoundException>(() => region.Patients.MergeAsync(region.Physician, unknown.Id, Guid.NewGuid(), "saknas"));
+        Assert.Equal(1, await RowsOfAsync(region, "note", unknown.Id));
+
+        await region.Patients.MergeAsync(region.Physician, unknown.Id, known.Id, "Identifierad");
+        await Assert.ThrowsAsync<ConflictException>(() => region.Patients.MergeAsync(region.Physician, unknown.Id, other.Id, "igen"));
+        Assert.Equal(1, await RowsOfAsync(region, "note", known.Id));
+        Assert.Equal(0, await RowsOfAsync(region, "note", other.Id));
+    }
+}
