@@ -67,6 +67,9 @@ public static class StadigServices
         services.AddExceptionHandler<ProblemMapping>();
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddRazorComponents();
+        // Swedish text is written as UTF-8 characters, not as numeric entities: smaller pages, and the
+        // bytes on screen, in print and in a saved page are the letters that were typed.
+        services.AddWebEncoders(o => o.TextEncoderSettings = new System.Text.Encodings.Web.TextEncoderSettings(System.Text.Unicode.UnicodeRanges.All));
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
     }
 

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Identity;
+using Stadig.Hosting;
+using Stadig.Organisation;
+using Stadig.Patients;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Infrastructure;
+
+/// <summary>
+/// The real Stadig web application on real Kestrel, on a free loopback port, over its own fresh
+/// database. Tests talk to it over HTTP like a browser or an integration would.
+/// </summary>
+public sealed partial class StadigServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private StadigServer(WebApplication app, Uri address)
+    {
+        _app = app;
+        Address = address;
+    }
+
+    public Uri Address { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public Database Database => Services.GetRequiredService<Database>();
+
+    public PatientRegistry Patients => Services.GetRequiredService<PatientRegistry>();
+
+    public StaffDirectory Staff => Services.GetRequiredService<StaffDirectory>();
+
+    public static async Task<StadigServer> StartAsync(DatabaseEngine engine, params string[] settings)
+    {
+        var connectionString = await TestDatabases.CreateConnectionStringAsync(engine);
+        var args = new List<string> { "--database", connectionString, "--urls", "http://127.0.0.1:0", "--Stadig:SeedDemoAtStart=false" };
+        args.AddRange(settings);
+        var app = await StadigHost.BuildAsync(args.ToArray());
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new StadigServer(app, new Uri(address));
+    }
+
+    /// <summary>A client with its own cookie jar that does not follow redirects, so tests see them.</summary>
+    public HttpClient CreateClient() =>
+        new(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = Address };
+
+    public string HashPassword(string password) => Services.GetRequiredService<IPasswordHasher<object>>().HashPassword(new object(), password);
+
+    /// <summary>A provider, a unit and a person with a password and the given assignments.</summary>
+    public async Task<(StaffMember Staff, IReadOnlyList<Assignment> Assignments)> AddUserAsync(string username, string password, bool isDemo = false, params Role[] roles)
+    {
+        var providers = await Staff.UnitsAsync();
+        var providerId = providers.Count > 0 ? providers[0].ProviderId : (await Staff.AddProviderAsync("SE2321000016-0001", "Testregionen")).Id;
+        var unitNumber = Random.Shared.Next(1000, 9999);
+        var unit = await Staff.AddUnitAsync(providerId, $"SE2321000016-U{unitNumber}", $"Avdelning {unitNumber}", UnitKind.Ward);
+        var member = await Staff.AddStaffAsync($"SE2321000016-P{Random.Shared.Next(100000, 999999)}", username, $"Test {username}", "Läkare", HashPassword(password), isDemo);
+        var assignments = new List<Assignment>();
+        foreach (var role in roles.Length == 0 ? [Role.Physician] : roles)
+            assignments.Add(await Staff.AddAssignmentAsync(member.Id, unit.Id, role, Purpose.CareAndTreatment));
+        return (member, assignments);
+    }
+
+    /// <summary>Fetches the login form (for its antiforgery token) and posts it, as a browser does.</summary>
+    public async Task<HttpResponseMessage> PostLoginAsync(HttpClient client, string username, string password)
+    {
+        var form = await client.GetStringAsync("/login");
+        return await client.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = AntiforgeryToken(form), ["username"] = username, ["password"] = password, ["returnUrl"] = "/",
+        }));
+    }
+
+    public static string AntiforgeryToken(string html) =>
+        TokenPattern().Match(html) is { Success: true } m ? WebUtility.HtmlDecode(m.Groups[1].Value) : throw new InvalidOperationException("No antiforgery token in the page.");
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\"[^>]*value=\"([^\"]+)\"")]
+    private static partial Regex TokenPattern();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
