@@ -1,6 +1,8 @@
 using System.Resources;
 
 [assembly: NeutralResourcesLanguage("sv")]
+// The assembly is named "stadig" (the command) but its namespaces are "Stadig": tell the localizer.
+[assembly: Microsoft.Extensions.Localization.RootNamespace("Stadig")]
 
 namespace Stadig;
 

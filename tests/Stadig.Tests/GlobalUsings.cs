@@ -2,3 +2,4 @@ global using Xunit;
 global using Stadig.Tests.Infrastructure;
 global using Microsoft.AspNetCore.Builder;
 global using Microsoft.Extensions.DependencyInjection;
+global using Microsoft.Extensions.Logging;

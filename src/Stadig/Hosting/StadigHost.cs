@@ -12,7 +12,7 @@ public static class StadigHost
 {
     private static readonly string[] HostOptions = ["--urls", "--environment", "--contentRoot"];
 
-    public static async Task<WebApplication> BuildAsync(string[] args)
+    public static async Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var (options, configuration) = ReadOptions(args);
         // The content (wwwroot, appsettings.json) ships beside the executable, so Stadig runs the same
@@ -27,6 +27,7 @@ public static class StadigHost
         if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
             builder.WebHost.UseUrls("http://127.0.0.1:5000");
         builder.AddStadig(options);
+        configure?.Invoke(builder);
 
         var app = builder.Build();
         await PrepareDatabaseAsync(app.Services, options);

@@ -19,11 +19,15 @@ public sealed partial class StadigServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private StadigServer(WebApplication app, Uri address)
+    private StadigServer(WebApplication app, Uri address, CapturedLog log)
     {
         _app = app;
         Address = address;
+        Log = log;
     }
+
+    /// <summary>Everything the application logged, for asserting what logs may and may not contain.</summary>
+    public CapturedLog Log { get; }
 
     public Uri Address { get; }
 
@@ -40,10 +44,11 @@ public sealed partial class StadigServer : IAsyncDisposable
         var connectionString = await TestDatabases.CreateConnectionStringAsync(engine);
         var args = new List<string> { "--database", connectionString, "--urls", "http://127.0.0.1:0", "--Stadig:SeedDemoAtStart=false" };
         args.AddRange(settings);
-        var app = await StadigHost.BuildAsync(args.ToArray());
+        var log = new CapturedLog();
+        var app = await StadigHost.BuildAsync(args.ToArray(), builder => builder.Logging.AddProvider(log));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        return new StadigServer(app, new Uri(address));
+        return new StadigServer(app, new Uri(address), log);
     }
 
     /// <summary>A client with its own cookie jar that does not follow redirects, so tests see them.</summary>

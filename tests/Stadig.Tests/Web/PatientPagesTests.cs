@@ -1,0 +1,121 @@
+using System.Net;
+using AngleSharp.Html.Parser;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Web;
+
+public class PatientPagesTests
+{
+    private static async Task<(StadigServer Server, HttpClient Client)> LoggedInAsync(DatabaseEngine engine)
+    {
+        var server = await StadigServer.StartAsync(engine);
+        await server.AddUserAsync("eva", "lösen");
+        var client = server.CreateClient();
+        await server.PostLoginAsync(client, "eva", "lösen");
+        return (server, client);
+    }
+
+    private static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, string formName, Dictionary<string, string> fields)
+    {
+        var page = await client.GetStringAsync(path);
+        fields["__RequestVerificationToken"] = StadigServer.AntiforgeryToken(page);
+        fields["_handler"] = formName;
+        return await client.PostAsync(path, new FormUrlEncodedContent(fields));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Registering_through_the_form_opens_the_patient_with_the_banner(DatabaseEngine engine)
+    {
+        var (server, client) = await LoggedInAsync(engine);
+        await using var _s = server;
+
+        var response = await PostFormAsync(client, "/patients/new", "register-patient", new()
+        {
+            ["Input.Identifier"] = "19121212-1212", ["Input.FamilyName"] = "Öström", ["Input.GivenNames"] = "Anna",
+            ["Input.PostalCode"] = "123 45", ["Input.City"] = "Ankeborg", ["Input.ProtectedIdentity"] = "Sekretessmarkering",
+        });
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var opened = await client.GetAsync(response.Headers.Location);
+        Assert.True(opened.IsSuccessStatusCode, server.Log.ToString());
+        var html = await opened.Content.ReadAsStringAsync();
+        var document = new HtmlParser().ParseDocument(html);
+        var banner = document.QuerySelector(".patient-banner")!;
+        Assert.Contains("Öström, Anna", banner.TextContent);
+        Assert.Contains("19121212-1212", banner.TextContent);
+        Assert.Contains("Man", banner.TextContent);
+        Assert.Contains("Sekretessmarkering", banner.TextContent);
+        Assert.Contains("Patienten är registrerad", html);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_form_with_a_bad_number_shows_the_problem_at_the_field_and_keeps_what_was_typed(DatabaseEngine engine)
+    {
+        var (server, client) = await LoggedInAsync(engine);
+        await using var _s = server;
+
+        var response = await PostFormAsync(client, "/patients/new", "register-patient", new()
+        {
+            ["Input.Identifier"] = "19121212-1213", ["Input.FamilyName"] = "Öström", ["Input.GivenNames"] = "Anna",
+        });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var document = new HtmlParser().ParseDocument(await response.Content.ReadAsStringAsync());
+        Assert.Contains("kontrollsiffra", document.QuerySelector("#form-error")!.TextContent);
+        Assert.Equal("true", document.QuerySelector("#identifier")!.GetAttribute("aria-invalid"));
+        Assert.Equal("Öström", document.QuerySelector("#familyName")!.GetAttribute("value"));
+        Assert.Empty((await server.Patients.SearchAsync(Stadig.Access.Caller.System, "ostrom")).Patients);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Searching_lists_matches_that_link_to_the_patient(DatabaseEngine engine)
+    {
+        var (server, client) = await LoggedInAsync(engine);
+        await using var _s = server;
+        var patient = (await server.Patients.RegisterAsync(Stadig.Access.Caller.System, "19121212-1212", new("Öström", "Anna"))).Patient;
+
+        var document = new HtmlParser().ParseDocument(await client.GetStringAsync("/?q=ostrom"));
+
+        var link = document.QuerySelector("#search-results a.result-link")!;
+        Assert.Equal($"/patients/{patient.Id}", link.GetAttribute("href"));
+        Assert.Equal("19121212-1212", link.TextContent);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/patients/{patient.Id}")).StatusCode);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Editing_from_a_stale_page_says_someone_else_changed_the_patient(DatabaseEngine engine)
+    {
+        var (server, client) = await LoggedInAsync(engine);
+        await using var _s = server;
+        var patient = (await server.Patients.RegisterAsync(Stadig.Access.Caller.System, "19121212-1212", new("Ek", "Per"))).Patient;
+        await server.Patients.UpdateAsync(Stadig.Access.Caller.System, patient.Id, 1, new("Ek", "Per", City: "Mora"));
+
+        var response = await PostFormAsync(client, $"/patients/{patient.Id}/edit", "edit-patient", new()
+        {
+            ["Input.Version"] = "1", ["Input.FamilyName"] = "Ek", ["Input.GivenNames"] = "Per", ["Input.City"] = "Orsa", ["Input.ProtectedIdentity"] = "None",
+        });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("Någon annan har ändrat", await response.Content.ReadAsStringAsync());
+        Assert.Equal("Mora", (await server.Patients.GetAsync(Stadig.Access.Caller.System, patient.Id)).City);
+    }
+
+    [Fact]
+    public async Task An_unknown_patient_is_404()
+    {
+        var (server, client) = await LoggedInAsync(DatabaseEngine.Sqlite);
+        await using var _s = server;
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/patients/{Guid.NewGuid()}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_ui_switches_to_english()
+    {
+        var (server, client) = await LoggedInAsync(DatabaseEngine.Sqlite);
+        await using var _s = server;
+        Assert.Contains("Sök patient", await client.GetStringAsync("/"));
+        var switched = await client.GetAsync("/culture?name=en&returnUrl=/");
+        Assert.Equal("/", switched.Headers.Location?.OriginalString);
+        Assert.Contains("Find patient", await client.GetStringAsync("/"));
+    }
+}
