@@ -1,1 +1,124 @@
-Console.WriteLine("bench");
+using System.Diagnostics;
+using System.Globalization;
+using Dapper;
+using Stadig.Access;
+using Stadig.Patients;
+using Stadig.Patients.Identifiers;
+using Stadig.Seeding;
+using Stadig.Storage;
+
+// Stadig benchmarks. Verbs:
+//   seed   --connection "<conn>" --patients N [--seed S]   migrate, then build a synthetic region
+//   search --connection "<conn>" [--iterations N]          patient search latency percentiles
+// Times are measured in-process around PatientRegistry.SearchAsync (server time, no HTTP).
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+if (args.Length == 0 || args[0] is not ("seed" or "search"))
+{
+    Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
+    Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
+    return 2;
+}
+
+var options = new Dictionary<string, string>(StringComparer.Ordinal);
+for (var i = 1; i + 1 < args.Length; i += 2) options[args[i].TrimStart('-')] = args[i + 1];
+string Option(string name, string? fallback = null) =>
+    options.TryGetValue(name, out var v) ? v : fallback ?? throw new ArgumentException($"--{name} is required");
+
+var database = Database.FromConnectionString(Option("connection"));
+return args[0] == "seed" ? await SeedAsync() : await SearchAsync();
+
+async Task<int> SeedAsync()
+{
+    var patients = int.Parse(Option("patients"), CultureInfo.InvariantCulture);
+    var seed = int.Parse(Option("seed", "1"), CultureInfo.InvariantCulture);
+    var batch = int.Parse(Option("batch", "50000"), CultureInfo.InvariantCulture);
+    var total = Stopwatch.StartNew();
+    var applied = await new Migrator(database).MigrateAsync();
+    Console.WriteLine($"migrations applied: {applied.Count} ({total.Elapsed.TotalSeconds:F1} s)");
+    var report = await new RegionSeeder(database, TimeProvider.System).SeedAsync(
+        new SeedOptions { Patients = patients, Seed = seed, BatchSize = batch, Progress = new ConsoleProgress() }, CancellationToken.None);
+    Console.WriteLine($"units {report.Units}, staff {report.Staff}, patients {report.Patients:N0}, encounters {report.Encounters:N0}, " +
+                      $"notes {report.Notes:N0}, note keywords {report.NoteKeywords:N0}, lab results {report.Results:N0}, warnings {report.Warnings:N0}");
+    Console.WriteLine($"seeding elapsed: {report.Elapsed.TotalSeconds:F1} s; total with migrations: {total.Elapsed.TotalSeconds:F1} s");
+    return 0;
+}
+
+async Task<int> SearchAsync()
+{
+    var iterations = int.Parse(Option("iterations", "500"), CultureInfo.InvariantCulture);
+    var random = new Random(int.Parse(Option("seed", "7"), CultureInfo.InvariantCulture));
+    var clock = TimeProvider.System;
+    var registry = new PatientRegistry(database, new PatientIdentifierRules(clock), clock);
+
+    // Real patients to look for: a random sample of the seeded region (personnummer only, so
+    // every number kind applies), plus some whose family names carry å, ä or ö.
+    List<(string Identifier, string Family, string Given)> sample;
+    await using (var connection = await database.OpenAsync())
+    {
+        var random1 = (await connection.QueryAsync<(string, string, string)>(
+            "SELECT identifier, family_name, given_names FROM patient WHERE identifier_kind = 'Personnummer' ORDER BY random() LIMIT 2000")).ToList();
+        var diacritic = (await connection.QueryAsync<(string, string, string)>(
+            "SELECT identifier, family_name, given_names FROM patient WHERE identifier_kind = 'Personnummer' AND family_search <> lower(family_name) ORDER BY random() LIMIT 500")).ToList();
+        sample = random1;
+        sample.AddRange(diacritic);
+    }
+    if (sample.Count == 0) { Console.Error.WriteLine("no patients: run the seed verb first"); return 1; }
+    var diacritics = sample.Skip(sample.Count - Math.Min(sample.Count, 500)).ToList();
+    string FirstGiven(string given) => given.Split(' ')[0];
+    // '+' for those who have turned 100, as people write it.
+    string Separator(string id) =>
+        DateOnly.ParseExact(id[..8], "yyyyMMdd", CultureInfo.InvariantCulture).AddYears(100) <= DateOnly.FromDateTime(DateTime.UtcNow) ? "+" : "-";
+
+    var kinds = new (string Name, Func<string> Query)[]
+    {
+        ("full personnummer (12 digits)", () => Pick(sample).Identifier),
+        ("10 digits with dash", () => { var id = Pick(sample).Identifier; return $"{id[2..8]}{Separator(id)}{id[8..]}"; }),
+        ("partial number (8 digits)", () => Pick(sample).Identifier[2..10]),
+        ("family name", () => Pick(sample).Family),
+        ("family + given name", () => { var p = Pick(sample); return $"{p.Family} {FirstGiven(p.Given)}"; }),
+        ("folded name without diacritics", () => { var p = Pick(diacritics); return $"{NameSearch.Fold(p.Family)} {NameSearch.Fold(FirstGiven(p.Given))}"; }),
+    };
+
+    // Warm-up: JIT, connection pool, plan caches, the hot parts of the indexes.
+    foreach (var (_, query) in kinds)
+        for (var i = 0; i < 50; i++) await registry.SearchAsync(Caller.System, query());
+
+    var all = new List<double>();
+    Console.WriteLine($"{"query kind",-32} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8} {"avg hits",9}");
+    foreach (var (name, query) in kinds)
+    {
+        var times = new List<double>(iterations);
+        long hits = 0;
+        for (var i = 0; i < iterations; i++)
+        {
+            var text = query();
+            var watch = Stopwatch.StartNew();
+            var result = await registry.SearchAsync(Caller.System, text);
+            watch.Stop();
+            times.Add(watch.Elapsed.TotalMilliseconds);
+            hits += result.Patients.Count;
+        }
+        all.AddRange(times);
+        Print(name, times, (double)hits / iterations);
+    }
+    Print("overall", all, null);
+    return 0;
+
+    T Pick<T>(List<T> items) => items[random.Next(items.Count)];
+}
+
+static void Print(string name, List<double> times, double? hits)
+{
+    times.Sort();
+    double P(double q) => times[Math.Min(times.Count - 1, (int)Math.Ceiling(q * times.Count) - 1)];
+    Console.WriteLine($"{name,-32} {times.Count,6} {P(0.50),8:F2} {P(0.95),8:F2} {P(0.99),8:F2} {times[^1],8:F2} {(hits is { } h ? h.ToString("F1", CultureInfo.InvariantCulture) : ""),9}");
+}
+
+/// <summary>Prints progress at once on the reporting thread (Progress&lt;T&gt; would post it later).</summary>
+internal sealed class ConsoleProgress : IProgress<string>
+{
+    public void Report(string value) => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {value}");
+}

@@ -97,9 +97,11 @@ public static class StadigCommandLine
         {
             Patients = patients, Seed = seed, DemoUsers = demoUsers,
             HashPassword = p => hasher.HashPassword(new object(), p),
-        }, new Progress<string>(Console.WriteLine));
+            Progress = new Progress<string>(Console.WriteLine),
+        }, CancellationToken.None);
         if (demoUsers) await new InstallationSettings(database).SetModeAsync(InstallationMode.Demo);
         Console.WriteLine($"Seeded {report.Patients} patients in {report.Elapsed.TotalSeconds:F1} s.");
+        foreach (var login in report.DemoLogins) Console.WriteLine($"Demo login: {login.Username} / {login.Password} ({login.Role})");
         return 0;
     }
 

@@ -96,7 +96,7 @@ public static class StadigHost
             {
                 Patients = options.DemoPatients, Seed = 1, DemoUsers = true,
                 HashPassword = p => hasher.HashPassword(new object(), p),
-            });
+            }, CancellationToken.None);
             await installation.SetModeAsync(InstallationMode.Demo);
         }
     }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every Stadig test on a fresh Debian 12 machine: installs what is missing (PostgreSQL server
+# binaries; the tests start their own throwaway cluster), restores packages, builds, runs all tests,
+# and ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")"
+
+need_apt=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "Installing: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null || { echo "apt-get install failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+results=$(mktemp -d)
+dotnet test Stadig.slnx -c Release --logger "trx;LogFilePrefix=run" --results-directory "$results" 2>&1 | tee "$results/output.log"
+status=${PIPESTATUS[0]}
+
+# Count outcomes from the TRX files: every test project, every test case.
+passed=0; failed=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  p=$(grep -o '<Counters [^>]*' "$trx" | grep -o 'passed="[0-9]*"' | grep -o '[0-9]*')
+  f=$(grep -o '<Counters [^>]*' "$trx" | grep -o ' failed="[0-9]*"' | grep -o '[0-9]*')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+done
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # a build failure is a failure
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
