@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every Stadig test on a fresh Debian 12 machine: installs what is missing (PostgreSQL server
-# binaries; the tests start their own throwaway cluster), restores packages, builds, runs all tests,
+# binaries, the tests start their own throwaway cluster; Debian's Chromium for the browser tests),
+# restores packages, builds, runs all tests,
 # and ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
 
 need_apt=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,54 @@
+using Microsoft.Playwright;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Browser;
+
+/// <summary>The path a clinician takes on the demo region, in a real browser: log in, pick assignment, search, open a patient.</summary>
+public class DemoRegionBrowserTests
+{
+    [Fact]
+    public async Task A_demo_user_logs_in_picks_an_assignment_finds_a_patient_by_keyboard_and_opens_the_chart()
+    {
+        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite, "--Stadig:SeedDemoAtStart=true", "--Stadig:DemoPatients=60");
+        var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
+        using var _p = playwright;
+        await using var _b = browser;
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
+
+        await page.GotoAsync("/");
+        Assert.EndsWith("/login", new Uri(page.Url).AbsolutePath);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("01-login"), FullPage = true });
+        await page.FillAsync("#username", "lakare");
+        await page.FillAsync("#password", "demo");
+        await page.Keyboard.PressAsync("Enter");
+
+        // The physician holds several assignments: choosing one is the next step.
+        await page.WaitForURLAsync("**/assignment**");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("02-assignment"), FullPage = true });
+        var firstChoice = page.Locator("button.choice").First;
+        var unitName = (await firstChoice.Locator("strong").TextContentAsync())!.Trim();
+        await firstChoice.ClickAsync();
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        Assert.Contains(unitName, await page.Locator(".assignment").TextContentAsync());
+
+        // A patient from the demo region, found by the start of the family name, opened without the mouse.
+        var patient = (await server.Patients.SearchAsync(Stadig.Access.Caller.System, "a")).Patients.FirstOrDefault()
+            ?? (await server.Patients.SearchAsync(Stadig.Access.Caller.System, "19")).Patients.First();
+        var query = patient.FamilyName.Split(' ', '-')[0];
+        await page.FocusAsync("#q");
+        await page.Keyboard.TypeAsync(query);
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForSelectorAsync("#search-results");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("03-search"), FullPage = true });
+        await page.FocusAsync("#q");
+        await page.Keyboard.PressAsync("ArrowDown");
+        Assert.Equal("result-link", await page.EvaluateAsync<string>("document.activeElement.className"));
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForSelectorAsync(".patient-banner");
+
+        var banner = await page.Locator(".patient-banner").TextContentAsync();
+        Assert.Contains(query, banner);
+        Assert.Matches(@"\d{8}-\d{4}|99\d{10}", banner);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("04-patient"), FullPage = true });
+    }
+}
