@@ -54,6 +54,10 @@ public static class StadigCommandLine
         {
             return Fail(e.Message);
         }
+        catch (Common.StadigException e)
+        {
+            return Fail(e.Message);
+        }
     }
 
     private static async Task<int> ServeAsync(string[] args)
