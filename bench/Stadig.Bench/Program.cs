@@ -51,7 +51,7 @@ async Task<int> SearchAsync()
     var iterations = int.Parse(Option("iterations", "500"), CultureInfo.InvariantCulture);
     var random = new Random(int.Parse(Option("seed", "7"), CultureInfo.InvariantCulture));
     var clock = TimeProvider.System;
-    var registry = new PatientRegistry(database, new PatientIdentifierRules(clock), clock);
+    var registry = Stadig.CoreServices.Create(database, clock).Patients;
 
     // Real patients to look for: a random sample of the seeded region (personnummer only, so
     // every number kind applies), plus some whose family names carry å, ä or ö.

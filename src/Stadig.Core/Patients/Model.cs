@@ -10,7 +10,7 @@ public enum ProtectedIdentity
     SkyddadFolkbokforing,
 }
 
-public sealed class Patient
+public sealed record Patient
 {
     public Guid Id { get; init; }
     public IdentifierKind IdentifierKind { get; init; }
@@ -32,6 +32,15 @@ public sealed class Patient
     public DateTimeOffset UpdatedAt { get; init; }
 
     public string FullName => $"{GivenNames} {FamilyName}";
+
+    /// <summary>True when name, address and contact were withheld (protected identity, no care relation).</summary>
+    public bool Masked { get; init; }
+
+    /// <summary>The patient as a list may show them to someone without need for the protected details.</summary>
+    public Patient AsMasked() => this with
+    {
+        FamilyName = "Skyddad identitet", GivenNames = "", AddressLine = null, PostalCode = null, City = null, Phone = null, Email = null, Masked = true,
+    };
 
     public string IdentifierDisplay => IdentifierKind == IdentifierKind.Reservnummer ? Identifier : $"{Identifier[..8]}-{Identifier[8..]}";
 

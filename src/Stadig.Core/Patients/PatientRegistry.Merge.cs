@@ -1,5 +1,6 @@
 using Dapper;
 using Stadig.Access;
+using Stadig.Audit;
 using Stadig.Common;
 using Stadig.Patients.Identifiers;
 
@@ -20,16 +21,21 @@ public sealed partial class PatientRegistry
         if (string.IsNullOrWhiteSpace(reason)) throw new InvalidInputException("reason", "Ange varför patienterna slås samman.");
         if (sourcePatientId == targetPatientId) throw new InvalidInputException("targetPatientId", "En patient kan inte slås samman med sig själv.");
 
-        return await database.InTransactionAsync(async (connection, transaction) =>
+        var target = await checkpoint.ContextAsync(caller, targetPatientId, cancellationToken)
+            ?? throw new NotFoundException("Patienten att slå samman med finns inte.");
+        if (!target.MayOpen)
+            throw new ForbiddenException("Du saknar vårdrelation med patienten att slå samman med.");
+
+        return await checkpoint.WriteAsync(caller, sourcePatientId, "PatientMerge", AuditActivity.Write, async (connection, transaction, _) =>
         {
             var source = await FindAsync(connection, transaction, sourcePatientId) ?? throw new NotFoundException("Reservnummerpatienten finns inte.");
-            var target = await FindAsync(connection, transaction, targetPatientId) ?? throw new NotFoundException("Patienten att slå samman med finns inte.");
+            var targetPatient = await FindAsync(connection, transaction, targetPatientId) ?? throw new NotFoundException("Patienten att slå samman med finns inte.");
             if (source.IdentifierKind != IdentifierKind.Reservnummer)
                 throw new InvalidInputException("sourcePatientId", "Bara en patient med reservnummer kan slås samman in i en annan.");
-            if (target.IdentifierKind == IdentifierKind.Reservnummer)
+            if (targetPatient.IdentifierKind == IdentifierKind.Reservnummer)
                 throw new InvalidInputException("targetPatientId", "Målet ska ha personnummer eller samordningsnummer.");
             if (source.MergedIntoId is not null) throw new ConflictException("Reservnummerpatienten är redan sammanslagen.");
-            if (target.MergedIntoId is not null) throw new ConflictException("Målpatienten är själv sammanslagen med en annan patient.");
+            if (targetPatient.MergedIntoId is not null) throw new ConflictException("Målpatienten är själv sammanslagen med en annan patient.");
 
             foreach (var table in PatientOwnedTables)
             {
@@ -47,6 +53,8 @@ public sealed partial class PatientRegistry
                 INSERT INTO patient_merge (id, source_patient_id, target_patient_id, merged_at, merged_by, reason)
                 VALUES (@id, @source, @target, @now, @by, @reason)
                 """, new { id, source = sourcePatientId, target = targetPatientId, now, by = caller.StaffId, reason = reason.Trim() }, transaction);
+            // The target's record changes too: its chain gets the event as well.
+            await audit.AppendAsync(new AuditEntry(caller, targetPatientId, AuditActivity.Write, "PatientMerge", Detail: $"Från {source.Identifier}"), connection, transaction);
             return (await MergesAsync(connection, transaction, sourcePatientId)).Single(m => m.Id == id);
         }, cancellationToken);
     }
@@ -54,8 +62,9 @@ public sealed partial class PatientRegistry
     /// <summary>The merges a patient took part in, as source or target, newest first.</summary>
     public async Task<IReadOnlyList<PatientMerge>> MergesOfAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
+        var grant = await checkpoint.ReadAsync(caller, patientId, "PatientMerges", cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await MergesAsync(connection, null, patientId);
+        return await MergesAsync(connection, null, grant.PatientId);
     }
 
     private static async Task<IReadOnlyList<PatientMerge>> MergesAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, Guid patientId) =>

@@ -1,46 +1,72 @@
 using Dapper;
 using Stadig.Access;
+using Stadig.Audit;
+using Stadig.Common;
 using Stadig.Patients.Identifiers;
 
 namespace Stadig.Patients;
 
-public sealed record RegisterPatientResult(Patient Patient, bool Created);
+/// <summary>
+/// The outcome of a registration. <see cref="Patient"/> is set only when this call created the
+/// patient: for a number already registered the caller learns the id, and reads the rest through
+/// the checkpoint like any other access.
+/// </summary>
+public sealed record RegisterPatientResult(Guid PatientId, bool Created, Patient? Patient);
 
 public sealed partial class PatientRegistry
 {
     /// <summary>
     /// Registers a patient, or leads to the one already registered with that number: a number is
-    /// never registered twice, also when two requests race (the unique index decides).
+    /// never registered twice, also when two requests race (the unique index decides). Registering
+    /// gives the caller's unit a care relation with the new patient; both are audited with the write.
     /// </summary>
     public async Task<RegisterPatientResult> RegisterAsync(Caller caller, string identifierInput, PatientDetails details, CancellationToken cancellationToken = default)
     {
+        if (!RolePermissions.WorksWithRegistry(caller.Role)) throw new ForbiddenException("Din roll får inte registrera patienter.");
         var identifier = identifiers.Parse(identifierInput);
         var valid = Validate(details, identifier);
         var now = clock.GetUtcNow();
         var id = Guid.NewGuid();
 
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var inserted = await connection.ExecuteAsync(
-            """
-            INSERT INTO patient (id, identifier_kind, identifier, identifier_short, family_name, given_names,
-                family_search, family_last_search, given_search, given_last_search, birth_date, sex, address_line, postal_code, city, phone, email,
-                protected_identity, deceased_date, version, created_at, updated_at)
-            VALUES (@id, @kind, @Value, @shortForm, @FamilyName, @GivenNames, @familySearch, @familyLastSearch, @givenSearch, @givenLastSearch,
-                @BirthDate, @sex, @AddressLine, @PostalCode, @City, @Phone, @Email, @protectedIdentity,
-                @DeceasedDate, 1, @now, @now)
-            ON CONFLICT (identifier) DO NOTHING
-            """,
-            new
-            {
-                id, kind = identifier.Kind.ToString(), identifier.Value, shortForm = identifier.ShortForm,
-                valid.FamilyName, valid.GivenNames, familySearch = NameSearch.Fold(valid.FamilyName), familyLastSearch = NameSearch.LastWord(valid.FamilyName),
-                givenSearch = NameSearch.Fold(valid.GivenNames), givenLastSearch = NameSearch.LastWord(valid.GivenNames), valid.BirthDate, sex = (valid.Sex ?? Sex.Unknown).ToString(),
-                valid.AddressLine, valid.PostalCode, valid.City, valid.Phone, valid.Email,
-                protectedIdentity = valid.ProtectedIdentity.ToString(), valid.DeceasedDate, now,
-            });
+        return await database.InTransactionAsync(async (connection, transaction) =>
+        {
+            var inserted = await connection.ExecuteAsync(
+                """
+                INSERT INTO patient (id, identifier_kind, identifier, identifier_short, family_name, given_names,
+                    family_search, family_last_search, given_search, given_last_search, birth_date, sex, address_line, postal_code, city, phone, email,
+                    protected_identity, deceased_date, version, created_at, updated_at)
+                VALUES (@id, @kind, @Value, @shortForm, @FamilyName, @GivenNames, @familySearch, @familyLastSearch, @givenSearch, @givenLastSearch,
+                    @BirthDate, @sex, @AddressLine, @PostalCode, @City, @Phone, @Email, @protectedIdentity,
+                    @DeceasedDate, 1, @now, @now)
+                ON CONFLICT (identifier) DO NOTHING
+                """,
+                new
+                {
+                    id, kind = identifier.Kind.ToString(), identifier.Value, shortForm = identifier.ShortForm,
+                    valid.FamilyName, valid.GivenNames, familySearch = NameSearch.Fold(valid.FamilyName), familyLastSearch = NameSearch.LastWord(valid.FamilyName),
+                    givenSearch = NameSearch.Fold(valid.GivenNames), givenLastSearch = NameSearch.LastWord(valid.GivenNames), valid.BirthDate, sex = (valid.Sex ?? Sex.Unknown).ToString(),
+                    valid.AddressLine, valid.PostalCode, valid.City, valid.Phone, valid.Email,
+                    protectedIdentity = valid.ProtectedIdentity.ToString(), valid.DeceasedDate, now,
+                }, transaction);
 
-        var patient = await connection.QuerySingleAsync<Patient>(
-            $"SELECT {PatientColumns} FROM patient WHERE identifier = @Value", new { identifier.Value });
-        return new RegisterPatientResult(patient, Created: inserted == 1);
+            if (inserted == 0)
+            {
+                var existing = await connection.QuerySingleAsync<Guid>("SELECT id FROM patient WHERE identifier = @Value", new { identifier.Value }, transaction);
+                await audit.AppendAsync(new AuditEntry(caller, existing, AuditActivity.Read, "PatientRegistration", AuditOutcome.Allowed,
+                    Detail: "Numret var redan registrerat"), connection, transaction);
+                return new RegisterPatientResult(existing, Created: false, Patient: null);
+            }
+            if (caller.UnitId != Guid.Empty)
+            {
+                await connection.ExecuteAsync(
+                    "INSERT INTO care_relation (id, patient_id, unit_id, reason, created_at, created_by, ends_at) VALUES (@relation, @id, @unitId, 'Registrering', @now, @staffId, @endsAt)",
+                    new { relation = Guid.NewGuid(), id, unitId = caller.UnitId, now, staffId = caller.StaffId, endsAt = now.AddDays(checkpoint.Options.CareRelationDays) },
+                    transaction);
+            }
+            await audit.AppendAsync(new AuditEntry(caller, id, AuditActivity.Write, "Patient",
+                Flags: valid.ProtectedIdentity != ProtectedIdentity.None ? AuditFlags.ProtectedIdentity : AuditFlags.None), connection, transaction);
+            var patient = await FindAsync(connection, transaction, id);
+            return new RegisterPatientResult(id, Created: true, patient);
+        }, cancellationToken);
     }
 }

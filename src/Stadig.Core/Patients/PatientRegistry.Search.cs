@@ -1,5 +1,6 @@
 using Dapper;
 using Stadig.Access;
+using Stadig.Audit;
 
 namespace Stadig.Patients;
 
@@ -15,6 +16,24 @@ public sealed partial class PatientRegistry
     /// records are not listed: their patient is. Every query is an index range scan.
     /// </summary>
     public async Task<PatientSearchResult> SearchAsync(Caller caller, string? query, int limit = DefaultSearchLimit, CancellationToken cancellationToken = default)
+    {
+        var result = await FindAsync(query, limit, cancellationToken);
+        // Lists show protected identities masked, except to a unit with a care relation.
+        var shown = new List<Patient>(result.Patients.Count);
+        var flags = AuditFlags.None;
+        foreach (var patient in result.Patients)
+        {
+            if (patient.ProtectedIdentity == ProtectedIdentity.None) { shown.Add(patient); continue; }
+            var context = await checkpoint.ContextAsync(caller, patient.Id, cancellationToken);
+            shown.Add(context?.HasCareRelation == true ? patient : patient.AsMasked());
+            flags |= AuditFlags.ProtectedIdentity;
+        }
+        // Audited before anything is shown; if the event cannot be written, the search fails.
+        await checkpoint.AuditRegistryAsync(caller, "PatientSearch", $"{shown.Count} träffar", flags, cancellationToken);
+        return result with { Patients = shown };
+    }
+
+    private async Task<PatientSearchResult> FindAsync(string? query, int limit, CancellationToken cancellationToken)
     {
         var text = (query ?? "").Trim();
         limit = Math.Clamp(limit, 1, 200);

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using Stadig.Access;
+using Stadig.Audit;
 using Stadig.Common;
 using Stadig.Patients.Identifiers;
 using Stadig.Storage;
@@ -12,7 +13,7 @@ namespace Stadig.Patients;
 /// reads or writes the patient table; each use case lives in its own file (PatientRegistry.*.cs).
 /// Every method takes the <see cref="Caller"/> so the access checkpoint can decide and audit here.
 /// </summary>
-public sealed partial class PatientRegistry(Database database, PatientIdentifierRules identifiers, TimeProvider clock)
+public sealed partial class PatientRegistry(Database database, PatientIdentifierRules identifiers, PatientCheckpoint checkpoint, AuditLog audit, TimeProvider clock)
 {
     internal const string PatientColumns =
         """
@@ -23,19 +24,22 @@ public sealed partial class PatientRegistry(Database database, PatientIdentifier
         version AS Version, created_at AS CreatedAt, updated_at AS UpdatedAt
         """;
 
+    /// <summary>The patient's registry record, through the checkpoint: not found without a care relation.</summary>
     public async Task<Patient> GetAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
+        var grant = await checkpoint.ReadAsync(caller, patientId, "Patient", cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await FindAsync(connection, null, patientId)
-            ?? throw new NotFoundException("Patienten finns inte.");
+        return await FindAsync(connection, null, grant.PatientId) ?? throw new NotFoundException("Patienten finns inte.");
     }
 
-    public async Task<Patient?> FindByIdentifierAsync(Caller caller, string identifierInput, CancellationToken cancellationToken = default)
+    /// <summary>Which patient has this number, if any: a registry lookup that tells the id and nothing else.</summary>
+    public async Task<Guid?> FindIdByIdentifierAsync(Caller caller, string identifierInput, CancellationToken cancellationToken = default)
     {
         var identifier = identifiers.Parse(identifierInput);
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<Patient>(
-            $"SELECT {PatientColumns} FROM patient WHERE identifier = @Value", new { identifier.Value });
+        var id = await connection.QuerySingleOrDefaultAsync<Guid?>("SELECT id FROM patient WHERE identifier = @Value", new { identifier.Value });
+        await checkpoint.AuditRegistryAsync(caller, "PatientLookup", id is null ? "ingen träff" : "1 träff", cancellationToken: cancellationToken);
+        return id;
     }
 
     private static Task<Patient?> FindAsync(DbConnection connection, DbTransaction? transaction, Guid patientId) =>

@@ -36,6 +36,9 @@ public sealed class StadigOptions
 
     public JwtOptions Jwt { get; set; } = new();
 
+    /// <summary>Care relation and emergency access durations.</summary>
+    public Stadig.Access.AccessOptions Access { get; set; } = new();
+
     public const string DefaultSqlite = "Data Source=data/stadig.db";
 
     public DatabaseEngine Engine => Storage.Database.EngineOf(Database);

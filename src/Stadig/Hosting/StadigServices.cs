@@ -28,7 +28,13 @@ public static class StadigServices
         services.AddSingleton(_ => Database.FromConnectionString(options.Database));
         services.AddSingleton(new ReservnummerFormat(options.ReservnummerPattern));
         services.AddSingleton<PatientIdentifierRules>();
+        services.AddSingleton(options.Access);
+        services.AddSingleton<Stadig.Audit.AuditLog>();
+        services.AddSingleton<Stadig.Audit.AuditVerifier>();
+        services.AddSingleton<Stadig.Access.PatientCheckpoint>();
+        services.AddSingleton<Stadig.Access.AccessControl>();
         services.AddSingleton<PatientRegistry>();
+        services.AddSingleton<Stadig.Chart.PatientChart>();
         services.AddSingleton<StaffDirectory>();
         services.AddSingleton<InstallationSettings>();
         services.AddSingleton<RegionSeeder>();
@@ -128,7 +134,6 @@ public static class StadigServices
     public static void UseStadig(this WebApplication app)
     {
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
         app.UseSecurityHeaders();
         app.UseStaticFiles();
         app.UseRequestLocalization();

@@ -56,12 +56,18 @@ public static class PatientApi
     private static async Task<Ok<PatientDto>> GetAsync(Guid id, PatientRegistry registry, CallerAccessor caller, CancellationToken ct) =>
         TypedResults.Ok(PatientDto.From(await registry.GetAsync(await caller.CurrentAsync(ct), id, ct)));
 
-    /// <summary>201 with the new patient, or 200 with the patient who already has the number.</summary>
-    private static async Task<Results<Created<PatientDto>, Ok<PatientDto>>> RegisterAsync(RegisterRequest request, PatientRegistry registry, CallerAccessor caller, CancellationToken ct)
+    public sealed record AlreadyRegistered(Guid Id, bool Created);
+
+    /// <summary>
+    /// 201 with the new patient, or 200 with the id of the patient who already has the number (read
+    /// the rest with GET, through the access rules like any read).
+    /// </summary>
+    private static async Task<Results<Created<PatientDto>, Ok<AlreadyRegistered>>> RegisterAsync(RegisterRequest request, PatientRegistry registry, CallerAccessor caller, CancellationToken ct)
     {
         var result = await registry.RegisterAsync(await caller.CurrentAsync(ct), request.Identifier ?? "", request.ToDetails(), ct);
-        var dto = PatientDto.From(result.Patient);
-        return result.Created ? TypedResults.Created($"/api/patients/{dto.Id}", dto) : TypedResults.Ok(dto);
+        return result.Patient is { } created
+            ? TypedResults.Created($"/api/patients/{created.Id}", PatientDto.From(created))
+            : TypedResults.Ok(new AlreadyRegistered(result.PatientId, false));
     }
 
     private static async Task<Ok<PatientDto>> UpdateAsync(Guid id, UpdateRequest request, PatientRegistry registry, CallerAccessor caller, CancellationToken ct) =>

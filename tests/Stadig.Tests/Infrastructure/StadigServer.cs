@@ -71,6 +71,10 @@ public sealed partial class StadigServer : IAsyncDisposable
         return (member, assignments);
     }
 
+    /// <summary>The caller a person is when working in <paramref name="assignment"/>.</summary>
+    public static Stadig.Access.Caller CallerFor(StaffMember member, Assignment assignment) =>
+        new(member.Id, member.HsaId, member.DisplayName, assignment.Role, assignment.UnitId, assignment.UnitHsaId, assignment.Purpose);
+
     /// <summary>Fetches the login form (for its antiforgery token) and posts it, as a browser does.</summary>
     public async Task<HttpResponseMessage> PostLoginAsync(HttpClient client, string username, string password)
     {

@@ -1,37 +1,43 @@
 using Stadig.Access;
+using Stadig.Audit;
+using Stadig.Chart;
 using Stadig.Organisation;
 using Stadig.Patients;
-using Stadig.Patients.Identifiers;
 using Stadig.Storage;
 
 namespace Stadig.Tests.Infrastructure;
 
-/// <summary>A minimal organisation built per test: one provider, two units, one physician.</summary>
+/// <summary>A small organisation built per test: one provider, a ward and a clinic, a physician on the ward.</summary>
 public sealed class TestRegion
 {
-    public required Database Database { get; init; }
-    public required StaffDirectory Staff { get; init; }
-    public required PatientRegistry Patients { get; init; }
+    public required CoreServices Services { get; init; }
     public required CareUnit Ward { get; init; }
     public required CareUnit Clinic { get; init; }
     public required Caller Physician { get; init; }
 
-    public static async Task<TestRegion> CreateAsync(DatabaseEngine engine)
+    public Database Database => Services.Database;
+    public StaffDirectory Staff => Services.Staff;
+    public PatientRegistry Patients => Services.Patients;
+    public AccessControl Access => Services.Access;
+    public PatientChart Chart => Services.Chart;
+    public AuditLog Audit => Services.Audit;
+
+    public static async Task<TestRegion> CreateAsync(DatabaseEngine engine, TimeProvider? clock = null, int? schemaVersion = null)
     {
-        var database = await TestDatabases.CreateAsync(engine);
-        var clock = TimeProvider.System;
-        var staff = new StaffDirectory(database, clock);
-        var provider = await staff.AddProviderAsync("SE2321000016-0001", "Testregionen");
-        var ward = await staff.AddUnitAsync(provider.Id, "SE2321000016-0002", "Medicinavdelning 1", UnitKind.Ward);
-        var clinic = await staff.AddUnitAsync(provider.Id, "SE2321000016-0003", "Medicinmottagningen", UnitKind.OutpatientClinic);
-        var doctor = await staff.AddStaffAsync("SE2321000016-0004", "lakare", "Lena Läkare", "Överläkare", null, isDemo: false);
-        await staff.AddAssignmentAsync(doctor.Id, ward.Id, Role.Physician, Purpose.CareAndTreatment);
-        return new TestRegion
-        {
-            Database = database, Staff = staff,
-            Patients = new PatientRegistry(database, new PatientIdentifierRules(clock), clock),
-            Ward = ward, Clinic = clinic,
-            Physician = new Caller(doctor.Id, doctor.HsaId, doctor.DisplayName, Role.Physician, ward.Id, ward.HsaId, Purpose.CareAndTreatment),
-        };
+        var database = await TestDatabases.CreateAsync(engine, schemaVersion);
+        var services = CoreServices.Create(database, clock ?? TimeProvider.System);
+        var provider = await services.Staff.AddProviderAsync("SE2321000016-0001", "Testregionen");
+        var ward = await services.Staff.AddUnitAsync(provider.Id, "SE2321000016-0002", "Medicinavdelning 1", UnitKind.Ward);
+        var clinic = await services.Staff.AddUnitAsync(provider.Id, "SE2321000016-0003", "Medicinmottagningen", UnitKind.OutpatientClinic);
+        var region = new TestRegion { Services = services, Ward = ward, Clinic = clinic, Physician = null! };
+        return new TestRegion { Services = services, Ward = ward, Clinic = clinic, Physician = await region.AddCallerAsync("lakare", Role.Physician, ward) };
+    }
+
+    /// <summary>A new person with one assignment at <paramref name="unit"/>, as the caller they act as.</summary>
+    public async Task<Caller> AddCallerAsync(string username, Role role, CareUnit unit, Purpose purpose = Purpose.CareAndTreatment)
+    {
+        var member = await Staff.AddStaffAsync($"SE2321000016-{username.ToUpperInvariant()}", username, $"Test {username}", role.Swedish(), null, isDemo: false);
+        await Staff.AddAssignmentAsync(member.Id, unit.Id, role, purpose);
+        return new Caller(member.Id, member.HsaId, member.DisplayName, role, unit.Id, unit.HsaId, purpose);
     }
 }

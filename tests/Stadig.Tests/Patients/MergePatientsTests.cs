@@ -38,8 +38,8 @@ public class MergePatientsTests
     public async Task Merging_a_reservnummer_patient_moves_every_record_and_is_visible_in_both(DatabaseEngine engine)
     {
         var region = await TestRegion.CreateAsync(engine);
-        var unknown = (await region.Patients.RegisterAsync(region.Physician, "991234567890", Details("Okänd", "Man") with { Sex = Stadig.Patients.Identifiers.Sex.Male })).Patient;
-        var known = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1961, 4, 2, 983), Details("Holm", "Per"))).Patient;
+        var unknown = (await region.Patients.RegisterAsync(region.Physician, "991234567890", Details("Okänd", "Man") with { Sex = Stadig.Patients.Identifiers.Sex.Male })).Patient!;
+        var known = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1961, 4, 2, 983), Details("Holm", "Per"))).Patient!;
         await AddRecordsAsync(region, unknown.Id);
         await AddRecordsAsync(region, known.Id);
 
@@ -65,9 +65,9 @@ public class MergePatientsTests
     public async Task A_merge_that_breaks_a_rule_changes_nothing(DatabaseEngine engine)
     {
         var region = await TestRegion.CreateAsync(engine);
-        var unknown = (await region.Patients.RegisterAsync(region.Physician, "991234567890", Details("Okänd", "Kvinna"))).Patient;
-        var known = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1961, 4, 2, 984), Details("Holm", "Eva"))).Patient;
-        var other = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1972, 8, 30, 986), Details("Sand", "Lisa"))).Patient;
+        var unknown = (await region.Patients.RegisterAsync(region.Physician, "991234567890", Details("Okänd", "Kvinna"))).Patient!;
+        var known = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1961, 4, 2, 984), Details("Holm", "Eva"))).Patient!;
+        var other = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1972, 8, 30, 986), Details("Sand", "Lisa"))).Patient!;
         await AddRecordsAsync(region, unknown.Id);
 
         await Assert.ThrowsAsync<InvalidInputException>(() => region.Patients.MergeAsync(region.Physician, known.Id, other.Id, "fel håll"));

@@ -130,7 +130,7 @@ public class RegionSeederTests
     public async Task A_seeded_patient_is_found_by_name_and_by_number(DatabaseEngine engine)
     {
         var (database, _) = await SeedAsync(engine);
-        var registry = new PatientRegistry(database, new PatientIdentifierRules(Clock), Clock);
+        var registry = CoreServices.Create(database, Clock).Patients;
         var patient = (await PatientsAsync(database)).First(p => p.IdentifierKind == nameof(IdentifierKind.Personnummer));
 
         var byNumber = await registry.SearchAsync(Caller.System, $"{patient.Identifier[..8]}-{patient.Identifier[8..]}");

@@ -1,6 +1,4 @@
 using Dapper;
-using Stadig.Patients;
-using Stadig.Patients.Identifiers;
 using Stadig.Storage;
 
 namespace Stadig.Tests.Storage;
@@ -10,24 +8,35 @@ public class MigrationTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_database_built_at_the_previous_version_is_upgraded_in_place_with_its_data(DatabaseEngine engine)
     {
-        var latest = Migrator.LatestVersion(engine);
-        var database = await TestDatabases.CreateAsync(engine, schemaVersion: latest - 1);
-        var migrator = new Migrator(database);
-        Assert.Equal(latest - 1, await migrator.CurrentVersionAsync());
+        var migrations = Migrator.All(engine);
+        var previous = migrations[^2].Version;
+        var region = await TestRegion.CreateAsync(engine, schemaVersion: previous);
+        var migrator = new Migrator(region.Database);
+        Assert.Equal(previous, await migrator.CurrentVersionAsync());
 
-        // Data written by the old version, through the code that writes it.
-        var clock = TimeProvider.System;
-        var registry = new PatientRegistry(database, new PatientIdentifierRules(clock), clock);
-        var before = (await registry.RegisterAsync(Stadig.Access.Caller.System, "19121212-1212", new PatientDetails("Öström", "Anna"))).Patient;
+        // A patient as the previous version stored it (columns of the registry migration).
+        var id = Guid.NewGuid();
+        var created = new DateTimeOffset(2025, 3, 4, 5, 6, 7, TimeSpan.Zero);
+        await using (var c = await region.Database.OpenAsync())
+        {
+            await c.ExecuteAsync(
+                """
+                INSERT INTO patient (id, identifier_kind, identifier, identifier_short, family_name, given_names, family_search,
+                    family_last_search, given_search, given_last_search, birth_date, sex, protected_identity, version, created_at, updated_at)
+                VALUES (@id, 'Personnummer', '191212121212', '1212121212', 'Öström', 'Anna', 'ostrom', 'ostrom', 'anna', 'anna',
+                    @born, 'Male', 'None', 1, @created, @created)
+                """, new { id, born = new DateOnly(1912, 12, 12), created });
+        }
 
         var applied = await migrator.MigrateAsync();
 
-        Assert.Equal([latest], applied.Select(m => m.Version));
-        Assert.Equal(latest, await migrator.CurrentVersionAsync());
-        var after = await registry.GetAsync(Stadig.Access.Caller.System, before.Id);
-        Assert.Equal(before.Identifier, after.Identifier);
-        Assert.Equal(before.FamilyName, after.FamilyName);
-        Assert.Equal(before.CreatedAt, after.CreatedAt);
+        Assert.Equal([migrations[^1].Version], applied.Select(m => m.Version));
+        Assert.Equal(migrations[^1].Version, await migrator.CurrentVersionAsync());
+        await region.Access.RecordCareRelationAsync(region.Physician, id, "Uppgraderingstest");
+        var after = await region.Patients.GetAsync(region.Physician, id);
+        Assert.Equal("191212121212", after.Identifier);
+        Assert.Equal("Öström", after.FamilyName);
+        Assert.Equal(created, after.CreatedAt);
         Assert.Empty(await migrator.MigrateAsync());
     }
 

@@ -6,13 +6,13 @@ namespace Stadig.Tests.Web;
 
 public class PatientPagesTests
 {
-    private static async Task<(StadigServer Server, HttpClient Client)> LoggedInAsync(DatabaseEngine engine)
+    private static async Task<(StadigServer Server, HttpClient Client, Stadig.Access.Caller Eva)> LoggedInAsync(DatabaseEngine engine)
     {
         var server = await StadigServer.StartAsync(engine);
-        await server.AddUserAsync("eva", "lösen");
+        var (member, assignments) = await server.AddUserAsync("eva", "lösen");
         var client = server.CreateClient();
         await server.PostLoginAsync(client, "eva", "lösen");
-        return (server, client);
+        return (server, client, StadigServer.CallerFor(member, assignments[0]));
     }
 
     private static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, string formName, Dictionary<string, string> fields)
@@ -26,7 +26,7 @@ public class PatientPagesTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Registering_through_the_form_opens_the_patient_with_the_banner(DatabaseEngine engine)
     {
-        var (server, client) = await LoggedInAsync(engine);
+        var (server, client, eva) = await LoggedInAsync(engine);
         await using var _s = server;
 
         var response = await PostFormAsync(client, "/patients/new", "register-patient", new()
@@ -51,7 +51,7 @@ public class PatientPagesTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_form_with_a_bad_number_shows_the_problem_at_the_field_and_keeps_what_was_typed(DatabaseEngine engine)
     {
-        var (server, client) = await LoggedInAsync(engine);
+        var (server, client, eva) = await LoggedInAsync(engine);
         await using var _s = server;
 
         var response = await PostFormAsync(client, "/patients/new", "register-patient", new()
@@ -70,9 +70,9 @@ public class PatientPagesTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Searching_lists_matches_that_link_to_the_patient(DatabaseEngine engine)
     {
-        var (server, client) = await LoggedInAsync(engine);
+        var (server, client, eva) = await LoggedInAsync(engine);
         await using var _s = server;
-        var patient = (await server.Patients.RegisterAsync(Stadig.Access.Caller.System, "19121212-1212", new("Öström", "Anna"))).Patient;
+        var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).Patient!;
 
         var document = new HtmlParser().ParseDocument(await client.GetStringAsync("/?q=ostrom"));
 
@@ -85,10 +85,10 @@ public class PatientPagesTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Editing_from_a_stale_page_says_someone_else_changed_the_patient(DatabaseEngine engine)
     {
-        var (server, client) = await LoggedInAsync(engine);
+        var (server, client, eva) = await LoggedInAsync(engine);
         await using var _s = server;
-        var patient = (await server.Patients.RegisterAsync(Stadig.Access.Caller.System, "19121212-1212", new("Ek", "Per"))).Patient;
-        await server.Patients.UpdateAsync(Stadig.Access.Caller.System, patient.Id, 1, new("Ek", "Per", City: "Mora"));
+        var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Ek", "Per"))).Patient!;
+        await server.Patients.UpdateAsync(eva, patient.Id, 1, new("Ek", "Per", City: "Mora"));
 
         var response = await PostFormAsync(client, $"/patients/{patient.Id}/edit", "edit-patient", new()
         {
@@ -97,21 +97,26 @@ public class PatientPagesTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("Någon annan har ändrat", await response.Content.ReadAsStringAsync());
-        Assert.Equal("Mora", (await server.Patients.GetAsync(Stadig.Access.Caller.System, patient.Id)).City);
+        Assert.Equal("Mora", (await server.Patients.GetAsync(eva, patient.Id)).City);
     }
 
     [Fact]
-    public async Task An_unknown_patient_is_404()
+    public async Task An_unknown_patient_reads_as_not_found_like_one_without_care_relation()
     {
-        var (server, client) = await LoggedInAsync(DatabaseEngine.Sqlite);
+        var (server, client, _) = await LoggedInAsync(DatabaseEngine.Sqlite);
         await using var _s = server;
-        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/patients/{Guid.NewGuid()}")).StatusCode);
+        var other = (await server.Patients.RegisterAsync(Stadig.Access.Caller.System, "19121212-1212", new("Ek", "Per"))).PatientId;
+        var unknown = await client.GetStringAsync($"/patients/{Guid.NewGuid()}");
+        var unrelated = await client.GetStringAsync($"/patients/{other}");
+        Assert.Contains("Ingen åtkomst till journalen", unknown);
+        Assert.Contains("Ingen åtkomst till journalen", unrelated);
+        Assert.DoesNotContain("Ek", unrelated.Replace("Ekonomi", ""));
     }
 
     [Fact]
     public async Task The_ui_switches_to_english()
     {
-        var (server, client) = await LoggedInAsync(DatabaseEngine.Sqlite);
+        var (server, client, eva) = await LoggedInAsync(DatabaseEngine.Sqlite);
         await using var _s = server;
         Assert.Contains("Sök patient", await client.GetStringAsync("/"));
         var switched = await client.GetAsync("/culture?name=en&returnUrl=/");

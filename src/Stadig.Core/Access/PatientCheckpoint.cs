@@ -1,0 +1,112 @@
+using System.Data.Common;
+using Dapper;
+using Stadig.Audit;
+using Stadig.Common;
+using Stadig.Patients;
+using Stadig.Storage;
+
+namespace Stadig.Access;
+
+/// <summary>
+/// The one checkpoint in front of patient data. It takes the caller, decides (role, care relation,
+/// inner secrecy, blocks, consent, emergency access, protected identity) and writes the audit event:
+/// for reads before the data is returned — if the event cannot be written, nothing is returned
+/// (fail closed); for writes in the same transaction as the change. A read that is not allowed
+/// answers as not found; a write answers forbidden.
+/// </summary>
+public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessOptions options, TimeProvider clock)
+{
+    public AccessOptions Options => options;
+
+    /// <summary>Allows and audits a read of one patient's data, or throws <see cref="NotFoundException"/>.</summary>
+    public async Task<PatientAccessGrant> ReadAsync(Caller caller, Guid patientId, string resource, CancellationToken cancellationToken = default)
+    {
+        var context = await ContextAsync(caller, patientId, cancellationToken);
+        if (context is null || !RolePermissions.WorksWithRegistry(caller.Role) || !context.MayOpen)
+        {
+            await audit.AppendAsync(new AuditEntry(caller, context is null ? null : patientId, AuditActivity.Read, resource, AuditOutcome.Denied,
+                AuditFlags.NoCareRelation), cancellationToken);
+            throw new NotFoundException("Patienten finns inte, eller så saknar du vårdrelation.");
+        }
+        await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.Read, resource, AuditOutcome.Allowed, FlagsOf(context)), cancellationToken);
+        return new PatientAccessGrant(context);
+    }
+
+    /// <summary>
+    /// Allows, runs and audits a write to one patient's data in one transaction, or throws
+    /// <see cref="ForbiddenException"/> (or <see cref="NotFoundException"/> for a patient that does not exist).
+    /// </summary>
+    public async Task<T> WriteAsync<T>(Caller caller, Guid patientId, string resource, AuditActivity activity,
+        Func<DbConnection, DbTransaction, PatientAccessGrant, Task<T>> work, CancellationToken cancellationToken = default)
+    {
+        var context = await ContextAsync(caller, patientId, cancellationToken);
+        if (context is null)
+        {
+            await audit.AppendAsync(new AuditEntry(caller, null, activity, resource, AuditOutcome.Denied), cancellationToken);
+            throw new NotFoundException("Patienten finns inte.");
+        }
+        if (!RolePermissions.WorksWithRegistry(caller.Role) || !context.MayOpen)
+        {
+            await audit.AppendAsync(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Denied, AuditFlags.NoCareRelation), cancellationToken);
+            throw new ForbiddenException("Du saknar vårdrelation med patienten, eller din roll får inte göra detta.");
+        }
+        var grant = new PatientAccessGrant(context);
+        return await database.InTransactionAsync(async (connection, transaction) =>
+        {
+            var result = await work(connection, transaction, grant);
+            await audit.AppendAsync(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Allowed, FlagsOf(context)), connection, transaction);
+            return result;
+        }, cancellationToken);
+    }
+
+    /// <summary>Audits an access that the caller's role allows without a patient in view (a registry search).</summary>
+    public async Task AuditRegistryAsync(Caller caller, string resource, string detail, AuditFlags flags = AuditFlags.None, CancellationToken cancellationToken = default)
+    {
+        if (!RolePermissions.WorksWithRegistry(caller.Role))
+        {
+            await audit.AppendAsync(new AuditEntry(caller, null, AuditActivity.Read, resource, AuditOutcome.Denied), cancellationToken);
+            throw new ForbiddenException("Din roll får inte söka i patientregistret.");
+        }
+        await audit.AppendAsync(new AuditEntry(caller, null, AuditActivity.Read, resource, AuditOutcome.Allowed, flags, detail), cancellationToken);
+    }
+
+    private static AuditFlags FlagsOf(PatientAccessContext context) =>
+        (context.EmergencyOpen && !context.HasCareRelation ? AuditFlags.Emergency : AuditFlags.None)
+        | (context.ProtectedIdentity != ProtectedIdentity.None ? AuditFlags.ProtectedIdentity : AuditFlags.None);
+
+    /// <summary>Gathers the facts for one caller and patient; null when the patient does not exist.</summary>
+    public async Task<PatientAccessContext?> ContextAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var now = clock.GetUtcNow();
+        var since = now.AddDays(-options.CareRelationDays);
+        using var facts = await connection.QueryMultipleAsync(
+            """
+            SELECT protected_identity FROM patient WHERE id = @patientId;
+            SELECT COUNT(*) FROM encounter WHERE patient_id = @patientId AND unit_id = @unitId AND (ended_at IS NULL OR ended_at >= @since);
+            SELECT COUNT(*) FROM care_relation WHERE patient_id = @patientId AND unit_id = @unitId AND ends_at > @now;
+            SELECT COUNT(*) FROM emergency_access WHERE patient_id = @patientId AND staff_id = @staffId AND expires_at > @now;
+            SELECT g2.unit_id FROM unit_group_member g1 JOIN unit_group_member g2 ON g2.group_name = g1.group_name WHERE g1.unit_id = @unitId;
+            SELECT blocked_unit_id FROM patient_block WHERE patient_id = @patientId AND lifted_at IS NULL;
+            SELECT source_unit_id FROM consent WHERE patient_id = @patientId AND viewer_unit_id = @unitId AND revoked_at IS NULL AND expires_at > @now;
+            """,
+            new { patientId, unitId = caller.UnitId, staffId = caller.StaffId, since, now });
+        var protectedText = await facts.ReadSingleOrDefaultAsync<string?>();
+        if (protectedText is null) return null;
+        var protectedIdentity = Enum.Parse<ProtectedIdentity>(protectedText);
+        var encounters = await facts.ReadSingleAsync<long>();
+        var relations = await facts.ReadSingleAsync<long>();
+        var emergencies = await facts.ReadSingleAsync<long>();
+        var grouped = (await facts.ReadAsync<Guid>()).ToHashSet();
+        grouped.Add(caller.UnitId);
+        var blocked = (await facts.ReadAsync<Guid>()).ToHashSet();
+        var consented = (await facts.ReadAsync<Guid?>()).ToHashSet();
+        return new PatientAccessContext
+        {
+            Caller = caller, PatientId = patientId, ProtectedIdentity = protectedIdentity,
+            HasCareRelation = RolePermissions.WorksWithRegistry(caller.Role) && encounters + relations > 0,
+            EmergencyOpen = RolePermissions.MayOpenInEmergency(caller.Role) && emergencies > 0,
+            OwnUnits = grouped, BlockedUnits = blocked, ConsentedSources = consented,
+        };
+    }
+}

@@ -1,0 +1,110 @@
+using Dapper;
+using Stadig.Access;
+using Stadig.Common;
+using Stadig.Patients;
+using Stadig.Storage;
+
+namespace Stadig.Chart;
+
+public sealed record WarningItem
+{
+    public Guid Id { get; init; }
+    public Guid UnitId { get; init; }
+    public string UnitName { get; init; } = "";
+    public string Category { get; init; } = "";
+    public string Text { get; init; } = "";
+    public string? Agent { get; init; }
+    public string? Reaction { get; init; }
+    public string? Severity { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+}
+
+public sealed record NoteItem
+{
+    public Guid Id { get; init; }
+    public Guid UnitId { get; init; }
+    public string UnitName { get; init; } = "";
+    public string NoteType { get; init; } = "";
+    public string Status { get; init; } = "";
+    public string AuthorName { get; init; } = "";
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset? SignedAt { get; init; }
+}
+
+public sealed record ResultItem
+{
+    public Guid Id { get; init; }
+    public Guid UnitId { get; init; }
+    public string UnitName { get; init; } = "";
+    public string AnalysisCode { get; init; } = "";
+    public string AnalysisName { get; init; } = "";
+    public double? ValueNumeric { get; init; }
+    public string? ValueText { get; init; }
+    public string? Unit { get; init; }
+    public double? ReferenceLow { get; init; }
+    public double? ReferenceHigh { get; init; }
+    public string? AbnormalFlag { get; init; }
+    public string Status { get; init; } = "";
+    public DateTimeOffset ObservedAt { get; init; }
+}
+
+public sealed record EncounterItem
+{
+    public Guid Id { get; init; }
+    public Guid UnitId { get; init; }
+    public string UnitName { get; init; } = "";
+    public string Kind { get; init; } = "";
+    public string? Bed { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset? EndedAt { get; init; }
+}
+
+/// <summary>What the chart overview shows: only records the caller may see, and whether blocked records were withheld.</summary>
+public sealed record ChartOverview(
+    Patient Patient,
+    IReadOnlyList<WarningItem> Warnings,
+    IReadOnlyList<NoteItem> Notes,
+    IReadOnlyList<ResultItem> Results,
+    IReadOnlyList<EncounterItem> Encounters,
+    bool BlockedRecordsWithheld,
+    bool OpenedInEmergency);
+
+/// <summary>The chart overview: banner facts, warnings, latest notes, results and encounters, one audited read.</summary>
+public sealed class PatientChart(Database database, PatientCheckpoint checkpoint)
+{
+    private const int Latest = 20;
+
+    public async Task<ChartOverview> OverviewAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        var grant = await checkpoint.ReadAsync(caller, patientId, "ChartOverview", cancellationToken);
+        var context = grant.Context;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var rows = await connection.QueryMultipleAsync(
+            $"""
+            SELECT {PatientRegistry.PatientColumns} FROM patient WHERE id = @patientId;
+            SELECT w.id AS Id, w.unit_id AS UnitId, u.name AS UnitName, w.category AS Category, w.text AS Text, w.agent AS Agent, w.reaction AS Reaction, w.severity AS Severity, w.created_at AS CreatedAt
+                FROM warning w JOIN care_unit u ON u.id = w.unit_id WHERE w.patient_id = @patientId ORDER BY w.created_at DESC;
+            SELECT n.id AS Id, n.unit_id AS UnitId, u.name AS UnitName, n.note_type AS NoteType, n.status AS Status, s.display_name AS AuthorName, n.created_at AS CreatedAt, n.signed_at AS SignedAt
+                FROM note n JOIN care_unit u ON u.id = n.unit_id JOIN staff s ON s.id = n.author_id
+                WHERE n.patient_id = @patientId ORDER BY n.created_at DESC LIMIT {Latest * 3};
+            SELECT r.id AS Id, r.unit_id AS UnitId, u.name AS UnitName, r.analysis_code AS AnalysisCode, r.analysis_name AS AnalysisName,
+                   r.value_numeric AS ValueNumeric, r.value_text AS ValueText, r.unit AS Unit, r.reference_low AS ReferenceLow,
+                   r.reference_high AS ReferenceHigh, r.abnormal_flag AS AbnormalFlag, r.status AS Status, r.observed_at AS ObservedAt
+                FROM lab_result r JOIN care_unit u ON u.id = r.unit_id WHERE r.patient_id = @patientId ORDER BY r.observed_at DESC LIMIT {Latest * 3};
+            SELECT e.id AS Id, e.unit_id AS UnitId, u.name AS UnitName, e.kind AS Kind, e.bed AS Bed, e.started_at AS StartedAt, e.ended_at AS EndedAt
+                FROM encounter e JOIN care_unit u ON u.id = e.unit_id WHERE e.patient_id = @patientId ORDER BY e.started_at DESC LIMIT {Latest * 3};
+            SELECT DISTINCT unit_id FROM (
+                SELECT unit_id FROM note WHERE patient_id = @patientId UNION SELECT unit_id FROM lab_result WHERE patient_id = @patientId
+                UNION SELECT unit_id FROM encounter WHERE patient_id = @patientId UNION SELECT unit_id FROM warning WHERE patient_id = @patientId) units;
+            """, new { patientId = grant.PatientId });
+        var patient = await rows.ReadSingleOrDefaultAsync<Patient>() ?? throw new NotFoundException("Patienten finns inte.");
+        var warnings = (await rows.ReadAsync<WarningItem>()).Where(w => context.MaySee(w.UnitId)).ToList();
+        var notes = (await rows.ReadAsync<NoteItem>()).Where(n => context.MaySee(n.UnitId)).Take(Latest).ToList();
+        var results = (await rows.ReadAsync<ResultItem>()).Where(r => context.MaySee(r.UnitId)).Take(Latest).ToList();
+        var encounters = (await rows.ReadAsync<EncounterItem>()).Where(e => context.MaySee(e.UnitId)).Take(Latest).ToList();
+        var units = await rows.ReadAsync<Guid>();
+        return new ChartOverview(patient, warnings, notes, results, encounters,
+            BlockedRecordsWithheld: units.Any(context.IsBlockedFromCaller),
+            OpenedInEmergency: context.EmergencyOpen && !context.HasCareRelation);
+    }
+}

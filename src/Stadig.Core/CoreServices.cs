@@ -1,0 +1,39 @@
+using Stadig.Access;
+using Stadig.Audit;
+using Stadig.Chart;
+using Stadig.Organisation;
+using Stadig.Patients;
+using Stadig.Patients.Identifiers;
+using Stadig.Storage;
+
+namespace Stadig;
+
+/// <summary>
+/// The record's services wired together without a DI container, for the command-line verbs,
+/// benchmarks and tests. The web host registers the same classes in its container.
+/// </summary>
+public sealed class CoreServices
+{
+    public required Database Database { get; init; }
+    public required TimeProvider Clock { get; init; }
+    public required AuditLog Audit { get; init; }
+    public required PatientCheckpoint Checkpoint { get; init; }
+    public required AccessControl Access { get; init; }
+    public required PatientRegistry Patients { get; init; }
+    public required PatientChart Chart { get; init; }
+    public required StaffDirectory Staff { get; init; }
+
+    public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null)
+    {
+        var audit = new AuditLog(database, clock);
+        var checkpoint = new PatientCheckpoint(database, audit, access ?? new AccessOptions(), clock);
+        return new CoreServices
+        {
+            Database = database, Clock = clock, Audit = audit, Checkpoint = checkpoint,
+            Access = new AccessControl(database, checkpoint, audit, clock),
+            Patients = new PatientRegistry(database, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), checkpoint, audit, clock),
+            Chart = new PatientChart(database, checkpoint),
+            Staff = new StaffDirectory(database, clock),
+        };
+    }
+}
