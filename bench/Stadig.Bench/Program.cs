@@ -10,15 +10,17 @@ using Stadig.Storage;
 // Stadig benchmarks. Verbs:
 //   seed   --connection "<conn>" --patients N [--seed S]   migrate, then build a synthetic region
 //   search --connection "<conn>" [--iterations N]          patient search latency percentiles
+//   migrate --connection "<conn>"                          apply new migrations to a seeded database
 // Times are measured in-process around PatientRegistry.SearchAsync (server time, no HTTP).
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 0 || args[0] is not ("seed" or "search"))
+if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate"))
 {
     Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
+    Console.Error.WriteLine("       Stadig.Bench migrate --connection <conn>");
     return 2;
 }
 
@@ -28,7 +30,19 @@ string Option(string name, string? fallback = null) =>
     options.TryGetValue(name, out var v) ? v : fallback ?? throw new ArgumentException($"--{name} is required");
 
 var database = Database.FromConnectionString(Option("connection"));
-return args[0] == "seed" ? await SeedAsync() : await SearchAsync();
+return args[0] switch { "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), _ => await SearchAsync() };
+
+async Task<int> MigrateAsync()
+{
+    var watch = Stopwatch.StartNew();
+    var applied = await new Migrator(database).MigrateAsync();
+    Console.WriteLine($"migrations applied: {(applied.Count == 0 ? "none" : string.Join(", ", applied.Select(m => m.Name)))} ({watch.Elapsed.TotalSeconds:F1} s)");
+    // As after seeding: fresh statistics and visibility map, so that new indexes can be index-only.
+    await using var connection = await database.OpenAsync();
+    await connection.ExecuteAsync(database.Engine == DatabaseEngine.Postgres ? "VACUUM (ANALYZE) patient" : "ANALYZE", commandTimeout: 3600);
+    Console.WriteLine($"total with VACUUM ANALYZE: {watch.Elapsed.TotalSeconds:F1} s");
+    return 0;
+}
 
 async Task<int> SeedAsync()
 {
@@ -56,18 +70,29 @@ async Task<int> SearchAsync()
     // Real patients to look for: a random sample of the seeded region (personnummer only, so
     // every number kind applies), plus some whose family names carry å, ä or ö.
     List<(string Identifier, string Family, string Given)> sample;
+    List<(string Identifier, string Family, string Given)> doubles, plain;
     await using (var connection = await database.OpenAsync())
     {
         var random1 = (await connection.QueryAsync<(string, string, string)>(
             "SELECT identifier, family_name, given_names FROM patient WHERE identifier_kind = 'Personnummer' ORDER BY random() LIMIT 2000")).ToList();
         var diacritic = (await connection.QueryAsync<(string, string, string)>(
             "SELECT identifier, family_name, given_names FROM patient WHERE identifier_kind = 'Personnummer' AND family_search <> lower(family_name) ORDER BY random() LIMIT 500")).ToList();
+        plain = [.. random1];
         sample = random1;
         sample.AddRange(diacritic);
+        doubles = (await connection.QueryAsync<(string, string, string)>(
+            "SELECT identifier, family_name, given_names FROM patient WHERE family_last_search <> family_search ORDER BY random() LIMIT 500")).ToList();
     }
     if (sample.Count == 0) { Console.Error.WriteLine("no patients: run the seed verb first"); return 1; }
     var diacritics = sample.Skip(sample.Count - Math.Min(sample.Count, 500)).ToList();
     string FirstGiven(string given) => given.Split(' ')[0];
+    // The five most common family names and first given names of the sample ("Andersson", "Anna"):
+    // the most matches, so the queries that must stop early.
+    var commonFamily = Common(plain.Select(p => p.Family));
+    var commonGiven = Common(plain.Select(p => FirstGiven(p.Given)));
+    if (doubles.Count == 0) doubles = sample;
+    var twoGiven = sample.Where(p => p.Given.Contains(' ', StringComparison.Ordinal)).ToList();
+    if (twoGiven.Count == 0) twoGiven = sample;
     // '+' for those who have turned 100, as people write it.
     string Separator(string id) =>
         DateOnly.ParseExact(id[..8], "yyyyMMdd", CultureInfo.InvariantCulture).AddYears(100) <= DateOnly.FromDateTime(DateTime.UtcNow) ? "+" : "-";
@@ -80,6 +105,11 @@ async Task<int> SearchAsync()
         ("family name", () => Pick(sample).Family),
         ("family + given name", () => { var p = Pick(sample); return $"{p.Family} {FirstGiven(p.Given)}"; }),
         ("folded name without diacritics", () => { var p = Pick(diacritics); return $"{NameSearch.Fold(p.Family)} {NameSearch.Fold(FirstGiven(p.Given))}"; }),
+        ("common family name alone", () => Pick(commonFamily)),
+        ("common given name alone", () => Pick(commonGiven)),
+        ("common given + common family", () => $"{Pick(commonGiven)} {Pick(commonFamily)}"),
+        ("last part of double family name", () => Pick(doubles).Family.Split('-', ' ')[^1]),
+        ("first + last given name", () => { var p = Pick(twoGiven); return $"{FirstGiven(p.Given)} {p.Given.Split(' ')[^1]}"; }),
     };
 
     // Warm-up: JIT, connection pool, plan caches, the hot parts of the indexes.
@@ -108,6 +138,9 @@ async Task<int> SearchAsync()
     return 0;
 
     T Pick<T>(List<T> items) => items[random.Next(items.Count)];
+
+    static List<string> Common(IEnumerable<string> names) =>
+        names.GroupBy(n => n, StringComparer.Ordinal).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).Take(5).Select(g => g.Key).ToList();
 }
 
 static void Print(string name, List<double> times, double? hits)

@@ -27,6 +27,129 @@ public class PatientRegistryTests
         Assert.Equal(1, patient.Version);
         Assert.Equal(result.Patient!.CreatedAt, patient.CreatedAt);
     }
+
+    private static int _serial;
+
+    /// <summary>Registers a patient under a fresh test personnummer.</summary>
+    private static async Task<Guid> AddAsync(TestRegion region, string family, string given)
+    {
+        var k = Interlocked.Increment(ref _serial);
+        var number = TestNumbers.Personnummer(1920 + k % 80, 1 + k % 12, 1 + k % 28, 980 + k % 20);
+        var result = await region.Patients.RegisterAsync(region.Physician, number, Details(family, given));
+        Assert.True(result.Created);
+        return result.Patient.Id;
+    }
+
+    private static async Task<Guid[]> FindAsync(TestRegion region, string query, int limit = PatientRegistry.DefaultSearchLimit) =>
+        (await region.Patients.SearchAsync(region.Physician, query, limit)).Patients.Select(p => p.Id).ToArray();
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Name_search_orders_matches_from_every_name_column_by_family_then_given_name(DatabaseEngine engine)
+    {
+        var region = await TestRegion.CreateAsync(engine);
+        // "anna" hits a different column for each; registered out of order.
+        var zander = await AddAsync(region, "Zander", "Anna");               // first given name
+        var lindAnnasson = await AddAsync(region, "Lind-Annasson", "Olle");  // last part of the family name
+        var annalund = await AddAsync(region, "Annalund", "Per");            // family name
+        var bergEva = await AddAsync(region, "Berg", "Eva Anna");            // last given name
+        var oberg = await AddAsync(region, "Öberg", "Anna Karin");           // first of two given names
+        var ahlberg = await AddAsync(region, "Ahlberg", "Annalena");         // first given name, longer
+        var bergAnna = await AddAsync(region, "Berg", "Anna");               // same family name: given name decides
+        await AddAsync(region, "Ek", "Hanna");                               // "anna" inside a word: no match
+        await AddAsync(region, "Berg", "Olle");
+
+        Assert.Equal([ahlberg, annalund, bergAnna, bergEva, lindAnnasson, oberg, zander], await FindAsync(region, "anna"));
+
+        var firstThree = await region.Patients.SearchAsync(region.Physician, "anna", limit: 3);
+        Assert.Equal([ahlberg, annalund, bergAnna], firstThree.Patients.Select(p => p.Id));
+        Assert.True(firstThree.MoreExist);
+        var all = await region.Patients.SearchAsync(region.Physician, "anna", limit: 7);
+        Assert.Equal(7, all.Patients.Count);
+        Assert.False(all.MoreExist);
+
+        // Two words: each must start a word of the name, whichever column either one hits.
+        Assert.Equal([bergAnna, bergEva], await FindAsync(region, "berg anna"));
+        Assert.Equal([bergAnna, bergEva], await FindAsync(region, "anna berg"));
+        Assert.Equal([lindAnnasson], await FindAsync(region, "olle anna"));
+    }
+
+    public static TheoryData<DatabaseEngine, string, string, string> MoreThanTheLimitThroughOneColumn => new()
+    {
+        { DatabaseEngine.Sqlite, "Strand", "Olle", "strand" },           // family name
+        { DatabaseEngine.Postgres, "Strand", "Olle", "strand" },
+        { DatabaseEngine.Sqlite, "Lind-Strand", "Olle", "strand" },      // last part of the family name
+        { DatabaseEngine.Postgres, "Lind-Strand", "Olle", "strand" },
+        { DatabaseEngine.Sqlite, "Ek", "Sten Olle", "sten" },            // first given name
+        { DatabaseEngine.Postgres, "Ek", "Sten Olle", "sten" },
+        { DatabaseEngine.Sqlite, "Ek", "Olle Sten", "sten" },            // last given name
+        { DatabaseEngine.Postgres, "Ek", "Olle Sten", "sten" },
+    };
+
+    [Theory, MemberData(nameof(MoreThanTheLimitThroughOneColumn))]
+    public async Task Name_search_says_more_exist_when_more_than_the_limit_match_through_any_column(DatabaseEngine engine, string family, string given, string query)
+    {
+        var region = await TestRegion.CreateAsync(engine);
+        for (var i = 0; i < 3; i++) await AddAsync(region, family, given);
+
+        var limited = await region.Patients.SearchAsync(region.Physician, query, limit: 2);
+        Assert.Equal(2, limited.Patients.Count);
+        Assert.True(limited.MoreExist);
+        var exact = await region.Patients.SearchAsync(region.Physician, query, limit: 3);
+        Assert.Equal(3, exact.Patients.Count);
+        Assert.False(exact.MoreExist);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Name_search_leaves_out_merged_patients_whichever_column_matches(DatabaseEngine engine)
+    {
+        var region = await TestRegion.CreateAsync(engine);
+        var unknown = (await region.Patients.RegisterAsync(region.Physician, "991234567890", Details("Lind-Ek", "Sten Olle"))).Patient;
+        var known = await AddAsync(region, "Lind-Ek", "Sten Olle");
+        Assert.Equal(2, (await FindAsync(region, "lind")).Length);
+
+        await region.Patients.MergeAsync(region.Physician, unknown.Id, known, "Identifierad via legitimation");
+
+        foreach (var query in new[] { "lind", "ek", "sten", "olle", "lind olle", "ek sten" })
+        {
+            var result = await region.Patients.SearchAsync(region.Physician, query, limit: 1);
+            Assert.Equal([known], result.Patients.Select(p => p.Id));
+            Assert.False(result.MoreExist);
+        }
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Name_search_finds_double_family_names_by_their_last_part(DatabaseEngine engine)
+    {
+        var region = await TestRegion.CreateAsync(engine);
+        var hyphen = await AddAsync(region, "Lind-Åkesson", "Eva");
+        var space = await AddAsync(region, "Berg Öström", "Per");
+        var single = await AddAsync(region, "Åkesson", "Lisa");
+
+        Assert.Equal([space], await FindAsync(region, "ostrom"));
+        Assert.Equal([space], await FindAsync(region, "öst per"));
+        Assert.Equal([single, hyphen], await FindAsync(region, "akesson")); // "akesson" sorts before "lind akesson"
+        Assert.Equal([hyphen], await FindAsync(region, "ÅKES eva"));
+        Assert.Equal([hyphen], await FindAsync(region, "lind-akesson"));
+        Assert.Empty(await FindAsync(region, "kesson"));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Name_search_finds_given_names_by_first_and_last_given_name(DatabaseEngine engine)
+    {
+        var region = await TestRegion.CreateAsync(engine);
+        var annaMaria = await AddAsync(region, "Holm", "Anna Maria");
+        var maria = await AddAsync(region, "Sand", "Maria");
+        var three = await AddAsync(region, "Ek", "Karin Maria Lovisa");
+
+        Assert.Equal([annaMaria], await FindAsync(region, "anna"));
+        Assert.Equal([annaMaria, maria], await FindAsync(region, "mari"));
+        Assert.Equal([annaMaria], await FindAsync(region, "maria anna"));
+        Assert.Equal([annaMaria], await FindAsync(region, "anna maria"));
+        Assert.Equal([three], await FindAsync(region, "lovisa"));
+        Assert.Equal([three], await FindAsync(region, "karin"));
+        // A middle given name is found together with a word that hits an indexed name.
+        Assert.Equal([three], await FindAsync(region, "maria ek"));
+    }
 }
 
 public class PatientRegistryRulesTests
