@@ -37,7 +37,7 @@ public class PatientRegistryTests
         var number = TestNumbers.Personnummer(1920 + k % 80, 1 + k % 12, 1 + k % 28, 980 + k % 20);
         var result = await region.Patients.RegisterAsync(region.Physician, number, Details(family, given));
         Assert.True(result.Created);
-        return result.Patient.Id;
+        return result.PatientId;
     }
 
     private static async Task<Guid[]> FindAsync(TestRegion region, string query, int limit = PatientRegistry.DefaultSearchLimit) =>
@@ -103,7 +103,7 @@ public class PatientRegistryTests
     public async Task Name_search_leaves_out_merged_patients_whichever_column_matches(DatabaseEngine engine)
     {
         var region = await TestRegion.CreateAsync(engine);
-        var unknown = (await region.Patients.RegisterAsync(region.Physician, "991234567890", Details("Lind-Ek", "Sten Olle"))).Patient;
+        var unknown = (await region.Patients.RegisterAsync(region.Physician, "991234567890", Details("Lind-Ek", "Sten Olle"))).Patient!;
         var known = await AddAsync(region, "Lind-Ek", "Sten Olle");
         Assert.Equal(2, (await FindAsync(region, "lind")).Length);
 
