@@ -23,6 +23,8 @@ public static class StadigCommandLine
           migrate               Apply pending database migrations and exit.
           seed --patients N [--seed S] [--demo-users]
                                 Generate a synthetic region into an empty database.
+          verify                Check the audit log's hash chains; name every changed, removed or
+                                reordered event. Exit code 0 when intact, 2 when tampered.
           --help                Show this text.
 
         Options (also settable in appsettings.json under "Stadig", or as environment variables Stadig__Key):
@@ -47,6 +49,7 @@ public static class StadigCommandLine
                 "serve" => await ServeAsync(rest),
                 "migrate" => await MigrateAsync(rest),
                 "seed" => await SeedAsync(rest),
+                "verify" => await VerifyAsync(rest),
                 _ => Fail($"Unknown verb '{verb}'. Run 'stadig --help' for the list."),
             };
         }
@@ -107,6 +110,19 @@ public static class StadigCommandLine
         Console.WriteLine($"Seeded {report.Patients} patients in {report.Elapsed.TotalSeconds:F1} s.");
         foreach (var login in report.DemoLogins) Console.WriteLine($"Demo login: {login.Username} / {login.Password} ({login.Role})");
         return 0;
+    }
+
+    private static async Task<int> VerifyAsync(string[] args)
+    {
+        var (options, _) = StadigHost.ReadOptions(args);
+        var database = Storage.Database.FromConnectionString(options.Database);
+        var result = await StadigHost.GuardDatabaseAsync(options, () => new Audit.AuditVerifier(database).VerifyAsync());
+        foreach (var finding in result.Findings)
+            Console.WriteLine($"{finding.Kind}: chain {finding.ChainKey}, event #{finding.ChainSeq}{(finding.EventId is { } id ? $" ({id})" : "")}: {finding.Explanation}");
+        Console.WriteLine(result.Intact
+            ? $"Audit log intact: {result.EventsChecked} events in {result.ChainsChecked} chains."
+            : $"Audit log TAMPERED: {result.Findings.Count} finding(s) in {result.EventsChecked} events.");
+        return result.Intact ? 0 : 2;
     }
 
     private static int? IntOption(string[] args, string name)
