@@ -43,7 +43,7 @@ public static class StadigHost
         {
             if (!args[i].StartsWith("--", StringComparison.Ordinal)) continue;
             var name = args[i].Split('=')[0];
-            if (!known.Contains(name) && !name.StartsWith("--Stadig:", StringComparison.OrdinalIgnoreCase)) throw new StartupException($"Unknown option '{name}'. Run 'stadig --help' for the list.");
+            if (!known.Contains(name) && !name.StartsWith("--Stadig:", StringComparison.OrdinalIgnoreCase) && !name.StartsWith("--Logging:", StringComparison.OrdinalIgnoreCase)) throw new StartupException($"Unknown option '{name}'. Run 'stadig --help' for the list.");
             if (!args[i].Contains('=')) i++;
         }
         var configuration = new ConfigurationBuilder()

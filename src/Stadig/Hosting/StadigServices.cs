@@ -23,6 +23,12 @@ public static class StadigServices
     public static void AddStadig(this WebApplicationBuilder builder, StadigOptions options)
     {
         var services = builder.Services;
+        // Request lines carry query strings, and a patient search's query is a name or a number:
+        // the framework's per-request logs stay off whatever the configuration says, so patient
+        // data never reaches the application log.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Components", LogLevel.Warning);
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(_ => Database.FromConnectionString(options.Database));

@@ -1,0 +1,146 @@
+using System.Net;
+using System.Net.Http.Json;
+using Dapper;
+using Microsoft.AspNetCore.Routing;
+using Stadig.Access;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Web;
+
+/// <summary>
+/// Every endpoint and page that takes a patient id, found from the route table so that a new one
+/// cannot be forgotten: refused without a care relation, allowed with one, and audited.
+/// </summary>
+public class PatientEndpointsAccessTests
+{
+    private sealed record Scenario(StadigServer Server, HttpClient Client, Caller User, Guid Patient, Guid MergeTarget);
+
+    /// <summary>How to call one endpoint for a patient, and what "refused" looks like for it.</summary>
+    private sealed record Case(Func<Scenario, Task<HttpResponseMessage>> Call, Func<HttpResponseMessage, string, bool> Refused);
+
+    private static bool IsNotFound(HttpResponseMessage r, string body) => r.StatusCode == HttpStatusCode.NotFound;
+    private static bool IsForbidden(HttpResponseMessage r, string body) => r.StatusCode == HttpStatusCode.Forbidden;
+    private static bool SaysNoAccess(HttpResponseMessage r, string body) => body.Contains("Ingen åtkomst till journalen") && !body.Contains("Reservsson");
+
+    private static readonly Dictionary<string, Case> Cases = new()
+    {
+        ["/patients/{Id:guid}"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}"), SaysNoAccess),
+        ["/patients/{Id:guid}/edit"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/edit"), IsNotFound),
+        ["/patients/{Id:guid}/merge"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/merge"), IsNotFound),
+        ["/api/patients/{id:guid}"] = new(s => s.Client.GetAsync($"/api/patients/{s.Patient}"), IsNotFound),
+        ["/api/patients/{id:guid}/merges"] = new(s => s.Client.GetAsync($"/api/patients/{s.Patient}/merges"), IsNotFound),
+        ["PUT /api/patients/{id:guid}"] = new(s => s.Client.PutAsJsonAsync($"/api/patients/{s.Patient}",
+            new { version = 1, familyName = "Reservsson", givenNames = "Okänd", city = "Mora" }), IsForbidden),
+        ["/api/patients/{id:guid}/merge"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/merge",
+            new { targetPatientId = s.MergeTarget, reason = "Identifierad" }), IsForbidden),
+    };
+
+    /// <summary>Routes with a patient id that are the sanctioned way in without a care relation; each audits what it reveals.</summary>
+    private static readonly Dictionary<string, string> Exempt = new()
+    {
+        ["/patients/{Id:guid}/emergency"] = "emergency access: its two steps are audited and tested in AccessRulesTests",
+    };
+
+    private static string KeyOf(RouteEndpoint endpoint)
+    {
+        var pattern = "/" + endpoint.RoutePattern.RawText!.TrimStart('/');
+        var methods = endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? [];
+        return methods.Contains("PUT") ? "PUT " + pattern : pattern;
+    }
+
+    private static async Task<Scenario> ScenarioAsync(DatabaseEngine engine)
+    {
+        var server = await StadigServer.StartAsync(engine);
+        var (member, assignments) = await server.AddUserAsync("vera", "lösen");
+        var user = StadigServer.CallerFor(member, assignments[0]);
+        var (otherMember, otherAssignments) = await server.AddUserAsync("otto", "lösen");
+        var other = StadigServer.CallerFor(otherMember, otherAssignments[0]);
+        // Registered at another unit: Vera's unit has no care relation with them.
+        var patient = (await server.Patients.RegisterAsync(other, "991234567890", new("Reservsson", "Okänd"))).PatientId;
+        var target = (await server.Patients.RegisterAsync(user, "19121212-1212", new("Känd", "Person"))).PatientId;
+        var client = server.CreateClient();
+        await server.PostLoginAsync(client, "vera", "lösen");
+        return new Scenario(server, client, user, patient, target);
+    }
+
+    private static async Task<long> AuditedAsync(Scenario s, string outcome)
+    {
+        await using var c = await s.Server.Database.OpenAsync();
+        return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE patient_id = @p AND staff_id = @u AND outcome = @outcome",
+            new { p = s.Patient, u = s.User.StaffId, outcome });
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Every_patient_endpoint_refuses_without_a_care_relation_allows_with_one_and_is_audited(DatabaseEngine engine)
+    {
+        var scenario = await ScenarioAsync(engine);
+        await using var _ = scenario.Server;
+        var endpoints = scenario.Server.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.RoutePattern.Parameters.Any(p => p.Name.Equals("id", StringComparison.OrdinalIgnoreCase)))
+            .Where(e => e.RoutePattern.RawText!.Contains("patients", StringComparison.Ordinal))
+            .Select(KeyOf).Distinct().ToList();
+        // The route table really is read: every known case is found in it.
+        Assert.All(Cases.Keys, key => Assert.Contains(key, endpoints));
+        var uncovered = endpoints.Where(k => !Cases.ContainsKey(k) && !Exempt.ContainsKey(k)).ToList();
+        Assert.True(uncovered.Count == 0, "Patient endpoints without an access test case: " + string.Join(", ", uncovered));
+
+        foreach (var key in endpoints.Where(Cases.ContainsKey).Where(k => !k.EndsWith("/merge", StringComparison.Ordinal)))
+        {
+            var denied = await AuditedAsync(scenario, "Denied");
+            var refused = await Cases[key].Call(scenario);
+            Assert.True(Cases[key].Refused(refused, await refused.Content.ReadAsStringAsync()), $"{key} was not refused: {(int)refused.StatusCode}");
+            Assert.True(await AuditedAsync(scenario, "Denied") > denied, $"{key}: the refusal was not audited");
+        }
+
+        await scenario.Server.Services.GetRequiredService<AccessControl>().RecordCareRelationAsync(scenario.User, scenario.Patient, "Besök");
+
+        foreach (var key in endpoints.Where(Cases.ContainsKey))
+        {
+            var allowed = await AuditedAsync(scenario, "Allowed");
+            var response = await Cases[key].Call(scenario);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode && !Cases[key].Refused(response, body), $"{key} was refused with a care relation: {(int)response.StatusCode} {body[..Math.Min(200, body.Length)]}");
+            Assert.True(await AuditedAsync(scenario, "Allowed") > allowed, $"{key}: the access was not audited");
+        }
+    }
+
+    [Fact]
+    public async Task A_merge_without_a_care_relation_is_forbidden_and_audited()
+    {
+        var scenario = await ScenarioAsync(DatabaseEngine.Sqlite);
+        await using var _ = scenario.Server;
+        var response = await Cases["/api/patients/{id:guid}/merge"].Call(scenario);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal(1, await AuditedAsync(scenario, "Denied"));
+    }
+
+    [Fact]
+    public async Task Searching_is_audited_and_a_log_auditor_may_not_search()
+    {
+        var scenario = await ScenarioAsync(DatabaseEngine.Sqlite);
+        await using var _ = scenario.Server;
+        await scenario.Client.GetStringAsync("/?q=reservsson");
+        await using (var c = await scenario.Server.Database.OpenAsync())
+            Assert.Equal(1, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE resource = 'PatientSearch' AND staff_id = @u", new { u = scenario.User.StaffId }));
+
+        await scenario.Server.AddUserAsync("gunnar", "lösen", false, Stadig.Organisation.Role.LogAuditor);
+        var auditor = scenario.Server.CreateClient();
+        await scenario.Server.PostLoginAsync(auditor, "gunnar", "lösen");
+        Assert.Equal(HttpStatusCode.Forbidden, (await auditor.GetAsync("/api/patients?q=reservsson")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Choosing_an_assignment_the_person_does_not_hold_is_refused()
+    {
+        var scenario = await ScenarioAsync(DatabaseEngine.Sqlite);
+        await using var _ = scenario.Server;
+        var (_, othersAssignments) = await scenario.Server.AddUserAsync("annan", "x");
+        var page = await scenario.Client.GetStringAsync("/assignment");
+        var response = await scenario.Client.PostAsync("/assignment", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = StadigServer.AntiforgeryToken(page), ["assignmentId"] = othersAssignments[0].Id.ToString(), ["returnUrl"] = "/",
+        }));
+        Assert.Contains("error=unknown", response.Headers.Location?.OriginalString);
+        Assert.DoesNotContain(othersAssignments[0].UnitName, await scenario.Client.GetStringAsync("/"));
+    }
+}
