@@ -22,11 +22,12 @@ public class PatientApiTests
         return (server, client, member, assignments[0]);
     }
 
-    private static string Token(string hsaId, string unitHsaId, string key = SigningKey) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+    private static string Token(string hsaId, string unitHsaId, string key = SigningKey, string audience = "stadig", DateTime? expires = null) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
     {
         Issuer = "test-idp",
-        Audience = "stadig",
-        Expires = DateTime.UtcNow.AddMinutes(5),
+        Audience = audience,
+        NotBefore = (expires ?? DateTime.UtcNow.AddMinutes(5)).AddMinutes(-10),
+        Expires = expires ?? DateTime.UtcNow.AddMinutes(5),
         Claims = new Dictionary<string, object> { ["hsa_id"] = hsaId, ["unit_hsa_id"] = unitHsaId },
         SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(key)), SecurityAlgorithms.HmacSha256),
     });
@@ -96,6 +97,12 @@ public class PatientApiTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/patients?q=x")).StatusCode);
 
         anonymous.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token(member.HsaId, assignment.UnitHsaId, key: "another-key-that-is-also-long-enough-for-hs256"));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/patients?q=x")).StatusCode);
+
+        anonymous.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token(member.HsaId, assignment.UnitHsaId, audience: "another-system"));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/patients?q=x")).StatusCode);
+
+        anonymous.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token(member.HsaId, assignment.UnitHsaId, expires: DateTime.UtcNow.AddMinutes(-10)));
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/patients?q=x")).StatusCode);
 
         anonymous.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token("SE2321000016-NOBODY", assignment.UnitHsaId));

@@ -114,6 +114,19 @@ public class PatientPagesTests
     }
 
     [Fact]
+    public async Task A_form_post_without_its_antiforgery_token_stores_nothing()
+    {
+        var (server, client, eva) = await LoggedInAsync(DatabaseEngine.Sqlite);
+        await using var _s = server;
+        var forged = await client.PostAsync("/patients/new", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "register-patient", ["Input.Identifier"] = "19121212-1212", ["Input.FamilyName"] = "Ek", ["Input.GivenNames"] = "Per",
+        }));
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        Assert.Empty((await server.Patients.SearchAsync(eva, "191212121212")).Patients);
+    }
+
+    [Fact]
     public async Task The_ui_switches_to_english()
     {
         var (server, client, eva) = await LoggedInAsync(DatabaseEngine.Sqlite);
