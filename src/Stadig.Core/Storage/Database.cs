@@ -69,6 +69,15 @@ public sealed class Database
         return await connection.BeginTransactionAsync(cancellationToken);
     }
 
+    /// <summary>Whether the database answers, for readiness checks.</summary>
+    public async Task PingAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1";
+        await command.ExecuteScalarAsync(cancellationToken);
+    }
+
     public bool IsUniqueViolation(Exception exception) => exception switch
     {
         PostgresException pg => pg.SqlState == PostgresErrorCodes.UniqueViolation,
