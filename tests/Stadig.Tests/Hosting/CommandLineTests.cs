@@ -74,4 +74,14 @@ public class CommandLineTests
         Assert.Equal(1, again.ExitCode);
         Assert.Single(again.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
+
+    [Fact]
+    public async Task Verify_reports_an_intact_audit_log_with_exit_code_zero()
+    {
+        var file = Path.Combine(Directory.CreateTempSubdirectory("stadig-cli-db-").FullName, "v.db");
+        Assert.Equal(0, (await RunAsync("migrate", "--database", $"Data Source={file}")).ExitCode);
+        var (exit, output, _) = await RunAsync("verify", "--database", $"Data Source={file}");
+        Assert.Equal(0, exit);
+        Assert.Contains("intact", output);
+    }
 }
