@@ -218,11 +218,21 @@ public class RegionSeederTests
     }
 
     [Fact]
-    public void The_note_content_hash_is_SHA_256_over_keyword_newline_text_newline_in_order()
+    public void The_note_content_hash_is_SHA_256_over_length_prefixed_keywords_and_texts_in_order()
     {
-        var expected = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("Aktuellt\nIngen feber.\nBedömning\nInga bröstsmärtor.\n")));
+        static byte[] Part(string text)
+        {
+            var bytes = Encoding.UTF8.GetBytes(text);
+            var length = BitConverter.GetBytes(bytes.Length);
+            if (BitConverter.IsLittleEndian) Array.Reverse(length);
+            return [.. length, .. bytes];
+        }
+        var expected = Convert.ToHexStringLower(SHA256.HashData([.. Part("Aktuellt"), .. Part("Ingen feber."), .. Part("Bedömning"), .. Part("Inga bröstsmärtor.")]));
 
         Assert.Equal(expected, NoteContentHash.Compute([("Aktuellt", "Ingen feber."), ("Bedömning", "Inga bröstsmärtor.")]));
         Assert.NotEqual(expected, NoteContentHash.Compute([("Bedömning", "Inga bröstsmärtor."), ("Aktuellt", "Ingen feber.")]));
+        // A text cannot imitate a keyword boundary.
+        Assert.NotEqual(NoteContentHash.Compute([("A", "x\nB\ny")]), NoteContentHash.Compute([("A", "x"), ("B", "y")]));
+        Assert.NotEqual(NoteContentHash.Compute([("A", "x\n")]), NoteContentHash.Compute([("A", "x"), ("", "")]));
     }
 }
