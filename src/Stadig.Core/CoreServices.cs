@@ -22,6 +22,7 @@ public sealed class CoreServices
     public required PatientRegistry Patients { get; init; }
     public required PatientChart Chart { get; init; }
     public required StaffDirectory Staff { get; init; }
+    public required Notes.ClinicalNotes Notes { get; init; }
 
     public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null)
     {
@@ -34,6 +35,7 @@ public sealed class CoreServices
             Patients = new PatientRegistry(database, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), checkpoint, audit, clock),
             Chart = new PatientChart(database, checkpoint),
             Staff = new StaffDirectory(database, clock),
+            Notes = new Notes.ClinicalNotes(database, checkpoint, clock),
         };
     }
 }

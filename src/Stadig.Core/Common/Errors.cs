@@ -11,6 +11,6 @@ public sealed class InvalidInputException(string field, string message) : Stadig
 
 public sealed class NotFoundException(string message) : StadigException(message);
 
-public sealed class ConflictException(string message) : StadigException(message);
+public class ConflictException(string message) : StadigException(message);
 
 public sealed class ForbiddenException(string message) : StadigException(message);

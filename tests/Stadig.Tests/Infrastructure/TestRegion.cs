@@ -21,6 +21,7 @@ public sealed class TestRegion
     public AccessControl Access => Services.Access;
     public PatientChart Chart => Services.Chart;
     public AuditLog Audit => Services.Audit;
+    public Stadig.Notes.ClinicalNotes Notes => Services.Notes;
 
     public static async Task<TestRegion> CreateAsync(DatabaseEngine engine, TimeProvider? clock = null, int? schemaVersion = null)
     {

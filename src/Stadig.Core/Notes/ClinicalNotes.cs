@@ -1,0 +1,268 @@
+using System.Data.Common;
+using System.Text;
+using Dapper;
+using Stadig.Access;
+using Stadig.Audit;
+using Stadig.Common;
+using Stadig.Organisation;
+using Stadig.Storage;
+
+namespace Stadig.Notes;
+
+/// <summary>Someone else saved the draft first. Carries what is stored now, so both texts can be shown.</summary>
+public sealed class NoteConflictException(Note current)
+    : ConflictException("Någon annan har sparat anteckningen sedan du öppnade den. Båda texterna visas; inget har skrivits över.")
+{
+    public Note Current { get; } = current;
+}
+
+/// <summary>
+/// Clinical notes (journalanteckningar): drafts saved with a version, signing with a content hash,
+/// countersigning, amendments as new linked notes. Every read and write goes through the checkpoint.
+/// </summary>
+public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoint, TimeProvider clock)
+{
+    public const int MaxKeywordLength = 20_000;
+    public const int MaxNoteLength = 100_000;
+
+    public static bool MayWrite(Role role) => role is Role.Physician or Role.Nurse or Role.MedicalSecretary;
+
+    /// <summary>Physicians sign every note type; nurses their own kinds of notes, never an epikris; secretaries never.</summary>
+    public static bool MaySign(Role role, string noteType) => role == Role.Physician || (role == Role.Nurse && noteType != "Epikris");
+
+    public async Task<Note> CreateDraftAsync(Caller caller, Guid patientId, string noteType, Guid? responsibleSignerId = null, string? clientRequestId = null, CancellationToken cancellationToken = default)
+    {
+        if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
+        var type = NoteTypes.Find(noteType) ?? throw new InvalidInputException("noteType", $"Okänd anteckningstyp \"{noteType}\".");
+        var id = Guid.CreateVersion7();
+        var created = await checkpoint.WriteAsync(caller, patientId, "Note", AuditActivity.Write, async (connection, transaction, _) =>
+        {
+            var now = clock.GetUtcNow();
+            var inserted = await connection.ExecuteAsync(
+                """
+                INSERT INTO note (id, patient_id, unit_id, note_type, status, author_id, created_at, version, updated_at, updated_by, responsible_signer_id, client_request_id)
+                VALUES (@id, @patientId, @unitId, @type, 'Draft', @staffId, @now, 1, @now, @staffId, @signer, @clientRequestId)
+                ON CONFLICT (client_request_id) DO NOTHING
+                """,
+                new { id, patientId, unitId = caller.UnitId, type = type.Name, staffId = caller.StaffId, now, signer = responsibleSignerId ?? (caller.Role == Role.Physician ? caller.StaffId : null), clientRequestId },
+                transaction);
+            if (inserted == 0)
+                return await connection.QuerySingleAsync<Guid>("SELECT id FROM note WHERE client_request_id = @clientRequestId", new { clientRequestId }, transaction);
+            await WriteKeywordsAsync(connection, transaction, id, patientId, type.Keywords.Select(k => new NoteKeyword(k, "")).ToList());
+            return id;
+        }, cancellationToken);
+        return await LoadAsync(created, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
+    }
+
+    /// <summary>
+    /// Saves a draft's text. <paramref name="expectedVersion"/> is the version the writer started from:
+    /// if someone saved since, nothing is written and the answer carries both texts.
+    /// </summary>
+    public async Task<Note> SaveDraftAsync(Caller caller, Guid noteId, int expectedVersion, IReadOnlyList<NoteKeyword> keywords, CancellationToken cancellationToken = default)
+    {
+        if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
+        var note = await FindForAsync(caller, noteId, cancellationToken);
+        var clean = Validate(note.NoteType, keywords);
+        await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Write, async (connection, transaction, grant) =>
+        {
+            RequireVisible(grant, note);
+            var updated = await connection.ExecuteAsync(
+                "UPDATE note SET version = version + 1, updated_at = @now, updated_by = @staffId WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'",
+                new { noteId, expectedVersion, now = clock.GetUtcNow(), staffId = caller.StaffId }, transaction);
+            if (updated == 0) await ThrowWhyNotAsync(noteId, cancellationToken);
+            await connection.ExecuteAsync("DELETE FROM note_keyword WHERE note_id = @noteId", new { noteId }, transaction);
+            await WriteKeywordsAsync(connection, transaction, noteId, note.PatientId, clean);
+            return 0;
+        }, cancellationToken);
+        return (await LoadAsync(noteId, cancellationToken))!;
+    }
+
+    /// <summary>Signs the draft as it stands at <paramref name="expectedVersion"/>; from then on it never changes.</summary>
+    public async Task<Note> SignAsync(Caller caller, Guid noteId, int expectedVersion, CancellationToken cancellationToken = default)
+    {
+        var note = await FindForAsync(caller, noteId, cancellationToken);
+        if (!MaySign(caller.Role, note.NoteType)) throw new ForbiddenException("Din roll får inte signera den här anteckningen.");
+        if (note.Keywords.All(k => k.Text.Length == 0)) throw new InvalidInputException("keywords", "Anteckningen är tom och kan inte signeras.");
+        var hash = NoteContentHash.Compute(note.Keywords.Select(k => (k.Keyword, k.Text)));
+        await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
+        {
+            RequireVisible(grant, note);
+            // The version check makes sure what is signed is exactly what the signer saw.
+            var signed = await connection.ExecuteAsync(
+                """
+                UPDATE note SET status = 'Signed', signer_id = @staffId, signed_at = @now, content_sha256 = @hash, version = version + 1
+                WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'
+                """, new { noteId, expectedVersion, staffId = caller.StaffId, now = clock.GetUtcNow(), hash }, transaction);
+            if (signed == 0) await ThrowWhyNotAsync(noteId, cancellationToken);
+            return 0;
+        }, cancellationToken);
+        return (await LoadAsync(noteId, cancellationToken))!;
+    }
+
+    /// <summary>A second physician countersigns a signed note (e.g. a resident's). The content stays as it is.</summary>
+    public async Task<Note> CountersignAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
+    {
+        if (caller.Role != Role.Physician) throw new ForbiddenException("Bara läkare kan kontrasignera.");
+        var note = await FindForAsync(caller, noteId, cancellationToken);
+        if (!note.IsSigned) throw new InvalidInputException("noteId", "Anteckningen måste vara signerad innan den kontrasigneras.");
+        if (note.SignerId == caller.StaffId) throw new InvalidInputException("noteId", "Du kan inte kontrasignera din egen signering.");
+        await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
+        {
+            RequireVisible(grant, note);
+            var done = await connection.ExecuteAsync(
+                "UPDATE note SET countersigner_id = @staffId, countersigned_at = @now WHERE id = @noteId AND status = 'Signed' AND countersigner_id IS NULL",
+                new { noteId, staffId = caller.StaffId, now = clock.GetUtcNow() }, transaction);
+            if (done == 0) throw new ConflictException("Anteckningen är redan kontrasignerad.");
+            return 0;
+        }, cancellationToken);
+        return (await LoadAsync(noteId, cancellationToken))!;
+    }
+
+    /// <summary>Starts an amendment: a new draft linked to the signed note, with its text to edit. The signed note stays as it was.</summary>
+    public async Task<Note> AmendAsync(Caller caller, Guid noteId, string? clientRequestId = null, CancellationToken cancellationToken = default)
+    {
+        if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
+        var original = await FindForAsync(caller, noteId, cancellationToken);
+        if (!original.IsSigned) throw new InvalidInputException("noteId", "Bara en signerad anteckning kan ändras genom en ny version; ett utkast ändras direkt.");
+        var id = Guid.CreateVersion7();
+        var created = await checkpoint.WriteAsync(caller, original.PatientId, "Note", AuditActivity.Write, async (connection, transaction, grant) =>
+        {
+            RequireVisible(grant, original);
+            var newer = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM note WHERE amends_note_id = @noteId", new { noteId }, transaction);
+            if (newer > 0) throw new ConflictException("Anteckningen har redan en nyare version; ändra den senaste.");
+            var now = clock.GetUtcNow();
+            var inserted = await connection.ExecuteAsync(
+                """
+                INSERT INTO note (id, patient_id, encounter_id, unit_id, note_type, status, author_id, created_at, version, updated_at, updated_by, responsible_signer_id, amends_note_id, client_request_id)
+                VALUES (@id, @patientId, NULL, @unitId, @type, 'Draft', @staffId, @now, 1, @now, @staffId, @signer, @noteId, @clientRequestId)
+                ON CONFLICT (client_request_id) DO NOTHING
+                """,
+                new { id, patientId = original.PatientId, unitId = caller.UnitId, type = original.NoteType, staffId = caller.StaffId, now,
+                      signer = caller.Role == Role.Physician ? caller.StaffId : original.SignerId, noteId, clientRequestId }, transaction);
+            if (inserted == 0)
+                return await connection.QuerySingleAsync<Guid>("SELECT id FROM note WHERE client_request_id = @clientRequestId", new { clientRequestId }, transaction);
+            await WriteKeywordsAsync(connection, transaction, id, original.PatientId, original.Keywords);
+            return id;
+        }, cancellationToken);
+        return (await LoadAsync(created, cancellationToken))!;
+    }
+
+    /// <summary>One note, through the checkpoint; a note of a unit the caller may not see reads as not found.</summary>
+    public async Task<Note> GetAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
+    {
+        var patientId = await PatientOfAsync(noteId, cancellationToken);
+        var grant = await checkpoint.ReadAsync(caller, patientId, "Note", cancellationToken);
+        var note = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
+        RequireVisible(grant, note);
+        return note;
+    }
+
+    /// <summary>Every version of the note, oldest first: the original and each amendment, with who and when.</summary>
+    public async Task<IReadOnlyList<Note>> HistoryAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
+    {
+        var patientId = await PatientOfAsync(noteId, cancellationToken);
+        var grant = await checkpoint.ReadAsync(caller, patientId, "NoteHistory", cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var links = (await connection.QueryAsync<(Guid Id, Guid? Amends)>(
+            "SELECT id, amends_note_id FROM note WHERE patient_id = @patientId AND (amends_note_id IS NOT NULL OR id = @noteId)",
+            new { patientId, noteId })).ToList();
+        var root = noteId;
+        while (links.FirstOrDefault(l => l.Id == root).Amends is { } older) root = older;
+        var chain = new List<Guid> { root };
+        while (links.FirstOrDefault(l => l.Amends == chain[^1]) is { Id: var next } && next != Guid.Empty) chain.Add(next);
+        var notes = new List<Note>();
+        foreach (var id in chain)
+        {
+            var note = await LoadAsync(id, cancellationToken);
+            if (note is not null && grant.Context.MaySee(note.UnitId)) notes.Add(note);
+        }
+        return notes;
+    }
+
+    /// <summary>Unsigned notes waiting for the caller's signature, oldest first (the signing worklist).</summary>
+    public async Task<IReadOnlyList<Note>> UnsignedForSignerAsync(Caller caller, CancellationToken cancellationToken = default)
+    {
+        await checkpoint.AuditRegistryAsync(caller, "NoteWorklist", "osignerade anteckningar", cancellationToken: cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var ids = await connection.QueryAsync<Guid>(
+            "SELECT id FROM note WHERE responsible_signer_id = @staffId AND status = 'Draft' ORDER BY created_at LIMIT 200", new { staffId = caller.StaffId });
+        var notes = new List<Note>();
+        foreach (var id in ids) notes.Add((await LoadAsync(id, cancellationToken))!);
+        return notes;
+    }
+
+    private async Task<Note> FindForAsync(Caller caller, Guid noteId, CancellationToken cancellationToken)
+    {
+        var patientId = await PatientOfAsync(noteId, cancellationToken);
+        var context = await checkpoint.ContextAsync(caller, patientId, cancellationToken);
+        var note = await LoadAsync(noteId, cancellationToken);
+        if (note is null || context is null || !context.MayOpen || !context.MaySee(note.UnitId))
+            throw new NotFoundException("Anteckningen finns inte, eller så saknar du vårdrelation.");
+        return note;
+    }
+
+    private static void RequireVisible(PatientAccessGrant grant, Note note)
+    {
+        if (!grant.Context.MaySee(note.UnitId)) throw new NotFoundException("Anteckningen finns inte, eller så saknar du vårdrelation.");
+    }
+
+    private async Task<Guid> PatientOfAsync(Guid noteId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<Guid?>("SELECT patient_id FROM note WHERE id = @noteId", new { noteId })
+            ?? throw new NotFoundException("Anteckningen finns inte, eller så saknar du vårdrelation.");
+    }
+
+    private async Task ThrowWhyNotAsync(Guid noteId, CancellationToken cancellationToken)
+    {
+        var current = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
+        if (current.IsSigned) throw new ConflictException("Anteckningen är redan signerad och kan inte ändras. Skapa en ny version.");
+        throw new NoteConflictException(current);
+    }
+
+    /// <summary>Checks keywords against the note type's template and normalises text to NFC with \n line breaks.</summary>
+    private static List<NoteKeyword> Validate(string noteType, IReadOnlyList<NoteKeyword> keywords)
+    {
+        var template = NoteTypes.Find(noteType)?.Keywords ?? throw new InvalidInputException("noteType", $"Okänd anteckningstyp \"{noteType}\".");
+        var clean = new List<NoteKeyword>();
+        foreach (var k in keywords)
+        {
+            if (!template.Contains(k.Keyword)) throw new InvalidInputException("keywords", $"Sökordet \"{k.Keyword}\" hör inte till {noteType}.");
+            if (clean.Any(c => c.Keyword == k.Keyword)) throw new InvalidInputException("keywords", $"Sökordet \"{k.Keyword}\" förekommer två gånger.");
+            var text = (k.Text ?? "").Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').Normalize(NormalizationForm.FormC);
+            if (text.Length > MaxKeywordLength) throw new InvalidInputException("keywords", $"Texten under \"{k.Keyword}\" är längre än {MaxKeywordLength} tecken.");
+            if (text.Any(c => char.IsControl(c) && c is not '\n' and not '\t')) throw new InvalidInputException("keywords", $"Texten under \"{k.Keyword}\" innehåller otillåtna tecken.");
+            clean.Add(new NoteKeyword(k.Keyword, text));
+        }
+        if (clean.Sum(k => k.Text.Length) > MaxNoteLength) throw new InvalidInputException("keywords", $"Anteckningen är längre än {MaxNoteLength} tecken.");
+        // Template order, whatever order the client sent.
+        return clean.OrderBy(k => template.ToList().IndexOf(k.Keyword)).ToList();
+    }
+
+    private static async Task WriteKeywordsAsync(DbConnection connection, DbTransaction transaction, Guid noteId, Guid patientId, IReadOnlyList<NoteKeyword> keywords)
+    {
+        for (var i = 0; i < keywords.Count; i++)
+            await connection.ExecuteAsync(
+                "INSERT INTO note_keyword (note_id, patient_id, position, keyword, text) VALUES (@noteId, @patientId, @i, @Keyword, @Text)",
+                new { noteId, patientId, i, keywords[i].Keyword, keywords[i].Text }, transaction);
+    }
+
+    private async Task<Note?> LoadAsync(Guid noteId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var note = await connection.QuerySingleOrDefaultAsync<Note>(
+            """
+            SELECT n.id AS Id, n.patient_id AS PatientId, n.unit_id AS UnitId, u.name AS UnitName, n.note_type AS NoteType, n.status AS Status,
+                   n.version AS Version, n.author_id AS AuthorId, a.display_name AS AuthorName, n.responsible_signer_id AS ResponsibleSignerId,
+                   n.signer_id AS SignerId, s.display_name AS SignerName, n.signed_at AS SignedAt, n.countersigner_id AS CountersignerId,
+                   n.countersigned_at AS CountersignedAt, n.content_sha256 AS ContentSha256, n.amends_note_id AS AmendsNoteId,
+                   n.created_at AS CreatedAt, n.updated_at AS UpdatedAt
+            FROM note n JOIN care_unit u ON u.id = n.unit_id JOIN staff a ON a.id = n.author_id LEFT JOIN staff s ON s.id = n.signer_id
+            WHERE n.id = @noteId
+            """, new { noteId });
+        if (note is null) return null;
+        var keywords = await connection.QueryAsync<NoteKeyword>(
+            "SELECT keyword AS Keyword, text AS Text FROM note_keyword WHERE note_id = @noteId ORDER BY position", new { noteId });
+        return note with { Keywords = keywords.ToList() };
+    }
+}
