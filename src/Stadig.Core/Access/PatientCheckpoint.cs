@@ -59,6 +59,13 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
         }, cancellationToken);
     }
 
+    /// <summary>Audits a refused access found before reaching <see cref="ReadAsync"/> or <see cref="WriteAsync"/> (e.g. another unit's note), and answers not found.</summary>
+    public async Task<NotFoundException> RefuseAsync(Caller caller, Guid? patientId, string resource, AuditActivity activity, CancellationToken cancellationToken = default)
+    {
+        await audit.AppendAsync(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Denied, AuditFlags.NoCareRelation), cancellationToken);
+        return new NotFoundException("Finns inte, eller så saknar du vårdrelation.");
+    }
+
     /// <summary>Audits an access that the caller's role allows without a patient in view (a registry search).</summary>
     public async Task AuditRegistryAsync(Caller caller, string resource, string detail, AuditFlags flags = AuditFlags.None, CancellationToken cancellationToken = default)
     {

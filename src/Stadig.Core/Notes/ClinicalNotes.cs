@@ -61,7 +61,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     public async Task<Note> SaveDraftAsync(Caller caller, Guid noteId, int expectedVersion, IReadOnlyList<NoteKeyword> keywords, CancellationToken cancellationToken = default)
     {
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
-        var note = await FindForAsync(caller, noteId, cancellationToken);
+        var note = await FindForAsync(caller, noteId, AuditActivity.Write, cancellationToken);
         var clean = Validate(note.NoteType, keywords);
         await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Write, async (connection, transaction, grant) =>
         {
@@ -80,7 +80,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     /// <summary>Signs the draft as it stands at <paramref name="expectedVersion"/>; from then on it never changes.</summary>
     public async Task<Note> SignAsync(Caller caller, Guid noteId, int expectedVersion, CancellationToken cancellationToken = default)
     {
-        var note = await FindForAsync(caller, noteId, cancellationToken);
+        var note = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
         if (!MaySign(caller.Role, note.NoteType)) throw new ForbiddenException("Din roll får inte signera den här anteckningen.");
         if (note.Keywords.All(k => k.Text.Length == 0)) throw new InvalidInputException("keywords", "Anteckningen är tom och kan inte signeras.");
         var hash = NoteContentHash.Compute(note.Keywords.Select(k => (k.Keyword, k.Text)));
@@ -103,7 +103,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     public async Task<Note> CountersignAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
     {
         if (caller.Role != Role.Physician) throw new ForbiddenException("Bara läkare kan kontrasignera.");
-        var note = await FindForAsync(caller, noteId, cancellationToken);
+        var note = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
         if (!note.IsSigned) throw new InvalidInputException("noteId", "Anteckningen måste vara signerad innan den kontrasigneras.");
         if (note.SignerId == caller.StaffId) throw new InvalidInputException("noteId", "Du kan inte kontrasignera din egen signering.");
         await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
@@ -122,7 +122,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     public async Task<Note> AmendAsync(Caller caller, Guid noteId, string? clientRequestId = null, CancellationToken cancellationToken = default)
     {
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
-        var original = await FindForAsync(caller, noteId, cancellationToken);
+        var original = await FindForAsync(caller, noteId, AuditActivity.Write, cancellationToken);
         if (!original.IsSigned) throw new InvalidInputException("noteId", "Bara en signerad anteckning kan ändras genom en ny version; ett utkast ändras direkt.");
         var id = Guid.CreateVersion7();
         var created = await checkpoint.WriteAsync(caller, original.PatientId, "Note", AuditActivity.Write, async (connection, transaction, grant) =>
@@ -153,7 +153,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         var patientId = await PatientOfAsync(noteId, cancellationToken);
         var grant = await checkpoint.ReadAsync(caller, patientId, "Note", cancellationToken);
         var note = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
-        RequireVisible(grant, note);
+        if (!grant.Context.MaySee(note.UnitId)) throw await checkpoint.RefuseAsync(caller, patientId, "Note", AuditActivity.Read, cancellationToken);
         return note;
     }
 
@@ -191,13 +191,14 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         return notes;
     }
 
-    private async Task<Note> FindForAsync(Caller caller, Guid noteId, CancellationToken cancellationToken)
+    /// <summary>The note a write is about, if the caller may reach it; a refusal is audited and reads as not found.</summary>
+    private async Task<Note> FindForAsync(Caller caller, Guid noteId, AuditActivity activity, CancellationToken cancellationToken)
     {
         var patientId = await PatientOfAsync(noteId, cancellationToken);
         var context = await checkpoint.ContextAsync(caller, patientId, cancellationToken);
         var note = await LoadAsync(noteId, cancellationToken);
         if (note is null || context is null || !context.MayOpen || !context.MaySee(note.UnitId))
-            throw new NotFoundException("Anteckningen finns inte, eller så saknar du vårdrelation.");
+            throw await checkpoint.RefuseAsync(caller, patientId, "Note", activity, cancellationToken);
         return note;
     }
 

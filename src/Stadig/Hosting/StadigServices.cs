@@ -41,6 +41,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Access.AccessControl>();
         services.AddSingleton<PatientRegistry>();
         services.AddSingleton<Stadig.Chart.PatientChart>();
+        services.AddSingleton<Stadig.Notes.ClinicalNotes>();
         services.AddSingleton<StaffDirectory>();
         services.AddSingleton<InstallationSettings>();
         services.AddSingleton<RegionSeeder>();
@@ -152,6 +153,7 @@ public static class StadigServices
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
         app.MapLoginEndpoints();
         app.MapPatientApi();
+        Stadig.Notes.NoteApi.MapNoteApi(app);
         app.MapRazorComponents<App>();
     }
 }

@@ -13,7 +13,13 @@ namespace Stadig.Tests.Web;
 /// </summary>
 public class PatientEndpointsAccessTests
 {
-    private sealed record Scenario(StadigServer Server, HttpClient Client, Caller User, Guid Patient, Guid MergeTarget);
+    private sealed record Scenario(StadigServer Server, HttpClient Client, Caller User, Caller Other, Guid Patient, Guid MergeTarget, Guid Note)
+    {
+        public Stadig.Notes.ClinicalNotes Notes => Server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>();
+
+        /// <summary>The note's current version, as its other author sees it.</summary>
+        public async Task<int> NoteVersionAsync() => (await Notes.GetAsync(Other, Note)).Version;
+    }
 
     /// <summary>How to call one endpoint for a patient, and what "refused" looks like for it.</summary>
     private sealed record Case(Func<Scenario, Task<HttpResponseMessage>> Call, Func<HttpResponseMessage, string, bool> Refused);
@@ -21,6 +27,7 @@ public class PatientEndpointsAccessTests
     private static bool IsNotFound(HttpResponseMessage r, string body) => r.StatusCode == HttpStatusCode.NotFound;
     private static bool IsForbidden(HttpResponseMessage r, string body) => r.StatusCode == HttpStatusCode.Forbidden;
     private static bool SaysNoAccess(HttpResponseMessage r, string body) => body.Contains("Ingen åtkomst till journalen") && !body.Contains("Reservsson");
+    private static bool IsNotFoundOrForbidden(HttpResponseMessage r, string body) => r.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Forbidden;
 
     private static readonly Dictionary<string, Case> Cases = new()
     {
@@ -33,6 +40,15 @@ public class PatientEndpointsAccessTests
             new { version = 1, familyName = "Reservsson", givenNames = "Okänd", city = "Mora" }), IsForbidden),
         ["/api/patients/{id:guid}/merge"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/merge",
             new { targetPatientId = s.MergeTarget, reason = "Identifierad" }), IsForbidden),
+        ["/api/patients/{id:guid}/notes"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/notes", new { noteType = "Daganteckning" }), IsForbidden),
+        ["/notes/{NoteId:guid}"] = new(s => s.Client.GetAsync($"/notes/{s.Note}"), SaysNoAccess),
+        ["/notes/{NoteId:guid}/history"] = new(s => s.Client.GetAsync($"/notes/{s.Note}/history"), SaysNoAccess),
+        ["/api/notes/{noteId:guid}"] = new(s => s.Client.GetAsync($"/api/notes/{s.Note}"), IsNotFound),
+        ["/api/notes/{noteId:guid}/history"] = new(s => s.Client.GetAsync($"/api/notes/{s.Note}/history"), IsNotFound),
+        ["PUT /api/notes/{noteId:guid}/draft"] = new(async s => await s.Client.PutAsJsonAsync($"/api/notes/{s.Note}/draft",
+            new { version = await s.NoteVersionAsync(), keywords = new[] { new { keyword = "Aktuellt", text = "Ingen feber." } } }), IsNotFoundOrForbidden),
+        ["/api/notes/{noteId:guid}/sign"] = new(async s => await s.Client.PostAsJsonAsync($"/api/notes/{s.Note}/sign", new { version = await s.NoteVersionAsync() }), IsNotFoundOrForbidden),
+        ["/api/notes/{noteId:guid}/amend"] = new(s => s.Client.PostAsync($"/api/notes/{s.Note}/amend", null), IsNotFoundOrForbidden),
     };
 
     /// <summary>Routes with a patient id that are the sanctioned way in without a care relation; each audits what it reveals.</summary>
@@ -45,7 +61,7 @@ public class PatientEndpointsAccessTests
     {
         var pattern = "/" + endpoint.RoutePattern.RawText!.TrimStart('/');
         var methods = endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? [];
-        return methods.Contains("PUT") ? "PUT " + pattern : pattern;
+        return methods.Contains("PUT") && !methods.Contains("GET") ? "PUT " + pattern : pattern;
     }
 
     private static async Task<Scenario> ScenarioAsync(DatabaseEngine engine)
@@ -58,9 +74,10 @@ public class PatientEndpointsAccessTests
         // Registered at another unit: Vera's unit has no care relation with them.
         var patient = (await server.Patients.RegisterAsync(other, "991234567890", new("Reservsson", "Okänd"))).PatientId;
         var target = (await server.Patients.RegisterAsync(user, "19121212-1212", new("Känd", "Person"))).PatientId;
+        var note = await server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(other, patient, "Daganteckning");
         var client = server.CreateClient();
         await server.PostLoginAsync(client, "vera", "lösen");
-        return new Scenario(server, client, user, patient, target);
+        return new Scenario(server, client, user, other, patient, target, note.Id);
     }
 
     private static async Task<long> AuditedAsync(Scenario s, string outcome)
@@ -76,8 +93,8 @@ public class PatientEndpointsAccessTests
         var scenario = await ScenarioAsync(engine);
         await using var _ = scenario.Server;
         var endpoints = scenario.Server.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
-            .Where(e => e.RoutePattern.Parameters.Any(p => p.Name.Equals("id", StringComparison.OrdinalIgnoreCase)))
-            .Where(e => e.RoutePattern.RawText!.Contains("patients", StringComparison.Ordinal))
+            .Where(e => e.RoutePattern.Parameters.Any(p => p.Name.Equals("id", StringComparison.OrdinalIgnoreCase) && e.RoutePattern.RawText!.Contains("patients", StringComparison.Ordinal)
+                || p.Name.Equals("noteId", StringComparison.OrdinalIgnoreCase)))
             .Select(KeyOf).Distinct().ToList();
         // The route table really is read: every known case is found in it.
         Assert.All(Cases.Keys, key => Assert.Contains(key, endpoints));
@@ -94,7 +111,17 @@ public class PatientEndpointsAccessTests
 
         await scenario.Server.Services.GetRequiredService<AccessControl>().RecordCareRelationAsync(scenario.User, scenario.Patient, "Besök");
 
-        foreach (var key in endpoints.Where(Cases.ContainsKey))
+        // Writes change what later calls find: save the draft, sign it, amend it; the merge moves the
+        // patient's records to the target, so it goes last.
+        static int Order(string key) => key switch
+        {
+            _ when key.EndsWith("/draft", StringComparison.Ordinal) => 0,
+            _ when key.EndsWith("/sign", StringComparison.Ordinal) => 2,
+            _ when key.EndsWith("/amend", StringComparison.Ordinal) => 3,
+            _ when key.EndsWith("/merge", StringComparison.Ordinal) => 4,
+            _ => 1,
+        };
+        foreach (var key in endpoints.Where(Cases.ContainsKey).OrderBy(Order))
         {
             var allowed = await AuditedAsync(scenario, "Allowed");
             var response = await Cases[key].Call(scenario);

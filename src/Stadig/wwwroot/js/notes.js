@@ -1,0 +1,128 @@
+// Nothing typed is lost: every keystroke is kept in the browser (localStorage) at once, and the
+// draft is saved to the server when typing pauses (within 2 s). After a crash, a lost network or a
+// server restart, reopening the note restores the unsaved text and says so. A save that finds
+// someone else's newer version shows both texts and overwrites nothing.
+const form = document.getElementById('note-editor');
+if (form) {
+  const noteId = form.dataset.noteId;
+  const storageKey = `stadig.note.${noteId}`;
+  const status = document.getElementById('autosave-status');
+  const versionInput = document.getElementById('note-version');
+  const areas = Array.from(form.querySelectorAll('textarea[data-keyword]'));
+  const PAUSE_MS = 1200;
+  const RETRY_MS = 3000;
+  let version = Number(form.dataset.version);
+  let timer = null;
+  let saving = false;
+  let dirty = false;
+
+  const say = (text) => { if (status) status.textContent = text; };
+  const keywords = () => areas.map((a) => ({ keyword: a.dataset.keyword, text: a.value }));
+  const keep = () => localStorage.setItem(storageKey, JSON.stringify({ baseVersion: version, keywords: keywords(), unsaved: true }));
+
+  const showConflict = (current) => {
+    let panel = document.getElementById('conflict');
+    if (!panel) {
+      panel = document.createElement('section');
+      panel.id = 'conflict';
+      panel.className = 'notice merge conflict';
+      panel.setAttribute('role', 'alert');
+      form.before(panel);
+    }
+    panel.replaceChildren();
+    const heading = document.createElement('h2');
+    heading.textContent = 'Någon annan har sparat anteckningen';
+    const help = document.createElement('p');
+    help.textContent = 'Din text finns kvar i fälten. Den sparade texten visas här; inget har skrivits över.';
+    panel.append(heading, help);
+    for (const k of current.keywords ?? []) {
+      if (!k.text) continue;
+      const h = document.createElement('h3');
+      h.textContent = k.keyword;
+      const pre = document.createElement('pre');
+      pre.className = 'note-text';
+      pre.textContent = k.text;
+      panel.append(h, pre);
+    }
+  };
+
+  const save = async () => {
+    if (saving) { dirty = true; return; }
+    saving = true;
+    dirty = false;
+    const sent = keywords();
+    try {
+      const response = await fetch(`/api/notes/${noteId}/draft`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ version, keywords: sent }),
+        credentials: 'same-origin',
+      });
+      if (response.ok) {
+        const note = await response.json();
+        version = note.version;
+        versionInput.value = String(version);
+        form.dataset.version = String(version);
+        const unchanged = JSON.stringify(sent) === JSON.stringify(keywords());
+        if (unchanged) localStorage.removeItem(storageKey); else keep();
+        say(`Sparat ${new Date().toLocaleTimeString('sv-SE')}`);
+      } else if (response.status === 409) {
+        const current = await response.json();
+        showConflict(current);
+        version = current.version;
+        versionInput.value = String(version);
+        keep();
+        say('Konflikt: din text är inte sparad på servern men finns kvar här.');
+      } else if (response.status === 401) {
+        say('Du är utloggad. Texten finns kvar i webbläsaren: logga in och öppna anteckningen igen.');
+      } else {
+        say(`Kunde inte spara (${response.status}). Texten finns kvar i webbläsaren.`);
+        setTimeout(save, RETRY_MS);
+      }
+    } catch {
+      say('Ingen kontakt med servern. Texten finns kvar i webbläsaren och sparas när kontakten är tillbaka.');
+      setTimeout(save, RETRY_MS);
+    } finally {
+      saving = false;
+      if (dirty) schedule();
+    }
+  };
+
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = setTimeout(save, PAUSE_MS);
+  };
+
+  for (const area of areas) {
+    area.addEventListener('input', () => { keep(); say('Ändrat – sparas strax…'); schedule(); });
+  }
+  window.addEventListener('online', () => save());
+
+  // Reopened: text that never reached the server comes back from the browser, and is saved now.
+  const stored = localStorage.getItem(storageKey);
+  if (stored) {
+    const kept = JSON.parse(stored);
+    const differs = kept.unsaved && kept.keywords.some((k, i) => areas[i] && areas[i].value !== k.text);
+    if (differs) {
+      kept.keywords.forEach((k, i) => { if (areas[i] && areas[i].dataset.keyword === k.keyword) areas[i].value = k.text; });
+      const notice = document.createElement('p');
+      notice.className = 'notice merge';
+      notice.id = 'restored';
+      notice.setAttribute('role', 'status');
+      notice.textContent = 'Text som inte hann sparas har återställts från webbläsaren.';
+      form.before(notice);
+      if (kept.baseVersion !== version) {
+        // Someone saved in between: keep both, let the server decide (it answers with a conflict).
+        version = kept.baseVersion;
+      }
+      save();
+    } else {
+      localStorage.removeItem(storageKey);
+    }
+  }
+
+}
+
+// A signed note has nothing left to save: its browser copy, if any, is no longer needed.
+const signed = document.querySelector('[data-signed-note-id]');
+if (signed) localStorage.removeItem(`stadig.note.${signed.dataset.signedNoteId}`);
