@@ -24,7 +24,7 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
     Console.Error.WriteLine("       Stadig.Bench migrate --connection <conn>");
     Console.Error.WriteLine("       Stadig.Bench audit --connection <conn> [--seconds N] [--threads T]");
-    Console.Error.WriteLine("       Stadig.Bench chart --connection <conn> [--iterations N] [--seed S]");
+    Console.Error.WriteLine("       Stadig.Bench chart --connection <conn> [--iterations N]");
     return 2;
 }
 
