@@ -11,16 +11,20 @@ using Stadig.Storage;
 //   seed   --connection "<conn>" --patients N [--seed S]   migrate, then build a synthetic region
 //   search --connection "<conn>" [--iterations N]          patient search latency percentiles
 //   migrate --connection "<conn>"                          apply new migrations to a seeded database
-// Times are measured in-process around PatientRegistry.SearchAsync (server time, no HTTP).
+//   audit  --connection "<conn>" [--seconds N] [--threads T]  audit append throughput and latency
+//   chart  --connection "<conn>" [--iterations N]          chart overview latency with auditing on
+// Times are measured in-process around the use case (server time, no HTTP).
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate"))
+if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart"))
 {
     Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
     Console.Error.WriteLine("       Stadig.Bench migrate --connection <conn>");
+    Console.Error.WriteLine("       Stadig.Bench audit --connection <conn> [--seconds N] [--threads T]");
+    Console.Error.WriteLine("       Stadig.Bench chart --connection <conn> [--iterations N]");
     return 2;
 }
 
@@ -30,7 +34,101 @@ string Option(string name, string? fallback = null) =>
     options.TryGetValue(name, out var v) ? v : fallback ?? throw new ArgumentException($"--{name} is required");
 
 var database = Database.FromConnectionString(Option("connection"));
-return args[0] switch { "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), _ => await SearchAsync() };
+return args[0] switch
+{
+    "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), _ => await SearchAsync(),
+};
+
+// A physician on a seeded ward, found or created once: the caller the benchmarks act as.
+async Task<Caller> BenchCallerAsync(Stadig.CoreServices services)
+{
+    const string hsaId = "SE2321000016-BENCH1";
+    var unit = (await services.Staff.UnitsAsync()).FirstOrDefault(u => u.Kind == Stadig.Organisation.UnitKind.Ward)
+        ?? throw new InvalidOperationException("no ward: run the seed verb first");
+    var member = await services.Staff.FindByHsaIdAsync(hsaId)
+        ?? await services.Staff.AddStaffAsync(hsaId, "bench1", "Bänk Mätare", "Läkare", null, isDemo: false);
+    if (!(await services.Staff.AssignmentsOfAsync(member.Id)).Any(a => a.UnitId == unit.Id && a.Role == Stadig.Organisation.Role.Physician))
+        await services.Staff.AddAssignmentAsync(member.Id, unit.Id, Stadig.Organisation.Role.Physician, Stadig.Organisation.Purpose.CareAndTreatment);
+    return new Caller(member.Id, member.HsaId, member.DisplayName, Stadig.Organisation.Role.Physician, unit.Id, unit.HsaId,
+        Stadig.Organisation.Purpose.CareAndTreatment);
+}
+
+async Task<List<Guid>> SamplePatientsAsync(int count)
+{
+    await using var connection = await database.OpenAsync();
+    return (await connection.QueryAsync<Guid>($"SELECT id FROM patient ORDER BY random() LIMIT {count}")).ToList();
+}
+
+async Task<int> AuditAsync()
+{
+    var seconds = double.Parse(Option("seconds", "20"), CultureInfo.InvariantCulture);
+    var threads = int.Parse(Option("threads", "8"), CultureInfo.InvariantCulture);
+    var services = Stadig.CoreServices.Create(database, TimeProvider.System);
+    var caller = await BenchCallerAsync(services);
+    var patients = await SamplePatientsAsync(100_000);
+    if (patients.Count == 0) { Console.Error.WriteLine("no patients: run the seed verb first"); return 1; }
+
+    Console.WriteLine($"audit append, {threads} concurrent writers, {seconds:F0} s per scenario");
+    Console.WriteLine($"{"scenario",-32} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8} {"events/s",9}");
+    // Warm-up: JIT and the connection pool.
+    await RunAsync(TimeSpan.FromSeconds(2), i => patients[i % patients.Count]);
+    var (randomTimes, randomRate) = await RunAsync(TimeSpan.FromSeconds(seconds), i => patients[Random.Shared.Next(patients.Count)]);
+    Print("random patients (many chains)", randomTimes, randomRate);
+    var one = patients[0];
+    var (oneTimes, oneRate) = await RunAsync(TimeSpan.FromSeconds(seconds), _ => one);
+    Print("one patient (one chain)", oneTimes, oneRate);
+    return 0;
+
+    async Task<(List<double> Times, double Rate)> RunAsync(TimeSpan duration, Func<int, Guid> patientFor)
+    {
+        var all = new List<double>();
+        var total = Stopwatch.StartNew();
+        var deadline = total.Elapsed + duration;
+        var workers = Enumerable.Range(0, threads).Select(t => Task.Run(async () =>
+        {
+            var times = new List<double>();
+            for (var i = t; total.Elapsed < deadline; i += threads)
+            {
+                var entry = new Stadig.Audit.AuditEntry(caller, patientFor(i), Stadig.Audit.AuditActivity.Read, "Bench");
+                var watch = Stopwatch.StartNew();
+                await services.Audit.AppendAsync(entry);
+                times.Add(watch.Elapsed.TotalMilliseconds);
+            }
+            return times;
+        })).ToList();
+        foreach (var times in await Task.WhenAll(workers)) all.AddRange(times);
+        return (all, all.Count / total.Elapsed.TotalSeconds);
+    }
+}
+
+async Task<int> ChartAsync()
+{
+    var iterations = int.Parse(Option("iterations", "1000"), CultureInfo.InvariantCulture);
+    var services = Stadig.CoreServices.Create(database, TimeProvider.System);
+    var caller = await BenchCallerAsync(services);
+    const int warmup = 100;
+    var patients = await SamplePatientsAsync(iterations + warmup);
+    if (patients.Count == 0) { Console.Error.WriteLine("no patients: run the seed verb first"); return 1; }
+    // Outside the timed part: the bench physician gets a care relation with every sampled patient.
+    var setup = Stopwatch.StartNew();
+    foreach (var id in patients) await services.Access.RecordCareRelationAsync(caller, id, "Prestandamätning");
+    Console.WriteLine($"care relations recorded for {patients.Count} patients ({setup.Elapsed.TotalSeconds:F1} s, not timed)");
+
+    foreach (var id in patients.Take(warmup)) await services.Chart.OverviewAsync(caller, id);
+    var times = new List<double>(iterations);
+    long items = 0;
+    foreach (var id in patients.Skip(warmup))
+    {
+        var watch = Stopwatch.StartNew();
+        var overview = await services.Chart.OverviewAsync(caller, id);
+        watch.Stop();
+        times.Add(watch.Elapsed.TotalMilliseconds);
+        items += overview.Notes.Count + overview.Results.Count + overview.Warnings.Count;
+    }
+    Console.WriteLine($"{"action",-32} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8} {"avg items",9}");
+    Print("chart overview (audited read)", times, (double)items / times.Count);
+    return 0;
+}
 
 async Task<int> MigrateAsync()
 {

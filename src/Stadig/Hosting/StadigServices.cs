@@ -37,6 +37,11 @@ public static class StadigServices
         services.AddSingleton(options.Access);
         services.AddSingleton<Stadig.Audit.AuditLog>();
         services.AddSingleton<Stadig.Audit.AuditVerifier>();
+        services.AddSingleton(builder.Configuration.GetSection("Stadig:Audit").Get<Stadig.Audit.AuditSettings>() ?? new Stadig.Audit.AuditSettings());
+        services.AddSingleton(sp => new Stadig.Audit.AuditQueryOptions { UnusualVolumePatientsPerDay = sp.GetRequiredService<Stadig.Audit.AuditSettings>().UnusualVolumePatientsPerDay });
+        services.AddSingleton<Stadig.Audit.AuditQueries>();
+        services.AddSingleton(_ => new Stadig.Audit.DejaVuFontResolver());
+        services.AddSingleton<Stadig.Audit.LogExtractPdf>();
         services.AddSingleton<Stadig.Access.PatientCheckpoint>();
         services.AddSingleton<Stadig.Access.AccessControl>();
         services.AddSingleton<PatientRegistry>();
@@ -154,6 +159,7 @@ public static class StadigServices
         app.MapLoginEndpoints();
         app.MapPatientApi();
         Stadig.Notes.NoteApi.MapNoteApi(app);
+        Stadig.Audit.AuditEndpoints.MapAuditEndpoints(app);
         app.MapRazorComponents<App>();
     }
 }

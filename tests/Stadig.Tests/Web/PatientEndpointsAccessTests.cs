@@ -55,6 +55,10 @@ public class PatientEndpointsAccessTests
     private static readonly Dictionary<string, string> Exempt = new()
     {
         ["/patients/{Id:guid}/emergency"] = "emergency access: its two steps are audited and tested in AccessRulesTests",
+        // The log extract is the patient's right to see who accessed their data: produced by log
+        // auditors and administrators, not by care relation; its rules and audit are in AuditPagesTests.
+        ["/patients/{Id:guid}/log-extract"] = "log extract: auditor/administrator only, tested in AuditPagesTests",
+        ["/patients/{id:guid}/log-extract.pdf"] = "log extract PDF: auditor/administrator only, tested in AuditPagesTests",
     };
 
     private static string KeyOf(RouteEndpoint endpoint)
