@@ -140,6 +140,17 @@ public static class StadigServices
                     ValidateIssuerSigningKey = true,
                     NameClaimType = StadigClaims.Name,
                 };
+                // A refused token is a security event worth an operator's eye: logged with the reason,
+                // which names the token's problem, never a patient.
+                jwt.Events = new JwtBearerEvents
+                {
+                    OnAuthenticationFailed = context =>
+                    {
+                        context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Stadig.Security")
+                            .LogWarning("Bearer token refused from {Address}: {Reason}", context.HttpContext.Connection.RemoteIpAddress, context.Exception.GetType().Name);
+                        return Task.CompletedTask;
+                    },
+                };
             });
     }
 

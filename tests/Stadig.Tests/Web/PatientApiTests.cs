@@ -101,6 +101,7 @@ public class PatientApiTests
 
         anonymous.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token(member.HsaId, assignment.UnitHsaId, audience: "another-system"));
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/patients?q=x")).StatusCode);
+        Assert.Contains(server.Log.Lines, line => line.Contains("Bearer token refused") && line.Contains("SecurityTokenInvalidAudienceException"));
 
         anonymous.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token(member.HsaId, assignment.UnitHsaId, expires: DateTime.UtcNow.AddMinutes(-10)));
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/patients?q=x")).StatusCode);
