@@ -31,6 +31,8 @@ public sealed partial class StadigServer : IAsyncDisposable
 
     public Uri Address { get; }
 
+    public string ConnectionString { get; private init; } = "";
+
     public IServiceProvider Services => _app.Services;
 
     public Database Database => Services.GetRequiredService<Database>();
@@ -39,16 +41,19 @@ public sealed partial class StadigServer : IAsyncDisposable
 
     public StaffDirectory Staff => Services.GetRequiredService<StaffDirectory>();
 
-    public static async Task<StadigServer> StartAsync(DatabaseEngine engine, params string[] settings)
+    public static async Task<StadigServer> StartAsync(DatabaseEngine engine, params string[] settings) =>
+        await StartOnAsync(await TestDatabases.CreateConnectionStringAsync(engine), "http://127.0.0.1:0", settings);
+
+    /// <summary>Starts on a given database and address: a restart of the same server, as after a crash.</summary>
+    public static async Task<StadigServer> StartOnAsync(string connectionString, string url, params string[] settings)
     {
-        var connectionString = await TestDatabases.CreateConnectionStringAsync(engine);
-        var args = new List<string> { "--database", connectionString, "--urls", "http://127.0.0.1:0", "--Stadig:SeedDemoAtStart=false" };
+        var args = new List<string> { "--database", connectionString, "--urls", url, "--Stadig:SeedDemoAtStart=false" };
         args.AddRange(settings);
         var log = new CapturedLog();
         var app = await StadigHost.BuildAsync(args.ToArray(), builder => builder.Logging.AddProvider(log));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        return new StadigServer(app, new Uri(address), log);
+        return new StadigServer(app, new Uri(address), log) { ConnectionString = connectionString };
     }
 
     /// <summary>A client with its own cookie jar that does not follow redirects, so tests see them.</summary>

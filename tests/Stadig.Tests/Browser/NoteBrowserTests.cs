@@ -1,0 +1,79 @@
+using Dapper;
+using Microsoft.Playwright;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Browser;
+
+/// <summary>Writing a note in a real browser: autosave, a server that goes away mid-typing, restore, sign, amend.</summary>
+public class NoteBrowserTests
+{
+    private static async Task<string> StoredTextAsync(Database database, Guid noteId, string keyword)
+    {
+        await using var c = await database.OpenAsync();
+        return await c.ExecuteScalarAsync<string>("SELECT text FROM note_keyword WHERE note_id = @noteId AND keyword = @keyword", new { noteId, keyword }) ?? "";
+    }
+
+    [Fact]
+    public async Task Typed_text_survives_a_server_restart_mid_typing_is_signed_byte_exact_and_amended_with_history()
+    {
+        var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
+        var (member, assignments) = await server.AddUserAsync("lena", "lösen");
+        var patientId = (await server.Patients.RegisterAsync(StadigServer.CallerFor(member, assignments[0]), "19121212-1212", new("Öström", "Anna"))).PatientId;
+        var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
+        using var _p = playwright;
+        await using var _b = browser;
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+
+        await page.GotoAsync("/login");
+        await page.FillAsync("#username", "lena");
+        await page.FillAsync("#password", "lösen");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        await page.GotoAsync($"/patients/{patientId}");
+        await page.SelectOptionAsync("#note-type", "Besöksanteckning");
+        await page.ClickAsync("#new-note");
+        await page.WaitForSelectorAsync("#note-editor");
+        var noteId = Guid.Parse(new Uri(page.Url).AbsolutePath.Split('/')[2]);
+
+        // Every character class, set at once (a typed tab would move focus), then saved when typing pauses.
+        await page.FillAsync("textarea[data-keyword='Aktuellt']", Stadig.Tests.Notes.NoteLifecycleTests.Fidelity);
+        await page.WaitForSelectorAsync("#autosave-status:has-text('Sparat')");
+        Assert.Equal(Stadig.Tests.Notes.NoteLifecycleTests.Fidelity, await StoredTextAsync(server.Database, noteId, "Aktuellt"));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("10-note-editor"), FullPage = true });
+
+        // The server goes away while the physician keeps typing.
+        var address = server.Address;
+        var connectionString = server.ConnectionString;
+        await server.DisposeAsync();
+        await page.FocusAsync("textarea[data-keyword='Bedömning']");
+        await page.Keyboard.TypeAsync("Ingen misstanke om fraktur. Inga tecken på infektion.");
+        await page.WaitForSelectorAsync("#autosave-status:has-text('Ingen kontakt')");
+
+        // Restarted on the same database and address: reopening the note brings the text back and saves it.
+        await using var restarted = await StadigServer.StartOnAsync(connectionString, $"http://{address.Authority}");
+        await page.ReloadAsync();
+        await page.WaitForSelectorAsync("#restored");
+        Assert.Equal("Ingen misstanke om fraktur. Inga tecken på infektion.", await page.InputValueAsync("textarea[data-keyword='Bedömning']"));
+        await page.WaitForSelectorAsync("#autosave-status:has-text('Sparat')");
+        Assert.Equal("Ingen misstanke om fraktur. Inga tecken på infektion.", await StoredTextAsync(restarted.Database, noteId, "Bedömning"));
+        Assert.Equal(Stadig.Tests.Notes.NoteLifecycleTests.Fidelity, await StoredTextAsync(restarted.Database, noteId, "Aktuellt"));
+
+        // Sign: the signed view shows exactly the stored text.
+        await page.ClickAsync("#sign");
+        await page.WaitForSelectorAsync(".note-view");
+        var shown = await page.Locator("pre.note-text").First.TextContentAsync();
+        Assert.Equal(Stadig.Tests.Notes.NoteLifecycleTests.Fidelity, shown);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("11-note-signed"), FullPage = true });
+
+        // Amend: a new version, and the history shows what changed.
+        await page.ClickAsync("#amend");
+        await page.WaitForSelectorAsync("#note-editor");
+        await page.FillAsync("textarea[data-keyword='Bedömning']", "Ingen misstanke om fraktur. Lätt svullnad över laterala malleolen.");
+        await page.ClickAsync("#sign");
+        await page.WaitForSelectorAsync(".note-view");
+        await page.Locator(".note-view a", new() { HasTextString = "Versionshistorik" }).ClickAsync();
+        await page.WaitForSelectorAsync("#version-2");
+        Assert.Contains("Lätt", await page.Locator("#version-2 ins").AllTextContentsAsync() is var added ? string.Join("", added) : "");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("12-note-history"), FullPage = true });
+    }
+}
