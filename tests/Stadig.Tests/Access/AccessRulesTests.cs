@@ -41,11 +41,8 @@ public class AccessRulesTests
     private static async Task<IReadOnlyList<AuditEvent>> EventsAsync(TestRegion region, Guid patientId)
     {
         await using var c = await region.Database.OpenAsync();
-        return (await c.QueryAsync<AuditEvent>($"SELECT {AuditColumns} FROM audit_event WHERE patient_id = @patientId ORDER BY chain_seq", new { patientId })).ToList();
+        return (await c.QueryAsync<AuditEvent>($"SELECT {AuditLog.Columns} FROM audit_event WHERE patient_id = @patientId ORDER BY chain_seq", new { patientId })).ToList();
     }
-
-    private const string AuditColumns =
-        "id AS Id, chain_key AS ChainKey, chain_seq AS ChainSeq, occurred_at AS OccurredAt, staff_id AS StaffId, staff_hsa_id AS StaffHsaId, staff_name AS StaffName, role AS Role, unit_id AS UnitId, unit_hsa_id AS UnitHsaId, patient_id AS PatientId, activity AS Activity, purpose AS Purpose, resource AS Resource, outcome AS Outcome, flags AS Flags, detail AS Detail, prev_hash AS PrevHash, hash AS Hash";
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Without_a_care_relation_a_read_is_not_found_a_write_is_forbidden_and_both_are_audited_as_denied(DatabaseEngine engine)
