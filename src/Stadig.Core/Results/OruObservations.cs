@@ -1,0 +1,148 @@
+using System.Globalization;
+using Stadig.Hl7;
+
+namespace Stadig.LabResults;
+
+/// <summary>One OBR with the OBX segments that follow it.</summary>
+public sealed record OruReport(
+    string? PlacerOrderNumber, string? FillerOrderNumber, string ServiceCode, string ServiceName, string Status,
+    DateTimeOffset? ObservedAt, IReadOnlyList<OruObservation> Observations);
+
+/// <summary>One OBX as Stadig stores it; <see cref="ValueText"/> is OBX-5 exactly as sent, escapes decoded.</summary>
+public sealed record OruObservation(
+    string ValueType, string Code, string Name, string? SubId, double? ValueNumeric, string? ValueText, string? Unit,
+    string? ReferenceRange, double? ReferenceLow, double? ReferenceHigh, string? AbnormalFlag, string Status,
+    DateTimeOffset? ObservedAt, string? Performer);
+
+/// <summary>Reads the order groups and observations of an ORU^R01.</summary>
+public static class OruObservations
+{
+    public static IReadOnlyList<OruReport> Read(Hl7Message message)
+    {
+        var reports = new List<OruReport>();
+        Hl7Segment? obr = null;
+        var observations = new List<OruObservation>();
+        void Close()
+        {
+            if (obr is null && observations.Count == 0) return;
+            var placer = NullIfEmpty(obr?[2].Value) ?? NullIfEmpty(message.Get("ORC-2"));
+            var filler = NullIfEmpty(obr?[3].Value) ?? NullIfEmpty(message.Get("ORC-3"));
+            reports.Add(new OruReport(placer, filler, obr?[4][1][1].Value ?? "", obr is null ? "" : NullIfEmpty(obr[4][1][2].Value) ?? obr[4][1][1].Value,
+                ResultStatus(obr?[25].Value), Timestamp(obr?[7].Value), observations));
+            observations = [];
+        }
+        foreach (var segment in message.Segments)
+        {
+            if (segment.Id == "OBR")
+            {
+                Close();
+                obr = segment;
+            }
+            else if (segment.Id == "OBX")
+            {
+                observations.Add(Observation(segment, message.Encoding));
+            }
+        }
+        Close();
+        return reports;
+    }
+
+    private static OruObservation Observation(Hl7Segment obx, Hl7Encoding encoding)
+    {
+        var type = obx[2].Value.Trim().ToUpperInvariant();
+        var code = obx[3][1][1].Value;
+        var name = NullIfEmpty(obx[3][1][2].Value) ?? code;
+        // Text types keep OBX-5 whole: repetitions are lines, and stray delimiters go back in as sent.
+        var text = string.Join('\n', obx[5].Repetitions.Select(r => Rejoin(r, encoding)));
+        double? numeric = null;
+        string? valueText = text.Length == 0 ? null : text;
+        switch (type)
+        {
+            case "NM":
+                numeric = Number(text);
+                break;
+            case "SN":
+                // Structured numeric: comparator ^ number ^ separator/suffix ^ number, e.g. <^5 or ^1^:^128.
+                var sn = obx[5][1];
+                valueText = sn[1].Value + sn[2].Value + sn[3].Value + sn[4].Value;
+                if (sn[1].Value is "" or "=" && sn[3].Value.Length == 0) numeric = Number(sn[2].Value);
+                break;
+            case "CE" or "CWE" or "CNE":
+                valueText = NullIfEmpty(obx[5][1][2].Value) ?? NullIfEmpty(obx[5][1][1].Value);
+                break;
+        }
+        var range = NullIfEmpty(Rejoin(obx[7][1], encoding));
+        var (low, high) = Range(range);
+        var performer = NullIfEmpty(obx[23][1][1].Value) ?? NullIfEmpty(string.Join(' ', new[] { obx[16][1][3].Value, obx[16][1][2].Value }.Where(s => s.Length > 0)));
+        return new OruObservation(type, code, name, NullIfEmpty(obx[4].Value), numeric, valueText,
+            NullIfEmpty(obx[6][1][1].Value) ?? NullIfEmpty(obx[6][1][2].Value), range, low, high,
+            NullIfEmpty(obx[8].Value), ResultStatus(obx[11].Value), Timestamp(obx[14].Value), performer);
+    }
+
+    /// <summary>OBR-25 / OBX-11 result status in Stadig's words.</summary>
+    public static string ResultStatus(string? code) => code?.Trim() switch
+    {
+        "F" => "Final",
+        "P" => "Preliminary",
+        "C" => "Corrected",
+        "X" => "Cancelled",
+        "R" => "Preliminary",
+        "I" or "S" or "O" => "Registered",
+        "D" => "EnteredInError",
+        "W" => "EnteredInError",
+        null or "" => "Final",
+        var other => other,
+    };
+
+    private static string Rejoin(Hl7Repetition repetition, Hl7Encoding encoding) =>
+        string.Join(encoding.Component, repetition.Components.Select(c => string.Join(encoding.Subcomponent, c.Subcomponents)));
+
+    private static double? Number(string text)
+    {
+        var t = text.Trim().Replace(',', '.');
+        return double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v) ? v : null;
+    }
+
+    private static (double? Low, double? High) Range(string? range)
+    {
+        if (range is null) return (null, null);
+        var t = range.Trim();
+        if (t.StartsWith('<')) return (null, Number(t.TrimStart('<', '=')));
+        if (t.StartsWith('>')) return (Number(t.TrimStart('>', '=')), null);
+        var dash = t.IndexOf('-', 1);
+        return dash > 0 ? (Number(t[..dash]), Number(t[(dash + 1)..])) : (null, null);
+    }
+
+    /// <summary>HL7 TS/DTM: YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+/-ZZZZ]; without a zone it is Swedish local time.</summary>
+    public static DateTimeOffset? Timestamp(string? text)
+    {
+        var t = text?.Trim() ?? "";
+        if (t.Length < 8) return null;
+        var zoneAt = t.IndexOfAny(['+', '-'], 8);
+        var local = zoneAt < 0 ? t : t[..zoneAt];
+        var dot = local.IndexOf('.', StringComparison.Ordinal);
+        if (dot >= 0) local = local[..dot];
+        local = local.PadRight(14, '0');
+        if (local.Length != 14 || !DateTime.TryParseExact(local, "yyyyMMddHHmmss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var at)) return null;
+        TimeSpan offset;
+        if (zoneAt >= 0 && t.Length >= zoneAt + 5 && int.TryParse(t.AsSpan(zoneAt + 1, 2), CultureInfo.InvariantCulture, out var hh) && int.TryParse(t.AsSpan(zoneAt + 3, 2), CultureInfo.InvariantCulture, out var mm) && hh < 15 && mm < 60)
+        {
+            offset = new TimeSpan(hh, mm, 0) * (t[zoneAt] == '-' ? -1 : 1);
+        }
+        else
+        {
+            offset = Stockholm.GetUtcOffset(at);
+        }
+        return new DateTimeOffset(at, offset);
+    }
+
+    private static readonly TimeZoneInfo Stockholm = FindStockholm();
+
+    private static TimeZoneInfo FindStockholm()
+    {
+        try { return TimeZoneInfo.FindSystemTimeZoneById("Europe/Stockholm"); }
+        catch (TimeZoneNotFoundException) { return TimeZoneInfo.Utc; }
+    }
+
+    private static string? NullIfEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;
+}

@@ -1,0 +1,63 @@
+using Stadig.Audit;
+using Stadig.Hl7.Mllp;
+using Stadig.Organisation;
+using Stadig.Patients.Identifiers;
+using Stadig.Storage;
+
+// Not Stadig.Results: that namespace would hide ASP.NET Core's Results class from the web layer's endpoints.
+namespace Stadig.LabResults;
+
+/// <summary>
+/// Runs the HL7 v2 MLLP listener for lab results inside `stadig serve`: port from
+/// <c>Stadig:Mllp:Port</c> (default 2575; 0 disables it), the lab unit from
+/// <c>Stadig:Mllp:LabUnitHsaId</c> (default: the first unit of kind Lab).
+/// </summary>
+public sealed class MllpHostedService(
+    IConfiguration configuration, Database database, AuditLog audit, PatientIdentifierRules identifiers, StaffDirectory staff,
+    TimeProvider clock, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+{
+    private readonly ILogger _logger = loggers.CreateLogger<MllpHostedService>();
+    private MllpListener? _listener;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var port = configuration.GetValue("Stadig:Mllp:Port", 2575);
+        if (port == 0)
+        {
+            _logger.LogInformation("MLLP listener disabled (Stadig:Mllp:Port = 0)");
+            return;
+        }
+        CareUnit labUnit;
+        try
+        {
+            labUnit = await LabIntegration.UnitAsync(staff, configuration["Stadig:Mllp:LabUnitHsaId"], cancellationToken);
+        }
+        catch (InvalidOperationException e)
+        {
+            // Without a lab unit results cannot be filed; not listening makes labs keep their messages.
+            _logger.LogError("MLLP listener not started: {Problem}", e.Message);
+            return;
+        }
+        var caller = await LabIntegration.CallerAsync(staff, labUnit, cancellationToken);
+        var ingest = new IngestOruMessage(database, audit, new PatientMatcher(identifiers), caller, clock);
+        var options = new MllpOptions
+        {
+            Port = port,
+            MaxMessageBytes = configuration.GetValue("Stadig:Mllp:MaxMessageBytes", 4 * 1024 * 1024),
+            ReadTimeout = TimeSpan.FromSeconds(configuration.GetValue("Stadig:Mllp:ReadTimeoutSeconds", 30)),
+            IdleTimeout = TimeSpan.FromMinutes(configuration.GetValue("Stadig:Mllp:IdleTimeoutMinutes", 30)),
+        };
+        _listener = new MllpListener(ingest, options, loggers.CreateLogger<MllpListener>());
+        _listener.Start();
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_listener is not null) await _listener.StopAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_listener is not null) await _listener.DisposeAsync();
+    }
+}
