@@ -90,7 +90,7 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
             SELECT r.id AS Id, r.unit_id AS UnitId, u.name AS UnitName, r.analysis_code AS AnalysisCode, r.analysis_name AS AnalysisName,
                    r.value_numeric AS ValueNumeric, r.value_text AS ValueText, r.unit AS Unit, r.reference_low AS ReferenceLow,
                    r.reference_high AS ReferenceHigh, r.abnormal_flag AS AbnormalFlag, r.status AS Status, r.observed_at AS ObservedAt
-                FROM lab_result r JOIN care_unit u ON u.id = r.unit_id WHERE r.patient_id = @patientId ORDER BY r.observed_at DESC LIMIT {Latest * 3};
+                FROM lab_result r JOIN care_unit u ON u.id = r.unit_id WHERE r.patient_id = @patientId AND r.superseded_by IS NULL ORDER BY r.observed_at DESC LIMIT {Latest * 3};
             SELECT e.id AS Id, e.unit_id AS UnitId, u.name AS UnitName, e.kind AS Kind, e.bed AS Bed, e.started_at AS StartedAt, e.ended_at AS EndedAt
                 FROM encounter e JOIN care_unit u ON u.id = e.unit_id WHERE e.patient_id = @patientId ORDER BY e.started_at DESC LIMIT {Latest * 3};
             SELECT DISTINCT unit_id FROM (

@@ -36,6 +36,9 @@ public sealed class StadigOptions
 
     public JwtOptions Jwt { get; set; } = new();
 
+    /// <summary>The HL7 v2 MLLP listener for lab results.</summary>
+    public MllpSettings Mllp { get; set; } = new();
+
     /// <summary>Care relation and emergency access durations.</summary>
     public Stadig.Access.AccessOptions Access { get; set; } = new();
 
@@ -44,6 +47,23 @@ public sealed class StadigOptions
     public DatabaseEngine Engine => Storage.Database.EngineOf(Database);
 
     public bool ShouldSeedDemo => SeedDemoAtStart ?? Engine == DatabaseEngine.Sqlite;
+}
+
+/// <summary>Where and how the MLLP listener for lab results listens.</summary>
+public sealed class MllpSettings
+{
+    /// <summary>TCP port; 0 turns the listener off.</summary>
+    public int Port { get; set; } = 2575;
+
+    /// <summary>The address to listen on: loopback by default, so a demo does not open a port to the network.</summary>
+    public string Address { get; set; } = "127.0.0.1";
+
+    /// <summary>The lab unit results are filed under (HSA-id); default: the first unit of kind lab.</summary>
+    public string? LabUnitHsaId { get; set; }
+
+    public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
+    public int ReadTimeoutSeconds { get; set; } = 30;
+    public int IdleTimeoutMinutes { get; set; } = 30;
 }
 
 /// <summary>Bearer tokens from an identity provider (Authority) or signed with a shared key (SigningKey, for integrations and tests).</summary>

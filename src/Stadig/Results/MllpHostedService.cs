@@ -13,7 +13,7 @@ namespace Stadig.LabResults;
 /// <c>Stadig:Mllp:LabUnitHsaId</c> (default: the first unit of kind Lab).
 /// </summary>
 public sealed class MllpHostedService(
-    IConfiguration configuration, Database database, AuditLog audit, PatientIdentifierRules identifiers, StaffDirectory staff,
+    Stadig.Hosting.StadigOptions stadigOptions, Database database, AuditLog audit, PatientIdentifierRules identifiers, StaffDirectory staff,
     TimeProvider clock, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger<MllpHostedService>();
@@ -21,7 +21,8 @@ public sealed class MllpHostedService(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var port = configuration.GetValue("Stadig:Mllp:Port", 2575);
+        var settings = stadigOptions.Mllp;
+        var port = settings.Port;
         if (port == 0)
         {
             _logger.LogInformation("MLLP listener disabled (Stadig:Mllp:Port = 0)");
@@ -30,7 +31,7 @@ public sealed class MllpHostedService(
         CareUnit labUnit;
         try
         {
-            labUnit = await LabIntegration.UnitAsync(staff, configuration["Stadig:Mllp:LabUnitHsaId"], cancellationToken);
+            labUnit = await LabIntegration.UnitAsync(staff, settings.LabUnitHsaId, cancellationToken);
         }
         catch (InvalidOperationException e)
         {
@@ -43,9 +44,10 @@ public sealed class MllpHostedService(
         var options = new MllpOptions
         {
             Port = port,
-            MaxMessageBytes = configuration.GetValue("Stadig:Mllp:MaxMessageBytes", 4 * 1024 * 1024),
-            ReadTimeout = TimeSpan.FromSeconds(configuration.GetValue("Stadig:Mllp:ReadTimeoutSeconds", 30)),
-            IdleTimeout = TimeSpan.FromMinutes(configuration.GetValue("Stadig:Mllp:IdleTimeoutMinutes", 30)),
+            Address = System.Net.IPAddress.Parse(settings.Address),
+            MaxMessageBytes = settings.MaxMessageBytes,
+            ReadTimeout = TimeSpan.FromSeconds(settings.ReadTimeoutSeconds),
+            IdleTimeout = TimeSpan.FromMinutes(settings.IdleTimeoutMinutes),
         };
         _listener = new MllpListener(ingest, options, loggers.CreateLogger<MllpListener>());
         _listener.Start();

@@ -47,7 +47,8 @@ public sealed partial class StadigServer : IAsyncDisposable
     /// <summary>Starts on a given database and address: a restart of the same server, as after a crash.</summary>
     public static async Task<StadigServer> StartOnAsync(string connectionString, string url, params string[] settings)
     {
-        var args = new List<string> { "--database", connectionString, "--urls", url, "--Stadig:SeedDemoAtStart=false" };
+        // MLLP off unless a test asks: parallel servers must not contend for the one default port.
+        var args = new List<string> { "--database", connectionString, "--urls", url, "--Stadig:SeedDemoAtStart=false", "--Stadig:Mllp:Port=0" };
         args.AddRange(settings);
         var log = new CapturedLog();
         var app = await StadigHost.BuildAsync(args.ToArray(), builder => builder.Logging.AddProvider(log));

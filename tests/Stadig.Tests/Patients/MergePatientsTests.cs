@@ -26,6 +26,14 @@ public class MergePatientsTests
             new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, now });
         await c.ExecuteAsync("INSERT INTO warning (id, patient_id, unit_id, category, text, created_at, created_by) VALUES (@id, @patientId, @unit, 'Hypersensitivity', 'Penicillin', @now, @by)",
             new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, now, by = region.Physician.StaffId });
+        var message = Guid.NewGuid();
+        await c.ExecuteAsync(
+            "INSERT INTO hl7_message (id, direction, control_id, sending_application, sending_facility, message_type, received_at, byte_count, raw_text, state, state_changed_at, patient_id) " +
+            "VALUES (@message, 'Inbound', @control, 'LAB', 'KEMLAB', 'ORU^R01', @now, 10, 'MSH|^~\\&|', 'Filed', @now, @patientId)",
+            new { message, control = message.ToString(), now, patientId });
+        await c.ExecuteAsync(
+            "INSERT INTO diagnostic_report (id, patient_id, unit_id, message_id, service_code, service_name, status, created_at) VALUES (@id, @patientId, @unit, @message, 'NPU02319', 'B-Hb', 'Final', @now)",
+            new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, message, now });
     }
 
     private static async Task<long> RowsOfAsync(TestRegion region, string table, Guid patientId)
