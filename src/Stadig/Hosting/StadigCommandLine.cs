@@ -74,6 +74,8 @@ public static class StadigCommandLine
         {
             Console.WriteLine("Demo logins (password 'demo'): " + string.Join(", ", DemoLogins.Usernames));
         }
+        if (options.Mllp.Port != 0)
+            Console.WriteLine($"HL7 v2 lab results (MLLP): {options.Mllp.Address}:{options.Mllp.Port}");
         Console.WriteLine($"Database: {options.Engine}. Press Ctrl+C to stop.");
         await app.WaitForShutdownAsync();
         return 0;

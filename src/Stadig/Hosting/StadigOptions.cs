@@ -36,6 +36,9 @@ public sealed class StadigOptions
 
     public JwtOptions Jwt { get; set; } = new();
 
+    /// <summary>Log review and log extracts.</summary>
+    public Stadig.Audit.AuditSettings Audit { get; set; } = new();
+
     /// <summary>The HL7 v2 MLLP listener for lab results.</summary>
     public MllpSettings Mllp { get; set; } = new();
 

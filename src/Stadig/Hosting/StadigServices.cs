@@ -37,7 +37,7 @@ public static class StadigServices
         services.AddSingleton(options.Access);
         services.AddSingleton<Stadig.Audit.AuditLog>();
         services.AddSingleton<Stadig.Audit.AuditVerifier>();
-        services.AddSingleton(builder.Configuration.GetSection("Stadig:Audit").Get<Stadig.Audit.AuditSettings>() ?? new Stadig.Audit.AuditSettings());
+        services.AddSingleton(options.Audit);
         services.AddSingleton(sp => new Stadig.Audit.AuditQueryOptions { UnusualVolumePatientsPerDay = sp.GetRequiredService<Stadig.Audit.AuditSettings>().UnusualVolumePatientsPerDay });
         services.AddSingleton<Stadig.Audit.AuditQueries>();
         services.AddSingleton(_ => new Stadig.Audit.DejaVuFontResolver());
