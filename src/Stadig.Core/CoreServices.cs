@@ -23,6 +23,7 @@ public sealed class CoreServices
     public required PatientChart Chart { get; init; }
     public required StaffDirectory Staff { get; init; }
     public required Notes.ClinicalNotes Notes { get; init; }
+    public required LabResults.ResultQuarantine Quarantine { get; init; }
 
     public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null)
     {
@@ -36,6 +37,7 @@ public sealed class CoreServices
             Chart = new PatientChart(database, checkpoint),
             Staff = new StaffDirectory(database, clock),
             Notes = new Notes.ClinicalNotes(database, checkpoint, clock),
+            Quarantine = new LabResults.ResultQuarantine(database, audit, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), clock),
         };
     }
 }

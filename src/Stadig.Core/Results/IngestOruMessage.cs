@@ -131,7 +131,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
                 return await FinishAsync(c, t, id, message, Hl7MessageState.Quarantined, AckCode.Accept, now, reason: $"{match.Reason}: {match.Detail}");
             }
 
-            await FileAsync(c, t, id, message, reports, patientId, now);
+            await FileAsync(c, t, id, reports, patientId, lab.UnitId, now, OruObservations.Timestamp(message.Get("MSH-7")));
             // The lab integration files without a care relation, so it does not go through
             // PatientCheckpoint.WriteAsync (which requires one): the lab is the source of the data, not a
             // reader of the record, and a result must reach the patient whoever treats them. It is
@@ -143,9 +143,10 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         }, cancellationToken);
     }
 
-    private async Task FileAsync(DbConnection c, DbTransaction t, Guid messageId, Hl7Message message, IReadOnlyList<OruReport> reports, Guid patientId, DateTimeOffset now)
+    /// <summary>Stores the reports and observations of one message for one patient (also used when lab staff file from quarantine).</summary>
+    internal static async Task FileAsync(DbConnection c, DbTransaction t, Guid messageId, IReadOnlyList<OruReport> reports, Guid patientId, Guid unitId,
+        DateTimeOffset now, DateTimeOffset? sentAt)
     {
-        var sentAt = OruObservations.Timestamp(message.Get("MSH-7"));
         foreach (var report in reports.Where(r => r.Observations.Count > 0))
         {
             var reportId = Guid.CreateVersion7();
@@ -159,7 +160,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
                 VALUES (@reportId, @patientId, @unitId, @messageId, @PlacerOrderNumber, @FillerOrderNumber, @ServiceCode, @ServiceName,
                     @Status, @narrative, @ObservedAt, @now)
                 """,
-                new { reportId, patientId, unitId = lab.UnitId, messageId, report.PlacerOrderNumber, report.FillerOrderNumber, report.ServiceCode,
+                new { reportId, patientId, unitId, messageId, report.PlacerOrderNumber, report.FillerOrderNumber, report.ServiceCode,
                     report.ServiceName, report.Status, narrative, report.ObservedAt, now }, t);
             foreach (var o in report.Observations)
             {
@@ -171,7 +172,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
                     VALUES (@resultId, @patientId, @unitId, @Code, @Name, @ValueNumeric, @ValueText, @Unit, @ReferenceLow,
                         @ReferenceHigh, @AbnormalFlag, @Status, @observedAt, @reportId, @messageId, @FillerOrderNumber, @ValueType, @ReferenceRange, @Performer)
                     """,
-                    new { resultId, patientId, unitId = lab.UnitId, o.Code, o.Name, o.ValueNumeric, o.ValueText, o.Unit, o.ReferenceLow, o.ReferenceHigh,
+                    new { resultId, patientId, unitId, o.Code, o.Name, o.ValueNumeric, o.ValueText, o.Unit, o.ReferenceLow, o.ReferenceHigh,
                         o.AbnormalFlag, o.Status, observedAt = o.ObservedAt ?? report.ObservedAt ?? sentAt ?? now, reportId, messageId,
                         report.FillerOrderNumber, o.ValueType, o.ReferenceRange, o.Performer }, t);
                 if (report.FillerOrderNumber is not null)
@@ -226,7 +227,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         return new IngestOutcome(id, Hl7MessageState.Rejected, AckCode.Reject, ack, Duplicate: false);
     }
 
-    private static Task AddStateAsync(DbConnection c, DbTransaction t, Guid id, Hl7MessageState state, DateTimeOffset at, string? reason) =>
+    internal static Task AddStateAsync(DbConnection c, DbTransaction t, Guid id, Hl7MessageState state, DateTimeOffset at, string? reason) =>
         c.ExecuteAsync(
             """
             INSERT INTO hl7_message_state (message_id, seq, state, at, reason)

@@ -1,0 +1,49 @@
+using System.Net;
+using Dapper;
+using Stadig.LabResults;
+using Stadig.Organisation;
+using Stadig.Patients.Identifiers;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Web;
+
+public class QuarantinePageTests
+{
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Lab_staff_see_the_quarantine_and_file_a_result_from_the_page(DatabaseEngine engine)
+    {
+        await using var server = await StadigServer.StartAsync(engine);
+        var (bma, assignments) = await server.AddUserAsync("bma", "lösen", false, Role.LabStaff);
+        var labCaller = StadigServer.CallerFor(bma, assignments[0]);
+        var number = TestNumbers.Personnummer(1950, 3, 14);
+        var patientId = (await server.Patients.RegisterAsync(labCaller, number, new("Öberg", "Lina"))).PatientId;
+        var integration = await LabIntegration.CallerAsync(server.Staff, (await server.Staff.UnitsAsync()).First(u => u.Id == assignments[0].UnitId));
+        var ingest = new IngestOruMessage(server.Database, server.Services.GetRequiredService<Stadig.Audit.AuditLog>(),
+            new PatientMatcher(new PatientIdentifierRules(TimeProvider.System)), integration, TimeProvider.System);
+        await ingest.IngestAsync(
+            "MSH|^~\\&|LABSYS|KLINKEM|STADIG|REGION|20261123075500+0100||ORU^R01^ORU_R01|QP1|P|2.5\r" +
+            $"PID|1||{number.Replace("-", "")}^^^^PN||Öbergh^Lina\rOBR|1|P200|L100|BLODSTATUS^Blodstatus^L\rOBX|1|NM|HB^Hemoglobin^L||128|g/L|117-153|N|||F\r");
+        var client = server.CreateClient();
+        await server.PostLoginAsync(client, "bma", "lösen");
+
+        var page = await client.GetStringAsync("/lab/quarantine");
+        Assert.Contains("NameMismatch", page);
+        Assert.Contains("Öbergh", page);
+        var itemId = (await server.Services.GetRequiredService<ResultQuarantine>().ListOpenAsync(labCaller)).Single().Id;
+
+        var empty = await client.PostAsync($"/lab/quarantine/{itemId}/file", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = StadigServer.AntiforgeryToken(page), ["identifier"] = number, ["reason"] = "",
+        }));
+        Assert.Contains("error=", empty.Headers.Location?.OriginalString);
+
+        var filed = await client.PostAsync($"/lab/quarantine/{itemId}/file", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = StadigServer.AntiforgeryToken(page), ["identifier"] = number, ["reason"] = "Stavfel, pnr stämmer",
+        }));
+        Assert.Equal("/lab/quarantine", filed.Headers.Location?.OriginalString);
+        await using var c = await server.Database.OpenAsync();
+        Assert.Equal(1, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM lab_result WHERE patient_id = @patientId", new { patientId }));
+        Assert.Contains("Inga provsvar i karantän", await client.GetStringAsync("/lab/quarantine"));
+    }
+}
