@@ -24,6 +24,7 @@ public sealed class CoreServices
     public required StaffDirectory Staff { get; init; }
     public required Notes.ClinicalNotes Notes { get; init; }
     public required LabResults.ResultQuarantine Quarantine { get; init; }
+    public required LabResults.MessageTracking Messages { get; init; }
 
     public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null)
     {
@@ -37,6 +38,7 @@ public sealed class CoreServices
             Chart = new PatientChart(database, checkpoint),
             Staff = new StaffDirectory(database, clock),
             Notes = new Notes.ClinicalNotes(database, checkpoint, clock),
+            Messages = new LabResults.MessageTracking(database, audit, clock),
             Quarantine = new LabResults.ResultQuarantine(database, audit, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), clock),
         };
     }

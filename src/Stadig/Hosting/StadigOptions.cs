@@ -67,6 +67,9 @@ public sealed class MllpSettings
     public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
     public int ReadTimeoutSeconds { get; set; } = 30;
     public int IdleTimeoutMinutes { get; set; } = 30;
+
+    /// <summary>A message waiting longer than this (received, or open in quarantine) is flagged as stuck.</summary>
+    public int StuckAfterMinutes { get; set; } = 15;
 }
 
 /// <summary>Bearer tokens from an identity provider (Authority) or signed with a shared key (SigningKey, for integrations and tests).</summary>

@@ -48,6 +48,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Chart.PatientChart>();
         services.AddSingleton<Stadig.Notes.ClinicalNotes>();
         services.AddSingleton<Stadig.LabResults.ResultQuarantine>();
+        services.AddSingleton<Stadig.LabResults.MessageTracking>();
         services.AddSingleton<StaffDirectory>();
         // The HL7 v2 MLLP listener for lab results (Stadig:Mllp:Port, default 2575; 0 turns it off).
         services.AddHostedService<Stadig.LabResults.MllpHostedService>();

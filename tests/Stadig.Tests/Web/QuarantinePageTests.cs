@@ -46,4 +46,21 @@ public class QuarantinePageTests
         Assert.Equal(1, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM lab_result WHERE patient_id = @patientId", new { patientId }));
         Assert.Contains("Inga provsvar i karantän", await client.GetStringAsync("/lab/quarantine"));
     }
+
+    [Fact]
+    public async Task The_operations_page_shows_message_states_to_administrators_only()
+    {
+        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
+        await server.AddUserAsync("drift", "lösen", false, Role.Administrator);
+        await server.AddUserAsync("doktor", "lösen", false, Role.Physician);
+        var admin = server.CreateClient();
+        await server.PostLoginAsync(admin, "drift", "lösen");
+        var page = await admin.GetStringAsync("/operations");
+        Assert.Contains("Drift: meddelandeflöden", page);
+        Assert.Contains("Inga meddelanden har fastnat", page);
+
+        var doctor = server.CreateClient();
+        await server.PostLoginAsync(doctor, "doktor", "lösen");
+        Assert.DoesNotContain("message-counts", await doctor.GetStringAsync("/operations"));
+    }
 }
