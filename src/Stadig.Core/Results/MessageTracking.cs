@@ -51,12 +51,14 @@ public sealed class MessageTracking(Database database, AuditLog audit, TimeProvi
         var counts = (await connection.QueryAsync<MessageStateCount>(
             "SELECT direction AS Direction, state AS State, COUNT(*) AS Count FROM hl7_message GROUP BY direction, state ORDER BY direction, state")).ToList();
         // Quarantined counts as finished for the lab once someone resolved it; open quarantine items wait.
-        var oldest = await connection.QuerySingleOrDefaultAsync<DateTimeOffset?>(
+        // ORDER BY … LIMIT 1 rather than MIN(): no row (not a NULL) when nothing waits.
+        var oldest = (await connection.QueryAsync<DateTimeOffset>(
             """
-            SELECT MIN(m.state_changed_at) FROM hl7_message m
+            SELECT m.state_changed_at FROM hl7_message m
             WHERE m.state IN ('Received', 'Queued', 'Sent', 'Failed')
                OR (m.state = 'Quarantined' AND EXISTS (SELECT 1 FROM result_quarantine q WHERE q.message_id = m.id AND q.state = 'Open'))
-            """);
+            ORDER BY m.state_changed_at LIMIT 1
+            """)).Cast<DateTimeOffset?>().FirstOrDefault();
         var stuck = (await connection.QueryAsync<StuckMessage>(
             """
             SELECT m.id AS Id, m.direction AS Direction, COALESCE(m.control_id, '') AS ControlId, m.sending_facility AS SendingFacility,

@@ -55,7 +55,9 @@ public class QuarantinePageTests
         await server.AddUserAsync("doktor", "lösen", false, Role.Physician);
         var admin = server.CreateClient();
         await server.PostLoginAsync(admin, "drift", "lösen");
-        var page = await admin.GetStringAsync("/operations");
+        var response = await admin.GetAsync("/operations");
+        Assert.True(response.IsSuccessStatusCode, server.Log.ToString());
+        var page = await response.Content.ReadAsStringAsync();
         Assert.Contains("Drift: meddelandeflöden", page);
         Assert.Contains("Inga meddelanden har fastnat", page);
 
