@@ -36,6 +36,9 @@ public sealed class StadigOptions
 
     public JwtOptions Jwt { get; set; } = new();
 
+    /// <summary>How many requests run at once, how long one may wait, and every request's deadline.</summary>
+    public AdmissionOptions Admission { get; set; } = new();
+
     /// <summary>Log review and log extracts.</summary>
     public Stadig.Audit.AuditSettings Audit { get; set; } = new();
 

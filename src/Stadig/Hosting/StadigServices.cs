@@ -35,6 +35,13 @@ public static class StadigServices
         services.AddSingleton(new ReservnummerFormat(options.ReservnummerPattern));
         services.AddSingleton<PatientIdentifierRules>();
         services.AddSingleton(options.Access);
+        services.AddSingleton(options.Admission);
+        services.AddSingleton<AdmissionControl>();
+        services.AddRequestTimeouts(timeouts => timeouts.DefaultPolicy = new Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutPolicy
+        {
+            Timeout = TimeSpan.FromSeconds(options.Admission.RequestTimeoutSeconds),
+            TimeoutStatusCode = StatusCodes.Status503ServiceUnavailable,
+        });
         services.AddSingleton<Stadig.Audit.AuditLog>();
         services.AddSingleton<Stadig.Audit.AuditVerifier>();
         services.AddSingleton(options.Audit);
@@ -162,12 +169,14 @@ public static class StadigServices
     {
         app.UseExceptionHandler();
         app.UseSecurityHeaders();
+        app.UseAdmissionControl();
         app.UseStaticFiles();
         app.UseRequestLocalization();
         app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
+        app.UseRequestTimeouts();
 
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();

@@ -1,0 +1,52 @@
+using System.Net;
+using System.Net.Http.Json;
+using Stadig.Hosting;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Web;
+
+public class AdmissionControlTests
+{
+    [Fact]
+    public async Task When_every_interactive_slot_is_taken_reads_get_503_at_once_while_autosave_and_health_still_answer()
+    {
+        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite, "--Stadig:Admission:MaxConcurrent=2");
+        var (member, assignments) = await server.AddUserAsync("eva", "lösen");
+        var eva = StadigServer.CallerFor(member, assignments[0]);
+        var patientId = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Ek", "Per"))).PatientId;
+        var note = await server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(eva, patientId, "Daganteckning");
+        var client = server.CreateClient();
+        await server.PostLoginAsync(client, "eva", "lösen");
+
+        // The server is full of interactive work: both slots held.
+        var admission = server.Services.GetRequiredService<AdmissionControl>();
+        var held = new List<IDisposable>();
+        for (var i = 0; i < 2; i++) held.Add((await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None))!);
+
+        var refused = await client.GetAsync("/api/patients?q=ek");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
+        var saved = await client.PutAsJsonAsync($"/api/notes/{note.Id}/draft", new { version = note.Version, keywords = new[] { new { keyword = "Aktuellt", text = "Ingen feber." } } });
+        Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
+
+        // Load drops: reads are served again.
+        held.ForEach(h => h.Dispose());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/patients?q=ek")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("GET", "/health/ready", RequestClass.Exempt)]
+    [InlineData("PUT", "/api/notes/0b6e3e6e-2f0a-4f4e-9a43-7b7b7b7b7b7b/draft", RequestClass.Priority)]
+    [InlineData("POST", "/api/notes/0b6e3e6e-2f0a-4f4e-9a43-7b7b7b7b7b7b/sign", RequestClass.Priority)]
+    [InlineData("POST", "/notes/0b6e3e6e-2f0a-4f4e-9a43-7b7b7b7b7b7b", RequestClass.Priority)]
+    [InlineData("GET", "/notes/0b6e3e6e-2f0a-4f4e-9a43-7b7b7b7b7b7b", RequestClass.Interactive)]
+    [InlineData("GET", "/api/patients", RequestClass.Interactive)]
+    public void Requests_are_classed_so_that_saving_and_signing_keep_their_own_capacity(string method, string path, RequestClass expected)
+    {
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Request.Method = method;
+        context.Request.Path = path;
+        Assert.Equal(expected, AdmissionControl.Classify(context.Request));
+    }
+}
