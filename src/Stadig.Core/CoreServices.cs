@@ -25,6 +25,7 @@ public sealed class CoreServices
     public required Notes.ClinicalNotes Notes { get; init; }
     public required LabResults.ResultQuarantine Quarantine { get; init; }
     public required LabResults.MessageTracking Messages { get; init; }
+    public required LabResults.ResultInbox Inbox { get; init; }
 
     public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null)
     {
@@ -39,6 +40,7 @@ public sealed class CoreServices
             Staff = new StaffDirectory(database, clock),
             Notes = new Notes.ClinicalNotes(database, checkpoint, clock),
             Messages = new LabResults.MessageTracking(database, audit, clock),
+            Inbox = new LabResults.ResultInbox(database, checkpoint, clock),
             Quarantine = new LabResults.ResultQuarantine(database, audit, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), clock),
         };
     }

@@ -56,6 +56,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Notes.ClinicalNotes>();
         services.AddSingleton<Stadig.LabResults.ResultQuarantine>();
         services.AddSingleton<Stadig.LabResults.MessageTracking>();
+        services.AddSingleton<Stadig.LabResults.ResultInbox>();
         services.AddSingleton<StaffDirectory>();
         // The HL7 v2 MLLP listener for lab results (Stadig:Mllp:Port, default 2575; 0 turns it off).
         services.AddHostedService<Stadig.LabResults.MllpHostedService>();
@@ -185,6 +186,7 @@ public static class StadigServices
         Stadig.Notes.NoteApi.MapNoteApi(app);
         Stadig.Audit.AuditEndpoints.MapAuditEndpoints(app);
         Stadig.LabResults.QuarantineEndpoints.MapQuarantineEndpoints(app);
+        Stadig.LabResults.QuarantineEndpoints.MapInboxEndpoints(app);
         app.MapRazorComponents<App>();
     }
 }
