@@ -23,6 +23,8 @@ public sealed class CoreServices
     public required PatientChart Chart { get; init; }
     public required StaffDirectory Staff { get; init; }
     public required Notes.ClinicalNotes Notes { get; init; }
+    public required Warnings.PatientWarnings Warnings { get; init; }
+    public required Problems.PatientProblems Problems { get; init; }
 
     public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null)
     {
@@ -36,6 +38,8 @@ public sealed class CoreServices
             Chart = new PatientChart(database, checkpoint),
             Staff = new StaffDirectory(database, clock),
             Notes = new Notes.ClinicalNotes(database, checkpoint, clock),
+            Warnings = new Warnings.PatientWarnings(database, checkpoint, clock),
+            Problems = new Problems.PatientProblems(database, checkpoint, clock),
         };
     }
 }
