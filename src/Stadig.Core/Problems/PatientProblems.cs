@@ -69,6 +69,10 @@ public sealed class PatientProblems(Database database, PatientCheckpoint checkpo
     {
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Bara läkare får avsluta diagnoser.");
         var problem = await LoadAsync(problemId, cancellationToken) ?? throw new NotFoundException("Diagnosen finns inte.");
+        // Another unit's entry the caller may not see is refused (and audited) as if it did not exist.
+        var context = await checkpoint.ContextAsync(caller, problem.PatientId, cancellationToken);
+        if (context is not null && context.MayOpen && !context.MaySee(problem.UnitId))
+            throw await checkpoint.RefuseAsync(caller, problem.PatientId, "Problem", AuditActivity.Write, cancellationToken);
         await checkpoint.WriteAsync(caller, problem.PatientId, "Problem", AuditActivity.Write, async (connection, transaction, grant) =>
         {
             if (!grant.Context.MaySee(problem.UnitId)) throw new NotFoundException("Diagnosen finns inte, eller så saknar du vårdrelation.");

@@ -101,6 +101,10 @@ public sealed class PatientWarnings(Database database, PatientCheckpoint checkpo
         if (why.Length == 0) throw new InvalidInputException("reason", "Ange varför uppmärksamhetsinformationen inaktiveras.");
         if (why.Length > MaxReasonLength) throw new InvalidInputException("reason", $"Anledningen är längre än {MaxReasonLength} tecken.");
         var warning = await LoadAsync(warningId, cancellationToken) ?? throw new NotFoundException("Uppmärksamhetsinformationen finns inte.");
+        // Another unit's entry the caller may not see is refused (and audited) as if it did not exist.
+        var context = await checkpoint.ContextAsync(caller, warning.PatientId, cancellationToken);
+        if (context is not null && context.MayOpen && !context.MaySee(warning.UnitId))
+            throw await checkpoint.RefuseAsync(caller, warning.PatientId, "Warning", AuditActivity.Write, cancellationToken);
         await checkpoint.WriteAsync(caller, warning.PatientId, "Warning", AuditActivity.Write, async (connection, transaction, grant) =>
         {
             if (!grant.Context.MaySee(warning.UnitId)) throw new NotFoundException("Uppmärksamhetsinformationen finns inte, eller så saknar du vårdrelation.");
