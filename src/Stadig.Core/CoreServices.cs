@@ -26,6 +26,8 @@ public sealed class CoreServices
     public required LabResults.ResultQuarantine Quarantine { get; init; }
     public required LabResults.MessageTracking Messages { get; init; }
     public required LabResults.ResultInbox Inbox { get; init; }
+    public required Warnings.PatientWarnings Warnings { get; init; }
+    public required Problems.PatientProblems Problems { get; init; }
 
     public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null)
     {
@@ -42,6 +44,8 @@ public sealed class CoreServices
             Messages = new LabResults.MessageTracking(database, audit, clock),
             Inbox = new LabResults.ResultInbox(database, checkpoint, clock),
             Quarantine = new LabResults.ResultQuarantine(database, audit, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), clock),
+            Warnings = new Warnings.PatientWarnings(database, checkpoint, clock),
+            Problems = new Problems.PatientProblems(database, checkpoint, clock),
         };
     }
 }

@@ -14,7 +14,7 @@ public sealed record HiddenRecords(Guid UnitId, string UnitName, long Count, boo
 public sealed class AccessControl(Database database, PatientCheckpoint checkpoint, AuditLog audit, TimeProvider clock)
 {
     /// <summary>The clinical tables that hold a unit's records, for finding where hidden data exists.</summary>
-    internal static readonly string[] UnitRecordTables = ["encounter", "note", "diagnostic_report", "lab_result", "warning"];
+    internal static readonly string[] UnitRecordTables = ["encounter", "note", "diagnostic_report", "lab_result", "warning", "problem"];
 
     /// <summary>
     /// Records that the caller's unit has a care relation with the patient (e.g. a patient at the

@@ -19,6 +19,17 @@ public sealed record WarningItem
     public DateTimeOffset CreatedAt { get; init; }
 }
 
+public sealed record ProblemItem
+{
+    public Guid Id { get; init; }
+    public Guid UnitId { get; init; }
+    public string UnitName { get; init; } = "";
+    public string Code { get; init; } = "";
+    public string Text { get; init; } = "";
+    public DateOnly? OnsetDate { get; init; }
+    public DateTimeOffset RecordedAt { get; init; }
+}
+
 public sealed record NoteItem
 {
     public Guid Id { get; init; }
@@ -67,9 +78,13 @@ public sealed record ChartOverview(
     IReadOnlyList<ResultItem> Results,
     IReadOnlyList<EncounterItem> Encounters,
     bool BlockedRecordsWithheld,
-    bool OpenedInEmergency);
+    bool OpenedInEmergency)
+{
+    /// <summary>The active problems and diagnoses the caller may see, newest first.</summary>
+    public IReadOnlyList<ProblemItem> Problems { get; init; } = [];
+}
 
-/// <summary>The chart overview: banner facts, warnings, latest notes, results and encounters, one audited read.</summary>
+/// <summary>The chart overview: banner facts, active warnings and problems, latest notes, results and encounters, one audited read.</summary>
 public sealed class PatientChart(Database database, PatientCheckpoint checkpoint)
 {
     private const int Latest = 20;
@@ -83,7 +98,7 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
             $"""
             SELECT {PatientRegistry.PatientColumns} FROM patient WHERE id = @patientId;
             SELECT w.id AS Id, w.unit_id AS UnitId, u.name AS UnitName, w.category AS Category, w.text AS Text, w.agent AS Agent, w.reaction AS Reaction, w.severity AS Severity, w.created_at AS CreatedAt
-                FROM warning w JOIN care_unit u ON u.id = w.unit_id WHERE w.patient_id = @patientId ORDER BY w.created_at DESC;
+                FROM warning w JOIN care_unit u ON u.id = w.unit_id WHERE w.patient_id = @patientId AND w.inactivated_at IS NULL ORDER BY w.created_at DESC;
             SELECT n.id AS Id, n.unit_id AS UnitId, u.name AS UnitName, n.note_type AS NoteType, n.status AS Status, s.display_name AS AuthorName, n.created_at AS CreatedAt, n.signed_at AS SignedAt
                 FROM note n JOIN care_unit u ON u.id = n.unit_id JOIN staff s ON s.id = n.author_id
                 WHERE n.patient_id = @patientId ORDER BY n.created_at DESC LIMIT {Latest * 3};
@@ -95,7 +110,10 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
                 FROM encounter e JOIN care_unit u ON u.id = e.unit_id WHERE e.patient_id = @patientId ORDER BY e.started_at DESC LIMIT {Latest * 3};
             SELECT DISTINCT unit_id FROM (
                 SELECT unit_id FROM note WHERE patient_id = @patientId UNION SELECT unit_id FROM lab_result WHERE patient_id = @patientId
-                UNION SELECT unit_id FROM encounter WHERE patient_id = @patientId UNION SELECT unit_id FROM warning WHERE patient_id = @patientId) units;
+                UNION SELECT unit_id FROM encounter WHERE patient_id = @patientId UNION SELECT unit_id FROM warning WHERE patient_id = @patientId
+                UNION SELECT unit_id FROM problem WHERE patient_id = @patientId) units;
+            SELECT p.id AS Id, p.unit_id AS UnitId, u.name AS UnitName, p.code AS Code, p.text AS Text, p.onset_date AS OnsetDate, p.recorded_at AS RecordedAt
+                FROM problem p JOIN care_unit u ON u.id = p.unit_id WHERE p.patient_id = @patientId AND p.status = 'Active' ORDER BY p.recorded_at DESC;
             """, new { patientId = grant.PatientId });
         var patient = await rows.ReadSingleOrDefaultAsync<Patient>() ?? throw new NotFoundException("Patienten finns inte.");
         var warnings = (await rows.ReadAsync<WarningItem>()).Where(w => context.MaySee(w.UnitId)).ToList();
@@ -103,8 +121,9 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
         var results = (await rows.ReadAsync<ResultItem>()).Where(r => context.MaySee(r.UnitId)).Take(Latest).ToList();
         var encounters = (await rows.ReadAsync<EncounterItem>()).Where(e => context.MaySee(e.UnitId)).Take(Latest).ToList();
         var units = await rows.ReadAsync<Guid>();
+        var problems = (await rows.ReadAsync<ProblemItem>()).Where(p => context.MaySee(p.UnitId)).ToList();
         return new ChartOverview(patient, warnings, notes, results, encounters,
             BlockedRecordsWithheld: units.Any(context.IsBlockedFromCaller),
-            OpenedInEmergency: context.EmergencyOpen && !context.HasCareRelation);
+            OpenedInEmergency: context.EmergencyOpen && !context.HasCareRelation) { Problems = problems };
     }
 }

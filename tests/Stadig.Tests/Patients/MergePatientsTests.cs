@@ -9,7 +9,7 @@ public class MergePatientsTests
 {
     private static PatientDetails Details(string family, string given) => new(family, given);
 
-    /// <summary>Gives the patient an encounter, a note with a keyword, a lab result and a warning, straight in storage.</summary>
+    /// <summary>Gives the patient an encounter, a note with a keyword, a lab result, a warning and a problem, straight in storage.</summary>
     private static async Task AddRecordsAsync(TestRegion region, Guid patientId)
     {
         await using var c = await region.Database.OpenAsync();
@@ -25,6 +25,8 @@ public class MergePatientsTests
         await c.ExecuteAsync("INSERT INTO lab_result (id, patient_id, unit_id, analysis_code, analysis_name, value_numeric, unit, status, observed_at) VALUES (@id, @patientId, @unit, 'NPU02319', 'B-Hemoglobin', 131, 'g/L', 'Final', @now)",
             new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, now });
         await c.ExecuteAsync("INSERT INTO warning (id, patient_id, unit_id, category, text, created_at, created_by) VALUES (@id, @patientId, @unit, 'Hypersensitivity', 'Penicillin', @now, @by)",
+            new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, now, by = region.Physician.StaffId });
+        await c.ExecuteAsync("INSERT INTO problem (id, patient_id, unit_id, code, text, status, recorded_at, recorded_by) VALUES (@id, @patientId, @unit, 'I10', 'Essentiell hypertoni', 'Active', @now, @by)",
             new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, now, by = region.Physician.StaffId });
         var message = Guid.NewGuid();
         await c.ExecuteAsync(

@@ -34,6 +34,8 @@ public class PatientEndpointsAccessTests
         ["/patients/{Id:guid}"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}"), SaysNoAccess),
         ["/patients/{Id:guid}/edit"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/edit"), IsNotFound),
         ["/patients/{Id:guid}/merge"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/merge"), IsNotFound),
+        ["/patients/{Id:guid}/warnings"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/warnings"), SaysNoAccess),
+        ["/patients/{Id:guid}/problems"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/problems"), SaysNoAccess),
         ["/api/patients/{id:guid}"] = new(s => s.Client.GetAsync($"/api/patients/{s.Patient}"), IsNotFound),
         ["/api/patients/{id:guid}/merges"] = new(s => s.Client.GetAsync($"/api/patients/{s.Patient}/merges"), IsNotFound),
         ["PUT /api/patients/{id:guid}"] = new(s => s.Client.PutAsJsonAsync($"/api/patients/{s.Patient}",
