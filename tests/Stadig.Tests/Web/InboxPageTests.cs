@@ -1,0 +1,40 @@
+using System.Net;
+using Dapper;
+using Stadig.LabResults;
+using Stadig.Organisation;
+using Stadig.Patients.Identifiers;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Web;
+
+public class InboxPageTests
+{
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_physician_sees_the_critical_result_first_and_attests_it_from_the_inbox(DatabaseEngine engine)
+    {
+        await using var server = await StadigServer.StartAsync(engine);
+        var (doctor, assignments) = await server.AddUserAsync("doktor", "lösen");
+        var caller = StadigServer.CallerFor(doctor, assignments[0]);
+        var number = TestNumbers.Personnummer(1950, 3, 14);
+        await server.Patients.RegisterAsync(caller, number, new("Öberg", "Lina"));
+        var labUnit = await server.Staff.AddUnitAsync((await server.Staff.UnitsAsync())[0].ProviderId, "SE2321000016-0099", "Klinisk kemi", UnitKind.Lab);
+        var ingest = new IngestOruMessage(server.Database, server.Services.GetRequiredService<Stadig.Audit.AuditLog>(),
+            new PatientMatcher(new PatientIdentifierRules(TimeProvider.System)), await LabIntegration.CallerAsync(server.Staff, labUnit), TimeProvider.System);
+        await ingest.IngestAsync("MSH|^~\\&|LABSYS|KLINKEM|STADIG|REGION|20261123075500+0100||ORU^R01|I1|P|2.5\r" +
+            $"PID|1||{number.Replace("-", "")}^^^^PN||Öberg^Lina\rOBR|1|P1|F1|K^Kalium^L\rOBX|1|NM|K^P-Kalium^L||6.9|mmol/L|3.5-4.4|HH|||F\r");
+        var client = server.CreateClient();
+        await server.PostLoginAsync(client, "doktor", "lösen");
+
+        var page = await client.GetStringAsync("/results/inbox");
+        Assert.Contains("Kritiskt", page);
+        Assert.Contains("Öberg, Lina", page);
+        var reportId = System.Text.RegularExpressions.Regex.Match(page, "name=\"reportIds\" value=\"([0-9a-f-]+)\"").Groups[1].Value;
+
+        var attested = await client.PostAsync("/results/attest", new FormUrlEncodedContent(
+        [
+            new("__RequestVerificationToken", StadigServer.AntiforgeryToken(page)), new("reportIds", reportId),
+        ]));
+        Assert.Equal("/results/inbox?attested=1", attested.Headers.Location?.OriginalString);
+        Assert.Contains("Inga ovidimerade svar", await client.GetStringAsync("/results/inbox"));
+    }
+}
