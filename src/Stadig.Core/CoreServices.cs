@@ -23,19 +23,22 @@ public sealed class CoreServices
     public required PatientChart Chart { get; init; }
     public required StaffDirectory Staff { get; init; }
     public required Notes.ClinicalNotes Notes { get; init; }
+    public required Encounters.PatientEncounters Encounters { get; init; }
 
     public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null)
     {
         var audit = new AuditLog(database, clock);
         var checkpoint = new PatientCheckpoint(database, audit, access ?? new AccessOptions(), clock);
+        var accessControl = new AccessControl(database, checkpoint, audit, clock);
         return new CoreServices
         {
             Database = database, Clock = clock, Audit = audit, Checkpoint = checkpoint,
-            Access = new AccessControl(database, checkpoint, audit, clock),
+            Access = accessControl,
             Patients = new PatientRegistry(database, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), checkpoint, audit, clock),
             Chart = new PatientChart(database, checkpoint),
             Staff = new StaffDirectory(database, clock),
             Notes = new Notes.ClinicalNotes(database, checkpoint, clock),
+            Encounters = new Encounters.PatientEncounters(database, checkpoint, accessControl, clock),
         };
     }
 }

@@ -47,6 +47,7 @@ public static class StadigServices
         services.AddSingleton<PatientRegistry>();
         services.AddSingleton<Stadig.Chart.PatientChart>();
         services.AddSingleton<Stadig.Notes.ClinicalNotes>();
+        services.AddSingleton<Stadig.Encounters.PatientEncounters>();
         services.AddSingleton<StaffDirectory>();
         // The HL7 v2 MLLP listener for lab results (Stadig:Mllp:Port, default 2575; 0 turns it off).
         services.AddHostedService<Stadig.LabResults.MllpHostedService>();
