@@ -15,7 +15,7 @@ internal sealed record ChartPages(StadigServer Server, Guid PatientId, Guid Sign
         var notes = server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>();
         var note = await notes.CreateDraftAsync(caller, patientId, "Besöksanteckning");
         note = await notes.SaveDraftAsync(caller, note.Id, note.Version,
-            [new("Aktuellt", string.Join("\n", Enumerable.Range(1, 40).Select(i => $"Rad {i}: ingen feber, inga andningsbesvär, µ ≥ ± < > & \" '."))), new("Bedömning", "Ingen misstanke om fraktur.")]);
+            [new("Aktuellt", string.Join("\n", Enumerable.Range(1, 90).Select(i => $"Rad {i}: ingen feber, inga andningsbesvär, µ ≥ ± < > & \" '."))), new("Bedömning", "Ingen misstanke om fraktur.")]);
         await notes.SignAsync(caller, note.Id, note.Version);
         var draft = await notes.CreateDraftAsync(caller, patientId, "Daganteckning");
         await server.Services.GetRequiredService<Stadig.Encounters.PatientEncounters>().AdmitAsync(caller, patientId, caller.UnitId, "12");
