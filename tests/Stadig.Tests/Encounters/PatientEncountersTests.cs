@@ -64,6 +64,23 @@ public class PatientEncountersTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Two_admissions_to_the_same_bed_at_once_admit_exactly_one_patient(DatabaseEngine engine)
+    {
+        var (region, _, _) = await RegionAsync(engine);
+        var anna = await PatientAsync(region, region.Physician, "19121212-1212", "Öström");
+        var bo = await PatientAsync(region, region.Physician, TestNumbers.Personnummer(1980, 1, 1), "Berg");
+
+        var attempts = await Task.WhenAll(new[] { anna, bo }.Select(async patient =>
+        {
+            try { await region.Services.Encounters.AdmitAsync(region.Physician, patient, region.Ward.Id, "9"); return true; }
+            catch (ConflictException) { return false; }
+        }));
+
+        Assert.Single(attempts, admitted => admitted);
+        Assert.Single(await region.Services.Encounters.WardListAsync(region.Physician));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_transfer_ends_the_admission_and_opens_one_at_the_new_ward_or_changes_nothing(DatabaseEngine engine)
     {
         var (region, ward2, nurse2) = await RegionAsync(engine);
