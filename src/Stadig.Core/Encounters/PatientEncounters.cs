@@ -67,6 +67,11 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
         RequireRole(caller);
         var cleanBed = CleanBed(bed);
         await RequireWardAsync(wardUnitId, cancellationToken);
+        // An occupied bed is known before any relation is recorded for an admission that cannot happen
+        // (checked again in the transaction, where a unique index settles a race).
+        await using (var connection = await database.OpenAsync(cancellationToken))
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+            await RequireBedFreeAsync(connection, transaction, wardUnitId, cleanBed);
         await EnsureArrivalRelationAsync(caller, patientId, wardUnitId, "Inskrivning", cancellationToken);
         var id = Guid.CreateVersion7();
         await checkpoint.WriteAsync(caller, patientId, "Encounter", AuditActivity.Write, async (connection, transaction, _) =>
