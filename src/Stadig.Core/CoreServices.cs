@@ -28,15 +28,17 @@ public sealed class CoreServices
     public required LabResults.ResultInbox Inbox { get; init; }
     public required Warnings.PatientWarnings Warnings { get; init; }
     public required Problems.PatientProblems Problems { get; init; }
+    public required Encounters.PatientEncounters Encounters { get; init; }
 
     public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null)
     {
         var audit = new AuditLog(database, clock);
         var checkpoint = new PatientCheckpoint(database, audit, access ?? new AccessOptions(), clock);
+        var accessControl = new AccessControl(database, checkpoint, audit, clock);
         return new CoreServices
         {
             Database = database, Clock = clock, Audit = audit, Checkpoint = checkpoint,
-            Access = new AccessControl(database, checkpoint, audit, clock),
+            Access = accessControl,
             Patients = new PatientRegistry(database, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), checkpoint, audit, clock),
             Chart = new PatientChart(database, checkpoint),
             Staff = new StaffDirectory(database, clock),
@@ -46,6 +48,7 @@ public sealed class CoreServices
             Quarantine = new LabResults.ResultQuarantine(database, audit, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), clock),
             Warnings = new Warnings.PatientWarnings(database, checkpoint, clock),
             Problems = new Problems.PatientProblems(database, checkpoint, clock),
+            Encounters = new Encounters.PatientEncounters(database, checkpoint, accessControl, clock),
         };
     }
 }

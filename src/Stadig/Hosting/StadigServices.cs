@@ -59,6 +59,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.LabResults.ResultInbox>();
         services.AddSingleton<Stadig.Warnings.PatientWarnings>();
         services.AddSingleton<Stadig.Problems.PatientProblems>();
+        services.AddSingleton<Stadig.Encounters.PatientEncounters>();
         services.AddSingleton<StaffDirectory>();
         // The HL7 v2 MLLP listener for lab results (Stadig:Mllp:Port, default 2575; 0 turns it off).
         services.AddHostedService<Stadig.LabResults.MllpHostedService>();

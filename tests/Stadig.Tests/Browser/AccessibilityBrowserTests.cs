@@ -1,0 +1,63 @@
+using System.Text.Json;
+using Microsoft.Playwright;
+
+namespace Stadig.Tests.Browser;
+
+/// <summary>
+/// axe-core (Browser/axe, MPL-2.0) run in the browser on the pages clinicians live in: no serious or
+/// critical violations. The app's CSP forbids injected scripts, so only this test's browser context
+/// bypasses it.
+/// </summary>
+public class AccessibilityBrowserTests
+{
+    private sealed record Violation(string Id, string? Impact, string Help, int Nodes, string Targets);
+
+    private static async Task<IReadOnlyList<Violation>> AxeAsync(IPage page)
+    {
+        await page.AddScriptTagAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "Browser", "axe", "axe.min.js") });
+        var json = await page.EvaluateAsync<JsonElement>(
+            """
+            async () => {
+              const r = await axe.run(document, { resultTypes: ['violations'] });
+              return r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length,
+                targets: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ' ' + (n.failureSummary || '').replace(/\s+/g, ' ')).join(' | ') }));
+            }
+            """);
+        return json.EnumerateArray().Select(v => new Violation(v.GetProperty("id").GetString()!, v.GetProperty("impact").GetString(),
+            v.GetProperty("help").GetString()!, v.GetProperty("nodes").GetInt32(), v.GetProperty("targets").GetString()!)).ToList();
+    }
+
+    [Fact]
+    public async Task Search_chart_note_worklist_and_ward_list_have_no_serious_or_critical_accessibility_violations()
+    {
+        var pages = await ChartPages.CreateAsync();
+        await using var _s = pages.Server;
+        var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
+        using var _p = playwright;
+        await using var _b = browser;
+        await using var context = await browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = pages.Server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 }, BypassCSP = true,
+        });
+        var page = await context.NewPageAsync();
+        await ChartPages.LogInAsync(page);
+
+        var found = new List<string>();
+        foreach (var (path, ready, name) in new[]
+                 {
+                     ("/?q=%C3%B6str%C3%B6m", "table.results, .result-link", "30-axe-search"),
+                     ($"/patients/{pages.PatientId}", ".patient-banner", "31-axe-chart"),
+                     ($"/notes/{pages.DraftNoteId}", "#note-editor", "32-axe-note-editor"),
+                     ("/worklist", "#worklist", "33-axe-worklist"),
+                     ("/ward", "#ward-list", "34-axe-ward"),
+                 })
+        {
+            await page.GotoAsync(path);
+            await page.WaitForSelectorAsync(ready);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath(name), FullPage = true });
+            found.AddRange((await AxeAsync(page)).Where(v => v.Impact is "serious" or "critical")
+                .Select(v => $"{path}: {v.Id} ({v.Impact}, {v.Nodes}) {v.Help}: {v.Targets}"));
+        }
+        Assert.True(found.Count == 0, string.Join("\n", found));
+    }
+}
