@@ -8,6 +8,8 @@ namespace Stadig.Tests.Browser;
 /// critical violations. The app's CSP forbids injected scripts, so only this test's browser context
 /// bypasses it.
 /// </summary>
+// One browser test at a time: each drives a real Chromium, and running them together only slows all.
+[Collection("Browser")]
 public class AccessibilityBrowserTests
 {
     private sealed record Violation(string Id, string? Impact, string Help, int Nodes, string Targets);
@@ -40,6 +42,8 @@ public class AccessibilityBrowserTests
             BaseURL = pages.Server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 }, BypassCSP = true,
         });
         var page = await context.NewPageAsync();
+        // Generous waits: a busy two-core CI machine runs the whole suite at once (waiting on conditions, never sleeping).
+        page.SetDefaultTimeout(90_000);
         await ChartPages.LogInAsync(page);
 
         var found = new List<string>();

@@ -4,6 +4,8 @@ using Stadig.Storage;
 namespace Stadig.Tests.Browser;
 
 /// <summary>The path a clinician takes on the demo region, in a real browser: log in, pick assignment, search, open a patient.</summary>
+// One browser test at a time: each drives a real Chromium, and running them together only slows all.
+[Collection("Browser")]
 public class DemoRegionBrowserTests
 {
     [Fact]
@@ -14,6 +16,8 @@ public class DemoRegionBrowserTests
         using var _p = playwright;
         await using var _b = browser;
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
+        // Generous waits: a busy two-core CI machine runs the whole suite at once (waiting on conditions, never sleeping).
+        page.SetDefaultTimeout(90_000);
 
         await page.GotoAsync("/");
         Assert.EndsWith("/login", new Uri(page.Url).AbsolutePath);

@@ -5,6 +5,8 @@ using Stadig.Storage;
 namespace Stadig.Tests.Browser;
 
 /// <summary>Writing a note in a real browser: autosave, a server that goes away mid-typing, restore, sign, amend.</summary>
+// One browser test at a time: each drives a real Chromium, and running them together only slows all.
+[Collection("Browser")]
 public class NoteBrowserTests
 {
     private static async Task<string> StoredTextAsync(Database database, Guid noteId, string keyword)
@@ -23,6 +25,8 @@ public class NoteBrowserTests
         using var _p = playwright;
         await using var _b = browser;
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        // Generous waits: a busy two-core CI machine runs the whole suite at once (waiting on conditions, never sleeping).
+        page.SetDefaultTimeout(90_000);
 
         await page.GotoAsync("/login");
         await page.FillAsync("#username", "lena");

@@ -3,6 +3,8 @@ using Microsoft.Playwright;
 namespace Stadig.Tests.Browser;
 
 /// <summary>The chart overview and a note print cleanly: the patient banner on every page, no navigation or forms.</summary>
+// One browser test at a time: each drives a real Chromium, and running them together only slows all.
+[Collection("Browser")]
 public class PrintBrowserTests
 {
     private static Task<string> DisplayOfAsync(IPage page, string selector) =>
@@ -17,6 +19,8 @@ public class PrintBrowserTests
         using var _p = playwright;
         await using var _b = browser;
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = pages.Server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        // Generous waits: a busy two-core CI machine runs the whole suite at once (waiting on conditions, never sleeping).
+        page.SetDefaultTimeout(90_000);
         await ChartPages.LogInAsync(page);
 
         foreach (var (path, name) in new[] { ($"/patients/{pages.PatientId}", "20-chart-print"), ($"/notes/{pages.SignedNoteId}", "21-note-print") })
