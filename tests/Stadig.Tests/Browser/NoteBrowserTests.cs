@@ -81,3 +81,85 @@ public class NoteBrowserTests
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("12-note-history"), FullPage = true });
     }
 }
+
+/// <summary>The network drops while typing, and keyboard-only work: the paths a clinician takes when the mouse is too slow.</summary>
+[Collection("Browser")]
+public class NoteOfflineAndKeyboardBrowserTests
+{
+    private static async Task<(StadigServer Server, IPlaywright Playwright, IBrowser Browser, IPage Page, Guid PatientId)> StartAsync()
+    {
+        var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
+        var (member, assignments) = await server.AddUserAsync("lena", "lösen");
+        var patientId = (await server.Patients.RegisterAsync(StadigServer.CallerFor(member, assignments[0]), "19121212-1212", new("Öström", "Anna"))).PatientId;
+        var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        page.SetDefaultTimeout(90_000);
+        await page.GotoAsync("/login");
+        await page.FillAsync("#username", "lena");
+        await page.FillAsync("#password", "lösen");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        return (server, playwright, browser, page, patientId);
+    }
+
+    [Fact]
+    public async Task Typing_on_while_the_browser_is_offline_syncs_the_draft_when_the_network_returns()
+    {
+        var (server, playwright, browser, page, patientId) = await StartAsync();
+        await using var _s = server;
+        using var _p = playwright;
+        await using var _b = browser;
+        await page.GotoAsync($"/patients/{patientId}");
+        await page.ClickAsync("#new-note");
+        await page.WaitForSelectorAsync("#note-editor");
+        var noteId = Guid.Parse(new Uri(page.Url).AbsolutePath.Split('/')[2]);
+
+        await page.Context.SetOfflineAsync(true);
+        await page.FocusAsync("textarea[data-keyword='Aktuellt']");
+        await page.Keyboard.TypeAsync("Skriver utan nätverk: inga bröstsmärtor.");
+        await page.WaitForSelectorAsync("#autosave-status:has-text('Ingen kontakt')");
+
+        await page.Context.SetOfflineAsync(false);
+        await page.WaitForSelectorAsync("#autosave-status:has-text('Sparat')");
+        await using var c = await server.Database.OpenAsync();
+        Assert.Equal("Skriver utan nätverk: inga bröstsmärtor.", await c.ExecuteScalarAsync<string>(
+            "SELECT text FROM note_keyword WHERE note_id = @noteId AND keyword = 'Aktuellt'", new { noteId }));
+    }
+
+    [Fact]
+    public async Task A_clinician_goes_from_search_to_chart_to_a_new_signed_note_with_the_keyboard_only()
+    {
+        var (server, playwright, browser, page, patientId) = await StartAsync();
+        await using var _s = server;
+        using var _p = playwright;
+        await using var _b = browser;
+
+        // Search: type, Enter; arrow into the results, Enter opens the chart.
+        await page.FocusAsync("#q");
+        await page.Keyboard.TypeAsync("ostrom");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForSelectorAsync("#search-results");
+        await page.Keyboard.PressAsync("/");
+        await page.Keyboard.PressAsync("ArrowDown");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForSelectorAsync(".patient-banner");
+        Assert.EndsWith($"/patients/{patientId}", page.Url);
+
+        // New note: Tab to the note type, then to the button, Enter.
+        await page.FocusAsync("#note-type");
+        await page.Keyboard.PressAsync("Tab");
+        Assert.Equal("new-note", await page.EvaluateAsync<string>("document.activeElement.id"));
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForSelectorAsync("#note-editor");
+
+        // Write under the first keyword, Tab onward to the sign button, Enter.
+        await page.FocusAsync("textarea[data-keyword='Aktuellt']");
+        await page.Keyboard.TypeAsync("Kontroll efter fall. Ingen smärta.");
+        for (var presses = 0; presses < 30 && await page.EvaluateAsync<string>("document.activeElement.id") != "sign"; presses++)
+            await page.Keyboard.PressAsync("Tab");
+        Assert.Equal("sign", await page.EvaluateAsync<string>("document.activeElement.id"));
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForSelectorAsync(".note-view");
+        Assert.Equal("Kontroll efter fall. Ingen smärta.", await page.Locator("pre.note-text").First.TextContentAsync());
+    }
+}
