@@ -12,19 +12,21 @@ using Stadig.Storage;
 //   search --connection "<conn>" [--iterations N]          patient search latency percentiles
 //   migrate --connection "<conn>"                          apply new migrations to a seeded database
 //   audit  --connection "<conn>" [--seconds N] [--threads T]  audit append throughput and latency
+//   notes  --connection "<conn>" [--iterations N]          note autosave and sign latency percentiles
 //   chart  --connection "<conn>" [--iterations N]          chart overview latency with auditing on
 // Times are measured in-process around the use case (server time, no HTTP).
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart"))
+if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes"))
 {
     Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
     Console.Error.WriteLine("       Stadig.Bench migrate --connection <conn>");
     Console.Error.WriteLine("       Stadig.Bench audit --connection <conn> [--seconds N] [--threads T]");
     Console.Error.WriteLine("       Stadig.Bench chart --connection <conn> [--iterations N]");
+    Console.Error.WriteLine("       Stadig.Bench notes --connection <conn> [--iterations N]");
     return 2;
 }
 
@@ -36,7 +38,7 @@ string Option(string name, string? fallback = null) =>
 var database = Database.FromConnectionString(Option("connection"));
 return args[0] switch
 {
-    "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), _ => await SearchAsync(),
+    "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), _ => await SearchAsync(),
 };
 
 // A physician on a seeded ward, found or created once: the caller the benchmarks act as.
@@ -99,6 +101,47 @@ async Task<int> AuditAsync()
         foreach (var times in await Task.WhenAll(workers)) all.AddRange(times);
         return (all, all.Count / total.Elapsed.TotalSeconds);
     }
+}
+
+// Autosave and sign as a physician writing notes: each iteration saves a draft (a new version with
+// the text so far) and every tenth signs, all through the checkpoint with auditing.
+async Task<int> NotesAsync()
+{
+    var iterations = int.Parse(Option("iterations", "1000"), CultureInfo.InvariantCulture);
+    var services = Stadig.CoreServices.Create(database, TimeProvider.System);
+    var caller = await BenchCallerAsync(services);
+    var patients = await SamplePatientsAsync(iterations / 10 + 20);
+    if (patients.Count == 0) { Console.Error.WriteLine("no patients: run the seed verb first"); return 1; }
+    foreach (var id in patients) await services.Access.RecordCareRelationAsync(caller, id, "Prestandamätning");
+    var notes = new List<Stadig.Notes.Note>();
+    foreach (var id in patients) notes.Add(await services.Notes.CreateDraftAsync(caller, id, "Daganteckning"));
+    Console.WriteLine($"{notes.Count} drafts ready (not timed)");
+
+    var saves = new List<double>();
+    var signs = new List<double>();
+    var text = "Patienten mår bättre. Inga bröstsmärtor, ingen feber. ";
+    for (var i = 0; i < iterations + 50; i++)
+    {
+        var index = i % notes.Count;
+        var note = notes[index];
+        var watch = Stopwatch.StartNew();
+        note = await services.Notes.SaveDraftAsync(caller, note.Id, note.Version, [new("Aktuellt", string.Concat(Enumerable.Repeat(text, 1 + i % 8)))]);
+        watch.Stop();
+        if (i >= 50) saves.Add(watch.Elapsed.TotalMilliseconds);
+        if (i >= 50 && i % 10 == 0)
+        {
+            watch.Restart();
+            await services.Notes.SignAsync(caller, note.Id, note.Version);
+            watch.Stop();
+            signs.Add(watch.Elapsed.TotalMilliseconds);
+            note = await services.Notes.CreateDraftAsync(caller, note.PatientId, "Daganteckning");
+        }
+        notes[index] = note;
+    }
+    Console.WriteLine($"{"action",-32} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8}");
+    Print("note autosave (save draft)", saves, null);
+    Print("sign note", signs, null);
+    return 0;
 }
 
 async Task<int> ChartAsync()
