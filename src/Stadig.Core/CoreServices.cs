@@ -26,6 +26,7 @@ public sealed class CoreServices
     public required LabResults.ResultQuarantine Quarantine { get; init; }
     public required LabResults.MessageTracking Messages { get; init; }
     public required LabResults.ResultInbox Inbox { get; init; }
+    public required LabResults.ResultTrends Trends { get; init; }
     public required Warnings.PatientWarnings Warnings { get; init; }
     public required Problems.PatientProblems Problems { get; init; }
     public required Encounters.PatientEncounters Encounters { get; init; }
@@ -45,6 +46,7 @@ public sealed class CoreServices
             Notes = new Notes.ClinicalNotes(database, checkpoint, clock),
             Messages = new LabResults.MessageTracking(database, audit, clock),
             Inbox = new LabResults.ResultInbox(database, checkpoint, clock),
+            Trends = new LabResults.ResultTrends(database, checkpoint),
             Quarantine = new LabResults.ResultQuarantine(database, audit, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), clock),
             Warnings = new Warnings.PatientWarnings(database, checkpoint, clock),
             Problems = new Problems.PatientProblems(database, checkpoint, clock),

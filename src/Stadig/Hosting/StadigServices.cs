@@ -57,6 +57,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.LabResults.ResultQuarantine>();
         services.AddSingleton<Stadig.LabResults.MessageTracking>();
         services.AddSingleton<Stadig.LabResults.ResultInbox>();
+        services.AddSingleton<Stadig.LabResults.ResultTrends>();
         services.AddSingleton<Stadig.Warnings.PatientWarnings>();
         services.AddSingleton<Stadig.Problems.PatientProblems>();
         services.AddSingleton<Stadig.Encounters.PatientEncounters>();

@@ -63,5 +63,15 @@ public class DemoRegionBrowserTests
         Assert.Contains(query, banner);
         Assert.Matches(@"\d{8}-\d{4}|99\d{10}", banner);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("04-patient"), FullPage = true });
+
+        // A result's trend: the analysis name in the results table opens it.
+        var trendLinks = page.Locator("a[href*='/trends/']");
+        if (await trendLinks.CountAsync() > 0)
+        {
+            await trendLinks.First.ClickAsync();
+            await page.WaitForSelectorAsync("svg.trend");
+            Assert.True(await page.Locator("#trend-table tbody tr").CountAsync() > 0);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("05-trend"), FullPage = true });
+        }
     }
 }

@@ -43,6 +43,7 @@ public class PatientEndpointsAccessTests
         ["/api/patients/{id:guid}/merge"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/merge",
             new { targetPatientId = s.MergeTarget, reason = "Identifierad" }), IsForbidden),
         ["/api/patients/{id:guid}/notes"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/notes", new { noteType = "Daganteckning" }), IsForbidden),
+        ["/patients/{Id:guid}/trends/{Code}"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/trends/NPU02319"), SaysNoAccess),
         ["/notes/{NoteId:guid}"] = new(s => s.Client.GetAsync($"/notes/{s.Note}"), SaysNoAccess),
         ["/notes/{NoteId:guid}/history"] = new(s => s.Client.GetAsync($"/notes/{s.Note}/history"), SaysNoAccess),
         ["/api/notes/{noteId:guid}"] = new(s => s.Client.GetAsync($"/api/notes/{s.Note}"), IsNotFound),
@@ -81,6 +82,11 @@ public class PatientEndpointsAccessTests
         var patient = (await server.Patients.RegisterAsync(other, "991234567890", new("Reservsson", "Okänd"))).PatientId;
         var target = (await server.Patients.RegisterAsync(user, "19121212-1212", new("Känd", "Person"))).PatientId;
         var note = await server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(other, patient, "Daganteckning");
+        await using (var c = await server.Database.OpenAsync())
+            await c.ExecuteAsync(
+                "INSERT INTO lab_result (id, patient_id, unit_id, analysis_code, analysis_name, value_numeric, unit, reference_low, reference_high, status, observed_at) " +
+                "VALUES (@id, @patient, @unit, 'NPU02319', 'B-Hemoglobin', 131, 'g/L', 117, 153, 'Final', @now)",
+                new { id = Guid.NewGuid(), patient, unit = other.UnitId, now = DateTimeOffset.UtcNow });
         var client = server.CreateClient();
         await server.PostLoginAsync(client, "vera", "lösen");
         return new Scenario(server, client, user, other, patient, target, note.Id);

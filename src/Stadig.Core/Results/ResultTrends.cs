@@ -1,0 +1,48 @@
+using Dapper;
+using Stadig.Access;
+using Stadig.Common;
+using Stadig.Storage;
+
+namespace Stadig.LabResults;
+
+public sealed record TrendPoint
+{
+    public string AnalysisName { get; init; } = "";
+    public DateTimeOffset ObservedAt { get; init; }
+    public double? Value { get; init; }
+    public string? ValueText { get; init; }
+    public string? Unit { get; init; }
+    public double? ReferenceLow { get; init; }
+    public double? ReferenceHigh { get; init; }
+    public string? AbnormalFlag { get; init; }
+    public string Status { get; init; } = "";
+    public Guid UnitId { get; init; }
+}
+
+public sealed record Trend(string AnalysisCode, string AnalysisName, string? Unit, IReadOnlyList<TrendPoint> Points)
+{
+    /// <summary>The reference range to draw as a band: the most recent one given.</summary>
+    public (double? Low, double? High) ReferenceRange =>
+        Points.LastOrDefault(p => p.ReferenceLow is not null || p.ReferenceHigh is not null) is { } p ? (p.ReferenceLow, p.ReferenceHigh) : (null, null);
+}
+
+/// <summary>One analysis over time for one patient: current values only (superseded ones are history), oldest first.</summary>
+public sealed class ResultTrends(Database database, PatientCheckpoint checkpoint)
+{
+    public async Task<Trend> TrendAsync(Caller caller, Guid patientId, string analysisCode, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(analysisCode) || analysisCode.Length > 64) throw new InvalidInputException("code", "Ange en analyskod.");
+        var grant = await checkpoint.ReadAsync(caller, patientId, "ResultTrend", cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = (await connection.QueryAsync<TrendPoint>(
+            """
+            SELECT analysis_name AS AnalysisName, observed_at AS ObservedAt, value_numeric AS Value, value_text AS ValueText, unit AS Unit,
+                   reference_low AS ReferenceLow, reference_high AS ReferenceHigh, abnormal_flag AS AbnormalFlag, status AS Status, unit_id AS UnitId
+            FROM lab_result WHERE patient_id = @patientId AND analysis_code = @analysisCode AND superseded_by IS NULL
+            ORDER BY observed_at
+            """, new { patientId = grant.PatientId, analysisCode })).ToList();
+        var visible = rows.Where(r => grant.Context.MaySee(r.UnitId)).ToList();
+        if (visible.Count == 0) throw new NotFoundException("Inga svar för den analysen.");
+        return new Trend(analysisCode, visible[^1].AnalysisName, visible[^1].Unit, visible);
+    }
+}
