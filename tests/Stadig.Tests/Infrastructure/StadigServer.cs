@@ -81,6 +81,25 @@ public sealed partial class StadigServer : IAsyncDisposable
     public static Stadig.Access.Caller CallerFor(StaffMember member, Assignment assignment) =>
         new(member.Id, member.HsaId, member.DisplayName, assignment.Role, assignment.UnitId, assignment.UnitHsaId, assignment.Purpose);
 
+    /// <summary>A running server with one physician ("eva") logged in on a client, and the caller she is.</summary>
+    public static async Task<(StadigServer Server, HttpClient Client, Stadig.Access.Caller Eva)> WithLoggedInPhysicianAsync(DatabaseEngine engine)
+    {
+        var server = await StartAsync(engine);
+        var (member, assignments) = await server.AddUserAsync("eva", "lösen");
+        var client = server.CreateClient();
+        await server.PostLoginAsync(client, "eva", "lösen");
+        return (server, client, CallerFor(member, assignments[0]));
+    }
+
+    /// <summary>Posts a page's server-rendered form as a browser does: its antiforgery token and its form name.</summary>
+    public static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, string formName, Dictionary<string, string> fields)
+    {
+        var page = await client.GetStringAsync(path);
+        fields["__RequestVerificationToken"] = AntiforgeryToken(page);
+        fields["_handler"] = formName;
+        return await client.PostAsync(path, new FormUrlEncodedContent(fields));
+    }
+
     /// <summary>Fetches the login form (for its antiforgery token) and posts it, as a browser does.</summary>
     public async Task<HttpResponseMessage> PostLoginAsync(HttpClient client, string username, string password)
     {

@@ -6,31 +6,14 @@ namespace Stadig.Tests.Web;
 
 public class EncounterPagesTests
 {
-    private static async Task<(StadigServer Server, HttpClient Client, Stadig.Access.Caller Eva)> LoggedInAsync(DatabaseEngine engine)
-    {
-        var server = await StadigServer.StartAsync(engine);
-        var (member, assignments) = await server.AddUserAsync("eva", "lösen");
-        var client = server.CreateClient();
-        await server.PostLoginAsync(client, "eva", "lösen");
-        return (server, client, StadigServer.CallerFor(member, assignments[0]));
-    }
-
-    private static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, string formName, Dictionary<string, string> fields)
-    {
-        var page = await client.GetStringAsync(path);
-        fields["__RequestVerificationToken"] = StadigServer.AntiforgeryToken(page);
-        fields["_handler"] = formName;
-        return await client.PostAsync(path, new FormUrlEncodedContent(fields));
-    }
-
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Admitting_through_the_chart_puts_the_patient_on_the_ward_list_and_discharging_takes_them_off(DatabaseEngine engine)
     {
-        var (server, client, eva) = await LoggedInAsync(engine);
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
         await using var _s = server;
         var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).PatientId;
 
-        var admitted = await PostFormAsync(client, $"/patients/{patient}", "admit-patient", new() { ["Admission.WardId"] = eva.UnitId.ToString(), ["Admission.Bed"] = "12" });
+        var admitted = await StadigServer.PostFormAsync(client, $"/patients/{patient}", "admit-patient", new() { ["Admission.WardId"] = eva.UnitId.ToString(), ["Admission.Bed"] = "12" });
         Assert.Equal(HttpStatusCode.Redirect, admitted.StatusCode);
         var chart = await client.GetStringAsync(admitted.Headers.Location!.OriginalString);
         Assert.Contains("Vårdkontakten är registrerad", chart);
@@ -45,11 +28,11 @@ public class EncounterPagesTests
 
         // The same bed for another patient: a clear message on the chart, nothing stored.
         var other = (await server.Patients.RegisterAsync(eva, TestNumbers.Personnummer(1980, 1, 1), new("Berg", "Bo"))).PatientId;
-        var refused = await PostFormAsync(client, $"/patients/{other}", "admit-patient", new() { ["Admission.WardId"] = eva.UnitId.ToString(), ["Admission.Bed"] = "12" });
+        var refused = await StadigServer.PostFormAsync(client, $"/patients/{other}", "admit-patient", new() { ["Admission.WardId"] = eva.UnitId.ToString(), ["Admission.Bed"] = "12" });
         Assert.Equal(HttpStatusCode.OK, refused.StatusCode);
         Assert.Contains("Säng 12 är upptagen", await refused.Content.ReadAsStringAsync());
 
-        var discharged = await PostFormAsync(client, $"/patients/{patient}", "discharge-patient", new());
+        var discharged = await StadigServer.PostFormAsync(client, $"/patients/{patient}", "discharge-patient", new());
         Assert.Equal(HttpStatusCode.Redirect, discharged.StatusCode);
         Assert.Contains("Inga inskrivna patienter", await client.GetStringAsync("/ward"));
     }
@@ -57,11 +40,11 @@ public class EncounterPagesTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_visit_registered_on_the_chart_is_listed_and_the_header_links_to_the_ward_list(DatabaseEngine engine)
     {
-        var (server, client, eva) = await LoggedInAsync(engine);
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
         await using var _s = server;
         var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).PatientId;
 
-        var response = await PostFormAsync(client, $"/patients/{patient}", "register-visit", new());
+        var response = await StadigServer.PostFormAsync(client, $"/patients/{patient}", "register-visit", new());
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         var document = new HtmlParser().ParseDocument(await client.GetStringAsync($"/patients/{patient}"));
         Assert.Contains("Besök", document.QuerySelector("#encounter-list")!.TextContent);

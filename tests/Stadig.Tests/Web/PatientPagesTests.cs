@@ -6,30 +6,13 @@ namespace Stadig.Tests.Web;
 
 public class PatientPagesTests
 {
-    private static async Task<(StadigServer Server, HttpClient Client, Stadig.Access.Caller Eva)> LoggedInAsync(DatabaseEngine engine)
-    {
-        var server = await StadigServer.StartAsync(engine);
-        var (member, assignments) = await server.AddUserAsync("eva", "lösen");
-        var client = server.CreateClient();
-        await server.PostLoginAsync(client, "eva", "lösen");
-        return (server, client, StadigServer.CallerFor(member, assignments[0]));
-    }
-
-    private static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, string formName, Dictionary<string, string> fields)
-    {
-        var page = await client.GetStringAsync(path);
-        fields["__RequestVerificationToken"] = StadigServer.AntiforgeryToken(page);
-        fields["_handler"] = formName;
-        return await client.PostAsync(path, new FormUrlEncodedContent(fields));
-    }
-
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Registering_through_the_form_opens_the_patient_with_the_banner(DatabaseEngine engine)
     {
-        var (server, client, eva) = await LoggedInAsync(engine);
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
         await using var _s = server;
 
-        var response = await PostFormAsync(client, "/patients/new", "register-patient", new()
+        var response = await StadigServer.PostFormAsync(client, "/patients/new", "register-patient", new()
         {
             ["Input.Identifier"] = "19121212-1212", ["Input.FamilyName"] = "Öström", ["Input.GivenNames"] = "Anna",
             ["Input.PostalCode"] = "123 45", ["Input.City"] = "Ankeborg", ["Input.ProtectedIdentity"] = "Sekretessmarkering",
@@ -51,10 +34,10 @@ public class PatientPagesTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_form_with_a_bad_number_shows_the_problem_at_the_field_and_keeps_what_was_typed(DatabaseEngine engine)
     {
-        var (server, client, eva) = await LoggedInAsync(engine);
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
         await using var _s = server;
 
-        var response = await PostFormAsync(client, "/patients/new", "register-patient", new()
+        var response = await StadigServer.PostFormAsync(client, "/patients/new", "register-patient", new()
         {
             ["Input.Identifier"] = "19121212-1213", ["Input.FamilyName"] = "Öström", ["Input.GivenNames"] = "Anna",
         });
@@ -70,7 +53,7 @@ public class PatientPagesTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Searching_lists_matches_that_link_to_the_patient(DatabaseEngine engine)
     {
-        var (server, client, eva) = await LoggedInAsync(engine);
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
         await using var _s = server;
         var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).Patient!;
 
@@ -85,12 +68,12 @@ public class PatientPagesTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Editing_from_a_stale_page_says_someone_else_changed_the_patient(DatabaseEngine engine)
     {
-        var (server, client, eva) = await LoggedInAsync(engine);
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
         await using var _s = server;
         var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Ek", "Per"))).Patient!;
         await server.Patients.UpdateAsync(eva, patient.Id, 1, new("Ek", "Per", City: "Mora"));
 
-        var response = await PostFormAsync(client, $"/patients/{patient.Id}/edit", "edit-patient", new()
+        var response = await StadigServer.PostFormAsync(client, $"/patients/{patient.Id}/edit", "edit-patient", new()
         {
             ["Input.Version"] = "1", ["Input.FamilyName"] = "Ek", ["Input.GivenNames"] = "Per", ["Input.City"] = "Orsa", ["Input.ProtectedIdentity"] = "None",
         });
@@ -103,7 +86,7 @@ public class PatientPagesTests
     [Fact]
     public async Task An_unknown_patient_reads_as_not_found_like_one_without_care_relation()
     {
-        var (server, client, _) = await LoggedInAsync(DatabaseEngine.Sqlite);
+        var (server, client, _) = await StadigServer.WithLoggedInPhysicianAsync(DatabaseEngine.Sqlite);
         await using var _s = server;
         var other = (await server.Patients.RegisterAsync(Stadig.Access.Caller.System, "19121212-1212", new("Zetterqvist", "Per"))).PatientId;
         var unknown = await client.GetStringAsync($"/patients/{Guid.NewGuid()}");
@@ -116,7 +99,7 @@ public class PatientPagesTests
     [Fact]
     public async Task A_form_post_without_its_antiforgery_token_stores_nothing()
     {
-        var (server, client, eva) = await LoggedInAsync(DatabaseEngine.Sqlite);
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(DatabaseEngine.Sqlite);
         await using var _s = server;
         var forged = await client.PostAsync("/patients/new", new FormUrlEncodedContent(new Dictionary<string, string>
         {
@@ -129,7 +112,7 @@ public class PatientPagesTests
     [Fact]
     public async Task The_ui_switches_to_english()
     {
-        var (server, client, eva) = await LoggedInAsync(DatabaseEngine.Sqlite);
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(DatabaseEngine.Sqlite);
         await using var _s = server;
         Assert.Contains("Sök patient", await client.GetStringAsync("/"));
         var switched = await client.GetAsync("/culture?name=en&returnUrl=/");

@@ -20,14 +20,6 @@ public class ProblemPagesTests
         return (server, client, user, patient);
     }
 
-    private static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, string formName, Dictionary<string, string> fields)
-    {
-        var page = await client.GetStringAsync(path);
-        fields["__RequestVerificationToken"] = StadigServer.AntiforgeryToken(page);
-        fields["_handler"] = formName;
-        return await client.PostAsync(path, new FormUrlEncodedContent(fields));
-    }
-
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_hypersensitivity_added_on_the_warnings_page_is_listed_there_and_on_the_chart_and_inactivated_with_a_reason(DatabaseEngine engine)
     {
@@ -35,7 +27,7 @@ public class ProblemPagesTests
         await using var _s = server;
         var path = $"/patients/{patient}/warnings";
 
-        var added = await PostFormAsync(client, path, "add-warning", new()
+        var added = await StadigServer.PostFormAsync(client, path, "add-warning", new()
         {
             ["Input.Category"] = "Hypersensitivity", ["Input.Agent"] = "Penicillin", ["Input.Reaction"] = "Anafylaxi",
             ["Input.Severity"] = "LifeThreatening", ["Input.Certainty"] = "Confirmed", ["Input.Text"] = "",
@@ -51,7 +43,7 @@ public class ProblemPagesTests
         Assert.Contains("Penicillin", new HtmlParser().ParseDocument(chart).QuerySelector("#warnings")!.TextContent);
 
         var warning = (await server.Services.GetRequiredService<PatientWarnings>().ListAsync(user, patient)).Single();
-        var inactivated = await PostFormAsync(client, path, "inactivate-warning", new() { ["Inactivation.WarningId"] = warning.Id.ToString(), ["Inactivation.Reason"] = "Fel patient." });
+        var inactivated = await StadigServer.PostFormAsync(client, path, "inactivate-warning", new() { ["Inactivation.WarningId"] = warning.Id.ToString(), ["Inactivation.Reason"] = "Fel patient." });
         Assert.Equal(HttpStatusCode.Redirect, inactivated.StatusCode);
         var after = new HtmlParser().ParseDocument(await client.GetStringAsync(path));
         Assert.Contains("Fel patient.", after.QuerySelector("#warning-list tbody tr.inactive")!.TextContent);
@@ -64,7 +56,7 @@ public class ProblemPagesTests
         var (server, client, user, patient) = await LoggedInAsync(engine);
         await using var _s = server;
 
-        var response = await PostFormAsync(client, $"/patients/{patient}/warnings", "add-warning", new() { ["Input.Category"] = "Hypersensitivity", ["Input.Text"] = "Allergi" });
+        var response = await StadigServer.PostFormAsync(client, $"/patients/{patient}/warnings", "add-warning", new() { ["Input.Category"] = "Hypersensitivity", ["Input.Text"] = "Allergi" });
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var document = new HtmlParser().ParseDocument(await response.Content.ReadAsStringAsync());
@@ -85,7 +77,7 @@ public class ProblemPagesTests
         Assert.Equal("J18.9", picked.QuerySelector("#problem-code")!.GetAttribute("value"));
         Assert.Equal("Pneumoni, ospecificerad", picked.QuerySelector("#problem-text")!.GetAttribute("value"));
 
-        var added = await PostFormAsync(client, path, "add-problem", new() { ["Input.Code"] = "J18.9", ["Input.Text"] = "", ["Input.OnsetDate"] = "2026-01-02" });
+        var added = await StadigServer.PostFormAsync(client, path, "add-problem", new() { ["Input.Code"] = "J18.9", ["Input.Text"] = "", ["Input.OnsetDate"] = "2026-01-02" });
         Assert.Equal(HttpStatusCode.Redirect, added.StatusCode);
         var list = new HtmlParser().ParseDocument(await client.GetStringAsync(path));
         var row = list.QuerySelector("#problem-list tbody tr.active")!;
@@ -94,7 +86,7 @@ public class ProblemPagesTests
         Assert.Contains("J18.9", new HtmlParser().ParseDocument(await client.GetStringAsync($"/patients/{patient}")).QuerySelector("#problems")!.TextContent);
 
         var problem = (await server.Services.GetRequiredService<PatientProblems>().ListAsync(user, patient)).Single();
-        var resolved = await PostFormAsync(client, path, "resolve-problem", new() { ["Resolution.ProblemId"] = problem.Id.ToString() });
+        var resolved = await StadigServer.PostFormAsync(client, path, "resolve-problem", new() { ["Resolution.ProblemId"] = problem.Id.ToString() });
         Assert.Equal(HttpStatusCode.Redirect, resolved.StatusCode);
         Assert.NotNull(new HtmlParser().ParseDocument(await client.GetStringAsync(path)).QuerySelector("#problem-list tbody tr.inactive"));
         Assert.DoesNotContain("J18.9", new HtmlParser().ParseDocument(await client.GetStringAsync($"/patients/{patient}")).QuerySelector("#problems")!.TextContent);
