@@ -43,6 +43,10 @@ public sealed record PatientIdentifier(IdentifierKind Kind, string Value, DateOn
     };
 
     public override string ToString() => Display;
+
+    /// <summary>A stored number as people read it: YYYYMMDD-NNNN for the twelve-digit national numbers, anything else as stored.</summary>
+    public static string Format(string stored) =>
+        stored.Length == 12 && stored.All(char.IsAsciiDigit) && !stored.StartsWith("99", StringComparison.Ordinal) ? $"{stored[..8]}-{stored[8..]}" : stored;
 }
 
 /// <summary>The rules for reading an identity number typed by a person or sent by a system.</summary>

@@ -1,0 +1,64 @@
+using Microsoft.Playwright;
+using Stadig.LabResults;
+using Stadig.Organisation;
+using Stadig.Patients.Identifiers;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Browser;
+
+// One browser test at a time: each drives a real Chromium, and running them together only slows all.
+[Collection("Browser")]
+public class ResultInboxBrowserTests
+{
+    [Fact]
+    public async Task A_physician_sees_a_critical_result_first_attests_it_and_opens_its_trend()
+    {
+        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
+        var (doctor, assignments) = await server.AddUserAsync("doktor", "lösen");
+        var caller = StadigServer.CallerFor(doctor, assignments[0]);
+        var number = TestNumbers.Personnummer(1950, 3, 14);
+        var patientId = (await server.Patients.RegisterAsync(caller, number, new("Öberg", "Lina"))).PatientId;
+        var labUnit = await server.Staff.AddUnitAsync((await server.Staff.UnitsAsync())[0].ProviderId, "SE2321000016-0099", "Klinisk kemi", UnitKind.Lab);
+        var ingest = new IngestOruMessage(server.Database, server.Services.GetRequiredService<Stadig.Audit.AuditLog>(),
+            new PatientMatcher(new PatientIdentifierRules(TimeProvider.System)), await LabIntegration.CallerAsync(server.Staff, labUnit), TimeProvider.System);
+        var values = new[] { ("4.1", "N", "20261120"), ("4.6", "H", "20261121"), ("6.9", "HH", "20261122") };
+        for (var i = 0; i < values.Length; i++)
+        {
+            var (value, flag, day) = values[i];
+            await ingest.IngestAsync($"MSH|^~\\&|LABSYS|KLINKEM|STADIG|REGION|{day}0755||ORU^R01|B{i}|P|2.5\r" +
+                $"PID|1||{number.Replace("-", "")}^^^^PN||Öberg^Lina\rOBR|1|P{i}|F{i}|K^Kalium^L|||{day}0700\r" +
+                $"OBX|1|NM|K^P-Kalium^L||{value}|mmol/L|3.5-4.4|{flag}|||F|||{day}0700\r");
+        }
+
+        var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
+        using var _p = playwright;
+        await using var _b = browser;
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        // Generous waits: a busy two-core CI machine runs the whole suite at once (waiting on conditions, never sleeping).
+        page.SetDefaultTimeout(90_000);
+        await page.GotoAsync("/login");
+        await page.FillAsync("#username", "doktor");
+        await page.FillAsync("#password", "lösen");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+
+        await page.GotoAsync("/results/inbox");
+        await page.WaitForSelectorAsync("#inbox");
+        Assert.Contains("critical", await page.Locator("#inbox tbody tr").First.GetAttributeAsync("class") ?? "");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("40-inbox"), FullPage = true });
+
+        await page.Locator("#inbox tbody input[type=checkbox]").First.CheckAsync();
+        await page.ClickAsync("#attest");
+        await page.WaitForSelectorAsync("text=1 svar vidimerade");
+        Assert.Equal(2, await page.Locator("#inbox tbody tr").CountAsync());
+
+        await page.GotoAsync($"/patients/{patientId}/trends/K");
+        await page.WaitForSelectorAsync("svg.trend");
+        // Coordinates are invariant numbers whatever the page's language (a decimal comma breaks the drawing).
+        Assert.DoesNotMatch(@"(x|y|width|height)=""[0-9-]+,[0-9]", await page.InnerHTMLAsync("svg.trend"));
+        Assert.Equal(1, await page.Locator("svg.trend rect.trend-band").CountAsync());
+        Assert.Equal(3, await page.Locator("svg.trend circle").CountAsync());
+        Assert.Equal(2, await page.Locator("svg.trend circle.abnormal").CountAsync());
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("41-trend"), FullPage = true });
+    }
+}
