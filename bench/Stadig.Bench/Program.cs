@@ -13,13 +13,15 @@ using Stadig.Storage;
 //   migrate --connection "<conn>"                          apply new migrations to a seeded database
 //   audit  --connection "<conn>" [--seconds N] [--threads T]  audit append throughput and latency
 //   notes  --connection "<conn>" [--iterations N]          note autosave and sign latency percentiles
+//   ingest --connection "<conn>" [--messages N] [--connections C] [--observations O]
+//                                                          ORU^R01 over MLLP on loopback: results/s, ACK latency
 //   chart  --connection "<conn>" [--iterations N]          chart overview latency with auditing on
 // Times are measured in-process around the use case (server time, no HTTP).
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes"))
+if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest"))
 {
     Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
@@ -27,6 +29,7 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench audit --connection <conn> [--seconds N] [--threads T]");
     Console.Error.WriteLine("       Stadig.Bench chart --connection <conn> [--iterations N]");
     Console.Error.WriteLine("       Stadig.Bench notes --connection <conn> [--iterations N]");
+    Console.Error.WriteLine("       Stadig.Bench ingest --connection <conn> [--messages N] [--connections C] [--observations O]");
     return 2;
 }
 
@@ -38,7 +41,7 @@ string Option(string name, string? fallback = null) =>
 var database = Database.FromConnectionString(Option("connection"));
 return args[0] switch
 {
-    "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), _ => await SearchAsync(),
+    "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), "ingest" => await IngestAsync(), _ => await SearchAsync(),
 };
 
 // A physician on a seeded ward, found or created once: the caller the benchmarks act as.
@@ -141,6 +144,63 @@ async Task<int> NotesAsync()
     Console.WriteLine($"{"action",-32} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8}");
     Print("note autosave (save draft)", saves, null);
     Print("sign note", signs, null);
+    return 0;
+}
+
+// Lab results over real TCP: an in-process MLLP listener on loopback, C lab connections each sending
+// ORU^R01 messages (O observations each) for random seeded patients, one at a time per connection
+// (as labs do: wait for the ACK, then send the next).
+async Task<int> IngestAsync()
+{
+    var messages = int.Parse(Option("messages", "10000"), CultureInfo.InvariantCulture);
+    var connections = int.Parse(Option("connections", "4"), CultureInfo.InvariantCulture);
+    var observations = int.Parse(Option("observations", "5"), CultureInfo.InvariantCulture);
+    var services = Stadig.CoreServices.Create(database, TimeProvider.System);
+    var labUnit = await Stadig.LabResults.LabIntegration.UnitAsync(services.Staff, null);
+    var lab = await Stadig.LabResults.LabIntegration.CallerAsync(services.Staff, labUnit);
+    var ingest = new Stadig.LabResults.IngestOruMessage(database, services.Audit,
+        new Stadig.LabResults.PatientMatcher(new PatientIdentifierRules(TimeProvider.System)), lab, TimeProvider.System);
+    await using var listener = new Stadig.Hl7.Mllp.MllpListener(ingest, new Stadig.Hl7.Mllp.MllpOptions { Port = 0, Address = System.Net.IPAddress.Loopback });
+    listener.Start();
+
+    List<(string Identifier, string Family, string Given, DateOnly? Born)> people;
+    await using (var connection = await database.OpenAsync())
+        people = (await connection.QueryAsync<(string, string, string, DateOnly?)>(
+            "SELECT identifier, family_name, given_names, birth_date FROM patient WHERE identifier_kind = 'Personnummer' AND merged_into_id IS NULL ORDER BY random() LIMIT 20000")).ToList();
+    if (people.Count == 0) { Console.Error.WriteLine("no patients: run the seed verb first"); return 1; }
+    var run = Guid.NewGuid().ToString("N")[..8];
+    string Message(int n)
+    {
+        var p = people[n % people.Count];
+        var obx = string.Concat(Enumerable.Range(1, observations).Select(o => $"OBX|{o}|NM|A{o}^Analys {o}^L||{4 + o % 3}.{n % 10}|mmol/L|3.5-5.0|N|||F\r"));
+        return $"MSH|^~\\&|LABSYS|BENCHLAB|STADIG|REGION|20261123075500+0100||ORU^R01|{run}-{n}|P|2.5\r" +
+               $"PID|1||{p.Identifier}^^^^PN||{p.Family}^{p.Given.Split(' ')[0]}||{p.Born:yyyyMMdd}\r" +
+               $"OBR|1|P{n}|{run}F{n}|PAKET^Provpaket^L\r" + obx;
+    }
+
+    var latencies = new System.Collections.Concurrent.ConcurrentBag<double>();
+    var accepted = 0;
+    var next = -1;
+    var total = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, connections).Select(async _ =>
+    {
+        await using var client = await Stadig.Hl7.Mllp.MllpClient.ConnectAsync("127.0.0.1", listener.Port);
+        int n;
+        while ((n = Interlocked.Increment(ref next)) < messages)
+        {
+            var watch = Stopwatch.StartNew();
+            var ack = await client.SendAsync(Message(n));
+            watch.Stop();
+            latencies.Add(watch.Elapsed.TotalMilliseconds);
+            if (ack.Contains("MSA|AA", StringComparison.Ordinal)) Interlocked.Increment(ref accepted);
+        }
+    }));
+    total.Stop();
+    var seconds = total.Elapsed.TotalSeconds;
+    Console.WriteLine($"{messages} ORU^R01 messages x {observations} OBX over {connections} MLLP connections in {seconds:F1} s");
+    Console.WriteLine($"accepted (AA): {accepted}; messages/s {messages / seconds:F0}; results (OBX)/s {messages * observations / seconds:F0}");
+    Console.WriteLine($"{"ACK latency",-32} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8}");
+    Print("ack", latencies.ToList(), null);
     return 0;
 }
 
