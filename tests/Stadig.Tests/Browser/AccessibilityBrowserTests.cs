@@ -30,7 +30,7 @@ public class AccessibilityBrowserTests
     }
 
     [Fact]
-    public async Task Search_chart_note_worklist_and_ward_list_have_no_serious_or_critical_accessibility_violations()
+    public async Task The_pages_clinicians_live_in_have_no_serious_or_critical_accessibility_violations()
     {
         var pages = await ChartPages.CreateAsync();
         await using var _s = pages.Server;
@@ -54,6 +54,10 @@ public class AccessibilityBrowserTests
                      ($"/notes/{pages.DraftNoteId}", "#note-editor", "32-axe-note-editor"),
                      ("/worklist", "#worklist", "33-axe-worklist"),
                      ("/ward", "#ward-list", "34-axe-ward"),
+                     ($"/patients/{pages.PatientId}/warnings", ".patient-banner", "35-axe-warnings"),
+                     ($"/patients/{pages.PatientId}/problems?q=hypert", ".patient-banner", "36-axe-problems"),
+                     ("/results/inbox", "h1", "37-axe-inbox"),
+                     ($"/notes/{pages.DraftNoteId}/history", "h1", "38-axe-note-history"),
                  })
         {
             await page.GotoAsync(path);
