@@ -27,6 +27,8 @@ public sealed class CoreServices
     public required LabResults.MessageTracking Messages { get; init; }
     public required LabResults.ResultInbox Inbox { get; init; }
     public required LabResults.ResultTrends Trends { get; init; }
+    public required Orders.LabOrders Orders { get; init; }
+    public required Orders.OrderOutbox Outbox { get; init; }
     public required Warnings.PatientWarnings Warnings { get; init; }
     public required Problems.PatientProblems Problems { get; init; }
     public required Encounters.PatientEncounters Encounters { get; init; }
@@ -47,6 +49,8 @@ public sealed class CoreServices
             Messages = new LabResults.MessageTracking(database, audit, clock),
             Inbox = new LabResults.ResultInbox(database, checkpoint, clock),
             Trends = new LabResults.ResultTrends(database, checkpoint),
+            Orders = new Orders.LabOrders(database, checkpoint, clock),
+            Outbox = new Orders.OrderOutbox(database, clock),
             Quarantine = new LabResults.ResultQuarantine(database, audit, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), clock),
             Warnings = new Warnings.PatientWarnings(database, checkpoint, clock),
             Problems = new Problems.PatientProblems(database, checkpoint, clock),

@@ -119,6 +119,8 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
                     "Meddelandet innehåller inga resultat (OBX).");
 
             var match = await matcher.MatchAsync(message, c, t);
+            if (match.PatientId is { } identified)
+                match = await CheckOrdersAsync(c, t, reports, identified) ?? match;
             if (match.PatientId is not { } patientId)
             {
                 await c.ExecuteAsync(
@@ -141,6 +143,30 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             await c.ExecuteAsync("UPDATE hl7_message SET patient_id = @patientId WHERE id = @id", new { patientId, id }, t);
             return await FinishAsync(c, t, id, message, Hl7MessageState.Filed, AckCode.Accept, now);
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// An order number Stadig issued (OBR-2 with its prefix) must exist and belong to the patient
+    /// PID identifies (merges followed); otherwise the result waits in quarantine. Order numbers of
+    /// other systems are not Stadig's to check. Matched orders are marked as resulted.
+    /// </summary>
+    private static async Task<PatientMatchResult?> CheckOrdersAsync(DbConnection c, DbTransaction t, IReadOnlyList<OruReport> reports, Guid patientId)
+    {
+        var placers = reports.Select(r => r.PlacerOrderNumber).OfType<string>()
+            .Where(p => p.StartsWith(Orders.LabOrders.PlacerPrefix, StringComparison.Ordinal)).Distinct().ToList();
+        foreach (var placer in placers)
+        {
+            var orderedFor = await c.QuerySingleOrDefaultAsync<Guid?>(
+                "SELECT COALESCE(p.merged_into_id, p.id) FROM lab_order o JOIN patient p ON p.id = o.patient_id WHERE o.placer_order_number = @placer",
+                new { placer }, t);
+            if (orderedFor is null)
+                return PatientMatchResult.Quarantine(QuarantineReason.UnknownOrder, $"OBR-2 {placer}: ingen sådan beställning.");
+            if (orderedFor != patientId)
+                return PatientMatchResult.Quarantine(QuarantineReason.OrderPatientMismatch, $"OBR-2 {placer}: beställningen gäller en annan patient.");
+        }
+        foreach (var placer in placers)
+            await c.ExecuteAsync("UPDATE lab_order SET status = 'Resulted' WHERE placer_order_number = @placer", new { placer }, t);
+        return null;
     }
 
     /// <summary>Stores the reports and observations of one message for one patient (also used when lab staff file from quarantine).</summary>

@@ -22,6 +22,10 @@ public enum QuarantineReason
     NameMismatch,
     /// <summary>PID-7 differs from the registry's birth date (or cannot be read).</summary>
     BirthDateMismatch,
+    /// <summary>OBR-2 names a Stadig order number that does not exist.</summary>
+    UnknownOrder,
+    /// <summary>OBR-2 names a Stadig order placed for another patient than PID identifies.</summary>
+    OrderPatientMismatch,
 }
 
 public sealed record PatientMatchResult(Guid? PatientId, QuarantineReason? Reason, string Detail)

@@ -36,6 +36,13 @@ public class MergePatientsTests
         await c.ExecuteAsync(
             "INSERT INTO diagnostic_report (id, patient_id, unit_id, message_id, service_code, service_name, status, created_at) VALUES (@id, @patientId, @unit, @message, 'NPU02319', 'B-Hb', 'Final', @now)",
             new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, message, now });
+        var order = Guid.NewGuid();
+        await c.ExecuteAsync(
+            "INSERT INTO lab_order (id, patient_id, unit_id, placer_order_number, ordered_by, ordered_at, status) VALUES (@order, @patientId, @unit, @placer, @by, @now, 'Queued')",
+            new { order, patientId, unit = region.Ward.Id, placer = "ST" + order.ToString("N")[..16], by = region.Physician.StaffId, now });
+        await c.ExecuteAsync(
+            "INSERT INTO lab_order_item (order_id, patient_id, position, analysis_code, analysis_name, specimen) VALUES (@order, @patientId, 0, 'NPU03230', 'P-Kalium', 'Plasma')",
+            new { order, patientId });
     }
 
     private static async Task<long> RowsOfAsync(TestRegion region, string table, Guid patientId)
