@@ -42,6 +42,9 @@ public sealed class StadigOptions
     /// <summary>Log review and log extracts.</summary>
     public Stadig.Audit.AuditSettings Audit { get; set; } = new();
 
+    /// <summary>Where lab orders (ORM^O01) are sent.</summary>
+    public LabOrderSettings LabOrders { get; set; } = new();
+
     /// <summary>The HL7 v2 MLLP listener for lab results.</summary>
     public MllpSettings Mllp { get; set; } = new();
 
@@ -53,6 +56,14 @@ public sealed class StadigOptions
     public DatabaseEngine Engine => Storage.Database.EngineOf(Database);
 
     public bool ShouldSeedDemo => SeedDemoAtStart ?? Engine == DatabaseEngine.Sqlite;
+}
+
+/// <summary>The lab's MLLP endpoint for orders; port 0 keeps orders queued (no lab connected).</summary>
+public sealed class LabOrderSettings
+{
+    public string Host { get; set; } = "127.0.0.1";
+    public int Port { get; set; }
+    public int IntervalSeconds { get; set; } = 5;
 }
 
 /// <summary>Where and how the MLLP listener for lab results listens.</summary>

@@ -58,6 +58,9 @@ public static class StadigServices
         services.AddSingleton<Stadig.LabResults.MessageTracking>();
         services.AddSingleton<Stadig.LabResults.ResultInbox>();
         services.AddSingleton<Stadig.LabResults.ResultTrends>();
+        services.AddSingleton<Stadig.Orders.LabOrders>();
+        services.AddSingleton<Stadig.Orders.OrderOutbox>();
+        services.AddHostedService<Stadig.LabResults.OrderOutboxService>();
         services.AddSingleton<Stadig.Warnings.PatientWarnings>();
         services.AddSingleton<Stadig.Problems.PatientProblems>();
         services.AddSingleton<Stadig.Encounters.PatientEncounters>();
