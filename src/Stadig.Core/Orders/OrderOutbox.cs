@@ -26,14 +26,18 @@ public sealed class OrderOutbox(Database database, TimeProvider clock)
             due = (await c.QueryAsync<(Guid, string, int)>(
                 """
                 SELECT id, raw_text, attempts FROM hl7_message
-                WHERE direction = 'Outbound' AND state IN ('Queued', 'Failed') AND attempts < @MaxAttempts
-                  AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
+                WHERE direction = 'Outbound' AND attempts < @MaxAttempts
+                  AND ((state IN ('Queued', 'Failed') AND (next_attempt_at IS NULL OR next_attempt_at <= @now))
+                       -- Sent with no answer recorded: the sender stopped mid-delivery; send again (the lab's MSH-10 check makes it harmless).
+                       OR (state = 'Sent' AND state_changed_at < @stale))
                 ORDER BY received_at LIMIT 100
-                """, new { MaxAttempts, now })).ToList();
+                """, new { MaxAttempts, now, stale = now - TimeSpan.FromMinutes(5) })).ToList();
 
         int acknowledged = 0, failed = 0, rejected = 0;
         foreach (var (id, raw, attempts) in due)
         {
+            // Marked Sent before the bytes go out, so a delivery cut short is visible, never silent.
+            await SetStateAsync(id, "Sent", clock.GetUtcNow(), null, cancellationToken);
             string? ack = null;
             string? problem = null;
             try
@@ -65,9 +69,7 @@ public sealed class OrderOutbox(Database database, TimeProvider clock)
                     UPDATE hl7_message SET state = @state, state_changed_at = @at, attempts = @attempts, next_attempt_at = @next,
                         ack_code = @code, ack_text = @ack WHERE id = @id
                     """, new { state, at, attempts = retry ? attempts + 1 : MaxAttempts, next, code, ack, id }, t);
-                var seq = await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) + 1 FROM hl7_message_state WHERE message_id = @id", new { id }, t);
-                await c.ExecuteAsync("INSERT INTO hl7_message_state (message_id, seq, state, at, reason) VALUES (@id, @seq, @state, @at, @reason)",
-                    new { id, seq, state, at, reason }, t);
+                await AddStateAsync(c, t, id, state, at, reason);
                 await c.ExecuteAsync("UPDATE lab_order SET status = @orderStatus WHERE message_id = @id AND status <> 'Resulted'", new { orderStatus, id }, t);
                 return 0;
             }, cancellationToken);
@@ -76,6 +78,21 @@ public sealed class OrderOutbox(Database database, TimeProvider clock)
             else rejected++;
         }
         return new DeliveryReport(acknowledged, failed, rejected);
+    }
+
+    private Task SetStateAsync(Guid id, string state, DateTimeOffset at, string? reason, CancellationToken cancellationToken) =>
+        database.InTransactionAsync(async (c, t) =>
+        {
+            await c.ExecuteAsync("UPDATE hl7_message SET state = @state, state_changed_at = @at WHERE id = @id", new { state, at, id }, t);
+            await AddStateAsync(c, t, id, state, at, reason);
+            return 0;
+        }, cancellationToken);
+
+    private static async Task AddStateAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction t, Guid id, string state, DateTimeOffset at, string? reason)
+    {
+        var seq = await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(seq), 0) + 1 FROM hl7_message_state WHERE message_id = @id", new { id }, t);
+        await c.ExecuteAsync("INSERT INTO hl7_message_state (message_id, seq, state, at, reason) VALUES (@id, @seq, @state, @at, @reason)",
+            new { id, seq, state, at, reason }, t);
     }
 
     private static string Text(string? ack) =>

@@ -90,7 +90,8 @@ public class LabOrderTests
         listener.Start();
         Assert.Equal(1, (await region.Services.Outbox.DeliverDueAsync("127.0.0.1", listener.Port, TimeSpan.FromSeconds(30))).Rejected);
         Assert.Equal("Failed", await OneAsync<string>(region, "SELECT state FROM hl7_message WHERE id = @id", new { id = order.MessageId }));
-        Assert.Equal(3, await OneAsync<long>(region, "SELECT COUNT(*) FROM hl7_message_state WHERE message_id = @id", new { id = order.MessageId }));
+        // Queued, Sent, Failed (no answer), Sent, Failed (refused): every step in the history.
+        Assert.Equal(5, await OneAsync<long>(region, "SELECT COUNT(*) FROM hl7_message_state WHERE message_id = @id", new { id = order.MessageId }));
         clock.Advance(TimeSpan.FromDays(1));
         Assert.Equal(new DeliveryReport(0, 0, 0), await region.Services.Outbox.DeliverDueAsync("127.0.0.1", listener.Port, TimeSpan.FromSeconds(30)));
     }

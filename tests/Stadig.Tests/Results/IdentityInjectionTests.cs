@@ -14,7 +14,7 @@ namespace Stadig.Tests.Results;
 /// </summary>
 public class IdentityInjectionTests
 {
-    private enum Defect { None, WrongCheckDigit, NameMismatch, UnknownPatient, SwappedBirthDate, MergedPatient }
+    private enum Defect { None, WrongCheckDigit, NameMismatch, UnknownPatient, SwappedBirthDate, MergedPatient, UnknownOrder }
 
     private sealed record Registered(Guid Id, string Number, string Family, string Given, DateOnly Born);
 
@@ -55,7 +55,7 @@ public class IdentityInjectionTests
         for (var n = 0; n < messages; n++)
         {
             var controlId = $"INJ{n:D6}";
-            var defect = random.NextDouble() < 0.8 ? Defect.None : (Defect)random.Next(1, 6);
+            var defect = random.NextDouble() < 0.8 ? Defect.None : (Defect)random.Next(1, 7);
             var p = patients[random.Next(patients.Count)];
             var (pid3, family, given, birth, patientId) = defect switch
             {
@@ -63,6 +63,7 @@ public class IdentityInjectionTests
                 Defect.NameMismatch => ($"{p.Number}^^^^PN", p.Family + "son", p.Given, p.Born, null),
                 Defect.UnknownPatient => ($"{TestNumbers.Personnummer(1925, 2, 3, 990 + n % 10).Replace("-", "")}^^^^PN", p.Family, p.Given, new DateOnly(1925, 2, 3), null),
                 Defect.SwappedBirthDate => ($"{p.Number}^^^^PN", p.Family, p.Given, new DateOnly(p.Born.Year, p.Born.Day <= 12 && p.Born.Day != p.Born.Month ? p.Born.Day : (p.Born.Month % 12) + 1, Math.Min(p.Born.Month, 28)), null),
+                Defect.UnknownOrder => ($"{p.Number}^^^^PN", p.Family, p.Given, p.Born, null),
                 Defect.MergedPatient => merged[n % merged.Count] is var m ? ($"{m.Reserv}^^^^RN", m.Target.Family, m.Target.Given, m.Target.Born, m.Target.Id) : default,
                 _ => ($"{p.Number}^^^^PN", p.Family, p.Given, p.Born, p.Id),
             };
@@ -70,7 +71,7 @@ public class IdentityInjectionTests
             var outcome = await ingest.IngestAsync(
                 $"MSH|^~\\&|LABSYS|KLINKEM|STADIG|REGION|20261123075500+0100||ORU^R01^ORU_R01|{controlId}|P|2.5\r" +
                 $"PID|1||{pid3}||{family}^{given}||{birth:yyyyMMdd}\r" +
-                $"OBR|1|P{n}|F{n}|K^Kalium^L\r" +
+                $"OBR|1|{(defect == Defect.UnknownOrder ? $"ST{n:D16}" : $"P{n}")}|F{n}|K^Kalium^L\r" +
                 $"OBX|1|NM|K^P-Kalium^L||{3.5 + n % 10 / 10.0:0.0}|mmol/L|3.5-4.4|N|||F\r");
             Assert.Equal("AA", outcome.AckCode);
         }
@@ -106,6 +107,7 @@ public class IdentityInjectionTests
                     Defect.WrongCheckDigit => nameof(QuarantineReason.InvalidIdentifier),
                     Defect.NameMismatch => nameof(QuarantineReason.NameMismatch),
                     Defect.UnknownPatient => nameof(QuarantineReason.UnknownPatient),
+                    Defect.UnknownOrder => nameof(QuarantineReason.UnknownOrder),
                     _ => nameof(QuarantineReason.BirthDateMismatch),
                 }, row.Reason);
             }
@@ -113,5 +115,6 @@ public class IdentityInjectionTests
         Assert.Equal(0, misfiled);
         Assert.Contains(expected.Values, e => e.Defect == Defect.MergedPatient);
         Assert.Contains(expected.Values, e => e.Defect == Defect.SwappedBirthDate);
+        Assert.Contains(expected.Values, e => e.Defect == Defect.UnknownOrder);
     }
 }
