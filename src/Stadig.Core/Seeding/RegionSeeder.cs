@@ -115,6 +115,7 @@ public sealed class RegionSeeder(Database database, TimeProvider clock)
             }
         }
         await producer;
+        if (options.DemoUsers && written > 0) encounters += await AdmitCurrentInpatientsAsync(options.Seed, now, ct);
 
         if (database.Engine == DatabaseEngine.Postgres && written > 0)
         {
@@ -223,4 +224,35 @@ public sealed class RegionSeeder(Database database, TimeProvider clock)
 
     /// <summary>HSA-ids under the provider's organisation number, in the format StaffDirectory checks.</summary>
     private static string Hsa(int local) => "SE2321000016-" + local.ToString("D4", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A demo region needs a ward day: a dozen patients admitted to each ward now, in numbered beds,
+    /// so the ward list has patients and the wards' staff have care relations with them.
+    /// </summary>
+    private async Task<int> AdmitCurrentInpatientsAsync(int seed, DateTimeOffset now, CancellationToken ct)
+    {
+        const int perWard = 12;
+        var random = new Random(seed + 7);
+        Guid NextId()
+        {
+            var bytes = new byte[16];
+            random.NextBytes(bytes);
+            return new Guid(bytes);
+        }
+        await using var connection = await database.OpenAsync(ct);
+        var wards = (await connection.QueryAsync<Guid>("SELECT id FROM care_unit WHERE kind = 'Ward' ORDER BY hsa_id")).ToList();
+        var patients = (await connection.QueryAsync<Guid>(
+            $"SELECT id FROM patient WHERE deceased_date IS NULL AND merged_into_id IS NULL ORDER BY identifier LIMIT {wards.Count * perWard}")).ToList();
+        var admitted = 0;
+        for (var i = 0; i < patients.Count; i++)
+        {
+            var ward = wards[i / perWard];
+            var place = i % perWard;
+            await connection.ExecuteAsync(
+                "INSERT INTO encounter (id, patient_id, unit_id, kind, bed, started_at) VALUES (@id, @patient, @ward, 'Inpatient', @bed, @started)",
+                new { id = NextId(), patient = patients[i], ward, bed = $"Sal {place / 4 + 1} säng {place % 4 + 1}", started = now.AddHours(-(6 + 19 * place)) });
+            admitted++;
+        }
+        return admitted;
+    }
 }

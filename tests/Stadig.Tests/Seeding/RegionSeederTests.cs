@@ -235,4 +235,19 @@ public class RegionSeederTests
         Assert.NotEqual(NoteContentHash.Compute([("A", "x\nB\ny")]), NoteContentHash.Compute([("A", "x"), ("B", "y")]));
         Assert.NotEqual(NoteContentHash.Compute([("A", "x\n")]), NoteContentHash.Compute([("A", "x"), ("", "")]));
     }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_demo_region_has_a_dozen_patients_admitted_now_to_each_ward_and_a_plain_region_has_none(DatabaseEngine engine)
+    {
+        var (demo, _) = await SeedAsync(engine, patients: 100, demo: true);
+        var (plain, _) = await SeedAsync(engine, patients: 100, demo: false);
+        const string open = "SELECT COUNT(*) FROM encounter e JOIN care_unit u ON u.id = e.unit_id WHERE u.kind = 'Ward' AND e.kind = 'Inpatient' AND e.ended_at IS NULL";
+        await using (var c = await demo.OpenAsync())
+        {
+            var wards = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM care_unit WHERE kind = 'Ward'");
+            Assert.Equal(wards * 12, await c.ExecuteScalarAsync<long>(open));
+        }
+        await using (var c = await plain.OpenAsync())
+            Assert.Equal(0, await c.ExecuteScalarAsync<long>(open));
+    }
 }
