@@ -170,13 +170,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         while (links.FirstOrDefault(l => l.Id == root).Amends is { } older) root = older;
         var chain = new List<Guid> { root };
         while (links.FirstOrDefault(l => l.Amends == chain[^1]) is { Id: var next } && next != Guid.Empty) chain.Add(next);
-        var notes = new List<Note>();
-        foreach (var id in chain)
-        {
-            var note = await LoadAsync(id, cancellationToken);
-            if (note is not null && grant.Context.MaySee(note.UnitId)) notes.Add(note);
-        }
-        return notes;
+        return (await LoadManyAsync(chain, cancellationToken)).Where(n => grant.Context.MaySee(n.UnitId)).ToList();
     }
 
     /// <summary>Unsigned notes waiting for the caller's signature, oldest first (the signing worklist).</summary>
@@ -184,11 +178,9 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     {
         await checkpoint.AuditRegistryAsync(caller, "NoteWorklist", "osignerade anteckningar", cancellationToken: cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
-        var ids = await connection.QueryAsync<Guid>(
-            "SELECT id FROM note WHERE responsible_signer_id = @staffId AND status = 'Draft' ORDER BY created_at LIMIT 200", new { staffId = caller.StaffId });
-        var notes = new List<Note>();
-        foreach (var id in ids) notes.Add((await LoadAsync(id, cancellationToken))!);
-        return notes;
+        var ids = (await connection.QueryAsync<Guid>(
+            "SELECT id FROM note WHERE responsible_signer_id = @staffId AND status = 'Draft' ORDER BY created_at LIMIT 200", new { staffId = caller.StaffId })).ToList();
+        return await LoadManyAsync(ids, cancellationToken);
     }
 
     /// <summary>The note a write is about, if the caller may reach it; a refusal is audited and reads as not found.</summary>
@@ -248,22 +240,36 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
                 new { noteId, patientId, i, keywords[i].Keyword, keywords[i].Text }, transaction);
     }
 
-    private async Task<Note?> LoadAsync(Guid noteId, CancellationToken cancellationToken)
+    private async Task<Note?> LoadAsync(Guid noteId, CancellationToken cancellationToken) =>
+        (await LoadManyAsync([noteId], cancellationToken)).FirstOrDefault();
+
+    /// <summary>Notes with their keywords in two queries whatever their number, in the order of <paramref name="noteIds"/>.</summary>
+    private async Task<IReadOnlyList<Note>> LoadManyAsync(IReadOnlyList<Guid> noteIds, CancellationToken cancellationToken)
     {
+        if (noteIds.Count == 0) return [];
         await using var connection = await database.OpenAsync(cancellationToken);
-        var note = await connection.QuerySingleOrDefaultAsync<Note>(
-            """
+        var parameters = new DynamicParameters();
+        database.AddIds(parameters, "ids", noteIds);
+        var notes = (await connection.QueryAsync<Note>(
+            $"""
             SELECT n.id AS Id, n.patient_id AS PatientId, n.unit_id AS UnitId, u.name AS UnitName, n.note_type AS NoteType, n.status AS Status,
                    n.version AS Version, n.author_id AS AuthorId, a.display_name AS AuthorName, n.responsible_signer_id AS ResponsibleSignerId,
                    n.signer_id AS SignerId, s.display_name AS SignerName, n.signed_at AS SignedAt, n.countersigner_id AS CountersignerId,
                    n.countersigned_at AS CountersignedAt, n.content_sha256 AS ContentSha256, n.amends_note_id AS AmendsNoteId,
                    n.created_at AS CreatedAt, n.updated_at AS UpdatedAt
             FROM note n JOIN care_unit u ON u.id = n.unit_id JOIN staff a ON a.id = n.author_id LEFT JOIN staff s ON s.id = n.signer_id
-            WHERE n.id = @noteId
-            """, new { noteId });
-        if (note is null) return null;
-        var keywords = await connection.QueryAsync<NoteKeyword>(
-            "SELECT keyword AS Keyword, text AS Text FROM note_keyword WHERE note_id = @noteId ORDER BY position", new { noteId });
-        return note with { Keywords = keywords.ToList() };
+            WHERE {database.AnyOf("n.id", "ids")}
+            """, parameters)).ToDictionary(n => n.Id);
+        var keywords = (await connection.QueryAsync<KeywordRow>(
+            $"SELECT note_id AS NoteId, keyword AS Keyword, text AS Text FROM note_keyword WHERE {database.AnyOf("note_id", "ids")} ORDER BY note_id, position",
+            parameters)).ToLookup(k => k.NoteId, k => new NoteKeyword(k.Keyword, k.Text));
+        return noteIds.Where(notes.ContainsKey).Select(id => notes[id] with { Keywords = keywords[id].ToList() }).ToList();
+    }
+
+    private sealed class KeywordRow
+    {
+        public Guid NoteId { get; init; }
+        public string Keyword { get; init; } = "";
+        public string Text { get; init; } = "";
     }
 }

@@ -69,6 +69,20 @@ public sealed class Database
         return await connection.BeginTransactionAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// "column is one of the ids in @parameter" for either engine: an array on PostgreSQL, an
+    /// expanded list of the ids' text form on SQLite (where ids are stored as text). Pair with
+    /// <see cref="AddIds"/>.
+    /// </summary>
+    public string AnyOf(string column, string parameter) =>
+        Engine == DatabaseEngine.Postgres ? $"{column} = ANY(@{parameter})" : $"{column} IN @{parameter}";
+
+    public void AddIds(Dapper.DynamicParameters parameters, string name, IEnumerable<Guid> ids)
+    {
+        if (Engine == DatabaseEngine.Postgres) parameters.Add(name, ids.ToArray());
+        else parameters.Add(name, ids.Select(id => id.ToString()).ToArray());
+    }
+
     /// <summary>Whether the database answers, for readiness checks.</summary>
     public async Task PingAsync(CancellationToken cancellationToken = default)
     {
