@@ -193,7 +193,7 @@ public static class StadigServices
         Stadig.Notes.NoteApi.MapNoteApi(app);
         Stadig.Audit.AuditEndpoints.MapAuditEndpoints(app);
         Stadig.LabResults.QuarantineEndpoints.MapQuarantineEndpoints(app);
-        Stadig.LabResults.QuarantineEndpoints.MapInboxEndpoints(app);
+        Stadig.LabResults.InboxEndpoints.MapInboxEndpoints(app);
         app.MapRazorComponents<App>();
     }
 }
