@@ -59,6 +59,33 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
         }, cancellationToken);
     }
 
+    /// <summary>
+    /// Allows and audits a write inside a transaction the caller already holds (a FHIR transaction
+    /// bundle writes many resources, of patients it may itself have just registered, all or nothing):
+    /// the facts are read on that transaction, and the audit event commits or rolls back with it.
+    /// A refusal comes back instead of a grant: roll the transaction back, then
+    /// <see cref="RecordAsync"/> it, so the refusal is logged even though the work is not kept.
+    /// </summary>
+    public async Task<(PatientAccessGrant? Grant, CheckpointRefusal? Refusal)> WriteInAsync(Caller caller, Guid patientId, string resource,
+        AuditActivity activity, DbConnection connection, DbTransaction transaction)
+    {
+        var context = await ContextAsync(caller, patientId, connection, transaction);
+        if (context is null)
+            return (null, new CheckpointRefusal(new AuditEntry(caller, null, activity, resource, AuditOutcome.Denied), new NotFoundException("Patienten finns inte.")));
+        if (!RolePermissions.WorksWithRegistry(caller.Role) || !context.MayOpen)
+            return (null, new CheckpointRefusal(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Denied, AuditFlags.NoCareRelation),
+                new ForbiddenException("Du saknar vårdrelation med patienten, eller din roll får inte göra detta.")));
+        await audit.AppendAsync(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Allowed, FlagsOf(context)), connection, transaction);
+        return (new PatientAccessGrant(context), null);
+    }
+
+    /// <summary>Logs a refusal from <see cref="WriteInAsync"/> (after the transaction it happened in is gone) and gives the exception to throw.</summary>
+    public async Task<StadigException> RecordAsync(CheckpointRefusal refusal, CancellationToken cancellationToken = default)
+    {
+        await audit.AppendAsync(refusal.Entry, cancellationToken);
+        return refusal.Exception;
+    }
+
     /// <summary>Audits a refused access found before reaching <see cref="ReadAsync"/> or <see cref="WriteAsync"/> (e.g. another unit's note), and answers not found.</summary>
     public async Task<NotFoundException> RefuseAsync(Caller caller, Guid? patientId, string resource, AuditActivity activity, CancellationToken cancellationToken = default)
     {
@@ -85,6 +112,11 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
     public async Task<PatientAccessContext?> ContextAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
+        return await ContextAsync(caller, patientId, connection, null);
+    }
+
+    private async Task<PatientAccessContext?> ContextAsync(Caller caller, Guid patientId, DbConnection connection, DbTransaction? transaction)
+    {
         var now = clock.GetUtcNow();
         var since = now.AddDays(-options.CareRelationDays);
         using var facts = await connection.QueryMultipleAsync(
@@ -97,7 +129,7 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
             SELECT blocked_unit_id FROM patient_block WHERE patient_id = @patientId AND lifted_at IS NULL;
             SELECT source_unit_id FROM consent WHERE patient_id = @patientId AND viewer_unit_id = @unitId AND revoked_at IS NULL AND expires_at > @now;
             """,
-            new { patientId, unitId = caller.UnitId, staffId = caller.StaffId, since, now });
+            new { patientId, unitId = caller.UnitId, staffId = caller.StaffId, since, now }, transaction);
         var protectedText = await facts.ReadSingleOrDefaultAsync<string?>();
         if (protectedText is null) return null;
         var protectedIdentity = Enum.Parse<ProtectedIdentity>(protectedText);
@@ -116,4 +148,14 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
             OwnUnits = grouped, BlockedUnits = blocked, ConsentedSources = consented,
         };
     }
+}
+
+/// <summary>A refused write found inside a transaction, to be logged once the transaction is rolled back.</summary>
+public sealed class CheckpointRefusal
+{
+    internal CheckpointRefusal(AuditEntry entry, StadigException exception) => (Entry, Exception) = (entry, exception);
+
+    internal AuditEntry Entry { get; }
+
+    public StadigException Exception { get; }
 }

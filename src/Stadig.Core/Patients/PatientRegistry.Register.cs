@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Dapper;
 using Stadig.Access;
 using Stadig.Audit;
@@ -20,15 +21,32 @@ public sealed partial class PatientRegistry
     /// never registered twice, also when two requests race (the unique index decides). Registering
     /// gives the caller's unit a care relation with the new patient; both are audited with the write.
     /// </summary>
-    public async Task<RegisterPatientResult> RegisterAsync(Caller caller, string identifierInput, PatientDetails details, CancellationToken cancellationToken = default)
+    public Task<RegisterPatientResult> RegisterAsync(Caller caller, string identifierInput, PatientDetails details, CancellationToken cancellationToken = default)
+    {
+        // Checked before the transaction opens, so a refusal or a typing error costs no write lock.
+        CheckRegistration(caller, identifierInput, details);
+        return database.InTransactionAsync((connection, transaction) => RegisterInAsync(connection, transaction, caller, identifierInput, details), cancellationToken);
+    }
+
+    private void CheckRegistration(Caller caller, string identifierInput, PatientDetails details)
+    {
+        if (!RolePermissions.WorksWithRegistry(caller.Role)) throw new ForbiddenException("Din roll får inte registrera patienter.");
+        Validate(details, identifiers.Parse(identifierInput));
+    }
+
+    /// <summary>
+    /// <see cref="RegisterAsync(Caller, string, PatientDetails, CancellationToken)"/> inside a transaction the caller holds (a FHIR transaction bundle:
+    /// the patient and their records are stored together or not at all). <paramref name="id"/> keeps
+    /// the id another system gave the patient (a FHIR import), so its references stay true.
+    /// </summary>
+    public async Task<RegisterPatientResult> RegisterInAsync(DbConnection connection, DbTransaction transaction, Caller caller,
+        string identifierInput, PatientDetails details, Guid? id = null)
     {
         if (!RolePermissions.WorksWithRegistry(caller.Role)) throw new ForbiddenException("Din roll får inte registrera patienter.");
         var identifier = identifiers.Parse(identifierInput);
         var valid = Validate(details, identifier);
         var now = clock.GetUtcNow();
-        var id = Guid.NewGuid();
-
-        return await database.InTransactionAsync(async (connection, transaction) =>
+        var newId = id ?? Guid.NewGuid();
         {
             var inserted = await connection.ExecuteAsync(
                 """
@@ -42,7 +60,7 @@ public sealed partial class PatientRegistry
                 """,
                 new
                 {
-                    id, kind = identifier.Kind.ToString(), identifier.Value, shortForm = identifier.ShortForm,
+                    id = newId, kind = identifier.Kind.ToString(), identifier.Value, shortForm = identifier.ShortForm,
                     valid.FamilyName, valid.GivenNames, familySearch = NameSearch.Fold(valid.FamilyName), familyLastSearch = NameSearch.LastWord(valid.FamilyName),
                     givenSearch = NameSearch.Fold(valid.GivenNames), givenLastSearch = NameSearch.LastWord(valid.GivenNames), valid.BirthDate, sex = (valid.Sex ?? Sex.Unknown).ToString(),
                     valid.AddressLine, valid.PostalCode, valid.City, valid.Phone, valid.Email,
@@ -60,13 +78,29 @@ public sealed partial class PatientRegistry
             {
                 await connection.ExecuteAsync(
                     "INSERT INTO care_relation (id, patient_id, unit_id, reason, created_at, created_by, ends_at) VALUES (@relation, @id, @unitId, 'Registrering', @now, @staffId, @endsAt)",
-                    new { relation = Guid.NewGuid(), id, unitId = caller.UnitId, now, staffId = caller.StaffId, endsAt = now.AddDays(checkpoint.Options.CareRelationDays) },
+                    new { relation = Guid.NewGuid(), id = newId, unitId = caller.UnitId, now, staffId = caller.StaffId, endsAt = now.AddDays(checkpoint.Options.CareRelationDays) },
                     transaction);
             }
-            await audit.AppendAsync(new AuditEntry(caller, id, AuditActivity.Write, "Patient",
+            await audit.AppendAsync(new AuditEntry(caller, newId, AuditActivity.Write, "Patient",
                 Flags: valid.ProtectedIdentity != ProtectedIdentity.None ? AuditFlags.ProtectedIdentity : AuditFlags.None), connection, transaction);
-            var patient = await FindAsync(connection, transaction, id);
-            return new RegisterPatientResult(id, Created: true, patient);
-        }, cancellationToken);
+            var patient = await FindAsync(connection, transaction, newId);
+            return new RegisterPatientResult(newId, Created: true, patient);
+        }
+    }
+
+    /// <summary>
+    /// A reservnummer for a patient another system sent without a Swedish identity number (a FHIR
+    /// import from abroad): 99 followed by ten digits, the national default format, unused so far.
+    /// Null when the region has its own reservnummer format, which Stadig cannot make up.
+    /// </summary>
+    public async Task<string?> NewReservnummerAsync(DbConnection connection, DbTransaction transaction)
+    {
+        if (!identifiers.ReservnummerIsDefault) return null;
+        while (true)
+        {
+            var candidate = "99" + System.Security.Cryptography.RandomNumberGenerator.GetInt32(0, 1_000_000_000).ToString("D10", System.Globalization.CultureInfo.InvariantCulture);
+            var taken = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM patient WHERE identifier = @candidate", new { candidate }, transaction);
+            if (taken == 0) return candidate;
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Dapper;
 using Stadig.Access;
 using Stadig.Audit;
@@ -15,7 +16,14 @@ public sealed partial class PatientRegistry
     /// </summary>
     public async Task<Patient> UpdateAsync(Caller caller, Guid patientId, int expectedVersion, PatientDetails details, CancellationToken cancellationToken = default)
     {
-        return await checkpoint.WriteAsync(caller, patientId, "Patient", AuditActivity.Write, async (connection, transaction, _) =>
+        return await checkpoint.WriteAsync(caller, patientId, "Patient", AuditActivity.Write,
+            (connection, transaction, grant) => UpdateInAsync(grant, connection, transaction, expectedVersion, details), cancellationToken);
+    }
+
+    /// <summary><see cref="UpdateAsync"/> inside a transaction the caller holds, with the checkpoint's grant for it.</summary>
+    public async Task<Patient> UpdateInAsync(PatientAccessGrant grant, DbConnection connection, DbTransaction transaction, int expectedVersion, PatientDetails details)
+    {
+        var patientId = grant.PatientId;
         {
             var current = await FindAsync(connection, transaction, patientId) ?? throw new NotFoundException("Patienten finns inte.");
             if (current.MergedIntoId is not null)
@@ -44,6 +52,6 @@ public sealed partial class PatientRegistry
             if (updated == 0)
                 throw new ConflictException("Någon annan har ändrat patientens uppgifter sedan du öppnade dem. Ladda om och gör ändringen igen.");
             return (await FindAsync(connection, transaction, patientId))!;
-        }, cancellationToken);
+        }
     }
 }

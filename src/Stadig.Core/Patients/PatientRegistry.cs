@@ -42,6 +42,10 @@ public sealed partial class PatientRegistry(Database database, PatientIdentifier
         return id;
     }
 
+    /// <summary>The registry row inside a transaction the caller holds, with the checkpoint's grant for it.</summary>
+    public Task<Patient?> FindInAsync(PatientAccessGrant grant, DbConnection connection, DbTransaction? transaction) =>
+        FindAsync(connection, transaction, grant.PatientId);
+
     private static Task<Patient?> FindAsync(DbConnection connection, DbTransaction? transaction, Guid patientId) =>
         connection.QuerySingleOrDefaultAsync<Patient>(
             $"SELECT {PatientColumns} FROM patient WHERE id = @patientId", new { patientId }, transaction);

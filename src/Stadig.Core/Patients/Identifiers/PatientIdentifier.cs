@@ -57,6 +57,9 @@ public sealed class PatientIdentifierRules(TimeProvider clock, ReservnummerForma
     public PatientIdentifierRules(TimeProvider clock) : this(clock, ReservnummerFormat.Default) { }
 
     /// <summary>Parses or throws <see cref="InvalidInputException"/> naming what is wrong.</summary>
+    /// <summary>True when the region uses the national default reservnummer format (Stadig can then allocate one).</summary>
+    public bool ReservnummerIsDefault => reservnummer.Pattern == ReservnummerFormat.Default.Pattern;
+
     public PatientIdentifier Parse(string? input)
     {
         if (TryParse(input, out var identifier, out var problem)) return identifier!;

@@ -7,6 +7,8 @@ CREATE TABLE fhir_resource (
     id              text COLLATE "C" NOT NULL,
     version_id      integer NOT NULL,
     patient_id      uuid REFERENCES patient(id),
+    -- The unit whose record this is (the writer's assignment): inner secrecy and blocks go by it.
+    unit_id         uuid,
     last_updated    timestamptz NOT NULL,
     deleted         boolean NOT NULL DEFAULT false,
     content         text NOT NULL,
@@ -21,6 +23,7 @@ CREATE TABLE fhir_resource_version (
     id              text COLLATE "C" NOT NULL,
     version_id      integer NOT NULL,
     patient_id      uuid,
+    unit_id         uuid,
     last_updated    timestamptz NOT NULL,
     deleted         boolean NOT NULL DEFAULT false,
     content         text NOT NULL,

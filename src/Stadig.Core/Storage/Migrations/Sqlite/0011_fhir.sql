@@ -7,6 +7,8 @@ CREATE TABLE fhir_resource (
     id              text NOT NULL,
     version_id      integer NOT NULL,
     patient_id      TEXT REFERENCES patient(id),
+    -- The unit whose record this is (the writer's assignment): inner secrecy and blocks go by it.
+    unit_id         TEXT,
     last_updated    TEXT NOT NULL,
     deleted         integer NOT NULL DEFAULT 0,
     content         text NOT NULL,
@@ -21,6 +23,7 @@ CREATE TABLE fhir_resource_version (
     id              text NOT NULL,
     version_id      integer NOT NULL,
     patient_id      TEXT,
+    unit_id         TEXT,
     last_updated    TEXT NOT NULL,
     deleted         integer NOT NULL DEFAULT 0,
     content         text NOT NULL,

@@ -1,0 +1,218 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using Stadig.Access;
+using Stadig.Audit;
+using Stadig.Common;
+using Stadig.Fhir.Patients;
+using Stadig.Fhir.Store;
+using Stadig.Fhir.Validation;
+
+namespace Stadig.Fhir;
+
+/// <summary>What a create or update did: the resource as stored (and as a read gives it back).</summary>
+public sealed record FhirWriteOutcome(JsonObject Resource, string Type, string Id, int Version, DateTimeOffset LastUpdated, bool Created);
+
+public sealed partial class FhirService
+{
+    /// <summary>A refusal found inside a write transaction; thrown to roll it back, then logged.</summary>
+    private sealed class RefusedWrite(CheckpointRefusal refusal) : Exception
+    {
+        public CheckpointRefusal Refusal { get; } = refusal;
+    }
+
+    public Task<FhirWriteOutcome> CreateAsync(FhirCaller caller, JsonObject resource, CancellationToken cancellationToken = default) =>
+        TransactAsync((connection, transaction) => StoreAsync(caller, connection, transaction, resource, id: null, ifMatch: null, mayCreate: true), cancellationToken);
+
+    /// <summary>Update, or create with the id the client chose. <paramref name="ifMatch"/>: the version the client last saw; another answers 412.</summary>
+    public Task<FhirWriteOutcome> UpdateAsync(FhirCaller caller, string type, string id, JsonObject resource, int? ifMatch, CancellationToken cancellationToken = default)
+    {
+        if (FhirJson.String(resource["resourceType"]) != type)
+            throw new FhirException(HttpStatusCode.BadRequest, "invalid", "resourceType", $"The body is a {FhirJson.String(resource["resourceType"])}, but the URL names {type}.");
+        if (FhirJson.String(resource["id"]) is { } bodyId && bodyId != id)
+            throw new FhirException(HttpStatusCode.BadRequest, "invalid", $"{type}.id", $"The body's id '{bodyId}' differs from the URL's '{id}'.");
+        if (FhirJson.String(resource["id"]) is null)
+            throw new FhirException(HttpStatusCode.BadRequest, "required", $"{type}.id", "An update must carry the resource's id in the body (FHIR R4 3.1.0.4).");
+        return TransactAsync((connection, transaction) => StoreAsync(caller, connection, transaction, resource, id, ifMatch, mayCreate: true), cancellationToken);
+    }
+
+    public Task<FhirWriteOutcome> DeleteAsync(FhirCaller caller, string type, string id, CancellationToken cancellationToken = default) =>
+        throw new FhirException(HttpStatusCode.MethodNotAllowed, "not-supported", null,
+            "Nothing in a patient record is deleted (Patientdatalagen): correct it with an update, e.g. status entered-in-error.");
+
+    /// <summary>Runs a write in one transaction; a refusal inside rolls it all back and is then logged.</summary>
+    private async Task<T> TransactAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await database.InTransactionAsync(work, cancellationToken);
+        }
+        catch (RefusedWrite refused)
+        {
+            throw Translate(await checkpoint.RecordAsync(refused.Refusal, cancellationToken));
+        }
+        catch (StadigException error)
+        {
+            throw Translate(error);
+        }
+    }
+
+    /// <summary>
+    /// Validates, checks references and access, and stores one resource on the caller's transaction.
+    /// <paramref name="id"/> null: a new id. <paramref name="path"/> prefixes error expressions (a bundle entry).
+    /// </summary>
+    private async Task<FhirWriteOutcome> StoreAsync(FhirCaller caller, DbConnection connection, DbTransaction transaction, JsonObject resource,
+        string? id, int? ifMatch, bool mayCreate, string? path = null, Guid? newId = null)
+    {
+        var type = FhirJson.String(resource["resourceType"]) ?? "";
+        if (type == FhirResourceTypes.AuditEvent)
+            throw new FhirException(HttpStatusCode.MethodNotAllowed, "not-supported", path, "AuditEvent is read-only: Stadig writes its audit log itself.");
+        var issues = FhirValidator.Validate(resource).Where(i => i.Severity is "error" or "fatal").ToList();
+        if (issues.Count > 0)
+            throw new FhirException(HttpStatusCode.BadRequest, issues.Select(i => i with { Expression = Prefixed(path, i.Expression) }).ToList());
+        caller.Scopes.Demand(type, write: true);
+        var now = clock.GetUtcNow();
+
+        if (type == "Patient") return await StorePatientAsync(caller, connection, transaction, resource, id, ifMatch, path, newId, now);
+
+        var current = id is null ? null : await FhirResourceStore.CurrentAsync(connection, transaction, type, id);
+        if (current is null && !mayCreate) throw NotFound(type, id!);
+        if (current is not null && ifMatch is { } expected && expected != current.VersionId)
+            throw new FhirException(HttpStatusCode.PreconditionFailed, "conflict", path,
+                $"{type}/{id} is at version {current.VersionId}, not {expected}: someone else changed it. Read it again and redo the change.");
+        if (current is { Deleted: false } && FhirJson.String(JsonNode.Parse(current.Content)?["meta"]?["tag"]?[0]?["code"]) == DirectoryTag)
+            throw new FhirException(HttpStatusCode.Conflict, "business-rule", path, $"{type}/{id} comes from Stadig's staff directory and is changed there.");
+
+        Guid? patientId = null;
+        if (FhirResourceTypes.PatientElement.TryGetValue(type, out var element))
+        {
+            var reference = FhirJson.String(resource[element]?["reference"]);
+            var expression = Prefixed(path, $"{type}.{element}");
+            if (reference is null)
+                throw new FhirException(HttpStatusCode.UnprocessableEntity, "required", expression,
+                    $"Stadig keeps clinical data in a patient's record: {type}.{element} must reference the Patient.");
+            if (!reference.StartsWith("Patient/", StringComparison.Ordinal))
+                throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", expression,
+                    $"{type}.{element} references '{reference}'; Stadig keeps only patients' records, so it must be a Patient.");
+            var target = await ResolvePatientAsync(connection, transaction, reference["Patient/".Length..])
+                ?? throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-found", expression, $"{type}.{element} references {reference}, which does not exist.");
+            patientId = target.PatientId;
+            if (current?.PatientId is { } before && before != patientId)
+                throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", expression,
+                    $"{type}/{id} belongs to another patient's record: mark it entered-in-error there and create it anew for this patient.");
+            if (!RolePermissions.WorksWithRecords(caller.Caller.Role))
+                throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Your role does not write in patient records.");
+            RequirePatientContext(caller, type, write: true, reference["Patient/".Length..], target.Stored?.Id ?? target.PatientId.ToString());
+            var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, target.PatientId, $"FHIR {type}", AuditActivity.Write, connection, transaction);
+            if (refusal is not null) throw new RefusedWrite(refusal);
+            if (current is not null && !grant!.Context.MaySee(current.UnitId)) throw NotFound(type, id!);
+        }
+        else
+        {
+            if (!RolePermissions.WorksWithRegistry(caller.Caller.Role))
+                throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Your role does not maintain the directory.");
+            await audit.AppendAsync(new AuditEntry(caller.Caller, null, AuditActivity.Write, $"FHIR {type}", Detail: $"{type}/{id}"), connection, transaction);
+        }
+        await CheckReferencesAsync(connection, transaction, resource, type, path);
+
+        var newResourceId = id ?? (newId ?? Guid.NewGuid()).ToString();
+        var row = await FhirResourceStore.PutAsync(connection, transaction, resource, newResourceId, patientId, current?.UnitId ?? caller.Caller.UnitId, now);
+        return new FhirWriteOutcome(FhirJson.Parse(row.Content), type, newResourceId, row.VersionId, row.LastUpdated, current is null || current.Deleted);
+    }
+
+    private async Task<FhirWriteOutcome> StorePatientAsync(FhirCaller caller, DbConnection connection, DbTransaction transaction, JsonObject resource,
+        string? id, int? ifMatch, string? path, Guid? newId, DateTimeOffset now)
+    {
+        var part = FhirPatientMapping.FromFhir(resource);
+        var existing = id is null ? null : await ResolvePatientAsync(connection, transaction, id);
+        if (existing is { } known)
+        {
+            var fhirId = known.Stored?.Id ?? id!;
+            RequirePatientContext(caller, "Patient", write: true, id!, fhirId);
+            var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, known.PatientId, "FHIR Patient", AuditActivity.Write, connection, transaction);
+            if (refusal is not null) throw new RefusedWrite(refusal);
+            var before = await registry.FindInAsync(grant!, connection, transaction) ?? throw NotFound("Patient", id!);
+            if (ifMatch is { } expected && expected != before.Version)
+                throw new FhirException(HttpStatusCode.PreconditionFailed, "conflict", path,
+                    $"Patient/{id} is at version {before.Version}, not {expected}: someone else changed it. Read it again and redo the change.");
+            if (part.Identifier is { } number && number != before.Identifier)
+                throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", Prefixed(path, "Patient.identifier"),
+                    "A patient's identity number does not change by update: register the new number and merge the records.");
+            await CheckReferencesAsync(connection, transaction, resource, "Patient", path);
+            var after = await TranslatingAsync(() => registry.UpdateInAsync(grant!, connection, transaction, before.Version, part.Details), path);
+            await FhirResourceStore.PutAsync(connection, transaction, resource, fhirId, known.PatientId, caller.Caller.UnitId, now, after.Version);
+            return new FhirWriteOutcome(PatientResource(after, await FhirResourceStore.CurrentAsync(connection, transaction, "Patient", fhirId)),
+                "Patient", fhirId, after.Version, after.UpdatedAt, Created: false);
+        }
+
+        await CheckReferencesAsync(connection, transaction, resource, "Patient", path);
+        var identifier = part.Identifier ?? await registry.NewReservnummerAsync(connection, transaction)
+            ?? throw new FhirException(HttpStatusCode.UnprocessableEntity, "required", Prefixed(path, "Patient.identifier"),
+                "The patient has no personnummer, samordningsnummer or reservnummer, and this region's reservnummer format is its own: send one.");
+        var registryId = newId ?? (Guid.TryParse(id, out var given) ? given : Guid.NewGuid());
+        var result = await TranslatingAsync(() => registry.RegisterInAsync(connection, transaction, caller.Caller, identifier, part.Details, registryId), path);
+        if (!result.Created)
+            throw new FhirException(HttpStatusCode.Conflict, "duplicate", Prefixed(path, "Patient.identifier"),
+                $"A patient with identity number {identifier} is already registered: Patient/{result.PatientId}. Use a conditional create (If-None-Exist) or update that one.");
+        var patient = result.Patient!;
+        if (part.Details.BirthDate is { } birthDate && patient.BirthDate != birthDate)
+            throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", Prefixed(path, "Patient.birthDate"),
+                $"Patient.birthDate {birthDate:yyyy-MM-dd} does not match the identity number {identifier}, which gives {patient.BirthDate:yyyy-MM-dd}.");
+        var newFhirId = id ?? registryId.ToString();
+        await FhirResourceStore.PutAsync(connection, transaction, resource, newFhirId, patient.Id, caller.Caller.UnitId, now, patient.Version);
+        return new FhirWriteOutcome(PatientResource(patient, await FhirResourceStore.CurrentAsync(connection, transaction, "Patient", newFhirId)),
+            "Patient", newFhirId, patient.Version, patient.UpdatedAt, Created: true);
+    }
+
+    private static async Task<T> TranslatingAsync<T>(Func<Task<T>> work, string? path)
+    {
+        try
+        {
+            return await work();
+        }
+        catch (InvalidInputException invalid)
+        {
+            throw Translate(invalid, Prefixed(path, PatientPath(invalid.Field)));
+        }
+    }
+
+    /// <summary>
+    /// Every reference must lead somewhere: a resource Stadig has, a contained one, or an absolute
+    /// URL of another server. A reference to nothing would be a record that points into the void.
+    /// </summary>
+    private static async Task CheckReferencesAsync(DbConnection connection, DbTransaction transaction, JsonObject resource, string type, string? path)
+    {
+        var contained = resource["contained"] is JsonArray inside
+            ? inside.OfType<JsonObject>().Select(c => FhirJson.String(c["id"])).Where(i => i is not null).ToHashSet()
+            : [];
+        foreach (var (at, _, reference) in FhirJson.References(resource, type))
+        {
+            var expression = Prefixed(path, at + ".reference");
+            if (reference.StartsWith('#'))
+            {
+                if (reference.Length > 1 && !contained.Contains(reference[1..]))
+                    throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-found", expression, $"'{reference}' names no contained resource.");
+                continue;
+            }
+            if (reference.StartsWith("http://", StringComparison.Ordinal) || reference.StartsWith("https://", StringComparison.Ordinal)) continue;
+            if (reference.StartsWith("urn:", StringComparison.Ordinal))
+                throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-found", expression,
+                    $"'{reference}' is a bundle-local reference, but no entry of this bundle has it as fullUrl.");
+            var parts = reference.Split('/');
+            if (parts.Length is not (2 or 4) || parts.Length == 4 && parts[2] != "_history")
+                throw new FhirException(HttpStatusCode.UnprocessableEntity, "invalid", expression, $"'{reference}' is not a reference of the form Type/id.");
+            var exists = parts[0] == "Patient"
+                ? await ResolvePatientAsync(connection, transaction, parts[1]) is not null
+                : FhirResourceTypes.IsSupported(parts[0]) && await FhirResourceStore.ExistsAsync(connection, transaction, parts[0], parts[1]);
+            if (!exists)
+                throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-found", expression, $"The reference {reference} leads to no resource Stadig has.");
+        }
+    }
+
+    /// <summary>The meta.tag code on resources Stadig publishes from its own directory (care units, staff).</summary>
+    public const string DirectoryTag = "stadig-directory";
+
+    private static string? Prefixed(string? path, string? expression) =>
+        path is null ? expression : expression is null ? path : $"{path}.{expression}";
+}

@@ -1,0 +1,187 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using Dapper;
+using Stadig.Access;
+using Stadig.Audit;
+using Stadig.Common;
+using Stadig.Fhir.Patients;
+using Stadig.Fhir.Store;
+using Stadig.Patients;
+using Stadig.Storage;
+
+namespace Stadig.Fhir;
+
+/// <summary>Who asks through the FHIR API: the person's assignment (as everywhere) and the token's scopes.</summary>
+public sealed record FhirCaller(Caller Caller, FhirScopes Scopes);
+
+/// <summary>
+/// The FHIR R4 interactions on Stadig's records: every one passes the access checkpoint and is
+/// audited like the same access through the UI. Reads are in this file; writes, bundles, search
+/// and bulk data in the other FhirService.*.cs files.
+/// </summary>
+public sealed partial class FhirService(Database database, PatientCheckpoint checkpoint, PatientRegistry registry, AuditLog audit, TimeProvider clock)
+{
+    public const int MaxHistory = 100;
+
+    public async Task<JsonObject> ReadAsync(FhirCaller caller, string type, string id, CancellationToken cancellationToken = default)
+    {
+        RequireKnownType(type);
+        caller.Scopes.Demand(type, write: false);
+        if (type == "Patient") return await ReadPatientAsync(caller, id, null, cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var row = await FhirResourceStore.CurrentAsync(connection, null, type, id) ?? throw NotFound(type, id);
+        await AuthorizeReadAsync(caller, row, cancellationToken);
+        if (row.Deleted) throw new FhirException(HttpStatusCode.Gone, "deleted", null, $"{type}/{id} was deleted (version {row.VersionId}).");
+        return FhirJson.Parse(row.Content);
+    }
+
+    public async Task<JsonObject> VReadAsync(FhirCaller caller, string type, string id, int version, CancellationToken cancellationToken = default)
+    {
+        RequireKnownType(type);
+        caller.Scopes.Demand(type, write: false);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var row = await FhirResourceStore.VersionAsync(connection, null, type, id, version);
+        if (type == "Patient")
+        {
+            // The registry's current version may be newer than any stored one (changed in the UI).
+            var current = await ReadPatientAsync(caller, id, null, cancellationToken);
+            if (current["meta"]?["versionId"]?.GetValue<string>() == version.ToString(CultureInfo.InvariantCulture)) return current;
+            if (row is null) throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"Patient/{id} has no stored version {version}.");
+            return FhirJson.Parse(row.Content);
+        }
+        if (row is null) throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"{type}/{id} has no version {version}.");
+        await AuthorizeReadAsync(caller, row, cancellationToken);
+        if (row.Deleted) throw new FhirException(HttpStatusCode.Gone, "deleted", null, $"Version {version} of {type}/{id} is its deletion.");
+        return FhirJson.Parse(row.Content);
+    }
+
+    /// <summary>The versions of one resource, newest first, as a history Bundle's entries.</summary>
+    public async Task<IReadOnlyList<FhirResourceRow>> HistoryAsync(FhirCaller caller, string type, string id, int count, CancellationToken cancellationToken = default)
+    {
+        RequireKnownType(type);
+        caller.Scopes.Demand(type, write: false);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = (await FhirResourceStore.HistoryAsync(connection, type, id, Math.Clamp(count, 1, MaxHistory))).ToList();
+        if (type == "Patient")
+        {
+            var current = await ReadPatientAsync(caller, id, null, cancellationToken);
+            var version = int.Parse(current["meta"]!["versionId"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+            if (rows.All(r => r.VersionId != version))
+            {
+                rows.Insert(0, new FhirResourceRow
+                {
+                    ResourceType = "Patient", Id = id, VersionId = version,
+                    LastUpdated = DateTimeOffset.Parse(current["meta"]!["lastUpdated"]!.GetValue<string>(), CultureInfo.InvariantCulture),
+                    Content = FhirJson.Serialize(current),
+                });
+            }
+            return rows;
+        }
+        if (rows.Count == 0) throw NotFound(type, id);
+        await AuthorizeReadAsync(caller, rows[0], cancellationToken);
+        return rows;
+    }
+
+    /// <summary>
+    /// A Patient resource: the registry's facts over what was stored. <paramref name="grant"/> is
+    /// passed when the caller already holds the checkpoint's grant (search, $everything).
+    /// </summary>
+    private async Task<JsonObject> ReadPatientAsync(FhirCaller caller, string id, PatientAccessGrant? grant, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var (patientId, stored) = await ResolvePatientAsync(connection, null, id) ?? throw NotFound("Patient", id);
+        RequirePatientContext(caller, "Patient", write: false, id, stored?.Id ?? patientId.ToString());
+        Patient patient;
+        if (grant is null) patient = await registry.GetAsync(caller.Caller, patientId, cancellationToken);
+        else patient = await registry.FindInAsync(grant, connection, null) ?? throw NotFound("Patient", id);
+        return PatientResource(patient, stored);
+    }
+
+    private static JsonObject PatientResource(Patient patient, FhirResourceRow? stored)
+    {
+        var resource = FhirPatientMapping.ToFhir(patient, stored is null ? null : FhirJson.Parse(stored.Content), stored?.Id ?? patient.Id.ToString());
+        var meta = resource["meta"] as JsonObject ?? new JsonObject();
+        meta["versionId"] = patient.Version.ToString(CultureInfo.InvariantCulture);
+        meta["lastUpdated"] = FhirJson.Instant(patient.UpdatedAt);
+        resource["meta"] = meta;
+        return FhirJson.Ordered(resource);
+    }
+
+    /// <summary>
+    /// Which registry patient a FHIR Patient id stands for: a Patient stored through the API (its own
+    /// id, linked to the registry row), or a registry id for a patient registered in Stadig.
+    /// </summary>
+    private static async Task<(Guid PatientId, FhirResourceRow? Stored)?> ResolvePatientAsync(DbConnection connection, DbTransaction? transaction, string id)
+    {
+        var stored = await FhirResourceStore.CurrentAsync(connection, transaction, "Patient", id);
+        if (stored is { PatientId: { } linked, Deleted: false }) return (linked, stored);
+        if (!Guid.TryParse(id, out var registryId)) return null;
+        var exists = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM patient WHERE id = @registryId", new { registryId }, transaction);
+        if (exists == 0) return null;
+        return (registryId, await FhirResourceStore.PatientOfAsync(connection, transaction, registryId));
+    }
+
+    /// <summary>The checkpoint for a stored resource: the patient's (with inner secrecy and blocks by the writing unit), or an audited directory read.</summary>
+    private async Task AuthorizeReadAsync(FhirCaller caller, FhirResourceRow row, CancellationToken cancellationToken)
+    {
+        var resource = $"FHIR {row.ResourceType}";
+        if (row.PatientId is not { } patientId)
+        {
+            await audit.AppendAsync(new AuditEntry(caller.Caller, null, AuditActivity.Read, resource, Detail: $"{row.ResourceType}/{row.Id}"), cancellationToken);
+            return;
+        }
+        if (caller.Scopes.OnlyPatientContext(row.ResourceType, write: false))
+        {
+            await using var connection = await database.OpenAsync(cancellationToken);
+            var context = caller.Scopes.PatientContext is { } launch ? await ResolvePatientAsync(connection, null, launch) : null;
+            if (context?.PatientId != patientId) throw await checkpoint.RefuseAsync(caller.Caller, patientId, resource, AuditActivity.Read, cancellationToken);
+        }
+        var grant = await checkpoint.ReadAsync(caller.Caller, patientId, resource, cancellationToken);
+        if (!grant.Context.MaySee(row.UnitId)) throw await checkpoint.RefuseAsync(caller.Caller, patientId, resource, AuditActivity.Read, cancellationToken);
+    }
+
+    /// <summary>With only patient-context scopes, a Patient id other than the launch patient is refused.</summary>
+    private static void RequirePatientContext(FhirCaller caller, string type, bool write, params string[] ids)
+    {
+        if (!caller.Scopes.OnlyPatientContext(type, write)) return;
+        if (caller.Scopes.PatientContext is { } launch && ids.Contains(launch, StringComparer.Ordinal)) return;
+        throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "The token's patient/ scopes reach only the token's own patient.");
+    }
+
+    private static void RequireKnownType(string type)
+    {
+        if (!FhirResourceTypes.IsSupported(type))
+            throw new FhirException(HttpStatusCode.NotFound, "not-supported", null,
+                $"Stadig does not support the resource type '{type}'. Supported: {string.Join(", ", FhirResourceTypes.All)}.");
+    }
+
+    private static FhirException NotFound(string type, string id) =>
+        new(HttpStatusCode.NotFound, "not-found", null, $"{type}/{id} does not exist, or you have no access to it.");
+
+    /// <summary>The use cases' own errors as FHIR answers (the checkpoint and the registry speak Swedish to people; the messages are kept).</summary>
+    internal static FhirException Translate(StadigException error, string? expression = null) => error switch
+    {
+        NotFoundException => new FhirException(HttpStatusCode.NotFound, "not-found", expression, error.Message),
+        ForbiddenException => new FhirException(HttpStatusCode.Forbidden, "forbidden", expression, error.Message),
+        ConflictException => new FhirException(HttpStatusCode.Conflict, "conflict", expression, error.Message),
+        InvalidInputException invalid => new FhirException(HttpStatusCode.UnprocessableEntity, "value", expression ?? PatientPath(invalid.Field), error.Message),
+        _ => new FhirException(HttpStatusCode.BadRequest, "invalid", expression, error.Message),
+    };
+
+    private static string PatientPath(string field) => field switch
+    {
+        "identifier" => "Patient.identifier",
+        "familyName" => "Patient.name.family",
+        "givenNames" => "Patient.name.given",
+        "addressLine" => "Patient.address.line",
+        "postalCode" => "Patient.address.postalCode",
+        "city" => "Patient.address.city",
+        "phone" or "email" => "Patient.telecom",
+        "birthDate" => "Patient.birthDate",
+        "deceasedDate" => "Patient.deceasedDateTime",
+        "protectedIdentity" => "Patient.meta.security",
+        _ => $"Patient.{field}",
+    };
+}

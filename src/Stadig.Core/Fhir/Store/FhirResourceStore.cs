@@ -1,0 +1,114 @@
+using System.Data.Common;
+using System.Text.Json.Nodes;
+using Dapper;
+using Stadig.Fhir.Search;
+
+namespace Stadig.Fhir.Store;
+
+/// <summary>
+/// Reads and writes the stored versions of FHIR resources. It decides nothing about access: the
+/// FHIR use cases call it with the checkpoint's grant in hand, on their connection and transaction,
+/// so a resource, its version, its search index and the audit event are one write.
+/// </summary>
+public static class FhirResourceStore
+{
+    private const string Columns =
+        "resource_type AS ResourceType, id AS Id, version_id AS VersionId, patient_id AS PatientId, unit_id AS UnitId, last_updated AS LastUpdated, deleted AS Deleted, content AS Content";
+
+    public static Task<FhirResourceRow?> CurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id) =>
+        connection.QuerySingleOrDefaultAsync<FhirResourceRow>(
+            $"SELECT {Columns} FROM fhir_resource WHERE resource_type = @type AND id = @id", new { type, id }, transaction);
+
+    public static Task<FhirResourceRow?> VersionAsync(DbConnection connection, DbTransaction? transaction, string type, string id, int version) =>
+        connection.QuerySingleOrDefaultAsync<FhirResourceRow>(
+            $"SELECT {Columns} FROM fhir_resource_version WHERE resource_type = @type AND id = @id AND version_id = @version", new { type, id, version }, transaction);
+
+    /// <summary>Every version of one resource, newest first.</summary>
+    public static async Task<IReadOnlyList<FhirResourceRow>> HistoryAsync(DbConnection connection, string type, string id, int limit) =>
+        (await connection.QueryAsync<FhirResourceRow>(
+            $"SELECT {Columns} FROM fhir_resource_version WHERE resource_type = @type AND id = @id ORDER BY version_id DESC LIMIT @limit",
+            new { type, id, limit })).AsList();
+
+    /// <summary>Versions of every resource of a type, newest first, optionally since a moment and within some patients' compartments.</summary>
+    public static async Task<IReadOnlyList<FhirResourceRow>> TypeHistoryAsync(DbConnection connection, string type, DateTimeOffset? since, int limit) =>
+        (await connection.QueryAsync<FhirResourceRow>(
+            $"""
+             SELECT {Columns} FROM fhir_resource_version
+             WHERE resource_type = @type AND (@noSince OR last_updated > @since)
+             ORDER BY last_updated DESC, id, version_id DESC LIMIT @limit
+             """,
+            new { type, noSince = since is null, since = since ?? DateTimeOffset.MinValue, limit })).AsList();
+
+    /// <summary>
+    /// Stores <paramref name="resource"/> as the next version (1 for a new one): sets meta.versionId
+    /// and meta.lastUpdated in it, keeps the version, and replaces the search index rows.
+    /// <paramref name="version"/> forces the version number (a Patient's follows its registry row).
+    /// </summary>
+    public static async Task<FhirResourceRow> PutAsync(DbConnection connection, DbTransaction transaction, JsonObject resource, string id,
+        Guid? patientId, Guid unitId, DateTimeOffset now, int? version = null)
+    {
+        var type = resource["resourceType"]!.GetValue<string>();
+        var current = await CurrentAsync(connection, transaction, type, id);
+        var next = version ?? (current?.VersionId ?? 0) + 1;
+        resource["id"] = id;
+        var meta = resource["meta"] as JsonObject ?? new JsonObject();
+        resource.Remove("meta");
+        meta["versionId"] = next.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        meta["lastUpdated"] = FhirJson.Instant(now);
+        resource["meta"] = meta;
+        var row = new FhirResourceRow
+        {
+            ResourceType = type, Id = id, VersionId = next, PatientId = patientId, UnitId = unitId, LastUpdated = now, Deleted = false,
+            Content = FhirJson.Serialize(FhirJson.Ordered(resource)),
+        };
+        await connection.ExecuteAsync(
+            current is null
+                ? "INSERT INTO fhir_resource (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content) VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content)"
+                : "UPDATE fhir_resource SET version_id = @VersionId, patient_id = @PatientId, unit_id = @UnitId, last_updated = @LastUpdated, deleted = @Deleted, content = @Content WHERE resource_type = @ResourceType AND id = @Id",
+            row, transaction);
+        await connection.ExecuteAsync(
+            """
+            INSERT INTO fhir_resource_version (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content)
+            VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content)
+            """, row, transaction);
+        await FhirSearchIndexWriter.ReplaceAsync(connection, transaction, type, id, patientId, FhirSearchIndexer.Extract(resource));
+        return row;
+    }
+
+    /// <summary>Marks a resource deleted (a version without content that vread and history still show).</summary>
+    public static async Task<FhirResourceRow?> DeleteAsync(DbConnection connection, DbTransaction transaction, string type, string id, DateTimeOffset now)
+    {
+        var current = await CurrentAsync(connection, transaction, type, id);
+        if (current is null || current.Deleted) return current;
+        var row = new FhirResourceRow
+        {
+            ResourceType = type, Id = id, VersionId = current.VersionId + 1, PatientId = current.PatientId, UnitId = current.UnitId, LastUpdated = now, Deleted = true, Content = current.Content,
+        };
+        await connection.ExecuteAsync(
+            "UPDATE fhir_resource SET version_id = @VersionId, last_updated = @LastUpdated, deleted = @Deleted WHERE resource_type = @ResourceType AND id = @Id", row, transaction);
+        await connection.ExecuteAsync(
+            """
+            INSERT INTO fhir_resource_version (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content)
+            VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content)
+            """, row, transaction);
+        await FhirSearchIndexWriter.DeleteAsync(connection, transaction, type, id);
+        return row;
+    }
+
+    /// <summary>The Patient resource linked to a registry row, if one was stored through the API.</summary>
+    public static Task<FhirResourceRow?> PatientOfAsync(DbConnection connection, DbTransaction? transaction, Guid patientId) =>
+        connection.QuerySingleOrDefaultAsync<FhirResourceRow>(
+            $"SELECT {Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = @patientId ORDER BY last_updated DESC LIMIT 1",
+            new { patientId }, transaction);
+
+    /// <summary>The current resources in one patient's compartment (for $everything and export), oldest first.</summary>
+    public static async Task<IReadOnlyList<FhirResourceRow>> CompartmentAsync(DbConnection connection, Guid patientId, IReadOnlyCollection<string>? types) =>
+        (await connection.QueryAsync<FhirResourceRow>(
+            $"SELECT {Columns} FROM fhir_resource WHERE patient_id = @patientId AND resource_type <> 'Patient' AND NOT deleted ORDER BY resource_type, last_updated, id",
+            new { patientId })).Where(r => types is null || types.Contains(r.ResourceType)).ToList();
+
+    /// <summary>Whether a resource exists (and is not deleted); for reference checks.</summary>
+    public static async Task<bool> ExistsAsync(DbConnection connection, DbTransaction? transaction, string type, string id) =>
+        await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM fhir_resource WHERE resource_type = @type AND id = @id AND NOT deleted", new { type, id }, transaction) > 0;
+}

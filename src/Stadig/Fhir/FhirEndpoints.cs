@@ -1,0 +1,197 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.Features;
+using Stadig.Auth;
+using Stadig.Common;
+
+namespace Stadig.Fhir;
+
+/// <summary>
+/// The FHIR R4 API under /fhir (JSON only). Every answer that is not a resource is an
+/// OperationOutcome naming the problem; the interactions themselves live in Core's FhirService.
+/// </summary>
+public static class FhirEndpoints
+{
+    /// <summary>The largest request body accepted (a big patient's transaction bundle is a few MB).</summary>
+    public const int MaxBodyBytes = 32 * 1024 * 1024;
+
+    public static void MapFhirEndpoints(this WebApplication app)
+    {
+        var fhir = app.MapGroup("/fhir").DisableAntiforgery().AddEndpointFilter(AnswerFailuresAsOperationOutcome);
+        fhir.MapGet("/metadata", (HttpContext http) => Resource(FhirCapability.Statement(BaseUrl(http)))).AllowAnonymous();
+        fhir.MapPost("/", BundleAsync);
+        fhir.MapGet("/{type}", SearchAsync);
+        fhir.MapPost("/{type}/_search", SearchByPostAsync);
+        fhir.MapPost("/{type}", CreateAsync);
+        fhir.MapGet("/{type}/_history", TypeHistoryAsync);
+        fhir.MapGet("/{type}/{id}", ReadAsync);
+        fhir.MapPut("/{type}/{id}", UpdateAsync);
+        fhir.MapDelete("/{type}/{id}", DeleteAsync);
+        fhir.MapGet("/{type}/{id}/_history", HistoryAsync);
+        fhir.MapGet("/{type}/{id}/_history/{version}", VReadAsync);
+        FhirBulkEndpoints.Map(fhir);
+    }
+
+    private static async ValueTask<object?> AnswerFailuresAsOperationOutcome(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context);
+        }
+        catch (FhirException failure)
+        {
+            return Outcome(failure.Status, failure.Issues);
+        }
+        catch (StadigException failure)
+        {
+            var translated = FhirService.Translate(failure);
+            return Outcome(translated.Status, translated.Issues);
+        }
+    }
+
+    internal static IResult Outcome(HttpStatusCode status, IEnumerable<FhirIssue> issues) =>
+        Resource(FhirBundles.OperationOutcome(issues), (int)status);
+
+    internal static IResult Resource(JsonObject resource, int status = StatusCodes.Status200OK) =>
+        Results.Text(FhirJson.Serialize(resource), FhirJson.MediaType + "; charset=utf-8", Encoding.UTF8, status);
+
+    internal static string BaseUrl(HttpContext http) => $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}/fhir";
+
+    internal static async Task<FhirCaller> CallerAsync(HttpContext http, CallerAccessor callers, CancellationToken ct)
+    {
+        var caller = await callers.CurrentAsync(ct);
+        var user = http.User;
+        var isBearer = http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase);
+        if (!isBearer) return new FhirCaller(caller, FhirScopes.Unlimited);
+        // A token without scopes reaches no data: integrations ask for what they need.
+        var scope = user.FindFirst("scope")?.Value ?? string.Join(' ', user.FindAll("scp").Select(c => c.Value));
+        return new FhirCaller(caller, FhirScopes.Parse(scope, user.FindFirst("patient")?.Value));
+    }
+
+    /// <summary>Reads the body as a resource; a body over <see cref="MaxBodyBytes"/> answers 413.</summary>
+    internal static async Task<JsonObject> BodyAsync(HttpContext http, CancellationToken ct)
+    {
+        if (http.Request.ContentLength > MaxBodyBytes) throw TooLarge();
+        var feature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = MaxBodyBytes + 1L;
+        var contentType = http.Request.ContentType ?? "";
+        if (contentType.Length > 0 && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
+            throw new FhirException(HttpStatusCode.UnsupportedMediaType, "not-supported", null, $"Stadig's FHIR API takes {FhirJson.MediaType}, not {contentType}.");
+        using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+        var buffer = new char[81920];
+        var text = new StringBuilder();
+        int read;
+        try
+        {
+            while ((read = await reader.ReadAsync(buffer, ct)) > 0)
+            {
+                text.Append(buffer, 0, read);
+                if (text.Length > MaxBodyBytes) throw TooLarge();
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge();
+        }
+        return FhirJson.ParseResource(text.ToString());
+    }
+
+    private static FhirException TooLarge() =>
+        new(HttpStatusCode.RequestEntityTooLarge, "too-costly", null, $"The body is larger than {MaxBodyBytes / 1024 / 1024} MB; split the bundle.");
+
+    private static async Task<IResult> ReadAsync(string type, string id, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
+    {
+        var resource = await fhir.ReadAsync(await CallerAsync(http, callers, ct), type, id, ct);
+        return WithVersionHeaders(http, resource, Resource(resource));
+    }
+
+    private static async Task<IResult> VReadAsync(string type, string id, string version, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
+    {
+        if (!int.TryParse(version, out var number))
+            throw new FhirException(HttpStatusCode.BadRequest, "invalid", null, $"'{version}' is not a version number.");
+        var resource = await fhir.VReadAsync(await CallerAsync(http, callers, ct), type, id, number, ct);
+        return WithVersionHeaders(http, resource, Resource(resource));
+    }
+
+    private static async Task<IResult> HistoryAsync(string type, string id, int? _count, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
+    {
+        var rows = await fhir.HistoryAsync(await CallerAsync(http, callers, ct), type, id, _count ?? FhirService.MaxHistory, ct);
+        return Resource(FhirBundles.History(BaseUrl(http), rows));
+    }
+
+    private static async Task<IResult> TypeHistoryAsync(string type, string? _since, int? _count, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
+    {
+        DateTimeOffset? since = null;
+        if (_since is not null)
+        {
+            if (!DateTimeOffset.TryParse(_since, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed))
+                throw new FhirException(HttpStatusCode.BadRequest, "value", "_since", $"_since '{_since}' is not an instant.");
+            since = parsed;
+        }
+        var rows = await fhir.TypeHistoryAsync(await CallerAsync(http, callers, ct), type, since, _count ?? FhirService.MaxHistory, ct);
+        return Resource(FhirBundles.History(BaseUrl(http), rows));
+    }
+
+    private static async Task<IResult> CreateAsync(string type, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
+    {
+        var body = await BodyAsync(http, ct);
+        if (FhirJson.String(body["resourceType"]) != type)
+            throw new FhirException(HttpStatusCode.BadRequest, "invalid", "resourceType", $"The body is a {FhirJson.String(body["resourceType"])}, but the URL names {type}.");
+        var caller = await CallerAsync(http, callers, ct);
+        var ifNoneExist = http.Request.Headers["If-None-Exist"].ToString();
+        var outcome = ifNoneExist.Length > 0
+            ? await fhir.ConditionalCreateAsync(caller, body, ifNoneExist, ct)
+            : await fhir.CreateAsync(caller, body, ct);
+        return Written(http, outcome);
+    }
+
+    private static async Task<IResult> UpdateAsync(string type, string id, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
+    {
+        var ifMatch = FhirBundles.ParseETag(http.Request.Headers.IfMatch.ToString());
+        var body = await BodyAsync(http, ct);
+        var outcome = await fhir.UpdateAsync(await CallerAsync(http, callers, ct), type, id, body, ifMatch, ct);
+        return Written(http, outcome);
+    }
+
+    private static async Task<IResult> DeleteAsync(string type, string id, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct) =>
+        Written(http, await fhir.DeleteAsync(await CallerAsync(http, callers, ct), type, id, ct));
+
+    private static async Task<IResult> SearchAsync(string type, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct) =>
+        Resource(await fhir.SearchAsync(await CallerAsync(http, callers, ct), type, http.Request.Query.SelectMany(q => q.Value.Select(v => KeyValuePair.Create(q.Key, v ?? ""))).ToList(),
+            Strict(http), BaseUrl(http), ct));
+
+    private static async Task<IResult> SearchByPostAsync(string type, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
+    {
+        var form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(ct) : null;
+        var parameters = http.Request.Query.SelectMany(q => q.Value.Select(v => KeyValuePair.Create(q.Key, v ?? "")))
+            .Concat(form?.SelectMany(f => f.Value.Select(v => KeyValuePair.Create(f.Key, v ?? ""))) ?? []).ToList();
+        return Resource(await fhir.SearchAsync(await CallerAsync(http, callers, ct), type, parameters, Strict(http), BaseUrl(http), ct));
+    }
+
+    /// <summary>Prefer: handling=strict makes an unknown search parameter an error; lenient (the default) ignores it and says so.</summary>
+    private static bool Strict(HttpContext http) =>
+        http.Request.Headers["Prefer"].ToString().Contains("handling=strict", StringComparison.OrdinalIgnoreCase);
+
+    private static async Task<IResult> BundleAsync(HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
+    {
+        var body = await BodyAsync(http, ct);
+        return Resource(await fhir.ProcessBundleAsync(await CallerAsync(http, callers, ct), body, BaseUrl(http), ct));
+    }
+
+    private static IResult Written(HttpContext http, FhirWriteOutcome outcome)
+    {
+        http.Response.Headers.ETag = FhirBundles.ETag(outcome.Version);
+        http.Response.Headers.LastModified = outcome.LastUpdated.ToString("R");
+        if (outcome.Created) http.Response.Headers.Location = $"{BaseUrl(http)}/{outcome.Type}/{outcome.Id}/_history/{outcome.Version}";
+        return Resource(outcome.Resource, outcome.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+    }
+
+    private static IResult WithVersionHeaders(HttpContext http, JsonObject resource, IResult result)
+    {
+        if (FhirJson.String(resource["meta"]?["versionId"]) is { } version) http.Response.Headers.ETag = $"W/\"{version}\"";
+        if (FhirJson.String(resource["meta"]?["lastUpdated"]) is { } updated && DateTimeOffset.TryParse(updated, out var moment))
+            http.Response.Headers.LastModified = moment.ToString("R");
+        return result;
+    }
+}
