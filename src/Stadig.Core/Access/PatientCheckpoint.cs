@@ -79,6 +79,29 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
         return (new PatientAccessGrant(context), null);
     }
 
+    /// <summary>
+    /// A bulk export of the whole record (FHIR $export: a move to a successor system, a delivery the
+    /// care provider must make). Only an administrator may, without a care relation; every patient
+    /// exported is audited as read with the detail "Bulk export", for log review to see.
+    /// </summary>
+    public async Task<PatientAccessGrant> ExportAsync(Caller caller, Guid patientId, string resource, CancellationToken cancellationToken = default)
+    {
+        var context = await ContextAsync(caller, patientId, cancellationToken);
+        if (context is null || caller.Role != Organisation.Role.Administrator)
+        {
+            await audit.AppendAsync(new AuditEntry(caller, context is null ? null : patientId, AuditActivity.Read, resource, AuditOutcome.Denied), cancellationToken);
+            throw new ForbiddenException("Bara en administratör får exportera hela journaler.");
+        }
+        await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.Read, resource, AuditOutcome.Allowed,
+            context.ProtectedIdentity != ProtectedIdentity.None ? AuditFlags.ProtectedIdentity : AuditFlags.None, "Bulk export"), cancellationToken);
+        // The whole record goes out: every unit's part, as the export is the care provider's, not one unit's.
+        return new PatientAccessGrant(new PatientAccessContext
+        {
+            Caller = caller, PatientId = patientId, ProtectedIdentity = context.ProtectedIdentity, HasCareRelation = true, EmergencyOpen = true,
+            OwnUnits = context.OwnUnits, BlockedUnits = context.BlockedUnits, ConsentedSources = context.ConsentedSources,
+        });
+    }
+
     /// <summary>Logs a refusal from <see cref="WriteInAsync"/> (after the transaction it happened in is gone) and gives the exception to throw.</summary>
     public async Task<StadigException> RecordAsync(CheckpointRefusal refusal, CancellationToken cancellationToken = default)
     {

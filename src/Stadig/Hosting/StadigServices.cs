@@ -65,6 +65,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Problems.PatientProblems>();
         services.AddSingleton<Stadig.Encounters.PatientEncounters>();
         services.AddSingleton<StaffDirectory>();
+        services.AddSingleton<Stadig.Fhir.FhirService>();
         // The HL7 v2 MLLP listener for lab results (Stadig:Mllp:Port, default 2575; 0 turns it off).
         services.AddHostedService<Stadig.LabResults.MllpHostedService>();
         services.AddSingleton<InstallationSettings>();
@@ -132,9 +133,15 @@ public static class StadigServices
                 cookie.SlidingExpiration = true;
                 cookie.LoginPath = "/login";
                 cookie.AccessDeniedPath = "/assignment";
+                cookie.Events.OnRedirectToAccessDenied = context =>
+                {
+                    if (context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/fhir")) context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                    else context.Response.Redirect(context.RedirectUri);
+                    return Task.CompletedTask;
+                };
                 cookie.Events.OnRedirectToLogin = context =>
                 {
-                    if (context.Request.Path.StartsWithSegments("/api")) context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    if (context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/fhir")) context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                     else context.Response.Redirect(context.RedirectUri);
                     return Task.CompletedTask;
                 };
@@ -194,6 +201,7 @@ public static class StadigServices
         Stadig.Audit.AuditEndpoints.MapAuditEndpoints(app);
         Stadig.LabResults.QuarantineEndpoints.MapQuarantineEndpoints(app);
         Stadig.LabResults.InboxEndpoints.MapInboxEndpoints(app);
+        Stadig.Fhir.FhirEndpoints.MapFhirEndpoints(app);
         app.MapRazorComponents<App>();
     }
 }

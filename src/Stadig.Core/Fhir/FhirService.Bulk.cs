@@ -1,0 +1,212 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Dapper;
+using Stadig.Access;
+using Stadig.Audit;
+using Stadig.Fhir.Store;
+using Stadig.Organisation;
+using Stadig.Patients;
+
+namespace Stadig.Fhir;
+
+/// <summary>Where a bulk export starts: everything, every patient, or the patients of one care unit (a Group).</summary>
+public sealed record FhirExportScope(string Level, Guid? GroupUnitId, IReadOnlySet<string>? Types, DateTimeOffset? Since);
+
+public sealed partial class FhirService
+{
+    /// <summary>Lines per NDJSON file of an export.</summary>
+    public const int ExportFileLines = 10_000;
+
+    /// <summary>Patient/{id}/$everything: the patient and everything in their compartment the caller may see.</summary>
+    public async Task<JsonObject> EverythingAsync(FhirCaller caller, string id, string baseUrl, CancellationToken cancellationToken = default)
+    {
+        caller.Scopes.Demand("Patient", write: false);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var (patientId, stored) = await ResolvePatientAsync(connection, null, id) ?? throw NotFound("Patient", id);
+        RequirePatientContext(caller, "Patient", write: false, id, stored?.Id ?? patientId.ToString());
+        var grant = await checkpoint.ReadAsync(caller.Caller, patientId, "FHIR Patient $everything", cancellationToken);
+        var patient = await registry.FindInAsync(grant, connection, null) ?? throw NotFound("Patient", id);
+        var resources = new List<JsonObject> { PatientResource(patient, stored) };
+        foreach (var row in await FhirResourceStore.CompartmentAsync(connection, patientId, null))
+        {
+            if (caller.Scopes.Allows(row.ResourceType, write: false) && grant.Context.MaySee(row.UnitId)) resources.Add(FhirJson.Parse(row.Content));
+        }
+        var entries = new JsonArray();
+        foreach (var resource in resources)
+            entries.Add(new JsonObject { ["fullUrl"] = $"{baseUrl}/{FhirJson.String(resource["resourceType"])}/{FhirJson.String(resource["id"])}", ["resource"] = resource, ["search"] = new JsonObject { ["mode"] = "match" } });
+        return new JsonObject { ["resourceType"] = "Bundle", ["type"] = "searchset", ["total"] = resources.Count, ["entry"] = entries };
+    }
+
+    /// <summary>
+    /// Starts a Bulk Data export (the async pattern: the caller polls the job). Bulk export is a
+    /// care provider's act — a move to a successor system, a registry delivery — so it takes an
+    /// administrator with a system/ scope, and every exported patient is audited as read.
+    /// </summary>
+    public async Task<Guid> StartExportAsync(FhirCaller caller, FhirExportScope scope, string requestUrl, CancellationToken cancellationToken = default)
+    {
+        if (caller.Caller.Role != Role.Administrator || caller.Scopes.OnlyPatientContext("Patient", write: false) || !caller.Scopes.Allows("Patient", write: false))
+            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Bulk export takes an administrator's assignment and a system/*.read (or user/*.read) scope.");
+        var job = Guid.NewGuid();
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(
+            "INSERT INTO fhir_export_job (id, requested_by, request_url, status, created_at) VALUES (@job, @staff, @requestUrl, 'running', @now)",
+            new { job, staff = caller.Caller.StaffId, requestUrl, now = clock.GetUtcNow() });
+        await audit.AppendAsync(new AuditEntry(caller.Caller, null, AuditActivity.Read, "FHIR $export", Detail: requestUrl), cancellationToken);
+        return job;
+    }
+
+    /// <summary>Runs an export job to the end, writing its NDJSON files; a failure is kept on the job for the poller to see.</summary>
+    public async Task RunExportAsync(FhirCaller caller, Guid job, FhirExportScope scope, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var files = new Dictionary<string, (StringBuilder Text, int Lines, int Position)>(StringComparer.Ordinal);
+            await using var connection = await database.OpenAsync(cancellationToken);
+            async Task WriteAsync(JsonObject resource)
+            {
+                var type = FhirJson.String(resource["resourceType"])!;
+                if (scope.Types is not null && !scope.Types.Contains(type)) return;
+                if (!files.TryGetValue(type, out var file)) file = (new StringBuilder(), 0, 0);
+                file.Text.Append(FhirJson.Serialize(resource)).Append('\n');
+                file.Lines++;
+                if (file.Lines >= ExportFileLines)
+                {
+                    await SaveFileAsync(connection, job, type, file.Position, file.Text.ToString());
+                    file = (new StringBuilder(), 0, file.Position + 1);
+                }
+                files[type] = file;
+            }
+
+            if (scope.Level == "system")
+            {
+                foreach (var row in await connection.QueryAsync<FhirResourceRow>(
+                    "SELECT resource_type AS ResourceType, id AS Id, content AS Content, last_updated AS LastUpdated FROM fhir_resource WHERE patient_id IS NULL AND NOT deleted ORDER BY resource_type, id"))
+                {
+                    if (scope.Since is null || row.LastUpdated > scope.Since) await WriteAsync(FhirJson.Parse(row.Content));
+                }
+            }
+            var patientIds = scope.GroupUnitId is { } unit
+                ? await connection.QueryAsync<Guid>(
+                    "SELECT DISTINCT patient_id FROM encounter WHERE unit_id = @unit UNION SELECT DISTINCT patient_id FROM care_relation WHERE unit_id = @unit", new { unit })
+                : await connection.QueryAsync<Guid>("SELECT id FROM patient WHERE merged_into_id IS NULL ORDER BY id");
+            foreach (var patientId in patientIds)
+            {
+                var grant = await checkpoint.ExportAsync(caller.Caller, patientId, "FHIR $export", cancellationToken);
+                var patient = await registry.FindInAsync(grant, connection, null);
+                if (patient is null) continue;
+                var stored = await FhirResourceStore.PatientOfAsync(connection, null, patientId);
+                if (scope.Since is null || patient.UpdatedAt > scope.Since) await WriteAsync(PatientResource(patient, stored));
+                foreach (var row in await FhirResourceStore.CompartmentAsync(connection, patientId, scope.Types))
+                {
+                    if (scope.Since is null || row.LastUpdated > scope.Since) await WriteAsync(FhirJson.Parse(row.Content));
+                }
+            }
+            foreach (var (type, file) in files)
+            {
+                if (file.Lines > 0) await SaveFileAsync(connection, job, type, file.Position, file.Text.ToString());
+            }
+            await connection.ExecuteAsync("UPDATE fhir_export_job SET status = 'completed', completed_at = @now WHERE id = @job", new { job, now = clock.GetUtcNow() });
+        }
+        catch (Exception failure) when (failure is not OperationCanceledException)
+        {
+            await using var connection = await database.OpenAsync(CancellationToken.None);
+            await connection.ExecuteAsync("UPDATE fhir_export_job SET status = 'failed', completed_at = @now, error = @error WHERE id = @job",
+                new { job, now = clock.GetUtcNow(), error = failure is FhirException fhir ? fhir.Message : failure.GetType().Name });
+        }
+    }
+
+    private static Task SaveFileAsync(System.Data.Common.DbConnection connection, Guid job, string type, int position, string content) =>
+        connection.ExecuteAsync("INSERT INTO fhir_export_file (job_id, resource_type, position, content) VALUES (@job, @type, @position, @content)",
+            new { job, type, position, content });
+
+    public sealed class ExportJob
+    {
+        public Guid Id { get; init; }
+        public Guid RequestedBy { get; init; }
+        public string RequestUrl { get; init; } = "";
+        public string Status { get; init; } = "";
+        public DateTimeOffset CreatedAt { get; init; }
+        public string? Error { get; init; }
+    }
+
+    public sealed class ExportFile
+    {
+        public string ResourceType { get; init; } = "";
+        public int Position { get; init; }
+        public int Lines { get; init; }
+    }
+
+    /// <summary>The job and its files, for the one who started it.</summary>
+    public async Task<(ExportJob Job, IReadOnlyList<ExportFile> Files)> ExportStatusAsync(FhirCaller caller, Guid job, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var found = await connection.QuerySingleOrDefaultAsync<ExportJob>(
+            "SELECT id AS Id, requested_by AS RequestedBy, request_url AS RequestUrl, status AS Status, created_at AS CreatedAt, error AS Error FROM fhir_export_job WHERE id = @job",
+            new { job });
+        if (found is null || found.RequestedBy != caller.Caller.StaffId)
+            throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"No export job {job} of yours.");
+        var files = (await connection.QueryAsync<(string, int, string)>(
+            "SELECT resource_type, position, content FROM fhir_export_file WHERE job_id = @job ORDER BY resource_type, position", new { job }))
+            .Select(f => new ExportFile { ResourceType = f.Item1, Position = f.Item2, Lines = f.Item3.Count(c => c == '\n') }).ToList();
+        return (found, files);
+    }
+
+    public async Task<string> ExportFileAsync(FhirCaller caller, Guid job, string type, int position, CancellationToken cancellationToken = default)
+    {
+        await ExportStatusAsync(caller, job, cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<string>(
+            "SELECT content FROM fhir_export_file WHERE job_id = @job AND resource_type = @type AND position = @position", new { job, type, position })
+            ?? throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"Export {job} has no file {type} {position}.");
+    }
+
+    /// <summary>
+    /// $import: NDJSON resources (an export of Stadig or another system) stored with their own ids,
+    /// all or nothing: patients first, then the directory, then the records that point at them.
+    /// </summary>
+    public async Task<JsonObject> ImportAsync(FhirCaller caller, string ndjson, CancellationToken cancellationToken = default)
+    {
+        if (caller.Caller.Role != Role.Administrator)
+            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "$import takes an administrator's assignment.");
+        var resources = new List<(JsonObject Resource, int Line)>();
+        var lineNumber = 0;
+        foreach (var line in ndjson.Split('\n'))
+        {
+            lineNumber++;
+            if (line.Trim().Length == 0) continue;
+            try
+            {
+                resources.Add((FhirJson.ParseResource(line), lineNumber));
+            }
+            catch (FhirException e)
+            {
+                throw new FhirException(e.Status, e.Issues.Select(i => i with { Diagnostics = $"Line {lineNumber}: {i.Diagnostics}" }).ToList());
+            }
+        }
+        int Rank(JsonObject r) => FhirJson.String(r["resourceType"]) switch
+        {
+            "Patient" => 0,
+            var t when t is not null && FhirResourceTypes.Directory.Contains(t) => 1,
+            "Encounter" => 2,
+            "Observation" => 3,
+            _ => 4,
+        };
+        var ordered = resources.OrderBy(r => Rank(r.Resource)).ToList();
+        var counts = await TransactAsync(async (connection, transaction) =>
+        {
+            var stored = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var (resource, line) in ordered)
+            {
+                var type = FhirJson.String(resource["resourceType"])!;
+                var id = FhirJson.String(resource["id"])
+                    ?? throw new FhirException(HttpStatusCode.BadRequest, "required", $"line {line}", $"Line {line}: an imported {type} needs its id.");
+                await StoreAsync(caller, connection, transaction, resource, id, null, mayCreate: true, $"line {line}");
+                stored[type] = stored.GetValueOrDefault(type) + 1;
+            }
+            return stored;
+        }, cancellationToken);
+        return FhirBundles.Information("Imported " + string.Join(", ", counts.OrderBy(c => c.Key).Select(c => $"{c.Value} {c.Key}")) + ".");
+    }
+}

@@ -1,0 +1,255 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using Dapper;
+using Stadig.Access;
+using Stadig.Audit;
+using Stadig.Fhir.Patients;
+using Stadig.Fhir.Search;
+using Stadig.Fhir.Store;
+using Stadig.Patients;
+
+namespace Stadig.Fhir;
+
+public sealed partial class FhirService
+{
+    /// <summary>
+    /// A search, answered as a searchset Bundle with paging links. A search in one patient's
+    /// compartment (patient= or subject=) passes the checkpoint once for that patient; a search
+    /// across patients passes it for every patient it finds, and leaves out what the caller may not see.
+    /// </summary>
+    public async Task<JsonObject> SearchAsync(FhirCaller caller, string type, IReadOnlyList<KeyValuePair<string, string>> query, bool strict, string baseUrl,
+        CancellationToken cancellationToken = default)
+    {
+        RequireKnownType(type);
+        caller.Scopes.Demand(type, write: false);
+        if (type == "Patient") return await SearchPatientsAsync(caller, query, strict, baseUrl, cancellationToken);
+        if (type == FhirResourceTypes.AuditEvent)
+            throw new FhirException(HttpStatusCode.NotImplemented, "not-supported", null, "AuditEvent search is not offered; log auditors use Stadig's log review.");
+
+        var request = FhirSearchRequest.Parse(type, query, strict);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        Guid? patientId = null;
+        PatientAccessGrant? grant = null;
+        var patientValue = query.FirstOrDefault(q => q.Key is "patient" or "subject" or "patient:Patient" or "subject:Patient").Value;
+        if (patientValue is { Length: > 0 } && !patientValue.Contains(','))
+        {
+            var reference = patientValue.StartsWith("Patient/", StringComparison.Ordinal) ? patientValue["Patient/".Length..] : patientValue;
+            var target = await ResolvePatientAsync(connection, null, reference);
+            if (target is null) return SearchSet(baseUrl, type, query, [], [], request.Ignored, 0, request.Count, request.Offset, hasMore: false);
+            RequirePatientContext(caller, type, write: false, reference, target.Value.Stored?.Id ?? target.Value.PatientId.ToString());
+            grant = await checkpoint.ReadAsync(caller.Caller, target.Value.PatientId, $"FHIR {type} search", cancellationToken);
+            patientId = target.Value.PatientId;
+        }
+        else if (caller.Scopes.OnlyPatientContext(type, write: false))
+        {
+            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", "patient", "With patient/ scopes, a search must name the token's patient (patient=…).");
+        }
+
+        var (sql, parameters) = FhirSearchSql.Build(request, database.Engine, patientId);
+        var rows = (await connection.QueryAsync<FhirResourceRow>(sql, parameters)).ToList();
+        var hasMore = rows.Count > request.Count;
+        if (hasMore) rows.RemoveAt(rows.Count - 1);
+        rows = await VisibleAsync(caller, rows, grant, cancellationToken);
+
+        var included = new List<JsonObject>();
+        if (rows.Count > 0 && (request.Includes.Count > 0 || request.RevIncludes.Count > 0))
+        {
+            var matches = rows.Select(r => (r.ResourceType, r.Id)).ToList();
+            foreach (var target in await FhirIncludes.IncludeTargetsAsync(connection, request, matches))
+            {
+                var slash = target.IndexOf('/');
+                try
+                {
+                    included.Add(target[..slash] == "Patient" && grant is not null
+                        ? await ReadPatientAsync(caller, target[(slash + 1)..], grant, cancellationToken)
+                        : await ReadAsync(caller, target[..slash], target[(slash + 1)..], cancellationToken));
+                }
+                catch (FhirException e) when (e.Status is HttpStatusCode.NotFound or HttpStatusCode.Gone or HttpStatusCode.Forbidden)
+                {
+                    // An included resource the caller may not see is left out, as a search would leave it out.
+                }
+            }
+            var reverse = await VisibleAsync(caller, (await FhirIncludes.RevIncludeAsync(connection, request, matches)).ToList(), grant, cancellationToken);
+            included.AddRange(reverse.Select(r => FhirJson.Parse(r.Content)));
+        }
+        int? total = request.WantsTotal ? await connection.ExecuteScalarAsync<int>(FhirSearchSql.BuildCount(request, database.Engine, patientId).Sql,
+            FhirSearchSql.BuildCount(request, database.Engine, patientId).Parameters) : null;
+        return SearchSet(baseUrl, type, query, rows.Select(r => FhirJson.Parse(r.Content)).ToList(), included, request.Ignored, total,
+            request.Count, request.Offset, hasMore);
+    }
+
+    /// <summary>The rows the caller may see: through the grant for one patient, else the checkpoint once per patient found.</summary>
+    private async Task<List<FhirResourceRow>> VisibleAsync(FhirCaller caller, List<FhirResourceRow> rows, PatientAccessGrant? grant, CancellationToken cancellationToken)
+    {
+        var visible = new List<FhirResourceRow>();
+        var grants = new Dictionary<Guid, PatientAccessGrant?>();
+        if (grant is not null) grants[grant.PatientId] = grant;
+        var directoryAudited = false;
+        foreach (var row in rows)
+        {
+            if (row.PatientId is not { } patientId)
+            {
+                if (!directoryAudited)
+                {
+                    await audit.AppendAsync(new AuditEntry(caller.Caller, null, AuditActivity.Read, $"FHIR {row.ResourceType} search"), cancellationToken);
+                    directoryAudited = true;
+                }
+                visible.Add(row);
+                continue;
+            }
+            if (!grants.TryGetValue(patientId, out var patientGrant))
+            {
+                try
+                {
+                    patientGrant = await checkpoint.ReadAsync(caller.Caller, patientId, $"FHIR {row.ResourceType} search", cancellationToken);
+                }
+                catch (Stadig.Common.NotFoundException)
+                {
+                    patientGrant = null;
+                }
+                grants[patientId] = patientGrant;
+            }
+            if (patientGrant is not null && patientGrant.Context.MaySee(row.UnitId)) visible.Add(row);
+        }
+        return visible;
+    }
+
+    private async Task<JsonObject> SearchPatientsAsync(FhirCaller caller, IReadOnlyList<KeyValuePair<string, string>> query, bool strict, string baseUrl,
+        CancellationToken cancellationToken)
+    {
+        var parsed = FhirPatientSearch.Parse(query, strict, database.Engine);
+        if (caller.Scopes.OnlyPatientContext("Patient", write: false))
+            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "With patient/ scopes, read the token's patient (Patient/{id}) instead of searching.");
+        await checkpoint.AuditRegistryAsync(caller.Caller, "FHIR Patient search", string.Join("&", query.Select(q => q.Key)), cancellationToken: cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var total = await connection.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM patient p WHERE {parsed.Where}", parsed.Parameters);
+        if (parsed.CountOnly) return SearchSet(baseUrl, "Patient", query, [], [], parsed.Ignored, (int)total, 0, 0, hasMore: false);
+        parsed.Parameters.Add("limit", parsed.Count + 1);
+        parsed.Parameters.Add("offset", parsed.Offset);
+        var patients = (await connection.QueryAsync<Patient>(
+            $"SELECT {PatientRegistry.PatientColumns.Replace("id AS Id", "p.id AS Id", StringComparison.Ordinal)} FROM patient p WHERE {parsed.Where} ORDER BY {parsed.OrderBy} LIMIT @limit OFFSET @offset",
+            parsed.Parameters)).ToList();
+        var hasMore = patients.Count > parsed.Count;
+        if (hasMore) patients.RemoveAt(patients.Count - 1);
+        var resources = new List<JsonObject>();
+        foreach (var patient in patients)
+        {
+            // As in the UI's search: a protected identity shows only to those with a care relation.
+            var shown = patient;
+            if (patient.ProtectedIdentity != ProtectedIdentity.None)
+            {
+                var context = await checkpoint.ContextAsync(caller.Caller, patient.Id, cancellationToken);
+                if (context?.HasCareRelation != true) shown = patient.AsMasked();
+            }
+            var stored = shown.Masked ? null : await FhirResourceStore.PatientOfAsync(connection, null, patient.Id);
+            resources.Add(PatientResource(shown, stored));
+        }
+        var included = new List<JsonObject>();
+        var revIncludes = query.Where(q => q.Key == "_revinclude").Select(q => q.Value).ToList();
+        foreach (var revInclude in revIncludes)
+        {
+            var (sourceType, param) = revInclude.Split(':') is [var t, var p] ? (t, p) : ("", "");
+            if (sourceType.Length == 0 || !FhirResourceTypes.PatientElement.ContainsKey(sourceType)) continue;
+            foreach (var resource in resources.Where(r => r["meta"]?["security"] is null))
+            {
+                var list = query.Where(q => false).ToList();
+                list.Add(KeyValuePair.Create(param, $"Patient/{FhirJson.String(resource["id"])}"));
+                list.Add(KeyValuePair.Create("_count", "1000"));
+                var bundle = await SearchAsync(caller, sourceType, list, strict: false, baseUrl, cancellationToken);
+                included.AddRange((bundle["entry"] as JsonArray ?? []).OfType<JsonObject>()
+                    .Where(e => FhirJson.String(e["search"]?["mode"]) == "match").Select(e => (JsonObject)e["resource"]!.DeepClone()));
+            }
+        }
+        return SearchSet(baseUrl, "Patient", query, resources, included, parsed.Ignored, (int)total, parsed.Count, parsed.Offset, hasMore);
+    }
+
+    private static JsonObject SearchSet(string baseUrl, string type, IReadOnlyList<KeyValuePair<string, string>> query, IReadOnlyList<JsonObject> matches,
+        IReadOnlyList<JsonObject> included, IReadOnlyList<string> ignored, int? total, int count, int offset, bool hasMore)
+    {
+        string Link(int at)
+        {
+            var parameters = query.Where(q => q.Key != "_offset").Select(q => $"{Uri.EscapeDataString(q.Key)}={Uri.EscapeDataString(q.Value)}")
+                .Append($"_offset={at.ToString(CultureInfo.InvariantCulture)}");
+            return $"{baseUrl}/{type}?{string.Join('&', parameters)}";
+        }
+        var links = new JsonArray(new JsonObject { ["relation"] = "self", ["url"] = Link(offset) });
+        if (hasMore) links.Add(new JsonObject { ["relation"] = "next", ["url"] = Link(offset + count) });
+        if (offset > 0) links.Add(new JsonObject { ["relation"] = "previous", ["url"] = Link(Math.Max(0, offset - count)) });
+        var entries = new JsonArray();
+        foreach (var resource in matches)
+            entries.Add(new JsonObject { ["fullUrl"] = $"{baseUrl}/{FhirJson.String(resource["resourceType"])}/{FhirJson.String(resource["id"])}", ["resource"] = resource, ["search"] = new JsonObject { ["mode"] = "match" } });
+        foreach (var resource in included.DistinctBy(r => $"{FhirJson.String(r["resourceType"])}/{FhirJson.String(r["id"])}"))
+            entries.Add(new JsonObject { ["fullUrl"] = $"{baseUrl}/{FhirJson.String(resource["resourceType"])}/{FhirJson.String(resource["id"])}", ["resource"] = resource, ["search"] = new JsonObject { ["mode"] = "include" } });
+        if (ignored.Count > 0)
+            entries.Add(new JsonObject
+            {
+                ["resource"] = FhirBundles.OperationOutcome([new FhirIssue("warning", "not-supported", null,
+                    $"Ignored search parameters (Prefer: handling=lenient): {string.Join(", ", ignored)}.")]),
+                ["search"] = new JsonObject { ["mode"] = "outcome" },
+            });
+        var bundle = new JsonObject { ["resourceType"] = "Bundle", ["type"] = "searchset" };
+        if (total is not null) bundle["total"] = total;
+        bundle["link"] = links;
+        bundle["entry"] = entries;
+        return bundle;
+    }
+
+    /// <summary>Create unless the If-None-Exist search finds one (then that one, unchanged); more than one found answers 412.</summary>
+    public Task<FhirWriteOutcome> ConditionalCreateAsync(FhirCaller caller, JsonObject resource, string ifNoneExist, CancellationToken cancellationToken = default) =>
+        TransactAsync((connection, transaction) => ConditionalStoreAsync(caller, connection, transaction, resource, ifNoneExist, null, null), cancellationToken);
+
+    private async Task<FhirWriteOutcome> ConditionalStoreAsync(FhirCaller caller, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction,
+        JsonObject resource, string condition, string? path, string? assigned)
+    {
+        var type = FhirJson.String(resource["resourceType"]) ?? "";
+        var query = ParseQuery(condition.Contains('?') ? condition[(condition.IndexOf('?') + 1)..] : condition);
+        if (query.Count == 0) throw new FhirException(HttpStatusCode.BadRequest, "invalid", path, "If-None-Exist holds no search parameters.");
+        var found = await MatchIdsAsync(connection, transaction, type, query);
+        if (found.Count > 1)
+            throw new FhirException(HttpStatusCode.PreconditionFailed, "multiple-matches", path, $"If-None-Exist '{condition}' matches {found.Count} resources; it must match at most one.");
+        if (found.Count == 1)
+        {
+            var existing = await FhirResourceStore.CurrentAsync(connection, transaction, type, found[0]);
+            if (type == "Patient" && existing is null)
+            {
+                var patientRow = await ResolvePatientAsync(connection, transaction, found[0]);
+                var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, patientRow!.Value.PatientId, "FHIR Patient", AuditActivity.Read, connection, transaction);
+                if (refusal is not null) throw new RefusedWrite(refusal);
+                var patient = await registry.FindInAsync(grant!, connection, transaction);
+                return new FhirWriteOutcome(PatientResource(patient!, null), type, found[0], patient!.Version, patient.UpdatedAt, Created: false);
+            }
+            return new FhirWriteOutcome(FhirJson.Parse(existing!.Content), type, existing.Id, existing.VersionId, existing.LastUpdated, Created: false);
+        }
+        return await StoreAsync(caller, connection, transaction, resource, null, null, mayCreate: true, path, assigned is null ? null : Guid.Parse(assigned.Split('/')[1]));
+    }
+
+    /// <summary>Ids of the resources a search finds, without access filtering: for If-None-Exist, which must see duplicates to refuse them.</summary>
+    private async Task<IReadOnlyList<string>> MatchIdsAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, string type,
+        IReadOnlyList<KeyValuePair<string, string>> query)
+    {
+        if (type == "Patient")
+        {
+            var parsed = FhirPatientSearch.Parse(query, strict: true, database.Engine);
+            var ids = await connection.QueryAsync<Guid>($"SELECT p.id FROM patient p WHERE {parsed.Where} LIMIT 2", parsed.Parameters, transaction);
+            var result = new List<string>();
+            foreach (var id in ids)
+                result.Add((await FhirResourceStore.PatientOfAsync(connection, transaction, id))?.Id ?? id.ToString());
+            return result;
+        }
+        var request = FhirSearchRequest.Parse(type, query.Append(KeyValuePair.Create("_count", "2")).ToList(), strict: true);
+        var (sql, parameters) = FhirSearchSql.Build(request, database.Engine, null);
+        return (await connection.QueryAsync<FhirResourceRow>(sql, parameters, transaction)).Select(r => r.Id).ToList();
+    }
+
+    public async Task<IReadOnlyList<FhirResourceRow>> TypeHistoryAsync(FhirCaller caller, string type, DateTimeOffset? since, int count, CancellationToken cancellationToken = default)
+    {
+        RequireKnownType(type);
+        caller.Scopes.Demand(type, write: false);
+        if (caller.Scopes.OnlyPatientContext(type, write: false))
+            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Type history spans patients; patient/ scopes do not reach it.");
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = (await FhirResourceStore.TypeHistoryAsync(connection, type, since, Math.Clamp(count, 1, MaxHistory))).ToList();
+        return await VisibleAsync(caller, rows, null, cancellationToken);
+    }
+}

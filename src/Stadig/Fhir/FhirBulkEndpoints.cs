@@ -1,0 +1,102 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Stadig.Auth;
+
+namespace Stadig.Fhir;
+
+/// <summary>
+/// $everything, Bulk Data $export (kick-off 202 + Content-Location; poll: 202 while running, the
+/// manifest when done; NDJSON files) and $import (NDJSON in, all or nothing).
+/// </summary>
+public static class FhirBulkEndpoints
+{
+    public const string NdjsonMediaType = "application/fhir+ndjson";
+
+    public static void Map(RouteGroupBuilder fhir)
+    {
+        fhir.MapGet("/Patient/{id}/$everything", EverythingAsync);
+        fhir.MapGet("/$export", (HttpContext http, FhirService service, CallerAccessor callers, IHostApplicationLifetime lifetime, CancellationToken ct) =>
+            KickOffAsync(http, service, callers, lifetime, "system", null, ct));
+        fhir.MapGet("/Patient/$export", (HttpContext http, FhirService service, CallerAccessor callers, IHostApplicationLifetime lifetime, CancellationToken ct) =>
+            KickOffAsync(http, service, callers, lifetime, "patient", null, ct));
+        fhir.MapGet("/Group/{id}/$export", (string id, HttpContext http, FhirService service, CallerAccessor callers, IHostApplicationLifetime lifetime, CancellationToken ct) =>
+            KickOffAsync(http, service, callers, lifetime, "group", Guid.TryParse(id, out var unit) ? unit
+                : throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"Group/{id}: a Group is a care unit's id."), ct));
+        fhir.MapGet("/$export-status/{job:guid}", StatusAsync);
+        fhir.MapGet("/$export-file/{job:guid}/{type}/{position:int}", FileAsync);
+        fhir.MapPost("/$import", ImportAsync);
+    }
+
+    private static async Task<IResult> EverythingAsync(string id, HttpContext http, FhirService service, CallerAccessor callers, CancellationToken ct) =>
+        FhirEndpoints.Resource(await service.EverythingAsync(await FhirEndpoints.CallerAsync(http, callers, ct), id, FhirEndpoints.BaseUrl(http), ct));
+
+    private static async Task<IResult> KickOffAsync(HttpContext http, FhirService service, CallerAccessor callers, IHostApplicationLifetime lifetime,
+        string level, Guid? unit, CancellationToken ct)
+    {
+        if (!http.Request.Headers["Prefer"].ToString().Contains("respond-async", StringComparison.OrdinalIgnoreCase))
+            throw new FhirException(HttpStatusCode.BadRequest, "required", null, "Bulk export is asynchronous: send Prefer: respond-async.");
+        var format = http.Request.Query["_outputFormat"].ToString();
+        if (format.Length > 0 && format is not (NdjsonMediaType or "application/ndjson" or "ndjson"))
+            throw new FhirException(HttpStatusCode.BadRequest, "not-supported", "_outputFormat", $"Stadig exports NDJSON only, not '{format}'.");
+        var types = http.Request.Query["_type"].ToString() is { Length: > 0 } list ? list.Split(',').ToHashSet(StringComparer.Ordinal) : null;
+        foreach (var type in types ?? [])
+        {
+            if (!FhirResourceTypes.IsSupported(type))
+                throw new FhirException(HttpStatusCode.BadRequest, "not-supported", "_type", $"_type names '{type}', which Stadig does not keep.");
+        }
+        DateTimeOffset? since = null;
+        if (http.Request.Query["_since"].ToString() is { Length: > 0 } sinceText)
+        {
+            if (!DateTimeOffset.TryParse(sinceText, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed))
+                throw new FhirException(HttpStatusCode.BadRequest, "value", "_since", $"_since '{sinceText}' is not an instant.");
+            since = parsed;
+        }
+        var caller = await FhirEndpoints.CallerAsync(http, callers, ct);
+        var scope = new FhirExportScope(level, unit, types, since);
+        var job = await service.StartExportAsync(caller, scope, http.Request.Path + http.Request.QueryString, ct);
+        // The export outlives the request: it runs until done or the server stops.
+        _ = Task.Run(() => service.RunExportAsync(caller, job, scope, lifetime.ApplicationStopping), CancellationToken.None);
+        http.Response.Headers["Content-Location"] = $"{FhirEndpoints.BaseUrl(http)}/$export-status/{job}";
+        return Results.StatusCode(StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> StatusAsync(Guid job, HttpContext http, FhirService service, CallerAccessor callers, CancellationToken ct)
+    {
+        var (found, files) = await service.ExportStatusAsync(await FhirEndpoints.CallerAsync(http, callers, ct), job, ct);
+        switch (found.Status)
+        {
+            case "running":
+                http.Response.Headers["X-Progress"] = "running";
+                http.Response.Headers.RetryAfter = "2";
+                return Results.StatusCode(StatusCodes.Status202Accepted);
+            case "failed":
+                return FhirEndpoints.Outcome(HttpStatusCode.InternalServerError, [FhirIssue.Error("exception", null, $"The export failed: {found.Error}")]);
+        }
+        var baseUrl = FhirEndpoints.BaseUrl(http);
+        var manifest = new JsonObject
+        {
+            ["transactionTime"] = FhirJson.Instant(found.CreatedAt),
+            ["request"] = $"{http.Request.Scheme}://{http.Request.Host}{found.RequestUrl}",
+            ["requiresAccessToken"] = true,
+            ["output"] = new JsonArray(files.Select(f => (JsonNode?)new JsonObject
+            {
+                ["type"] = f.ResourceType, ["url"] = $"{baseUrl}/$export-file/{job}/{f.ResourceType}/{f.Position}", ["count"] = f.Lines,
+            }).ToArray()),
+            ["error"] = new JsonArray(),
+        };
+        return Results.Text(manifest.ToJsonString(), "application/json; charset=utf-8", Encoding.UTF8);
+    }
+
+    private static async Task<IResult> FileAsync(Guid job, string type, int position, HttpContext http, FhirService service, CallerAccessor callers, CancellationToken ct) =>
+        Results.Text(await service.ExportFileAsync(await FhirEndpoints.CallerAsync(http, callers, ct), job, type, position, ct), NdjsonMediaType + "; charset=utf-8", Encoding.UTF8);
+
+    private static async Task<IResult> ImportAsync(HttpContext http, FhirService service, CallerAccessor callers, CancellationToken ct)
+    {
+        if (http.Request.ContentLength > FhirEndpoints.MaxBodyBytes * 4L)
+            throw new FhirException(HttpStatusCode.RequestEntityTooLarge, "too-costly", null, "The import is too large for one request; send it in parts.");
+        using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+        var text = await reader.ReadToEndAsync(ct);
+        return FhirEndpoints.Resource(await service.ImportAsync(await FhirEndpoints.CallerAsync(http, callers, ct), text, ct));
+    }
+}
