@@ -36,7 +36,7 @@ public sealed partial class FhirService
         {
             var reference = patientValue.StartsWith("Patient/", StringComparison.Ordinal) ? patientValue["Patient/".Length..] : patientValue;
             var target = await ResolvePatientAsync(connection, null, reference);
-            if (target is null) return SearchSet(baseUrl, type, query, [], [], request.Ignored, 0, request.Count, request.Offset, hasMore: false);
+            if (target is null) return SearchSet(baseUrl, type, query, [], [], request.Ignored.Select(i => i.Expression ?? i.Diagnostics).ToList(), 0, request.Count, request.Offset, hasMore: false);
             RequirePatientContext(caller, type, write: false, reference, target.Value.Stored?.Id ?? target.Value.PatientId.ToString());
             grant = await checkpoint.ReadAsync(caller.Caller, target.Value.PatientId, $"FHIR {type} search", cancellationToken);
             patientId = target.Value.PatientId;
@@ -73,9 +73,9 @@ public sealed partial class FhirService
             var reverse = await VisibleAsync(caller, (await FhirIncludes.RevIncludeAsync(connection, request, matches)).ToList(), grant, cancellationToken);
             included.AddRange(reverse.Select(r => FhirJson.Parse(r.Content)));
         }
-        int? total = request.WantsTotal ? await connection.ExecuteScalarAsync<int>(FhirSearchSql.BuildCount(request, database.Engine, patientId).Sql,
+        int? total = request.Total is "accurate" or "estimate" || request.Summary == "count" ? await connection.ExecuteScalarAsync<int>(FhirSearchSql.BuildCount(request, database.Engine, patientId).Sql,
             FhirSearchSql.BuildCount(request, database.Engine, patientId).Parameters) : null;
-        return SearchSet(baseUrl, type, query, rows.Select(r => FhirJson.Parse(r.Content)).ToList(), included, request.Ignored, total,
+        return SearchSet(baseUrl, type, query, rows.Select(r => FhirJson.Parse(r.Content)).ToList(), included, request.Ignored.Select(i => i.Expression ?? i.Diagnostics).ToList(), total,
             request.Count, request.Offset, hasMore);
     }
 

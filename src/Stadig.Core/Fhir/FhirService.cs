@@ -161,7 +161,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
         new(HttpStatusCode.NotFound, "not-found", null, $"{type}/{id} does not exist, or you have no access to it.");
 
     /// <summary>The use cases' own errors as FHIR answers (the checkpoint and the registry speak Swedish to people; the messages are kept).</summary>
-    internal static FhirException Translate(StadigException error, string? expression = null) => error switch
+    public static FhirException Translate(StadigException error, string? expression = null) => error switch
     {
         NotFoundException => new FhirException(HttpStatusCode.NotFound, "not-found", expression, error.Message),
         ForbiddenException => new FhirException(HttpStatusCode.Forbidden, "forbidden", expression, error.Message),

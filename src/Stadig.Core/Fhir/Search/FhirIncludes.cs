@@ -2,6 +2,8 @@ using System.Data.Common;
 using Dapper;
 using Stadig.Storage;
 
+using Stadig.Fhir.Store;
+
 namespace Stadig.Fhir.Search;
 
 /// <summary>

@@ -6,17 +6,6 @@ using Stadig.Storage;
 
 namespace Stadig.Fhir.Search;
 
-/// <summary>One current, not deleted resource as stored in fhir_resource.</summary>
-public sealed class FhirResourceRow
-{
-    public required string ResourceType { get; init; }
-    public required string Id { get; init; }
-    public int VersionId { get; init; }
-    public Guid? PatientId { get; init; }
-    public DateTimeOffset LastUpdated { get; init; }
-    public required string Content { get; init; }
-}
-
 /// <summary>
 /// SQL for a parsed search that both engines run: each criterion is an EXISTS over fhir_search
 /// (AND between criteria, OR between a criterion's values), sorted, one page plus one row so that the
@@ -25,7 +14,7 @@ public sealed class FhirResourceRow
 public static class FhirSearchSql
 {
     internal const string Columns =
-        "r.resource_type AS ResourceType, r.id AS Id, r.version_id AS VersionId, r.patient_id AS PatientId, r.last_updated AS LastUpdated, r.content AS Content";
+        "r.resource_type AS ResourceType, r.id AS Id, r.version_id AS VersionId, r.patient_id AS PatientId, r.unit_id AS UnitId, r.last_updated AS LastUpdated, r.content AS Content";
 
     public static (string Sql, DynamicParameters Parameters) Build(FhirSearchRequest request, DatabaseEngine engine, Guid? patientId)
     {
