@@ -59,7 +59,7 @@ public static partial class FhirValidator
         {
             var resourceType = resource["resourceType"];
             string? typeName = null;
-            if (resourceType is JsonValue value && value.GetValueKind() == JsonValueKind.String) typeName = value.GetValue<string>();
+            if (resourceType is JsonValue value && value.GetValueKind() == JsonValueKind.String) typeName = GetString(value);
 
             var mark = path.Length;
             if (!nested) path.Append(typeName is not null && structure.SupportedResources.Contains(typeName) ? typeName : "Resource");
@@ -231,7 +231,7 @@ public static partial class FhirValidator
             {
                 if (ValidatePrimitive(type.Code, value) && type.Code == "code" && element.Binding is { } binding)
                 {
-                    var code = value.GetValue<string>();
+                    var code = GetString(value.AsValue());
                     if (!binding.AllCodes.Contains(code))
                         Error("code-invalid", $"'{code}' is not a code of the required value set {binding.Url}.");
                 }
@@ -365,7 +365,7 @@ public static partial class FhirValidator
                         Error("structure", $"An {typeCode} must be a JSON number, not a JSON {KindName(value)}.");
                         return false;
                     }
-                    if (!value.AsValue().TryGetValue<long>(out var integer) || integer is < int.MinValue or > int.MaxValue)
+                    if (!TryGetInteger(value.AsValue(), out var integer) || integer is < int.MinValue or > int.MaxValue)
                     {
                         Error("value", $"'{value.ToJsonString()}' is not a whole number within the 32-bit range of {typeCode}.");
                         return false;
@@ -388,7 +388,7 @@ public static partial class FhirValidator
                 Error("structure", $"A {typeCode} must be a JSON string, not a JSON {KindName(value)}.");
                 return false;
             }
-            var text = value.GetValue<string>();
+            var text = GetString(value.AsValue());
             if (text.Length == 0)
             {
                 Error("value", $"A {typeCode} must not be an empty string; leave the element out instead.");
@@ -420,6 +420,27 @@ public static partial class FhirValidator
             Error("value", $"'{Shorten(text)}' is not a valid {typeCode}{FormatHint(typeCode)}.");
             return false;
         }
+    }
+
+    // Parsed JSON holds JsonElements; a resource built in code may hold an int, a DateTime or the like,
+    // whose JSON text is then what counts.
+    private static bool TryGetInteger(JsonValue value, out long integer)
+    {
+        if (value.TryGetValue(out integer)) return true;
+        if (value.TryGetValue<int>(out var small))
+        {
+            integer = small;
+            return true;
+        }
+        using var document = JsonDocument.Parse(value.ToJsonString());
+        return document.RootElement.TryGetInt64(out integer);
+    }
+
+    private static string GetString(JsonValue value)
+    {
+        if (value.TryGetValue<string>(out var text)) return text;
+        using var document = JsonDocument.Parse(value.ToJsonString());
+        return document.RootElement.GetString() ?? "";
     }
 
     private static string FormatHint(string typeCode) => typeCode switch
