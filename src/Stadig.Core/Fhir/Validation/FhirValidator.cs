@@ -124,7 +124,7 @@ public static partial class FhirValidator
                 }
                 else
                 {
-                    ValidateProperty(element, type, value, obj.TryGetPropertyValue("_" + jsonName, out var sibling) ? sibling : null);
+                    ValidateProperty(element, type, value, obj);
                 }
                 path.Length = mark;
             }
@@ -146,7 +146,8 @@ public static partial class FhirValidator
             return path[..path.LastIndexOf('.')];
         }
 
-        private void ValidateProperty(ElementDefinition element, ElementType? type, JsonNode? value, JsonNode? extensionSibling)
+        /// <param name="owner">The object holding the property, where the "_name" sibling of a primitive array is found.</param>
+        private void ValidateProperty(ElementDefinition element, ElementType? type, JsonNode? value, JsonObject owner)
         {
             var name = element.IsChoice ? element.ChoiceBaseName + "[x]" : element.Name;
             if (element.Max == 0)
@@ -178,15 +179,16 @@ public static partial class FhirValidator
             }
             if (array.Count == 0) Error("structure", $"Element '{name}' is an empty array; leave it out instead.");
             if (array.Count > element.Max) Error("structure", $"Element '{name}' occurs {array.Count} times; at most {element.Max} are allowed.");
-            var siblings = extensionSibling as JsonArray;
+            JsonArray? siblings = null;
             for (var i = 0; i < array.Count; i++)
             {
                 var mark = path.Length;
-                path.Append('[').Append(i.ToString(CultureInfo.InvariantCulture)).Append(']');
+                path.Append(CultureInfo.InvariantCulture, $"[{i}]");
                 var item = array[i];
                 if (item is null)
                 {
                     // In primitive arrays null holds the place of a value given only by its extensions.
+                    siblings ??= owner["_" + element.Name] as JsonArray;
                     if (siblings is null || i >= siblings.Count || siblings[i] is null)
                         Error("structure", $"Element '{name}' has null at position {i} without extensions in '_{element.Name}' to stand for it.");
                 }
@@ -218,7 +220,7 @@ public static partial class FhirValidator
             {
                 if (array[i] is null) continue;
                 var mark = path.Length;
-                path.Append('[').Append(i.ToString(CultureInfo.InvariantCulture)).Append(']');
+                path.Append(CultureInfo.InvariantCulture, $"[{i}]");
                 if (array[i] is JsonObject obj) ValidateObject(obj, elementChildren, isResource: false);
                 else Error("structure", $"Entries of '_{element.Name}' must be JSON objects or null.");
                 path.Length = mark;
@@ -273,7 +275,7 @@ public static partial class FhirValidator
                         {
                             if (codings[i] is not JsonObject coding) continue;
                             var mark = path.Length;
-                            path.Append(".coding[").Append(i.ToString(CultureInfo.InvariantCulture)).Append(']');
+                            path.Append(CultureInfo.InvariantCulture, $".coding[{i}]");
                             ValidateCoding(coding, binding);
                             path.Length = mark;
                         }
