@@ -72,12 +72,11 @@ public static class FhirCalls
     public static Task<(System.Net.HttpStatusCode Status, JsonObject Body, HttpResponseMessage Response)> PutFhirAsync(this HttpClient client, string path, JsonNode body,
         Action<HttpRequestMessage>? configure = null) => client.SendAsync(HttpMethod.Put, path, body, configure);
 
-    public static JsonObject Patient(string personnummer, string family, string given, string? birthDate = null) => new()
+    public static JsonObject Patient(string personnummer, string family, string given) => new()
     {
         ["resourceType"] = "Patient",
         ["identifier"] = new JsonArray(new JsonObject { ["system"] = "http://electronichealth.se/identifier/personnummer", ["value"] = personnummer }),
         ["name"] = new JsonArray(new JsonObject { ["use"] = "official", ["family"] = family, ["given"] = new JsonArray(given) }),
-        ["birthDate"] = birthDate,
     };
 
     public static JsonObject Observation(string patientReference, string loinc, double value, string effective) => new()

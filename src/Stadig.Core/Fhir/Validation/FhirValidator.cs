@@ -69,6 +69,13 @@ public static partial class FhirValidator
                 path.Length = mark;
                 return;
             }
+            // A contained resource of another R4 type (a Coverage inside a Synthea ExplanationOfBenefit) is kept
+            // as part of its container; its own structure is not checked, as Stadig has no definition for it.
+            if (nested && !structure.SupportedResources.Contains(typeName) && structure.AllResourceTypes.Contains(typeName) && path.ToString().EndsWith(']') && path.ToString().Contains(".contained[", StringComparison.Ordinal))
+            {
+                path.Length = mark;
+                return;
+            }
             if (!structure.SupportedResources.Contains(typeName))
             {
                 Error("not-supported", structure.AllResourceTypes.Contains(typeName)
