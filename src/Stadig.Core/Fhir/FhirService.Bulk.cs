@@ -194,6 +194,7 @@ public sealed partial class FhirService
             _ => 4,
         };
         var ordered = resources.OrderBy(r => Rank(r.Resource)).ToList();
+        var arriving = resources.Select(r => $"{FhirJson.String(r.Resource["resourceType"])}/{FhirJson.String(r.Resource["id"])}").ToHashSet(StringComparer.Ordinal);
         var counts = await TransactAsync(async (connection, transaction) =>
         {
             var stored = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -202,7 +203,7 @@ public sealed partial class FhirService
                 var type = FhirJson.String(resource["resourceType"])!;
                 var id = FhirJson.String(resource["id"])
                     ?? throw new FhirException(HttpStatusCode.BadRequest, "required", $"line {line}", $"Line {line}: an imported {type} needs its id.");
-                await StoreAsync(caller, connection, transaction, resource, id, null, mayCreate: true, $"line {line}");
+                await StoreAsync(caller, connection, transaction, resource, id, null, mayCreate: true, $"line {line}", importing: true, arriving: arriving);
                 stored[type] = stored.GetValueOrDefault(type) + 1;
             }
             return stored;

@@ -63,7 +63,7 @@ public sealed partial class FhirService
     /// <paramref name="id"/> null: a new id. <paramref name="path"/> prefixes error expressions (a bundle entry).
     /// </summary>
     private async Task<FhirWriteOutcome> StoreAsync(FhirCaller caller, DbConnection connection, DbTransaction transaction, JsonObject resource,
-        string? id, int? ifMatch, bool mayCreate, string? path = null, Guid? newId = null)
+        string? id, int? ifMatch, bool mayCreate, string? path = null, Guid? newId = null, bool importing = false, IReadOnlySet<string>? arriving = null)
     {
         var type = FhirJson.String(resource["resourceType"]) ?? "";
         if (type == FhirResourceTypes.AuditEvent)
@@ -101,7 +101,8 @@ public sealed partial class FhirService
             if (current?.PatientId is { } before && before != patientId)
                 throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", expression,
                     $"{type}/{id} belongs to another patient's record: mark it entered-in-error there and create it anew for this patient.");
-            if (!RolePermissions.WorksWithRecords(caller.Caller.Role))
+            // An administrator's $import moves whole records in (from an export); other writes are clinicians'.
+            if (!RolePermissions.WorksWithRecords(caller.Caller.Role) && !importing)
                 throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Your role does not write in patient records.");
             RequirePatientContext(caller, type, write: true, reference["Patient/".Length..], target.Stored?.Id ?? target.PatientId.ToString());
             var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, target.PatientId, $"FHIR {type}", AuditActivity.Write, connection, transaction);
@@ -114,7 +115,7 @@ public sealed partial class FhirService
                 throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Your role does not maintain the directory.");
             await audit.AppendAsync(new AuditEntry(caller.Caller, null, AuditActivity.Write, $"FHIR {type}", Detail: $"{type}/{id}"), connection, transaction);
         }
-        await CheckReferencesAsync(connection, transaction, resource, type, path);
+        await CheckReferencesAsync(connection, transaction, resource, type, path, arriving);
 
         var newResourceId = id ?? (newId ?? Guid.NewGuid()).ToString();
         var row = await FhirResourceStore.PutAsync(connection, transaction, resource, newResourceId, patientId, current?.UnitId ?? caller.Caller.UnitId, now);
@@ -181,7 +182,8 @@ public sealed partial class FhirService
     /// Every reference must lead somewhere: a resource Stadig has, a contained one, or an absolute
     /// URL of another server. A reference to nothing would be a record that points into the void.
     /// </summary>
-    private static async Task CheckReferencesAsync(DbConnection connection, DbTransaction transaction, JsonObject resource, string type, string? path)
+    private static async Task CheckReferencesAsync(DbConnection connection, DbTransaction transaction, JsonObject resource, string type, string? path,
+        IReadOnlySet<string>? arriving = null)
     {
         var contained = resource["contained"] is JsonArray inside
             ? inside.OfType<JsonObject>().Select(c => FhirJson.String(c["id"])).Where(i => i is not null).ToHashSet()
@@ -202,9 +204,10 @@ public sealed partial class FhirService
             var parts = reference.Split('/');
             if (parts.Length is not (2 or 4) || parts.Length == 4 && parts[2] != "_history")
                 throw new FhirException(HttpStatusCode.UnprocessableEntity, "invalid", expression, $"'{reference}' is not a reference of the form Type/id.");
-            var exists = parts[0] == "Patient"
+            // Resources arriving in the same import are as good as stored: they are, when it commits.
+            var exists = arriving?.Contains($"{parts[0]}/{parts[1]}") == true || (parts[0] == "Patient"
                 ? await ResolvePatientAsync(connection, transaction, parts[1]) is not null
-                : FhirResourceTypes.IsSupported(parts[0]) && await FhirResourceStore.ExistsAsync(connection, transaction, parts[0], parts[1]);
+                : FhirResourceTypes.IsSupported(parts[0]) && await FhirResourceStore.ExistsAsync(connection, transaction, parts[0], parts[1]));
             if (!exists)
                 throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-found", expression, $"The reference {reference} leads to no resource Stadig has.");
         }
