@@ -31,7 +31,7 @@ public sealed partial class FhirService
         var resources = new List<JsonObject> { PatientResource(patient, stored) };
         foreach (var row in await FhirResourceStore.CompartmentAsync(connection, patientId, null))
         {
-            if (caller.Scopes.Allows(row.ResourceType, write: false) && grant.Context.MaySee(row.UnitId)) resources.Add(FhirJson.Parse(row.Content));
+            if (caller.Scopes.Allows(row.ResourceType, write: false) && grant.Context.MaySee(row.OwningUnit)) resources.Add(FhirJson.Parse(row.Content));
         }
         var entries = new JsonArray();
         foreach (var resource in resources)

@@ -110,7 +110,7 @@ public sealed partial class FhirService
                 }
                 grants[patientId] = patientGrant;
             }
-            if (patientGrant is not null && patientGrant.Context.MaySee(row.UnitId)) visible.Add(row);
+            if (patientGrant is not null && patientGrant.Context.MaySee(row.OwningUnit)) visible.Add(row);
         }
         return visible;
     }

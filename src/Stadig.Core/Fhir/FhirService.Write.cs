@@ -107,7 +107,7 @@ public sealed partial class FhirService
             RequirePatientContext(caller, type, write: true, reference["Patient/".Length..], target.Stored?.Id ?? target.PatientId.ToString());
             var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, target.PatientId, $"FHIR {type}", AuditActivity.Write, connection, transaction);
             if (refusal is not null) throw new RefusedWrite(refusal);
-            if (current is not null && !grant!.Context.MaySee(current.UnitId)) throw NotFound(type, id!);
+            if (current is not null && !grant!.Context.MaySee(current.OwningUnit)) throw NotFound(type, id!);
         }
         else
         {

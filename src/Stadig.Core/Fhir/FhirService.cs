@@ -139,7 +139,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
             if (context?.PatientId != patientId) throw await checkpoint.RefuseAsync(caller.Caller, patientId, resource, AuditActivity.Read, cancellationToken);
         }
         var grant = await checkpoint.ReadAsync(caller.Caller, patientId, resource, cancellationToken);
-        if (!grant.Context.MaySee(row.UnitId)) throw await checkpoint.RefuseAsync(caller.Caller, patientId, resource, AuditActivity.Read, cancellationToken);
+        if (!grant.Context.MaySee(row.OwningUnit)) throw await checkpoint.RefuseAsync(caller.Caller, patientId, resource, AuditActivity.Read, cancellationToken);
     }
 
     /// <summary>With only patient-context scopes, a Patient id other than the launch patient is refused.</summary>

@@ -41,7 +41,7 @@ public sealed class PostgresServer : IAsyncLifetime
         Port = FreePort();
         await RunAsync(Path.Combine(_binaries, "pg_ctl"),
             ["-D", data, "-l", Path.Combine(sockets, "pg.log"), "-w", "-t", "60",
-             "-o", $"-p {Port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", "start"],
+             "-o", $"-p {Port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000", "start"],
             _asPostgresUser);
         _instance = this;
     }

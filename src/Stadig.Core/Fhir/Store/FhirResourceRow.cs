@@ -7,7 +7,10 @@ public sealed class FhirResourceRow
     public string Id { get; init; } = "";
     public int VersionId { get; init; }
     public Guid? PatientId { get; init; }
-    public Guid UnitId { get; init; }
+    /// <summary>The unit whose record this is; Guid.Empty when Stadig itself wrote it.</summary>
+    public Guid? UnitId { get; init; }
+
+    public Guid OwningUnit => UnitId ?? Guid.Empty;
     public DateTimeOffset LastUpdated { get; init; }
     public bool Deleted { get; init; }
     public string Content { get; init; } = "";

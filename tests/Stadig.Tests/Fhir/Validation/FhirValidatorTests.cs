@@ -299,9 +299,10 @@ public class FhirValidatorTests
     }
 
     [Fact]
-    public void Unsupported_contained_resource_is_refused()
+    public void A_contained_resource_must_be_an_R4_type_and_is_kept_whole_when_Stadig_has_no_definition_for_it()
     {
-        AssertIssue("""{"resourceType":"Patient","contained":[{"resourceType":"Appointment","id":"a"}]}""", "not-supported", "Patient.contained[0]");
+        AssertIssue("""{"resourceType":"Patient","contained":[{"resourceType":"Appointmentx","id":"a"}]}""", "not-supported", "Patient.contained[0]");
+        Assert.Empty(FhirValidator.Validate((JsonObject)JsonNode.Parse("""{"resourceType":"Patient","contained":[{"resourceType":"Appointment","id":"a"}]}""")!));
     }
 
     [Fact]
