@@ -68,6 +68,9 @@ public sealed partial class FhirService
         var type = FhirJson.String(resource["resourceType"]) ?? "";
         if (type == FhirResourceTypes.AuditEvent)
             throw new FhirException(HttpStatusCode.MethodNotAllowed, "not-supported", path, "AuditEvent is read-only: Stadig writes its audit log itself.");
+        if (!FhirResourceTypes.IsSupported(type))
+            throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-supported", Prefixed(path, "resourceType"),
+                $"Stadig does not keep {type} resources{(type == "Bundle" ? " (a batch or transaction Bundle is POSTed to the base URL)" : "")}. Kept: {string.Join(", ", FhirResourceTypes.All)}.");
         var issues = FhirValidator.Validate(resource).Where(i => i.Severity is "error" or "fatal").ToList();
         if (issues.Count > 0)
             throw new FhirException(HttpStatusCode.BadRequest, issues.Select(i => i with { Expression = Prefixed(path, i.Expression) }).ToList());

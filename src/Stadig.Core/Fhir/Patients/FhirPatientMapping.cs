@@ -49,7 +49,8 @@ public static class FhirPatientMapping
             throw new FhirException(HttpStatusCode.UnprocessableEntity, "required", "Patient.name.given",
                 "Stadig registers a patient with a given name: Patient.name (use official, or the first) needs given.");
 
-        var address = patient["address"] is JsonArray addresses ? addresses.OfType<JsonObject>().FirstOrDefault() : null;
+        // The registry holds a Swedish address (five-digit postnummer); an address abroad stays in the stored resource only.
+        var address = patient["address"] is JsonArray addresses ? addresses.OfType<JsonObject>().FirstOrDefault(IsSwedish) : null;
         var line = address?["line"] is JsonArray lines ? string.Join(", ", lines.Select(FhirJson.String).Where(l => l is not null)) : null;
 
         string? phone = null, email = null;
@@ -113,7 +114,7 @@ public static class FhirPatientMapping
         }
 
         var addresses = resource["address"] as JsonArray;
-        var address = addresses?.OfType<JsonObject>().FirstOrDefault();
+        var address = addresses?.OfType<JsonObject>().FirstOrDefault(IsSwedish);
         var storedLine = address?["line"] is JsonArray l ? string.Join(", ", l.Select(FhirJson.String)) : null;
         if (patient.AddressLine is not null || patient.City is not null || patient.PostalCode is not null)
         {
@@ -124,7 +125,8 @@ public static class FhirPatientMapping
                 if (patient.AddressLine is not null) fresh["line"] = new JsonArray(patient.AddressLine);
                 if (patient.City is not null) fresh["city"] = patient.City;
                 if (patient.PostalCode is not null) fresh["postalCode"] = patient.PostalCode;
-                if (addresses is null || address is null) resource["address"] = new JsonArray(fresh);
+                if (addresses is null) resource["address"] = new JsonArray(fresh);
+                else if (address is null) addresses.Insert(0, fresh);
                 else addresses[addresses.IndexOf(address)] = fresh;
             }
         }
@@ -150,6 +152,15 @@ public static class FhirPatientMapping
         IdentifierKind.Samordningsnummer => SamordningsnummerSystem,
         _ => PatientIdentifier.ReservnummerSystem,
     };
+
+    private static bool IsSwedish(JsonObject address)
+    {
+        var country = FhirJson.String(address["country"]);
+        var postalCode = FhirJson.String(address["postalCode"])?.Replace(" ", "", StringComparison.Ordinal);
+        return (country is null || country.Equals("SE", StringComparison.OrdinalIgnoreCase) || country.Equals("Sverige", StringComparison.OrdinalIgnoreCase)
+                || country.Equals("Sweden", StringComparison.OrdinalIgnoreCase))
+            && (postalCode is null || postalCode.Length == 5 && postalCode.All(char.IsAsciiDigit));
+    }
 
     private static JsonObject? OfficialName(JsonObject patient) =>
         patient["name"] is JsonArray names
