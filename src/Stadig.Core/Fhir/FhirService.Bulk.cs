@@ -73,7 +73,7 @@ public sealed partial class FhirService
                 file.Lines++;
                 if (file.Lines >= ExportFileLines)
                 {
-                    await SaveFileAsync(connection, job, type, file.Position, file.Text.ToString());
+                    await SaveFileAsync(connection, job, type, file.Position, file.Lines, file.Text.ToString());
                     file = (new StringBuilder(), 0, file.Position + 1);
                 }
                 files[type] = file;
@@ -105,7 +105,7 @@ public sealed partial class FhirService
             }
             foreach (var (type, file) in files)
             {
-                if (file.Lines > 0) await SaveFileAsync(connection, job, type, file.Position, file.Text.ToString());
+                if (file.Lines > 0) await SaveFileAsync(connection, job, type, file.Position, file.Lines, file.Text.ToString());
             }
             await connection.ExecuteAsync("UPDATE fhir_export_job SET status = 'completed', completed_at = @now WHERE id = @job", new { job, now = clock.GetUtcNow() });
         }
@@ -117,9 +117,9 @@ public sealed partial class FhirService
         }
     }
 
-    private static Task SaveFileAsync(System.Data.Common.DbConnection connection, Guid job, string type, int position, string content) =>
-        connection.ExecuteAsync("INSERT INTO fhir_export_file (job_id, resource_type, position, content) VALUES (@job, @type, @position, @content)",
-            new { job, type, position, content });
+    private static Task SaveFileAsync(System.Data.Common.DbConnection connection, Guid job, string type, int position, int lines, string content) =>
+        connection.ExecuteAsync("INSERT INTO fhir_export_file (job_id, resource_type, position, lines, content) VALUES (@job, @type, @position, @lines, @content)",
+            new { job, type, position, lines, content });
 
     public sealed class ExportJob
     {
@@ -142,21 +142,30 @@ public sealed partial class FhirService
     public async Task<(ExportJob Job, IReadOnlyList<ExportFile> Files)> ExportStatusAsync(FhirCaller caller, Guid job, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
+        var found = await OwnJobAsync(connection, caller, job);
+        var files = found.Status == "completed"
+            ? (await connection.QueryAsync<ExportFile>(
+                "SELECT resource_type AS ResourceType, position AS Position, lines AS Lines FROM fhir_export_file WHERE job_id = @job ORDER BY resource_type, position",
+                new { job })).ToList()
+            : [];
+        return (found, files);
+    }
+
+    /// <summary>The job, if it is the caller's: an export's files are for the one who asked for them.</summary>
+    private static async Task<ExportJob> OwnJobAsync(System.Data.Common.DbConnection connection, FhirCaller caller, Guid job)
+    {
         var found = await connection.QuerySingleOrDefaultAsync<ExportJob>(
             "SELECT id AS Id, requested_by AS RequestedBy, request_url AS RequestUrl, status AS Status, created_at AS CreatedAt, error AS Error FROM fhir_export_job WHERE id = @job",
             new { job });
-        if (found is null || found.RequestedBy != caller.Caller.StaffId)
-            throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"No export job {job} of yours.");
-        var files = (await connection.QueryAsync<(string, int, string)>(
-            "SELECT resource_type, position, content FROM fhir_export_file WHERE job_id = @job ORDER BY resource_type, position", new { job }))
-            .Select(f => new ExportFile { ResourceType = f.Item1, Position = f.Item2, Lines = f.Item3.Count(c => c == '\n') }).ToList();
-        return (found, files);
+        return found is not null && found.RequestedBy == caller.Caller.StaffId
+            ? found
+            : throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"No export job {job} of yours.");
     }
 
     public async Task<string> ExportFileAsync(FhirCaller caller, Guid job, string type, int position, CancellationToken cancellationToken = default)
     {
-        await ExportStatusAsync(caller, job, cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
+        await OwnJobAsync(connection, caller, job);
         return await connection.QuerySingleOrDefaultAsync<string>(
             "SELECT content FROM fhir_export_file WHERE job_id = @job AND resource_type = @type AND position = @position", new { job, type, position })
             ?? throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"Export {job} has no file {type} {position}.");

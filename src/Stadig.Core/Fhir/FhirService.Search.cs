@@ -28,6 +28,7 @@ public sealed partial class FhirService
             throw new FhirException(HttpStatusCode.NotImplemented, "not-supported", null, "AuditEvent search is not offered; log auditors use Stadig's log review.");
 
         var request = FhirSearchRequest.Parse(type, query, strict);
+        var ignored = request.Ignored.Select(i => i.Expression ?? i.Diagnostics).ToList();
         await using var connection = await database.OpenAsync(cancellationToken);
         Guid? patientId = null;
         PatientAccessGrant? grant = null;
@@ -36,7 +37,7 @@ public sealed partial class FhirService
         {
             var reference = patientValue.StartsWith("Patient/", StringComparison.Ordinal) ? patientValue["Patient/".Length..] : patientValue;
             var target = await ResolvePatientAsync(connection, null, reference);
-            if (target is null) return SearchSet(baseUrl, type, query, [], [], request.Ignored.Select(i => i.Expression ?? i.Diagnostics).ToList(), 0, request.Count, request.Offset, hasMore: false);
+            if (target is null) return SearchSet(baseUrl, type, query, [], [], ignored, 0, request.Count, request.Offset, hasMore: false);
             RequirePatientContext(caller, type, write: false, reference, target.Value.Stored?.Id ?? target.Value.PatientId.ToString());
             grant = await checkpoint.ReadAsync(caller.Caller, target.Value.PatientId, $"FHIR {type} search", cancellationToken);
             patientId = target.Value.PatientId;
@@ -46,11 +47,8 @@ public sealed partial class FhirService
             throw new FhirException(HttpStatusCode.Forbidden, "forbidden", "patient", "With patient/ scopes, a search must name the token's patient (patient=…).");
         }
 
-        var (sql, parameters) = FhirSearchSql.Build(request, database.Engine, patientId);
-        var rows = (await connection.QueryAsync<FhirResourceRow>(sql, parameters)).ToList();
-        var hasMore = rows.Count > request.Count;
-        if (hasMore) rows.RemoveAt(rows.Count - 1);
-        rows = await VisibleAsync(caller, rows, grant, cancellationToken);
+        var page = await FhirSearchRunner.SearchAsync(connection, request, patientId, cancellationToken);
+        var rows = await VisibleAsync(caller, page.Rows.ToList(), grant, cancellationToken);
 
         var included = new List<JsonObject>();
         if (rows.Count > 0 && (request.Includes.Count > 0 || request.RevIncludes.Count > 0))
@@ -73,10 +71,8 @@ public sealed partial class FhirService
             var reverse = await VisibleAsync(caller, (await FhirIncludes.RevIncludeAsync(connection, request, matches)).ToList(), grant, cancellationToken);
             included.AddRange(reverse.Select(r => FhirJson.Parse(r.Content)));
         }
-        int? total = request.Total is "accurate" or "estimate" || request.Summary == "count" ? await connection.ExecuteScalarAsync<int>(FhirSearchSql.BuildCount(request, database.Engine, patientId).Sql,
-            FhirSearchSql.BuildCount(request, database.Engine, patientId).Parameters) : null;
-        return SearchSet(baseUrl, type, query, rows.Select(r => FhirJson.Parse(r.Content)).ToList(), included, request.Ignored.Select(i => i.Expression ?? i.Diagnostics).ToList(), total,
-            request.Count, request.Offset, hasMore);
+        return SearchSet(baseUrl, type, query, rows.Select(r => FhirJson.Parse(r.Content)).ToList(), included, ignored, (int?)page.Total,
+            request.Count, request.Offset, page.HasNextPage);
     }
 
     /// <summary>The rows the caller may see: through the grant for one patient, else the checkpoint once per patient found.</summary>
@@ -118,50 +114,50 @@ public sealed partial class FhirService
     private async Task<JsonObject> SearchPatientsAsync(FhirCaller caller, IReadOnlyList<KeyValuePair<string, string>> query, bool strict, string baseUrl,
         CancellationToken cancellationToken)
     {
-        var parsed = FhirPatientSearch.Parse(query, strict, database.Engine);
+        var parsed = FhirPatientSearch.Build(FhirSearchRequest.Parse("Patient", query, strict), strict);
+        var request = parsed.Request;
         if (caller.Scopes.OnlyPatientContext("Patient", write: false))
             throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "With patient/ scopes, read the token's patient (Patient/{id}) instead of searching.");
         await checkpoint.AuditRegistryAsync(caller.Caller, "FHIR Patient search", string.Join("&", query.Select(q => q.Key)), cancellationToken: cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
-        var total = await connection.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM patient p WHERE {parsed.Where}", parsed.Parameters);
-        if (parsed.CountOnly) return SearchSet(baseUrl, "Patient", query, [], [], parsed.Ignored, (int)total, 0, 0, hasMore: false);
-        parsed.Parameters.Add("limit", parsed.Count + 1);
-        parsed.Parameters.Add("offset", parsed.Offset);
+        long? total = request.Summary == "count" || request.Total is "accurate" or "estimate"
+            ? await connection.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM patient p WHERE {parsed.Where}", parsed.Parameters)
+            : null;
+        if (request.Summary == "count") return SearchSet(baseUrl, "Patient", query, [], [], parsed.Ignored, (int?)total, 0, 0, hasMore: false);
+        parsed.Parameters.Add("limit", request.Count + 1);
+        parsed.Parameters.Add("offset", request.Offset);
         var patients = (await connection.QueryAsync<Patient>(
             $"SELECT {PatientRegistry.PatientColumns.Replace("id AS Id", "p.id AS Id", StringComparison.Ordinal)} FROM patient p WHERE {parsed.Where} ORDER BY {parsed.OrderBy} LIMIT @limit OFFSET @offset",
             parsed.Parameters)).ToList();
-        var hasMore = patients.Count > parsed.Count;
+        var hasMore = patients.Count > request.Count;
         if (hasMore) patients.RemoveAt(patients.Count - 1);
-        var resources = new List<JsonObject>();
+        var shown = new List<(Patient Patient, JsonObject Resource)>();
         foreach (var patient in patients)
         {
             // As in the UI's search: a protected identity shows only to those with a care relation.
-            var shown = patient;
+            var visible = patient;
             if (patient.ProtectedIdentity != ProtectedIdentity.None)
             {
                 var context = await checkpoint.ContextAsync(caller.Caller, patient.Id, cancellationToken);
-                if (context?.HasCareRelation != true) shown = patient.AsMasked();
+                if (context?.HasCareRelation != true) visible = patient.AsMasked();
             }
-            var stored = shown.Masked ? null : await FhirResourceStore.PatientOfAsync(connection, null, patient.Id);
-            resources.Add(PatientResource(shown, stored));
+            var stored = visible.Masked ? null : await FhirResourceStore.PatientOfAsync(connection, null, patient.Id);
+            shown.Add((visible, PatientResource(visible, stored)));
         }
+        // _revinclude=Observation:patient and the like: each patient's records, through the same search (and checkpoint) as any other.
         var included = new List<JsonObject>();
-        var revIncludes = query.Where(q => q.Key == "_revinclude").Select(q => q.Value).ToList();
-        foreach (var revInclude in revIncludes)
+        foreach (var revInclude in request.RevIncludes)
         {
-            var (sourceType, param) = revInclude.Split(':') is [var t, var p] ? (t, p) : ("", "");
-            if (sourceType.Length == 0 || !FhirResourceTypes.PatientElement.ContainsKey(sourceType)) continue;
-            foreach (var resource in resources.Where(r => r["meta"]?["security"] is null))
+            foreach (var (_, resource) in shown.Where(s => !s.Patient.Masked))
             {
-                var list = query.Where(q => false).ToList();
-                list.Add(KeyValuePair.Create(param, $"Patient/{FhirJson.String(resource["id"])}"));
-                list.Add(KeyValuePair.Create("_count", "1000"));
-                var bundle = await SearchAsync(caller, sourceType, list, strict: false, baseUrl, cancellationToken);
+                var bundle = await SearchAsync(caller, revInclude.SourceType,
+                    [KeyValuePair.Create(revInclude.Param, $"Patient/{FhirJson.String(resource["id"])}"), KeyValuePair.Create("_count", FhirSearchRequest.MaxCount.ToString(CultureInfo.InvariantCulture))],
+                    strict: false, baseUrl, cancellationToken);
                 included.AddRange((bundle["entry"] as JsonArray ?? []).OfType<JsonObject>()
                     .Where(e => FhirJson.String(e["search"]?["mode"]) == "match").Select(e => (JsonObject)e["resource"]!.DeepClone()));
             }
         }
-        return SearchSet(baseUrl, "Patient", query, resources, included, parsed.Ignored, (int)total, parsed.Count, parsed.Offset, hasMore);
+        return SearchSet(baseUrl, "Patient", query, shown.Select(s => s.Resource).ToList(), included, parsed.Ignored, (int?)total, request.Count, request.Offset, hasMore);
     }
 
     private static JsonObject SearchSet(string baseUrl, string type, IReadOnlyList<KeyValuePair<string, string>> query, IReadOnlyList<JsonObject> matches,
@@ -230,7 +226,7 @@ public sealed partial class FhirService
     {
         if (type == "Patient")
         {
-            var parsed = FhirPatientSearch.Parse(query, strict: true, database.Engine);
+            var parsed = FhirPatientSearch.Build(FhirSearchRequest.Parse("Patient", query, strict: true), strict: true);
             var ids = await connection.QueryAsync<Guid>($"SELECT p.id FROM patient p WHERE {parsed.Where} LIMIT 2", parsed.Parameters, transaction);
             var result = new List<string>();
             foreach (var id in ids)
@@ -239,6 +235,7 @@ public sealed partial class FhirService
         }
         var request = FhirSearchRequest.Parse(type, query.Append(KeyValuePair.Create("_count", "2")).ToList(), strict: true);
         var (sql, parameters) = FhirSearchSql.Build(request, database.Engine, null);
+        // On the write transaction: a match created earlier in the same transaction bundle counts.
         return (await connection.QueryAsync<FhirResourceRow>(sql, parameters, transaction)).Select(r => r.Id).ToList();
     }
 

@@ -84,8 +84,6 @@ public sealed partial class FhirService
         if (current is not null && ifMatch is { } expected && expected != current.VersionId)
             throw new FhirException(HttpStatusCode.PreconditionFailed, "conflict", path,
                 $"{type}/{id} is at version {current.VersionId}, not {expected}: someone else changed it. Read it again and redo the change.");
-        if (current is { Deleted: false } && FhirJson.String(JsonNode.Parse(current.Content)?["meta"]?["tag"]?[0]?["code"]) == DirectoryTag)
-            throw new FhirException(HttpStatusCode.Conflict, "business-rule", path, $"{type}/{id} comes from Stadig's staff directory and is changed there.");
 
         Guid? patientId = null;
         if (FhirResourceTypes.PatientElement.TryGetValue(type, out var element))
@@ -215,9 +213,6 @@ public sealed partial class FhirService
                 throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-found", expression, $"The reference {reference} leads to no resource Stadig has.");
         }
     }
-
-    /// <summary>The meta.tag code on resources Stadig publishes from its own directory (care units, staff).</summary>
-    public const string DirectoryTag = "stadig-directory";
 
     private static string? Prefixed(string? path, string? expression) =>
         path is null ? expression : expression is null ? path : $"{path}.{expression}";

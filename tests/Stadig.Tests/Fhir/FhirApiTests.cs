@@ -158,7 +158,7 @@ public class FhirApiTests
         await using var fhir = await FhirTestServer.StartAsync(engine);
         var writer = fhir.Client();
         var (_, anna, _) = await writer.PostFhirAsync("/fhir/Patient", FhirCalls.Patient("191212121212", "Öström", "Anna"));
-        var (_, bo, _) = await writer.PostFhirAsync("/fhir/Patient", FhirCalls.Patient("199001012384", "Berg", "Bo"));
+        var (_, bo, _) = await writer.PostFhirAsync("/fhir/Patient", FhirCalls.Patient("198505152390", "Berg", "Bo"));
         var annaId = anna["id"]!.GetValue<string>();
         var (_, observation, _) = await writer.PostFhirAsync("/fhir/Observation", FhirCalls.Observation($"Patient/{annaId}", "2345-7", 5.4, "2026-03-01"));
 

@@ -24,6 +24,9 @@ public static class FhirPatientMapping
         PatientIdentifier.PersonnummerSystem, PersonnummerOid, SamordningsnummerSystem, SamordningsnummerOid, PatientIdentifier.ReservnummerSystem,
     };
 
+    /// <summary>Whether an identifier system is one a Swedish identity number (personnummer, samordningsnummer, reservnummer) comes with.</summary>
+    public static bool IsSwedishSystem(string system) => SwedishSystems.Contains(system);
+
     /// <summary>What the registry needs from a Patient resource: the identity number (null: none sent) and the details.</summary>
     public sealed record RegistryPart(string? Identifier, PatientDetails Details);
 

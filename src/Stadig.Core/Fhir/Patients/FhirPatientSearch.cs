@@ -1,175 +1,138 @@
-using System.Globalization;
 using System.Net;
-using System.Text;
 using Dapper;
 using Stadig.Fhir.Search;
 using Stadig.Patients;
-using Stadig.Storage;
 
 namespace Stadig.Fhir.Patients;
 
 /// <summary>
 /// Patient search runs on the registry table, where every patient is (also the million registered
 /// without a stored FHIR resource), with its indexes: folded-name prefixes, the identity number,
-/// the birth date. Identifiers of other systems that a sender stored are found through the FHIR
-/// search index of the linked Patient resource.
+/// the birth date. The query is parsed by the shared <see cref="FhirSearchRequest"/>; this class
+/// only turns its criteria into conditions on the registry's columns. Identifiers of other systems
+/// that a sender stored are found through the FHIR search index of the linked Patient resource.
 /// </summary>
 public static class FhirPatientSearch
 {
-    public sealed record Query(string Where, DynamicParameters Parameters, string OrderBy, int Count, int Offset, IReadOnlyList<string> Ignored, bool CountOnly);
+    public sealed record Query(string Where, DynamicParameters Parameters, string OrderBy, FhirSearchRequest Request, IReadOnlyList<string> Ignored);
 
-    private static readonly HashSet<string> Known = ["_id", "identifier", "name", "family", "given", "birthdate", "gender", "_lastUpdated",
-        "_count", "_offset", "_sort", "_total", "_summary", "_format", "_pretty", "_elements", "_include", "_revinclude"];
-
-    public static Query Parse(IEnumerable<KeyValuePair<string, string>> parameters, bool strict, DatabaseEngine engine)
+    public static Query Build(FhirSearchRequest request, bool strict)
     {
         var where = new List<string> { "p.merged_into_id IS NULL" };
         var values = new DynamicParameters();
-        var ignored = new List<string>();
-        int count = 20, offset = 0;
-        var orderBy = "p.family_search, p.given_search, p.id";
-        var countOnly = false;
+        var ignored = request.Ignored.Select(i => i.Expression ?? i.Diagnostics).ToList();
         var n = 0;
-        string Name() => $"p{n++}";
-
-        foreach (var (rawName, value) in parameters)
+        string Add(object? value)
         {
-            var modifier = rawName.Contains(':') ? rawName[(rawName.IndexOf(':') + 1)..] : null;
-            var name = modifier is null ? rawName : rawName[..rawName.IndexOf(':')];
-            if (!Known.Contains(name) || modifier is not (null or "exact" or "contains"))
+            var name = $"p{n++}";
+            values.Add(name, value);
+            return "@" + name;
+        }
+
+        foreach (var criterion in request.Criteria)
+        {
+            var name = criterion.Parameter.Name;
+            var condition = (name, criterion.Modifier) switch
             {
-                if (strict) throw new FhirException(HttpStatusCode.BadRequest, "not-supported", rawName, $"Patient search does not support the parameter '{rawName}'.");
-                ignored.Add(rawName);
+                ("birthdate", "missing") => criterion.Missing == true ? "p.birth_date IS NULL" : "p.birth_date IS NOT NULL",
+                (_, "missing" or "not") => null,
+                ("_id", _) => Any(criterion, o => $"(CAST(p.id AS text) = {Add(o.Code)} OR p.id IN (SELECT r.patient_id FROM fhir_resource r WHERE r.resource_type = 'Patient' AND r.id = {Add(o.Code)}))"),
+                ("identifier", _) => Any(criterion, o => IdentifierCondition(o, Add)),
+                ("name" or "family" or "given", "exact") => Any(criterion, o => ExactNameCondition(name, o.Code, Add)),
+                ("name" or "family" or "given", _) => Any(criterion, o => NameCondition(name, criterion.Modifier, NameSearch.Fold(o.Code), Add)),
+                ("gender", _) => Any(criterion, o => $"p.sex = {Add(SexOf(o.Code))}"),
+                ("birthdate", _) => Any(criterion, o => DateCondition("p.birth_date", o, DateOnly.FromDateTime(o.Low.UtcDateTime), DateOnly.FromDateTime(o.High.UtcDateTime), Add)),
+                ("_lastUpdated", _) => Any(criterion, o => DateCondition("p.updated_at", o, o.Low, o.High, Add)),
+                _ => null,
+            };
+            if (condition is not null)
+            {
+                where.Add(condition);
                 continue;
             }
-            var alternatives = new List<string>();
-            foreach (var one in value.Split(','))
-            {
-                switch (name)
-                {
-                    case "_id":
-                        var idName = Name();
-                        values.Add(idName, one);
-                        // A stored Patient's own id, or the registry id of a patient registered in Stadig.
-                        alternatives.Add($"(CAST(p.id AS text) = @{idName} OR p.id IN (SELECT r.patient_id FROM fhir_resource r WHERE r.resource_type = 'Patient' AND r.id = @{idName}))");
-                        break;
-                    case "identifier":
-                        var (system, code) = one.Contains('|') ? (one[..one.IndexOf('|')], one[(one.IndexOf('|') + 1)..]) : (null, one);
-                        var valueName = Name();
-                        values.Add(valueName, code.Replace("-", "", StringComparison.Ordinal));
-                        var rawName2 = Name();
-                        values.Add(rawName2, code);
-                        var systemName = Name();
-                        values.Add(systemName, system);
-                        var swedish = system is null or "" || system is PatientIdentifierSystems.Personnummer or PatientIdentifierSystems.PersonnummerOid
-                            or PatientIdentifierSystems.Samordningsnummer or PatientIdentifierSystems.SamordningsnummerOid or PatientIdentifierSystems.Reservnummer;
-                        alternatives.Add((swedish ? $"p.identifier = @{valueName} OR " : "") +
-                            $"""
-                             p.id IN (SELECT r.patient_id FROM fhir_resource r JOIN fhir_search s ON s.resource_type = r.resource_type AND s.id = r.id
-                                      WHERE r.resource_type = 'Patient' AND s.param = 'identifier' AND s.value = @{rawName2}{(system is null ? "" : $" AND s.system = @{systemName}")})
-                             """);
-                        break;
-                    case "name" or "family" or "given":
-                        var folded = NameSearch.Fold(one);
-                        if (folded.Length == 0) throw new FhirException(HttpStatusCode.BadRequest, "value", rawName, $"{rawName} needs a name to search for.");
-                        var (low, high) = (Name(), Name());
-                        values.Add(low, folded);
-                        values.Add(high, modifier == "exact" ? folded + "\u0000" : NameSearch.PrefixUpperBound(folded));
-                        string Range(string column) => modifier == "exact" ? $"{column} = @{low}" : $"({column} >= @{low} AND {column} < @{high})";
-                        var columns = name switch
-                        {
-                            "family" => new[] { "p.family_search", "p.family_last_search" },
-                            "given" => ["p.given_search", "p.given_last_search"],
-                            _ => ["p.family_search", "p.family_last_search", "p.given_search", "p.given_last_search"],
-                        };
-                        alternatives.Add(modifier == "contains"
-                            ? string.Join(" OR ", columns.Take(name == "name" ? 4 : 1).Where((_, i) => i % 2 == 0).Select(c => $"{c} LIKE '%' || @{low} || '%'"))
-                            : string.Join(" OR ", columns.Select(Range)));
-                        break;
-                    case "gender":
-                        var sex = one switch
-                        {
-                            "female" => "Female", "male" => "Male", "unknown" or "other" => "Unknown",
-                            _ => throw new FhirException(HttpStatusCode.BadRequest, "value", "gender", $"gender '{one}' is not male, female, other or unknown."),
-                        };
-                        var sexName = Name();
-                        values.Add(sexName, sex);
-                        alternatives.Add($"p.sex = @{sexName}");
-                        break;
-                    case "birthdate":
-                        alternatives.Add(DateCondition("p.birth_date", one, "birthdate", values, Name, asDate: true, engine));
-                        break;
-                    case "_lastUpdated":
-                        alternatives.Add(DateCondition("p.updated_at", one, "_lastUpdated", values, Name, asDate: false, engine));
-                        break;
-                    case "_count":
-                        if (!int.TryParse(one, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count > 1000)
-                            throw new FhirException(HttpStatusCode.BadRequest, "value", "_count", $"_count '{one}' is not a number from 0 to 1000.");
-                        break;
-                    case "_offset":
-                        if (!int.TryParse(one, NumberStyles.None, CultureInfo.InvariantCulture, out offset))
-                            throw new FhirException(HttpStatusCode.BadRequest, "value", "_offset", $"_offset '{one}' is not a non-negative number.");
-                        break;
-                    case "_summary":
-                        countOnly = one == "count";
-                        break;
-                    case "_sort":
-                        orderBy = string.Join(", ", value.Split(',').Select(key => (key.TrimStart('-'), key.StartsWith('-') ? " DESC" : "") switch
-                        {
-                            ("family" or "name", var d) => $"p.family_search{d}, p.given_search{d}",
-                            ("given", var d) => $"p.given_search{d}",
-                            ("birthdate", var d) => $"p.birth_date{d}",
-                            ("_lastUpdated", var d) => $"p.updated_at{d}",
-                            ("_id", var d) => $"p.id{d}",
-                            _ => throw new FhirException(HttpStatusCode.BadRequest, "value", "_sort", $"Patient search cannot sort by '{key}'."),
-                        })) + ", p.id";
-                        goto done;
-                }
-            }
-            if (alternatives.Count > 0) where.Add("(" + string.Join(" OR ", alternatives.Select(a => $"({a})")) + ")");
-            done:;
+            var key = criterion.Modifier is null ? name : $"{name}:{criterion.Modifier}";
+            if (strict) throw new FhirException(HttpStatusCode.BadRequest, "not-supported", key, $"Patient search does not support '{key}'.");
+            ignored.Add(key);
         }
-        return new Query(string.Join(" AND ", where), values, orderBy, count, offset, ignored, countOnly);
+
+        var orderBy = request.Sort.Count == 0 ? "p.family_search, p.given_search, p.id" : string.Join(", ", request.Sort.Select(s =>
+        {
+            var direction = s.Descending ? " DESC" : "";
+            return s.Parameter.Name switch
+            {
+                "family" or "name" => $"p.family_search{direction}, p.given_search{direction}",
+                "given" => $"p.given_search{direction}",
+                "birthdate" => $"p.birth_date{direction}",
+                "_lastUpdated" => $"p.updated_at{direction}",
+                "_id" => $"p.id{direction}",
+                _ => throw new FhirException(HttpStatusCode.BadRequest, "invalid", "_sort", $"Patient search cannot sort by '{s.Parameter.Name}'."),
+            };
+        })) + ", p.id";
+        return new Query(string.Join(" AND ", where), values, orderBy, request, ignored);
     }
 
-    /// <summary>A date parameter with its prefix (eq, ne, lt, le, gt, ge, sa, eb) against a date or timestamp column.</summary>
-    private static string DateCondition(string column, string text, string parameter, DynamicParameters values, Func<string> name, bool asDate, DatabaseEngine engine)
+    private static string Any(FhirSearchCriterion criterion, Func<FhirSearchOperand, string> condition) =>
+        "(" + string.Join(" OR ", criterion.Values.Select(o => $"({condition(o)})")) + ")";
+
+    private static string IdentifierCondition(FhirSearchOperand operand, Func<object?, string> add)
     {
-        var prefix = text.Length > 2 && char.IsAsciiLetterLower(text[0]) && char.IsAsciiLetterLower(text[1]) ? text[..2] : "eq";
-        var date = prefix == "eq" && !text.StartsWith("eq", StringComparison.Ordinal) ? text : text[2..];
-        if (!FhirDateRange.TryParse(date, out var range))
-            throw new FhirException(HttpStatusCode.BadRequest, "value", parameter, $"{parameter} '{text}' is not a FHIR date (yyyy, yyyy-MM, yyyy-MM-dd or a dateTime).");
-        var (low, high) = (name(), name());
-        if (asDate)
+        var code = operand.Code ?? throw new FhirException(HttpStatusCode.BadRequest, "value", "identifier", "identifier needs a value (system|value or value).");
+        var system = operand.NoSystem ? "" : operand.System;
+        var swedish = system is null || FhirPatientMapping.IsSwedishSystem(system);
+        var stored = $"""
+            p.id IN (SELECT r.patient_id FROM fhir_resource r JOIN fhir_search s ON s.resource_type = r.resource_type AND s.id = r.id
+                     WHERE r.resource_type = 'Patient' AND s.param = 'identifier' AND s.value = {add(code)}{(system is null ? "" : $" AND s.system = {add(system)}")})
+            """;
+        return swedish ? $"p.identifier = {add(code.Replace("-", "", StringComparison.Ordinal))} OR {stored}" : stored;
+    }
+
+    private static string NameCondition(string parameter, string? modifier, string folded, Func<object?, string> add)
+    {
+        // Each name has its whole folded form and its last word indexed, so "lind" finds "Öström-Lind" too.
+        string[] columns = parameter switch
         {
-            values.Add(low, DateOnly.FromDateTime(range.Low.UtcDateTime));
-            values.Add(high, DateOnly.FromDateTime(range.High.UtcDateTime));
-        }
-        else
+            "family" => ["p.family_search", "p.family_last_search"],
+            "given" => ["p.given_search", "p.given_last_search"],
+            _ => ["p.family_search", "p.family_last_search", "p.given_search", "p.given_last_search"],
+        };
+        var low = add(folded);
+        if (modifier == "contains") return string.Join(" OR ", columns.Select(c => $"{c} LIKE '%' || {low} || '%'"));
+        var high = add(NameSearch.PrefixUpperBound(folded));
+        return string.Join(" OR ", columns.Select(c => $"({c} >= {low} AND {c} < {high})"));
+    }
+
+    /// <summary>:exact is the name as written, letter for letter (FHIR: case and accents count).</summary>
+    private static string ExactNameCondition(string parameter, string? text, Func<object?, string> add)
+    {
+        var value = add(text);
+        return parameter switch
         {
-            values.Add(low, range.Low);
-            values.Add(high, range.High);
-        }
-        _ = engine;
-        return prefix switch
-        {
-            "eq" => $"{column} >= @{low} AND {column} < @{high}",
-            "ne" => $"({column} < @{low} OR {column} >= @{high})",
-            "lt" or "eb" => $"{column} < @{low}",
-            "le" => $"{column} < @{high}",
-            "gt" or "sa" => $"{column} >= @{high}",
-            "ge" => $"{column} >= @{low}",
-            _ => throw new FhirException(HttpStatusCode.BadRequest, "value", parameter, $"'{prefix}' is not a date prefix (eq, ne, lt, le, gt, ge, sa, eb)."),
+            "family" => $"p.family_name = {value}",
+            "given" => $"p.given_names = {value}",
+            _ => $"p.family_name = {value} OR p.given_names = {value}",
         };
     }
-}
 
-/// <summary>The identifier systems a Swedish patient's number may come with.</summary>
-public static class PatientIdentifierSystems
-{
-    public const string Personnummer = Stadig.Patients.Identifiers.PatientIdentifier.PersonnummerSystem;
-    public const string PersonnummerOid = FhirPatientMapping.PersonnummerOid;
-    public const string Samordningsnummer = FhirPatientMapping.SamordningsnummerSystem;
-    public const string SamordningsnummerOid = FhirPatientMapping.SamordningsnummerOid;
-    public const string Reservnummer = Stadig.Patients.Identifiers.PatientIdentifier.ReservnummerSystem;
+    private static string SexOf(string? gender) => gender switch
+    {
+        "female" => "Female",
+        "male" => "Male",
+        "unknown" or "other" => "Unknown",
+        _ => throw new FhirException(HttpStatusCode.BadRequest, "value", "gender", $"gender '{gender}' is not male, female, other or unknown."),
+    };
+
+    /// <summary>A date prefix against a date or timestamp column holding one value (a day, an instant): FHIR's range rules reduce to these.</summary>
+    private static string DateCondition<T>(string column, FhirSearchOperand operand, T low, T high, Func<object?, string> add)
+    {
+        var (from, to) = (add(low), add(high));
+        return operand.Prefix switch
+        {
+            FhirSearchPrefix.Ne => $"({column} < {from} OR {column} >= {to})",
+            FhirSearchPrefix.Lt or FhirSearchPrefix.Eb => $"{column} < {from}",
+            FhirSearchPrefix.Le => $"{column} < {to}",
+            FhirSearchPrefix.Gt or FhirSearchPrefix.Sa => $"{column} >= {to}",
+            FhirSearchPrefix.Ge => $"{column} >= {from}",
+            _ => $"{column} >= {from} AND {column} < {to}",
+        };
+    }
 }

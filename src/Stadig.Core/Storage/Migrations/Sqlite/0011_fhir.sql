@@ -64,6 +64,8 @@ CREATE TABLE fhir_export_file (
     job_id          TEXT NOT NULL REFERENCES fhir_export_job(id),
     resource_type   text NOT NULL,
     position        integer NOT NULL,
+    -- Resources in the file: the manifest tells it without reading the content.
+    lines           integer NOT NULL,
     content         text NOT NULL,
     PRIMARY KEY (job_id, resource_type, position)
 );
