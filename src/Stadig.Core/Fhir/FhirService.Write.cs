@@ -6,6 +6,7 @@ using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Common;
 using Stadig.Fhir.Patients;
+using Stadig.Fhir.Records;
 using Stadig.Fhir.Store;
 using Stadig.Fhir.Validation;
 
@@ -81,6 +82,13 @@ public sealed partial class FhirService
 
         var current = id is null ? null : await FhirResourceStore.CurrentAsync(connection, transaction, type, id);
         if (current is null && !mayCreate) throw NotFound(type, id!);
+        // The chart is the master of what Stadig published; an import brings such resources whole.
+        if (!importing && current is { Deleted: false } && FhirRecordPublisher.IsPublished(current.Content))
+            throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", path,
+                $"{type}/{id} is a record kept in Stadig's chart and published from it: change it in the chart (or with the record's own FHIR use case), not over the API.");
+        if (!importing && FhirRecordPublisher.IsPublished(resource))
+            throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", Prefixed(path, $"{type}.meta.tag"),
+                $"The tag {FhirRecordPublisher.SourceSystem}|{FhirRecordPublisher.SourceCode} marks records Stadig publishes from its chart; a client cannot set it.");
         if (current is not null && ifMatch is { } expected && expected != current.VersionId)
             throw new FhirException(HttpStatusCode.PreconditionFailed, "conflict", path,
                 $"{type}/{id} is at version {current.VersionId}, not {expected}: someone else changed it. Read it again and redo the change.");

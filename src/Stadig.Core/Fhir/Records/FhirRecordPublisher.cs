@@ -1,0 +1,66 @@
+using System.Data.Common;
+using System.Text.Json.Nodes;
+using Stadig.Fhir.Store;
+
+namespace Stadig.Fhir.Records;
+
+/// <summary>
+/// Publishes Stadig's own records (warnings, problems, notes, results, …) as FHIR resources, on the
+/// transaction that writes the record, so the FHIR view is never behind the chart and never ahead
+/// of it. A published resource carries <see cref="SourceTag"/>: the chart is its master, so the API
+/// refuses to change it (a client would otherwise fork the record), while reads, search, history,
+/// $everything and export treat it like any other resource.
+/// </summary>
+public static class FhirRecordPublisher
+{
+    public const string SourceSystem = "https://stadig.se/fhir/CodeSystem/record-source";
+    public const string SourceCode = "stadig-chart";
+
+    public static JsonObject SourceTag() => new() { ["system"] = SourceSystem, ["code"] = SourceCode, ["display"] = "Förs i Stadigs journal" };
+
+    /// <summary>Whether a stored resource was published from a Stadig record (and so is changed only in the chart).</summary>
+    public static bool IsPublished(string content) =>
+        content.Contains(SourceSystem, StringComparison.Ordinal) && IsPublished(FhirJson.Parse(content));
+
+    public static bool IsPublished(JsonObject resource) =>
+        resource["meta"]?["tag"] is JsonArray tags && tags.OfType<JsonObject>().Any(t =>
+            FhirJson.String(t["system"]) == SourceSystem && FhirJson.String(t["code"]) == SourceCode);
+
+    /// <summary>
+    /// Stores <paramref name="resource"/> as <c>{type}/{id}</c>, a new version only when its content
+    /// changed (a re-publish of the same record, e.g. by the backfill, leaves the history alone).
+    /// </summary>
+    public static async Task<FhirResourceRow> PublishAsync(DbConnection connection, DbTransaction transaction, JsonObject resource, string id,
+        Guid? patientId, Guid unitId, DateTimeOffset now)
+    {
+        var type = FhirJson.String(resource["resourceType"]) ?? throw new ArgumentException("resourceType is missing", nameof(resource));
+        var meta = resource["meta"] as JsonObject ?? new JsonObject();
+        resource.Remove("meta");
+        meta.Remove("tag");
+        meta["tag"] = new JsonArray(SourceTag());
+        resource["meta"] = meta;
+        resource["id"] = id;
+
+        var current = await FhirResourceStore.CurrentAsync(connection, transaction, type, id);
+        if (current is { Deleted: false } && SameApartFromVersion(FhirJson.Parse(current.Content), resource)) return current;
+        return await FhirResourceStore.PutAsync(connection, transaction, resource, id, patientId, unitId, now);
+    }
+
+    /// <summary>The reference to a registry patient as the API serves it (its FHIR id if it came through the API, else the registry id).</summary>
+    public static async Task<string> PatientReferenceAsync(DbConnection connection, DbTransaction? transaction, Guid patientId)
+    {
+        var stored = await FhirResourceStore.PatientOfAsync(connection, transaction, patientId);
+        return $"Patient/{stored?.Id ?? patientId.ToString()}";
+    }
+
+    private static bool SameApartFromVersion(JsonObject stored, JsonObject fresh)
+    {
+        static string Comparable(JsonObject resource)
+        {
+            var copy = (JsonObject)resource.DeepClone();
+            if (copy["meta"] is JsonObject meta) { meta.Remove("versionId"); meta.Remove("lastUpdated"); }
+            return FhirJson.Serialize(FhirJson.Ordered(copy));
+        }
+        return Comparable(stored) == Comparable(fresh);
+    }
+}
