@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using Stadig.Access;
 using Stadig.Audit;
+using Stadig.Common;
 using Stadig.Fhir.Store;
 using Stadig.Organisation;
 using Stadig.Patients;
@@ -57,8 +58,11 @@ public sealed partial class FhirService
         return job;
     }
 
-    /// <summary>Runs an export job to the end, writing its NDJSON files; a failure is kept on the job for the poller to see.</summary>
-    public async Task RunExportAsync(FhirCaller caller, Guid job, FhirExportScope scope, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Runs an export job to the end, writing its NDJSON files; a failure is kept on the job for the
+    /// poller to see. <paramref name="background"/> makes it step aside for clinicians between patients.
+    /// </summary>
+    public async Task RunExportAsync(FhirCaller caller, Guid job, FhirExportScope scope, BackgroundWork? background = null, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -93,6 +97,7 @@ public sealed partial class FhirService
                 : await connection.QueryAsync<Guid>("SELECT id FROM patient WHERE merged_into_id IS NULL ORDER BY id");
             foreach (var patientId in patientIds)
             {
+                if (background is not null) await background.YieldAsync(cancellationToken);
                 var grant = await checkpoint.ExportAsync(caller.Caller, patientId, "FHIR $export", cancellationToken);
                 var patient = await registry.FindInAsync(grant, connection, null);
                 if (patient is null) continue;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Stadig.Auth;
+using Stadig.Common;
 
 namespace Stadig.Fhir;
 
@@ -55,8 +56,10 @@ public static class FhirBulkEndpoints
         var caller = await FhirEndpoints.CallerAsync(http, callers, ct);
         var scope = new FhirExportScope(level, unit, types, since);
         var job = await service.StartExportAsync(caller, scope, http.Request.Path + http.Request.QueryString, ct);
-        // The export outlives the request: it runs until done or the server stops.
-        _ = Task.Run(() => service.RunExportAsync(caller, job, scope, lifetime.ApplicationStopping), CancellationToken.None);
+        // The export outlives the request: it runs as background work (one at a time, stepping
+        // aside while clinicians keep the node busy) until done or the server stops.
+        var background = http.RequestServices.GetRequiredService<BackgroundWork>();
+        _ = Task.Run(() => background.RunAsync(ct => service.RunExportAsync(caller, job, scope, background, ct), lifetime.ApplicationStopping), CancellationToken.None);
         http.Response.Headers["Content-Location"] = $"{FhirEndpoints.BaseUrl(http)}/$export-status/{job}";
         return Results.StatusCode(StatusCodes.Status202Accepted);
     }

@@ -37,6 +37,7 @@ public static class StadigServices
         services.AddSingleton(options.Access);
         services.AddSingleton(options.Admission);
         services.AddSingleton<AdmissionControl>();
+        services.AddSingleton(sp => new Stadig.Common.BackgroundWork(() => sp.GetRequiredService<AdmissionControl>().CliniciansBusy, sp.GetRequiredService<TimeProvider>()));
         services.AddRequestTimeouts(timeouts => timeouts.DefaultPolicy = new Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutPolicy
         {
             Timeout = TimeSpan.FromSeconds(options.Admission.RequestTimeoutSeconds),

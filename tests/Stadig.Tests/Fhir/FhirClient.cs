@@ -17,9 +17,12 @@ public sealed class FhirTestServer : IAsyncDisposable
     public required StaffMember Member { get; init; }
     public required Assignment Assignment { get; init; }
 
-    public static async Task<FhirTestServer> StartAsync(DatabaseEngine engine, params Role[] roles)
+    public static Task<FhirTestServer> StartAsync(DatabaseEngine engine, params Role[] roles) => StartAsync(engine, [], roles);
+
+    /// <summary>With extra server <paramref name="settings"/> (e.g. admission pool sizes).</summary>
+    public static async Task<FhirTestServer> StartAsync(DatabaseEngine engine, string[] settings, params Role[] roles)
     {
-        var server = await StadigServer.StartAsync(engine, $"--Stadig:Jwt:SigningKey={SigningKey}", "--Stadig:Jwt:Issuer=test-idp", "--Stadig:Jwt:Audience=stadig");
+        var server = await StadigServer.StartAsync(engine, [$"--Stadig:Jwt:SigningKey={SigningKey}", "--Stadig:Jwt:Issuer=test-idp", "--Stadig:Jwt:Audience=stadig", .. settings]);
         var (member, assignments) = await server.AddUserAsync("fhir", "x", false, roles.Length == 0 ? [Role.Physician] : roles);
         return new FhirTestServer { Server = server, Member = member, Assignment = assignments[0] };
     }

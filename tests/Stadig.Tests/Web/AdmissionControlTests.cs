@@ -42,6 +42,9 @@ public class AdmissionControlTests
     [InlineData("POST", "/notes/0b6e3e6e-2f0a-4f4e-9a43-7b7b7b7b7b7b", RequestClass.Priority)]
     [InlineData("GET", "/notes/0b6e3e6e-2f0a-4f4e-9a43-7b7b7b7b7b7b", RequestClass.Interactive)]
     [InlineData("GET", "/api/patients", RequestClass.Interactive)]
+    [InlineData("GET", "/fhir/Patient/0b6e3e6e-2f0a-4f4e-9a43-7b7b7b7b7b7b", RequestClass.Integration)]
+    [InlineData("POST", "/fhir", RequestClass.Integration)]
+    [InlineData("GET", "/fhirish", RequestClass.Interactive)]
     public void Requests_are_classed_so_that_saving_and_signing_keep_their_own_capacity(string method, string path, RequestClass expected)
     {
         var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
