@@ -16,12 +16,14 @@ using Stadig.Storage;
 //   ingest --connection "<conn>" [--messages N] [--connections C] [--observations O]
 //                                                          ORU^R01 over MLLP on loopback: results/s, ACK latency
 //   chart  --connection "<conn>" [--iterations N]          chart overview latency with auditing on
+//   ceiling --connection "<conn>" [--concurrency C] [--seconds S] [--scale K]
+//                                                          chart overviews/s against pgbench -S on the same server
 // Times are measured in-process around the use case (server time, no HTTP).
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest"))
+if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling"))
 {
     Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
@@ -29,6 +31,7 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench audit --connection <conn> [--seconds N] [--threads T]");
     Console.Error.WriteLine("       Stadig.Bench chart --connection <conn> [--iterations N]");
     Console.Error.WriteLine("       Stadig.Bench notes --connection <conn> [--iterations N]");
+    Console.Error.WriteLine("       Stadig.Bench ceiling --connection <conn> [--concurrency C] [--seconds S] [--scale K]");
     Console.Error.WriteLine("       Stadig.Bench ingest --connection <conn> [--messages N] [--connections C] [--observations O]");
     return 2;
 }
@@ -41,7 +44,10 @@ string Option(string name, string? fallback = null) =>
 var database = Database.FromConnectionString(Option("connection"));
 return args[0] switch
 {
-    "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), "ingest" => await IngestAsync(), _ => await SearchAsync(),
+    "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), "ingest" => await IngestAsync(),
+    "ceiling" => await Stadig.Bench.CeilingBench.RunAsync(database, Option("connection"), BenchCallerAsync,
+        int.Parse(Option("concurrency", "4"), CultureInfo.InvariantCulture), double.Parse(Option("seconds", "30"), CultureInfo.InvariantCulture),
+        int.Parse(Option("scale", "50"), CultureInfo.InvariantCulture)), _ => await SearchAsync(),
 };
 
 // A physician on a seeded ward, found or created once: the caller the benchmarks act as.
