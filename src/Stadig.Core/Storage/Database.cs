@@ -19,7 +19,14 @@ public sealed class Database
         TypeHandlers.Register();
         if (engine == DatabaseEngine.Postgres)
         {
-            _postgres = NpgsqlDataSource.Create(connectionString);
+            var builder = new NpgsqlConnectionStringBuilder(connectionString);
+            // Stadig keeps no session state past a call (no SET, temporary tables or held locks), so
+            // the pool's DISCARD ALL on every returned connection is a wasted round trip: three per
+            // chart overview (docs/benchmarks.md, ceiling ratio). An explicit setting still wins.
+            if (!connectionString.Contains("No Reset On Close", StringComparison.OrdinalIgnoreCase)
+                && !connectionString.Contains("NoResetOnClose", StringComparison.OrdinalIgnoreCase))
+                builder.NoResetOnClose = true;
+            _postgres = NpgsqlDataSource.Create(builder.ConnectionString);
         }
         else
         {
