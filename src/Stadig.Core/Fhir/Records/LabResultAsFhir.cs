@@ -15,10 +15,11 @@ namespace Stadig.Fhir.Records;
 ///
 /// Corrections: one Observation per result line for its whole life. A later result for the same
 /// observation (same patient, filler order number and code; lab_result.superseded_by) is published
-/// as a new version of the first line's Observation, id = the first line's Guid, with status
-/// <c>corrected</c> when it replaces a final result; the earlier values stay readable as earlier
-/// versions (vread, _history), and every DiagnosticReport that listed the line points at the same,
-/// current Observation. Nothing is marked entered-in-error unless the lab says so (OBX-11 D/W).
+/// as a new version of the first line's Observation, id = the first line's Guid, with the status the
+/// lab sends (OBX-11 C: <c>corrected</c>); a line re-sent unchanged makes no new version. The earlier
+/// values stay readable as earlier versions (vread, _history), and every DiagnosticReport that listed
+/// the line points at the same, current Observation. Nothing is marked entered-in-error unless the
+/// lab says so (OBX-11 D/W).
 ///
 /// Quarantined messages have no rows until filed, so they are published when filed, on that transaction.
 /// </summary>
@@ -67,9 +68,6 @@ public static partial class LabResultAsFhir
         public string? SendingFacility { get; init; }
     }
 
-    /// <summary>Where a result line is published: its chain's first line (the resource id) and whether it corrects a final result.</summary>
-    public readonly record struct Lineage(Guid ResourceId, bool CorrectsFinal);
-
     private const string ResultSelect =
         """
         SELECT r.id AS Id, r.patient_id AS PatientId, r.unit_id AS UnitId, r.analysis_code AS AnalysisCode, r.analysis_name AS AnalysisName,
@@ -89,12 +87,11 @@ public static partial class LabResultAsFhir
 
     // ---- Mapping ----------------------------------------------------------------------------
 
-    public static JsonObject Observation(ResultRow row, Lineage lineage, string patientReference, JsonObject? performer, Guid? orderId)
+    public static JsonObject Observation(ResultRow row, string patientReference, JsonObject? performer, Guid? orderId)
     {
         var resource = new JsonObject { ["resourceType"] = "Observation" };
         if (orderId is { } order) resource["basedOn"] = new JsonArray(new JsonObject { ["reference"] = $"ServiceRequest/{order}" });
-        var status = ObservationStatus(row.Status);
-        resource["status"] = status == "final" && lineage.CorrectsFinal ? "corrected" : status;
+        resource["status"] = ObservationStatus(row.Status);
         resource["category"] = new JsonArray(new JsonObject
         {
             ["coding"] = new JsonArray(new JsonObject
@@ -319,7 +316,7 @@ public static partial class LabResultAsFhir
         private readonly Dictionary<Guid, string> _patients = [];
         private readonly Dictionary<Guid, JsonObject?> _performers = [];
         private readonly Dictionary<string, Guid?> _orders = new(StringComparer.Ordinal);
-        private readonly Dictionary<(Guid, string), Dictionary<Guid, (Guid Predecessor, string Status)>> _chains = [];
+        private readonly Dictionary<(Guid, string), Dictionary<Guid, Guid>> _chains = [];
 
         public async Task ReportsAsync(IReadOnlyList<ReportRow> reports, IReadOnlyList<ResultRow> results)
         {
@@ -341,36 +338,32 @@ public static partial class LabResultAsFhir
         /// <summary>Publishes a result line if it is current (a superseded line lives on as an earlier version); returns its Observation id.</summary>
         public async Task<Guid> ObservationAsync(ResultRow row, Guid? orderId)
         {
-            var lineage = await LineageAsync(row);
+            var resourceId = await FirstLineAsync(row);
             if (row.SupersededBy is null)
             {
-                var resource = Observation(row, lineage, await PatientAsync(row.PatientId), await PerformerAsync(row.UnitId), orderId);
-                await FhirRecordPublisher.PublishAsync(connection, transaction, resource, lineage.ResourceId.ToString(), row.PatientId, row.UnitId, now);
+                var resource = Observation(row, await PatientAsync(row.PatientId), await PerformerAsync(row.UnitId), orderId);
+                await FhirRecordPublisher.PublishAsync(connection, transaction, resource, resourceId.ToString(), row.PatientId, row.UnitId, now);
             }
-            return lineage.ResourceId;
+            return resourceId;
         }
 
-        private async Task<Lineage> LineageAsync(ResultRow row)
+        /// <summary>The first line of the chain of corrections this line belongs to: its Observation's id.</summary>
+        private async Task<Guid> FirstLineAsync(ResultRow row)
         {
-            if (row.FillerOrderNumber is not { } filler) return new Lineage(row.Id, false);
+            if (row.FillerOrderNumber is not { } filler) return row.Id;
             if (!_chains.TryGetValue((row.PatientId, filler), out var predecessors))
             {
                 // The lines of this filler order that something superseded: successor → predecessor (the earliest, should a message have repeated a code).
-                var superseded = await connection.QueryAsync<(Guid Id, Guid SupersededBy, string Status)>(
-                    "SELECT id, superseded_by, status FROM lab_result WHERE patient_id = @PatientId AND filler_order_number = @filler AND superseded_by IS NOT NULL",
+                var superseded = await connection.QueryAsync<(Guid Id, Guid SupersededBy)>(
+                    "SELECT id, superseded_by FROM lab_result WHERE patient_id = @PatientId AND filler_order_number = @filler AND superseded_by IS NOT NULL",
                     new { row.PatientId, filler }, transaction);
                 predecessors = superseded.GroupBy(s => s.SupersededBy)
-                    .ToDictionary(g => g.Key, g => g.OrderBy(s => s.Id.ToString(), StringComparer.Ordinal).Select(s => (s.Id, s.Status)).First());
+                    .ToDictionary(g => g.Key, g => g.Select(s => s.Id).OrderBy(id => id.ToString(), StringComparer.Ordinal).First());
                 _chains[(row.PatientId, filler)] = predecessors;
             }
             var current = row.Id;
-            var correctsFinal = false;
-            for (var steps = 0; steps < 1000 && predecessors.TryGetValue(current, out var predecessor); steps++)
-            {
-                correctsFinal |= predecessor.Status is "Final" or "Corrected";
-                current = predecessor.Predecessor;
-            }
-            return new Lineage(current, correctsFinal);
+            for (var steps = 0; steps < 1000 && predecessors.TryGetValue(current, out var predecessor); steps++) current = predecessor;
+            return current;
         }
 
         private async Task<string> PatientAsync(Guid patientId)
