@@ -3,6 +3,7 @@ using Dapper;
 using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Common;
+using Stadig.Fhir.Records;
 using Stadig.Hl7;
 using Stadig.Organisation;
 using Stadig.Storage;
@@ -78,6 +79,7 @@ public sealed class LabOrders(Database database, PatientCheckpoint checkpoint, T
             await c.ExecuteAsync("INSERT INTO hl7_message_state (message_id, seq, state, at, reason) VALUES (@messageId, 1, 'Queued', @now, NULL)",
                 new { messageId, now }, t);
             await c.ExecuteAsync("UPDATE lab_order SET message_id = @messageId WHERE id = @id", new { messageId, id }, t);
+            await LabOrderAsFhir.PublishAsync(c, t, id, now);
             return id;
         }, cancellationToken);
         return (await ListAsync(caller, patientId, cancellationToken)).Single(o => o.Id == orderId);

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Dapper;
+using Stadig.Fhir.Records;
 using Stadig.Hl7;
 using Stadig.Hl7.Mllp;
 using Stadig.Storage;
@@ -71,6 +72,7 @@ public sealed class OrderOutbox(Database database, TimeProvider clock)
                     """, new { state, at, attempts = retry ? attempts + 1 : MaxAttempts, next, code, ack, id }, t);
                 await AddStateAsync(c, t, id, state, at, reason);
                 await c.ExecuteAsync("UPDATE lab_order SET status = @orderStatus WHERE message_id = @id AND status <> 'Resulted'", new { orderStatus, id }, t);
+                await LabOrderAsFhir.PublishByMessageAsync(c, t, id, at);
                 return 0;
             }, cancellationToken);
             if (state == "Acknowledged") acknowledged++;

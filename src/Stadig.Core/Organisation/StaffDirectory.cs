@@ -1,18 +1,26 @@
 using Dapper;
 using Stadig.Common;
+using Stadig.Fhir.Records;
 using Stadig.Storage;
 
 namespace Stadig.Organisation;
 
-/// <summary>Care provider, care units, staff and their assignments. Holds no patient data.</summary>
+/// <summary>
+/// Care provider, care units, staff and their assignments. Holds no patient data. Each addition is
+/// published as FHIR (Organization, Practitioner, PractitionerRole) in the transaction that writes it.
+/// </summary>
 public sealed class StaffDirectory(Database database, TimeProvider clock)
 {
     public async Task<CareProvider> AddProviderAsync(string hsaId, string name, CancellationToken cancellationToken = default)
     {
         RequireHsaId(hsaId, "hsaId");
         var provider = new CareProvider { Id = Guid.NewGuid(), HsaId = hsaId, Name = RequireText(name, "name") };
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync("INSERT INTO care_provider (id, hsa_id, name) VALUES (@Id, @HsaId, @Name)", provider);
+        await database.InTransactionAsync(async (c, t) =>
+        {
+            await c.ExecuteAsync("INSERT INTO care_provider (id, hsa_id, name) VALUES (@Id, @HsaId, @Name)", provider, t);
+            await DirectoryAsFhir.PublishProviderAsync(c, t, provider.Id, clock.GetUtcNow());
+            return 0;
+        }, cancellationToken);
         return provider;
     }
 
@@ -20,10 +28,14 @@ public sealed class StaffDirectory(Database database, TimeProvider clock)
     {
         RequireHsaId(hsaId, "hsaId");
         var unit = new CareUnit { Id = Guid.NewGuid(), ProviderId = providerId, HsaId = hsaId, Name = RequireText(name, "name"), Kind = kind };
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(
-            "INSERT INTO care_unit (id, provider_id, hsa_id, name, kind) VALUES (@Id, @ProviderId, @HsaId, @Name, @Kind)",
-            new { unit.Id, unit.ProviderId, unit.HsaId, unit.Name, Kind = kind.ToString() });
+        await database.InTransactionAsync(async (c, t) =>
+        {
+            await c.ExecuteAsync(
+                "INSERT INTO care_unit (id, provider_id, hsa_id, name, kind) VALUES (@Id, @ProviderId, @HsaId, @Name, @Kind)",
+                new { unit.Id, unit.ProviderId, unit.HsaId, unit.Name, Kind = kind.ToString() }, t);
+            await DirectoryAsFhir.PublishUnitAsync(c, t, unit.Id, clock.GetUtcNow());
+            return 0;
+        }, cancellationToken);
         return unit;
     }
 
@@ -36,22 +48,30 @@ public sealed class StaffDirectory(Database database, TimeProvider clock)
             DisplayName = RequireText(displayName, "displayName"), Title = title, PasswordHash = passwordHash,
             IsDemo = isDemo, CreatedAt = clock.GetUtcNow(),
         };
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(
-            """
-            INSERT INTO staff (id, hsa_id, username, display_name, title, password_hash, failed_logins, is_demo, created_at)
-            VALUES (@Id, @HsaId, @Username, @DisplayName, @Title, @PasswordHash, 0, @IsDemo, @CreatedAt)
-            """, staff);
+        await database.InTransactionAsync(async (c, t) =>
+        {
+            await c.ExecuteAsync(
+                """
+                INSERT INTO staff (id, hsa_id, username, display_name, title, password_hash, failed_logins, is_demo, created_at)
+                VALUES (@Id, @HsaId, @Username, @DisplayName, @Title, @PasswordHash, 0, @IsDemo, @CreatedAt)
+                """, staff, t);
+            await DirectoryAsFhir.PublishStaffAsync(c, t, staff.Id, staff.CreatedAt);
+            return 0;
+        }, cancellationToken);
         return staff;
     }
 
     public async Task<Assignment> AddAssignmentAsync(Guid staffId, Guid unitId, Role role, Purpose purpose, CancellationToken cancellationToken = default)
     {
         var id = Guid.NewGuid();
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(
-            "INSERT INTO assignment (id, staff_id, unit_id, role, purpose) VALUES (@id, @staffId, @unitId, @role, @purpose)",
-            new { id, staffId, unitId, role = role.ToString(), purpose = purpose.ToString() });
+        await database.InTransactionAsync(async (c, t) =>
+        {
+            await c.ExecuteAsync(
+                "INSERT INTO assignment (id, staff_id, unit_id, role, purpose) VALUES (@id, @staffId, @unitId, @role, @purpose)",
+                new { id, staffId, unitId, role = role.ToString(), purpose = purpose.ToString() }, t);
+            await DirectoryAsFhir.PublishAssignmentAsync(c, t, id, clock.GetUtcNow());
+            return 0;
+        }, cancellationToken);
         return (await AssignmentsOfAsync(staffId, cancellationToken)).Single(a => a.Id == id);
     }
 

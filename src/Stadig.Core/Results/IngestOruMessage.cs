@@ -2,6 +2,7 @@ using System.Data.Common;
 using Dapper;
 using Stadig.Access;
 using Stadig.Audit;
+using Stadig.Fhir.Records;
 using Stadig.Hl7;
 using Stadig.Hl7.Mllp;
 using Stadig.Storage;
@@ -169,7 +170,10 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         return null;
     }
 
-    /// <summary>Stores the reports and observations of one message for one patient (also used when lab staff file from quarantine).</summary>
+    /// <summary>
+/// Stores the reports and observations of one message for one patient (also used when lab staff
+/// file from quarantine), and publishes them as FHIR Observations and DiagnosticReports.
+/// </summary>
     internal static async Task FileAsync(DbConnection c, DbTransaction t, Guid messageId, IReadOnlyList<OruReport> reports, Guid patientId, Guid unitId,
         DateTimeOffset now, DateTimeOffset? sentAt)
     {
@@ -214,6 +218,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
                 }
             }
         }
+        await LabResultAsFhir.PublishFiledAsync(c, t, messageId, patientId, now);
     }
 
     private async Task<IngestOutcome> FinishAsync(DbConnection c, DbTransaction t, Guid id, Hl7Message message, Hl7MessageState state, string code,
