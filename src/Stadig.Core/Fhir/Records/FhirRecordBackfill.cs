@@ -41,11 +41,14 @@ public static class FhirRecordBackfill
     public const int BatchSize = 500;
 
     public static Task<FhirBackfillResult> RunAsync(Database database, TimeProvider clock, CancellationToken cancellationToken) =>
-        RunAsync(database, clock, null, cancellationToken);
+        RunAsync(database, clock, null, BatchSize, cancellationToken);
 
     /// <param name="progress">Told after each kind, with counts only (no patient data).</param>
-    public static async Task<FhirBackfillResult> RunAsync(Database database, TimeProvider clock, IProgress<string>? progress, CancellationToken cancellationToken)
+    /// <param name="batchSize">Records per transaction.</param>
+    public static async Task<FhirBackfillResult> RunAsync(Database database, TimeProvider clock, IProgress<string>? progress, int batchSize,
+        CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var kinds = new List<FhirBackfillKind>(Steps.Count);
         foreach (var (kind, batch) in Steps)
         {
@@ -54,10 +57,10 @@ public static class FhirRecordBackfill
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var outcome = await database.InTransactionAsync((connection, transaction) => batch(connection, transaction, after, BatchSize, clock.GetUtcNow()), cancellationToken);
+                var outcome = await database.InTransactionAsync((connection, transaction) => batch(connection, transaction, after, batchSize, clock.GetUtcNow()), cancellationToken);
                 read += outcome.Read;
                 published += outcome.Published;
-                if (outcome.Last is not { } last || outcome.Read < BatchSize) break;
+                if (outcome.Last is not { } last || outcome.Read < batchSize) break;
                 after = last;
             }
             kinds.Add(new FhirBackfillKind(kind, read, published));

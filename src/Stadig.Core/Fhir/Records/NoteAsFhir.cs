@@ -42,8 +42,8 @@ public sealed class NoteAsFhir : FhirRecordMapping<NoteAsFhir.Row>
     public static async Task<bool> PublishAsync(DbConnection connection, DbTransaction transaction, Guid noteId, DateTimeOffset now)
     {
         var published = await Instance.PublishOneAsync(connection, transaction, noteId, now);
-        var amends = await connection.QuerySingleOrDefaultAsync<Guid?>("SELECT amends_note_id FROM note WHERE id = @noteId", new { noteId }, transaction);
-        if (amends is { } older) published |= await Instance.PublishOneAsync(connection, transaction, older, now);
+        var amends = await connection.QueryAsync<Guid>("SELECT amends_note_id FROM note WHERE id = @noteId AND amends_note_id IS NOT NULL", new { noteId }, transaction);
+        foreach (var older in amends) published |= await Instance.PublishOneAsync(connection, transaction, older, now);
         return published;
     }
 
