@@ -137,9 +137,15 @@ public static class StadigCommandLine
         var database = Storage.Database.FromConnectionString(options.Database);
         await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
         var result = await StadigHost.GuardDatabaseAsync(options, () =>
-            Fhir.Records.FhirRecordBackfill.RunAsync(database, TimeProvider.System, new Progress<string>(Console.WriteLine), Fhir.Records.FhirRecordBackfill.BatchSize, CancellationToken.None));
+            Fhir.Records.FhirRecordBackfill.RunAsync(database, TimeProvider.System, new ConsoleLines(), Fhir.Records.FhirRecordBackfill.BatchSize, CancellationToken.None));
         Console.WriteLine($"Published {result.Published} of {result.Read} chart records as FHIR resources (the rest were already up to date).");
         return 0;
+    }
+
+    /// <summary>Progress printed as it happens (Progress&lt;T&gt; would print on the thread pool, possibly after the summary).</summary>
+    private sealed class ConsoleLines : IProgress<string>
+    {
+        public void Report(string value) => Console.WriteLine(value);
     }
 
     private static int? IntOption(string[] args, string name)
