@@ -71,6 +71,18 @@ public class FhirRecordBackfillTests
         Assert.Equal(versions, await CountAsync("SELECT COUNT(*) FROM fhir_resource_version"));
     }
 
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_demo_region_seeded_at_first_start_is_published(DatabaseEngine engine)
+    {
+        await using var server = await StadigServer.StartAsync(engine, "--Stadig:SeedDemoAtStart=true", "--Stadig:DemoPatients=8");
+        await using var connection = await server.Database.OpenAsync(Ct);
+        var encounters = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM encounter");
+        var signedNotes = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM note WHERE status = 'Signed'");
+        Assert.True(encounters > 0);
+        Assert.Equal(encounters, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM fhir_resource WHERE resource_type = 'Encounter'"));
+        Assert.Equal(signedNotes, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM fhir_resource WHERE resource_type = 'DocumentReference'"));
+    }
+
     private static async Task<(Guid Problem, Guid Consent)> InsertUnpublishedAsync(Database database)
     {
         await using var connection = await database.OpenAsync(Ct);
