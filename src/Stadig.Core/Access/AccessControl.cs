@@ -1,6 +1,7 @@
 using Dapper;
 using Stadig.Audit;
 using Stadig.Common;
+using Stadig.Fhir.Records;
 using Stadig.Storage;
 
 namespace Stadig.Access;
@@ -56,14 +57,17 @@ public sealed class AccessControl(Database database, PatientCheckpoint checkpoin
     public Task RecordConsentAsync(Caller caller, Guid patientId, Guid viewerUnitId, Guid? sourceUnitId, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
     {
         if (expiresAt <= clock.GetUtcNow()) throw new InvalidInputException("expiresAt", "Samtycket måste gälla en tid framåt.");
+        var id = Guid.CreateVersion7();
         return checkpoint.WriteAsync(caller, patientId, "Consent", AuditActivity.Write, async (connection, transaction, _) =>
+        {
             await connection.ExecuteAsync(
                 """
                 INSERT INTO consent (id, patient_id, viewer_unit_id, source_unit_id, recorded_at, recorded_by, expires_at)
                 VALUES (@id, @patientId, @viewerUnitId, @sourceUnitId, @now, @staffId, @expiresAt)
                 """,
-                new { id = Guid.NewGuid(), patientId, viewerUnitId, sourceUnitId, now = clock.GetUtcNow(), staffId = caller.StaffId, expiresAt }, transaction),
-            cancellationToken);
+                new { id, patientId, viewerUnitId, sourceUnitId, now = clock.GetUtcNow(), staffId = caller.StaffId, expiresAt }, transaction);
+            return await ConsentAsFhir.PublishAsync(connection, transaction, id, clock.GetUtcNow());
+        }, cancellationToken);
     }
 
     /// <summary>

@@ -150,7 +150,7 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
             SELECT COUNT(*) FROM emergency_access WHERE patient_id = @patientId AND staff_id = @staffId AND expires_at > @now;
             SELECT g2.unit_id FROM unit_group_member g1 JOIN unit_group_member g2 ON g2.group_name = g1.group_name WHERE g1.unit_id = @unitId;
             SELECT blocked_unit_id FROM patient_block WHERE patient_id = @patientId AND lifted_at IS NULL;
-            SELECT source_unit_id FROM consent WHERE patient_id = @patientId AND viewer_unit_id = @unitId AND revoked_at IS NULL AND expires_at > @now;
+            SELECT source_unit_id AS SourceUnitId FROM consent WHERE patient_id = @patientId AND viewer_unit_id = @unitId AND revoked_at IS NULL AND expires_at > @now;
             """,
             new { patientId, unitId = caller.UnitId, staffId = caller.StaffId, since, now }, transaction);
         var protectedText = await facts.ReadSingleOrDefaultAsync<string?>();
@@ -162,7 +162,8 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
         var grouped = (await facts.ReadAsync<Guid>()).ToHashSet();
         grouped.Add(caller.UnitId);
         var blocked = (await facts.ReadAsync<Guid>()).ToHashSet();
-        var consented = (await facts.ReadAsync<Guid?>()).ToHashSet();
+        // Read as rows: a consent for all units has no source, and a bare null does not read as a Guid?.
+        var consented = (await facts.ReadAsync<ConsentSource>()).Select(c => c.SourceUnitId).ToHashSet();
         return new PatientAccessContext
         {
             Caller = caller, PatientId = patientId, ProtectedIdentity = protectedIdentity,
@@ -170,6 +171,11 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
             EmergencyOpen = RolePermissions.MayOpenInEmergency(caller.Role) && emergencies > 0,
             OwnUnits = grouped, BlockedUnits = blocked, ConsentedSources = consented,
         };
+    }
+
+    private sealed class ConsentSource
+    {
+        public Guid? SourceUnitId { get; init; }
     }
 }
 

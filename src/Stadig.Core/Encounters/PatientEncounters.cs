@@ -3,6 +3,7 @@ using Dapper;
 using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Common;
+using Stadig.Fhir.Records;
 using Stadig.Organisation;
 using Stadig.Patients;
 using Stadig.Storage;
@@ -53,6 +54,7 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
         await checkpoint.WriteAsync(caller, patientId, "Encounter", AuditActivity.Write, async (connection, transaction, _) =>
         {
             await InsertAsync(connection, transaction, id, patientId, caller.UnitId, EncounterKinds.Outpatient, null, null, caller);
+            await EncounterAsFhir.PublishAsync(connection, transaction, id, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
         return (await LoadAsync(id, cancellationToken))!;
@@ -80,6 +82,7 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
                 throw new ConflictException("Patienten är redan inskriven. Flytta eller skriv ut patienten först.");
             await RequireBedFreeAsync(connection, transaction, wardUnitId, cleanBed);
             await InsertAsync(connection, transaction, id, patientId, wardUnitId, EncounterKinds.Inpatient, cleanBed, null, caller);
+            await EncounterAsFhir.PublishAsync(connection, transaction, id, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
         return (await LoadAsync(id, cancellationToken))!;
@@ -102,8 +105,10 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
             var now = clock.GetUtcNow();
             await connection.ExecuteAsync("UPDATE encounter SET ended_at = @now, ended_by = @staffId WHERE id = @id",
                 new { now, staffId = caller.StaffId, id = current.Id }, transaction);
+            await EncounterAsFhir.PublishAsync(connection, transaction, current.Id, now);
             await RequireBedFreeAsync(connection, transaction, toWardUnitId, cleanBed);
             await InsertAsync(connection, transaction, id, patientId, toWardUnitId, EncounterKinds.Inpatient, cleanBed, current.Id, caller, now);
+            await EncounterAsFhir.PublishAsync(connection, transaction, id, now);
             return 0;
         }, cancellationToken);
         return (await LoadAsync(id, cancellationToken))!;
@@ -120,6 +125,7 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
                 throw new InvalidInputException("encounter", "Patienten är inte inskriven, och kan därför inte skrivas ut.");
             await connection.ExecuteAsync("UPDATE encounter SET ended_at = @now, ended_by = @staffId WHERE id = @id AND ended_at IS NULL",
                 new { now = clock.GetUtcNow(), staffId = caller.StaffId, id = current.Id }, transaction);
+            await EncounterAsFhir.PublishAsync(connection, transaction, current.Id, clock.GetUtcNow());
             return current.Id;
         }, cancellationToken);
         return (await LoadAsync(ended, cancellationToken))!;

@@ -4,6 +4,7 @@ using Dapper;
 using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Common;
+using Stadig.Fhir.Records;
 using Stadig.Organisation;
 using Stadig.Storage;
 
@@ -94,6 +95,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
                 WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'
                 """, new { noteId, expectedVersion, staffId = caller.StaffId, now = clock.GetUtcNow(), hash }, transaction);
             if (signed == 0) await ThrowWhyNotAsync(noteId, cancellationToken);
+            await NoteAsFhir.PublishAsync(connection, transaction, noteId, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
         return (await LoadAsync(noteId, cancellationToken))!;
@@ -113,6 +115,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
                 "UPDATE note SET countersigner_id = @staffId, countersigned_at = @now WHERE id = @noteId AND status = 'Signed' AND countersigner_id IS NULL",
                 new { noteId, staffId = caller.StaffId, now = clock.GetUtcNow() }, transaction);
             if (done == 0) throw new ConflictException("Anteckningen är redan kontrasignerad.");
+            await NoteAsFhir.PublishAsync(connection, transaction, noteId, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
         return (await LoadAsync(noteId, cancellationToken))!;

@@ -3,6 +3,7 @@ using Dapper;
 using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Common;
+using Stadig.Fhir.Records;
 using Stadig.Organisation;
 using Stadig.Storage;
 
@@ -59,6 +60,7 @@ public sealed class PatientProblems(Database database, PatientCheckpoint checkpo
                 VALUES (@id, @patientId, @unitId, @cleanCode, @cleanText, 'Active', @onsetDate, @now, @staffId)
                 """,
                 new { id, patientId, unitId = caller.UnitId, cleanCode, cleanText, onsetDate, now = clock.GetUtcNow(), staffId = caller.StaffId }, transaction);
+            await ProblemAsFhir.PublishAsync(connection, transaction, id, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
         return (await LoadAsync(id, cancellationToken))!;
@@ -80,6 +82,7 @@ public sealed class PatientProblems(Database database, PatientCheckpoint checkpo
                 "UPDATE problem SET status = 'Resolved', resolved_at = @now, resolved_by = @staffId WHERE id = @problemId AND status = 'Active'",
                 new { problemId, now = clock.GetUtcNow(), staffId = caller.StaffId }, transaction);
             if (done == 0) throw new ConflictException("Diagnosen är redan avslutad.");
+            await ProblemAsFhir.PublishAsync(connection, transaction, problemId, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
         return (await LoadAsync(problemId, cancellationToken))!;

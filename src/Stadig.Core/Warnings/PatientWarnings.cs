@@ -3,6 +3,7 @@ using Dapper;
 using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Common;
+using Stadig.Fhir.Records;
 using Stadig.Organisation;
 using Stadig.Storage;
 
@@ -88,6 +89,7 @@ public sealed class PatientWarnings(Database database, PatientCheckpoint checkpo
                 """,
                 new { id, patientId, unitId = caller.UnitId, clean.Category, clean.Text, clean.Agent, clean.Reaction, clean.Severity, clean.Certainty,
                       now = clock.GetUtcNow(), staffId = caller.StaffId }, transaction);
+            await WarningAsFhir.PublishAsync(connection, transaction, id, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
         return (await LoadAsync(id, cancellationToken))!;
@@ -114,6 +116,7 @@ public sealed class PatientWarnings(Database database, PatientCheckpoint checkpo
                 WHERE id = @warningId AND inactivated_at IS NULL
                 """, new { warningId, now = clock.GetUtcNow(), staffId = caller.StaffId, why }, transaction);
             if (done == 0) throw new ConflictException("Uppmärksamhetsinformationen är redan inaktiverad.");
+            await WarningAsFhir.PublishAsync(connection, transaction, warningId, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
         return (await LoadAsync(warningId, cancellationToken))!;

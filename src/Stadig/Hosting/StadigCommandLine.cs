@@ -25,6 +25,9 @@ public static class StadigCommandLine
                                 Generate a synthetic region into an empty database.
           verify                Check the audit log's hash chains; name every changed, removed or
                                 reordered event. Exit code 0 when intact, 2 when tampered.
+          fhir-publish          Publish every chart record (warnings, problems, encounters, signed
+                                notes, consents) as FHIR resources: for data from before records were
+                                published, or loaded directly. Safe to re-run; publishes only changes.
           --help                Show this text.
 
         Options (also settable in appsettings.json under "Stadig", or as environment variables Stadig__Key):
@@ -50,6 +53,7 @@ public static class StadigCommandLine
                 "migrate" => await MigrateAsync(rest),
                 "seed" => await SeedAsync(rest),
                 "verify" => await VerifyAsync(rest),
+                "fhir-publish" => await FhirPublishAsync(rest),
                 _ => Fail($"Unknown verb '{verb}'. Run 'stadig --help' for the list."),
             };
         }
@@ -125,6 +129,23 @@ public static class StadigCommandLine
             ? $"Audit log intact: {result.EventsChecked} events in {result.ChainsChecked} chains."
             : $"Audit log TAMPERED: {result.Findings.Count} finding(s) in {result.EventsChecked} events.");
         return result.Intact ? 0 : 2;
+    }
+
+    private static async Task<int> FhirPublishAsync(string[] args)
+    {
+        var (options, _) = StadigHost.ReadOptions(args);
+        var database = Storage.Database.FromConnectionString(options.Database);
+        await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
+        var result = await StadigHost.GuardDatabaseAsync(options, () =>
+            Fhir.Records.FhirRecordBackfill.RunAsync(database, TimeProvider.System, new ConsoleLines(), Fhir.Records.FhirRecordBackfill.BatchSize, CancellationToken.None));
+        Console.WriteLine($"Published {result.Published} of {result.Read} chart records as FHIR resources (the rest were already up to date).");
+        return 0;
+    }
+
+    /// <summary>Progress printed as it happens (Progress&lt;T&gt; would print on the thread pool, possibly after the summary).</summary>
+    private sealed class ConsoleLines : IProgress<string>
+    {
+        public void Report(string value) => Console.WriteLine(value);
     }
 
     private static int? IntOption(string[] args, string name)

@@ -97,6 +97,8 @@ public static class StadigHost
                 Patients = options.DemoPatients, Seed = 1, DemoUsers = true,
                 HashPassword = p => hasher.HashPassword(new object(), p),
             }, CancellationToken.None);
+            // The demo region's records are shown over FHIR too (the bench seeder leaves this to `stadig fhir-publish`).
+            await Fhir.Records.FhirRecordBackfill.RunAsync(services.GetRequiredService<Database>(), services.GetRequiredService<TimeProvider>(), CancellationToken.None);
             await installation.SetModeAsync(InstallationMode.Demo);
         }
     }

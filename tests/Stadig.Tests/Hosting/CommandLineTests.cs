@@ -25,7 +25,7 @@ public class CommandLineTests
     {
         var (exit, output, _) = await RunAsync("--help");
         Assert.Equal(0, exit);
-        foreach (var verb in new[] { "serve", "migrate", "seed", "--database" }) Assert.Contains(verb, output);
+        foreach (var verb in new[] { "serve", "migrate", "seed", "fhir-publish", "--database" }) Assert.Contains(verb, output);
     }
 
     [Fact]
@@ -73,6 +73,20 @@ public class CommandLineTests
         var again = await RunAsync("seed", "--patients", "25", "--database", $"Data Source={file}");
         Assert.Equal(1, again.ExitCode);
         Assert.Single(again.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task Fhir_publish_publishes_a_seeded_region_once_and_a_second_run_publishes_nothing()
+    {
+        var file = Path.Combine(Directory.CreateTempSubdirectory("stadig-cli-db-").FullName, "f.db");
+        Assert.Equal(0, (await RunAsync("seed", "--patients", "10", "--seed", "3", "--database", $"Data Source={file}")).ExitCode);
+        var (exit, output, error) = await RunAsync("fhir-publish", "--database", $"Data Source={file}");
+        Assert.True(exit == 0, error);
+        Assert.Contains("Encounter: ", output);
+        Assert.Matches(@"Published [1-9]\d* of \d+ chart records", output);
+        var again = await RunAsync("fhir-publish", "--database", $"Data Source={file}");
+        Assert.Equal(0, again.ExitCode);
+        Assert.Contains("Published 0 of", again.Out);
     }
 
     [Fact]
