@@ -24,8 +24,7 @@ public sealed partial class FhirService
         RequireKnownType(type);
         caller.Scopes.Demand(type, write: false);
         if (type == "Patient") return await SearchPatientsAsync(caller, query, strict, baseUrl, cancellationToken);
-        if (type == FhirResourceTypes.AuditEvent)
-            throw new FhirException(HttpStatusCode.NotImplemented, "not-supported", null, "AuditEvent search is not offered; log auditors use Stadig's log review.");
+        if (type == FhirResourceTypes.AuditEvent) return await SearchAuditEventsAsync(caller, query, strict, baseUrl, cancellationToken);
 
         var request = FhirSearchRequest.Parse(type, query, strict);
         var ignored = request.Ignored.Select(i => i.Expression ?? i.Diagnostics).ToList();
