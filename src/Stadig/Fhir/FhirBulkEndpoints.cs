@@ -54,7 +54,8 @@ public static class FhirBulkEndpoints
         }
         var caller = await FhirEndpoints.CallerAsync(http, callers, ct);
         var scope = new FhirExportScope(level, unit, types, since);
-        var job = await service.StartExportAsync(caller, scope, http.Request.Path + http.Request.QueryString, ct);
+        var runner = http.RequestServices.GetRequiredService<Stadig.Hosting.StadigOptions>().NodeName;
+        var job = await service.StartExportAsync(caller, scope, http.Request.Path + http.Request.QueryString, runner, ct);
         // The export outlives the request: it runs until done or the server stops.
         _ = Task.Run(() => service.RunExportAsync(caller, job, scope, lifetime.ApplicationStopping), CancellationToken.None);
         http.Response.Headers["Content-Location"] = $"{FhirEndpoints.BaseUrl(http)}/$export-status/{job}";
