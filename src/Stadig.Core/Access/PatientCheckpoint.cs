@@ -66,16 +66,19 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
     /// A refusal comes back instead of a grant: roll the transaction back, then
     /// <see cref="RecordAsync"/> it, so the refusal is logged even though the work is not kept.
     /// </summary>
+    /// <param name="decided">Decisions already made on this transaction (a bundle's entries for the same patient): the facts
+    /// are read once per patient and caller, while every write still gets its own audit event.</param>
     public async Task<(PatientAccessGrant? Grant, CheckpointRefusal? Refusal)> WriteInAsync(Caller caller, Guid patientId, string resource,
-        AuditActivity activity, DbConnection connection, DbTransaction transaction)
+        AuditActivity activity, DbConnection connection, DbTransaction transaction, TransactionAccess? decided = null)
     {
-        var context = await ContextAsync(caller, patientId, connection, transaction);
+        var context = decided?.Find(caller, patientId) ?? await ContextAsync(caller, patientId, connection, transaction);
         if (context is null)
             return (null, new CheckpointRefusal(new AuditEntry(caller, null, activity, resource, AuditOutcome.Denied), new NotFoundException("Patienten finns inte.")));
         if (!RolePermissions.WorksWithRegistry(caller.Role) || !context.MayOpen)
             return (null, new CheckpointRefusal(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Denied, AuditFlags.NoCareRelation),
                 new ForbiddenException("Du saknar vårdrelation med patienten, eller din roll får inte göra detta.")));
         await audit.AppendAsync(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Allowed, FlagsOf(context)), connection, transaction);
+        decided?.Remember(context);
         return (new PatientAccessGrant(context), null);
     }
 
@@ -177,6 +180,25 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
     {
         public Guid? SourceUnitId { get; init; }
     }
+}
+
+/// <summary>
+/// The checkpoint's allowing decisions within one database transaction (a FHIR transaction bundle
+/// writes many entries for the same patient). Within it the facts do not change but by the
+/// transaction itself, and a refusal rolls the whole transaction back, so only allowed contexts are
+/// kept, and only for the caller they were made for. Never keep one beyond its transaction.
+/// </summary>
+public sealed class TransactionAccess
+{
+    private readonly Dictionary<Guid, PatientAccessContext> _allowed = [];
+
+    internal PatientAccessContext? Find(Caller caller, Guid patientId) =>
+        _allowed.TryGetValue(patientId, out var context) && context.Caller == caller ? context : null;
+
+    internal void Remember(PatientAccessContext context) => _allowed[context.PatientId] = context;
+
+    /// <summary>After a change to the facts themselves (the patient's protected identity), the next write reads them again.</summary>
+    internal void Forget(Guid patientId) => _allowed.Remove(patientId);
 }
 
 /// <summary>A refused write found inside a transaction, to be logged once the transaction is rolled back.</summary>

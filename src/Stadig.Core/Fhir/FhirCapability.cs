@@ -13,30 +13,26 @@ public static class FhirCapability
         {
             var readOnly = type == FhirResourceTypes.AuditEvent;
             var interactions = new JsonArray { Interaction("read") };
-            if (!readOnly)
-            {
-                foreach (var code in new[] { "vread", "history-instance", "history-type", "create", "update", "search-type" }) interactions.Add(Interaction(code));
-            }
+            var codes = readOnly ? new[] { "search-type" } : ["vread", "history-instance", "history-type", "create", "update", "search-type"];
+            foreach (var code in codes) interactions.Add(Interaction(code));
             var resource = new JsonObject
             {
                 ["type"] = type,
                 ["interaction"] = interactions,
-                ["versioning"] = "versioned-update",
+                // AuditEvents are mapped from the append-only audit log when read: one version each, never changed.
+                ["versioning"] = readOnly ? "no-version" : "versioned-update",
                 ["readHistory"] = !readOnly,
                 ["updateCreate"] = !readOnly,
                 ["conditionalCreate"] = !readOnly,
                 ["conditionalUpdate"] = false,
                 ["conditionalDelete"] = "not-supported",
             };
-            if (!readOnly)
+            var parameters = new JsonArray();
+            foreach (var parameter in FhirSearchParameters.For(type))
             {
-                var parameters = new JsonArray();
-                foreach (var parameter in FhirSearchParameters.For(type))
-                {
-                    parameters.Add(new JsonObject { ["name"] = parameter.Name, ["type"] = parameter.Type.ToString().ToLowerInvariant() });
-                }
-                resource["searchParam"] = parameters;
+                parameters.Add(new JsonObject { ["name"] = parameter.Name, ["type"] = parameter.Type.ToString().ToLowerInvariant() });
             }
+            resource["searchParam"] = parameters;
             if (type == "Patient")
             {
                 resource["operation"] = new JsonArray(

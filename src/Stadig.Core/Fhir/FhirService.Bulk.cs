@@ -45,15 +45,16 @@ public sealed partial class FhirService
     /// care provider's act — a move to a successor system, a registry delivery — so it takes an
     /// administrator with a system/ scope, and every exported patient is audited as read.
     /// </summary>
-    public async Task<Guid> StartExportAsync(FhirCaller caller, FhirExportScope scope, string requestUrl, CancellationToken cancellationToken = default)
+    /// <param name="runner">The node that runs the job (see <see cref="FailInterruptedExportsAsync"/>).</param>
+    public async Task<Guid> StartExportAsync(FhirCaller caller, FhirExportScope scope, string requestUrl, string runner, CancellationToken cancellationToken = default)
     {
         if (caller.Caller.Role != Role.Administrator || caller.Scopes.OnlyPatientContext("Patient", write: false) || !caller.Scopes.Allows("Patient", write: false))
             throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Bulk export takes an administrator's assignment and a system/*.read (or user/*.read) scope.");
         var job = Guid.NewGuid();
         await using var connection = await database.OpenAsync(cancellationToken);
         await connection.ExecuteAsync(
-            "INSERT INTO fhir_export_job (id, requested_by, request_url, status, created_at) VALUES (@job, @staff, @requestUrl, 'running', @now)",
-            new { job, staff = caller.Caller.StaffId, requestUrl, now = clock.GetUtcNow() });
+            "INSERT INTO fhir_export_job (id, requested_by, request_url, status, created_at, runner) VALUES (@job, @staff, @requestUrl, 'running', @now, @runner)",
+            new { job, staff = caller.Caller.StaffId, requestUrl, now = clock.GetUtcNow(), runner });
         await audit.AppendAsync(new AuditEntry(caller.Caller, null, AuditActivity.Read, "FHIR $export", Detail: requestUrl), cancellationToken);
         return job;
     }
@@ -114,12 +115,39 @@ public sealed partial class FhirService
             }
             await connection.ExecuteAsync("UPDATE fhir_export_job SET status = 'completed', completed_at = @now WHERE id = @job", new { job, now = clock.GetUtcNow() });
         }
-        catch (Exception failure) when (failure is not OperationCanceledException)
+        catch (Exception failure)
         {
+            // Stopping the server cancels the job: it will not finish, so the poller is told so rather than waiting forever.
             await using var connection = await database.OpenAsync(CancellationToken.None);
             await connection.ExecuteAsync("UPDATE fhir_export_job SET status = 'failed', completed_at = @now, error = @error WHERE id = @job",
-                new { job, now = clock.GetUtcNow(), error = failure is FhirException fhir ? fhir.Message : failure.GetType().Name });
+                new
+                {
+                    job, now = clock.GetUtcNow(),
+                    error = failure switch
+                    {
+                        FhirException fhir => fhir.Message,
+                        OperationCanceledException => InterruptedExport,
+                        _ => failure.GetType().Name,
+                    },
+                });
         }
+    }
+
+    /// <summary>Why a job that was running when its server stopped has failed; the client starts the export again.</summary>
+    public const string InterruptedExport = "Stadig stopped while the export was running; start the export again.";
+
+    /// <summary>
+    /// At start: the jobs this node (<paramref name="runner"/>) was running when it stopped will never
+    /// finish (a job runs inside the server process), so they are failed, and their status URL answers
+    /// with the error instead of "still running" for ever. Other nodes' jobs are left alone; jobs from
+    /// before jobs named their node are taken as this node's.
+    /// </summary>
+    public async Task<int> FailInterruptedExportsAsync(string runner, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(
+            "UPDATE fhir_export_job SET status = 'failed', completed_at = @now, error = @error WHERE status = 'running' AND (runner = @runner OR runner IS NULL)",
+            new { now = clock.GetUtcNow(), error = InterruptedExport, runner });
     }
 
     private static Task SaveFileAsync(System.Data.Common.DbConnection connection, Guid job, string type, int position, int lines, string content) =>
@@ -211,13 +239,14 @@ public sealed partial class FhirService
         var arriving = resources.Select(r => $"{FhirJson.String(r.Resource["resourceType"])}/{FhirJson.String(r.Resource["id"])}").ToHashSet(StringComparer.Ordinal);
         var counts = await TransactAsync(async (connection, transaction) =>
         {
+            var decided = new TransactionAccess();
             var stored = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var (resource, line) in ordered)
             {
                 var type = FhirJson.String(resource["resourceType"])!;
                 var id = FhirJson.String(resource["id"])
                     ?? throw new FhirException(HttpStatusCode.BadRequest, "required", $"line {line}", $"Line {line}: an imported {type} needs its id.");
-                await StoreAsync(caller, connection, transaction, resource, id, null, mayCreate: true, $"line {line}", importing: true, arriving: arriving);
+                await StoreAsync(caller, connection, transaction, resource, id, null, mayCreate: true, $"line {line}", importing: true, arriving: arriving, decided: decided);
                 stored[type] = stored.GetValueOrDefault(type) + 1;
             }
             return stored;

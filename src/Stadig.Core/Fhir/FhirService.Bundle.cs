@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Stadig.Access;
 using Stadig.Common;
 
 namespace Stadig.Fhir;
@@ -26,14 +27,16 @@ public sealed partial class FhirService
             foreach (var entry in entries) if (entry.Resource is not null) RewriteReferences(entry.Resource, ids);
             var written = await TransactAsync(async (connection, transaction) =>
             {
+                // One access decision per patient for the whole transaction; one audit event per entry still.
+                var decided = new TransactionAccess();
                 var outcomes = new FhirWriteOutcome?[entries.Count];
                 // FHIR's order: creates before updates, reads after all writes.
                 foreach (var entry in entries.Where(e => e.Method == "POST").Concat(entries.Where(e => e.Method == "PUT")))
                 {
                     outcomes[entry.Index] = entry.IfNoneExist is { } condition
-                        ? await ConditionalStoreAsync(caller, connection, transaction, entry.Resource!, condition, entry.Path, ids.GetValueOrDefault(entry.FullUrl ?? ""))
+                        ? await ConditionalStoreAsync(caller, connection, transaction, entry.Resource!, condition, entry.Path, ids.GetValueOrDefault(entry.FullUrl ?? ""), decided)
                         : await StoreAsync(caller, connection, transaction, entry.Resource!, entry.Method == "PUT" ? entry.Id : null, entry.IfMatch, mayCreate: true,
-                            entry.Path, NewIdOf(ids, entry));
+                            entry.Path, NewIdOf(ids, entry), decided: decided);
                 }
                 return outcomes;
             }, cancellationToken);

@@ -24,8 +24,7 @@ public sealed partial class FhirService
         RequireKnownType(type);
         caller.Scopes.Demand(type, write: false);
         if (type == "Patient") return await SearchPatientsAsync(caller, query, strict, baseUrl, cancellationToken);
-        if (type == FhirResourceTypes.AuditEvent)
-            throw new FhirException(HttpStatusCode.NotImplemented, "not-supported", null, "AuditEvent search is not offered; log auditors use Stadig's log review.");
+        if (type == FhirResourceTypes.AuditEvent) return await SearchAuditEventsAsync(caller, query, strict, baseUrl, cancellationToken);
 
         var request = FhirSearchRequest.Parse(type, query, strict);
         var ignored = request.Ignored.Select(i => i.Expression ?? i.Diagnostics).ToList();
@@ -196,7 +195,7 @@ public sealed partial class FhirService
         TransactAsync((connection, transaction) => ConditionalStoreAsync(caller, connection, transaction, resource, ifNoneExist, null, null), cancellationToken);
 
     private async Task<FhirWriteOutcome> ConditionalStoreAsync(FhirCaller caller, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction,
-        JsonObject resource, string condition, string? path, string? assigned)
+        JsonObject resource, string condition, string? path, string? assigned, TransactionAccess? decided = null)
     {
         var type = FhirJson.String(resource["resourceType"]) ?? "";
         var query = ParseQuery(condition.Contains('?') ? condition[(condition.IndexOf('?') + 1)..] : condition);
@@ -210,14 +209,15 @@ public sealed partial class FhirService
             if (type == "Patient" && existing is null)
             {
                 var patientRow = await ResolvePatientAsync(connection, transaction, found[0]);
-                var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, patientRow!.Value.PatientId, "FHIR Patient", AuditActivity.Read, connection, transaction);
+                var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, patientRow!.Value.PatientId, "FHIR Patient", AuditActivity.Read, connection, transaction, decided);
                 if (refusal is not null) throw new RefusedWrite(refusal);
                 var patient = await registry.FindInAsync(grant!, connection, transaction);
                 return new FhirWriteOutcome(PatientResource(patient!, null), type, found[0], patient!.Version, patient.UpdatedAt, Created: false);
             }
             return new FhirWriteOutcome(FhirJson.Parse(existing!.Content), type, existing.Id, existing.VersionId, existing.LastUpdated, Created: false);
         }
-        return await StoreAsync(caller, connection, transaction, resource, null, null, mayCreate: true, path, assigned is null ? null : Guid.Parse(assigned.Split('/')[1]));
+        return await StoreAsync(caller, connection, transaction, resource, null, null, mayCreate: true, path, assigned is null ? null : Guid.Parse(assigned.Split('/')[1]),
+            decided: decided);
     }
 
     /// <summary>Ids of the resources a search finds, without access filtering: for If-None-Exist, which must see duplicates to refuse them.</summary>

@@ -64,7 +64,8 @@ public sealed partial class FhirService
     /// <paramref name="id"/> null: a new id. <paramref name="path"/> prefixes error expressions (a bundle entry).
     /// </summary>
     private async Task<FhirWriteOutcome> StoreAsync(FhirCaller caller, DbConnection connection, DbTransaction transaction, JsonObject resource,
-        string? id, int? ifMatch, bool mayCreate, string? path = null, Guid? newId = null, bool importing = false, IReadOnlySet<string>? arriving = null)
+        string? id, int? ifMatch, bool mayCreate, string? path = null, Guid? newId = null, bool importing = false, IReadOnlySet<string>? arriving = null,
+        TransactionAccess? decided = null)
     {
         var type = FhirJson.String(resource["resourceType"]) ?? "";
         if (type == FhirResourceTypes.AuditEvent)
@@ -78,7 +79,7 @@ public sealed partial class FhirService
         caller.Scopes.Demand(type, write: true);
         var now = clock.GetUtcNow();
 
-        if (type == "Patient") return await StorePatientAsync(caller, connection, transaction, resource, id, ifMatch, path, newId, now);
+        if (type == "Patient") return await StorePatientAsync(caller, connection, transaction, resource, id, ifMatch, path, newId, now, decided);
 
         var current = id is null ? null : await FhirResourceStore.CurrentAsync(connection, transaction, type, id);
         if (current is null && !mayCreate) throw NotFound(type, id!);
@@ -114,7 +115,7 @@ public sealed partial class FhirService
             if (!RolePermissions.WorksWithRecords(caller.Caller.Role) && !importing)
                 throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Your role does not write in patient records.");
             RequirePatientContext(caller, type, write: true, reference["Patient/".Length..], target.Stored?.Id ?? target.PatientId.ToString());
-            var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, target.PatientId, $"FHIR {type}", AuditActivity.Write, connection, transaction);
+            var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, target.PatientId, $"FHIR {type}", AuditActivity.Write, connection, transaction, decided);
             if (refusal is not null) throw new RefusedWrite(refusal);
             if (current is not null && !grant!.Context.MaySee(current.OwningUnit)) throw NotFound(type, id!);
         }
@@ -132,7 +133,7 @@ public sealed partial class FhirService
     }
 
     private async Task<FhirWriteOutcome> StorePatientAsync(FhirCaller caller, DbConnection connection, DbTransaction transaction, JsonObject resource,
-        string? id, int? ifMatch, string? path, Guid? newId, DateTimeOffset now)
+        string? id, int? ifMatch, string? path, Guid? newId, DateTimeOffset now, TransactionAccess? decided)
     {
         var part = FhirPatientMapping.FromFhir(resource);
         var existing = id is null ? null : await ResolvePatientAsync(connection, transaction, id);
@@ -140,7 +141,7 @@ public sealed partial class FhirService
         {
             var fhirId = known.Stored?.Id ?? id!;
             RequirePatientContext(caller, "Patient", write: true, id!, fhirId);
-            var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, known.PatientId, "FHIR Patient", AuditActivity.Write, connection, transaction);
+            var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, known.PatientId, "FHIR Patient", AuditActivity.Write, connection, transaction, decided);
             if (refusal is not null) throw new RefusedWrite(refusal);
             var before = await registry.FindInAsync(grant!, connection, transaction) ?? throw NotFound("Patient", id!);
             if (ifMatch is { } expected && expected != before.Version)
@@ -151,6 +152,7 @@ public sealed partial class FhirService
                     "A patient's identity number does not change by update: register the new number and merge the records.");
             await CheckReferencesAsync(connection, transaction, resource, "Patient", path);
             var after = await TranslatingAsync(() => registry.UpdateInAsync(grant!, connection, transaction, before.Version, part.Details), path);
+            decided?.Forget(known.PatientId);
             await FhirResourceStore.PutAsync(connection, transaction, resource, fhirId, known.PatientId, caller.Caller.UnitId, now, after.Version);
             return new FhirWriteOutcome(PatientResource(after, await FhirResourceStore.CurrentAsync(connection, transaction, "Patient", fhirId)),
                 "Patient", fhirId, after.Version, after.UpdatedAt, Created: false);

@@ -30,6 +30,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
         RequireKnownType(type);
         caller.Scopes.Demand(type, write: false);
         if (type == "Patient") return await ReadPatientAsync(caller, id, null, cancellationToken);
+        if (type == FhirResourceTypes.AuditEvent) return await ReadAuditEventAsync(caller, id, cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         var row = await FhirResourceStore.CurrentAsync(connection, null, type, id) ?? throw NotFound(type, id);
         await AuthorizeReadAsync(caller, row, cancellationToken);

@@ -55,7 +55,8 @@ public static class FhirBulkEndpoints
         }
         var caller = await FhirEndpoints.CallerAsync(http, callers, ct);
         var scope = new FhirExportScope(level, unit, types, since);
-        var job = await service.StartExportAsync(caller, scope, http.Request.Path + http.Request.QueryString, ct);
+        var runner = http.RequestServices.GetRequiredService<Stadig.Hosting.StadigOptions>().NodeName;
+        var job = await service.StartExportAsync(caller, scope, http.Request.Path + http.Request.QueryString, runner, ct);
         // The export outlives the request: it runs as background work (one at a time, stepping
         // aside while clinicians keep the node busy) until done or the server stops.
         var background = http.RequestServices.GetRequiredService<BackgroundWork>();

@@ -88,6 +88,9 @@ public static class StadigHost
                 throw new StartupException($"The database schema is at version {current}, this Stadig needs {Migrator.LatestVersion(database.Engine)}. Run 'stadig migrate'.");
         }
 
+        // Bulk exports run in the process: the ones this node was running when it stopped are over.
+        await services.GetRequiredService<Stadig.Fhir.FhirService>().FailInterruptedExportsAsync(options.NodeName);
+
         var installation = services.GetRequiredService<InstallationSettings>();
         if (options.ShouldSeedDemo && !await installation.HasRegionAsync())
         {

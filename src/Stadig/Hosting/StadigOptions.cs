@@ -18,6 +18,13 @@ public sealed class StadigOptions
 
     public bool MigrateAtStart { get; set; } = true;
 
+    /// <summary>
+    /// This app node's name, stable across its restarts (default: the host name). Work that runs inside
+    /// the process (bulk export jobs) is marked with it, so that a restarted node fails only its own
+    /// interrupted jobs. Set it when several nodes share a database and host names change on restart.
+    /// </summary>
+    public string NodeName { get; set; } = Environment.MachineName;
+
     /// <summary>Seed a demo region (with demo users) into an empty database at start. On by default only for the embedded SQLite database.</summary>
     public bool? SeedDemoAtStart { get; set; }
 

@@ -17,14 +17,24 @@ public sealed class FhirTestServer : IAsyncDisposable
     public required StaffMember Member { get; init; }
     public required Assignment Assignment { get; init; }
 
+    private static readonly string[] JwtSettings = [$"--Stadig:Jwt:SigningKey={SigningKey}", "--Stadig:Jwt:Issuer=test-idp", "--Stadig:Jwt:Audience=stadig"];
+
     public static Task<FhirTestServer> StartAsync(DatabaseEngine engine, params Role[] roles) => StartAsync(engine, [], roles);
 
     /// <summary>With extra server <paramref name="settings"/> (e.g. admission pool sizes).</summary>
     public static async Task<FhirTestServer> StartAsync(DatabaseEngine engine, string[] settings, params Role[] roles)
     {
-        var server = await StadigServer.StartAsync(engine, [$"--Stadig:Jwt:SigningKey={SigningKey}", "--Stadig:Jwt:Issuer=test-idp", "--Stadig:Jwt:Audience=stadig", .. settings]);
+        var server = await StadigServer.StartAsync(engine, [.. JwtSettings, .. settings]);
         var (member, assignments) = await server.AddUserAsync("fhir", "x", false, roles.Length == 0 ? [Role.Physician] : roles);
         return new FhirTestServer { Server = server, Member = member, Assignment = assignments[0] };
+    }
+
+    /// <summary>Stops this server and starts a new process on the same database, as after a restart; the same person and assignment.</summary>
+    public async Task<FhirTestServer> RestartAsync()
+    {
+        await Server.DisposeAsync();
+        var server = await StadigServer.StartOnAsync(Server.ConnectionString, "http://127.0.0.1:0", JwtSettings);
+        return new FhirTestServer { Server = server, Member = Member, Assignment = Assignment };
     }
 
     /// <summary>A client whose token carries <paramref name="scope"/> (and, for patient/ scopes, the launch patient).</summary>

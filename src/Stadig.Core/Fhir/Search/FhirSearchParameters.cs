@@ -13,6 +13,9 @@ public enum FhirSearchParamType { Token, String, Reference, Date, Number, Quanti
 public sealed record FhirSearchParameter(string ResourceType, string Name, FhirSearchParamType Type, string Expression,
     IReadOnlyList<string> Paths, IReadOnlyList<string> Targets, bool OnlyTargets)
 {
+    /// <summary>A reference parameter that also takes :identifier (system|value of the reference's identifier).</summary>
+    public bool ByIdentifier { get; init; }
+
     /// <summary>_id and _lastUpdated are columns of fhir_resource, not rows of the index.</summary>
     public bool IsResourceColumn => Paths.Count == 0;
 }
@@ -40,14 +43,15 @@ public static class FhirSearchParameters
     {
         var table = new Dictionary<string, Dictionary<string, FhirSearchParameter>>(StringComparer.Ordinal);
 
-        void Add(string types, string name, FhirSearchParamType type, string paths, string[]? targets = null, bool onlyTargets = false, string? expression = null)
+        void Add(string types, string name, FhirSearchParamType type, string paths, string[]? targets = null, bool onlyTargets = false, string? expression = null,
+            bool byIdentifier = false)
         {
             foreach (var resourceType in types.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             {
                 var pathList = paths.Split(" | ", StringSplitOptions.RemoveEmptyEntries);
                 var fhirPath = expression ?? string.Join(" | ", pathList.Select(p => $"{resourceType}.{p}"));
                 if (!table.TryGetValue(resourceType, out var parameters)) table[resourceType] = parameters = new(StringComparer.Ordinal);
-                parameters[name] = new FhirSearchParameter(resourceType, name, type, fhirPath, pathList, targets ?? [], onlyTargets);
+                parameters[name] = new FhirSearchParameter(resourceType, name, type, fhirPath, pathList, targets ?? [], onlyTargets) { ByIdentifier = byIdentifier };
             }
         }
 
@@ -96,8 +100,11 @@ public static class FhirSearchParameters
         Add("MedicationRequest", "code", Token, "medication[CodeableConcept]", expression: "(MedicationRequest.medication as CodeableConcept)");
         Add("Immunization", "vaccine-code", Token, "vaccineCode");
         Add("AllergyIntolerance Composition DocumentReference Encounter", "type", Token, "type");
+        // AuditEvent is searched on Stadig's audit log itself (FhirAuditEventSearch), not on this index.
         Add("AuditEvent", "type", Token, "type");
+        Add("AuditEvent", "subtype", Token, "subtype");
         Add("AuditEvent", "action", Token, "action");
+        Add("AuditEvent", "outcome", Token, "outcome");
         Add("Encounter", "class", Token, "class");
         Add("PractitionerRole", "role", Token, "code");
 
@@ -143,7 +150,7 @@ public static class FhirSearchParameters
         Add("Observation", "performer", Ref, "performer", ["Practitioner", "Organization", "CareTeam", "Patient", "PractitionerRole", "RelatedPerson"]);
         Add("Procedure", "performer", Ref, "performer.actor", people);
         Add("ServiceRequest", "performer", Ref, "performer", people);
-        Add("AuditEvent", "agent", Ref, "agent.who", ["Practitioner", "Organization", "Device", "Patient", "PractitionerRole", "RelatedPerson"]);
+        Add("AuditEvent", "agent", Ref, "agent.who", ["Practitioner", "Organization", "Device", "Patient", "PractitionerRole", "RelatedPerson"], byIdentifier: true);
         Add("AuditEvent", "entity", Ref, "entity.what");
 
         Add("Consent PractitionerRole", "organization", Ref, "organization", ["Organization"]);

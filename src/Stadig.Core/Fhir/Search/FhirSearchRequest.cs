@@ -224,6 +224,7 @@ public sealed partial class FhirSearchRequest
             _ when parameter.IsResourceColumn => false,
             FhirSearchParamType.String => modifier is "exact" or "contains",
             FhirSearchParamType.Token => modifier is "not",
+            FhirSearchParamType.Reference when modifier == "identifier" => parameter.ByIdentifier,
             FhirSearchParamType.Reference => parameter.Targets.Count == 0 ? ResourceTypeName().IsMatch(modifier) : parameter.Targets.Contains(modifier),
             _ => false,
         };
@@ -243,6 +244,7 @@ public sealed partial class FhirSearchRequest
             case FhirSearchParamType.Token when parameter.IsResourceColumn:
                 return IdPattern().IsMatch(value) ? new FhirSearchOperand { Code = value } : throw Invalid(key, value, "not a resource id");
             case FhirSearchParamType.Token:
+            case FhirSearchParamType.Reference when modifier == "identifier":
             {
                 var parts = SplitUnescaped(value, '|');
                 if (parts.Count == 1) return new FhirSearchOperand { Code = parts[0] };

@@ -41,6 +41,20 @@ public static class FhirSearchSql
         return $"{column} >= @{name} AND {column} < @{name}end";
     }
 
+    /// <summary>
+    /// A date criterion on an instant column (last_updated, the audit log's occurred_at): the column is
+    /// the range [t, t], compared with the value's range [<paramref name="low"/>, <paramref name="high"/>).
+    /// </summary>
+    internal static string InstantCondition(string column, FhirSearchPrefix prefix, string low, string high) => prefix switch
+    {
+        FhirSearchPrefix.Eq or FhirSearchPrefix.Ap => $"({column} >= {low} AND {column} < {high})",
+        FhirSearchPrefix.Ne => $"NOT ({column} >= {low} AND {column} < {high})",
+        FhirSearchPrefix.Gt or FhirSearchPrefix.Sa => $"{column} >= {high}",
+        FhirSearchPrefix.Ge => $"{column} >= {low}",
+        FhirSearchPrefix.Lt or FhirSearchPrefix.Eb => $"{column} < {low}",
+        _ => $"{column} < {high}",
+    };
+
     internal static string LikeEscape(string text) =>
         text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
 
@@ -162,19 +176,8 @@ public static class FhirSearchSql
         }
 
         /// <summary>The same comparison for an instant column such as last_updated: the range [t, t].</summary>
-        private string InstantCondition(string column, FhirSearchOperand value)
-        {
-            var (low, high) = (AddTime(value.Low), AddTime(value.High));
-            return value.Prefix switch
-            {
-                FhirSearchPrefix.Eq or FhirSearchPrefix.Ap => $"({column} >= {low} AND {column} < {high})",
-                FhirSearchPrefix.Ne => $"NOT ({column} >= {low} AND {column} < {high})",
-                FhirSearchPrefix.Gt or FhirSearchPrefix.Sa => $"{column} >= {high}",
-                FhirSearchPrefix.Ge => $"{column} >= {low}",
-                FhirSearchPrefix.Lt or FhirSearchPrefix.Eb => $"{column} < {low}",
-                _ => $"{column} < {high}",
-            };
-        }
+        private string InstantCondition(string column, FhirSearchOperand value) =>
+            FhirSearchSql.InstantCondition(column, value.Prefix, AddTime(value.Low), AddTime(value.High));
 
         private string NumberCondition(FhirSearchOperand value)
         {
