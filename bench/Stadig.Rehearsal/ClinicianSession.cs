@@ -249,14 +249,15 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
     {
         if (response.StatusCode == HttpStatusCode.ServiceUnavailable) return ActionResult<T>.Shed;
         var status = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (response.Headers.Location is { } location)
-            status += " to " + location.OriginalString.Split('?')[0].Split('/').Take(2).Aggregate((a, b) => a + "/" + b); // the path's first segment only: no ids, no query
+        if (Redirected(response, out var location))
+            status += " to /" + location.TrimStart('/').Split('?', '/')[0]; // the path's first segment only: no ids, no query
         return ActionResult<T>.Error(what.Length == 0 ? status : $"{status} ({what})");
     }
 
     private static bool Redirected(HttpResponseMessage response, out string location)
     {
-        location = response.Headers.Location?.OriginalString ?? "";
+        // Razor Components redirect with an absolute URL, the minimal endpoints with a path: compare paths.
+        location = response.Headers.Location is { } uri ? uri.IsAbsoluteUri ? uri.PathAndQuery : uri.OriginalString : "";
         return response.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.Found or HttpStatusCode.SeeOther && location.Length > 0;
     }
 
