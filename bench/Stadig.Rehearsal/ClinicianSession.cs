@@ -177,7 +177,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
             var saved = await recorder.MeasureAsync(Actions.Autosave, async () =>
             {
                 using var response = await _http.PutAsJsonAsync($"/api/notes/{noteId}/draft", body, stopping);
-                if (response.StatusCode == HttpStatusCode.ServiceUnavailable) return ActionResult<int>.Shed;
+                if (Shedding.IsShed(response)) return ActionResult<int>.Shed;
                 if (!response.IsSuccessStatusCode) return Failed<int>(response, "");
                 using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(stopping));
                 return ActionResult<int>.Ok(json.RootElement.GetProperty("version").GetInt32());
@@ -230,7 +230,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
     private async Task<ActionResult<string>> GetPageAsync(string path, CancellationToken stopping)
     {
         using var response = await _http.GetAsync(path, stopping);
-        if (response.StatusCode == HttpStatusCode.ServiceUnavailable) return ActionResult<string>.Shed;
+        if (Shedding.IsShed(response)) return ActionResult<string>.Shed;
         if (response.StatusCode != HttpStatusCode.OK) return Failed<string>(response, "");
         return ActionResult<string>.Ok(await response.Content.ReadAsStringAsync(stopping));
     }
@@ -240,15 +240,15 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
     {
         if (result.IsOk) return true;
         if (result.WasCancelled) return false;
-        if (result.Outcome == Outcome.Shed) await Task.Delay(TimeSpan.FromSeconds(2), stopping);
+        if (result.Outcome == Outcome.Shed) await Task.Delay(Shedding.RetryAfter, stopping);
         else _signedIn = false;
         return false;
     }
 
     private static ActionResult<T> Failed<T>(HttpResponseMessage response, string what)
     {
-        if (response.StatusCode == HttpStatusCode.ServiceUnavailable) return ActionResult<T>.Shed;
-        var status = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (Shedding.IsShed(response)) return ActionResult<T>.Shed;
+        var status = Shedding.Status(response);
         if (Redirected(response, out var location))
             status += " to /" + location.TrimStart('/').Split('?', '/')[0]; // the path's first segment only: no ids, no query
         return ActionResult<T>.Error(what.Length == 0 ? status : $"{status} ({what})");

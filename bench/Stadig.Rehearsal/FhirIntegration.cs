@@ -78,12 +78,12 @@ public sealed class FhirIntegration(Uri baseAddress, RehearsalConfig config, Pat
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/fhir+json"));
             using var response = await http.SendAsync(request, stopping);
-            if (response.StatusCode == HttpStatusCode.ServiceUnavailable) return ActionResult<bool>.Shed;
+            if (Shedding.IsShed(response)) return ActionResult<bool>.Shed;
             // Read the body: the time includes receiving the whole resource or Bundle.
             await response.Content.ReadAsByteArrayAsync(stopping);
             return response.StatusCode == HttpStatusCode.OK
                 ? ActionResult<bool>.Ok(true)
-                : ActionResult<bool>.Error(((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                : ActionResult<bool>.Error(Shedding.Status(response));
         }, stopping);
 
     private static int Pick(double[] weights, double draw)
