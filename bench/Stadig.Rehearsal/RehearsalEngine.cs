@@ -26,9 +26,9 @@ public static class RehearsalEngine
         var physicians = 0;
         for (var i = 0; i < config.Clinicians; i++)
         {
-            // Spread evenly: clinician i is a physician when the running share crosses a whole number,
-            // and works in unit i mod units, so a few clinicians already cover every unit and role.
-            var isPhysician = Math.Floor((i + 1) * config.PhysicianShare) > Math.Floor(i * config.PhysicianShare) || (i == 0 && config.PhysicianShare > 0);
+            // Spread evenly: clinician i is a physician when the rounded running share steps up, and
+            // works in unit i mod units, so a few clinicians already cover every unit and both roles.
+            var isPhysician = Math.Floor((i + 1) * config.PhysicianShare + 0.5) > Math.Floor(i * config.PhysicianShare + 0.5);
             if (isPhysician) physicians++;
             var unit = pool.Units[i % pool.Units.Count];
             var delay = TimeSpan.FromSeconds(config.Clinicians <= 1 ? 0 : config.RampUpSeconds * i / config.Clinicians);
