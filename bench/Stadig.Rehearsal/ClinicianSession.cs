@@ -68,6 +68,19 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         }
     }
 
+    /// <summary>Signs in and works one patient, once (the warm-up before the measured run).</summary>
+    public async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await SignInAsync(cancellationToken)) await PatientCycleAsync(cancellationToken);
+        }
+        finally
+        {
+            _http.Dispose();
+        }
+    }
+
     private async Task<bool> SignInAsync(CancellationToken stopping)
     {
         _http.Dispose();
@@ -76,7 +89,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         var login = await recorder.MeasureAsync(Actions.Login, async () =>
         {
             var form = await GetPageAsync("/login", stopping);
-            if (!form.IsOk) return ActionResult<string>.Error(form.Status!);
+            if (!form.IsOk) return form;
             using var response = await _http.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string>
             {
                 ["__RequestVerificationToken"] = Token(form.Value!), ["username"] = username, ["password"] = config.Password, ["returnUrl"] = "/",
@@ -92,7 +105,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         var chosen = await recorder.MeasureAsync(Actions.ChooseAssignment, async () =>
         {
             var page = await GetPageAsync(login.Value!, stopping);
-            if (!page.IsOk) return ActionResult<bool>.Error(page.Status!);
+            if (!page.IsOk) return page.As<bool>();
             using var response = await _http.PostAsync("/assignment", new FormUrlEncodedContent(new Dictionary<string, string>
             {
                 ["__RequestVerificationToken"] = Token(page.Value!), ["assignmentId"] = assignmentId.ToString(), ["returnUrl"] = "/",
@@ -158,7 +171,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
             }), stopping);
             if (!Redirected(response, out var location) || !location.StartsWith("/notes/", StringComparison.Ordinal)) return Failed<(string, string)>(response, "note not created");
             var editor = await GetPageAsync(location, stopping); // the browser follows the redirect to the editor
-            return editor.IsOk ? ActionResult<(string, string)>.Ok((location, editor.Value!)) : ActionResult<(string, string)>.Error(editor.Status!);
+            return editor.IsOk ? ActionResult<(string, string)>.Ok((location, editor.Value!)) : editor.As<(string, string)>();
         }, stopping);
         if (!await ContinueAsync(created, stopping)) return false;
         var (notePath, editorPage) = created.Value;

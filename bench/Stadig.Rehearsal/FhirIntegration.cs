@@ -25,11 +25,8 @@ public sealed class FhirIntegration(Uri baseAddress, RehearsalConfig config, Pat
     {
         var rate = config.FhirRequestsPerSecond;
         if (rate <= 0) return;
-        using var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, MaxConnectionsPerServer = 64 })
-        {
-            BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(config.RequestTimeoutSeconds),
-        };
-        var tokens = pool.Units.ToDictionary(u => u.UnitId, u => Token(pool.PhysicianHsaId, u.UnitHsaId, TimeSpan.FromSeconds(config.DurationSeconds) + TimeSpan.FromHours(1)));
+        using var http = NewClient();
+        var tokens = Tokens();
         var random = new Random(7);
         var inFlight = new List<Task>();
         var outstanding = 0;
@@ -70,6 +67,27 @@ public sealed class FhirIntegration(Uri baseAddress, RehearsalConfig config, Pat
         }
         await Task.WhenAll(inFlight);
     }
+
+    /// <summary>One call of each kind, one after the other (the warm-up before the measured run).</summary>
+    public async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        using var http = NewClient();
+        var unit = pool.Units[0];
+        var token = Tokens()[unit.UnitId];
+        var patient = unit.Patients.FirstOrDefault(p => p.IdentifierKind == "Personnummer") ?? unit.Patients[0];
+        await CallAsync(http, Read, $"/fhir/Patient/{patient.Id}", token, cancellationToken);
+        await CallAsync(http, PatientSearch, "/fhir/Patient?identifier=" + Uri.EscapeDataString("http://electronichealth.se/identifier/personnummer|" + patient.Identifier), token, cancellationToken);
+        await CallAsync(http, ObservationSearch, $"/fhir/Observation?patient=Patient/{patient.Id}", token, cancellationToken);
+    }
+
+    private HttpClient NewClient() =>
+        new(new SocketsHttpHandler { AllowAutoRedirect = false, MaxConnectionsPerServer = 64 })
+        {
+            BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(config.RequestTimeoutSeconds),
+        };
+
+    private Dictionary<Guid, string> Tokens() =>
+        pool.Units.ToDictionary(u => u.UnitId, u => Token(pool.PhysicianHsaId, u.UnitHsaId, TimeSpan.FromSeconds(config.DurationSeconds) + TimeSpan.FromHours(1)));
 
     private async Task CallAsync(HttpClient http, string action, string path, string token, CancellationToken stopping) =>
         await recorder.MeasureAsync(action, async () =>

@@ -25,6 +25,19 @@ public sealed class LabFeed(string host, int port, RehearsalConfig config, IRead
         await Task.WhenAll(Enumerable.Range(0, connections).Select(i => ConnectionAsync(interval, interval * i / connections, people, new Random(1000 + i), stopping)));
     }
 
+    /// <summary>One message on its own connection (the warm-up before the measured run).</summary>
+    public async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        var people = patients.Where(p => p.IdentifierKind == "Personnummer").ToList();
+        if (people.Count == 0) return;
+        await recorder.MeasureAsync(Action, async () =>
+        {
+            await using var client = await MllpClient.ConnectAsync(host, port, cancellationToken);
+            var ack = await client.SendAsync(Oru(people[0], Interlocked.Increment(ref _sequence), new Random(1)), cancellationToken);
+            return AckCode(ack) == "AA" ? ActionResult<bool>.Ok(true) : ActionResult<bool>.Error("ACK " + AckCode(ack));
+        }, cancellationToken);
+    }
+
     private async Task ConnectionAsync(TimeSpan interval, TimeSpan offset, List<PoolPatient> people, Random random, CancellationToken stopping)
     {
         MllpClient? client = null;

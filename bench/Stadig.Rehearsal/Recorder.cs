@@ -78,4 +78,7 @@ public sealed record ActionResult<T>(Outcome Outcome, string? Status, T? Value, 
     public static ActionResult<T> Cancelled { get; } = new(Outcome.Error, null, default, true);
 
     public bool IsOk => Outcome == Outcome.Ok;
+
+    /// <summary>The same failure (shed stays shed) for a step with another result type.</summary>
+    public ActionResult<TOther> As<TOther>() => new(Outcome, Status, default, WasCancelled);
 }

@@ -23,6 +23,13 @@ public sealed class RehearsalConfig
     /// <summary>Clinicians start (log in) spread over this many seconds, as a shift does, not all in one instant.</summary>
     public double RampUpSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// Before the clock starts, one untimed pass of every kind of action (one clinician's patient, one
+    /// lab message, one call of each FHIR kind): the report is about a running server, not the first
+    /// use of each code path (JIT, definitions loaded on first use).
+    /// </summary>
+    public bool WarmUp { get; set; } = true;
+
     /// <summary>Demo accounts the clinicians log in with (several sessions may share one account).</summary>
     public string PhysicianUsername { get; set; } = "lakare";
     public string NurseUsername { get; set; } = "sjukskoterska";
@@ -70,6 +77,9 @@ public sealed class RehearsalConfig
     };
 
     /// <summary>Reads a config file; an unknown key is an error, so a typo never silently becomes a default.</summary>
+    /// <summary>A copy, through JSON, so a variant (the warm-up's) leaves this one alone.</summary>
+    public RehearsalConfig Clone() => JsonSerializer.Deserialize<RehearsalConfig>(JsonSerializer.Serialize(this, Json), Json)!;
+
     public static RehearsalConfig Load(string path) =>
         JsonSerializer.Deserialize<RehearsalConfig>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path} is empty.");
 

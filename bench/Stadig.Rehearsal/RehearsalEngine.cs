@@ -15,6 +15,11 @@ public static class RehearsalEngine
     {
         var pool = await PatientPool.LoadAsync(target.DatabaseConnectionString, config, cancellationToken);
         progress?.WriteLine($"patient pool: {string.Join(", ", pool.Units.Select(u => $"{u.UnitName} {u.Patients.Count}"))}");
+        if (config.WarmUp)
+        {
+            var warm = await WarmUpAsync(target, config, pool, cancellationToken);
+            progress?.WriteLine($"warm-up (untimed): {warm.Count} actions, {warm.Count(s => s.Outcome != Outcome.Ok)} not ok");
+        }
         var recorder = new Recorder();
         var startedAt = DateTimeOffset.UtcNow;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -69,5 +74,24 @@ public static class RehearsalEngine
         await Task.WhenAll(tasks);
         cancellationToken.ThrowIfCancellationRequested();
         return RehearsalReport.Build(config.Name, startedAt, duration, run, recorder.Samples, sampler.Samples, target.ServerPid, config);
+    }
+
+    /// <summary>One untimed pass of every kind of action, recorded apart and dropped from the report.</summary>
+    private static async Task<IReadOnlyCollection<Sample>> WarmUpAsync(RehearsalTarget target, RehearsalConfig config, PatientPool pool, CancellationToken cancellationToken)
+    {
+        var scratch = new Recorder();
+        var once = config.Clone();
+        var none = new ThinkRange(0, 0);
+        once.Think = new ThinkTimes
+        {
+            AfterLogin = none, AfterList = none, AfterSearch = none, ReadChart = none, ReadNote = none, ReadResults = none, AfterInbox = none, BetweenPatients = none,
+        };
+        once.Notes = new NoteWriting { AutosaveSeconds = 0, AutosavesMin = 1, AutosavesMax = 1 };
+        once.NoteShare = 1;
+        once.InboxShare = 1;
+        await new LabFeed(target.MllpHost, target.MllpPort, once, pool.Units.SelectMany(u => u.Patients).ToList(), scratch).WarmUpAsync(cancellationToken);
+        await new FhirIntegration(target.BaseAddress, once, pool, target.Jwt, scratch).WarmUpAsync(cancellationToken);
+        await new ClinicianSession(target.BaseAddress, once, pool.Units[0], isPhysician: true, scratch, seed: 1).WarmUpAsync(cancellationToken);
+        return scratch.Samples;
     }
 }
