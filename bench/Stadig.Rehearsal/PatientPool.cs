@@ -1,0 +1,72 @@
+using Dapper;
+using Stadig.Organisation;
+using Stadig.Storage;
+
+namespace Stadig.Rehearsal;
+
+/// <summary>A patient the simulated users work with. Kept in memory only, never written to output.</summary>
+public sealed class PoolPatient
+{
+    public Guid Id { get; init; }
+    public string Identifier { get; init; } = "";
+    public string IdentifierKind { get; init; } = "";
+    public string FamilyName { get; init; } = "";
+    public string GivenNames { get; init; } = "";
+    public DateOnly? BirthDate { get; init; }
+}
+
+/// <summary>A unit the clinicians work in, the demo accounts' assignments there, and its patients.</summary>
+public sealed record PoolUnit(Guid UnitId, string UnitHsaId, string UnitName, bool IsWard, Guid PhysicianAssignmentId, Guid NurseAssignmentId,
+    IReadOnlyList<PoolPatient> Patients);
+
+/// <summary>
+/// Who works where and with whom, read once from the seeded database before the run (not timed):
+/// the units the demo physician and nurse hold assignments in, and per unit a random sample of the
+/// patients the unit has a care relation with (an open or recent encounter, or a recorded relation)
+/// — the patients a clinician there would actually open. Everything else goes over HTTP and MLLP.
+/// </summary>
+public sealed class PatientPool
+{
+    public required IReadOnlyList<PoolUnit> Units { get; init; }
+    public required string PhysicianHsaId { get; init; }
+
+    public static async Task<PatientPool> LoadAsync(string connectionString, RehearsalConfig config, CancellationToken cancellationToken)
+    {
+        var database = Database.FromConnectionString(connectionString);
+        var staff = new StaffDirectory(database, TimeProvider.System);
+        var physician = await staff.FindByUsernameAsync(config.PhysicianUsername, cancellationToken)
+            ?? throw new InvalidDataException($"No account '{config.PhysicianUsername}': seed the region with demo users (stadig seed --demo-users).");
+        var nurse = await staff.FindByUsernameAsync(config.NurseUsername, cancellationToken)
+            ?? throw new InvalidDataException($"No account '{config.NurseUsername}': seed the region with demo users (stadig seed --demo-users).");
+        var physicianAssignments = await staff.AssignmentsOfAsync(physician.Id, cancellationToken);
+        var nurseAssignments = await staff.AssignmentsOfAsync(nurse.Id, cancellationToken);
+        var kinds = (await staff.UnitsAsync(cancellationToken)).ToDictionary(u => u.Id, u => u.Kind);
+        var now = DateTimeOffset.UtcNow;
+        var units = new List<PoolUnit>();
+        await using var connection = await database.OpenAsync(cancellationToken);
+        foreach (var a in physicianAssignments.Where(a => a.Role == Role.Physician && a.Purpose == Purpose.CareAndTreatment))
+        {
+            var nurseAssignment = nurseAssignments.FirstOrDefault(n => n.UnitId == a.UnitId && n.Role == Role.Nurse);
+            if (nurseAssignment is null) continue;
+            var patients = (await connection.QueryAsync<PoolPatient>(new CommandDefinition(
+                """
+                SELECT p.id AS Id, p.identifier AS Identifier, p.identifier_kind AS IdentifierKind, p.family_name AS FamilyName,
+                       p.given_names AS GivenNames, p.birth_date AS BirthDate
+                FROM patient p
+                WHERE p.merged_into_id IS NULL AND p.id IN (
+                    SELECT e.patient_id FROM encounter e WHERE e.unit_id = @unitId AND (e.ended_at IS NULL OR e.ended_at >= @since)
+                    UNION
+                    SELECT c.patient_id FROM care_relation c WHERE c.unit_id = @unitId AND c.ends_at > @now)
+                ORDER BY random()
+                LIMIT @limit
+                """,
+                new { unitId = a.UnitId, since = now.AddDays(-config.CareRelationDays), now, limit = config.PoolPerUnit },
+                cancellationToken: cancellationToken))).ToList();
+            if (patients.Count == 0) continue;
+            units.Add(new PoolUnit(a.UnitId, a.UnitHsaId, a.UnitName, kinds.GetValueOrDefault(a.UnitId) == UnitKind.Ward, a.Id, nurseAssignment.Id, patients));
+        }
+        if (units.Count == 0)
+            throw new InvalidDataException("No unit of the demo accounts has patients with a care relation: seed a region with demo users first.");
+        return new PatientPool { Units = units, PhysicianHsaId = physician.HsaId };
+    }
+}

@@ -1,0 +1,61 @@
+using System.Globalization;
+using Stadig.Rehearsal;
+
+// The go-live rehearsal's load generator: drives a RUNNING Stadig over HTTP and MLLP. Usually started
+// by bench/rehearsal.sh, which seeds, starts the server, runs this and stops the server.
+//
+//   Stadig.Rehearsal --url http://127.0.0.1:5080 --mllp-port 2576 --database "<conn>" --jwt-key <key>
+//       [--jwt-issuer I] [--jwt-audience A] [--config regional-day.json] [--clinicians N] [--seconds S]
+//       [--lab-rate R] [--fhir-rate R] [--server-pid PID] [--out DIR] [--engine E] [--patients N] [--command "..."]
+
+var options = new Dictionary<string, string>(StringComparer.Ordinal);
+for (var i = 0; i < args.Length; i++)
+{
+    if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length) return Usage($"unexpected argument '{args[i]}'");
+    options[args[i][2..]] = args[++i];
+}
+string? Opt(string name) => options.GetValueOrDefault(name);
+string Need(string name) => Opt(name) ?? throw new ArgumentException($"--{name} is required");
+double? Num(string name) => Opt(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : null;
+
+try
+{
+    var config = RehearsalConfig.Load(Opt("config") ?? Path.Combine(AppContext.BaseDirectory, "regional-day.json"));
+    if (Num("clinicians") is { } clinicians) config.Clinicians = (int)clinicians;
+    if (Num("seconds") is { } seconds) config.DurationSeconds = seconds;
+    if (Num("lab-rate") is { } labRate) config.Lab.MessagesPerSecond = labRate;
+    if (Num("fhir-rate") is { } fhirRate) config.Fhir.RequestsPerSecond = fhirRate;
+    var baseAddress = new Uri(Need("url"));
+    var target = new RehearsalTarget(baseAddress, Opt("mllp-host") ?? "127.0.0.1", (int)(Num("mllp-port") ?? 2575), Need("database"),
+        new JwtSettings(Need("jwt-key"), Opt("jwt-issuer"), Opt("jwt-audience")), Num("server-pid") is { } pid ? (int)pid : null);
+    var run = new RunInfo(baseAddress.ToString(), Opt("engine"), Num("patients") is { } n ? (int)n : null, config.Clinicians,
+        config.LabMessagesPerSecond, config.FhirRequestsPerSecond, Environment.ProcessorCount, Machine(), Opt("command"));
+
+    using var interrupt = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) => { e.Cancel = true; interrupt.Cancel(); };
+    var report = await RehearsalEngine.RunAsync(target, config, run, progress: Console.Out, cancellationToken: interrupt.Token);
+    var output = Opt("out") ?? Path.Combine("bench", "results", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+    report.Write(output);
+    Console.WriteLine(report.ConsoleTable());
+    Console.WriteLine($"report: {Path.Combine(output, "report.html")} and report.json");
+    return report.TotalErrors == 0 ? 0 : 3;
+}
+catch (Exception e) when (e is ArgumentException or FormatException or InvalidDataException or IOException or System.Text.Json.JsonException)
+{
+    return Usage(e.Message);
+}
+
+static int Usage(string problem)
+{
+    Console.Error.WriteLine("rehearsal: " + problem);
+    Console.Error.WriteLine("usage: Stadig.Rehearsal --url URL --database CONN --jwt-key KEY [--mllp-port P] [--config FILE] [--clinicians N] [--seconds S] [--lab-rate R] [--fhir-rate R] [--server-pid PID] [--out DIR]");
+    return 2;
+}
+
+static string Machine()
+{
+    var memory = File.Exists("/proc/meminfo") ? File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal)) : null;
+    var kib = memory?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+    var os = File.Exists("/etc/os-release") ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))?[12..].Trim('"') : null;
+    return $"{(kib is null ? "?" : $"{long.Parse(kib, CultureInfo.InvariantCulture) / 1024 / 1024} GiB")} RAM; {os ?? Environment.OSVersion.ToString()}; .NET {Environment.Version}";
+}

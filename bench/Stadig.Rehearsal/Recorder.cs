@@ -1,0 +1,84 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Stadig.Rehearsal;
+
+public enum Outcome
+{
+    Ok,
+    /// <summary>503 from admission control: turned away on purpose, counted apart from errors.</summary>
+    Shed,
+    Error,
+}
+
+/// <summary>One timed action: when it started (seconds into the run), how long it took, and how it ended.</summary>
+public readonly record struct Sample(string Action, double AtSeconds, double Milliseconds, Outcome Outcome, string? Status);
+
+/// <summary>Collects every timed action of every simulated user; thread-safe, lock-free.</summary>
+public sealed class Recorder
+{
+    private readonly ConcurrentQueue<Sample> _samples = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly ConcurrentDictionary<string, int> _seen = new();
+
+    public double Elapsed => _clock.Elapsed.TotalSeconds;
+
+    public IReadOnlyCollection<Sample> Samples => _samples;
+
+    /// <summary>Action kinds that finished at least once without error.</summary>
+    public IReadOnlyCollection<string> SucceededKinds => _seen.Keys.ToList();
+
+    public void Add(string action, double atSeconds, double milliseconds, Outcome outcome, string? status = null)
+    {
+        _samples.Enqueue(new Sample(action, atSeconds, milliseconds, outcome, status));
+        if (outcome == Outcome.Ok) _seen.TryAdd(action, 0);
+    }
+
+    /// <summary>
+    /// Times <paramref name="work"/> as one action. A cancellation from the end of the run is not a
+    /// sample; an exception is an error named by its type (never its message, which could carry data).
+    /// </summary>
+    public async Task<ActionResult<T>> MeasureAsync<T>(string action, Func<Task<ActionResult<T>>> work, CancellationToken stopping)
+    {
+        var at = Elapsed;
+        var watch = Stopwatch.StartNew();
+        ActionResult<T> result;
+        try
+        {
+            result = await work();
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            return ActionResult<T>.Cancelled;
+        }
+        catch (OperationCanceledException)
+        {
+            result = ActionResult<T>.Error("timeout");
+        }
+        catch (HttpRequestException e)
+        {
+            result = ActionResult<T>.Error(e.StatusCode is { } code ? ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture) : "connection: " + (e.HttpRequestError.ToString()));
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or InvalidDataException)
+        {
+            result = ActionResult<T>.Error(e.GetType().Name);
+        }
+        watch.Stop();
+        Add(action, at, watch.Elapsed.TotalMilliseconds, result.Outcome, result.Status);
+        return result;
+    }
+}
+
+/// <summary>What an action ended with, and the value the next step needs (a page, a version).</summary>
+public sealed record ActionResult<T>(Outcome Outcome, string? Status, T? Value, bool WasCancelled = false)
+{
+    public static ActionResult<T> Ok(T value) => new(Outcome.Ok, null, value);
+    public static ActionResult<T> Error(string status) => new(Outcome.Error, status, default);
+    public static ActionResult<T> Shed { get; } = new(Outcome.Shed, "503", default);
+    public static ActionResult<T> Cancelled { get; } = new(Outcome.Error, null, default, true);
+
+    public bool IsOk => Outcome == Outcome.Ok;
+
+    /// <summary>The same failure (shed stays shed) for a step with another result type.</summary>
+    public ActionResult<TOther> As<TOther>() => new(Outcome, Status, default, WasCancelled);
+}
