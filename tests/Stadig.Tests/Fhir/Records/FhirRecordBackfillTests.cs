@@ -33,16 +33,41 @@ public class FhirRecordBackfillTests
             ["Note"] = await CountAsync("SELECT COUNT(*) FROM note WHERE status = 'Signed'"),
             ["Consent"] = await CountAsync("SELECT COUNT(*) FROM consent"),
         };
+        // The directory and lab kinds: rows read per kind (a lab report publishes its report and its lines).
+        var directoryAndLab = new Dictionary<string, long>
+        {
+            ["Care provider"] = await CountAsync("SELECT COUNT(*) FROM care_provider"),
+            ["Care unit"] = await CountAsync("SELECT COUNT(*) FROM care_unit"),
+            ["Staff"] = await CountAsync("SELECT COUNT(*) FROM staff"),
+            ["Assignment"] = await CountAsync("SELECT COUNT(*) FROM assignment"),
+            ["Lab order"] = await CountAsync("SELECT COUNT(*) FROM lab_order"),
+            ["Lab report"] = await CountAsync("SELECT COUNT(*) FROM diagnostic_report"),
+            ["Lab result without report"] = await CountAsync("SELECT COUNT(*) FROM lab_result WHERE report_id IS NULL"),
+        };
+        Assert.True(directoryAndLab["Care unit"] > 0 && directoryAndLab["Staff"] > 0 && directoryAndLab["Lab result without report"] > 0,
+            "The seeded region has units, staff and lab results.");
         Assert.True(expected["Encounter"] > 0 && expected["Warning"] > 0 && expected["Note"] > 0, "The seeded region has records of each kind.");
         Assert.True(await CountAsync("SELECT COUNT(*) FROM note WHERE status = 'Draft'") > 0, "The seeded region has drafts, which stay unpublished.");
+        Assert.Equal(expected.Count + directoryAndLab.Count, first.Kinds.Count);
         foreach (var kind in first.Kinds)
         {
+            if (directoryAndLab.TryGetValue(kind.Kind, out var rows))
+            {
+                Assert.Equal(rows, kind.Read);
+                Assert.True(kind.Published >= kind.Read, $"{kind.Kind}: {kind.Published} published for {kind.Read} read");
+                continue;
+            }
             Assert.Equal(expected[kind.Kind], kind.Read);
             Assert.Equal(expected[kind.Kind], kind.Published);
         }
 
-        var resources = (await connection.QueryAsync<(string Type, string Id, string? Patient, string Content)>(
+        var all = (await connection.QueryAsync<(string Type, string Id, string? Patient, string Content)>(
             "SELECT resource_type, id, CAST(patient_id AS TEXT), content FROM fhir_resource")).ToList();
+        Assert.Equal(directoryAndLab["Lab result without report"], all.Count(r => r.Type == "Observation"));
+        Assert.Equal(directoryAndLab["Staff"], all.Count(r => r.Type == "Practitioner"));
+        Assert.All(all.Where(r => r.Type is "Organization" or "Practitioner" or "PractitionerRole"), r => Assert.Null(r.Patient));
+        foreach (var resource in all) ChartFhir.AssertValid(FhirJson.Parse(resource.Content));
+        var resources = all.Where(r => r.Type is not ("Organization" or "Practitioner" or "PractitionerRole" or "ServiceRequest" or "Observation" or "DiagnosticReport")).ToList();
         Assert.Equal(expected.Values.Sum(), resources.Count);
         Assert.Equal(expected["Encounter"], resources.Count(r => r.Type == "Encounter"));
         Assert.Equal(expected["Warning"], resources.Count(r => r.Type is "Flag" or "AllergyIntolerance"));
