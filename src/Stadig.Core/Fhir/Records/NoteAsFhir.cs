@@ -38,6 +38,9 @@ public sealed class NoteAsFhir : FhirRecordMapping<NoteAsFhir.Row>
 
     public static readonly NoteAsFhir Instance = new();
 
+    /// <summary>The only attachment of a note whose stored text no longer matches its signature.</summary>
+    public const string IntegrityWithheldTitle = "Texten visas inte: den stämmer inte med den signerade anteckningen (kontrollsumman skiljer sig). Kontakta systemförvaltningen.";
+
     /// <summary>Publishes a signed note, and the note it amends (which it supersedes). A draft publishes nothing.</summary>
     public static async Task<bool> PublishAsync(DbConnection connection, DbTransaction transaction, Guid noteId, DateTimeOffset now)
     {
@@ -66,6 +69,7 @@ public sealed class NoteAsFhir : FhirRecordMapping<NoteAsFhir.Row>
         public DateTimeOffset CreatedAt { get; init; }
         public Guid? AmendsNoteId { get; init; }
         public long SignedAmendments { get; init; }
+        public string? ContentSha256 { get; init; }
     }
 
     protected override string Select =>
@@ -73,7 +77,8 @@ public sealed class NoteAsFhir : FhirRecordMapping<NoteAsFhir.Row>
         SELECT r.id AS Id, r.patient_id AS PatientId, r.unit_id AS UnitId, u.hsa_id AS UnitHsaId, u.name AS UnitName, r.encounter_id AS EncounterId,
                r.note_type AS NoteType, r.author_id AS AuthorId, a.hsa_id AS AuthorHsaId, a.display_name AS AuthorName, r.signer_id AS SignerId,
                s.hsa_id AS SignerHsaId, s.display_name AS SignerName, r.signed_at AS SignedAt, r.created_at AS CreatedAt, r.amends_note_id AS AmendsNoteId,
-               (SELECT COUNT(*) FROM note n WHERE n.amends_note_id = r.id AND n.status = 'Signed') AS SignedAmendments
+               (SELECT COUNT(*) FROM note n WHERE n.amends_note_id = r.id AND n.status = 'Signed') AS SignedAmendments,
+               r.content_sha256 AS ContentSha256
         FROM note r JOIN care_unit u ON u.id = r.unit_id JOIN staff a ON a.id = r.author_id LEFT JOIN staff s ON s.id = r.signer_id
         """;
 
@@ -122,6 +127,21 @@ public sealed class NoteAsFhir : FhirRecordMapping<NoteAsFhir.Row>
         // FHIR strings may not be empty, so a keyword left without text has no attachment (it holds no words).
         resource["content"] = new JsonArray(keywords.Where(k => k.Text.Length > 0)
             .Select(k => (JsonNode)new JsonObject { ["attachment"] = Attachment(k.Keyword, k.Text) }).ToArray());
+        // Text that no longer matches what was signed is not served as the signed note (the chart
+        // refuses to show it too): the reference stays, its content says why it is withheld.
+        if (row.ContentSha256 is { } signedHash && signedHash != Notes.NoteContentHash.Compute(keywords.Select(k => (k.Keyword, k.Text))))
+        {
+            resource["content"] = new JsonArray(new JsonObject
+            {
+                ["attachment"] = new JsonObject
+                {
+                    ["contentType"] = ContentType, ["language"] = "sv",
+                    ["title"] = IntegrityWithheldTitle,
+                },
+            });
+            resource["securityLabel"] = new JsonArray(Concept("Innehållet stämmer inte med det signerade",
+                Coding("https://stadig.se/fhir/CodeSystem/note-integrity", "hash-mismatch", "Text differs from the signed content")));
+        }
         if (row.EncounterId is { } encounter)
             resource["context"] = new JsonObject { ["encounter"] = new JsonArray(Reference($"Encounter/{encounter}")) };
         return resource;

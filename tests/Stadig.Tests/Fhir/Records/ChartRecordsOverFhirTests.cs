@@ -161,6 +161,31 @@ public class ChartRecordsOverFhirTests
         Assert.Equal(2, (await chart.SearchIdsAsync($"/fhir/DocumentReference?patient={chart.PatientId}&type={Uri.EscapeDataString(NoteAsFhir.LoincSystem + "|34108-1")}")).Count);
     }
 
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_signed_note_whose_stored_text_was_altered_is_republished_without_the_text_and_its_signed_words_stay_in_history(DatabaseEngine engine)
+    {
+        await using var chart = await ChartFhir.StartAsync(engine);
+        var notes = chart.Get<ClinicalNotes>();
+        var draft = await notes.CreateDraftAsync(chart.Caller, chart.PatientId, "Besöksanteckning", cancellationToken: Ct);
+        draft = await notes.SaveDraftAsync(chart.Caller, draft.Id, draft.Version, [new NoteKeyword("Aktuellt", "Inga allergier mot penicillin.")], Ct);
+        await notes.SignAsync(chart.Caller, draft.Id, draft.Version, Ct);
+
+        // Someone edits the stored text behind the application's back (the mission's vanished words).
+        await using (var connection = await chart.Server.Database.OpenAsync(Ct))
+            await connection.ExecuteAsync("UPDATE note_keyword SET text = 'Inga allergier.' WHERE note_id = @id", new { id = draft.Id });
+        await FhirRecordBackfill.RunAsync(chart.Server.Database, TimeProvider.System, Ct);
+
+        var document = await chart.ReadAsync($"/fhir/DocumentReference/{draft.Id}");
+        var attachment = Assert.Single(document["content"]!.AsArray())!["attachment"]!;
+        Assert.Equal(NoteAsFhir.IntegrityWithheldTitle, attachment["title"]!.GetValue<string>());
+        Assert.Null(attachment["data"]);
+        Assert.Equal("hash-mismatch", document["securityLabel"]![0]!["coding"]![0]!["code"]!.GetValue<string>());
+        ChartFhir.AssertValid(document);
+        // What was signed stays readable as the first version.
+        var signed = await chart.ReadAsync($"/fhir/DocumentReference/{draft.Id}/_history/1");
+        Assert.Equal([("Aktuellt", "Inga allergier mot penicillin.")], Texts(signed));
+    }
+
     /// <summary>Each attachment's title and decoded text, after checking its size and SHA-1.</summary>
     private static List<(string Keyword, string Text)> Texts(JsonObject document) =>
         document["content"]!.AsArray().Select(c =>
