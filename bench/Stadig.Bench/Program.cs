@@ -18,12 +18,14 @@ using Stadig.Storage;
 //   chart  --connection "<conn>" [--iterations N]          chart overview latency with auditing on
 //   ceiling --connection "<conn>" [--concurrency C] [--seconds S] [--scale K]
 //                                                          chart overviews/s against pgbench -S on the same server
+//   fhir   --connection "<conn>" [--creates N] [--iterations N] [--concurrency C] [--patients P]
+//                                                          FHIR create/read/search latency and throughput, audited
 // Times are measured in-process around the use case (server time, no HTTP).
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling"))
+if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling" or "fhir"))
 {
     Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
@@ -33,6 +35,7 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench notes --connection <conn> [--iterations N]");
     Console.Error.WriteLine("       Stadig.Bench ceiling --connection <conn> [--concurrency C] [--seconds S] [--scale K]");
     Console.Error.WriteLine("       Stadig.Bench ingest --connection <conn> [--messages N] [--connections C] [--observations O]");
+    Console.Error.WriteLine("       Stadig.Bench fhir --connection <conn> [--creates N] [--iterations N] [--concurrency C] [--patients P]");
     return 2;
 }
 
@@ -44,7 +47,7 @@ string Option(string name, string? fallback = null) =>
 var database = Database.FromConnectionString(Option("connection"));
 return args[0] switch
 {
-    "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), "ingest" => await IngestAsync(),
+    "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), "ingest" => await IngestAsync(), "fhir" => await FhirAsync(),
     "ceiling" => await Stadig.Bench.CeilingBench.RunAsync(database, Option("connection"), BenchCallerAsync,
         int.Parse(Option("concurrency", "4"), CultureInfo.InvariantCulture), double.Parse(Option("seconds", "30"), CultureInfo.InvariantCulture),
         int.Parse(Option("scale", "50"), CultureInfo.InvariantCulture)), _ => await SearchAsync(),
@@ -237,6 +240,165 @@ async Task<int> ChartAsync()
     Console.WriteLine($"{"action",-32} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8} {"avg items",9}");
     Print("chart overview (audited read)", times, (double)items / times.Count);
     return 0;
+}
+
+// The FHIR API in-process (FhirService, no HTTP): create, read and search-by-patient of lab
+// Observations for seeded patients, and Patient read and search on the 1,000,000-row registry.
+// Every call passes the checkpoint and writes its audit event, as in production. Each scenario
+// runs once with one caller at a time (latency) and once with C concurrent callers (throughput).
+async Task<int> FhirAsync()
+{
+    var creates = int.Parse(Option("creates", "20000"), CultureInfo.InvariantCulture);
+    var iterations = int.Parse(Option("iterations", "1000"), CultureInfo.InvariantCulture);
+    var concurrency = int.Parse(Option("concurrency", "8"), CultureInfo.InvariantCulture);
+    var patientCount = int.Parse(Option("patients", "2000"), CultureInfo.InvariantCulture);
+    var random = new Random(int.Parse(Option("seed", "7"), CultureInfo.InvariantCulture));
+    const int warmup = 50;
+    const string baseUrl = "https://stadig.bench.invalid/fhir";
+    var services = Stadig.CoreServices.Create(database, TimeProvider.System);
+    var fhir = new Stadig.Fhir.FhirService(database, services.Checkpoint, services.Patients, services.Audit, TimeProvider.System);
+    var caller = new Stadig.Fhir.FhirCaller(await BenchCallerAsync(services), Stadig.Fhir.FhirScopes.Parse("user/*.read user/*.write", null));
+
+    // The bench physician's patients: a random sample of live personnummer patients, each given a
+    // care relation with the physician's ward (not timed) — the way a ward's patients are reached.
+    List<(Guid Id, string Identifier, string Family)> patients;
+    await using (var connection = await database.OpenAsync())
+        patients = (await connection.QueryAsync<(Guid, string, string)>(
+            $"SELECT id, identifier, family_name FROM patient WHERE identifier_kind = 'Personnummer' AND merged_into_id IS NULL ORDER BY random() LIMIT {patientCount}")).ToList();
+    if (patients.Count == 0) { Console.Error.WriteLine("no patients: run the seed verb first"); return 1; }
+    var setup = Stopwatch.StartNew();
+    foreach (var p in patients) await services.Access.RecordCareRelationAsync(caller.Caller, p.Id, "Prestandamätning");
+    Console.WriteLine($"care relations recorded for {patients.Count} patients ({setup.Elapsed.TotalSeconds:F1} s, not timed)");
+
+    // Common lab analyses: LOINC (searched by) and NPU codings, UCUM unit, reference range, typical mean and spread.
+    var analyses = new (string Loinc, string Npu, string Text, string Unit, double Low, double High, double Mean, double Spread)[]
+    {
+        ("2823-3", "NPU03230", "P-Kalium", "mmol/L", 3.5, 4.6, 4.1, 0.4),
+        ("2951-2", "NPU03429", "P-Natrium", "mmol/L", 137, 145, 140, 3),
+        ("2160-0", "NPU04998", "P-Kreatinin", "umol/L", 60, 105, 85, 20),
+        ("1988-5", "NPU19748", "P-CRP", "mg/L", 0, 5, 4, 6),
+        ("718-7", "NPU28309", "B-Hemoglobin", "g/L", 117, 170, 138, 14),
+    };
+    var now = DateTimeOffset.UtcNow;
+    System.Text.Json.Nodes.JsonObject Observation(Guid patient, int n)
+    {
+        var a = analyses[n % analyses.Length];
+        var value = Math.Round(Math.Max(0, a.Mean + a.Spread * (Random.Shared.NextDouble() * 2 - 1)), 1);
+        var effective = now.AddMinutes(-Random.Shared.Next(2 * 365 * 24 * 60));
+        return new System.Text.Json.Nodes.JsonObject
+        {
+            ["resourceType"] = "Observation",
+            ["status"] = "final",
+            ["category"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject
+            {
+                ["coding"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["system"] = "http://terminology.hl7.org/CodeSystem/observation-category", ["code"] = "laboratory" }),
+            }),
+            ["code"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["coding"] = new System.Text.Json.Nodes.JsonArray(
+                    new System.Text.Json.Nodes.JsonObject { ["system"] = "http://loinc.org", ["code"] = a.Loinc },
+                    new System.Text.Json.Nodes.JsonObject { ["system"] = "urn:oid:1.2.208.176.2.1", ["code"] = a.Npu, ["display"] = a.Text }),
+                ["text"] = a.Text,
+            },
+            ["subject"] = new System.Text.Json.Nodes.JsonObject { ["reference"] = $"Patient/{patient}" },
+            ["effectiveDateTime"] = effective.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            ["issued"] = effective.AddHours(2).ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            ["valueQuantity"] = new System.Text.Json.Nodes.JsonObject { ["value"] = value, ["unit"] = a.Unit, ["system"] = "http://unitsofmeasure.org", ["code"] = a.Unit },
+            ["referenceRange"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject
+            {
+                ["low"] = new System.Text.Json.Nodes.JsonObject { ["value"] = a.Low, ["unit"] = a.Unit, ["system"] = "http://unitsofmeasure.org", ["code"] = a.Unit },
+                ["high"] = new System.Text.Json.Nodes.JsonObject { ["value"] = a.High, ["unit"] = a.Unit, ["system"] = "http://unitsofmeasure.org", ["code"] = a.Unit },
+            }),
+        };
+    }
+
+    var created = new System.Collections.Concurrent.ConcurrentBag<string>();
+    var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+    var errorCount = 0;
+    (Guid Id, string Identifier, string Family) Pick() { lock (random) return patients[random.Next(patients.Count)]; }
+    List<string>? createdList = null;
+    string PickCreated() { lock (random) return createdList![random.Next(createdList.Count)]; }
+    async Task<int> Create(int n)
+    {
+        var outcome = await fhir.CreateAsync(caller, Observation(Pick().Id, n));
+        created.Add(outcome.Id);
+        return 1;
+    }
+    static int Entries(System.Text.Json.Nodes.JsonObject bundle) =>
+        (bundle["entry"] as System.Text.Json.Nodes.JsonArray ?? []).Count(e => e?["search"]?["mode"]?.GetValue<string>() == "match");
+    async Task<int> Search(string type, params (string Key, string Value)[] query) =>
+        Entries(await fhir.SearchAsync(caller, type, query.Select(q => KeyValuePair.Create(q.Key, q.Value)).ToList(), strict: true, baseUrl));
+    var sinceYear = now.AddYears(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+    var scenarios = new (string Name, Func<int, Task<int>> Run)[]
+    {
+        ("read Observation/{id}", async _ => { await fhir.ReadAsync(caller, "Observation", PickCreated()); return 1; }),
+        ("read Patient/{id} (registry)", async _ => { await fhir.ReadAsync(caller, "Patient", Pick().Id.ToString()); return 1; }),
+        ("search Observation?patient=", _ => Search("Observation", ("patient", $"Patient/{Pick().Id}"))),
+        ("search Observation?patient=&code=", n => Search("Observation", ("patient", $"Patient/{Pick().Id}"), ("code", $"http://loinc.org|{analyses[n % analyses.Length].Loinc}"))),
+        ("search Observation?patient=&date=ge", _ => Search("Observation", ("patient", $"Patient/{Pick().Id}"), ("date", $"ge{sinceYear}"))),
+        ("search Patient?identifier=", _ => Search("Patient", ("identifier", $"{PatientIdentifier.PersonnummerSystem}|{Pick().Identifier}"))),
+        ("search Patient?family=", _ => Search("Patient", ("family", Pick().Family))),
+    };
+
+    Console.WriteLine($"FHIR API in-process, {patients.Count} patients with a care relation, auditing on; c = concurrent callers");
+    Console.WriteLine($"{"scenario",-38} {"c",3} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8} {"ops/s",8} {"avg hits",9}");
+    // Create: warm-up, then latency (one at a time), then throughput (C at a time); these are the Observations searched below.
+    await RunAsync(warmup, 1, Create);
+    Report("create Observation", 1, await RunAsync(iterations, 1, Create), hits: false);
+    Report("create Observation", concurrency, await RunAsync(creates, concurrency, Create), hits: false);
+    createdList = [.. created];
+    foreach (var (name, run) in scenarios)
+    {
+        await RunAsync(warmup, 1, run);
+        Report(name, 1, await RunAsync(iterations, 1, run), hits: name.StartsWith("search", StringComparison.Ordinal));
+        Report(name, concurrency, await RunAsync(iterations, concurrency, run), hits: name.StartsWith("search", StringComparison.Ordinal));
+    }
+    Console.WriteLine($"Observations created: {created.Count:N0} (over {patients.Count} patients, ~{(double)created.Count / patients.Count:F1} each)");
+    if (errorCount > 0)
+    {
+        Console.Error.WriteLine($"FAILED: {errorCount} requests failed; first ones:");
+        foreach (var error in errors.Take(20)) Console.Error.WriteLine("  " + error);
+        return 1;
+    }
+    return 0;
+
+    async Task<(List<double> Times, double Rate, long Hits)> RunAsync(int count, int callers, Func<int, Task<int>> operation)
+    {
+        var all = new System.Collections.Concurrent.ConcurrentBag<double>();
+        long hits = 0;
+        var next = -1;
+        var total = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () =>
+        {
+            int n;
+            while ((n = Interlocked.Increment(ref next)) < count)
+            {
+                var watch = Stopwatch.StartNew();
+                try
+                {
+                    Interlocked.Add(ref hits, await operation(n));
+                    all.Add(watch.Elapsed.TotalMilliseconds);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.Increment(ref errorCount);
+                    if (errors.Count < 100) errors.Enqueue($"{e.GetType().Name}: {e.Message}");
+                }
+            }
+        })));
+        total.Stop();
+        return ([.. all], all.Count / total.Elapsed.TotalSeconds, hits);
+    }
+
+    void Report(string name, int callers, (List<double> Times, double Rate, long Hits) result, bool hits)
+    {
+        var times = result.Times;
+        if (times.Count == 0) { Console.WriteLine($"{name,-38} {callers,3} all failed"); return; }
+        times.Sort();
+        double P(double q) => times[Math.Min(times.Count - 1, (int)Math.Ceiling(q * times.Count) - 1)];
+        Console.WriteLine($"{name,-38} {callers,3} {times.Count,6} {P(0.50),8:F2} {P(0.95),8:F2} {P(0.99),8:F2} {times[^1],8:F2} {result.Rate,8:F0} " +
+                          $"{(hits ? ((double)result.Hits / times.Count).ToString("F1", CultureInfo.InvariantCulture) : ""),9}");
+    }
 }
 
 async Task<int> MigrateAsync()

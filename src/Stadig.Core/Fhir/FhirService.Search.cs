@@ -125,9 +125,9 @@ public sealed partial class FhirService
         if (request.Summary == "count") return SearchSet(baseUrl, "Patient", query, [], [], parsed.Ignored, (int?)total, 0, 0, hasMore: false);
         parsed.Parameters.Add("limit", request.Count + 1);
         parsed.Parameters.Add("offset", request.Offset);
+        parsed.Parameters.Add("window", request.Count + 1 + request.Offset);
         var patients = (await connection.QueryAsync<Patient>(
-            $"SELECT {PatientRegistry.PatientColumns.Replace("id AS Id", "p.id AS Id", StringComparison.Ordinal)} FROM patient p WHERE {parsed.Where} ORDER BY {parsed.OrderBy} LIMIT @limit OFFSET @offset",
-            parsed.Parameters)).ToList();
+            parsed.PageSql(PatientRegistry.PatientColumns.Replace("id AS Id", "p.id AS Id", StringComparison.Ordinal)), parsed.Parameters)).ToList();
         var hasMore = patients.Count > request.Count;
         if (hasMore) patients.RemoveAt(patients.Count - 1);
         var shown = new List<(Patient Patient, JsonObject Resource)>();
