@@ -43,7 +43,7 @@ public static class FhirRecordPublisher
 
         var current = await FhirResourceStore.CurrentAsync(connection, transaction, type, id);
         if (current is { Deleted: false } && SameApartFromVersion(FhirJson.Parse(current.Content), resource)) return current;
-        return await FhirResourceStore.PutAsync(connection, transaction, resource, id, patientId, unitId, now);
+        return await FhirResourceStore.PutAsync(connection, transaction, resource, id, patientId, unitId, now, version: null, current);
     }
 
     /// <summary>The reference to a registry patient as the API serves it (its FHIR id if it came through the API, else the registry id).</summary>

@@ -325,7 +325,9 @@ public static partial class LabResultAsFhir
             {
                 var orderId = await OrderAsync(report.PlacerOrderNumber);
                 var observations = new List<Guid>();
-                foreach (var row in byReport[report.Id])
+                // A fixed order (the OBX order is not stored): the same report always maps to the same
+                // resource, so a re-publish or the backfill adds no version for a mere reordering.
+                foreach (var row in byReport[report.Id].OrderBy(r => r.AnalysisCode, StringComparer.Ordinal).ThenBy(r => r.Id))
                 {
                     var id = await ObservationAsync(row, orderId);
                     if (!observations.Contains(id)) observations.Add(id);

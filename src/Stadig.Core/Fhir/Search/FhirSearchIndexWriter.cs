@@ -11,10 +11,11 @@ public static class FhirSearchIndexWriter
     // Nine parameters a row: 100 rows stay far below either engine's limit on parameters per statement.
     private const int RowsPerInsert = 100;
 
+    /// <param name="isNew">The resource had no index rows yet (its first version): nothing to delete.</param>
     public static async Task ReplaceAsync(DbConnection connection, DbTransaction transaction, string resourceType, string id,
-        Guid? patientId, IReadOnlyList<FhirSearchValue> values, CancellationToken cancellationToken = default)
+        Guid? patientId, IReadOnlyList<FhirSearchValue> values, CancellationToken cancellationToken = default, bool isNew = false)
     {
-        await DeleteAsync(connection, transaction, resourceType, id, cancellationToken);
+        if (!isNew) await DeleteAsync(connection, transaction, resourceType, id, cancellationToken);
         var engine = FhirSqlValues.EngineOf(connection);
         foreach (var batch in values.Chunk(RowsPerInsert))
         {

@@ -45,10 +45,15 @@ public static class FhirResourceStore
     /// <paramref name="version"/> forces the version number (a Patient's follows its registry row).
     /// </summary>
     public static async Task<FhirResourceRow> PutAsync(DbConnection connection, DbTransaction transaction, JsonObject resource, string id,
-        Guid? patientId, Guid unitId, DateTimeOffset now, int? version = null)
+        Guid? patientId, Guid unitId, DateTimeOffset now, int? version = null) =>
+        await PutAsync(connection, transaction, resource, id, patientId, unitId, now, version,
+            await CurrentAsync(connection, transaction, resource["resourceType"]!.GetValue<string>(), id));
+
+    /// <summary>As above, with the current row already read on this transaction (null: there is none).</summary>
+    public static async Task<FhirResourceRow> PutAsync(DbConnection connection, DbTransaction transaction, JsonObject resource, string id,
+        Guid? patientId, Guid unitId, DateTimeOffset now, int? version, FhirResourceRow? current)
     {
         var type = resource["resourceType"]!.GetValue<string>();
-        var current = await CurrentAsync(connection, transaction, type, id);
         var next = version ?? (current?.VersionId ?? 0) + 1;
         resource["id"] = id;
         var meta = resource["meta"] as JsonObject ?? new JsonObject();
@@ -71,7 +76,7 @@ public static class FhirResourceStore
             INSERT INTO fhir_resource_version (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content)
             VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content)
             """, row, transaction);
-        await FhirSearchIndexWriter.ReplaceAsync(connection, transaction, type, id, patientId, FhirSearchIndexer.Extract(resource));
+        await FhirSearchIndexWriter.ReplaceAsync(connection, transaction, type, id, patientId, FhirSearchIndexer.Extract(resource), isNew: current is null);
         return row;
     }
 
