@@ -75,7 +75,9 @@ public sealed class RehearsalSmokeTests
         var run = new RunInfo(server.Address.ToString(), engine.ToString(), 150, config.Clinicians, config.LabMessagesPerSecond, config.FhirRequestsPerSecond,
             Environment.ProcessorCount, "test", null);
 
-        var report = await RehearsalEngine.RunAsync(target, config, run, cancellationToken: TestContext.Current.CancellationToken);
+        var progress = new StringWriter();
+        var report = await RehearsalEngine.RunAsync(target, config, run, progress: progress, cancellationToken: TestContext.Current.CancellationToken);
+        TestContext.Current.TestOutputHelper?.WriteLine(progress + report.ConsoleTable());
 
         var errors = report.Actions.Where(a => a.Errors > 0).SelectMany(a => a.ErrorStatuses.Select(e => $"{a.Action}: {e.Key} × {e.Value}")).ToList();
         Assert.Empty(errors);
