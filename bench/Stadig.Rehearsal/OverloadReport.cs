@@ -105,12 +105,16 @@ public sealed record OverloadReport(
         var threshold = Math.Round(Math.Max(InteractiveBudgetMs, (baselineP99 ?? 0) * settings.RecoveryP99Factor), 2);
         var width = Math.Max(0.1, settings.RecoveryWindowSeconds);
         var windows = new List<RecoveryWindow>();
+        var notShed = samples.Where(s => s.Outcome != Outcome.Shed && InteractiveActions.Contains(s.Action)).ToList();
         for (var start = overload.EndSeconds; start + width <= end + 1e-9; start += width)
         {
-            var ms = interactive.Where(s => Completed(s) >= start && Completed(s) < start + width).Select(s => s.Milliseconds).Order().ToArray();
+            var windowEnd = start + width;
+            var ms = interactive.Where(s => Completed(s) >= start && Completed(s) < windowEnd).Select(s => s.Milliseconds).Order().ToArray();
             var p99 = P(ms, 99);
-            // An empty window is not normal: when nothing completes, nothing is fast.
-            windows.Add(new RecoveryWindow(Math.Round(start, 2), ms.Length, p99, p99 is { } v && v <= threshold));
+            // A request still running at the window's end and already older than the threshold makes the
+            // window not normal, however fast the others were (so a quiet window is normal, a stuck one is not).
+            var stuck = notShed.Any(s => s.AtSeconds < windowEnd && Completed(s) >= windowEnd && (windowEnd - s.AtSeconds) * 1000 > threshold);
+            windows.Add(new RecoveryWindow(Math.Round(start, 2), ms.Length, p99, !stuck && (p99 is null || p99 <= threshold)));
         }
         double? recoverySeconds = null;
         for (var i = 0; i < windows.Count; i++)
@@ -169,7 +173,10 @@ public sealed record OverloadReport(
             new("Background export completes",
                 "the bulk $export started at the overload finishes (after the load has dropped is fine)",
                 export.Status == "completed"
-                    ? $"completed {F(export.FinishedAfterOverloadSeconds)} s after the overload ended ({(export.FinishedAtSeconds <= end ? "during the run" : $"{F(export.FinishedAtSeconds - end)} s after the load stopped")}), {export.Resources} resources, {export.Polls} polls"
+                    ? $"completed {F(export.FinishedAtSeconds - export.AcceptedAtSeconds)} s after it started, " + (export.FinishedAfterOverloadSeconds is <= 0
+                        ? "during the overload"
+                        : export.FinishedAtSeconds <= end ? $"{F(export.FinishedAfterOverloadSeconds)} s after the overload ended" : $"{F(export.FinishedAtSeconds - end)} s after the load stopped")
+                      + $"; {export.Resources} resources, {export.Polls} polls"
                     : $"{export.Status} ({export.Polls} polls)",
                 export.Status is "off" ? null : export.Status == "completed"),
             new("/health/live answers within 1 s throughout",

@@ -9,6 +9,7 @@ using Stadig.Rehearsal;
 //       [--lab-rate R] [--fhir-rate R] [--server-pid PID] [--out DIR] [--engine E] [--patients N] [--command "..."]
 //       [--think-scale X] [--bucket-seconds S]
 //       [--overload F --baseline-seconds S --overload-seconds S --recovery-seconds S]   (the overload run)
+//   Stadig.Rehearsal --render DIR     (report.html drawn again from DIR/report.json)
 
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var i = 0; i < args.Length; i++)
@@ -22,6 +23,15 @@ double? Num(string name) => Opt(name) is { } v ? double.Parse(v, CultureInfo.Inv
 
 try
 {
+    if (Opt("render") is { } folder)
+    {
+        // Draws report.html again from report.json (after a change to the report's layout), without a run.
+        var saved = System.Text.Json.JsonSerializer.Deserialize<RehearsalReport>(File.ReadAllText(Path.Combine(folder, "report.json")), RehearsalConfig.Json)
+            ?? throw new InvalidDataException("report.json is empty");
+        File.WriteAllText(Path.Combine(folder, "report.html"), ReportHtml.Render(saved));
+        Console.WriteLine($"report: {Path.Combine(folder, "report.html")}");
+        return 0;
+    }
     var config = RehearsalConfig.Load(Opt("config") ?? Path.Combine(AppContext.BaseDirectory, "regional-day.json"));
     if (Num("clinicians") is { } clinicians) config.Clinicians = (int)clinicians;
     if (Num("seconds") is { } seconds) config.DurationSeconds = seconds;
@@ -33,6 +43,7 @@ try
     if (Num("baseline-seconds") is { } baseline) config.Overload.BaselineSeconds = baseline;
     if (Num("overload-seconds") is { } overloadSeconds) config.Overload.OverloadSeconds = overloadSeconds;
     if (Num("recovery-seconds") is { } recovery) config.Overload.RecoverySeconds = recovery;
+    if (config.Overload.Enabled) config.DurationSeconds = config.TotalSeconds; // the report's config then says how long the run was
     var baseAddress = new Uri(Need("url"));
     var target = new RehearsalTarget(baseAddress, Opt("mllp-host") ?? "127.0.0.1", (int)(Num("mllp-port") ?? 2575), Need("database"),
         new JwtSettings(Need("jwt-key"), Opt("jwt-issuer"), Opt("jwt-audience")), Num("server-pid") is { } pid ? (int)pid : null);

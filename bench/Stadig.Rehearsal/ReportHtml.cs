@@ -15,7 +15,7 @@ public static class ReportHtml
         html.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Stadig go-live rehearsal – ").Append(E(r.Name)).Append("</title><style>")
             .Append("body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1b1b1b;max-width:1200px}h1{font-size:22px}h2{font-size:17px;margin-top:28px}")
             .Append("table{border-collapse:collapse;margin:8px 0}th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}")
-            .Append("th{background:#f3f3f3}td.text{text-align:left;max-width:460px}h3{font-size:15px;margin-top:18px}.over{color:#a00;font-weight:600}.ok{color:#06612a}.bad{color:#a00;font-weight:600}.hint{color:#555}")
+            .Append("th{background:#f3f3f3}td.text,th.text{text-align:left;max-width:460px}h3{font-size:15px;margin-top:18px}.over{color:#a00;font-weight:600}.ok{color:#06612a}.bad{color:#a00;font-weight:600}.hint{color:#555}")
             .Append(".charts{display:flex;flex-wrap:wrap;gap:12px}svg{background:#fff;border:1px solid #ddd}dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{color:#555}")
             .Append("</style></head><body>");
         html.Append("<h1>Stadig go-live rehearsal: ").Append(E(r.Name)).Append("</h1><dl>");
@@ -100,7 +100,7 @@ public static class ReportHtml
         html.AppendJoin(", then ", o.Phases.Select(p => $"{E(p.Name)} {N(p.StartSeconds)}–{N(p.EndSeconds)} s with {p.Clinicians} clinicians"));
         html.Append(Inv, $" (×{N(o.Factor)}; lab and FHIR scaled alike; think times ×{N(o.ThinkScale)}).</p>");
         html.Append("<p class=\"").Append(o.Pass ? "ok" : "bad").Append("\">").Append(o.Pass ? "Every overload criterion holds." : "Not every overload criterion holds.").Append("</p>");
-        html.Append("<table><thead><tr><th>criterion</th><th>requirement</th><th>measured</th><th>verdict</th></tr></thead><tbody>");
+        html.Append("<table><thead><tr><th>criterion</th><th class=\"text\">requirement</th><th class=\"text\">measured</th><th>verdict</th></tr></thead><tbody>");
         foreach (var c in o.Verdict)
             html.Append("<tr><td>").Append(E(c.Name)).Append("</td><td class=\"text\">").Append(E(c.Requirement)).Append("</td><td class=\"text\">").Append(E(c.Measured))
                 .Append("</td><td class=\"").Append(c.Pass switch { true => "ok\">pass", false => "bad\">fail", null => "hint\">not measured" }).Append("</td></tr>");
@@ -120,7 +120,7 @@ public static class ReportHtml
             .Append(") per ").Append(N(r.WindowSeconds)).Append(" s window after the overload, by completion time; normal = at most ").Append(N(r.ThresholdMs)).Append(" ms.</p>");
         html.Append("<div class=\"charts\">").Append(Svg.LineChart("Recovery: rolling p99 of the clinicians' screens", "ms",
             [new("p99", "#0b2a4a", r.Windows.Where(w => w.P99 is not null).Select(w => (w.StartSeconds + r.WindowSeconds / 2 - o.Phases[1].EndSeconds, w.P99!.Value)).ToList())],
-            r.Windows.Count * r.WindowSeconds, r.ThresholdMs, xLabel: "seconds after the overload", budgetLabel: "normal")).Append("</div>");
+            r.Windows.Count * r.WindowSeconds, r.ThresholdMs, xLabel: "seconds after the overload", budgetLabel: "normal", alwaysDrawBudget: true)).Append("</div>");
     }
 
     private static void Item(StringBuilder html, string term, string value) => html.Append("<dt>").Append(E(term)).Append("</dt><dd>").Append(E(value)).Append("</dd>");
@@ -139,11 +139,11 @@ public static class Svg
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public static string LineChart(string title, string unit, IReadOnlyList<Series> series, double xMax, double? budget,
-        IReadOnlyList<Phase>? phases = null, string xLabel = "seconds into the run", string budgetLabel = "budget p99")
+        IReadOnlyList<Phase>? phases = null, string xLabel = "seconds into the run", string budgetLabel = "budget p99", bool alwaysDrawBudget = false)
     {
         var dataMax = series.SelectMany(s => s.Points).Select(p => p.Y).DefaultIfEmpty(0).Max();
-        // A budget far above the data would squash it flat: then it is named, not drawn.
-        var drawBudget = budget is { } b && b <= Math.Max(dataMax, 0.001) * 4;
+        // A budget far above the data would squash it flat: then it is named, not drawn (unless the line is the point).
+        var drawBudget = budget is { } b && (alwaysDrawBudget || b <= Math.Max(dataMax, 0.001) * 4);
         var yMax = Nice(Math.Max(dataMax * 1.1, drawBudget ? budget!.Value * 1.1 : 0));
         if (yMax <= 0) yMax = 1;
         xMax = Math.Max(xMax, series.SelectMany(s => s.Points).Select(p => p.X).DefaultIfEmpty(1).Max());
