@@ -157,7 +157,8 @@ public sealed record OverloadReport(
             new("Interactive requests finish within budget or are shed",
                 $"during the overload, per action with a DESIGN.md budget: ≥ {F(share * 100)} % of the requests not shed finish within the budget, none fail",
                 budgets.Count == 0 ? "no requests with a budget"
-                    : string.Join("; ", budgets.Select(b => $"{b.Action} {F(b.WithinShare * 100)} % within {F(b.BudgetMs)} ms ({b.OverBudget} over, {b.Errors} failed, {b.Shed} shed)")),
+                    : string.Join("; ", budgets.Select(b => b.WithinShare is null ? $"{b.Action}: none finished ({b.Shed} shed)"
+                        : $"{b.Action} {F(b.WithinShare * 100)} % within {F(b.BudgetMs)} ms ({b.OverBudget} over, {b.Errors} failed, {b.Shed} shed)")),
                 budgets.Count == 0 || budgets.All(b => b.WithinShare is null) ? null : failing.Count == 0),
             new("Shed fast, with Retry-After",
                 $"every 503 carries Retry-After and arrives within {F(shed.LimitMs)} ms",
