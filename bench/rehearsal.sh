@@ -18,9 +18,19 @@
 #   --fhir-rate R       FHIR requests per second (default: scaled by clinicians)
 #   --port P            HTTP port of the server (default 5080); --mllp-port P (default 2576)
 #   --server-arg ARG    one more argument for the server, e.g. --server-arg --Stadig:Admission:MaxConcurrent=32 (repeatable)
+#   --think-scale X     multiply every think time and the autosave interval (e.g. 0.1: each clinician 10 × as busy; the report says so)
+#   --bucket-seconds S  width of a point of the latency-over-time plots (default: the config's, 10)
+#
+# The overload run (issue 7): baseline, then FACTOR × the load, then back (replaces --minutes/--seconds):
+#   --overload F        load factor during the overload, e.g. 3 (clinicians, lab and FHIR); off by default
+#   --baseline-seconds S --overload-seconds S --recovery-seconds S   the three phases (default 60 each)
+#   A bulk FHIR $export (demo administrator, system/*.read) starts with the overload; /health/live is probed
+#   every 250 ms. The report gets an "Overload" section with a verdict per criterion. E.g. at 3 × 50 clinicians:
+#     bash bench/rehearsal.sh --patients 100000 --clinicians 50 --think-scale 0.1 --overload 3 \
+#         --baseline-seconds 60 --overload-seconds 60 --recovery-seconds 60 --bucket-seconds 2
 #
 # Output: bench/results/<UTC timestamp>/report.html, report.json, server.log (and stadig.db for sqlite).
-# Exit code: 0 without errors, 3 when actions failed, 1 when the run itself could not be done.
+# Exit code: 0 without errors, 3 when actions failed, 4 when an overload criterion failed, 1 when the run itself could not be done.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,7 +55,13 @@ while [[ $# -gt 0 ]]; do
         --port) PORT="$2"; shift 2 ;;
         --mllp-port) MLLP_PORT="$2"; shift 2 ;;
         --server-arg) SERVER_ARGS+=("$2"); shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        --think-scale) GENERATOR_ARGS+=(--think-scale "$2"); shift 2 ;;
+        --bucket-seconds) GENERATOR_ARGS+=(--bucket-seconds "$2"); shift 2 ;;
+        --overload) GENERATOR_ARGS+=(--overload "$2"); shift 2 ;;
+        --baseline-seconds) GENERATOR_ARGS+=(--baseline-seconds "$2"); shift 2 ;;
+        --overload-seconds) GENERATOR_ARGS+=(--overload-seconds "$2"); shift 2 ;;
+        --recovery-seconds) GENERATOR_ARGS+=(--recovery-seconds "$2"); shift 2 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | cut -c3-; exit 0 ;;
         *) echo "rehearsal: unknown option $1 (see --help)" >&2; exit 1 ;;
     esac
 done

@@ -14,8 +14,10 @@ namespace Stadig.Rehearsal;
 public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig config, PoolUnit unit, bool isPhysician, Recorder recorder, int seed)
 {
     private readonly Random _random = new(seed);
-    private HttpClient _http = NewClient(baseAddress, config);
+    private HttpClient _http = NewClient(baseAddress, config, recorder);
     private bool _signedIn;
+    /// <summary>Ends the pauses (think times, waits): the end of the run, or this clinician's shift (see <see cref="RunAsync"/>).</summary>
+    private CancellationToken _pauses;
 
     public static class Actions
     {
@@ -36,30 +38,37 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         public static readonly string[] All = [Login, ChooseAssignment, WardList, Worklist, Search, Chart, ReadNote, Results, CreateNote, Autosave, Sign, Inbox, Attest];
     }
 
-    private static HttpClient NewClient(Uri baseAddress, RehearsalConfig config) =>
-        new(new SocketsHttpHandler { CookieContainer = new CookieContainer(), UseCookies = true, AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
+    private static HttpClient NewClient(Uri baseAddress, RehearsalConfig config, Recorder recorder) =>
+        new(Shedding.Timed(recorder, new SocketsHttpHandler { CookieContainer = new CookieContainer(), UseCookies = true, AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(10) }))
         {
             BaseAddress = baseAddress,
             Timeout = TimeSpan.FromSeconds(config.RequestTimeoutSeconds),
         };
 
-    public async Task RunAsync(CancellationToken stopping)
+    /// <summary>
+    /// Works until <paramref name="stopping"/> (the end of the run, which also cuts off a request in
+    /// flight) or <paramref name="offShift"/> (this clinician stops at the next pause: the request in
+    /// flight finishes and is measured — the clinicians added for an overload leave this way).
+    /// </summary>
+    public async Task RunAsync(CancellationToken stopping, CancellationToken offShift = default)
     {
+        using var pauses = CancellationTokenSource.CreateLinkedTokenSource(stopping, offShift);
+        _pauses = pauses.Token;
         try
         {
-            while (!stopping.IsCancellationRequested)
+            while (!_pauses.IsCancellationRequested)
             {
                 if (!_signedIn)
                 {
                     _signedIn = await SignInAsync(stopping);
-                    await ThinkAsync(_signedIn ? config.Think.AfterLogin : new ThinkRange(2, 2), stopping);
+                    await ThinkAsync(_signedIn ? config.Think.AfterLogin : new ThinkRange(2, 2));
                     continue;
                 }
                 await PatientCycleAsync(stopping);
-                await ThinkAsync(config.Think.BetweenPatients, stopping);
+                await ThinkAsync(config.Think.BetweenPatients);
             }
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (_pauses.IsCancellationRequested)
         {
         }
         finally
@@ -71,6 +80,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
     /// <summary>Signs in and works one patient, once (the warm-up before the measured run).</summary>
     public async Task WarmUpAsync(CancellationToken cancellationToken)
     {
+        _pauses = cancellationToken;
         try
         {
             if (await SignInAsync(cancellationToken)) await PatientCycleAsync(cancellationToken);
@@ -84,7 +94,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
     private async Task<bool> SignInAsync(CancellationToken stopping)
     {
         _http.Dispose();
-        _http = NewClient(baseAddress, config);
+        _http = NewClient(baseAddress, config, recorder);
         var username = isPhysician ? config.PhysicianUsername : config.NurseUsername;
         var login = await recorder.MeasureAsync(Actions.Login, async () =>
         {
@@ -121,7 +131,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         var list = await recorder.MeasureAsync(unit.IsWard ? Actions.WardList : Actions.Worklist,
             () => GetPageAsync(unit.IsWard ? "/ward" : "/worklist", stopping), stopping);
         if (!await ContinueAsync(list, stopping)) return;
-        await ThinkAsync(config.Think.AfterList, stopping);
+        await ThinkAsync(config.Think.AfterList);
 
         var patient = unit.Patients[_random.Next(unit.Patients.Count)];
         var query = _random.NextDouble() < config.SearchByNameShare || patient.IdentifierKind == "Reservnummer"
@@ -129,7 +139,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
             : patient.Identifier;
         var search = await recorder.MeasureAsync(Actions.Search, () => GetPageAsync("/?q=" + Uri.EscapeDataString(query), stopping), stopping);
         if (!await ContinueAsync(search, stopping)) return;
-        await ThinkAsync(config.Think.AfterSearch, stopping);
+        await ThinkAsync(config.Think.AfterSearch);
 
         var chart = await recorder.MeasureAsync(Actions.Chart, async () =>
         {
@@ -138,21 +148,21 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
             return page.IsOk && !page.Value!.Contains("class=\"chart-grid\"", StringComparison.Ordinal) ? ActionResult<string>.Error("200 without chart (no access)") : page;
         }, stopping);
         if (!await ContinueAsync(chart, stopping)) return;
-        await ThinkAsync(config.Think.ReadChart, stopping);
+        await ThinkAsync(config.Think.ReadChart);
 
         var notes = NoteLinks().Matches(chart.Value!).Select(m => m.Groups[1].Value).Distinct().ToList();
         if (notes.Count > 0)
         {
             var note = await recorder.MeasureAsync(Actions.ReadNote, () => GetPageAsync($"/notes/{notes[_random.Next(notes.Count)]}", stopping), stopping);
             if (!await ContinueAsync(note, stopping)) return;
-            await ThinkAsync(config.Think.ReadNote, stopping);
+            await ThinkAsync(config.Think.ReadNote);
         }
         var trends = TrendLinks().Matches(chart.Value!).Select(m => WebUtility.HtmlDecode(m.Groups[1].Value)).Distinct().ToList();
         if (trends.Count > 0)
         {
             var trend = await recorder.MeasureAsync(Actions.Results, () => GetPageAsync(trends[_random.Next(trends.Count)], stopping), stopping);
             if (!await ContinueAsync(trend, stopping)) return;
-            await ThinkAsync(config.Think.ReadResults, stopping);
+            await ThinkAsync(config.Think.ReadResults);
         }
 
         if (_random.NextDouble() < config.NoteShare && !await WriteNoteAsync(patient, chart.Value!, stopping)) return;
@@ -183,7 +193,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         var saves = _random.Next(config.Notes.AutosavesMin, config.Notes.AutosavesMax + 1);
         for (var i = 0; i < saves; i++)
         {
-            await Task.Delay(TimeSpan.FromSeconds(config.Notes.AutosaveSeconds), stopping);
+            await Task.Delay(TimeSpan.FromSeconds(config.Notes.AutosaveSeconds * config.ThinkScale), _pauses);
             var k = i % Math.Max(1, keywords.Count);
             texts[k] += (texts[k].Length == 0 ? "" : " ") + Phrases[_random.Next(Phrases.Length)];
             var body = new { version, keywords = keywords.Select((kw, j) => new { keyword = kw, text = texts[j] }).ToList() };
@@ -222,7 +232,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
     {
         var inbox = await recorder.MeasureAsync(Actions.Inbox, () => GetPageAsync("/results/inbox", stopping), stopping);
         if (!await ContinueAsync(inbox, stopping)) return;
-        await ThinkAsync(config.Think.AfterInbox, stopping);
+        await ThinkAsync(config.Think.AfterInbox);
         var reports = ReportBoxes().Matches(inbox.Value!).Select(m => m.Groups[1].Value).ToList();
         if (reports.Count == 0) return;
         var chosen = reports.OrderBy(_ => _random.Next()).Take(_random.Next(1, config.AttestMax + 1)).ToList();
@@ -253,7 +263,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
     {
         if (result.IsOk) return true;
         if (result.WasCancelled) return false;
-        if (result.Outcome == Outcome.Shed) await Task.Delay(Shedding.RetryAfter, stopping);
+        if (result.Outcome == Outcome.Shed) await Task.Delay(Shedding.RetryAfter, _pauses);
         else _signedIn = false;
         return false;
     }
@@ -274,7 +284,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         return response.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.Found or HttpStatusCode.SeeOther && location.Length > 0;
     }
 
-    private Task ThinkAsync(ThinkRange range, CancellationToken stopping) => Task.Delay(range.Draw(_random), stopping);
+    private Task ThinkAsync(ThinkRange range) => Task.Delay(range.Draw(_random, config.ThinkScale), _pauses);
 
     private static string Token(string html) =>
         TokenField().Match(html) is { Success: true } m ? WebUtility.HtmlDecode(m.Groups[1].Value) : throw new InvalidDataException("No antiforgery token in the page.");

@@ -13,32 +13,35 @@ public sealed record JwtSettings(string SigningKey, string? Issuer, string? Audi
 /// Other systems reading over FHIR at a steady, open-loop rate (a slow answer does not slow the
 /// callers down, as it would not for many independent systems): Patient read, Patient search by
 /// personnummer, Observation search by patient. Tokens name the demo physician in each unit.
+/// <paramref name="rate"/> replaces the config's rate (the overload's added share); <paramref name="seed"/> the patients drawn.
 /// </summary>
-public sealed class FhirIntegration(Uri baseAddress, RehearsalConfig config, PatientPool pool, JwtSettings jwt, Recorder recorder)
+public sealed class FhirIntegration(Uri baseAddress, RehearsalConfig config, PatientPool pool, JwtSettings jwt, Recorder recorder, double? rate = null, int seed = 7)
 {
     public const string Read = "fhir-read";
     public const string PatientSearch = "fhir-search-patient";
     public const string ObservationSearch = "fhir-search-observation";
     public static readonly string[] Actions = [Read, PatientSearch, ObservationSearch];
 
-    public async Task RunAsync(CancellationToken stopping)
+    /// <summary>Calls until <paramref name="stopping"/> (which also cuts off calls in flight) or <paramref name="offShift"/> (calls in flight finish).</summary>
+    public async Task RunAsync(CancellationToken stopping, CancellationToken offShift = default)
     {
-        var rate = config.FhirRequestsPerSecond;
-        if (rate <= 0) return;
+        var perSecond = rate ?? config.FhirRequestsPerSecond;
+        if (perSecond <= 0) return;
+        using var pauses = CancellationTokenSource.CreateLinkedTokenSource(stopping, offShift);
         using var http = NewClient();
         var tokens = Tokens();
-        var random = new Random(7);
+        var random = new Random(seed);
         var inFlight = new List<Task>();
         var outstanding = 0;
         var next = recorder.Elapsed;
         var weights = new[] { config.Fhir.ReadWeight, config.Fhir.PatientSearchWeight, config.Fhir.ObservationSearchWeight };
         try
         {
-            while (!stopping.IsCancellationRequested)
+            while (!pauses.IsCancellationRequested)
             {
                 var wait = next - recorder.Elapsed;
-                if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(wait), stopping);
-                next += 1 / rate;
+                if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(wait), pauses.Token);
+                next += 1 / perSecond;
                 var unit = pool.Units[random.Next(pool.Units.Count)];
                 var patient = unit.Patients[random.Next(unit.Patients.Count)];
                 var (action, path) = Pick(weights, random.NextDouble()) switch
@@ -62,7 +65,7 @@ public sealed class FhirIntegration(Uri baseAddress, RehearsalConfig config, Pat
                 inFlight.RemoveAll(t => t.IsCompleted);
             }
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (pauses.IsCancellationRequested)
         {
         }
         await Task.WhenAll(inFlight);
@@ -81,13 +84,13 @@ public sealed class FhirIntegration(Uri baseAddress, RehearsalConfig config, Pat
     }
 
     private HttpClient NewClient() =>
-        new(new SocketsHttpHandler { AllowAutoRedirect = false, MaxConnectionsPerServer = 64 })
+        new(Shedding.Timed(recorder, new SocketsHttpHandler { AllowAutoRedirect = false, MaxConnectionsPerServer = 64 }))
         {
             BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(config.RequestTimeoutSeconds),
         };
 
     private Dictionary<Guid, string> Tokens() =>
-        pool.Units.ToDictionary(u => u.UnitId, u => Token(pool.PhysicianHsaId, u.UnitHsaId, TimeSpan.FromSeconds(config.DurationSeconds) + TimeSpan.FromHours(1)));
+        pool.Units.ToDictionary(u => u.UnitId, u => Token(jwt, pool.PhysicianHsaId, u.UnitHsaId, "Physician", "user/*.read", TimeSpan.FromSeconds(config.TotalSeconds) + TimeSpan.FromHours(1)));
 
     private async Task CallAsync(HttpClient http, string action, string path, string token, CancellationToken stopping) =>
         await recorder.MeasureAsync(action, async () =>
@@ -117,13 +120,13 @@ public sealed class FhirIntegration(Uri baseAddress, RehearsalConfig config, Pat
     }
 
     /// <summary>An HS256 JWT as the region's identity provider would issue it to an integration (read scopes only).</summary>
-    private string Token(string hsaId, string unitHsaId, TimeSpan lifetime)
+    public static string Token(JwtSettings jwt, string hsaId, string unitHsaId, string role, string scope, TimeSpan lifetime)
     {
         static string B64(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var claims = new Dictionary<string, object>
         {
-            ["hsa_id"] = hsaId, ["unit_hsa_id"] = unitHsaId, ["role"] = "Physician", ["scope"] = "user/*.read",
+            ["hsa_id"] = hsaId, ["unit_hsa_id"] = unitHsaId, ["role"] = role, ["scope"] = scope,
             ["iat"] = now, ["nbf"] = now, ["exp"] = now + (long)lifetime.TotalSeconds,
         };
         if (jwt.Issuer is not null) claims["iss"] = jwt.Issuer;

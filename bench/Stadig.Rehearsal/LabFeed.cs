@@ -7,22 +7,25 @@ namespace Stadig.Rehearsal;
 /// The laboratory: ORU^R01 results over MLLP at a steady rate, for patients of the clinicians' units
 /// (so they reach the result inbox), each message on one of a few connections that wait for the ACK
 /// before sending the next, as labs do. A message whose ACK is not AA is an error with the ACK code.
+/// <paramref name="rate"/> replaces the config's rate (the overload's added share); <paramref name="seed"/> the patients drawn.
 /// </summary>
-public sealed class LabFeed(string host, int port, RehearsalConfig config, IReadOnlyList<PoolPatient> patients, Recorder recorder)
+public sealed class LabFeed(string host, int port, RehearsalConfig config, IReadOnlyList<PoolPatient> patients, Recorder recorder, double? rate = null, int seed = 1000)
 {
     public const string Action = "lab-oru";
     private readonly string _run = Guid.NewGuid().ToString("N")[..8];
     private int _sequence;
 
-    public async Task RunAsync(CancellationToken stopping)
+    /// <summary>Sends until <paramref name="stopping"/> (which also cuts off a message in flight) or <paramref name="offShift"/> (the message in flight finishes).</summary>
+    public async Task RunAsync(CancellationToken stopping, CancellationToken offShift = default)
     {
-        var rate = config.LabMessagesPerSecond;
+        var perSecond = rate ?? config.LabMessagesPerSecond;
         var people = patients.Where(p => p.IdentifierKind == "Personnummer").ToList();
-        if (rate <= 0 || people.Count == 0) return;
+        if (perSecond <= 0 || people.Count == 0) return;
         var connections = Math.Max(1, config.Lab.Connections);
         // Each connection sends on its own schedule: together they make the configured rate.
-        var interval = TimeSpan.FromSeconds(connections / rate);
-        await Task.WhenAll(Enumerable.Range(0, connections).Select(i => ConnectionAsync(interval, interval * i / connections, people, new Random(1000 + i), stopping)));
+        var interval = TimeSpan.FromSeconds(connections / perSecond);
+        using var pauses = CancellationTokenSource.CreateLinkedTokenSource(stopping, offShift);
+        await Task.WhenAll(Enumerable.Range(0, connections).Select(i => ConnectionAsync(interval, interval * i / connections, people, new Random(seed + i), stopping, pauses.Token)));
     }
 
     /// <summary>One message on its own connection (the warm-up before the measured run).</summary>
@@ -38,16 +41,16 @@ public sealed class LabFeed(string host, int port, RehearsalConfig config, IRead
         }, cancellationToken);
     }
 
-    private async Task ConnectionAsync(TimeSpan interval, TimeSpan offset, List<PoolPatient> people, Random random, CancellationToken stopping)
+    private async Task ConnectionAsync(TimeSpan interval, TimeSpan offset, List<PoolPatient> people, Random random, CancellationToken stopping, CancellationToken pauses)
     {
         MllpClient? client = null;
         var next = recorder.Elapsed + offset.TotalSeconds;
         try
         {
-            while (!stopping.IsCancellationRequested)
+            while (!pauses.IsCancellationRequested)
             {
                 var wait = next - recorder.Elapsed;
-                if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(wait), stopping);
+                if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(wait), pauses);
                 next += interval.TotalSeconds;
                 var message = Oru(people[random.Next(people.Count)], Interlocked.Increment(ref _sequence), random);
                 var result = await recorder.MeasureAsync(Action, async () =>
@@ -69,7 +72,7 @@ public sealed class LabFeed(string host, int port, RehearsalConfig config, IRead
                 if (result.WasCancelled) return;
             }
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (pauses.IsCancellationRequested)
         {
         }
         finally

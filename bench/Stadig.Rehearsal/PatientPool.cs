@@ -30,6 +30,9 @@ public sealed class PatientPool
     public required IReadOnlyList<PoolUnit> Units { get; init; }
     public required string PhysicianHsaId { get; init; }
 
+    /// <summary>The demo administrator and the unit of their administrator assignment (for the bulk export), when the region has one.</summary>
+    public (string HsaId, string UnitHsaId)? Administrator { get; init; }
+
     public static async Task<PatientPool> LoadAsync(string connectionString, RehearsalConfig config, CancellationToken cancellationToken)
     {
         var database = Database.FromConnectionString(connectionString);
@@ -67,6 +70,10 @@ public sealed class PatientPool
         }
         if (units.Count == 0)
             throw new InvalidDataException("No unit of the demo accounts has patients with a care relation: seed a region with demo users first.");
-        return new PatientPool { Units = units, PhysicianHsaId = physician.HsaId };
+        (string, string)? administrator = null;
+        if (await staff.FindByUsernameAsync(config.AdminUsername, cancellationToken) is { } admin
+            && (await staff.AssignmentsOfAsync(admin.Id, cancellationToken)).FirstOrDefault(a => a.Role == Role.Administrator) is { } adminAssignment)
+            administrator = (admin.HsaId, adminAssignment.UnitHsaId);
+        return new PatientPool { Units = units, PhysicianHsaId = physician.HsaId, Administrator = administrator };
     }
 }

@@ -7,6 +7,9 @@ using Stadig.Rehearsal;
 //   Stadig.Rehearsal --url http://127.0.0.1:5080 --mllp-port 2576 --database "<conn>" --jwt-key <key>
 //       [--jwt-issuer I] [--jwt-audience A] [--config regional-day.json] [--clinicians N] [--seconds S]
 //       [--lab-rate R] [--fhir-rate R] [--server-pid PID] [--out DIR] [--engine E] [--patients N] [--command "..."]
+//       [--think-scale X] [--bucket-seconds S]
+//       [--overload F --baseline-seconds S --overload-seconds S --recovery-seconds S]   (the overload run)
+//   Stadig.Rehearsal --render DIR     (report.html drawn again from DIR/report.json)
 
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var i = 0; i < args.Length; i++)
@@ -20,16 +23,32 @@ double? Num(string name) => Opt(name) is { } v ? double.Parse(v, CultureInfo.Inv
 
 try
 {
+    if (Opt("render") is { } folder)
+    {
+        // Draws report.html again from report.json (after a change to the report's layout), without a run.
+        var saved = System.Text.Json.JsonSerializer.Deserialize<RehearsalReport>(File.ReadAllText(Path.Combine(folder, "report.json")), RehearsalConfig.Json)
+            ?? throw new InvalidDataException("report.json is empty");
+        File.WriteAllText(Path.Combine(folder, "report.html"), ReportHtml.Render(saved));
+        Console.WriteLine($"report: {Path.Combine(folder, "report.html")}");
+        return 0;
+    }
     var config = RehearsalConfig.Load(Opt("config") ?? Path.Combine(AppContext.BaseDirectory, "regional-day.json"));
     if (Num("clinicians") is { } clinicians) config.Clinicians = (int)clinicians;
     if (Num("seconds") is { } seconds) config.DurationSeconds = seconds;
     if (Num("lab-rate") is { } labRate) config.Lab.MessagesPerSecond = labRate;
     if (Num("fhir-rate") is { } fhirRate) config.Fhir.RequestsPerSecond = fhirRate;
+    if (Num("think-scale") is { } thinkScale) config.ThinkScale = thinkScale > 0 ? thinkScale : throw new ArgumentException("--think-scale must be above 0");
+    if (Num("bucket-seconds") is { } bucket) config.BucketSeconds = bucket;
+    if (Num("overload") is { } factor) config.Overload.Factor = factor;
+    if (Num("baseline-seconds") is { } baseline) config.Overload.BaselineSeconds = baseline;
+    if (Num("overload-seconds") is { } overloadSeconds) config.Overload.OverloadSeconds = overloadSeconds;
+    if (Num("recovery-seconds") is { } recovery) config.Overload.RecoverySeconds = recovery;
+    if (config.Overload.Enabled) config.DurationSeconds = config.TotalSeconds; // the report's config then says how long the run was
     var baseAddress = new Uri(Need("url"));
     var target = new RehearsalTarget(baseAddress, Opt("mllp-host") ?? "127.0.0.1", (int)(Num("mllp-port") ?? 2575), Need("database"),
         new JwtSettings(Need("jwt-key"), Opt("jwt-issuer"), Opt("jwt-audience")), Num("server-pid") is { } pid ? (int)pid : null);
     var run = new RunInfo(baseAddress.ToString(), Opt("engine"), Num("patients") is { } n ? (int)n : null, config.Clinicians,
-        config.LabMessagesPerSecond, config.FhirRequestsPerSecond, Environment.ProcessorCount, Machine(), Opt("command"));
+        config.LabMessagesPerSecond, config.FhirRequestsPerSecond, Environment.ProcessorCount, Machine(), Opt("command"), config.ThinkScale);
 
     using var interrupt = new CancellationTokenSource();
     Console.CancelKeyPress += (_, e) => { e.Cancel = true; interrupt.Cancel(); };
@@ -38,7 +57,7 @@ try
     report.Write(output);
     Console.WriteLine(report.ConsoleTable());
     Console.WriteLine($"report: {Path.Combine(output, "report.html")} and report.json");
-    return report.TotalErrors == 0 ? 0 : 3;
+    return report.TotalErrors > 0 ? 3 : report.Overload is { Pass: false } ? 4 : 0;
 }
 catch (Exception e) when (e is ArgumentException or FormatException or InvalidDataException or IOException or System.Text.Json.JsonException)
 {
@@ -48,7 +67,7 @@ catch (Exception e) when (e is ArgumentException or FormatException or InvalidDa
 static int Usage(string problem)
 {
     Console.Error.WriteLine("rehearsal: " + problem);
-    Console.Error.WriteLine("usage: Stadig.Rehearsal --url URL --database CONN --jwt-key KEY [--mllp-port P] [--config FILE] [--clinicians N] [--seconds S] [--lab-rate R] [--fhir-rate R] [--server-pid PID] [--out DIR]");
+    Console.Error.WriteLine("usage: Stadig.Rehearsal --url URL --database CONN --jwt-key KEY [--mllp-port P] [--config FILE] [--clinicians N] [--seconds S] [--lab-rate R] [--fhir-rate R] [--server-pid PID] [--out DIR] [--think-scale X] [--bucket-seconds S] [--overload F --baseline-seconds S --overload-seconds S --recovery-seconds S]");
     return 2;
 }
 

@@ -14,12 +14,21 @@ public enum Outcome
 /// <summary>One timed action: when it started (seconds into the run), how long it took, and how it ended.</summary>
 public readonly record struct Sample(string Action, double AtSeconds, double Milliseconds, Outcome Outcome, string? Status);
 
+/// <summary>
+/// One 503 as the client saw it, timed per HTTP request (an action may send two): when it was sent,
+/// how long until the answer's headers arrived, and whether it carried Retry-After (admission
+/// control's "not now") or not (the request deadline).
+/// </summary>
+public readonly record struct UnavailableResponse(double AtSeconds, double Milliseconds, bool RetryAfter);
+
 /// <summary>Collects every timed action of every simulated user; thread-safe, lock-free.</summary>
 public sealed class Recorder
 {
     private readonly ConcurrentQueue<Sample> _samples = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly ConcurrentDictionary<string, int> _seen = new();
+    private readonly ConcurrentQueue<UnavailableResponse> _unavailable = new();
+    private readonly ConcurrentQueue<double> _cutOff = new();
 
     public double Elapsed => _clock.Elapsed.TotalSeconds;
 
@@ -27,6 +36,14 @@ public sealed class Recorder
 
     /// <summary>Action kinds that finished at least once without error.</summary>
     public IReadOnlyCollection<string> SucceededKinds => _seen.Keys.ToList();
+
+    /// <summary>Every 503 answer, with its own time (see <see cref="Shedding.Timed"/>).</summary>
+    public IReadOnlyCollection<UnavailableResponse> Unavailable => _unavailable;
+
+    /// <summary>How long each action had been running when the end of the run cut it off (it is not a sample).</summary>
+    public IReadOnlyCollection<double> CutOffMilliseconds => _cutOff;
+
+    public void AddUnavailable(UnavailableResponse response) => _unavailable.Enqueue(response);
 
     public void Add(string action, double atSeconds, double milliseconds, Outcome outcome, string? status = null)
     {
@@ -49,6 +66,7 @@ public sealed class Recorder
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
+            _cutOff.Enqueue(watch.Elapsed.TotalMilliseconds);
             return ActionResult<T>.Cancelled;
         }
         catch (OperationCanceledException)

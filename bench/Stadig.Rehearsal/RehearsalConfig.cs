@@ -49,6 +49,19 @@ public sealed class RehearsalConfig
 
     public ThinkTimes Think { get; set; } = new();
 
+    /// <summary>
+    /// Multiplies every think time and the autosave interval: 1 is the modelled day; 0.1 makes each
+    /// simulated clinician ten times as busy (the overload run uses it to reach real pressure on a
+    /// small machine). The report states it.
+    /// </summary>
+    public double ThinkScale { get; set; } = 1;
+
+    /// <summary>The demo administrator, whose token starts the bulk export of the overload run.</summary>
+    public string AdminUsername { get; set; } = "admin";
+
+    /// <summary>The overload run (off unless Factor &gt; 1): baseline, overload at Factor × the load, recovery.</summary>
+    public OverloadSettings Overload { get; set; } = new();
+
     public NoteWriting Notes { get; set; } = new();
 
     public LabFeedSettings Lab { get; set; } = new();
@@ -76,17 +89,56 @@ public sealed class RehearsalConfig
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
-    /// <summary>Reads a config file; an unknown key is an error, so a typo never silently becomes a default.</summary>
     /// <summary>A copy, through JSON, so a variant (the warm-up's) leaves this one alone.</summary>
     public RehearsalConfig Clone() => JsonSerializer.Deserialize<RehearsalConfig>(JsonSerializer.Serialize(this, Json), Json)!;
 
+    /// <summary>Reads a config file; an unknown key is an error, so a typo never silently becomes a default.</summary>
     public static RehearsalConfig Load(string path) =>
         JsonSerializer.Deserialize<RehearsalConfig>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path} is empty.");
+
+    /// <summary>How long the clock runs: the three phases of an overload run, else the duration.</summary>
+    public double TotalSeconds => Overload.Enabled ? Overload.BaselineSeconds + Overload.OverloadSeconds + Overload.RecoverySeconds : DurationSeconds;
 
     /// <summary>Lab messages per second for this run: the absolute rate if set, else scaled by the clinician count.</summary>
     public double LabMessagesPerSecond => Lab.MessagesPerSecond ?? Lab.MessagesPerSecondPer100Clinicians * Clinicians / 100.0;
 
     public double FhirRequestsPerSecond => Fhir.RequestsPerSecond ?? Fhir.RequestsPerSecondPer100Clinicians * Clinicians / 100.0;
+}
+
+/// <summary>
+/// The overload run: <see cref="BaselineSeconds"/> at the configured load, then
+/// <see cref="OverloadSeconds"/> at <see cref="Factor"/> times it (clinicians, lab and FHIR), then
+/// <see cref="RecoverySeconds"/> back at the configured load. At the start of the overload a bulk
+/// FHIR $export is started as the administrator; the run polls it, after the load too, for at most
+/// <see cref="ExportGraceSeconds"/> more. The thresholds are DESIGN.md's and issue 7's.
+/// </summary>
+public sealed class OverloadSettings
+{
+    /// <summary>Load multiplier during the overload; 0 or 1 turns the overload run off.</summary>
+    public double Factor { get; set; }
+    public double BaselineSeconds { get; set; } = 60;
+    public double OverloadSeconds { get; set; } = 60;
+    public double RecoverySeconds { get; set; } = 60;
+    /// <summary>The added clinicians start spread over this many seconds at the start of the overload.</summary>
+    public double RampUpSeconds { get; set; } = 5;
+    /// <summary>GET /health/live this often, throughout the run.</summary>
+    public double HealthProbeSeconds { get; set; } = 0.25;
+    public double HealthWithinMilliseconds { get; set; } = 1000;
+    /// <summary>A 503 + Retry-After must arrive within this.</summary>
+    public double ShedWithinMilliseconds { get; set; } = 100;
+    /// <summary>Share of the non-shed requests of an action that must finish within its budget (the budgets are p99s).</summary>
+    public double WithinBudgetShare { get; set; } = 0.99;
+    /// <summary>Recovery: rolling p99 windows after the overload, "normal" = within baseline p99 × this (or the budget).</summary>
+    public double RecoveryWindowSeconds { get; set; } = 2;
+    public double RecoveryP99Factor { get; set; } = 1.5;
+    public double RecoveryWithinSeconds { get; set; } = 10;
+    /// <summary>Start a bulk $export (background work) at the start of the overload.</summary>
+    public bool Export { get; set; } = true;
+    /// <summary>After the run, keep polling an unfinished export for at most this long (with no load).</summary>
+    public double ExportGraceSeconds { get; set; } = 60;
+
+    [JsonIgnore]
+    public bool Enabled => Factor > 1;
 }
 
 /// <summary>A pause drawn uniformly between Min and Max seconds.</summary>
@@ -99,7 +151,7 @@ public sealed class ThinkRange
 
     public ThinkRange(double min, double max) { Min = min; Max = max; }
 
-    public TimeSpan Draw(Random random) => TimeSpan.FromSeconds(Min + (Max - Min) * random.NextDouble());
+    public TimeSpan Draw(Random random, double scale = 1) => TimeSpan.FromSeconds((Min + (Max - Min) * random.NextDouble()) * scale);
 }
 
 public sealed class ThinkTimes

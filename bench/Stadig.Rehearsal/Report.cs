@@ -14,13 +14,13 @@ public sealed record ServerSummary(int? Pid, double? CpuAvgPercent, double? CpuM
 
 public sealed record RunInfo(
     string BaseUrl, string? Engine, int? Patients, int Clinicians, double LabMessagesPerSecond, double FhirRequestsPerSecond,
-    int ProcessorCount, string Machine, string? Command);
+    int ProcessorCount, string Machine, string? Command, double ThinkScale = 1);
 
 public sealed record RehearsalReport(
     string Name, DateTimeOffset StartedAt, double DurationSeconds, RunInfo Run,
     IReadOnlyList<ActionSummary> Actions, int TotalErrors, int TotalShed,
     IReadOnlyDictionary<string, IReadOnlyList<TimelinePoint>> Timeline,
-    ServerSummary Server, IReadOnlyList<ResourceSample> ServerSamples, RehearsalConfig Config)
+    ServerSummary Server, IReadOnlyList<ResourceSample> ServerSamples, RehearsalConfig Config, OverloadReport? Overload = null)
 {
     /// <summary>DESIGN.md's p99 budgets (server time) for the actions that have one.</summary>
     public static readonly IReadOnlyDictionary<string, double> Budgets = new Dictionary<string, double>
@@ -38,12 +38,17 @@ public sealed record RehearsalReport(
     /// <summary>Action kinds in the order the report lists them.</summary>
     public static readonly string[] Order = [.. ClinicianSession.Actions.All, LabFeed.Action, .. FhirIntegration.Actions];
 
+    /// <summary>The overload run's own actions, listed after the others.</summary>
+    public static readonly string[] OverloadActions = [HealthProbe.Action, BulkExport.KickOff, BulkExport.Poll];
+
     public static RehearsalReport Build(string name, DateTimeOffset startedAt, double duration, RunInfo run, IEnumerable<Sample> all,
-        IReadOnlyList<ResourceSample> server, int? serverPid, RehearsalConfig config)
+        IReadOnlyList<ResourceSample> server, int? serverPid, RehearsalConfig config, OverloadRun? overload = null,
+        IReadOnlyCollection<UnavailableResponse>? unavailable = null, IReadOnlyCollection<double>? cutOff = null)
     {
         var samples = all.ToList();
         var byAction = samples.GroupBy(s => s.Action).ToDictionary(g => g.Key, g => g.ToList());
-        var actions = byAction.Keys.OrderBy(a => Array.IndexOf(Order, a) is var i && i < 0 ? int.MaxValue : i).ThenBy(a => a, StringComparer.Ordinal)
+        string[] order = [.. Order, .. OverloadActions];
+        var actions = byAction.Keys.OrderBy(a => Array.IndexOf(order, a) is var i && i < 0 ? int.MaxValue : i).ThenBy(a => a, StringComparer.Ordinal)
             .Select(a => Summarise(a, byAction[a], duration)).ToList();
         var bucket = Math.Max(1, config.BucketSeconds);
         var timeline = byAction.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TimelinePoint>)kv.Value.Where(s => s.Outcome == Outcome.Ok)
@@ -59,7 +64,7 @@ public sealed record RehearsalReport(
             : new ServerSummary(serverPid, Round(server.Average(s => s.ServerCpuPercent)), Round(server.Max(s => s.ServerCpuPercent)),
                 Round(server.Max(s => s.ServerRssMiB)), Round(server[^1].ServerRssMiB), Round(server.Average(s => s.MachineCpuPercent)));
         return new RehearsalReport(name, startedAt, Round(duration), run, actions, actions.Sum(a => a.Errors), actions.Sum(a => a.Shed), timeline,
-            serverSummary, server, config);
+            serverSummary, server, config, overload is null ? null : OverloadReport.Build(overload, config, samples, unavailable ?? [], cutOff ?? []));
     }
 
     private static ActionSummary Summarise(string action, List<Sample> samples, double duration)
@@ -99,6 +104,12 @@ public sealed record RehearsalReport(
                 $"{a.Action,-24} {a.Count,7} {a.PerSecond,7:0.00} {F(a.P50),8} {F(a.P95),8} {F(a.P99),8} {F(a.Max),8} {F(a.BudgetP99),7} {a.Errors,7} {a.Shed,6}"));
         foreach (var a in Actions.Where(a => a.Errors > 0))
             lines.Add($"  {a.Action} errors: " + string.Join(", ", a.ErrorStatuses.Select(kv => $"{kv.Key} × {kv.Value}")));
+        if (Overload is { } o)
+        {
+            lines.Add($"overload ×{OverloadReport.F(o.Factor)} (think times ×{OverloadReport.F(o.ThinkScale)}): " + (o.Pass ? "PASS" : "FAIL"));
+            foreach (var c in o.Verdict)
+                lines.Add($"  [{(c.Pass is null ? "n/a " : c.Pass.Value ? "pass" : "FAIL")}] {c.Name}: {c.Measured}");
+        }
         lines.Add(string.Create(CultureInfo.InvariantCulture,
             $"server: CPU avg {F(Server.CpuAvgPercent)} % max {F(Server.CpuMaxPercent)} % (of one core), RSS max {F(Server.RssMaxMiB)} MiB; machine CPU avg {F(Server.MachineCpuAvgPercent)} %"));
         return string.Join('\n', lines);

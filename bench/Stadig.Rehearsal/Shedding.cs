@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 
@@ -20,5 +21,21 @@ public static class Shedding
     {
         var code = ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture);
         return response.StatusCode == HttpStatusCode.ServiceUnavailable ? code + " (request deadline, no Retry-After)" : code;
+    }
+
+    /// <summary>The client's handler, wrapped so that every 503 answer is timed on its own (<see cref="Recorder.Unavailable"/>).</summary>
+    public static HttpMessageHandler Timed(Recorder recorder, HttpMessageHandler inner) => new UnavailableTimer(recorder) { InnerHandler = inner };
+
+    private sealed class UnavailableTimer(Recorder recorder) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var at = recorder.Elapsed;
+            var watch = Stopwatch.StartNew();
+            var response = await base.SendAsync(request, cancellationToken);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+                recorder.AddUnavailable(new UnavailableResponse(at, watch.Elapsed.TotalMilliseconds, response.Headers.RetryAfter is not null));
+            return response;
+        }
     }
 }

@@ -46,6 +46,72 @@ public sealed class RehearsalSmokeTests
         Assert.True(File.Exists(Path.Combine(folder, "report.json")));
     }
 
+    /// <summary>
+    /// The overload run in miniature: a few seconds per phase, three clinicians tripled, and an
+    /// admission pool of two (one for FHIR) that turns away at once instead of waiting, so that requests are really shed. It asserts behaviour only: every
+    /// measurement of the verdict is there, every health probe answered, nothing hung, the 503s
+    /// carried Retry-After, nothing failed other than being shed, and the export finished once the
+    /// load was gone. Whether the criteria pass is the rehearsal's business, not a test's.
+    /// </summary>
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_short_overload_run_sheds_with_retry_after_and_measures_every_criterion(DatabaseEngine engine)
+    {
+        var mllpPort = FreePort();
+        await using var server = await StadigServer.StartAsync(engine,
+            "--Stadig:SeedDemoAtStart=true", "--Stadig:DemoPatients=150", $"--Stadig:Mllp:Port={mllpPort}",
+            $"--Stadig:Jwt:SigningKey={SigningKey}", "--Stadig:LoginAttemptsPerMinute=1000",
+            "--Stadig:Admission:MaxConcurrent=2", "--Stadig:Admission:MaxConcurrentIntegration=1", "--Stadig:Admission:QueueWaitMilliseconds=0");
+        var config = QuickConfig();
+        config.Name = "smoke-overload";
+        config.Clinicians = 3;
+        config.Lab = new LabFeedSettings { MessagesPerSecond = 4, Connections = 1 };
+        config.Fhir = new FhirSettings { RequestsPerSecond = 10 };
+        config.Overload = new OverloadSettings
+        {
+            Factor = 3, BaselineSeconds = 3, OverloadSeconds = 4, RecoverySeconds = 3, RampUpSeconds = 0.5, RecoveryWindowSeconds = 1,
+            ExportGraceSeconds = 20,
+        };
+        var target = new RehearsalTarget(server.Address, "127.0.0.1", mllpPort, server.ConnectionString, new JwtSettings(SigningKey, null, null), null);
+        var run = new RunInfo(server.Address.ToString(), engine.ToString(), 150, config.Clinicians, config.LabMessagesPerSecond, config.FhirRequestsPerSecond,
+            Environment.ProcessorCount, "test", null);
+
+        var progress = new StringWriter();
+        var report = await RehearsalEngine.RunAsync(target, config, run, progress: progress, cancellationToken: TestContext.Current.CancellationToken);
+        TestContext.Current.TestOutputHelper?.WriteLine(progress + report.ConsoleTable());
+
+        var errors = report.Actions.Where(a => a.Errors > 0).SelectMany(a => a.ErrorStatuses.Select(e => $"{a.Action}: {e.Key} × {e.Value}")).ToList();
+        Assert.Empty(errors);
+        var overload = Assert.IsType<OverloadReport>(report.Overload);
+        Assert.Equal(["baseline", "overload", "recovery"], overload.Phases.Select(p => p.Name));
+        Assert.Equal(9, overload.Phases[1].Clinicians);
+        // Shed for real, every one with Retry-After and its own time.
+        Assert.True(overload.Shed.Count > 0, "nothing was shed with an admission pool of two");
+        Assert.Equal(0, overload.Shed.WithoutRetryAfter);
+        Assert.NotNull(overload.Shed.Max);
+        Assert.True(report.TotalShed > 0);
+        // Every measurement is there.
+        Assert.NotEmpty(overload.Budgets);
+        Assert.Contains(overload.Budgets, b => b.WithinShare is not null);
+        Assert.True(overload.Health.Probes > 0);
+        Assert.Equal(0, overload.Health.Failures);
+        Assert.NotNull(overload.Health.Max);
+        Assert.Equal(0, overload.Hangs.ClientTimeouts);
+        Assert.NotNull(overload.Recovery.BaselineP99);
+        Assert.NotEmpty(overload.Recovery.Windows);
+        Assert.True(overload.Priority.AutosaveOverload > 0);
+        Assert.Equal("completed", overload.Export.Status);
+        Assert.NotNull(overload.Export.FinishedAtSeconds);
+        Assert.Equal(7, overload.Verdict.Count);
+        Assert.All(overload.Verdict, c => Assert.False(string.IsNullOrWhiteSpace(c.Measured)));
+
+        var folder = Directory.CreateTempSubdirectory("stadig-rehearsal-").FullName;
+        report.Write(folder);
+        var html = await File.ReadAllTextAsync(Path.Combine(folder, "report.html"), TestContext.Current.CancellationToken);
+        Assert.Contains("<h2>Overload</h2>", html, StringComparison.Ordinal);
+        var json = await File.ReadAllTextAsync(Path.Combine(folder, "report.json"), TestContext.Current.CancellationToken);
+        Assert.Contains("\"verdict\"", json, StringComparison.Ordinal);
+    }
+
     /// <summary>The regional day's mix with think times of a few milliseconds, and the lab and integrations fast enough to show within a second.</summary>
     private static RehearsalConfig QuickConfig()
     {
