@@ -9,21 +9,38 @@ public enum RequestClass
     Interactive,
     /// <summary>Other systems over FHIR: their own pool, so an integration's burst sheds before a clinician's screen does.</summary>
     Integration,
+    /// <summary>Logging in: a password hash, in its own small pool.</summary>
+    Login,
 }
 
 public sealed class AdmissionOptions
 {
+    // Pools are sized by the node's cores: requests here are mostly CPU (the application and, on a
+    // node with its database, PostgreSQL), so a 2-core node that lets 64 run at once is slow for all
+    // of them long before the pool is full, and never sheds. The go-live rehearsal's overload run
+    // found exactly that (docs/benchmarks.md); a small pool with a short wait sheds at once instead.
+    private static readonly int Cores = Environment.ProcessorCount;
+
     /// <summary>Interactive requests served at once; more wait briefly, then get 503.</summary>
-    public int MaxConcurrent { get; set; } = 64;
+    public int MaxConcurrent { get; set; } = 8 * Cores;
 
     /// <summary>Autosave and sign requests served at once, in their own pool.</summary>
-    public int MaxConcurrentPriority { get; set; } = 32;
+    public int MaxConcurrentPriority { get; set; } = 4 * Cores;
 
     /// <summary>FHIR requests from other systems served at once, in their own pool.</summary>
-    public int MaxConcurrentIntegration { get; set; } = 16;
+    public int MaxConcurrentIntegration { get; set; } = 2 * Cores;
+
+    /// <summary>
+    /// Logins served at once: a login is a deliberately slow password hash, so a shift's logins at
+    /// seven o'clock must not take the cores from the screens of those already at work.
+    /// </summary>
+    public int MaxConcurrentLogin { get; set; } = Cores;
 
     /// <summary>How long a request may wait for a slot before it is turned away (503 + Retry-After).</summary>
     public int QueueWaitMilliseconds { get; set; } = 50;
+
+    /// <summary>How long a login may wait for a slot: a person logging in waits a moment rather than being turned away.</summary>
+    public int LoginQueueWaitMilliseconds { get; set; } = 3000;
 
     /// <summary>Every request's deadline: past it the work is cancelled and the answer is 503.</summary>
     public int RequestTimeoutSeconds { get; set; } = 10;
@@ -39,6 +56,7 @@ public sealed class AdmissionControl(AdmissionOptions options)
     private readonly SemaphoreSlim _interactive = new(options.MaxConcurrent, options.MaxConcurrent);
     private readonly SemaphoreSlim _priority = new(options.MaxConcurrentPriority, options.MaxConcurrentPriority);
     private readonly SemaphoreSlim _integration = new(options.MaxConcurrentIntegration, options.MaxConcurrentIntegration);
+    private readonly SemaphoreSlim _login = new(options.MaxConcurrentLogin, options.MaxConcurrentLogin);
 
     /// <summary>
     /// Whether clinicians' requests are using most of their capacity: background work (bulk
@@ -58,6 +76,7 @@ public sealed class AdmissionControl(AdmissionOptions options)
             || path.StartsWith("/api/notes/", StringComparison.Ordinal) && path.EndsWith("/sign", StringComparison.Ordinal)))
             return RequestClass.Priority;
         if (path == "/fhir" || path.StartsWith("/fhir/", StringComparison.Ordinal)) return RequestClass.Integration;
+        if (HttpMethods.IsPost(request.Method) && path == "/login") return RequestClass.Login;
         return RequestClass.Interactive;
     }
 
@@ -65,8 +84,12 @@ public sealed class AdmissionControl(AdmissionOptions options)
     public async Task<IDisposable?> TryEnterAsync(RequestClass requestClass, CancellationToken cancellationToken)
     {
         if (requestClass == RequestClass.Exempt) return Slot.None;
-        var pool = requestClass switch { RequestClass.Priority => _priority, RequestClass.Integration => _integration, _ => _interactive };
-        return await pool.WaitAsync(options.QueueWaitMilliseconds, cancellationToken) ? new Slot(pool) : null;
+        var pool = requestClass switch
+        {
+            RequestClass.Priority => _priority, RequestClass.Integration => _integration, RequestClass.Login => _login, _ => _interactive,
+        };
+        var wait = requestClass == RequestClass.Login ? options.LoginQueueWaitMilliseconds : options.QueueWaitMilliseconds;
+        return await pool.WaitAsync(wait, cancellationToken) ? new Slot(pool) : null;
     }
 
     private sealed class Slot(SemaphoreSlim? pool) : IDisposable

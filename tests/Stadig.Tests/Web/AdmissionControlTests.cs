@@ -35,6 +35,26 @@ public class AdmissionControlTests
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/patients?q=ek")).StatusCode);
     }
 
+    [Fact]
+    public async Task Logins_have_their_own_pool_so_a_login_rush_is_turned_away_while_those_at_work_are_served()
+    {
+        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite,
+            "--Stadig:Admission:MaxConcurrentLogin=1", "--Stadig:Admission:LoginQueueWaitMilliseconds=0");
+        await server.AddUserAsync("eva", "lösen");
+        var atWork = server.CreateClient();
+        await server.PostLoginAsync(atWork, "eva", "lösen");
+
+        var admission = server.Services.GetRequiredService<AdmissionControl>();
+        using (await admission.TryEnterAsync(RequestClass.Login, CancellationToken.None))
+        {
+            var rush = await server.CreateClient().PostAsync("/login",
+                new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = "eva", ["password"] = "lösen" }), TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, rush.StatusCode);
+            Assert.NotNull(rush.Headers.RetryAfter);
+            Assert.Equal(HttpStatusCode.OK, (await atWork.GetAsync("/api/patients?q=ek", TestContext.Current.CancellationToken)).StatusCode);
+        }
+    }
+
     [Theory]
     [InlineData("GET", "/health/ready", RequestClass.Exempt)]
     [InlineData("PUT", "/api/notes/0b6e3e6e-2f0a-4f4e-9a43-7b7b7b7b7b7b/draft", RequestClass.Priority)]
@@ -45,6 +65,8 @@ public class AdmissionControlTests
     [InlineData("GET", "/fhir/Patient/0b6e3e6e-2f0a-4f4e-9a43-7b7b7b7b7b7b", RequestClass.Integration)]
     [InlineData("POST", "/fhir", RequestClass.Integration)]
     [InlineData("GET", "/fhirish", RequestClass.Interactive)]
+    [InlineData("POST", "/login", RequestClass.Login)]
+    [InlineData("GET", "/login", RequestClass.Interactive)]
     public void Requests_are_classed_so_that_saving_and_signing_keep_their_own_capacity(string method, string path, RequestClass expected)
     {
         var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
