@@ -159,16 +159,8 @@ public static partial class LabResultAsFhir
         _ => "unknown",
     };
 
-    public static string ReportStatus(string status) => status switch
-    {
-        "Final" => "final",
-        "Preliminary" => "preliminary",
-        "Corrected" => "corrected",
-        "Cancelled" => "cancelled",
-        "Registered" => "registered",
-        "EnteredInError" => "entered-in-error",
-        _ => "unknown",
-    };
+    /// <summary>A report's status: the codes Stadig keeps mean the same in DiagnosticReport.status as in Observation.status.</summary>
+    public static string ReportStatus(string status) => ObservationStatus(status);
 
     /// <summary>NPU codes by their OID; any other code in the sending lab's own code system.</summary>
     private static JsonObject Code(string code, string name, string? facility)

@@ -115,25 +115,10 @@ public class DirectoryFhirTests
         var live = (await PublishedAsync()).ToDictionary(r => (r.Type, r.Id), r => WithoutMeta(r.Content));
         Assert.Equal(3 + 2 + 2, live.Count); // provider + 2 units, 2 people, 2 assignments
 
-        await using (var c = await region.Database.OpenAsync())
-        {
-            foreach (var table in new[] { "fhir_search", "fhir_resource_version", "fhir_resource" })
-                await c.ExecuteAsync($"DELETE FROM {table} WHERE resource_type IN ('Organization', 'Practitioner', 'PractitionerRole')");
-        }
+        await KeysetBackfill.ForgetAsync(region.Database, "Organization", "Practitioner", "PractitionerRole");
 
-        async Task<int> RunAsync(Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Guid?, Task<(int Rows, Guid? Next)>> batch)
-        {
-            var total = 0;
-            Guid? cursor = null;
-            do
-            {
-                var (rows, next) = await region.Database.InTransactionAsync((c, t) => batch(c, t, cursor));
-                total += rows;
-                cursor = next;
-            }
-            while (cursor is not null);
-            return total;
-        }
+        Task<int> RunAsync(Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Guid?, Task<(int Rows, Guid? Next)>> batch) =>
+            KeysetBackfill.RunAsync(region.Database, batch);
         var now = DateTimeOffset.UtcNow;
         async Task<int[]> BackfillAsync() =>
         [

@@ -343,25 +343,10 @@ public class LabRecordsFhirTests
         var live = (await PublishedAsync(region.Database)).Where(r => types.Contains(r.Type)).ToDictionary(r => (r.Type, r.Id), r => WithoutMeta(r.Content));
 
         // As on a database from before publishing: the lab records' FHIR view is gone.
-        await using (var c = await region.Database.OpenAsync())
-        {
-            foreach (var table in new[] { "fhir_search", "fhir_resource_version", "fhir_resource" })
-                await c.ExecuteAsync($"DELETE FROM {table} WHERE resource_type IN ('ServiceRequest', 'Observation', 'DiagnosticReport')");
-        }
+        await KeysetBackfill.ForgetAsync(region.Database, "ServiceRequest", "Observation", "DiagnosticReport");
 
-        async Task<int> RunAsync(Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Guid?, Task<(int Rows, Guid? Next)>> batch)
-        {
-            var total = 0;
-            Guid? cursor = null;
-            do
-            {
-                var (rows, next) = await region.Database.InTransactionAsync((c, t) => batch(c, t, cursor));
-                total += rows;
-                cursor = next;
-            }
-            while (cursor is not null);
-            return total;
-        }
+        Task<int> RunAsync(Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Guid?, Task<(int Rows, Guid? Next)>> batch) =>
+            KeysetBackfill.RunAsync(region.Database, batch);
         async Task<(int Orders, int Reports, int Unreported)> BackfillAsync() => (
             await RunAsync((c, t, after) => LabOrderAsFhir.BackfillBatchAsync(c, t, after, 1, Start)),
             await RunAsync((c, t, after) => LabResultAsFhir.BackfillBatchAsync(c, t, after, 1, Start)),
