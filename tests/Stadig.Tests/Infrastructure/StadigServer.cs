@@ -63,14 +63,18 @@ public sealed partial class StadigServer : IAsyncDisposable
 
     public string HashPassword(string password) => Services.GetRequiredService<IPasswordHasher<object>>().HashPassword(new object(), password);
 
+    private static int _nextNumber = Random.Shared.Next(0, 8000);
+
     /// <summary>A provider, a unit and a person with a password and the given assignments.</summary>
     public async Task<(StaffMember Staff, IReadOnlyList<Assignment> Assignments)> AddUserAsync(string username, string password, bool isDemo = false, params Role[] roles)
     {
         var providers = await Staff.UnitsAsync();
         var providerId = providers.Count > 0 ? providers[0].ProviderId : (await Staff.AddProviderAsync("SE2321000016-0001", "Testregionen")).Id;
-        var unitNumber = Random.Shared.Next(1000, 9999);
+        // Numbers from a counter, not at random: two random unit numbers of one test's server could
+        // collide (it happened in CI: UNIQUE constraint failed: care_unit.hsa_id).
+        var unitNumber = 1000 + Interlocked.Increment(ref _nextNumber) % 9000;
         var unit = await Staff.AddUnitAsync(providerId, $"SE2321000016-U{unitNumber}", $"Avdelning {unitNumber}", UnitKind.Ward);
-        var member = await Staff.AddStaffAsync($"SE2321000016-P{Random.Shared.Next(100000, 999999)}", username, $"Test {username}", "Läkare", HashPassword(password), isDemo);
+        var member = await Staff.AddStaffAsync($"SE2321000016-P{100000 + Interlocked.Increment(ref _nextNumber) % 900000}", username, $"Test {username}", "Läkare", HashPassword(password), isDemo);
         var assignments = new List<Assignment>();
         foreach (var role in roles.Length == 0 ? [Role.Physician] : roles)
             assignments.Add(await Staff.AddAssignmentAsync(member.Id, unit.Id, role, Purpose.CareAndTreatment));
