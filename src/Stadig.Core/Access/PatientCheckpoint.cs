@@ -37,9 +37,44 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
     /// <see cref="ForbiddenException"/> (or <see cref="NotFoundException"/> for a patient that does not exist).
     /// </summary>
     public async Task<T> WriteAsync<T>(Caller caller, Guid patientId, string resource, AuditActivity activity,
-        Func<DbConnection, DbTransaction, PatientAccessGrant, Task<T>> work, CancellationToken cancellationToken = default)
+        Func<DbConnection, DbTransaction, PatientAccessGrant, Task<T>> work, CancellationToken cancellationToken = default) =>
+        await WriteWithAsync(await ContextAsync(caller, patientId, cancellationToken), caller, patientId, resource, activity, work, cancellationToken);
+
+    /// <summary>
+    /// A write to one existing entry of the record (inactivating a warning, resolving a problem): an
+    /// entry written by a unit the caller may not see is refused and audited as if it did not exist,
+    /// before and inside the transaction; otherwise as <see cref="WriteAsync{T}"/>.
+    /// </summary>
+    public async Task WriteEntryAsync(Caller caller, Guid patientId, Guid entryUnitId, string resource, string notFound,
+        Func<DbConnection, DbTransaction, Task> work, CancellationToken cancellationToken = default)
     {
         var context = await ContextAsync(caller, patientId, cancellationToken);
+        if (context is not null && context.MayOpen && !context.MaySee(entryUnitId))
+            throw await RefuseAsync(caller, patientId, resource, AuditActivity.Write, cancellationToken);
+        await WriteWithAsync(context, caller, patientId, resource, AuditActivity.Write, async (connection, transaction, grant) =>
+        {
+            if (!grant.Context.MaySee(entryUnitId)) throw new NotFoundException(notFound);
+            await work(connection, transaction);
+            return 0;
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// A read of one kind of the patient's entries: allowed and audited once, then only the rows of
+    /// units the caller may see (inner secrecy, blocks).
+    /// </summary>
+    public async Task<List<T>> ListVisibleAsync<T>(Caller caller, Guid patientId, string resource, string sql, Func<T, Guid> unitOf,
+        CancellationToken cancellationToken = default)
+    {
+        var grant = await ReadAsync(caller, patientId, resource, cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<T>(sql, new { patientId = grant.PatientId });
+        return rows.Where(row => grant.Context.MaySee(unitOf(row))).ToList();
+    }
+
+    private async Task<T> WriteWithAsync<T>(PatientAccessContext? context, Caller caller, Guid patientId, string resource, AuditActivity activity,
+        Func<DbConnection, DbTransaction, PatientAccessGrant, Task<T>> work, CancellationToken cancellationToken)
+    {
         if (context is null)
         {
             await audit.AppendAsync(new AuditEntry(caller, null, activity, resource, AuditOutcome.Denied), cancellationToken);

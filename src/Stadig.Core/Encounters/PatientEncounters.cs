@@ -132,13 +132,9 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
     }
 
     /// <summary>The patient's encounters the caller may see, newest first.</summary>
-    public async Task<IReadOnlyList<Encounter>> ListAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
-    {
-        var grant = await checkpoint.ReadAsync(caller, patientId, "Encounter", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<Encounter>($"{Select} WHERE e.patient_id = @patientId ORDER BY e.started_at DESC", new { patientId });
-        return rows.Where(e => grant.Context.MaySee(e.UnitId)).ToList();
-    }
+    public async Task<IReadOnlyList<Encounter>> ListAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default) =>
+        await checkpoint.ListVisibleAsync<Encounter>(caller, patientId, "Encounter", $"{Select} WHERE e.patient_id = @patientId ORDER BY e.started_at DESC",
+            e => e.UnitId, cancellationToken);
 
     /// <summary>
     /// The caller's unit's current inpatients (open admissions), by bed. A list of patients: audited

@@ -71,19 +71,14 @@ public sealed class PatientProblems(Database database, PatientCheckpoint checkpo
     {
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Bara läkare får avsluta diagnoser.");
         var problem = await LoadAsync(problemId, cancellationToken) ?? throw new NotFoundException("Diagnosen finns inte.");
-        // Another unit's entry the caller may not see is refused (and audited) as if it did not exist.
-        var context = await checkpoint.ContextAsync(caller, problem.PatientId, cancellationToken);
-        if (context is not null && context.MayOpen && !context.MaySee(problem.UnitId))
-            throw await checkpoint.RefuseAsync(caller, problem.PatientId, "Problem", AuditActivity.Write, cancellationToken);
-        await checkpoint.WriteAsync(caller, problem.PatientId, "Problem", AuditActivity.Write, async (connection, transaction, grant) =>
+        await checkpoint.WriteEntryAsync(caller, problem.PatientId, problem.UnitId, "Problem",
+            "Diagnosen finns inte, eller så saknar du vårdrelation.", async (connection, transaction) =>
         {
-            if (!grant.Context.MaySee(problem.UnitId)) throw new NotFoundException("Diagnosen finns inte, eller så saknar du vårdrelation.");
             var done = await connection.ExecuteAsync(
                 "UPDATE problem SET status = 'Resolved', resolved_at = @now, resolved_by = @staffId WHERE id = @problemId AND status = 'Active'",
                 new { problemId, now = clock.GetUtcNow(), staffId = caller.StaffId }, transaction);
             if (done == 0) throw new ConflictException("Diagnosen är redan avslutad.");
             await ProblemAsFhir.PublishAsync(connection, transaction, problemId, clock.GetUtcNow());
-            return 0;
         }, cancellationToken);
         return (await LoadAsync(problemId, cancellationToken))!;
     }
@@ -91,11 +86,8 @@ public sealed class PatientProblems(Database database, PatientCheckpoint checkpo
     /// <summary>The patient's problems the caller may see: active first (newest first), then resolved ones.</summary>
     public async Task<IReadOnlyList<PatientProblem>> ListAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
-        var grant = await checkpoint.ReadAsync(caller, patientId, "Problem", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<PatientProblem>($"{Select} WHERE p.patient_id = @patientId", new { patientId = grant.PatientId });
-        return rows.Where(p => grant.Context.MaySee(p.UnitId))
-            .OrderBy(p => p.IsActive ? 0 : 1).ThenByDescending(p => p.RecordedAt).ToList();
+        var rows = await checkpoint.ListVisibleAsync<PatientProblem>(caller, patientId, "Problem", $"{Select} WHERE p.patient_id = @patientId", p => p.UnitId, cancellationToken);
+        return rows.OrderBy(p => p.IsActive ? 0 : 1).ThenByDescending(p => p.RecordedAt).ToList();
     }
 
     /// <summary>Checks code, text and onset date, naming the field at fault.</summary>

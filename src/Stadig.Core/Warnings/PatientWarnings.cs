@@ -103,13 +103,9 @@ public sealed class PatientWarnings(Database database, PatientCheckpoint checkpo
         if (why.Length == 0) throw new InvalidInputException("reason", "Ange varför uppmärksamhetsinformationen inaktiveras.");
         if (why.Length > MaxReasonLength) throw new InvalidInputException("reason", $"Anledningen är längre än {MaxReasonLength} tecken.");
         var warning = await LoadAsync(warningId, cancellationToken) ?? throw new NotFoundException("Uppmärksamhetsinformationen finns inte.");
-        // Another unit's entry the caller may not see is refused (and audited) as if it did not exist.
-        var context = await checkpoint.ContextAsync(caller, warning.PatientId, cancellationToken);
-        if (context is not null && context.MayOpen && !context.MaySee(warning.UnitId))
-            throw await checkpoint.RefuseAsync(caller, warning.PatientId, "Warning", AuditActivity.Write, cancellationToken);
-        await checkpoint.WriteAsync(caller, warning.PatientId, "Warning", AuditActivity.Write, async (connection, transaction, grant) =>
+        await checkpoint.WriteEntryAsync(caller, warning.PatientId, warning.UnitId, "Warning",
+            "Uppmärksamhetsinformationen finns inte, eller så saknar du vårdrelation.", async (connection, transaction) =>
         {
-            if (!grant.Context.MaySee(warning.UnitId)) throw new NotFoundException("Uppmärksamhetsinformationen finns inte, eller så saknar du vårdrelation.");
             var done = await connection.ExecuteAsync(
                 """
                 UPDATE warning SET inactivated_at = @now, inactivated_by = @staffId, inactivation_reason = @why
@@ -117,7 +113,6 @@ public sealed class PatientWarnings(Database database, PatientCheckpoint checkpo
                 """, new { warningId, now = clock.GetUtcNow(), staffId = caller.StaffId, why }, transaction);
             if (done == 0) throw new ConflictException("Uppmärksamhetsinformationen är redan inaktiverad.");
             await WarningAsFhir.PublishAsync(connection, transaction, warningId, clock.GetUtcNow());
-            return 0;
         }, cancellationToken);
         return (await LoadAsync(warningId, cancellationToken))!;
     }
@@ -125,11 +120,8 @@ public sealed class PatientWarnings(Database database, PatientCheckpoint checkpo
     /// <summary>The patient's warnings the caller may see: active first (newest first), then inactivated ones.</summary>
     public async Task<IReadOnlyList<PatientWarning>> ListAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
-        var grant = await checkpoint.ReadAsync(caller, patientId, "Warning", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var rows = await connection.QueryAsync<PatientWarning>($"{Select} WHERE w.patient_id = @patientId", new { patientId = grant.PatientId });
-        return rows.Where(w => grant.Context.MaySee(w.UnitId))
-            .OrderBy(w => w.IsActive ? 0 : 1).ThenByDescending(w => w.CreatedAt).ToList();
+        var rows = await checkpoint.ListVisibleAsync<PatientWarning>(caller, patientId, "Warning", $"{Select} WHERE w.patient_id = @patientId", w => w.UnitId, cancellationToken);
+        return rows.OrderBy(w => w.IsActive ? 0 : 1).ThenByDescending(w => w.CreatedAt).ToList();
     }
 
     private const string Select =
