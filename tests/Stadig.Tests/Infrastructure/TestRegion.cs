@@ -34,6 +34,14 @@ public sealed class TestRegion
         return new TestRegion { Services = services, Ward = ward, Clinic = clinic, Physician = await region.AddCallerAsync("lakare", Role.Physician, ward) };
     }
 
+    /// <summary>A region with one registered patient (Per Ek, 19121212-1212), registered by its physician.</summary>
+    public static async Task<(TestRegion Region, Guid PatientId)> WithPatientAsync(DatabaseEngine engine)
+    {
+        var region = await CreateAsync(engine);
+        var id = (await region.Patients.RegisterAsync(region.Physician, "19121212-1212", new PatientDetails("Ek", "Per"))).PatientId;
+        return (region, id);
+    }
+
     /// <summary>A new person with one assignment at <paramref name="unit"/>, as the caller they act as.</summary>
     public async Task<Caller> AddCallerAsync(string username, Role role, CareUnit unit, Purpose purpose = Purpose.CareAndTreatment)
     {

@@ -12,12 +12,7 @@ public class NoteLifecycleTests
     /// <summary>Every character class that must survive: Swedish letters, line breaks, negations, markup characters, symbols.</summary>
     public const string Fidelity = "Ingen feber. Inga bröstsmärtor – inget.\nÅÄÖ åäö é ü\n<b>inte fet</b> & \"citat\" 'apostrof'\n± µg ≥ 5 ≤ 3 → 37,5 °C\n\tindrag";
 
-    private static async Task<(TestRegion Region, Guid PatientId)> PatientAsync(DatabaseEngine engine)
-    {
-        var region = await TestRegion.CreateAsync(engine);
-        var id = (await region.Patients.RegisterAsync(region.Physician, "19121212-1212", new PatientDetails("Ek", "Per"))).PatientId;
-        return (region, id);
-    }
+    private static Task<(TestRegion Region, Guid PatientId)> PatientAsync(DatabaseEngine engine) => TestRegion.WithPatientAsync(engine);
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_note_is_drafted_under_its_template_keywords_saved_and_signed_with_a_content_hash(DatabaseEngine engine)

@@ -9,12 +9,7 @@ namespace Stadig.Tests.Warnings;
 
 public class PatientWarningsTests
 {
-    private static async Task<(TestRegion Region, Guid PatientId)> PatientAsync(DatabaseEngine engine)
-    {
-        var region = await TestRegion.CreateAsync(engine);
-        var id = (await region.Patients.RegisterAsync(region.Physician, "19121212-1212", new PatientDetails("Ek", "Per"))).PatientId;
-        return (region, id);
-    }
+    private static Task<(TestRegion Region, Guid PatientId)> PatientAsync(DatabaseEngine engine) => TestRegion.WithPatientAsync(engine);
 
     private static async Task<long> RowsAsync(TestRegion region, Guid patientId)
     {
