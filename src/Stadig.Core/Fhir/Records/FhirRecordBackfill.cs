@@ -31,13 +31,13 @@ public static class FhirRecordBackfill
     /// </summary>
     public static readonly IReadOnlyList<(string Kind, Batch Batch)> Steps =
     [
-        ("Care provider", Keyset(DirectoryAsFhir.BackfillProvidersBatchAsync)),
-        ("Care unit", Keyset(DirectoryAsFhir.BackfillUnitsBatchAsync)),
-        ("Staff", Keyset(DirectoryAsFhir.BackfillStaffBatchAsync)),
-        ("Assignment", Keyset(DirectoryAsFhir.BackfillAssignmentsBatchAsync)),
-        ("Lab order", Keyset(LabOrderAsFhir.BackfillBatchAsync)),
-        ("Lab report", Keyset(LabResultAsFhir.BackfillBatchAsync)),
-        ("Lab result without report", Keyset(LabResultAsFhir.BackfillUnreportedBatchAsync)),
+        ("Care provider", Keyset(DirectoryAsFhir.BackfillProvidersBatchAsync, "Organization")),
+        ("Care unit", Keyset(DirectoryAsFhir.BackfillUnitsBatchAsync, "Organization")),
+        ("Staff", Keyset(DirectoryAsFhir.BackfillStaffBatchAsync, "Practitioner")),
+        ("Assignment", Keyset(DirectoryAsFhir.BackfillAssignmentsBatchAsync, "PractitionerRole")),
+        ("Lab order", Keyset(LabOrderAsFhir.BackfillBatchAsync, "ServiceRequest")),
+        ("Lab report", Keyset(LabResultAsFhir.BackfillBatchAsync, "DiagnosticReport", "Observation", "ServiceRequest")),
+        ("Lab result without report", Keyset(LabResultAsFhir.BackfillUnreportedBatchAsync, "Observation")),
         ("Encounter", EncounterAsFhir.Instance.PublishBatchAsync),
         ("Warning", WarningAsFhir.Instance.PublishBatchAsync),
         ("Problem", ProblemAsFhir.Instance.PublishBatchAsync),
@@ -49,14 +49,17 @@ public static class FhirRecordBackfill
 
     /// <summary>
     /// A batch step that gives rows read and the next cursor (the lab and directory mappers): the
-    /// resources it published are the versions stamped with this batch's moment.
+    /// resources it published are the versions of its <paramref name="types"/> stamped with this
+    /// batch's moment (counted on the (resource_type, last_updated) index, not by scanning every version).
     /// </summary>
-    private static Batch Keyset(Func<DbConnection, DbTransaction, Guid?, int, DateTimeOffset, Task<(int Rows, Guid? Next)>> step) =>
+    private static Batch Keyset(Func<DbConnection, DbTransaction, Guid?, int, DateTimeOffset, Task<(int Rows, Guid? Next)>> step, params string[] types) =>
         async (connection, transaction, after, limit, now) =>
         {
             var (rows, next) = await step(connection, transaction, after == Guid.Empty ? null : after, limit, now);
-            var published = await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection,
-                "SELECT COUNT(*) FROM fhir_resource_version WHERE last_updated = @now", new { now }, transaction);
+            long published = 0;
+            foreach (var type in types)
+                published += await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection,
+                    "SELECT COUNT(*) FROM fhir_resource_version WHERE resource_type = @type AND last_updated = @now", new { type, now }, transaction);
             return new FhirBatchOutcome(rows, (int)published, next);
         };
 
