@@ -120,11 +120,18 @@ public static class AdmissionControlMiddleware
                     [new Stadig.Fhir.FhirIssue("error", "transient", null, "Stadig is under heavy load: retry after the Retry-After header's seconds.")])));
                 return;
             }
-            await context.Response.WriteAsJsonAsync(new
+            const string busy = "Stadig är hårt belastat just nu. Försök igen om ett par sekunder; inget du skrivit har gått förlorat.";
+            if (context.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.Ordinal))
             {
-                title = "Stadig är hårt belastat just nu. Försök igen om ett par sekunder; inget du skrivit har gått förlorat.",
-                status = 503,
-            });
+                // A person in a browser (a page, the login form) gets a page, not JSON; a page they
+                // only looked at reloads itself after the Retry-After.
+                context.Response.ContentType = "text/html; charset=utf-8";
+                var reload = HttpMethods.IsGet(context.Request.Method) ? "<meta http-equiv=\"refresh\" content=\"2\">" : "";
+                await context.Response.WriteAsync(
+                    $"<!doctype html><html lang=\"sv\"><head><meta charset=\"utf-8\">{reload}<title>Stadig</title></head><body><p>{busy}</p></body></html>");
+                return;
+            }
+            await context.Response.WriteAsJsonAsync(new { title = busy, status = 503 });
             return;
         }
         await next();

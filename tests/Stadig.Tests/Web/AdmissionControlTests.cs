@@ -51,6 +51,16 @@ public class AdmissionControlTests
                 new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = "eva", ["password"] = "lösen" }), TestContext.Current.CancellationToken);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, rush.StatusCode);
             Assert.NotNull(rush.Headers.RetryAfter);
+            // A browser's login form gets a page in Swedish, not JSON.
+            using var fromBrowser = new HttpRequestMessage(HttpMethod.Post, "/login")
+            {
+                Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = "eva", ["password"] = "lösen" }),
+            };
+            fromBrowser.Headers.Accept.ParseAdd("text/html");
+            var page = await server.CreateClient().SendAsync(fromBrowser, TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, page.StatusCode);
+            Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("hårt belastat", await page.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
             Assert.Equal(HttpStatusCode.OK, (await atWork.GetAsync("/api/patients?q=ek", TestContext.Current.CancellationToken)).StatusCode);
         }
     }
