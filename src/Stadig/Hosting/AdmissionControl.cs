@@ -1,70 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+
 namespace Stadig.Hosting;
 
+/// <summary>The classes of request, in order of precedence: a freed slot goes to the most urgent class waiting.</summary>
 public enum RequestClass
 {
-    /// <summary>Liveness and readiness: always answered.</summary>
+    /// <summary>Liveness and readiness: always answered, never queued.</summary>
     Exempt,
-    /// <summary>Saving what a clinician typed and signing it: never starved by reads.</summary>
+    /// <summary>Saving what a clinician typed and signing it: first in line, with slots of their own on top.</summary>
     Priority,
+    /// <summary>A clinician's screens and reads.</summary>
     Interactive,
-    /// <summary>Other systems over FHIR: their own pool, so an integration's burst sheds before a clinician's screen does.</summary>
+    /// <summary>Other systems over FHIR: after clinicians, so an integration's burst sheds before a clinician's screen does.</summary>
     Integration,
-    /// <summary>Logging in: a password hash, in its own small pool.</summary>
+    /// <summary>Logging in: a deliberately slow password hash, last in line and few at a time.</summary>
     Login,
 }
 
 public sealed class AdmissionOptions
 {
-    // Pools are sized by the node's cores: requests here are mostly CPU (the application and, on a
-    // node with its database, PostgreSQL), so a 2-core node that lets 64 run at once is slow for all
-    // of them long before the pool is full, and never sheds. The go-live rehearsal's overload run
-    // found exactly that (docs/benchmarks.md); a small pool with a short wait sheds at once instead.
+    // Slots are sized by the node's cores: requests here are mostly CPU (the application and, on a
+    // node with its database, PostgreSQL) with short waits for the database between, so a 2-core
+    // node that lets many run at once makes each of them slow long before it sheds. The go-live
+    // rehearsal's overload runs found that twice (64 slots, then 30): admitted requests queued for
+    // the cores and missed their budgets. Two requests per core keep the cores busy while one waits
+    // for the database, and a request that finds no slot soon is turned away at once.
     private static readonly int Cores = Environment.ProcessorCount;
 
-    /// <summary>Interactive requests served at once; more wait briefly, then get 503.</summary>
-    public int MaxConcurrent { get; set; } = 8 * Cores;
+    /// <summary>Requests served at once, all classes together (autosave and sign may use <see cref="PriorityReserve"/> more).</summary>
+    public int MaxConcurrent { get; set; } = 2 * Cores;
 
-    /// <summary>Autosave and sign requests served at once, in their own pool.</summary>
-    public int MaxConcurrentPriority { get; set; } = 4 * Cores;
+    /// <summary>Slots only autosave and sign may use, so that saving never waits behind screens and integrations.</summary>
+    public int PriorityReserve { get; set; } = Cores;
 
-    /// <summary>FHIR requests from other systems served at once, in their own pool.</summary>
-    public int MaxConcurrentIntegration { get; set; } = 2 * Cores;
+    /// <summary>FHIR requests from other systems served at once (within <see cref="MaxConcurrent"/>).</summary>
+    public int MaxConcurrentIntegration { get; set; } = Cores;
 
     /// <summary>
-    /// Logins served at once: a login is a deliberately slow password hash, so a shift's logins at
-    /// seven o'clock must not take the cores from the screens of those already at work.
+    /// Logins served at once (within <see cref="MaxConcurrent"/>): a shift's logins at seven o'clock
+    /// must not take the cores from the screens of those already at work.
     /// </summary>
-    public int MaxConcurrentLogin { get; set; } = Cores;
+    public int MaxConcurrentLogin { get; set; } = Math.Max(1, Cores / 2);
 
-    /// <summary>How long a request may wait for a slot before it is turned away (503 + Retry-After).</summary>
-    public int QueueWaitMilliseconds { get; set; } = 50;
+    /// <summary>
+    /// How long a screen or an integration's request may wait for a slot before it is turned away
+    /// (503 + Retry-After). Short, because the wait counts against the request's budget (a search
+    /// has 20 ms) and a turned-away request must hear so within 100 ms.
+    /// </summary>
+    public int QueueWaitMilliseconds { get; set; } = 20;
 
-    /// <summary>How long a login may wait for a slot: a person logging in waits a moment rather than being turned away.</summary>
-    public int LoginQueueWaitMilliseconds { get; set; } = 3000;
+    /// <summary>How long autosave and sign may wait for a slot: they are served first, so a slot is seldom further away.</summary>
+    public int PriorityQueueWaitMilliseconds { get; set; } = 20;
+
+    /// <summary>How long a login may wait for a slot; the answer, slot or 503, still comes within 100 ms.</summary>
+    public int LoginQueueWaitMilliseconds { get; set; } = 50;
 
     /// <summary>Every request's deadline: past it the work is cancelled and the answer is 503.</summary>
     public int RequestTimeoutSeconds { get; set; } = 10;
 }
 
 /// <summary>
-/// Admission control: a fixed number of requests run at once, in two pools so that autosave and
-/// signing keep their capacity when reads pile up. A request that cannot start within a short wait
-/// gets 503 with Retry-After at once, instead of joining a queue that makes every screen hang.
+/// Admission control: a fixed number of requests run at once (two per core), whatever their class;
+/// a freed slot goes to the waiting request of the most urgent class (autosave and sign, then
+/// screens, then integrations, then logins), first come first served within a class. Autosave and
+/// sign have reserve slots on top. A request that cannot start within a short wait gets 503 with
+/// Retry-After at once, instead of joining a queue that makes every screen hang.
 /// </summary>
 public sealed class AdmissionControl(AdmissionOptions options)
 {
-    private readonly SemaphoreSlim _interactive = new(options.MaxConcurrent, options.MaxConcurrent);
-    private readonly SemaphoreSlim _priority = new(options.MaxConcurrentPriority, options.MaxConcurrentPriority);
+    private readonly object _lock = new();
+    private readonly LinkedList<Waiter>[] _waiting = [new(), new(), new(), new(), new()];
+    private readonly int[] _inUse = new int[5];
+    private int _total;
     private readonly SemaphoreSlim _integration = new(options.MaxConcurrentIntegration, options.MaxConcurrentIntegration);
     private readonly SemaphoreSlim _login = new(options.MaxConcurrentLogin, options.MaxConcurrentLogin);
 
     /// <summary>
-    /// Whether clinicians' requests are using most of their capacity: background work (bulk
-    /// export) steps aside then, so autosave, signing and screens keep the database and the cores.
+    /// Whether clinicians' requests are using most of the node: background work (bulk export) steps
+    /// aside then, so autosave, signing and screens keep the database and the cores.
     /// </summary>
-    public bool CliniciansBusy =>
-        options.MaxConcurrent - _interactive.CurrentCount >= Math.Max(1, options.MaxConcurrent * 3 / 4)
-        || options.MaxConcurrentPriority - _priority.CurrentCount >= Math.Max(1, options.MaxConcurrentPriority / 2);
+    public bool CliniciansBusy
+    {
+        get
+        {
+            lock (_lock)
+                return _inUse[(int)RequestClass.Priority] + _inUse[(int)RequestClass.Interactive] + _inUse[(int)RequestClass.Login] >= Math.Max(1, options.MaxConcurrent * 3 / 4)
+                    || _waiting[(int)RequestClass.Priority].Count + _waiting[(int)RequestClass.Interactive].Count > 0;
+        }
+    }
 
     public static RequestClass Classify(HttpRequest request)
     {
@@ -80,24 +104,117 @@ public sealed class AdmissionControl(AdmissionOptions options)
         return RequestClass.Interactive;
     }
 
-    /// <summary>Takes a slot of the class's pool, waiting at most the configured time; null when full.</summary>
+    /// <summary>Takes a slot for a request of the class, waiting at most the class's time; null when none freed in time.</summary>
     public async Task<IDisposable?> TryEnterAsync(RequestClass requestClass, CancellationToken cancellationToken)
     {
         if (requestClass == RequestClass.Exempt) return Slot.None;
-        var pool = requestClass switch
+        var wait = requestClass switch
         {
-            RequestClass.Priority => _priority, RequestClass.Integration => _integration, RequestClass.Login => _login, _ => _interactive,
+            RequestClass.Priority => options.PriorityQueueWaitMilliseconds,
+            RequestClass.Login => options.LoginQueueWaitMilliseconds,
+            _ => options.QueueWaitMilliseconds,
         };
-        var wait = requestClass == RequestClass.Login ? options.LoginQueueWaitMilliseconds : options.QueueWaitMilliseconds;
-        return await pool.WaitAsync(wait, cancellationToken) ? new Slot(pool) : null;
+        var started = Stopwatch.GetTimestamp();
+        // Integrations and logins also have a cap of their own, taken first within the same wait.
+        var classCap = requestClass switch { RequestClass.Integration => _integration, RequestClass.Login => _login, _ => null };
+        if (classCap is not null && !await classCap.WaitAsync(wait, cancellationToken)) return null;
+        var left = Math.Max(0, wait - (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        if (await EnterAsync(requestClass, left, cancellationToken)) return new Slot(this, requestClass, classCap);
+        classCap?.Release();
+        return null;
     }
 
-    private sealed class Slot(SemaphoreSlim? pool) : IDisposable
+    private async Task<bool> EnterAsync(RequestClass requestClass, int waitMilliseconds, CancellationToken cancellationToken)
     {
-        public static readonly Slot None = new(null);
-        private SemaphoreSlim? _pool = pool;
+        Waiter waiter;
+        lock (_lock)
+        {
+            if (_total < LimitOf(requestClass) && !AnyoneWaitingBefore(requestClass))
+            {
+                Take(requestClass);
+                return true;
+            }
+            if (waitMilliseconds <= 0) return false;
+            waiter = new Waiter(requestClass);
+            waiter.Node = _waiting[(int)requestClass].AddLast(waiter);
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(waitMilliseconds);
+        await using (timeout.Token.Register(() => GiveUp(waiter)))
+        {
+            // A request whose client went away while it waited gets its answer too (false, or a
+            // slot it gives back when the pipeline ends), so no slot is ever lost.
+            return await waiter.Admitted.Task;
+        }
+    }
 
-        public void Dispose() => Interlocked.Exchange(ref _pool, null)?.Release();
+    private int LimitOf(RequestClass requestClass) =>
+        requestClass == RequestClass.Priority ? options.MaxConcurrent + options.PriorityReserve : options.MaxConcurrent;
+
+    private bool AnyoneWaitingBefore(RequestClass requestClass)
+    {
+        for (var c = (int)RequestClass.Priority; c <= (int)requestClass; c++)
+            if (_waiting[c].Count > 0) return true;
+        return false;
+    }
+
+    private void Take(RequestClass requestClass)
+    {
+        _total++;
+        _inUse[(int)requestClass]++;
+    }
+
+    private void GiveUp(Waiter waiter)
+    {
+        lock (_lock)
+        {
+            if (waiter.Node?.List is null) return;
+            _waiting[(int)waiter.Class].Remove(waiter.Node);
+        }
+        waiter.Admitted.TrySetResult(false);
+    }
+
+    private void Release(RequestClass requestClass)
+    {
+        var admitted = new List<Waiter>(1);
+        lock (_lock)
+        {
+            _total--;
+            _inUse[(int)requestClass]--;
+            // Hand freed slots to the most urgent class waiting, oldest first.
+            for (var c = (int)RequestClass.Priority; c < _waiting.Length; c++)
+            {
+                var queue = _waiting[c];
+                while (queue.First is { } first && _total < LimitOf((RequestClass)c))
+                {
+                    queue.RemoveFirst();
+                    Take((RequestClass)c);
+                    admitted.Add(first.Value);
+                }
+                if (queue.Count > 0) break;
+            }
+        }
+        foreach (var waiter in admitted) waiter.Admitted.TrySetResult(true);
+    }
+
+    private sealed class Waiter(RequestClass requestClass)
+    {
+        public RequestClass Class { get; } = requestClass;
+        public LinkedListNode<Waiter>? Node { get; set; }
+        public TaskCompletionSource<bool> Admitted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class Slot(AdmissionControl? owner, RequestClass requestClass, SemaphoreSlim? classCap) : IDisposable
+    {
+        public static readonly Slot None = new(null, RequestClass.Exempt, null);
+        private AdmissionControl? _owner = owner;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _owner, null) is not { } owner) return;
+            owner.Release(requestClass);
+            classCap?.Release();
+        }
     }
 }
 
@@ -107,7 +224,18 @@ public static class AdmissionControlMiddleware
     {
         var admission = context.RequestServices.GetRequiredService<AdmissionControl>();
         var requestClass = AdmissionControl.Classify(context.Request);
+        var arrived = Stopwatch.GetTimestamp();
         using var slot = await admission.TryEnterAsync(requestClass, context.RequestAborted);
+        var admittedAfter = Stopwatch.GetElapsedTime(arrived);
+        // The server's own time for the request, from its arrival here (waiting for a slot
+        // included) to the answer's headers: DESIGN.md's budgets are server times, and the go-live
+        // rehearsal reads them from here, apart from the time its own clients add.
+        context.Response.OnStarting(() =>
+        {
+            context.Response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture,
+                $"queue;dur={admittedAfter.TotalMilliseconds:0.0}, total;dur={Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:0.0}");
+            return Task.CompletedTask;
+        });
         if (slot is null)
         {
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;

@@ -8,7 +8,7 @@ namespace Stadig.Tests.Web;
 public class AdmissionControlTests
 {
     [Fact]
-    public async Task When_every_interactive_slot_is_taken_reads_get_503_at_once_while_autosave_and_health_still_answer()
+    public async Task When_every_slot_is_taken_reads_get_503_at_once_while_autosave_and_health_still_answer()
     {
         await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite, "--Stadig:Admission:MaxConcurrent=2");
         var (member, assignments) = await server.AddUserAsync("eva", "lösen");
@@ -62,6 +62,73 @@ public class AdmissionControlTests
             Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
             Assert.Contains("hårt belastat", await page.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
             Assert.Equal(HttpStatusCode.OK, (await atWork.GetAsync("/api/patients?q=ek", TestContext.Current.CancellationToken)).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task A_freed_slot_goes_to_the_waiting_autosave_before_an_earlier_waiting_screen()
+    {
+        var admission = new AdmissionControl(new AdmissionOptions
+        {
+            MaxConcurrent = 1, PriorityReserve = 0, QueueWaitMilliseconds = 60_000, PriorityQueueWaitMilliseconds = 60_000,
+        });
+        var held = (await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None))!;
+        var screen = admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None);
+        var autosave = admission.TryEnterAsync(RequestClass.Priority, CancellationToken.None);
+        Assert.False(screen.IsCompleted);
+        Assert.False(autosave.IsCompleted);
+        Assert.True(admission.CliniciansBusy);
+
+        held.Dispose();
+        var saving = await autosave;
+        Assert.NotNull(saving);
+        Assert.False(screen.IsCompleted);
+
+        saving.Dispose();
+        var reading = await screen;
+        Assert.NotNull(reading);
+        reading.Dispose();
+        // Every slot came back: the next request gets one without waiting.
+        Assert.True((await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None)) is not null);
+    }
+
+    [Fact]
+    public async Task Autosave_and_sign_have_reserve_slots_when_screens_fill_the_node_and_a_request_that_waits_too_long_is_turned_away()
+    {
+        var admission = new AdmissionControl(new AdmissionOptions { MaxConcurrent = 2, PriorityReserve = 1, QueueWaitMilliseconds = 1, PriorityQueueWaitMilliseconds = 1 });
+        var screens = new[] { await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None), await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None) };
+        Assert.All(screens, Assert.NotNull);
+
+        Assert.Null(await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None));
+        Assert.Null(await admission.TryEnterAsync(RequestClass.Integration, CancellationToken.None));
+        var save = await admission.TryEnterAsync(RequestClass.Priority, CancellationToken.None);
+        Assert.NotNull(save);
+        Assert.Null(await admission.TryEnterAsync(RequestClass.Priority, CancellationToken.None));
+        Assert.NotNull(await admission.TryEnterAsync(RequestClass.Exempt, CancellationToken.None));
+
+        // The requests that gave up are not handed a slot later: freed slots stay free for the next.
+        screens[0]!.Dispose();
+        save!.Dispose();
+        var next = await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None);
+        Assert.NotNull(next);
+        Assert.Null(await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Every_answer_carries_the_servers_own_time_also_when_it_is_turned_away()
+    {
+        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite, "--Stadig:Admission:MaxConcurrent=1", "--Stadig:Admission:QueueWaitMilliseconds=0");
+        var client = server.CreateClient();
+        var served = await client.GetAsync("/login", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.Matches(@"^queue;dur=\d+\.\d, total;dur=\d+\.\d$", served.Headers.GetValues("Server-Timing").Single());
+
+        var admission = server.Services.GetRequiredService<AdmissionControl>();
+        using (await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None))
+        {
+            var refused = await client.GetAsync("/login", TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Matches(@"^queue;dur=\d+\.\d, total;dur=\d+\.\d$", refused.Headers.GetValues("Server-Timing").Single());
         }
     }
 
