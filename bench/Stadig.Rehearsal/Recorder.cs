@@ -11,15 +11,27 @@ public enum Outcome
     Error,
 }
 
-/// <summary>One timed action: when it started (seconds into the run), how long it took, and how it ended.</summary>
-public readonly record struct Sample(string Action, double AtSeconds, double Milliseconds, Outcome Outcome, string? Status);
+/// <summary>
+/// One timed action: when it started (seconds into the run), how long it took as the client saw it,
+/// how it ended, and the server's own time for it (the sum of its requests' Server-Timing totals;
+/// null when no answer carried one, as over MLLP).
+/// </summary>
+public readonly record struct Sample(string Action, double AtSeconds, double Milliseconds, Outcome Outcome, string? Status, double? ServerMilliseconds = null)
+{
+    /// <summary>
+    /// The time DESIGN.md's budgets are about: the server's (they are server times), else the
+    /// client's. The generator shares the node's cores with the server, so its own time is not the
+    /// server's business.
+    /// </summary>
+    public double BudgetMilliseconds => ServerMilliseconds ?? Milliseconds;
+}
 
 /// <summary>
 /// One 503 as the client saw it, timed per HTTP request (an action may send two): when it was sent,
 /// how long until the answer's headers arrived, and whether it carried Retry-After (admission
 /// control's "not now") or not (the request deadline).
 /// </summary>
-public readonly record struct UnavailableResponse(double AtSeconds, double Milliseconds, bool RetryAfter);
+public readonly record struct UnavailableResponse(double AtSeconds, double Milliseconds, bool RetryAfter, double? ServerMilliseconds = null);
 
 /// <summary>Collects every timed action of every simulated user; thread-safe, lock-free.</summary>
 public sealed class Recorder
@@ -45,9 +57,24 @@ public sealed class Recorder
 
     public void AddUnavailable(UnavailableResponse response) => _unavailable.Enqueue(response);
 
-    public void Add(string action, double atSeconds, double milliseconds, Outcome outcome, string? status = null)
+    /// <summary>The server time of the action being measured in this flow (see <see cref="MeasureAsync"/>).</summary>
+    private static readonly AsyncLocal<ServerTime?> CurrentServerTime = new();
+
+    /// <summary>Adds one answer's Server-Timing total to the action being measured (an action may send several requests).</summary>
+    public static void AddServerTime(double milliseconds)
     {
-        _samples.Enqueue(new Sample(action, atSeconds, milliseconds, outcome, status));
+        if (CurrentServerTime.Value is { } time) time.Add(milliseconds);
+    }
+
+    private sealed class ServerTime
+    {
+        public double? Milliseconds { get; private set; }
+        public void Add(double milliseconds) => Milliseconds = (Milliseconds ?? 0) + milliseconds;
+    }
+
+    public void Add(string action, double atSeconds, double milliseconds, Outcome outcome, string? status = null, double? serverMilliseconds = null)
+    {
+        _samples.Enqueue(new Sample(action, atSeconds, milliseconds, outcome, status, serverMilliseconds));
         if (outcome == Outcome.Ok) _seen.TryAdd(action, 0);
     }
 
@@ -58,6 +85,8 @@ public sealed class Recorder
     public async Task<ActionResult<T>> MeasureAsync<T>(string action, Func<Task<ActionResult<T>>> work, CancellationToken stopping)
     {
         var at = Elapsed;
+        var serverTime = new ServerTime();
+        CurrentServerTime.Value = serverTime; // flows into the HTTP handler of every request the work sends
         var watch = Stopwatch.StartNew();
         ActionResult<T> result;
         try
@@ -82,7 +111,7 @@ public sealed class Recorder
             result = ActionResult<T>.Error(e.GetType().Name);
         }
         watch.Stop();
-        Add(action, at, watch.Elapsed.TotalMilliseconds, result.Outcome, result.Status);
+        Add(action, at, watch.Elapsed.TotalMilliseconds, result.Outcome, result.Status, serverTime.Milliseconds);
         return result;
     }
 }

@@ -23,18 +23,39 @@ public static class Shedding
         return response.StatusCode == HttpStatusCode.ServiceUnavailable ? code + " (request deadline, no Retry-After)" : code;
     }
 
-    /// <summary>The client's handler, wrapped so that every 503 answer is timed on its own (<see cref="Recorder.Unavailable"/>).</summary>
-    public static HttpMessageHandler Timed(Recorder recorder, HttpMessageHandler inner) => new UnavailableTimer(recorder) { InnerHandler = inner };
+    /// <summary>
+    /// The client's handler, wrapped so that every answer's server time (Server-Timing) counts to the
+    /// action that sent it, and every 503 answer is timed on its own (<see cref="Recorder.Unavailable"/>).
+    /// </summary>
+    public static HttpMessageHandler Timed(Recorder recorder, HttpMessageHandler inner) => new ResponseTimer(recorder) { InnerHandler = inner };
 
-    private sealed class UnavailableTimer(Recorder recorder) : DelegatingHandler
+    /// <summary>The server's own time from Stadig's <c>Server-Timing: queue;dur=…, total;dur=…</c> header.</summary>
+    public static double? ServerMilliseconds(HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues("Server-Timing", out var values)) return null;
+        foreach (var metric in values.SelectMany(v => v.Split(',')))
+        {
+            var parts = metric.Trim().Split(';');
+            if (parts[0] != "total") continue;
+            foreach (var parameter in parts.Skip(1))
+                if (parameter.Trim().StartsWith("dur=", StringComparison.Ordinal)
+                    && double.TryParse(parameter.Trim()[4..], NumberStyles.Float, CultureInfo.InvariantCulture, out var ms))
+                    return ms;
+        }
+        return null;
+    }
+
+    private sealed class ResponseTimer(Recorder recorder) : DelegatingHandler
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             var at = recorder.Elapsed;
             var watch = Stopwatch.StartNew();
             var response = await base.SendAsync(request, cancellationToken);
+            var server = ServerMilliseconds(response);
+            if (server is { } ms) Recorder.AddServerTime(ms);
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
-                recorder.AddUnavailable(new UnavailableResponse(at, watch.Elapsed.TotalMilliseconds, response.Headers.RetryAfter is not null));
+                recorder.AddUnavailable(new UnavailableResponse(at, watch.Elapsed.TotalMilliseconds, response.Headers.RetryAfter is not null, server));
             return response;
         }
     }

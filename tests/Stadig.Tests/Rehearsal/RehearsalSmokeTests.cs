@@ -102,6 +102,10 @@ public sealed class RehearsalSmokeTests
         Assert.Equal("completed", overload.Export.Status);
         Assert.NotNull(overload.Export.FinishedAtSeconds);
         Assert.Equal(7, overload.Verdict.Count);
+        Assert.Single(overload.Verdict, c => c.Informational);
+        // The server's own time (Server-Timing) is read for every action over HTTP, the budgets' measure.
+        Assert.All(report.Actions.Where(a => a.Ok > 0 && a.Action is ClinicianSession.Actions.Chart or ClinicianSession.Actions.Search or ClinicianSession.Actions.Autosave),
+            a => Assert.True(a.ServerP99 > 0 && a.ServerP99 <= a.Max, $"{a.Action}: server p99 {a.ServerP99}, client max {a.Max}"));
         Assert.All(overload.Verdict, c => Assert.False(string.IsNullOrWhiteSpace(c.Measured)));
 
         var folder = Directory.CreateTempSubdirectory("stadig-rehearsal-").FullName;
