@@ -14,7 +14,7 @@ public enum RequestClass
     Interactive,
     /// <summary>Other systems over FHIR: after clinicians, so an integration's burst sheds before a clinician's screen does.</summary>
     Integration,
-    /// <summary>Logging in: a deliberately slow password hash, last in line and few at a time.</summary>
+    /// <summary>Logging in: a deliberately slow password hash, last in line, few at a time, and none while clinicians keep the node busy.</summary>
     Login,
 }
 
@@ -114,6 +114,10 @@ public sealed class AdmissionControl(AdmissionOptions options)
             RequestClass.Login => options.LoginQueueWaitMilliseconds,
             _ => options.QueueWaitMilliseconds,
         };
+        // A login is a deliberately slow password hash, a core's worth of work for a while: while
+        // those already at work keep the node busy, a new arrival is asked to come back in a moment
+        // rather than slow every screen and every save of theirs.
+        if (requestClass == RequestClass.Login && CliniciansBusy) return null;
         var started = Stopwatch.GetTimestamp();
         // Integrations and logins also have a cap of their own, taken first within the same wait.
         var classCap = requestClass switch { RequestClass.Integration => _integration, RequestClass.Login => _login, _ => null };

@@ -115,6 +115,22 @@ public class AdmissionControlTests
     }
 
     [Fact]
+    public async Task While_clinicians_keep_the_node_busy_a_login_is_asked_to_come_back_at_once_and_gets_in_when_there_is_room()
+    {
+        var admission = new AdmissionControl(new AdmissionOptions { MaxConcurrent = 4, LoginQueueWaitMilliseconds = 60_000 });
+        var screens = new List<IDisposable>();
+        for (var i = 0; i < 3; i++) screens.Add((await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None))!);
+        Assert.True(admission.CliniciansBusy);
+        var login = admission.TryEnterAsync(RequestClass.Login, CancellationToken.None);
+        Assert.True(login.IsCompleted); // no waiting: the answer is 503 + Retry-After at once
+        Assert.Null(await login);
+
+        screens[0].Dispose();
+        Assert.False(admission.CliniciansBusy);
+        Assert.NotNull(await admission.TryEnterAsync(RequestClass.Login, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Every_answer_carries_the_servers_own_time_also_when_it_is_turned_away()
     {
         await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite, "--Stadig:Admission:MaxConcurrent=1", "--Stadig:Admission:QueueWaitMilliseconds=0");
