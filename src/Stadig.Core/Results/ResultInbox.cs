@@ -39,6 +39,12 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
         if (!RolePermissions.WorksWithRecords(caller.Role)) throw new ForbiddenException("Din roll har ingen svarsinkorg.");
         var now = clock.GetUtcNow();
         await using var connection = await database.OpenAsync(cancellationToken);
+        // The unit's patients (index-only scans, migration 0015) and the oldest 500 of their
+        // unattested reports before any patient lookup or line count. Checking each unattested
+        // report in the region against the unit grew with the region's backlog; as a join the
+        // planner probes each patient's reports when the unit is small against the backlog and
+        // hashes the unit's patients when it is not (docs/benchmarks.md, hot spots). Open and
+        // recently ended encounters are two branches so that each is one range of the index.
         var rows = (await connection.QueryAsync<InboxItem>(
             """
             SELECT r.id AS ReportId, r.patient_id AS PatientId, p.family_name || ', ' || p.given_names AS PatientName, p.identifier AS Identifier,
@@ -46,12 +52,16 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
                    (SELECT COUNT(*) FROM lab_result o WHERE o.report_id = r.id AND o.superseded_by IS NULL AND o.abnormal_flag IS NOT NULL AND o.abnormal_flag NOT IN ('N', '')) AS Abnormal,
                    (SELECT COUNT(*) FROM lab_result o WHERE o.report_id = r.id AND o.superseded_by IS NULL AND o.abnormal_flag IN ('HH', 'LL', 'AA', '>', '<')) AS Critical,
                    CASE WHEN p.protected_identity <> 'None' THEN 1 ELSE 0 END AS ProtectedIdentity
-            FROM diagnostic_report r JOIN patient p ON p.id = r.patient_id
-            WHERE r.attested_at IS NULL
-              AND (EXISTS (SELECT 1 FROM encounter e WHERE e.patient_id = r.patient_id AND e.unit_id = @unitId AND (e.ended_at IS NULL OR e.ended_at >= @since))
-                   OR EXISTS (SELECT 1 FROM care_relation c WHERE c.patient_id = r.patient_id AND c.unit_id = @unitId AND c.ends_at > @now))
+            FROM (SELECT r.id, r.patient_id, r.service_name, r.status, r.created_at
+                  FROM diagnostic_report r
+                  WHERE r.attested_at IS NULL
+                    AND r.patient_id IN (SELECT e.patient_id FROM encounter e WHERE e.unit_id = @unitId AND e.ended_at IS NULL
+                                         UNION SELECT e.patient_id FROM encounter e WHERE e.unit_id = @unitId AND e.ended_at >= @since
+                                         UNION SELECT c.patient_id FROM care_relation c WHERE c.unit_id = @unitId AND c.ends_at > @now)
+                  ORDER BY r.created_at
+                  LIMIT 500) r
+            JOIN patient p ON p.id = r.patient_id
             ORDER BY r.created_at
-            LIMIT 500
             """, new { unitId = caller.UnitId, since = now.AddDays(-checkpoint.Options.CareRelationDays), now })).ToList();
         await checkpoint.AuditRegistryAsync(caller, "ResultInbox", $"{rows.Count} osignerade svar", cancellationToken: cancellationToken);
         return rows

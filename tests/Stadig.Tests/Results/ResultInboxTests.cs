@@ -1,4 +1,5 @@
 using Dapper;
+using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Common;
 using Stadig.LabResults;
@@ -50,5 +51,47 @@ public class ResultInboxTests
         Assert.Equal(2, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM diagnostic_report WHERE patient_id = @patientId AND attested_by = @by", new { patientId, by = region.Physician.StaffId }));
         Assert.Equal(2, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND activity = 'Attest' AND outcome = 'Allowed'", new { patientId }));
         Assert.Equal(0, await region.Services.Inbox.AttestAsync(region.Physician, [inbox[0].ReportId]));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_inbox_lists_reports_of_patients_with_an_encounter_or_an_active_care_relation_at_the_unit_and_no_others(DatabaseEngine engine)
+    {
+        var clock = new FixedClock(new DateTimeOffset(2026, 8, 1, 8, 0, 0, TimeSpan.Zero));
+        var region = await TestRegion.CreateAsync(engine, clock);
+        var labUnit = await region.Staff.AddUnitAsync(region.Ward.ProviderId, "SE2321000016-0099", "Klinisk kemi", UnitKind.Lab);
+        var ingest = new IngestOruMessage(region.Database, region.Audit, new PatientMatcher(new PatientIdentifierRules(clock)),
+            await LabIntegration.CallerAsync(region.Staff, labUnit), clock);
+        var clinic = await region.AddCallerAsync("mottagning", Role.Physician, region.Clinic);
+        async Task<(string Number, Guid Id)> RegisterAsync(Caller by, string family, int day)
+        {
+            var number = TestNumbers.Personnummer(1960, 5, day);
+            return (number, (await region.Patients.RegisterAsync(by, number, new PatientDetails(family, "Test"))).PatientId);
+        }
+        // The ward's care relation with one patient and its encounter with another end before the window.
+        var expired = await RegisterAsync(region.Physician, "Förr", 1);
+        var discharged = await RegisterAsync(clinic, "Utskriven", 2);
+        await region.Services.Encounters.AdmitAsync(clinic, discharged.Id, region.Ward.Id, "1");
+        await region.Services.Encounters.DischargeAsync(clinic, discharged.Id);
+        clock.Advance(TimeSpan.FromDays(91));
+        var byRelation = await RegisterAsync(region.Physician, "Relation", 3);
+        var byEncounter = await RegisterAsync(clinic, "Vårdkontakt", 4);
+        await region.Services.Encounters.AdmitAsync(clinic, byEncounter.Id, region.Ward.Id, "2");
+        await region.Services.Encounters.DischargeAsync(clinic, byEncounter.Id);
+        var admitted = await RegisterAsync(clinic, "Inskriven", 5);
+        await region.Services.Encounters.AdmitAsync(clinic, admitted.Id, region.Ward.Id, "3");
+        var otherUnit = await RegisterAsync(clinic, "Mottagning", 6);
+        clock.Advance(TimeSpan.FromHours(1));
+        foreach (var (number, family, i) in new[] { (expired, "Förr", 1), (discharged, "Utskriven", 2), (byRelation, "Relation", 3), (byEncounter, "Vårdkontakt", 4), (admitted, "Inskriven", 5), (otherUnit, "Mottagning", 6) })
+        {
+            await ingest.IngestAsync(Oru($"U{i}", number.Number, $"{family}^Test", $"Prov {family}", "N"));
+            clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        var ward = await region.Services.Inbox.UnattestedAsync(region.Physician, TimeSpan.FromHours(24));
+        var clinicInbox = await region.Services.Inbox.UnattestedAsync(clinic, TimeSpan.FromHours(24));
+
+        Assert.Equal(["Prov Relation", "Prov Vårdkontakt", "Prov Inskriven"], ward.Select(i => i.ServiceName));
+        Assert.Equal(["Relation, Test", "Vårdkontakt, Test", "Inskriven, Test"], ward.Select(i => i.PatientName));
+        Assert.Equal(["Prov Vårdkontakt", "Prov Inskriven", "Prov Mottagning"], clinicInbox.Select(i => i.ServiceName));
     }
 }
