@@ -80,4 +80,17 @@ public sealed class Migrator(Database database)
             "CREATE TABLE IF NOT EXISTS schema_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)");
         return await connection.ExecuteScalarAsync<int?>("SELECT MAX(version) FROM schema_migration") ?? 0;
     }
+
+    /// <summary>
+    /// The migrations this Stadig has that the database lacks, also below its highest version (two
+    /// branches can each add one; a database migrated by one lacks the other's).
+    /// </summary>
+    public async Task<IReadOnlyList<Migration>> PendingAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(
+            "CREATE TABLE IF NOT EXISTS schema_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)");
+        var applied = (await connection.QueryAsync<int>("SELECT version FROM schema_migration")).ToHashSet();
+        return All(database.Engine).Where(m => !applied.Contains(m.Version)).ToList();
+    }
 }

@@ -83,9 +83,9 @@ public static class StadigHost
         }
         else
         {
-            var current = await GuardDatabaseAsync(options, () => new Migrator(database).CurrentVersionAsync());
-            if (current < Migrator.LatestVersion(database.Engine))
-                throw new StartupException($"The database schema is at version {current}, this Stadig needs {Migrator.LatestVersion(database.Engine)}. Run 'stadig migrate'.");
+            var pending = await GuardDatabaseAsync(options, () => new Migrator(database).PendingAsync());
+            if (pending.Count > 0)
+                throw new StartupException($"The database schema lacks migration {string.Join(", ", pending.Select(m => m.Version))}, which this Stadig needs. Run 'stadig migrate'.");
         }
 
         // Bulk exports run in the process: the ones this node was running when it stopped are over.

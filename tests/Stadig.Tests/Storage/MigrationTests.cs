@@ -6,6 +6,22 @@ namespace Stadig.Tests.Storage;
 public class MigrationTests
 {
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_migration_missing_below_the_highest_applied_one_is_still_pending(DatabaseEngine engine)
+    {
+        var migrations = Migrator.All(engine);
+        var region = await TestRegion.CreateAsync(engine);
+        var migrator = new Migrator(region.Database);
+        Assert.Empty(await migrator.PendingAsync());
+
+        // As a database migrated by a branch that had the newest migration but not the one before it.
+        await using (var c = await region.Database.OpenAsync())
+            await c.ExecuteAsync("DELETE FROM schema_migration WHERE version = @version", new { version = migrations[^2].Version });
+
+        Assert.Equal(migrations[^1].Version, await migrator.CurrentVersionAsync());
+        Assert.Equal([migrations[^2].Version], (await migrator.PendingAsync()).Select(m => m.Version));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_database_built_at_the_previous_version_is_upgraded_in_place_with_its_data(DatabaseEngine engine)
     {
         var migrations = Migrator.All(engine);
