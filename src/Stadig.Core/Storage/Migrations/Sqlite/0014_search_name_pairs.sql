@@ -5,8 +5,8 @@ CREATE INDEX patient_name_given_first ON patient (substr(given_search, 1, instr(
     WHERE merged_into_id IS NULL;
 
 CREATE INDEX patient_name_middle_family ON patient (family_search, given_search, identifier, id)
-    WHERE merged_into_id IS NULL AND (given_search LIKE '% % %' OR family_search LIKE '% % %');
+    WHERE merged_into_id IS NULL AND (length(given_search) - length(replace(given_search, ' ', '')) > 1 OR length(family_search) - length(replace(family_search, ' ', '')) > 1);
 CREATE INDEX patient_name_middle_given ON patient (given_search, family_search, identifier, id)
-    WHERE merged_into_id IS NULL AND (given_search LIKE '% % %' OR family_search LIKE '% % %');
+    WHERE merged_into_id IS NULL AND (length(given_search) - length(replace(given_search, ' ', '')) > 1 OR length(family_search) - length(replace(family_search, ' ', '')) > 1);
 CREATE INDEX patient_name_middle_given_last ON patient (given_last_search, family_search, given_search, identifier, id)
-    WHERE merged_into_id IS NULL AND (given_search LIKE '% % %' OR family_search LIKE '% % %');
+    WHERE merged_into_id IS NULL AND (length(given_search) - length(replace(given_search, ' ', '')) > 1 OR length(family_search) - length(replace(family_search, ' ', '')) > 1);
