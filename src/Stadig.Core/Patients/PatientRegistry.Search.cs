@@ -147,7 +147,8 @@ public sealed partial class PatientRegistry
     /// <remarks>
     /// Two spaces or more, counted rather than matched with LIKE '% % %': PostgreSQL estimates a LIKE
     /// on a column by running it over the column's statistics, 0.2 ms of planning per clause, and
-    /// there are six such branches; the middle-word indexes are small enough to be chosen anyway.
+    /// there are three such branches per word; the middle-word indexes are small enough to be
+    /// chosen without the estimate.
     /// </remarks>
     private const string HasMiddleWord = "(length(given_search) - length(replace(given_search, ' ', '')) > 1 OR length(family_search) - length(replace(family_search, ' ', '')) > 1)";
 
