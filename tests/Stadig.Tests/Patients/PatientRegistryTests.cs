@@ -150,6 +150,69 @@ public class PatientRegistryTests
         // A middle given name is found together with a word that hits an indexed name.
         Assert.Equal([three], await FindAsync(region, "maria ek"));
     }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Search_by_several_name_words_finds_the_same_patients_in_any_order_whichever_name_each_word_starts(DatabaseEngine engine)
+    {
+        var region = await TestRegion.CreateAsync(engine);
+        // Every position a word can take: family name, last part of a double or triple family name,
+        // first, last and middle given name, a first given name longer than the word, a given name
+        // as family name; with diacritics and hyphens.
+        (string Family, string Given)[] names =
+        [
+            ("Andersson", "Anna"), ("Andersson", "Anna Maria"), ("Andersson", "Maria Anna"), ("Andersson", "Karin Anna Maria"),
+            ("Andersson", "Annalena"), ("Anna", "Per"), ("Lind-Andersson", "Eva"), ("Lind Åkesson Berg", "Per"),
+            ("Öberg", "Åsa"), ("Larsson", "Erik"), ("Erik", "Lars"), ("Berg", "Lars Erik"), ("Berg", "Lars Olof Erik"),
+            ("Berg", "Larsolof Erika"), ("Ek", "Erika Lars"), ("Holm", "Anna-Karin"), ("Annasdotter", "Erik Lars"),
+            ("Lind", "Anna Karin Maria Lovisa"), ("Lind-Berg", "Per Erik"),
+        ];
+        var patients = new List<(Guid Id, string Family, string Given)>();
+        foreach (var (family, given) in names) patients.Add((await AddAsync(region, family, given), family, given));
+        var identifiers = new Dictionary<Guid, string>();
+        foreach (var (id, _, _) in patients) identifiers[id] = (await region.Patients.GetAsync(region.Physician, id)).Identifier;
+
+        // What the search promises: some word starts the family name, its last part, the first or
+        // the last given name, and every word starts some word of the name; in name order.
+        Guid[] Expected(string query)
+        {
+            var words = NameSearch.Words(query);
+            return [.. patients
+                .Where(p =>
+                {
+                    var family = NameSearch.Fold(p.Family);
+                    var given = NameSearch.Fold(p.Given);
+                    string[] indexed = [family, NameSearch.LastWord(p.Family), given, NameSearch.LastWord(p.Given)];
+                    var all = NameSearch.Words(p.Family).Concat(NameSearch.Words(p.Given)).ToArray();
+                    return words.Any(w => indexed.Any(c => c.StartsWith(w, StringComparison.Ordinal)))
+                        && words.All(w => all.Any(n => n.StartsWith(w, StringComparison.Ordinal)));
+                })
+                .OrderBy(p => NameSearch.Fold(p.Family), StringComparer.Ordinal)
+                .ThenBy(p => NameSearch.Fold(p.Given), StringComparer.Ordinal)
+                .ThenBy(p => identifiers[p.Id], StringComparer.Ordinal)
+                .Select(p => p.Id)];
+        }
+
+        string[] vocabulary = ["andersson", "anna", "maria", "karin", "annal", "lind", "åkesson", "berg", "öberg", "asa", "lars", "erik", "olof", "erika", "per", "er", "la"];
+        string[] three = ["lind", "andersson", "berg", "anna", "karin", "maria", "per", "erik", "an"];
+        var queries = vocabulary.SelectMany(a => vocabulary.Where(b => b != a).Select(b => $"{a} {b}"))
+            .Concat(three.SelectMany(a => three.Where(b => b != a).SelectMany(b => three.Where(c => c != a && c != b).Select(c => $"{a} {b} {c}"))))
+            .Concat(["Anna Andersson", "ANDERSSON ANNA", "Åsa Öberg", "oberg asa", "anna-karin holm", "lind-åkesson per", "lind-berg per erik", "anna lovisa"]);
+        foreach (var query in queries)
+        {
+            var found = await FindAsync(region, query);
+            Assert.True(Expected(query).AsEnumerable().SequenceEqual(found), query);
+        }
+
+        // The cases found only in the smaller indexes, spelled out.
+        var byName = patients.ToDictionary(p => $"{p.Given} {p.Family}", p => p.Id);
+        Assert.Contains(byName["Karin Anna Maria Andersson"], await FindAsync(region, "anna andersson"));  // middle given name
+        Assert.Contains(byName["Per Lind Åkesson Berg"], await FindAsync(region, "akesson per"));          // middle family name
+        Assert.Contains(byName["Lars Olof Erik Berg"], await FindAsync(region, "lars erik"));              // first and last of three
+        Assert.Contains(byName["Larsolof Erika Berg"], await FindAsync(region, "lars erik"));              // both longer than the words
+        Assert.Contains(byName["Per Anna"], await FindAsync(region, "per anna"));                          // a given name as family name
+        Assert.Contains(byName["Anna Karin Maria Lovisa Lind"], await FindAsync(region, "karin maria lind")); // two middle given names
+        Assert.NotEmpty(Expected("lars erik"));
+    }
 }
 
 public class PatientRegistryRulesTests
