@@ -101,6 +101,38 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         return (await LoadAsync(noteId, cancellationToken))!;
     }
 
+    /// <summary>
+    /// Saves the text and signs it in one transaction: the editor's "Sign", so that what is on the
+    /// screen is exactly what is signed, with one access decision and one audit event (the signing).
+    /// Either both happen or neither. The version moves as a save and a sign would move it (+2).
+    /// </summary>
+    public async Task SaveAndSignAsync(Caller caller, Guid noteId, int expectedVersion, IReadOnlyList<NoteKeyword> keywords, CancellationToken cancellationToken = default)
+    {
+        if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
+        var note = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
+        if (!MaySign(caller.Role, note.NoteType)) throw new ForbiddenException("Din roll får inte signera den här anteckningen.");
+        var clean = Validate(note.NoteType, keywords);
+        if (clean.All(k => k.Text.Length == 0)) throw new InvalidInputException("keywords", "Anteckningen är tom och kan inte signeras.");
+        // The keywords are stored as validated, in this order, so the hash is the stored text's.
+        var hash = NoteContentHash.Compute(clean.Select(k => (k.Keyword, k.Text)));
+        await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
+        {
+            RequireVisible(grant, note);
+            var now = clock.GetUtcNow();
+            var signed = await connection.ExecuteAsync(
+                """
+                UPDATE note SET status = 'Signed', signer_id = @staffId, signed_at = @now, content_sha256 = @hash, version = version + 2,
+                                updated_at = @now, updated_by = @staffId
+                WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'
+                """, new { noteId, expectedVersion, staffId = caller.StaffId, now, hash }, transaction);
+            if (signed == 0) await ThrowWhyNotAsync(noteId, cancellationToken);
+            await connection.ExecuteAsync("DELETE FROM note_keyword WHERE note_id = @noteId", new { noteId }, transaction);
+            await WriteKeywordsAsync(connection, transaction, noteId, note.PatientId, clean);
+            await NoteAsFhir.PublishAsync(connection, transaction, noteId, now);
+            return 0;
+        }, cancellationToken);
+    }
+
     /// <summary>A second physician countersigns a signed note (e.g. a resident's). The content stays as it is.</summary>
     public async Task<Note> CountersignAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
     {
@@ -189,11 +221,11 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     /// <summary>The note a write is about, if the caller may reach it; a refusal is audited and reads as not found.</summary>
     private async Task<Note> FindForAsync(Caller caller, Guid noteId, AuditActivity activity, CancellationToken cancellationToken)
     {
-        var patientId = await PatientOfAsync(noteId, cancellationToken);
-        var context = await checkpoint.ContextAsync(caller, patientId, cancellationToken);
-        var note = await LoadAsync(noteId, cancellationToken);
-        if (note is null || context is null || !context.MayOpen || !context.MaySee(note.UnitId))
-            throw await checkpoint.RefuseAsync(caller, patientId, "Note", activity, cancellationToken);
+        // The note first: it names its patient, so the access facts are one more round trip, not two.
+        var note = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte, eller så saknar du vårdrelation.");
+        var context = await checkpoint.ContextAsync(caller, note.PatientId, cancellationToken);
+        if (context is null || !context.MayOpen || !context.MaySee(note.UnitId))
+            throw await checkpoint.RefuseAsync(caller, note.PatientId, "Note", activity, cancellationToken);
         return note;
     }
 
@@ -235,12 +267,20 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         return clean.OrderBy(k => template.ToList().IndexOf(k.Keyword)).ToList();
     }
 
+    /// <summary>All of a note's keywords in one statement: an autosave is on every clinician's critical path.</summary>
     private static async Task WriteKeywordsAsync(DbConnection connection, DbTransaction transaction, Guid noteId, Guid patientId, IReadOnlyList<NoteKeyword> keywords)
     {
+        if (keywords.Count == 0) return;
+        var parameters = new DynamicParameters(new { noteId, patientId });
+        var rows = new List<string>(keywords.Count);
         for (var i = 0; i < keywords.Count; i++)
-            await connection.ExecuteAsync(
-                "INSERT INTO note_keyword (note_id, patient_id, position, keyword, text) VALUES (@noteId, @patientId, @i, @Keyword, @Text)",
-                new { noteId, patientId, i, keywords[i].Keyword, keywords[i].Text }, transaction);
+        {
+            parameters.Add($"k{i}", keywords[i].Keyword);
+            parameters.Add($"t{i}", keywords[i].Text);
+            rows.Add($"(@noteId, @patientId, {i}, @k{i}, @t{i})");
+        }
+        await connection.ExecuteAsync(
+            $"INSERT INTO note_keyword (note_id, patient_id, position, keyword, text) VALUES {string.Join(", ", rows)}", parameters, transaction);
     }
 
     private async Task<Note?> LoadAsync(Guid noteId, CancellationToken cancellationToken) =>

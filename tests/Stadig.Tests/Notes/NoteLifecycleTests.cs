@@ -35,6 +35,39 @@ public class NoteLifecycleTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_editors_sign_saves_and_signs_the_text_on_screen_in_one_step_or_changes_nothing(DatabaseEngine engine)
+    {
+        var (region, patientId) = await PatientAsync(engine);
+        var nurse = await region.AddCallerAsync("ssk", Role.Nurse, region.Ward);
+        var draft = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Besöksanteckning");
+        var saved = await region.Notes.SaveDraftAsync(region.Physician, draft.Id, draft.Version, [new("Aktuellt", "Första utkastet")]);
+
+        // A stale version is a conflict: nothing saved, nothing signed.
+        await Assert.ThrowsAsync<NoteConflictException>(() =>
+            region.Notes.SaveAndSignAsync(region.Physician, draft.Id, draft.Version, [new("Aktuellt", "Gammal skärm")]));
+        // Empty text is not signed.
+        await Assert.ThrowsAsync<InvalidInputException>(() =>
+            region.Notes.SaveAndSignAsync(region.Physician, draft.Id, saved.Version, [new("Aktuellt", "")]));
+        var unchanged = await region.Notes.GetAsync(region.Physician, draft.Id);
+        Assert.False(unchanged.IsSigned);
+        Assert.Equal(saved.Version, unchanged.Version);
+        Assert.Equal("Första utkastet", unchanged.Keywords.Single(k => k.Keyword == "Aktuellt").Text);
+
+        await region.Notes.SaveAndSignAsync(region.Physician, draft.Id, saved.Version, [new("Bedömning", "Ingen fraktur."), new("Aktuellt", Fidelity)]);
+
+        var signed = await region.Notes.GetAsync(region.Physician, draft.Id);
+        Assert.True(signed.IsSigned);
+        Assert.True(signed.IntegrityIntact);
+        Assert.Equal(region.Physician.StaffId, signed.SignerId);
+        Assert.Equal(saved.Version + 2, signed.Version);
+        Assert.Equal(["Aktuellt", "Bedömning"], signed.Keywords.Where(k => k.Text.Length > 0).Select(k => k.Keyword));
+        Assert.Equal(Fidelity, signed.Keywords.Single(k => k.Keyword == "Aktuellt").Text);
+        Assert.Equal(NoteContentHash.Compute(signed.Keywords.Select(k => (k.Keyword, k.Text))), signed.ContentSha256);
+        await Assert.ThrowsAsync<ConflictException>(() =>
+            region.Notes.SaveAndSignAsync(nurse, draft.Id, signed.Version, [new("Aktuellt", "Efteråt")]));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_second_save_from_a_stale_version_is_a_conflict_that_shows_both_texts_and_overwrites_nothing(DatabaseEngine engine)
     {
         var (region, patientId) = await PatientAsync(engine);
