@@ -16,7 +16,8 @@ public enum Outcome
 /// how it ended, and the server's own time for it (the sum of its requests' Server-Timing totals;
 /// null when no answer carried one, as over MLLP).
 /// </summary>
-public readonly record struct Sample(string Action, double AtSeconds, double Milliseconds, Outcome Outcome, string? Status, double? ServerMilliseconds = null)
+public readonly record struct Sample(string Action, double AtSeconds, double Milliseconds, Outcome Outcome, string? Status, double? ServerMilliseconds = null,
+    double? QueueMilliseconds = null)
 {
     /// <summary>
     /// The time DESIGN.md's budgets are about: the server's (they are server times), else the
@@ -60,21 +61,28 @@ public sealed class Recorder
     /// <summary>The server time of the action being measured in this flow (see <see cref="MeasureAsync"/>).</summary>
     private static readonly AsyncLocal<ServerTime?> CurrentServerTime = new();
 
-    /// <summary>Adds one answer's Server-Timing total to the action being measured (an action may send several requests).</summary>
-    public static void AddServerTime(double milliseconds)
+    /// <summary>Adds one answer's Server-Timing (total, and the wait for an admission slot) to the action being measured (an action may send several requests).</summary>
+    public static void AddServerTime(double milliseconds, double? queueMilliseconds)
     {
-        if (CurrentServerTime.Value is { } time) time.Add(milliseconds);
+        if (CurrentServerTime.Value is { } time) time.Add(milliseconds, queueMilliseconds);
     }
 
     private sealed class ServerTime
     {
         public double? Milliseconds { get; private set; }
-        public void Add(double milliseconds) => Milliseconds = (Milliseconds ?? 0) + milliseconds;
+        public double? QueueMilliseconds { get; private set; }
+
+        public void Add(double milliseconds, double? queueMilliseconds)
+        {
+            Milliseconds = (Milliseconds ?? 0) + milliseconds;
+            if (queueMilliseconds is { } queue) QueueMilliseconds = (QueueMilliseconds ?? 0) + queue;
+        }
     }
 
-    public void Add(string action, double atSeconds, double milliseconds, Outcome outcome, string? status = null, double? serverMilliseconds = null)
+    public void Add(string action, double atSeconds, double milliseconds, Outcome outcome, string? status = null, double? serverMilliseconds = null,
+        double? queueMilliseconds = null)
     {
-        _samples.Enqueue(new Sample(action, atSeconds, milliseconds, outcome, status, serverMilliseconds));
+        _samples.Enqueue(new Sample(action, atSeconds, milliseconds, outcome, status, serverMilliseconds, queueMilliseconds));
         if (outcome == Outcome.Ok) _seen.TryAdd(action, 0);
     }
 
@@ -111,7 +119,7 @@ public sealed class Recorder
             result = ActionResult<T>.Error(e.GetType().Name);
         }
         watch.Stop();
-        Add(action, at, watch.Elapsed.TotalMilliseconds, result.Outcome, result.Status, serverTime.Milliseconds);
+        Add(action, at, watch.Elapsed.TotalMilliseconds, result.Outcome, result.Status, serverTime.Milliseconds, serverTime.QueueMilliseconds);
         return result;
     }
 }

@@ -7,7 +7,7 @@ public sealed record ActionSummary(
     string Action, int Count, int Ok, int Errors, int Shed, double PerSecond,
     double? P50, double? P95, double? P99, double? Max, double? ShedP99, double? BudgetP99,
     IReadOnlyDictionary<string, int> ErrorStatuses,
-    double? ServerP50 = null, double? ServerP99 = null, double? ServerMax = null);
+    double? ServerP50 = null, double? ServerP99 = null, double? ServerMax = null, double? QueueP99 = null);
 
 public sealed record TimelinePoint(double AtSeconds, int Count, double P50, double P95, double P99);
 
@@ -74,12 +74,14 @@ public sealed record RehearsalReport(
         var shed = samples.Where(s => s.Outcome == Outcome.Shed).Select(s => s.Milliseconds).Order().ToArray();
         var errors = samples.Where(s => s.Outcome == Outcome.Error).GroupBy(s => s.Status ?? "unknown").ToDictionary(g => g.Key, g => g.Count());
         var server = samples.Where(s => s.Outcome == Outcome.Ok && s.ServerMilliseconds is not null).Select(s => s.ServerMilliseconds!.Value).Order().ToArray();
+        var queue = samples.Where(s => s.Outcome == Outcome.Ok && s.QueueMilliseconds is not null).Select(s => s.QueueMilliseconds!.Value).Order().ToArray();
         return new ActionSummary(action, samples.Count, ok.Length, errors.Values.Sum(), shed.Length, Round(samples.Count / Math.Max(duration, 0.001)),
             ok.Length == 0 ? null : Round(Percentile(ok, 50)), ok.Length == 0 ? null : Round(Percentile(ok, 95)),
             ok.Length == 0 ? null : Round(Percentile(ok, 99)), ok.Length == 0 ? null : Round(ok[^1]),
             shed.Length == 0 ? null : Round(Percentile(shed, 99)),
             Budgets.TryGetValue(action, out var budget) ? budget : null, errors,
-            server.Length == 0 ? null : Round(Percentile(server, 50)), server.Length == 0 ? null : Round(Percentile(server, 99)), server.Length == 0 ? null : Round(server[^1]));
+            server.Length == 0 ? null : Round(Percentile(server, 50)), server.Length == 0 ? null : Round(Percentile(server, 99)), server.Length == 0 ? null : Round(server[^1]),
+            queue.Length == 0 ? null : Round(Percentile(queue, 99)));
     }
 
     /// <summary>Nearest-rank percentile of sorted values.</summary>
@@ -100,11 +102,11 @@ public sealed record RehearsalReport(
     {
         var lines = new List<string>
         {
-            string.Create(CultureInfo.InvariantCulture, $"{"action",-24} {"n",7} {"/s",7} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8} {"srv p50",8} {"srv p99",8} {"budget",7} {"errors",7} {"shed",6}"),
+            string.Create(CultureInfo.InvariantCulture, $"{"action",-24} {"n",7} {"/s",7} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8} {"srv p50",8} {"srv p99",8} {"wait p99",8} {"budget",7} {"errors",7} {"shed",6}"),
         };
         foreach (var a in Actions)
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{a.Action,-24} {a.Count,7} {a.PerSecond,7:0.00} {F(a.P50),8} {F(a.P95),8} {F(a.P99),8} {F(a.Max),8} {F(a.ServerP50),8} {F(a.ServerP99),8} {F(a.BudgetP99),7} {a.Errors,7} {a.Shed,6}"));
+                $"{a.Action,-24} {a.Count,7} {a.PerSecond,7:0.00} {F(a.P50),8} {F(a.P95),8} {F(a.P99),8} {F(a.Max),8} {F(a.ServerP50),8} {F(a.ServerP99),8} {F(a.QueueP99),8} {F(a.BudgetP99),7} {a.Errors,7} {a.Shed,6}"));
         foreach (var a in Actions.Where(a => a.Errors > 0))
             lines.Add($"  {a.Action} errors: " + string.Join(", ", a.ErrorStatuses.Select(kv => $"{kv.Key} × {kv.Value}")));
         if (Overload is { } o)

@@ -38,13 +38,13 @@ public static class ReportHtml
 
         html.Append("<h2>Actions</h2><p class=\"hint\">Client-side times over loopback HTTP/MLLP, page or body fully received; latency columns over successful actions. ")
             .Append("Budgets are DESIGN.md's p99 server-time budgets. The client times are the generator's (request sent to page read, on cores it shares with the server); the server times are Stadig's own Server-Timing (arrival to answer, waiting for a slot included), summed over an action's requests. A server p99 over budget is marked red.</p>");
-        html.Append("<table><thead><tr><th>action</th><th>n</th><th>per s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>server p50</th><th>server p99</th><th>budget p99</th><th>errors</th><th>shed</th><th>shed p99 ms</th></tr></thead><tbody>");
+        html.Append("<table><thead><tr><th>action</th><th>n</th><th>per s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>server p50</th><th>server p99</th><th>slot wait p99</th><th>budget p99</th><th>errors</th><th>shed</th><th>shed p99 ms</th></tr></thead><tbody>");
         foreach (var a in r.Actions)
         {
             var over = a.BudgetP99 is { } b && (a.ServerP99 ?? a.P99) > b;
             html.Append("<tr><td>").Append(E(a.Action)).Append("</td><td>").Append(a.Count).Append("</td><td>").Append(N(a.PerSecond))
                 .Append("</td><td>").Append(N(a.P50)).Append("</td><td>").Append(N(a.P95)).Append("</td><td>").Append(N(a.P99))
-                .Append("</td><td>").Append(N(a.Max)).Append("</td><td>").Append(N(a.ServerP50)).Append("</td><td").Append(over ? " class=\"over\"" : "").Append('>').Append(N(a.ServerP99)).Append("</td><td>").Append(a.BudgetP99 is { } budget ? N(budget) : "").Append("</td><td").Append(a.Errors > 0 ? " class=\"bad\"" : "").Append('>').Append(a.Errors)
+                .Append("</td><td>").Append(N(a.Max)).Append("</td><td>").Append(N(a.ServerP50)).Append("</td><td").Append(over ? " class=\"over\"" : "").Append('>').Append(N(a.ServerP99)).Append("</td><td>").Append(N(a.QueueP99)).Append("</td><td>").Append(a.BudgetP99 is { } budget ? N(budget) : "").Append("</td><td").Append(a.Errors > 0 ? " class=\"bad\"" : "").Append('>').Append(a.Errors)
                 .Append("</td><td>").Append(a.Shed).Append("</td><td>").Append(N(a.ShedP99)).Append("</td></tr>");
         }
         html.Append("</tbody></table>");

@@ -30,13 +30,16 @@ public static class Shedding
     public static HttpMessageHandler Timed(Recorder recorder, HttpMessageHandler inner) => new ResponseTimer(recorder) { InnerHandler = inner };
 
     /// <summary>The server's own time from Stadig's <c>Server-Timing: queue;dur=…, total;dur=…</c> header.</summary>
-    public static double? ServerMilliseconds(HttpResponseMessage response)
+    public static double? ServerMilliseconds(HttpResponseMessage response) => ServerTiming(response, "total");
+
+    /// <summary>One metric's duration from the Server-Timing header, e.g. "queue" (the wait for an admission slot).</summary>
+    public static double? ServerTiming(HttpResponseMessage response, string metricName)
     {
         if (!response.Headers.TryGetValues("Server-Timing", out var values)) return null;
         foreach (var metric in values.SelectMany(v => v.Split(',')))
         {
             var parts = metric.Trim().Split(';');
-            if (parts[0] != "total") continue;
+            if (parts[0] != metricName) continue;
             foreach (var parameter in parts.Skip(1))
                 if (parameter.Trim().StartsWith("dur=", StringComparison.Ordinal)
                     && double.TryParse(parameter.Trim()[4..], NumberStyles.Float, CultureInfo.InvariantCulture, out var ms))
@@ -53,7 +56,7 @@ public static class Shedding
             var watch = Stopwatch.StartNew();
             var response = await base.SendAsync(request, cancellationToken);
             var server = ServerMilliseconds(response);
-            if (server is { } ms) Recorder.AddServerTime(ms);
+            if (server is { } ms) Recorder.AddServerTime(ms, ServerTiming(response, "queue"));
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
                 recorder.AddUnavailable(new UnavailableResponse(at, watch.Elapsed.TotalMilliseconds, response.Headers.RetryAfter is not null, server));
             return response;

@@ -26,6 +26,16 @@ public sealed class Database
             if (!connectionString.Contains("No Reset On Close", StringComparison.OrdinalIgnoreCase)
                 && !connectionString.Contains("NoResetOnClose", StringComparison.OrdinalIgnoreCase))
                 builder.NoResetOnClose = true;
+            // Statements run again and again (the access facts, the audit append, a note's save) are
+            // prepared once per connection, so the server parses them once: the rehearsal's p50s fell
+            // by a quarter to a third. Each execution is still planned for its own parameters
+            // (force_custom_plan): a generic plan made one FHIR search 5 times slower
+            // (docs/benchmarks.md, "Not adopted: Npgsql automatic preparation", and "Overload run").
+            if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase)
+                && !connectionString.Contains("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase))
+                builder.MaxAutoPrepare = 50;
+            if (!(builder.Options ?? "").Contains("plan_cache_mode", StringComparison.Ordinal))
+                builder.Options = ((builder.Options ?? "") + " -c plan_cache_mode=force_custom_plan").Trim();
             _postgres = NpgsqlDataSource.Create(builder.ConnectionString);
         }
         else

@@ -23,13 +23,15 @@ public sealed class AdmissionOptions
     // Slots are sized by the node's cores: requests here are mostly CPU (the application and, on a
     // node with its database, PostgreSQL) with short waits for the database between, so a 2-core
     // node that lets many run at once makes each of them slow long before it sheds. The go-live
-    // rehearsal's overload runs found that twice (64 slots, then 30): admitted requests queued for
-    // the cores and missed their budgets. Two requests per core keep the cores busy while one waits
-    // for the database, and a request that finds no slot soon is turned away at once.
+    // rehearsal's overload runs found that three times (64 slots never shed; pools adding up to 30
+    // shed, but what they admitted queued for the cores; 4 slots on 2 cores still put autosave and
+    // sign over budget at three times capacity) and measured 3 slots on 2 cores as the size that
+    // keeps both the cores busy and the writes within budget; 2 left the cores idle while requests
+    // waited for the database (docs/benchmarks.md, "Overload run at three times capacity").
     private static readonly int Cores = Environment.ProcessorCount;
 
-    /// <summary>Requests served at once, all classes together (autosave and sign may use <see cref="PriorityReserve"/> more).</summary>
-    public int MaxConcurrent { get; set; } = 2 * Cores;
+    /// <summary>Requests served at once, all classes together (autosave and sign may use <see cref="PriorityReserve"/> more): one and a half per core.</summary>
+    public int MaxConcurrent { get; set; } = Math.Max(2, Cores + Cores / 2);
 
     /// <summary>Slots only autosave and sign may use, so that saving never waits behind screens and integrations.</summary>
     public int PriorityReserve { get; set; } = Cores;
@@ -56,14 +58,23 @@ public sealed class AdmissionOptions
     /// <summary>How long a login may wait for a slot; the answer, slot or 503, still comes within 100 ms.</summary>
     public int LoginQueueWaitMilliseconds { get; set; } = 50;
 
+    /// <summary>
+    /// Within a class, a freed slot goes to the request that has waited least (newest first). Under
+    /// overload the oldest waiters are then the ones turned away when their wait runs out, and what
+    /// is admitted has hardly waited, so it still finishes within its budget; first come, first
+    /// served would admit requests that have already spent their budget waiting. Below overload no
+    /// one waits long either way.
+    /// </summary>
+    public bool NewestFirst { get; set; } = true;
+
     /// <summary>Every request's deadline: past it the work is cancelled and the answer is 503.</summary>
     public int RequestTimeoutSeconds { get; set; } = 10;
 }
 
 /// <summary>
-/// Admission control: a fixed number of requests run at once (two per core), whatever their class;
+/// Admission control: a fixed number of requests run at once (one and a half per core), whatever their class;
 /// a freed slot goes to the waiting request of the most urgent class (autosave and sign, then
-/// screens, then integrations, then logins), first come first served within a class. Autosave and
+/// screens, then integrations, then logins), newest first within a class. Autosave and
 /// sign have reserve slots on top. A request that cannot start within a short wait gets 503 with
 /// Retry-After at once, instead of joining a queue that makes every screen hang.
 /// </summary>
@@ -185,15 +196,15 @@ public sealed class AdmissionControl(AdmissionOptions options)
         {
             _total--;
             _inUse[(int)requestClass]--;
-            // Hand freed slots to the most urgent class waiting, oldest first.
+            // Hand freed slots to the most urgent class waiting, newest first within it (see NewestFirst).
             for (var c = (int)RequestClass.Priority; c < _waiting.Length; c++)
             {
                 var queue = _waiting[c];
-                while (queue.First is { } first && _total < LimitOf((RequestClass)c))
+                while ((options.NewestFirst ? queue.Last : queue.First) is { } next && _total < LimitOf((RequestClass)c))
                 {
-                    queue.RemoveFirst();
+                    queue.Remove(next);
                     Take((RequestClass)c);
-                    admitted.Add(first.Value);
+                    admitted.Add(next.Value);
                 }
                 if (queue.Count > 0) break;
             }

@@ -93,6 +93,27 @@ public class AdmissionControlTests
     }
 
     [Fact]
+    public async Task Within_a_class_the_request_that_waited_least_gets_the_freed_slot_and_the_oldest_is_turned_away_when_its_wait_runs_out()
+    {
+        var admission = new AdmissionControl(new AdmissionOptions { MaxConcurrent = 1, QueueWaitMilliseconds = 60_000 });
+        var held = (await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None))!;
+        using var oldestGivesUp = new CancellationTokenSource();
+        var oldest = admission.TryEnterAsync(RequestClass.Interactive, oldestGivesUp.Token);
+        var newest = admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None);
+
+        held.Dispose();
+        var admitted = await newest;
+        Assert.NotNull(admitted);
+        Assert.False(oldest.IsCompleted);
+
+        // Its wait runs out (here: its client goes away): it is answered, and holds no slot.
+        await oldestGivesUp.CancelAsync();
+        Assert.Null(await oldest);
+        admitted.Dispose();
+        Assert.NotNull(await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Autosave_and_sign_have_reserve_slots_when_screens_fill_the_node_and_a_request_that_waits_too_long_is_turned_away()
     {
         var admission = new AdmissionControl(new AdmissionOptions { MaxConcurrent = 2, PriorityReserve = 1, QueueWaitMilliseconds = 1, PriorityQueueWaitMilliseconds = 1 });
