@@ -12,6 +12,15 @@ namespace Stadig.Tests.Results;
 
 public class ResultInboxTests
 {
+    /// <summary>A region with a lab unit whose results come in over HL7 v2, at the clock's time.</summary>
+    private static async Task<(TestRegion Region, IngestOruMessage Ingest)> RegionWithLabAsync(DatabaseEngine engine, FixedClock clock)
+    {
+        var region = await TestRegion.CreateAsync(engine, clock);
+        var labUnit = await region.Staff.AddUnitAsync(region.Ward.ProviderId, "SE2321000016-0099", "Klinisk kemi", UnitKind.Lab);
+        return (region, new IngestOruMessage(region.Database, region.Audit, new PatientMatcher(new PatientIdentifierRules(clock)),
+            await LabIntegration.CallerAsync(region.Staff, labUnit), clock));
+    }
+
     private static string Oru(string controlId, string number, string name, string service, string flag) =>
         $"MSH|^~\\&|LABSYS|KLINKEM|STADIG|REGION|20261123075500+0100||ORU^R01^ORU_R01|{controlId}|P|2.5\r" +
         $"PID|1||{number.Replace("-", "")}^^^^PN||{name}\r" +
@@ -22,10 +31,7 @@ public class ResultInboxTests
     public async Task The_unit_sees_unattested_results_critical_first_and_a_physician_attests_them_with_who_and_when(DatabaseEngine engine)
     {
         var clock = new FixedClock(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
-        var region = await TestRegion.CreateAsync(engine, clock);
-        var labUnit = await region.Staff.AddUnitAsync(region.Ward.ProviderId, "SE2321000016-0099", "Klinisk kemi", UnitKind.Lab);
-        var ingest = new IngestOruMessage(region.Database, region.Audit, new PatientMatcher(new PatientIdentifierRules(clock)),
-            await LabIntegration.CallerAsync(region.Staff, labUnit), clock);
+        var (region, ingest) = await RegionWithLabAsync(engine, clock);
         var number = TestNumbers.Personnummer(1950, 3, 14);
         var patientId = (await region.Patients.RegisterAsync(region.Physician, number, new PatientDetails("Öberg", "Lina"))).PatientId;
         await ingest.IngestAsync(Oru("R1", number, "Öberg^Lina", "Elstatus", "N"));
@@ -57,10 +63,7 @@ public class ResultInboxTests
     public async Task The_inbox_lists_reports_of_patients_with_an_encounter_or_an_active_care_relation_at_the_unit_and_no_others(DatabaseEngine engine)
     {
         var clock = new FixedClock(new DateTimeOffset(2026, 8, 1, 8, 0, 0, TimeSpan.Zero));
-        var region = await TestRegion.CreateAsync(engine, clock);
-        var labUnit = await region.Staff.AddUnitAsync(region.Ward.ProviderId, "SE2321000016-0099", "Klinisk kemi", UnitKind.Lab);
-        var ingest = new IngestOruMessage(region.Database, region.Audit, new PatientMatcher(new PatientIdentifierRules(clock)),
-            await LabIntegration.CallerAsync(region.Staff, labUnit), clock);
+        var (region, ingest) = await RegionWithLabAsync(engine, clock);
         var clinic = await region.AddCallerAsync("mottagning", Role.Physician, region.Clinic);
         async Task<(string Number, Guid Id)> RegisterAsync(Caller by, string family, int day)
         {
