@@ -28,7 +28,7 @@ public sealed partial class FhirService
         var (patientId, stored) = await ResolvePatientAsync(connection, null, id) ?? throw NotFound("Patient", id);
         RequirePatientContext(caller, "Patient", write: false, id, stored?.Id ?? patientId.ToString());
         var grant = await checkpoint.ReadAsync(caller.Caller, patientId, "FHIR Patient $everything", cancellationToken);
-        var patient = await registry.FindInAsync(grant, connection, null) ?? throw NotFound("Patient", id);
+        var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw NotFound("Patient", id);
         var resources = new List<JsonObject> { PatientResource(patient, stored) };
         foreach (var row in await FhirResourceStore.CompartmentAsync(connection, patientId, null))
         {
@@ -96,7 +96,7 @@ public sealed partial class FhirService
             {
                 if (background is not null) await background.YieldAsync(cancellationToken);
                 var grant = await checkpoint.ExportAsync(caller.Caller, patientId, "FHIR $export", cancellationToken);
-                var patient = await registry.FindInAsync(grant, connection, null);
+                var patient = await PatientRegistry.FindInAsync(grant, connection, null);
                 if (patient is null) continue;
                 var stored = await FhirResourceStore.PatientOfAsync(connection, null, patientId);
                 if (scope.Since is null || patient.UpdatedAt > scope.Since) await WriteAsync(PatientResource(patient, stored));

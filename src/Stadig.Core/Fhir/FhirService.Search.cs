@@ -211,7 +211,7 @@ public sealed partial class FhirService
                 var patientRow = await ResolvePatientAsync(connection, transaction, found[0]);
                 var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, patientRow!.Value.PatientId, "FHIR Patient", AuditActivity.Read, connection, transaction, decided);
                 if (refusal is not null) throw new RefusedWrite(refusal);
-                var patient = await registry.FindInAsync(grant!, connection, transaction);
+                var patient = await PatientRegistry.FindInAsync(grant!, connection, transaction);
                 return new FhirWriteOutcome(PatientResource(patient!, null), type, found[0], patient!.Version, patient.UpdatedAt, Created: false);
             }
             return new FhirWriteOutcome(FhirJson.Parse(existing!.Content), type, existing.Id, existing.VersionId, existing.LastUpdated, Created: false);

@@ -143,7 +143,7 @@ public sealed partial class FhirService
             RequirePatientContext(caller, "Patient", write: true, id!, fhirId);
             var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, known.PatientId, "FHIR Patient", AuditActivity.Write, connection, transaction, decided);
             if (refusal is not null) throw new RefusedWrite(refusal);
-            var before = await registry.FindInAsync(grant!, connection, transaction) ?? throw NotFound("Patient", id!);
+            var before = await Stadig.Patients.PatientRegistry.FindInAsync(grant!, connection, transaction) ?? throw NotFound("Patient", id!);
             if (ifMatch is { } expected && expected != before.Version)
                 throw new FhirException(HttpStatusCode.PreconditionFailed, "conflict", path,
                     $"Patient/{id} is at version {before.Version}, not {expected}: someone else changed it. Read it again and redo the change.");

@@ -96,7 +96,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
         RequirePatientContext(caller, "Patient", write: false, id, stored?.Id ?? patientId.ToString());
         Patient patient;
         if (grant is null) patient = await registry.GetAsync(caller.Caller, patientId, cancellationToken);
-        else patient = await registry.FindInAsync(grant, connection, null) ?? throw NotFound("Patient", id);
+        else patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw NotFound("Patient", id);
         return PatientResource(patient, stored);
     }
 

@@ -192,6 +192,21 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         return note;
     }
 
+    /// <summary>
+    /// One note and its patient for the banner, as the note page shows them: one access decision and
+    /// one audited read, instead of one for the note and another for the patient.
+    /// </summary>
+    public async Task<(Note Note, Patients.Patient Patient)> GetWithPatientAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
+    {
+        var patientId = await PatientOfAsync(noteId, cancellationToken);
+        var grant = await checkpoint.ReadAsync(caller, patientId, "Note", cancellationToken);
+        var note = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
+        if (!grant.Context.MaySee(note.UnitId)) throw await checkpoint.RefuseAsync(caller, patientId, "Note", AuditActivity.Read, cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var patient = await Patients.PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
+        return (note, patient);
+    }
+
     /// <summary>Every version of the note, oldest first: the original and each amendment, with who and when.</summary>
     public async Task<IReadOnlyList<Note>> HistoryAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
     {

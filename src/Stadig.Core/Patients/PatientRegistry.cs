@@ -43,7 +43,7 @@ public sealed partial class PatientRegistry(Database database, PatientIdentifier
     }
 
     /// <summary>The registry row inside a transaction the caller holds, with the checkpoint's grant for it.</summary>
-    public Task<Patient?> FindInAsync(PatientAccessGrant grant, DbConnection connection, DbTransaction? transaction) =>
+    public static Task<Patient?> FindInAsync(PatientAccessGrant grant, DbConnection connection, DbTransaction? transaction) =>
         FindAsync(connection, transaction, grant.PatientId);
 
     private static Task<Patient?> FindAsync(DbConnection connection, DbTransaction? transaction, Guid patientId) =>

@@ -68,6 +68,31 @@ public class NoteLifecycleTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_note_page_reads_the_note_and_its_patient_in_one_audited_access(DatabaseEngine engine)
+    {
+        var (region, patientId) = await PatientAsync(engine);
+        var draft = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Daganteckning");
+        var elsewhere = await region.AddCallerAsync("annan", Role.Physician, region.Clinic);
+        async Task<long> ReadsAsync(string outcome)
+        {
+            await using var c = await region.Database.OpenAsync();
+            return await c.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND activity = 'Read' AND outcome = @outcome", new { patientId, outcome });
+        }
+        var before = await ReadsAsync("Allowed");
+
+        var (note, patient) = await region.Notes.GetWithPatientAsync(region.Physician, draft.Id);
+
+        Assert.Equal(draft.Id, note.Id);
+        Assert.Equal(patientId, patient.Id);
+        Assert.Equal(before + 1, await ReadsAsync("Allowed"));
+        // Without a care relation: refused, and the refusal is audited.
+        var refusedBefore = await ReadsAsync("Denied");
+        await Assert.ThrowsAnyAsync<StadigException>(() => region.Notes.GetWithPatientAsync(elsewhere, draft.Id));
+        Assert.Equal(refusedBefore + 1, await ReadsAsync("Denied"));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_second_save_from_a_stale_version_is_a_conflict_that_shows_both_texts_and_overwrites_nothing(DatabaseEngine engine)
     {
         var (region, patientId) = await PatientAsync(engine);
