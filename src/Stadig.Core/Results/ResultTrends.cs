@@ -19,14 +19,14 @@ public sealed record TrendPoint
     public Guid UnitId { get; init; }
 }
 
-public sealed record Trend(string AnalysisCode, string AnalysisName, string? Unit, IReadOnlyList<TrendPoint> Points)
+public sealed record Trend(string AnalysisCode, string AnalysisName, string? Unit, IReadOnlyList<TrendPoint> Points, Patients.Patient Patient)
 {
     /// <summary>The reference range to draw as a band: the most recent one given.</summary>
     public (double? Low, double? High) ReferenceRange =>
         Points.LastOrDefault(p => p.ReferenceLow is not null || p.ReferenceHigh is not null) is { } p ? (p.ReferenceLow, p.ReferenceHigh) : (null, null);
 }
 
-/// <summary>One analysis over time for one patient: current values only (superseded ones are history), oldest first.</summary>
+/// <summary>One analysis over time for one patient (with the patient, for the banner): current values only (superseded ones are history), oldest first.</summary>
 public sealed class ResultTrends(Database database, PatientCheckpoint checkpoint)
 {
     public async Task<Trend> TrendAsync(Caller caller, Guid patientId, string analysisCode, CancellationToken cancellationToken = default)
@@ -43,6 +43,8 @@ public sealed class ResultTrends(Database database, PatientCheckpoint checkpoint
             """, new { patientId = grant.PatientId, analysisCode })).ToList();
         var visible = rows.Where(r => grant.Context.MaySee(r.UnitId)).ToList();
         if (visible.Count == 0) throw new NotFoundException("Inga svar för den analysen.");
-        return new Trend(analysisCode, visible[^1].AnalysisName, visible[^1].Unit, visible);
+        // The patient for the banner under the same audited access: one read of the record, not two.
+        var patient = await Patients.PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
+        return new Trend(analysisCode, visible[^1].AnalysisName, visible[^1].Unit, visible, patient);
     }
 }

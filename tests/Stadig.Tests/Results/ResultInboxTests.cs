@@ -13,7 +13,7 @@ namespace Stadig.Tests.Results;
 public class ResultInboxTests
 {
     /// <summary>A region with a lab unit whose results come in over HL7 v2, at the clock's time.</summary>
-    private static async Task<(TestRegion Region, IngestOruMessage Ingest)> RegionWithLabAsync(DatabaseEngine engine, FixedClock clock)
+    internal static async Task<(TestRegion Region, IngestOruMessage Ingest)> RegionWithLabAsync(DatabaseEngine engine, FixedClock clock)
     {
         var region = await TestRegion.CreateAsync(engine, clock);
         var labUnit = await region.Staff.AddUnitAsync(region.Ward.ProviderId, "SE2321000016-0099", "Klinisk kemi", UnitKind.Lab);
@@ -21,7 +21,7 @@ public class ResultInboxTests
             await LabIntegration.CallerAsync(region.Staff, labUnit), clock));
     }
 
-    private static string Oru(string controlId, string number, string name, string service, string flag) =>
+    internal static string Oru(string controlId, string number, string name, string service, string flag) =>
         $"MSH|^~\\&|LABSYS|KLINKEM|STADIG|REGION|20261123075500+0100||ORU^R01^ORU_R01|{controlId}|P|2.5\r" +
         $"PID|1||{number.Replace("-", "")}^^^^PN||{name}\r" +
         $"OBR|1|P{controlId}|F{controlId}|{service}^{service}^L\r" +
