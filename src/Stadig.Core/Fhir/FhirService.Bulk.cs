@@ -147,13 +147,13 @@ public sealed partial class FhirService
     }
 
     /// <summary>
-    /// The patients of an export: a unit's (a group export), or the whole region's in keyset batches,
-    /// so that a region of a million is never one result in memory: that read alone took the
-    /// database a third of a second and its garbage paused every request (found by the go-live
-    /// rehearsal's overload run).
+    /// The patients of an export: a unit's (a group export), or the whole region's in keyset batches
+    /// (from <see cref="Guid.Empty"/>, as the FHIR backfill goes), so that a region of a million is
+    /// never one result in memory: that read alone took the database a third of a second and its
+    /// garbage paused every request (found by the go-live rehearsal's overload run).
     /// </summary>
-    private static async IAsyncEnumerable<Guid> PatientsToExportAsync(System.Data.Common.DbConnection connection, Guid? groupUnitId,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    internal static async IAsyncEnumerable<Guid> PatientsToExportAsync(System.Data.Common.DbConnection connection, Guid? groupUnitId,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, int batchSize = 1000)
     {
         if (groupUnitId is { } unit)
         {
@@ -162,20 +162,17 @@ public sealed partial class FhirService
                 yield return id;
             yield break;
         }
-        Guid? after = null;
+        var after = Guid.Empty;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var batch = (after is null
-                ? await connection.QueryAsync<Guid>($"SELECT id FROM patient WHERE merged_into_id IS NULL ORDER BY id LIMIT {ExportPatientBatch}")
-                : await connection.QueryAsync<Guid>($"SELECT id FROM patient WHERE merged_into_id IS NULL AND id > @after ORDER BY id LIMIT {ExportPatientBatch}", new { after })).ToList();
+            var batch = (await connection.QueryAsync<Guid>(
+                "SELECT id FROM patient WHERE merged_into_id IS NULL AND id > @after ORDER BY id LIMIT @batchSize", new { after, batchSize })).AsList();
             foreach (var id in batch) yield return id;
-            if (batch.Count < ExportPatientBatch) yield break;
+            if (batch.Count < batchSize) yield break;
             after = batch[^1];
         }
     }
-
-    private const int ExportPatientBatch = 1000;
 
     private static Task SaveFileAsync(System.Data.Common.DbConnection connection, Guid job, string type, int position, int lines, string content) =>
         connection.ExecuteAsync("INSERT INTO fhir_export_file (job_id, resource_type, position, lines, content) VALUES (@job, @type, @position, @lines, @content)",

@@ -83,19 +83,13 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     {
         var note = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
         if (!MaySign(caller.Role, note.NoteType)) throw new ForbiddenException("Din roll får inte signera den här anteckningen.");
-        if (note.Keywords.All(k => k.Text.Length == 0)) throw new InvalidInputException("keywords", "Anteckningen är tom och kan inte signeras.");
-        var hash = NoteContentHash.Compute(note.Keywords.Select(k => (k.Keyword, k.Text)));
+        var hash = SignableHash(note.Keywords);
         await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
         {
             RequireVisible(grant, note);
-            // The version check makes sure what is signed is exactly what the signer saw.
-            var signed = await connection.ExecuteAsync(
-                """
-                UPDATE note SET status = 'Signed', signer_id = @staffId, signed_at = @now, content_sha256 = @hash, version = version + 1
-                WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'
-                """, new { noteId, expectedVersion, staffId = caller.StaffId, now = clock.GetUtcNow(), hash }, transaction);
-            if (signed == 0) await ThrowWhyNotAsync(noteId, cancellationToken);
-            await NoteAsFhir.PublishAsync(connection, transaction, noteId, clock.GetUtcNow());
+            var now = clock.GetUtcNow();
+            await MarkSignedAsync(connection, transaction, caller, noteId, expectedVersion, hash, now, saved: false, cancellationToken);
+            await NoteAsFhir.PublishAsync(connection, transaction, noteId, now);
             return 0;
         }, cancellationToken);
         return (await LoadAsync(noteId, cancellationToken))!;
@@ -112,25 +106,41 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         var note = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
         if (!MaySign(caller.Role, note.NoteType)) throw new ForbiddenException("Din roll får inte signera den här anteckningen.");
         var clean = Validate(note.NoteType, keywords);
-        if (clean.All(k => k.Text.Length == 0)) throw new InvalidInputException("keywords", "Anteckningen är tom och kan inte signeras.");
         // The keywords are stored as validated, in this order, so the hash is the stored text's.
-        var hash = NoteContentHash.Compute(clean.Select(k => (k.Keyword, k.Text)));
+        var hash = SignableHash(clean);
         await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
         {
             RequireVisible(grant, note);
             var now = clock.GetUtcNow();
-            var signed = await connection.ExecuteAsync(
-                """
-                UPDATE note SET status = 'Signed', signer_id = @staffId, signed_at = @now, content_sha256 = @hash, version = version + 2,
-                                updated_at = @now, updated_by = @staffId
-                WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'
-                """, new { noteId, expectedVersion, staffId = caller.StaffId, now, hash }, transaction);
-            if (signed == 0) await ThrowWhyNotAsync(noteId, cancellationToken);
+            await MarkSignedAsync(connection, transaction, caller, noteId, expectedVersion, hash, now, saved: true, cancellationToken);
             await connection.ExecuteAsync("DELETE FROM note_keyword WHERE note_id = @noteId", new { noteId }, transaction);
             await WriteKeywordsAsync(connection, transaction, noteId, note.PatientId, clean);
             await NoteAsFhir.PublishAsync(connection, transaction, noteId, now);
             return 0;
         }, cancellationToken);
+    }
+
+    /// <summary>The content hash a note is signed with; an empty note is not signed.</summary>
+    private static string SignableHash(IReadOnlyList<NoteKeyword> keywords) =>
+        keywords.All(k => k.Text.Length == 0)
+            ? throw new InvalidInputException("keywords", "Anteckningen är tom och kan inte signeras.")
+            : NoteContentHash.Compute(keywords.Select(k => (k.Keyword, k.Text)));
+
+    /// <summary>
+    /// Marks the draft signed at <paramref name="expectedVersion"/>: the version check makes sure what is
+    /// signed is exactly what the signer saw. <paramref name="saved"/>: the text was saved in the same
+    /// step, which moves the version and the last change as a save would.
+    /// </summary>
+    private async Task MarkSignedAsync(DbConnection connection, DbTransaction transaction, Caller caller, Guid noteId, int expectedVersion,
+        string hash, DateTimeOffset now, bool saved, CancellationToken cancellationToken)
+    {
+        var signed = await connection.ExecuteAsync(
+            """
+            UPDATE note SET status = 'Signed', signer_id = @staffId, signed_at = @now, content_sha256 = @hash, version = version + @versionStep,
+                            updated_at = CASE WHEN @saved THEN @now ELSE updated_at END, updated_by = CASE WHEN @saved THEN @staffId ELSE updated_by END
+            WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'
+            """, new { noteId, expectedVersion, staffId = caller.StaffId, now, hash, saved, versionStep = saved ? 2 : 1 }, transaction);
+        if (signed == 0) await ThrowWhyNotAsync(noteId, cancellationToken);
     }
 
     /// <summary>A second physician countersigns a signed note (e.g. a resident's). The content stays as it is.</summary>
@@ -183,14 +193,8 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     }
 
     /// <summary>One note, through the checkpoint; a note of a unit the caller may not see reads as not found.</summary>
-    public async Task<Note> GetAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
-    {
-        var patientId = await PatientOfAsync(noteId, cancellationToken);
-        var grant = await checkpoint.ReadAsync(caller, patientId, "Note", cancellationToken);
-        var note = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
-        if (!grant.Context.MaySee(note.UnitId)) throw await checkpoint.RefuseAsync(caller, patientId, "Note", AuditActivity.Read, cancellationToken);
-        return note;
-    }
+    public async Task<Note> GetAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default) =>
+        (await ReadAsync(caller, noteId, cancellationToken)).Note;
 
     /// <summary>
     /// One note and its patient for the banner, as the note page shows them: one access decision and
@@ -198,13 +202,20 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     /// </summary>
     public async Task<(Note Note, Patients.Patient Patient)> GetWithPatientAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
     {
-        var patientId = await PatientOfAsync(noteId, cancellationToken);
-        var grant = await checkpoint.ReadAsync(caller, patientId, "Note", cancellationToken);
-        var note = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
-        if (!grant.Context.MaySee(note.UnitId)) throw await checkpoint.RefuseAsync(caller, patientId, "Note", AuditActivity.Read, cancellationToken);
+        var (note, grant) = await ReadAsync(caller, noteId, cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         var patient = await Patients.PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
         return (note, patient);
+    }
+
+    /// <summary>The note, read through the checkpoint (allowed and audited once), and the grant that allowed it.</summary>
+    private async Task<(Note Note, PatientAccessGrant Grant)> ReadAsync(Caller caller, Guid noteId, CancellationToken cancellationToken)
+    {
+        // The note first: it names its patient, so there is no separate lookup of the patient's id.
+        var note = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
+        var grant = await checkpoint.ReadAsync(caller, note.PatientId, "Note", cancellationToken);
+        if (!grant.Context.MaySee(note.UnitId)) throw await checkpoint.RefuseAsync(caller, note.PatientId, "Note", AuditActivity.Read, cancellationToken);
+        return (note, grant);
     }
 
     /// <summary>Every version of the note, oldest first: the original and each amendment, with who and when.</summary>

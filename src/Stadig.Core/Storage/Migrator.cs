@@ -33,6 +33,10 @@ public sealed class Migrator(Database database)
             .ToList();
     }
 
+    /// <summary>The table of applied migrations; made on first use, so an empty database has version 0.</summary>
+    private const string CreateSchemaTable =
+        "CREATE TABLE IF NOT EXISTS schema_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)";
+
     public static int LatestVersion(DatabaseEngine engine) => All(engine)[^1].Version;
 
     /// <summary>Brings the schema to <paramref name="targetVersion"/> (default: the latest). Returns the migrations applied.</summary>
@@ -47,7 +51,7 @@ public sealed class Migrator(Database database)
         try
         {
             await connection.ExecuteAsync(
-                "CREATE TABLE IF NOT EXISTS schema_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)");
+                CreateSchemaTable);
             var done = new List<Migration>();
             foreach (var migration in All(database.Engine).Where(m => m.Version <= (targetVersion ?? int.MaxValue)))
             {
@@ -77,7 +81,7 @@ public sealed class Migrator(Database database)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await connection.ExecuteAsync(
-            "CREATE TABLE IF NOT EXISTS schema_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)");
+            CreateSchemaTable);
         return await connection.ExecuteScalarAsync<int?>("SELECT MAX(version) FROM schema_migration") ?? 0;
     }
 
@@ -89,7 +93,7 @@ public sealed class Migrator(Database database)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await connection.ExecuteAsync(
-            "CREATE TABLE IF NOT EXISTS schema_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)");
+            CreateSchemaTable);
         var applied = (await connection.QueryAsync<int>("SELECT version FROM schema_migration")).ToHashSet();
         return All(database.Engine).Where(m => !applied.Contains(m.Version)).ToList();
     }

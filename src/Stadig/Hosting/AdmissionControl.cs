@@ -269,9 +269,14 @@ public static class AdmissionControlMiddleware
                 // A person in a browser (a page, the login form) gets a page, not JSON; a page they
                 // only looked at reloads itself after the Retry-After.
                 context.Response.ContentType = "text/html; charset=utf-8";
-                var reload = HttpMethods.IsGet(context.Request.Method) ? "<meta http-equiv=\"refresh\" content=\"2\">" : "";
+                // A form that was sent (a login, a note without JavaScript) was not received: the
+                // person is told how to send it again, since its text is still in the form they left.
+                var isGet = HttpMethods.IsGet(context.Request.Method);
+                var reload = isGet ? "<meta http-equiv=\"refresh\" content=\"2\">" : "";
+                var text = isGet ? busy
+                    : "Stadig är hårt belastat just nu och tog inte emot det du skickade. Gå tillbaka (Alt+Vänsterpil) och skicka igen om ett par sekunder; det du skrev finns kvar i formuläret.";
                 await context.Response.WriteAsync(
-                    $"<!doctype html><html lang=\"sv\"><head><meta charset=\"utf-8\">{reload}<title>Stadig</title></head><body><p>{busy}</p></body></html>");
+                    $"<!doctype html><html lang=\"sv\"><head><meta charset=\"utf-8\">{reload}<title>Stadig</title></head><body><p>{text}</p></body></html>");
                 return;
             }
             await context.Response.WriteAsJsonAsync(new { title = busy, status = 503 });

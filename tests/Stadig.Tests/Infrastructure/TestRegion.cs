@@ -49,4 +49,12 @@ public sealed class TestRegion
         await Staff.AddAssignmentAsync(member.Id, unit.Id, role, purpose);
         return new Caller(member.Id, member.HsaId, member.DisplayName, role, unit.Id, unit.HsaId, purpose);
     }
+
+    /// <summary>How many events of the activity and outcome the audit log holds for the patient (e.g. "Read", "Allowed").</summary>
+    public async Task<long> AuditCountAsync(Guid patientId, string activity, string outcome)
+    {
+        await using var c = await Database.OpenAsync();
+        return await Dapper.SqlMapper.ExecuteScalarAsync<long>(c,
+            "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND activity = @activity AND outcome = @outcome", new { patientId, activity, outcome });
+    }
 }

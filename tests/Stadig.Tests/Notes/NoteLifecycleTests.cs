@@ -73,12 +73,7 @@ public class NoteLifecycleTests
         var (region, patientId) = await PatientAsync(engine);
         var draft = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Daganteckning");
         var elsewhere = await region.AddCallerAsync("annan", Role.Physician, region.Clinic);
-        async Task<long> ReadsAsync(string outcome)
-        {
-            await using var c = await region.Database.OpenAsync();
-            return await c.ExecuteScalarAsync<long>(
-                "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND activity = 'Read' AND outcome = @outcome", new { patientId, outcome });
-        }
+        Task<long> ReadsAsync(string outcome) => region.AuditCountAsync(patientId, "Read", outcome);
         var before = await ReadsAsync("Allowed");
 
         var (note, patient) = await region.Notes.GetWithPatientAsync(region.Physician, draft.Id);

@@ -55,7 +55,7 @@ public class ResultInboxTests
         Assert.Empty(await region.Services.Inbox.UnattestedAsync(region.Physician, TimeSpan.FromHours(24)));
         await using var c = await region.Database.OpenAsync();
         Assert.Equal(2, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM diagnostic_report WHERE patient_id = @patientId AND attested_by = @by", new { patientId, by = region.Physician.StaffId }));
-        Assert.Equal(2, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND activity = 'Attest' AND outcome = 'Allowed'", new { patientId }));
+        Assert.Equal(2, await region.AuditCountAsync(patientId, "Attest", "Allowed"));
         Assert.Equal(0, await region.Services.Inbox.AttestAsync(region.Physician, [inbox[0].ReportId]));
     }
 

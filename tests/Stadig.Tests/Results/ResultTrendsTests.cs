@@ -19,12 +19,7 @@ public class ResultTrendsTests
         clock.Advance(TimeSpan.FromHours(1));
         await ingest.IngestAsync(ResultInboxTests.Oru("R2", number, "Öberg^Lina", "Kalium", "HH"));
         var elsewhere = await region.AddCallerAsync("annan", Role.Physician, region.Clinic);
-        async Task<long> ReadsAsync(string outcome)
-        {
-            await using var c = await region.Database.OpenAsync();
-            return await c.ExecuteScalarAsync<long>(
-                "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND activity = 'Read' AND outcome = @outcome", new { patientId, outcome });
-        }
+        Task<long> ReadsAsync(string outcome) => region.AuditCountAsync(patientId, "Read", outcome);
         var before = await ReadsAsync("Allowed");
 
         var trend = await region.Services.Trends.TrendAsync(region.Physician, patientId, "K");
