@@ -40,7 +40,8 @@ public sealed class MllpHostedService(
             return;
         }
         var caller = await LabIntegration.CallerAsync(staff, labUnit, cancellationToken);
-        var ingest = new IngestOruMessage(database, audit, new PatientMatcher(identifiers), caller, clock);
+        var ingest = new IngestOruMessage(database, audit, new PatientMatcher(identifiers), caller, clock,
+            new IngestOptions { NonProduction = settings.NonProductionMessages });
         var options = new MllpOptions
         {
             Port = port,
