@@ -2,6 +2,7 @@ using System.Data.Common;
 using Dapper;
 using Stadig.Access;
 using Stadig.Audit;
+using Stadig.Common;
 using Stadig.Fhir.Records;
 using Stadig.Hl7;
 using Stadig.Hl7.Mllp;
@@ -32,8 +33,8 @@ public sealed record IngestOptions
 {
     public NonProductionHandling NonProduction { get; init; } = NonProductionHandling.KeepApart;
 
-    /// <summary>The region's zone, in which HL7 times without an offset are read.</summary>
-    public TimeZoneInfo? Zone { get; init; }
+    /// <summary>The region's clock, in whose zone HL7 times without an offset are read.</summary>
+    public RegionTime Region { get; init; } = RegionTime.Sweden;
 }
 
 /// <summary>What became of one received message, and the ACK that answers it.</summary>
@@ -215,7 +216,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
                     ? await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Reject, now, Hl7ErrorCode.UnsupportedProcessingId, why)
                     : await FinishAsync(c, t, id, message, Hl7MessageState.NotProduction, AckCode.Accept, now, reason: why);
             }
-            var sentAt = OruObservations.Timestamp(message.Get("MSH-7"), "MSH-7", _options.Zone);
+            var sentAt = OruObservations.Timestamp(message.Get("MSH-7"), "MSH-7", _options.Region);
             var decisions = await DecideAsync(message, c, t);
             if (decisions.Count == 0)
                 return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, now, Hl7ErrorCode.RequiredFieldMissing,
@@ -268,7 +269,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         var decisions = new List<GroupDecision>();
         foreach (var group in OruGroups.Split(message))
         {
-            var reports = OruObservations.Read(group.Message, _options.Zone);
+            var reports = OruObservations.Read(group.Message, _options.Region);
             if (!reports.Any(r => r.Observations.Count > 0)) continue;
             var match = group.HasPid
                 ? await matcher.MatchAsync(group.Message, c, t)
@@ -406,7 +407,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             if (segment.Id is not ("OBR" or "OBX" or "ORC")) continue;
             try
             {
-                OruObservations.Read(new Hl7Message(message.Encoding, [message.Segments[0], segment]), _options.Zone);
+                OruObservations.Read(new Hl7Message(message.Encoding, [message.Segments[0], segment]), _options.Region);
             }
             catch (Exception)
             {

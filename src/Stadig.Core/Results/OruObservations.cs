@@ -1,4 +1,5 @@
 using System.Globalization;
+using Stadig.Common;
 using Stadig.Hl7;
 
 namespace Stadig.LabResults;
@@ -25,9 +26,9 @@ public static class OruObservations
 {
     /// <summary>
     /// The reports of one patient group (see <see cref="OruGroups"/>). Times without an offset are read
-    /// in <paramref name="zone"/>, the region's zone (Swedish time when none is given).
+    /// in the region's zone (<paramref name="zone"/>; Swedish time when none is given).
     /// </summary>
-    public static IReadOnlyList<OruReport> Read(Hl7Message message, TimeZoneInfo? zone = null)
+    public static IReadOnlyList<OruReport> Read(Hl7Message message, RegionTime? zone = null)
     {
         var reports = new List<OruReport>();
         Hl7Segment? obr = null;
@@ -57,7 +58,7 @@ public static class OruObservations
         return reports;
     }
 
-    private static OruObservation Observation(Hl7Segment obx, Hl7Encoding encoding, TimeZoneInfo? zone)
+    private static OruObservation Observation(Hl7Segment obx, Hl7Encoding encoding, RegionTime? zone)
     {
         var type = obx[2].Value.Trim().ToUpperInvariant();
         var code = obx[3][1][1].Value;
@@ -130,7 +131,7 @@ public static class OruObservations
     /// within ±14:00, or an instant outside what can be stored, is a <see cref="Hl7FieldException"/>
     /// naming <paramref name="field"/>: guessing would put a result at the wrong hour.
     /// </summary>
-    public static DateTimeOffset? Timestamp(string? text, string field = "TS", TimeZoneInfo? zone = null)
+    public static DateTimeOffset? Timestamp(string? text, string field = "TS", RegionTime? zone = null)
     {
         var t = text?.Trim() ?? "";
         if (t.Length < 8) return null;
@@ -140,8 +141,12 @@ public static class OruObservations
         if (dot >= 0) local = local[..dot];
         local = local.PadRight(14, '0');
         if (local.Length != 14 || !DateTime.TryParseExact(local, "yyyyMMddHHmmss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var at)) return null;
+        if (zoneAt < 0)
+        {
+            try { return (zone ?? RegionTime.Sweden).FromRegion(at); }
+            catch (ArgumentOutOfRangeException) { throw new Hl7FieldException(field, $"tidpunkten {t} går inte att återge."); }
+        }
         TimeSpan offset;
-        if (zoneAt >= 0)
         {
             var sign = t[zoneAt];
             var digits = t[(zoneAt + 1)..];
@@ -153,26 +158,10 @@ public static class OruObservations
                 throw new Hl7FieldException(field, $"tidszonen {sign}{digits} ligger utanför ±1400.");
             if (sign == '-') offset = -offset;
         }
-        else
-        {
-            var z = zone ?? Stockholm;
-            var wall = DateTime.SpecifyKind(at, DateTimeKind.Unspecified);
-            // The autumn's repeated hour reads as summer time; the spring's skipped hour as if the clock had not moved yet.
-            offset = z.IsAmbiguousTime(wall) ? z.GetAmbiguousTimeOffsets(wall).Max()
-                : z.IsInvalidTime(wall) ? z.GetUtcOffset(wall.AddHours(-1)) : z.GetUtcOffset(wall);
-        }
         var utcTicks = at.Ticks - offset.Ticks;
         if (utcTicks < DateTime.MinValue.Ticks || utcTicks > DateTime.MaxValue.Ticks)
             throw new Hl7FieldException(field, $"tidpunkten {t} går inte att återge.");
         return new DateTimeOffset(at, offset);
-    }
-
-    private static readonly TimeZoneInfo Stockholm = FindStockholm();
-
-    private static TimeZoneInfo FindStockholm()
-    {
-        try { return TimeZoneInfo.FindSystemTimeZoneById("Europe/Stockholm"); }
-        catch (TimeZoneNotFoundException) { return TimeZoneInfo.Utc; }
     }
 
     private static string? NullIfEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;

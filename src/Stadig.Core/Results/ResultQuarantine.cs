@@ -19,7 +19,7 @@ public sealed record QuarantinedResult(
 /// to the right patient or reject it. Both are logged with who, when and why; nothing leaves the
 /// list without a decision.
 /// </summary>
-public sealed class ResultQuarantine(Database database, AuditLog audit, PatientIdentifierRules identifiers, TimeProvider clock, TimeZoneInfo? zone = null)
+public sealed class ResultQuarantine(Database database, AuditLog audit, PatientIdentifierRules identifiers, TimeProvider clock, RegionTime? zone = null)
 {
     public static bool MayResolve(Role role) => role == Role.LabStaff;
 

@@ -75,8 +75,7 @@ public class PoisonMessageTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_time_without_offset_is_read_in_the_regions_zone(DatabaseEngine engine)
     {
-        var helsinki = TimeZoneInfo.FindSystemTimeZoneById("Europe/Helsinki");
-        await using var lab = await CreateAsync(engine, new IngestOptions { Zone = helsinki });
+        await using var lab = await CreateAsync(engine, new IngestOptions { Region = new Stadig.Common.RegionTime("Europe/Helsinki") });
         var number = TestNumbers.Personnummer(1950, 3, 14);
         var patientId = await lab.PatientAsync(number);
 
