@@ -1,9 +1,11 @@
 namespace Stadig.Hl7;
 
 /// <summary>
-/// What one MLLP frame holds: one message, several (each starting at an MSH), or a batch — a frame
-/// that starts with FHS or BHS, whose envelope segments (FHS, BHS, BTS, FTS) are set aside and whose
-/// messages are returned one by one, each as its own text (segments joined by CR).
+/// What one MLLP frame holds: one message, or a batch — a frame that starts with FHS or BHS, whose
+/// envelope segments (FHS, BHS, BTS, FTS) are set aside and whose messages are returned one by one,
+/// each as its own text (segments joined by CR). Several messages without a batch envelope are a
+/// <see cref="Problem"/>: one frame gets one ACK, so they are refused as a whole rather than split
+/// (only one could be answered) or merged (one patient's results would be read as another's).
 /// </summary>
 public sealed record Hl7Frame(IReadOnlyList<string> Messages, bool IsBatch, string? FileHeader, string? BatchHeader, string? Problem)
 {
@@ -40,6 +42,11 @@ public sealed record Hl7Frame(IReadOnlyList<string> Messages, bool IsBatch, stri
             }
         }
         Close();
+        if (!isBatch && messages.Count > 1)
+        {
+            var controlIds = string.Join(", ", messages.Select(m => Hl7Ack.Salvage(m).ControlId));
+            problem = $"MLLP-ramen innehåller {messages.Count} meddelanden (MSH-10 {controlIds}) utan batchhuvud (BHS); skicka ett meddelande per ram.";
+        }
         return new Hl7Frame(messages, isBatch, fileHeader, batchHeader, problem);
 
         void Close()

@@ -74,18 +74,11 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
                 $"Meddelandet är för stort ({bytes} byte); bara början är sparad.", cancellationToken);
         }
         var frame = Hl7Frame.Split(text);
-        if (frame.IsBatch)
-            return await IngestBatchAsync(text, bytes, frame, cancellationToken);
-        if (frame.Messages.Count > 1)
-        {
-            // One MLLP frame gets one ACK: splitting would answer only one of the messages, merging would file
-            // one patient's results on another. The sender is told to send them one by one.
-            var controlIds = string.Join(", ", frame.Messages.Select(m => Hl7Ack.Salvage(m).ControlId));
-            return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.SegmentSequenceError,
-                $"MLLP-ramen innehåller {frame.Messages.Count} meddelanden (MSH-10 {controlIds}) utan batchhuvud (BHS); skicka ett meddelande per ram.",
-                cancellationToken);
-        }
-        return await IngestMessageAsync(text, bytes, cancellationToken);
+        if (frame.Problem is { } problem)
+            return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.SegmentSequenceError, problem, cancellationToken);
+        return frame.IsBatch
+            ? await IngestBatchAsync(frame, cancellationToken)
+            : await IngestMessageAsync(text, bytes, cancellationToken);
     }
 
     /// <summary>
@@ -93,10 +86,8 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
     /// with an acknowledgement batch (HL7 v2.5 2.10.3): [FHS] BHS, the ACK of each message, BTS with
     /// their count [FTS]; BHS-12 names the batch's BHS-11.
     /// </summary>
-    private async Task<IngestOutcome> IngestBatchAsync(string text, long bytes, Hl7Frame frame, CancellationToken cancellationToken)
+    private async Task<IngestOutcome> IngestBatchAsync(Hl7Frame frame, CancellationToken cancellationToken)
     {
-        if (frame.Problem is { } problem)
-            return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.SegmentSequenceError, problem, cancellationToken);
         var outcomes = new List<IngestOutcome>();
         foreach (var message in frame.Messages)
             outcomes.Add(await IngestMessageAsync(message, Hl7Text.ToBytes(message).LongLength, cancellationToken));
@@ -136,9 +127,11 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             var outcome = await ProcessAsync(id, message, cancellationToken);
             return outcome with { Duplicate = outcome.Duplicate || !inserted };
         }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is not (DbException or TimeoutException or OperationCanceledException))
         {
             // A poison message must not stay Received: an in-order sender would resend it forever and block every later result.
+            // A database fault is not the message's: it goes on, the sender gets no ACK and sends again, and meanwhile the
+            // watchdog shows the message still Received.
             return await FailAsync(id, message, e, cancellationToken);
         }
     }
