@@ -298,7 +298,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         reports.Select(r => r.PlacerOrderNumber).OfType<string>().Where(p => p.StartsWith(Orders.LabOrders.PlacerPrefix, StringComparison.Ordinal)).Distinct();
 
     /// <summary>The Stadig orders a filed result answers are marked as resulted.</summary>
-    internal static async Task MarkOrdersResultedAsync(DbConnection c, DbTransaction t, IReadOnlyList<OruReport> reports)
+    private static async Task MarkOrdersResultedAsync(DbConnection c, DbTransaction t, IReadOnlyList<OruReport> reports)
     {
         foreach (var placer in StadigPlacers(reports))
             await c.ExecuteAsync("UPDATE lab_order SET status = 'Resulted' WHERE placer_order_number = @placer", new { placer }, t);

@@ -61,7 +61,6 @@ public sealed class ResultQuarantine(Database database, AuditLog audit, PatientI
             var message = GroupOf(raw, group);
             var now = clock.GetUtcNow();
             var reports = OruObservations.Read(message, zone);
-            await IngestOruMessage.MarkOrdersResultedAsync(c, t, reports);
             await IngestOruMessage.FileAsync(c, t, messageId, reports, patientId, caller.UnitId, now,
                 OruObservations.Timestamp(message.Get("MSH-7"), "MSH-7", zone));
             await c.ExecuteAsync(
