@@ -126,16 +126,12 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
         var ids = reportIds.Distinct().ToList();
         var parameters = new DynamicParameters();
         database.AddIds(parameters, "ids", ids);
-        List<(Guid Id, Guid PatientId, Guid UnitId, string ServiceName, DateTimeOffset? AttestedAt, long Abnormal)> reports;
+        List<(Guid Id, Guid PatientId, Guid UnitId, string ServiceName, DateTimeOffset? AttestedAt)> reports;
         await using (var connection = await database.OpenAsync(cancellationToken))
-            reports = (await connection.QueryAsync<(Guid, Guid, Guid, string, DateTimeOffset?, long)>(
-                $"""
-                SELECT r.id, r.patient_id, r.unit_id, r.service_name, r.attested_at, ({AbnormalLines}) FROM diagnostic_report r
-                WHERE {database.AnyOf("r.id", "ids")}
-                """, parameters)).ToList();
+            reports = (await connection.QueryAsync<(Guid, Guid, Guid, string, DateTimeOffset?)>(
+                $"SELECT r.id, r.patient_id, r.unit_id, r.service_name, r.attested_at FROM diagnostic_report r WHERE {database.AnyOf("r.id", "ids")}",
+                parameters)).ToList();
         if (reports.Count < ids.Count) throw new NotFoundException("Ett av svaren finns inte.");
-        var abnormal = reports.Where(r => r.AttestedAt is null && r.Abnormal > 0).Select(r => r.ServiceName).ToList();
-        if (abnormal.Count > 0) throw AbnormalFromList(abnormal);
 
         HiddenReport? hidden = null;
         try
@@ -144,21 +140,25 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
             {
                 var decided = new TransactionAccess();
                 var attested = 0;
+                var abnormal = new List<string>();
                 foreach (var report in reports.Where(r => r.AttestedAt is null))
                 {
+                    // Access first, so that a report the caller may not see is never described to them, not even as abnormal.
                     var (grant, refusal) = await checkpoint.WriteInAsync(caller, report.PatientId, "DiagnosticReport", AuditActivity.Attest, c, t, decided);
                     if (grant is null || !grant.Context.MaySee(report.UnitId))
                         throw hidden = new HiddenReport(report.PatientId, refusal);
-                    // Decided again inside the transaction: a corrected, abnormal value may have come in since the list was read.
-                    var changed = await c.ExecuteAsync(
-                        $"""
-                        UPDATE diagnostic_report SET attested_by = @staffId, attested_at = @now
-                        WHERE id = @id AND attested_at IS NULL AND ({AbnormalLines.Replace("r.id", "@id")}) = 0
-                        """, new { staffId = caller.StaffId, now = clock.GetUtcNow(), id = report.Id }, t);
-                    if (changed == 0 && await c.ExecuteScalarAsync<long>($"SELECT ({AbnormalLines.Replace("r.id", "@id")})", new { id = report.Id }, t) > 0)
-                        throw AbnormalFromList([report.ServiceName]);
-                    attested += changed;
+                    // Decided inside the transaction: a corrected, abnormal value may have come in since the list was read.
+                    if (await c.ExecuteScalarAsync<long>($"SELECT ({AbnormalLines.Replace("r.id", "@id")})", new { id = report.Id }, t) > 0)
+                    {
+                        abnormal.Add(report.ServiceName);
+                        continue;
+                    }
+                    attested += await c.ExecuteAsync(
+                        "UPDATE diagnostic_report SET attested_by = @staffId, attested_at = @now WHERE id = @id AND attested_at IS NULL",
+                        new { staffId = caller.StaffId, now = clock.GetUtcNow(), id = report.Id }, t);
                 }
+                // All or none: the transaction (the other attestations and their audit events) is rolled back.
+                if (abnormal.Count > 0) throw AbnormalFromList(abnormal);
                 return attested;
             }, cancellationToken);
         }

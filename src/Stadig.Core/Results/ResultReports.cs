@@ -131,7 +131,7 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
         var earlier = codes.Length == 0 ? [] : (await c.QueryAsync<Row>(
             $"""
             SELECT {RowColumns} FROM lab_result
-            WHERE patient_id = @patientId AND analysis_code IN @codes AND superseded_by IS NULL AND (report_id IS NULL OR report_id <> @reportId)
+            WHERE patient_id = @patientId AND {database.AnyOf("analysis_code", "codes")} AND superseded_by IS NULL AND (report_id IS NULL OR report_id <> @reportId)
             ORDER BY observed_at DESC
             """, new { patientId = header.PatientId, codes, reportId })).Where(r => grant.Context.MaySee(r.UnitId)).ToList();
 
@@ -144,7 +144,7 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
                 Code = r.AnalysisCode, TrendKey = key, Name = r.AnalysisName, Value = r.Value, ValueText = r.ValueText, Unit = r.Unit,
                 ReferenceLow = low, ReferenceHigh = high, ReferenceText = text, ReferenceFromCatalogue = fromCatalogue,
                 AbnormalFlag = r.AbnormalFlag, Status = r.Status, ObservedAt = r.ObservedAt,
-                Earlier = earlier.Where(e => e.ObservedAt < r.ObservedAt && AnalysisCodes.TrendKey(e.AnalysisCode, e.Unit) == key)
+                Earlier = earlier.Where(e => e.ObservedAt <= r.ObservedAt && AnalysisCodes.TrendKey(e.AnalysisCode, e.Unit) == key)
                     .Take(EarlierPerAnalysis).Select(e => new EarlierValue(e.ObservedAt, e.Value, e.ValueText, e.Unit, e.AbnormalFlag)).ToList(),
             };
         }).ToList();

@@ -49,10 +49,10 @@ public sealed class ResultTrends(Database database, PatientCheckpoint checkpoint
         var grant = await checkpoint.ReadAsync(caller, patientId, "ResultTrend", cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         var rows = (await connection.QueryAsync<TrendPoint>(
-            """
+            $"""
             SELECT analysis_code AS AnalysisCode, analysis_name AS AnalysisName, observed_at AS ObservedAt, value_numeric AS Value, value_text AS ValueText, unit AS Unit,
                    reference_low AS ReferenceLow, reference_high AS ReferenceHigh, abnormal_flag AS AbnormalFlag, status AS Status, unit_id AS UnitId
-            FROM lab_result WHERE patient_id = @patientId AND analysis_code IN @codes AND superseded_by IS NULL
+            FROM lab_result WHERE patient_id = @patientId AND {database.AnyOf("analysis_code", "codes")} AND superseded_by IS NULL
             ORDER BY observed_at
             """, new { patientId = grant.PatientId, codes = AnalysisCodes.Family(key).Append(analysisCode).Distinct().ToArray() })).ToList();
         var inTrend = rows.Where(r => AnalysisCodes.TrendKey(r.AnalysisCode, r.Unit) == key).ToList();
