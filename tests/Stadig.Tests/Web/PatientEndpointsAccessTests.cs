@@ -46,6 +46,8 @@ public class PatientEndpointsAccessTests
         ["/patients/{Id:guid}/orders"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/orders"), SaysNoAccess),
         ["/patients/{Id:guid}/trends/{Code}"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/trends/NPU02319"), SaysNoAccess),
         ["/notes/{NoteId:guid}"] = new(s => s.Client.GetAsync($"/notes/{s.Note}"), SaysNoAccess),
+        ["/patients/{Id:guid}/discharge"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/discharge"), SaysNoAccess),
+        ["/api/patients/{id:guid}/printouts"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/printouts", new { kind = "Note" }), IsNotFound),
         ["/notes/{NoteId:guid}/history"] = new(s => s.Client.GetAsync($"/notes/{s.Note}/history"), SaysNoAccess),
         ["/api/notes/{noteId:guid}"] = new(s => s.Client.GetAsync($"/api/notes/{s.Note}"), IsNotFound),
         ["/api/notes/{noteId:guid}/history"] = new(s => s.Client.GetAsync($"/api/notes/{s.Note}/history"), IsNotFound),
