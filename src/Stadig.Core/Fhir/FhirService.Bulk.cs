@@ -7,7 +7,6 @@ using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Common;
 using Stadig.Fhir.Store;
-using Stadig.Organisation;
 using Stadig.Patients;
 
 namespace Stadig.Fhir;
