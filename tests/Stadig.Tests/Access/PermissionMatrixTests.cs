@@ -78,6 +78,8 @@ public class PermissionMatrixTests
         ["GET /api/notes/worklist"] = "the caller's own unsigned notes: NoteWorklist through the checkpoint (Record part)",
         ["GET /ward"] = "ward list: EncounterPagesTests",
         ["GET /results/inbox"] = "result inbox: InboxPageTests (the inbox helper's)",
+        ["GET /results/inbox/next"] = "the inbox's next unattested result: InboxPageTests",
+        ["GET /results/{ReportId:guid}"] = "a result report's view: PatientEndpointsAccessTests (refused, allowed, audited; its resource is clinical content by default)",
         ["GET /lab/quarantine"] = "quarantine: QuarantinePageTests",
         ["GET /operations"] = "message states without patient data",
         ["GET /audit"] = "audit log: AuditPagesTests (log auditors only)",
