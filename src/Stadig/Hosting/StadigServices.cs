@@ -46,6 +46,8 @@ public static class StadigServices
         });
         services.AddSingleton<Stadig.Audit.AuditLog>();
         services.AddSingleton<Stadig.Audit.AuditVerifier>();
+        services.AddSingleton<Stadig.Audit.AuditCheckpoints>();
+        services.AddHostedService<Stadig.Audit.AuditCheckpointService>();
         services.AddSingleton(options.Audit);
         services.AddSingleton(sp => new Stadig.Audit.AuditQueryOptions { UnusualVolumePatientsPerDay = sp.GetRequiredService<Stadig.Audit.AuditSettings>().UnusualVolumePatientsPerDay });
         services.AddSingleton<Stadig.Audit.AuditQueries>();
