@@ -1,6 +1,7 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Localization;
 using Microsoft.IdentityModel.Tokens;
@@ -75,10 +76,12 @@ public static class StadigServices
         services.AddSingleton<InstallationSettings>();
         services.AddSingleton<RegionSeeder>();
         services.AddSingleton<IPasswordHasher<object>, PasswordHasher<object>>();
+        services.AddSingleton<LoginThrottle>();
         services.AddSingleton<LoginService>();
         services.AddScoped<CallerAccessor>();
         services.AddHttpContextAccessor();
 
+        AddForwardedHeaders(services, options);
         AddAuthentication(services, options);
         services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
@@ -113,6 +116,32 @@ public static class StadigServices
         // bytes on screen, in print and in a saved page are the letters that were typed.
         services.AddWebEncoders(o => o.TextEncoderSettings = new System.Text.Encodings.Web.TextEncoderSettings(System.Text.Unicode.UnicodeRanges.All));
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
+    }
+
+    /// <summary>
+    /// Behind a TLS-terminating proxy the request reaches Stadig as plain HTTP from the proxy's address.
+    /// Only the proxies named in Stadig:ForwardedProxies are believed about the client's address and
+    /// scheme, so the session cookie is Secure and HSTS is sent when the client used HTTPS, and login
+    /// throttling sees the client, not the proxy. Anyone else's X-Forwarded-* headers are ignored.
+    /// </summary>
+    private static void AddForwardedHeaders(IServiceCollection services, StadigOptions options)
+    {
+        services.Configure<ForwardedHeadersOptions>(forwarded =>
+        {
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in options.ForwardedProxies)
+            {
+                if (proxy.Contains('/')) forwarded.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(proxy));
+                else forwarded.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+            }
+        });
+        services.AddHsts(hsts =>
+        {
+            hsts.MaxAge = TimeSpan.FromDays(365);
+            hsts.IncludeSubDomains = false;
+        });
     }
 
     private static void AddAuthentication(IServiceCollection services, StadigOptions options)
@@ -186,7 +215,10 @@ public static class StadigServices
 
     public static void UseStadig(this WebApplication app)
     {
+        if (app.Services.GetRequiredService<StadigOptions>().ForwardedProxies.Length > 0) app.UseForwardedHeaders();
         app.UseExceptionHandler();
+        // Sent only on HTTPS requests (directly, or from a trusted proxy that says so), never for localhost.
+        app.UseHsts();
         app.UseSecurityHeaders();
         app.UseAdmissionControl();
         app.UseStaticFiles();
