@@ -9,7 +9,13 @@ public sealed class InvalidInputException(string field, string message) : Stadig
     public string Field { get; } = field;
 }
 
-public sealed class NotFoundException(string message) : StadigException(message);
+public class NotFoundException(string message) : StadigException(message);
+
+/// <summary>
+/// No patient has this id at all (as opposed to one the caller may not see, which is a plain
+/// <see cref="NotFoundException"/>): the page can say so instead of offering a care relation.
+/// </summary>
+public sealed class PatientNotFoundException() : NotFoundException("Patienten finns inte.");
 
 public class ConflictException(string message) : StadigException(message);
 

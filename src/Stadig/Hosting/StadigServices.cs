@@ -1,5 +1,6 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Identity;
@@ -30,6 +31,8 @@ public static class StadigServices
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Components", LogLevel.Warning);
+        // Parameter binding failures are logged at Debug with the raw value ("Failed to bind … from 'abc'").
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Http", LogLevel.Warning);
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new Stadig.Common.RegionTime(options.TimeZone));
@@ -216,7 +219,24 @@ public static class StadigServices
     public static void UseStadig(this WebApplication app)
     {
         if (app.Services.GetRequiredService<StadigOptions>().ForwardedProxies.Length > 0) app.UseForwardedHeaders();
-        app.UseExceptionHandler();
+        // One error map (ProblemMapping): the API gets ProblemDetails; a page request gets the error
+        // page re-executed with the failure's status, in the layout and the user's language.
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandlingPath = "/error",
+            // The page is rendered again in a fresh scope: the failed render's services are spent.
+            CreateScopeForErrors = true,
+            StatusCodeSelector = ProblemMapping.StatusOf,
+            // An expected failure (bad input, not found) is an answer, not an error to log with its text.
+            SuppressDiagnosticsCallback = c => ProblemMapping.IsExpected(c.Exception),
+        });
+        app.UseStatusCodePagesWithReExecute("/error/{0}", createScopeForStatusCodePages: true);
+        // The JSON API and FHIR answer with their own bodies (or none): never with a page.
+        app.Use((http, next) =>
+        {
+            if (ProblemMapping.WantsJson(http) && http.Features.Get<IStatusCodePagesFeature>() is { } pages) pages.Enabled = false;
+            return next(http);
+        });
         // Sent only on HTTPS requests (directly, or from a trusted proxy that says so), never for localhost.
         app.UseHsts();
         app.UseSecurityHeaders();
