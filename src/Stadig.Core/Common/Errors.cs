@@ -9,13 +9,16 @@ public sealed class InvalidInputException(string field, string message) : Stadig
     public string Field { get; } = field;
 }
 
-public class NotFoundException(string message) : StadigException(message);
+public sealed class NotFoundException(string message) : StadigException(message)
+{
+    /// <summary>
+    /// No patient has this id at all (as opposed to one the caller may not see): the page can say
+    /// so instead of offering a care relation.
+    /// </summary>
+    public bool NoSuchPatient { get; init; }
 
-/// <summary>
-/// No patient has this id at all (as opposed to one the caller may not see, which is a plain
-/// <see cref="NotFoundException"/>): the page can say so instead of offering a care relation.
-/// </summary>
-public sealed class PatientNotFoundException() : NotFoundException("Patienten finns inte.");
+    public static NotFoundException NoPatient() => new("Patienten finns inte.") { NoSuchPatient = true };
+}
 
 public class ConflictException(string message) : StadigException(message);
 
