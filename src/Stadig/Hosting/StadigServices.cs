@@ -236,6 +236,11 @@ public static class StadigServices
         app.Use((http, next) =>
         {
             if (ProblemMapping.WantsJson(http) && http.Features.Get<IStatusCodePagesFeature>() is { } pages) pages.Enabled = false;
+            // The error page is rendered as a GET: re-executed as the failed form post, the page
+            // would look for that form and fail in turn.
+            if ((http.Features.Get<IStatusCodeReExecuteFeature>() is not null || http.Features.Get<IExceptionHandlerPathFeature>() is not null)
+                && !HttpMethods.IsGet(http.Request.Method))
+                http.Request.Method = HttpMethods.Get;
             return next(http);
         });
         // Sent only on HTTPS requests (directly, or from a trusted proxy that says so), never for localhost.
