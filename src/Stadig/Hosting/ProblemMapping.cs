@@ -67,6 +67,12 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
             BadHttpRequestException bad => new ProblemDetails { Title = bad.StatusCode == 400 ? "The request is not valid." : "The request cannot be served." },
             _ => new ProblemDetails { Title = status == 503 ? "Stadig is busy; try again shortly." : "An unexpected error occurred." },
         };
+        // The field and the limit as data, for a client (the editor's autosave) to say in its own language.
+        if (exception is InvalidInputException { MaxLength: { } maxLength } tooLong)
+        {
+            details.Extensions["field"] = tooLong.Field;
+            details.Extensions["maxLength"] = maxLength;
+        }
         details.Status = status;
         httpContext.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = details, Exception = exception });
