@@ -26,6 +26,8 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         {
             await audit.AppendAsync(new AuditEntry(caller, context is null ? null : patientId, AuditActivity.Read, resource, AuditOutcome.Denied,
                 AuditFlags.NoCareRelation), cancellationToken);
+            // An id no patient has is not a secret worth keeping: the page can then say so plainly.
+            if (context is null) throw NotFoundException.NoPatient();
             throw new NotFoundException("Patienten finns inte, eller så saknar du vårdrelation.");
         }
         await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.Read, resource, AuditOutcome.Allowed, FlagsOf(context)), cancellationToken);
