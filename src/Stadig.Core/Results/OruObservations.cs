@@ -6,15 +6,33 @@ namespace Stadig.LabResults;
 /// <summary>One OBR with the OBX segments that follow it.</summary>
 public sealed record OruReport(
     string? PlacerOrderNumber, string? FillerOrderNumber, string ServiceCode, string ServiceName, string Status,
-    DateTimeOffset? ObservedAt, IReadOnlyList<OruObservation> Observations);
+    DateTimeOffset? ObservedAt, IReadOnlyList<OruObservation> Observations)
+{
+    /// <summary>The NTE comments after the OBR (and any before it in the patient's group), one line per NTE-3 repetition.</summary>
+    public string? Comment { get; init; }
+}
 
 /// <summary>One OBX as Stadig stores it; <see cref="ValueText"/> is OBX-5 exactly as sent, escapes decoded.</summary>
 public sealed record OruObservation(
     string ValueType, string Code, string Name, string? SubId, double? ValueNumeric, string? ValueText, string? Unit,
     string? ReferenceRange, double? ReferenceLow, double? ReferenceHigh, string? AbnormalFlag, string Status,
-    DateTimeOffset? ObservedAt, string? Performer);
+    DateTimeOffset? ObservedAt, string? Performer)
+{
+    /// <summary>The NTE comments after this OBX, one line per NTE-3 repetition.</summary>
+    public string? Comment { get; init; }
 
-/// <summary>Reads the order groups and observations of an ORU^R01.</summary>
+    /// <summary>An ED value (OBX-2 ED): the decoded document, never its base64 text.</summary>
+    public OruAttachment? Attachment { get; init; }
+}
+
+/// <summary>A document a lab sends in OBX-5 (ED), decoded.</summary>
+public sealed record OruAttachment(string ContentType, byte[] Data);
+
+/// <summary>
+/// Reads the order groups and observations of an ORU^R01, with their NTE comments and ED documents.
+/// A value that cannot be read as its type says (an ED that is not valid base64) is an
+/// <see cref="Hl7ParseException"/> naming the OBX and OBX-5: the message is refused, not half filed.
+/// </summary>
 public static class OruObservations
 {
     public static IReadOnlyList<OruReport> Read(Hl7Message message)
@@ -22,32 +40,50 @@ public static class OruObservations
         var reports = new List<OruReport>();
         Hl7Segment? obr = null;
         var observations = new List<OruObservation>();
+        var reportComments = new List<string>();
+        var pendingComments = new List<string>();
         void Close()
         {
             if (obr is null && observations.Count == 0) return;
             var placer = NullIfEmpty(obr?[2].Value) ?? NullIfEmpty(message.Get("ORC-2"));
             var filler = NullIfEmpty(obr?[3].Value) ?? NullIfEmpty(message.Get("ORC-3"));
             reports.Add(new OruReport(placer, filler, obr?[4][1][1].Value ?? "", obr is null ? "" : NullIfEmpty(obr[4][1][2].Value) ?? obr[4][1][1].Value,
-                ResultStatus(obr?[25].Value), Timestamp(obr?[7].Value), observations));
+                ResultStatus(obr?[25].Value), Timestamp(obr?[7].Value), observations) { Comment = OruComments.Lines(reportComments) });
             observations = [];
+            reportComments = [];
         }
-        foreach (var segment in message.Segments)
+        // Which segment an NTE follows: its OBX, its OBR, or neither (after PID or ORC: kept for the next report, never dropped,
+        // and never given to a line of the group before, which may be another patient's).
+        var after = "";
+        for (var position = 1; position <= message.Segments.Count; position++)
         {
+            var segment = message.Segments[position - 1];
+            if (segment.Id == "NTE")
+            {
+                var lines = OruComments.Of(segment, message.Encoding);
+                if (after == "OBX") observations[^1] = observations[^1] with { Comment = OruComments.Append(observations[^1].Comment, lines) };
+                else if (after == "OBR") reportComments.AddRange(lines);
+                else pendingComments.AddRange(lines);
+                continue;
+            }
+            after = segment.Id;
             if (segment.Id == "OBR")
             {
                 Close();
                 obr = segment;
+                reportComments.AddRange(pendingComments);
+                pendingComments.Clear();
             }
             else if (segment.Id == "OBX")
             {
-                observations.Add(Observation(segment, message.Encoding));
+                observations.Add(Observation(segment, position, message.Encoding));
             }
         }
         Close();
         return reports;
     }
 
-    private static OruObservation Observation(Hl7Segment obx, Hl7Encoding encoding)
+    private static OruObservation Observation(Hl7Segment obx, int position, Hl7Encoding encoding)
     {
         var type = obx[2].Value.Trim().ToUpperInvariant();
         var code = obx[3][1][1].Value;
@@ -55,6 +91,7 @@ public static class OruObservations
         // Text types keep OBX-5 whole: repetitions are lines, and stray delimiters go back in as sent.
         var text = string.Join('\n', obx[5].Repetitions.Select(r => Rejoin(r, encoding)));
         double? numeric = null;
+        OruAttachment? attachment = null;
         string? valueText = text.Length == 0 ? null : text;
         switch (type)
         {
@@ -70,13 +107,17 @@ public static class OruObservations
             case "CE" or "CWE" or "CNE":
                 valueText = NullIfEmpty(obx[5][1][2].Value) ?? NullIfEmpty(obx[5][1][1].Value);
                 break;
+            case "ED":
+                attachment = OruAttachments.Read(obx[5][1], position);
+                valueText = null;
+                break;
         }
         var range = NullIfEmpty(Rejoin(obx[7][1], encoding));
         var (low, high) = Range(range);
         var performer = NullIfEmpty(obx[23][1][1].Value) ?? NullIfEmpty(string.Join(' ', new[] { obx[16][1][3].Value, obx[16][1][2].Value }.Where(s => s.Length > 0)));
         return new OruObservation(type, code, name, NullIfEmpty(obx[4].Value), numeric, valueText,
             NullIfEmpty(obx[6][1][1].Value) ?? NullIfEmpty(obx[6][1][2].Value), range, low, high,
-            NullIfEmpty(obx[8].Value), ResultStatus(obx[11].Value), Timestamp(obx[14].Value), performer);
+            NullIfEmpty(obx[8].Value), ResultStatus(obx[11].Value), Timestamp(obx[14].Value), performer) { Attachment = attachment };
     }
 
     /// <summary>OBR-25 / OBX-11 result status in Stadig's words.</summary>
@@ -94,7 +135,7 @@ public static class OruObservations
         var other => other,
     };
 
-    private static string Rejoin(Hl7Repetition repetition, Hl7Encoding encoding) =>
+    internal static string Rejoin(Hl7Repetition repetition, Hl7Encoding encoding) =>
         string.Join(encoding.Component, repetition.Components.Select(c => string.Join(encoding.Subcomponent, c.Subcomponents)));
 
     private static double? Number(string text)
