@@ -23,6 +23,20 @@ public sealed record InboxItem
     public long Critical { get; init; }
     public bool Overdue { get; init; }
     public bool ProtectedIdentity { get; init; }
+    /// <summary>The lab's comment on the whole report (NTE after its OBR), exactly as sent; lines separated by \n.</summary>
+    public string? Comment { get; init; }
+    /// <summary>The report's current lines that carry a comment or a document (ED), in the order the lab listed them.</summary>
+    public IReadOnlyList<ResultLineContent> Lines { get; init; } = [];
+}
+
+/// <summary>What a result line carries besides its value: the lab's comment (NTE after its OBX) and a document (ED) read at /results/{ResultId}/attachment.</summary>
+public sealed record ResultLineContent
+{
+    public Guid ResultId { get; init; }
+    public Guid ReportId { get; init; }
+    public string AnalysisName { get; init; } = "";
+    public string? Comment { get; init; }
+    public string? AttachmentType { get; init; }
 }
 
 /// <summary>
@@ -51,8 +65,8 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
                    r.service_name AS ServiceName, r.status AS Status, r.created_at AS CreatedAt,
                    (SELECT COUNT(*) FROM lab_result o WHERE o.report_id = r.id AND o.superseded_by IS NULL AND o.abnormal_flag IS NOT NULL AND o.abnormal_flag NOT IN ('N', '')) AS Abnormal,
                    (SELECT COUNT(*) FROM lab_result o WHERE o.report_id = r.id AND o.superseded_by IS NULL AND o.abnormal_flag IN ('HH', 'LL', 'AA', '>', '<')) AS Critical,
-                   CASE WHEN p.protected_identity <> 'None' THEN 1 ELSE 0 END AS ProtectedIdentity
-            FROM (SELECT r.id, r.patient_id, r.service_name, r.status, r.created_at
+                   CASE WHEN p.protected_identity <> 'None' THEN 1 ELSE 0 END AS ProtectedIdentity, r.comment AS Comment
+            FROM (SELECT r.id, r.patient_id, r.service_name, r.status, r.created_at, r.comment
                   FROM diagnostic_report r
                   WHERE r.attested_at IS NULL
                     AND r.patient_id IN (SELECT e.patient_id FROM encounter e WHERE e.unit_id = @unitId AND e.ended_at IS NULL
@@ -63,9 +77,18 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
             JOIN patient p ON p.id = r.patient_id
             ORDER BY r.created_at
             """, new { unitId = caller.UnitId, since = now.AddDays(-checkpoint.Options.CareRelationDays), now })).ToList();
+        // Comments and documents of the listed reports' lines, on the report_id index (migration 0013): one query, not one per report.
+        var ids = new DynamicParameters();
+        database.AddIds(ids, "reportIds", rows.Select(r => r.ReportId));
+        var lines = (rows.Count == 0 ? [] : await connection.QueryAsync<ResultLineContent>(
+            $"""
+            SELECT id AS ResultId, report_id AS ReportId, analysis_name AS AnalysisName, comment AS Comment, attachment_type AS AttachmentType
+            FROM lab_result WHERE {database.AnyOf("report_id", "reportIds")} AND superseded_by IS NULL AND (comment IS NOT NULL OR attachment_type IS NOT NULL)
+            ORDER BY id
+            """, ids)).ToLookup(l => l.ReportId);
         await checkpoint.AuditRegistryAsync(caller, "ResultInbox", $"{rows.Count} osignerade svar", cancellationToken: cancellationToken);
         return rows
-            .Select(r => r with { Overdue = now - r.CreatedAt > overdueAfter })
+            .Select(r => r with { Overdue = now - r.CreatedAt > overdueAfter, Lines = lines[r.ReportId].ToList() })
             .OrderByDescending(r => r.Critical > 0).ThenByDescending(r => r.Overdue).ThenBy(r => r.CreatedAt)
             .ToList();
     }

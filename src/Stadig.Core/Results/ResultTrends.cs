@@ -7,6 +7,7 @@ namespace Stadig.LabResults;
 
 public sealed record TrendPoint
 {
+    public Guid Id { get; init; }
     public string AnalysisName { get; init; } = "";
     public DateTimeOffset ObservedAt { get; init; }
     public double? Value { get; init; }
@@ -17,6 +18,12 @@ public sealed record TrendPoint
     public string? AbnormalFlag { get; init; }
     public string Status { get; init; } = "";
     public Guid UnitId { get; init; }
+    /// <summary>The lab's comment on this value (NTE after its OBX), exactly as sent; lines separated by \n.</summary>
+    public string? Comment { get; init; }
+    /// <summary>The lab's comment on the report the value came in (NTE after its OBR).</summary>
+    public string? ReportComment { get; init; }
+    /// <summary>The content type of the document the value carries (ED), read at /results/{Id}/attachment; null when none.</summary>
+    public string? AttachmentType { get; init; }
 }
 
 public sealed record Trend(string AnalysisCode, string AnalysisName, string? Unit, IReadOnlyList<TrendPoint> Points, Patients.Patient Patient)
@@ -36,10 +43,12 @@ public sealed class ResultTrends(Database database, PatientCheckpoint checkpoint
         await using var connection = await database.OpenAsync(cancellationToken);
         var rows = (await connection.QueryAsync<TrendPoint>(
             """
-            SELECT analysis_name AS AnalysisName, observed_at AS ObservedAt, value_numeric AS Value, value_text AS ValueText, unit AS Unit,
-                   reference_low AS ReferenceLow, reference_high AS ReferenceHigh, abnormal_flag AS AbnormalFlag, status AS Status, unit_id AS UnitId
-            FROM lab_result WHERE patient_id = @patientId AND analysis_code = @analysisCode AND superseded_by IS NULL
-            ORDER BY observed_at
+            SELECT r.id AS Id, r.analysis_name AS AnalysisName, r.observed_at AS ObservedAt, r.value_numeric AS Value, r.value_text AS ValueText,
+                   r.unit AS Unit, r.reference_low AS ReferenceLow, r.reference_high AS ReferenceHigh, r.abnormal_flag AS AbnormalFlag,
+                   r.status AS Status, r.unit_id AS UnitId, r.comment AS Comment, d.comment AS ReportComment, r.attachment_type AS AttachmentType
+            FROM lab_result r LEFT JOIN diagnostic_report d ON d.id = r.report_id
+            WHERE r.patient_id = @patientId AND r.analysis_code = @analysisCode AND r.superseded_by IS NULL
+            ORDER BY r.observed_at
             """, new { patientId = grant.PatientId, analysisCode })).ToList();
         var visible = rows.Where(r => grant.Context.MaySee(r.UnitId)).ToList();
         if (visible.Count == 0) throw new NotFoundException("Inga svar för den analysen.");

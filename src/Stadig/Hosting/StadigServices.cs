@@ -59,6 +59,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.LabResults.MessageTracking>();
         services.AddSingleton<Stadig.LabResults.ResultInbox>();
         services.AddSingleton<Stadig.LabResults.ResultTrends>();
+        services.AddSingleton<Stadig.LabResults.ResultAttachments>();
         services.AddSingleton<Stadig.Orders.LabOrders>();
         services.AddSingleton<Stadig.Orders.OrderOutbox>();
         services.AddHostedService<Stadig.LabResults.OrderOutboxService>();
@@ -202,6 +203,7 @@ public static class StadigServices
         Stadig.Audit.AuditEndpoints.MapAuditEndpoints(app);
         Stadig.LabResults.QuarantineEndpoints.MapQuarantineEndpoints(app);
         Stadig.LabResults.InboxEndpoints.MapInboxEndpoints(app);
+        Stadig.LabResults.AttachmentEndpoints.MapAttachmentEndpoints(app);
         Stadig.Fhir.FhirEndpoints.MapFhirEndpoints(app);
         app.MapRazorComponents<App>();
     }
