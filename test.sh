@@ -16,6 +16,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null || { echo "apt-get install failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
+# The host's zone must never show on a page: run as a container does (UTC), so a time shown in the
+# host's zone instead of the region's fails a test here and not first on a ward.
+export TZ=UTC
+
 results=$(mktemp -d)
 dotnet test Stadig.slnx -c Release --logger "trx;LogFilePrefix=run" --results-directory "$results" 2>&1 | tee "$results/output.log"
 status=${PIPESTATUS[0]}

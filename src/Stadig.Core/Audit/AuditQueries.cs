@@ -66,7 +66,7 @@ public sealed class AuditQueryOptions
 /// Log review (logguppföljning) and the patient's log extract (loggutdrag, HSLF-FS 2016:40 4:10).
 /// Reading the log is itself logged: every search, review and extract is an audit event.
 /// </summary>
-public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider clock, AuditQueryOptions? options = null)
+public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider clock, AuditQueryOptions? options = null, RegionTime? regionTime = null)
 {
     public const int DefaultLimit = 100;
     public const int MaxLimit = 500;
@@ -75,7 +75,8 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
     /// <summary>How many events a flagged-only search looks through at most before it stops (automatic flags are computed, not indexed).</summary>
     public const int FlaggedScanLimit = 20_000;
 
-    private static readonly TimeZoneInfo Sweden = FindSweden();
+    // Days of review are the region's calendar days.
+    private readonly RegionTime _time = regionTime ?? RegionTime.Sweden;
 
     private readonly AuditQueryOptions _options = options ?? new AuditQueryOptions();
 
@@ -255,11 +256,11 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
 
         if (e.PatientId is not null && e.StaffHsaId.Length > 0)
         {
-            var day = SwedishDay(e.OccurredAt);
+            var day = _time.Day(e.OccurredAt);
             if (!volumes.TryGetValue((e.StaffHsaId, day), out var patients))
             {
-                var start = StartOfSwedishDay(day);
-                var end = StartOfSwedishDay(day.AddDays(1));
+                var start = _time.StartOfDay(day);
+                var end = _time.StartOfDay(day.AddDays(1));
                 patients = await connection.ExecuteScalarAsync<long>(
                     """
                     SELECT COUNT(DISTINCT patient_id) FROM audit_event
@@ -279,24 +280,6 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
     /// <summary>As people write it: personnummer and samordningsnummer with the dash, reservnummer as stored.</summary>
     private static string IdentifierDisplay(string? kind, string identifier) =>
         kind == nameof(Patients.Identifiers.IdentifierKind.Reservnummer) || identifier.Length != 12 ? identifier : $"{identifier[..8]}-{identifier[8..]}";
-
-    /// <summary>The calendar day in Sweden an instant falls on (days of review are Swedish days).</summary>
-    public static DateOnly SwedishDay(DateTimeOffset instant) => DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, Sweden).DateTime);
-
-    public static DateTimeOffset StartOfSwedishDay(DateOnly day)
-    {
-        var local = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Unspecified);
-        return new DateTimeOffset(local, Sweden.GetUtcOffset(local)).ToUniversalTime();
-    }
-
-    /// <summary>An instant as Swedish local time, for display.</summary>
-    public static DateTimeOffset InSweden(DateTimeOffset instant) => TimeZoneInfo.ConvertTime(instant, Sweden);
-
-    private static TimeZoneInfo FindSweden()
-    {
-        try { return TimeZoneInfo.FindSystemTimeZoneById("Europe/Stockholm"); }
-        catch (TimeZoneNotFoundException) { return TimeZoneInfo.Utc; }
-    }
 
     private static string Prefixed(string columns) =>
         string.Join(", ", columns.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(c => "e." + c));

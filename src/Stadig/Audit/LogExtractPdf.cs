@@ -1,3 +1,4 @@
+using Stadig.Common;
 using System.Globalization;
 using Stadig.Audit;
 using UglyToad.PdfPig.Core;
@@ -34,7 +35,7 @@ public sealed class DejaVuFontResolver(string directory = DejaVuFontResolver.Def
 /// period on every page, then a table (Tid, Vårdenhet, Aktivitet and, where the region allows it,
 /// Person) that continues over as many pages as it needs.
 /// </summary>
-public sealed class LogExtractPdf(DejaVuFontResolver fonts)
+public sealed class LogExtractPdf(DejaVuFontResolver fonts, RegionTime? regionTime = null)
 {
     private const double Margin = 42;
     private const double RowHeight = 14;
@@ -60,7 +61,6 @@ public sealed class LogExtractPdf(DejaVuFontResolver fonts)
             : new[] { ("Tid", 0.22), ("Vårdenhet", 0.58), ("Aktivitet", 0.20) };
         var perPage = RowsPerPage;
         var pages = Math.Max(1, (extract.Rows.Count + perPage - 1) / perPage);
-        var sweden = CultureInfo.GetCultureInfo("sv-SE");
 
         for (var pageNumber = 1; pageNumber <= pages; pageNumber++)
         {
@@ -111,8 +111,8 @@ public sealed class LogExtractPdf(DejaVuFontResolver fonts)
         }
         return builder.Build();
 
-        string Day(DateTimeOffset? instant) => instant is { } i ? AuditQueries.InSweden(i).ToString("yyyy-MM-dd", sweden) : "–";
-        string Time(DateTimeOffset instant) => AuditQueries.InSweden(instant).ToString("yyyy-MM-dd HH:mm", sweden);
+        string Day(DateTimeOffset? instant) => instant is { } i ? (regionTime ?? RegionTime.Sweden).FormatDate(i) : "–";
+        string Time(DateTimeOffset instant) => (regionTime ?? RegionTime.Sweden).Format(instant);
     }
 
     private static double Width(PdfPageBuilder page, string text, double size, PdfDocumentBuilder.AddedFont font)

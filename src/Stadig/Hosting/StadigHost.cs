@@ -65,6 +65,8 @@ public static class StadigHost
         {
             throw new StartupException($"Invalid configuration value: {e.Message}");
         }
+        try { _ = new Stadig.Common.RegionTime(options.TimeZone); }
+        catch (ArgumentException e) { throw new StartupException($"Invalid configuration value: {e.Message}"); }
         return (options, configuration);
     }
 

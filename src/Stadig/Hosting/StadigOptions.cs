@@ -30,6 +30,12 @@ public sealed class StadigOptions
 
     public int DemoPatients { get; set; } = 300;
 
+    /// <summary>
+    /// The region's time zone (IANA name). Every time is shown in it and times without an offset
+    /// (HL7 v2, forms) are read in it, whatever the host's zone is.
+    /// </summary>
+    public string TimeZone { get; set; } = Stadig.Common.RegionTime.DefaultZone;
+
     public string ReservnummerPattern { get; set; } = ReservnummerFormat.Default.Pattern;
 
     public int IdleTimeoutMinutes { get; set; } = 20;

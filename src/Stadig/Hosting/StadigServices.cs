@@ -31,6 +31,7 @@ public static class StadigServices
         builder.Logging.AddFilter("Microsoft.AspNetCore.Components", LogLevel.Warning);
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(new Stadig.Common.RegionTime(options.TimeZone));
         services.AddSingleton(_ => Database.FromConnectionString(options.Database));
         services.AddSingleton(new ReservnummerFormat(options.ReservnummerPattern));
         services.AddSingleton<PatientIdentifierRules>();

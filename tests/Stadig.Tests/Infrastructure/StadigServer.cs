@@ -86,9 +86,9 @@ public sealed partial class StadigServer : IAsyncDisposable
         new(member.Id, member.HsaId, member.DisplayName, assignment.Role, assignment.UnitId, assignment.UnitHsaId, assignment.Purpose);
 
     /// <summary>A running server with one physician ("eva") logged in on a client, and the caller she is.</summary>
-    public static async Task<(StadigServer Server, HttpClient Client, Stadig.Access.Caller Eva)> WithLoggedInPhysicianAsync(DatabaseEngine engine)
+    public static async Task<(StadigServer Server, HttpClient Client, Stadig.Access.Caller Eva)> WithLoggedInPhysicianAsync(DatabaseEngine engine, params string[] settings)
     {
-        var server = await StartAsync(engine);
+        var server = await StartAsync(engine, settings);
         var (member, assignments) = await server.AddUserAsync("eva", "lösen");
         var client = server.CreateClient();
         await server.PostLoginAsync(client, "eva", "lösen");
