@@ -44,7 +44,12 @@ public static class OruObservations
         var pendingComments = new List<string>();
         void Close()
         {
-            if (obr is null && observations.Count == 0) return;
+            if (obr is null && observations.Count == 0)
+            {
+                // A patient group without results: its comments must not reach the next patient's report.
+                reportComments = [];
+                return;
+            }
             var placer = NullIfEmpty(obr?[2].Value) ?? NullIfEmpty(message.Get("ORC-2"));
             var filler = NullIfEmpty(obr?[3].Value) ?? NullIfEmpty(message.Get("ORC-3"));
             reports.Add(new OruReport(placer, filler, obr?[4][1][1].Value ?? "", obr is null ? "" : NullIfEmpty(obr[4][1][2].Value) ?? obr[4][1][1].Value,
@@ -52,8 +57,8 @@ public static class OruObservations
             observations = [];
             reportComments = [];
         }
-        // Which segment an NTE follows: its OBX, its OBR, or neither (after PID or ORC: kept for the next report, never dropped,
-        // and never given to a line of the group before, which may be another patient's).
+        // Which segment an NTE follows: its OBX, its OBR, or neither (after PID or ORC: kept for the next report; after an SPM: its
+        // report's). A patient's comments never reach a line or report of another patient in the same message.
         var after = "";
         for (var position = 1; position <= message.Segments.Count; position++)
         {
@@ -67,7 +72,13 @@ public static class OruObservations
                 continue;
             }
             after = segment.Id;
-            if (segment.Id == "OBR")
+            if (segment.Id == "PID")
+            {
+                // A new patient: comments still waiting (after an SPM, say) belong to the group that is ending.
+                reportComments.AddRange(pendingComments);
+                pendingComments.Clear();
+            }
+            else if (segment.Id == "OBR")
             {
                 Close();
                 obr = segment;
