@@ -7,7 +7,7 @@ namespace Stadig.LabResults;
 /// <summary>
 /// ED values (OBX-2 ED, OBX-5 = source ^ type ^ subtype ^ encoding ^ data): a document such as a
 /// PDF report, decoded to its bytes with a MIME content type. Data that does not decode under its
-/// encoding is an <see cref="Hl7ParseException"/> naming OBX-5, so the message is refused whole.
+/// encoding is an <see cref="Hl7FieldException"/> naming OBX-5, so the message is refused whole.
 /// </summary>
 public static partial class OruAttachments
 {
@@ -18,7 +18,7 @@ public static partial class OruAttachments
     };
 
     /// <returns>The document, or null when OBX-5 carries no data.</returns>
-    public static OruAttachment? Read(Hl7Repetition ed, int segmentPosition)
+    public static OruAttachment? Read(Hl7Repetition ed)
     {
         var encoding = ed[4].Value.Trim();
         var data = ed[5].Value;
@@ -32,19 +32,19 @@ public static partial class OruAttachments
                 if (compact.Length % 4 is 2 or 3) compact = compact.PadRight(compact.Length + 4 - compact.Length % 4, '=');
                 bytes = new byte[compact.Length * 3 / 4 + 3];
                 if (!Convert.TryFromBase64String(compact, bytes, out var written))
-                    throw new Hl7ParseException("OBX-5 (ED): datat är inte giltig Base64", segmentPosition, "OBX", 5);
+                    throw new Hl7FieldException("OBX-5", "ED-datat är inte giltig Base64.");
                 Array.Resize(ref bytes, written);
                 break;
             case "HEX":
                 try { bytes = Convert.FromHexString(Whitespace().Replace(data, "")); }
-                catch (FormatException) { throw new Hl7ParseException("OBX-5 (ED): datat är inte giltig hex", segmentPosition, "OBX", 5); }
+                catch (FormatException) { throw new Hl7FieldException("OBX-5", "ED-datat är inte giltig hex."); }
                 break;
             case "A" or "":
                 // No encoding: the data is the text itself.
                 bytes = Encoding.UTF8.GetBytes(data);
                 break;
             default:
-                throw new Hl7ParseException($"OBX-5 (ED): okänd kodning \"{encoding}\" (Base64, Hex eller A)", segmentPosition, "OBX", 5);
+                throw new Hl7FieldException("OBX-5", $"ED-kodningen \"{encoding}\" är okänd (Base64, Hex eller A).");
         }
         return new OruAttachment(ContentType(ed[2].Value, ed[3].Value, bytes), bytes);
     }

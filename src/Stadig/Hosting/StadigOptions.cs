@@ -97,6 +97,12 @@ public sealed class MllpSettings
 
     /// <summary>A message waiting longer than this (received, or open in quarantine) is flagged as stuck.</summary>
     public int StuckAfterMinutes { get; set; } = 15;
+
+    /// <summary>
+    /// Messages whose MSH-11 is not P (T for test, D for debugging): KeepApart (default) answers AA and
+    /// stores them in state NotProduction, never filed; Refuse answers AR and stores them as Rejected.
+    /// </summary>
+    public Stadig.LabResults.NonProductionHandling NonProductionMessages { get; set; } = Stadig.LabResults.NonProductionHandling.KeepApart;
 }
 
 /// <summary>Bearer tokens from an identity provider (Authority) or signed with a shared key (SigningKey, for integrations and tests).</summary>
