@@ -61,6 +61,9 @@ public sealed class StadigOptions
     /// <summary>The HL7 v2 MLLP listener for lab results.</summary>
     public MllpSettings Mllp { get; set; } = new();
 
+    /// <summary>Encounters: how long a discharge may be undone.</summary>
+    public Stadig.Encounters.EncounterOptions Encounters { get; set; } = new();
+
     /// <summary>Care relation and emergency access durations.</summary>
     public Stadig.Access.AccessOptions Access { get; set; } = new();
 

@@ -51,6 +51,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Audit.AuditQueries>();
         services.AddSingleton(_ => new Stadig.Audit.DejaVuFontResolver());
         services.AddSingleton<Stadig.Audit.LogExtractPdf>();
+        services.AddSingleton<Stadig.Audit.Printouts>();
         services.AddSingleton<Stadig.Access.PatientCheckpoint>();
         services.AddSingleton<Stadig.Access.AccessControl>();
         services.AddSingleton<PatientRegistry>();
@@ -67,6 +68,7 @@ public static class StadigServices
         services.AddHostedService<Stadig.LabResults.OrderOutboxService>();
         services.AddSingleton<Stadig.Warnings.PatientWarnings>();
         services.AddSingleton<Stadig.Problems.PatientProblems>();
+        services.AddSingleton(options.Encounters);
         services.AddSingleton<Stadig.Encounters.PatientEncounters>();
         services.AddSingleton<StaffDirectory>();
         services.AddSingleton<Stadig.Fhir.FhirService>();
@@ -217,6 +219,7 @@ public static class StadigServices
         app.MapPatientApi();
         Stadig.Notes.NoteApi.MapNoteApi(app);
         Stadig.Audit.AuditEndpoints.MapAuditEndpoints(app);
+        Stadig.Audit.PrintEndpoints.MapPrintEndpoints(app);
         Stadig.LabResults.QuarantineEndpoints.MapQuarantineEndpoints(app);
         Stadig.LabResults.InboxEndpoints.MapInboxEndpoints(app);
         Stadig.LabResults.AttachmentEndpoints.MapAttachmentEndpoints(app);

@@ -17,6 +17,21 @@ if (form) {
   let dirty = false;
 
   const say = (text) => { if (status) status.textContent = text; };
+  const format = (template, ...values) => (template ?? '').replace(/\{(\d+)\}/g, (_, i) => String(values[Number(i)]));
+
+  // Each field's limit is in the page. Near it a counter shows; beyond it the field is marked and the
+  // writer told exactly how much to shorten. The text is never cut: it stays in the field and the
+  // browser copy until it fits and is saved.
+  const tooLongText = (area, max) => format(form.dataset.textTooLong, area.dataset.keyword, area.value.length, max, area.value.length - max);
+  const count = (area) => {
+    const max = Number(area.dataset.maxLength);
+    const counter = document.getElementById(`${area.id}-count`);
+    if (!max || !counter) return;
+    const over = area.value.length > max;
+    counter.textContent = area.value.length >= max * 0.9 ? format(form.dataset.textCount, area.value.length, max) : '';
+    counter.classList.toggle('over', over);
+    area.setAttribute('aria-invalid', over ? 'true' : 'false');
+  };
   const keywords = () => areas.map((a) => ({ keyword: a.dataset.keyword, text: a.value }));
   const keep = () => localStorage.setItem(storageKey, JSON.stringify({ baseVersion: version, keywords: keywords(), unsaved: true }));
 
@@ -73,6 +88,19 @@ if (form) {
         versionInput.value = String(version);
         keep();
         say('Konflikt: din text är inte sparad på servern men finns kvar här.');
+      } else if (response.status === 400) {
+        // The server names the field and the limit; say it in the page's language. No retry: the same
+        // text would be refused again. The next keystroke saves again.
+        const problem = await response.json().catch(() => ({}));
+        const index = /^keywords\[(\d+)\]$/.exec(problem.field ?? '');
+        const area = index ? areas[Number(index[1])] : null;
+        keep();
+        if (area && problem.maxLength) {
+          count(area);
+          say(tooLongText(area, problem.maxLength));
+        } else {
+          say(format(form.dataset.saveRefused, problem.detail ?? problem.title ?? response.status));
+        }
       } else if (response.status === 401) {
         say('Du är utloggad. Texten finns kvar i webbläsaren: logga in och öppna anteckningen igen.');
       } else {
@@ -94,7 +122,8 @@ if (form) {
   };
 
   for (const area of areas) {
-    area.addEventListener('input', () => { keep(); say('Ändrat – sparas strax…'); schedule(); });
+    count(area);
+    area.addEventListener('input', () => { keep(); count(area); say('Ändrat – sparas strax…'); schedule(); });
   }
   window.addEventListener('online', () => save());
 
@@ -105,6 +134,7 @@ if (form) {
     const differs = kept.unsaved && kept.keywords.some((k, i) => areas[i] && areas[i].value !== k.text);
     if (differs) {
       kept.keywords.forEach((k, i) => { if (areas[i] && areas[i].dataset.keyword === k.keyword) areas[i].value = k.text; });
+      areas.forEach(count);
       const notice = document.createElement('p');
       notice.className = 'notice merge';
       notice.id = 'restored';
