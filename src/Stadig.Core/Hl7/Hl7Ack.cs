@@ -38,13 +38,18 @@ public static class Hl7Ack
 {
     public const string StadigApplication = "STADIG";
 
-    /// <summary>An ACK for a message that was parsed.</summary>
-    public static Hl7Message Create(Hl7Message original, string code, DateTimeOffset now, string controlId, string? errorCode = null, string? errorText = null) =>
-        Build(original.Encoding, code, now, controlId,
+    /// <summary>An ACK for a message that was parsed, in the message's own character set (MSH-18), so a lab on 8859/1 reads its Swedish text.</summary>
+    public static Hl7Message Create(Hl7Message original, string code, DateTimeOffset now, string controlId, string? errorCode = null, string? errorText = null)
+    {
+        var ack = Build(original.Encoding, code, now, controlId,
             acknowledgedControlId: original.ControlId,
             receivingApplication: original["MSH"][3], receivingFacility: original["MSH"][4],
             sendingApplication: original["MSH"][5], sendingFacility: original["MSH"][6],
             trigger: original.Get("MSH-9.2"), version: original.Version, errorCode, errorText, ProcessingId(original.Get("MSH-11")));
+        var charset = original.Get("MSH-18");
+        if (charset.Length > 0 && Hl7Charset.TryFind(charset, out _)) ack["MSH"].Set(18, charset);
+        return ack;
+    }
 
     /// <summary>
     /// An ACK for bytes that could not be parsed: what could be salvaged of the header (see

@@ -83,8 +83,8 @@ public static class Hl7Parser
         return messages;
     }
 
-    /// <summary>Decodes the text of one leaf value (a subcomponent) under <paramref name="encoding"/>.</summary>
-    public static string Decode(string raw, Hl7Encoding encoding)
+    /// <summary>Decodes the text of one leaf value (a subcomponent) under <paramref name="encoding"/>; <c>\Xhh\</c> bytes in <paramref name="charset"/> (MSH-18).</summary>
+    public static string Decode(string raw, Hl7Encoding encoding, Hl7Charset? charset = null)
     {
         var escape = encoding.Escape;
         if (raw.IndexOf(escape) < 0) return raw;
@@ -107,7 +107,7 @@ public static class Hl7Parser
                 break;
             }
             var sequence = raw.AsSpan(i + 1, end - i - 1);
-            if (!TryDecodeSequence(sequence, encoding, text))
+            if (!TryDecodeSequence(sequence, encoding, charset ?? Hl7Charset.Default, text))
             {
                 // Sequences Stadig does not interpret (\Zxx\, \Cxxyy\, malformed \X\) are kept as sent.
                 text.Append(raw, i, end - i + 1);
@@ -117,7 +117,7 @@ public static class Hl7Parser
         return text.ToString();
     }
 
-    private static bool TryDecodeSequence(ReadOnlySpan<char> sequence, Hl7Encoding encoding, StringBuilder text)
+    private static bool TryDecodeSequence(ReadOnlySpan<char> sequence, Hl7Encoding encoding, Hl7Charset charset, StringBuilder text)
     {
         switch (sequence)
         {
@@ -142,7 +142,7 @@ public static class Hl7Parser
             {
                 if (!byte.TryParse(hex.Slice(b * 2, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out bytes[b])) return false;
             }
-            text.Append(Encoding.UTF8.GetString(bytes));
+            text.Append(charset.Decode(bytes));
             return true;
         }
         return false;
@@ -184,9 +184,14 @@ public static class Hl7Parser
             throw new Hl7ParseException("MSH-2: kodningstecknen ska vara olika varandra och fältavgränsaren, och inte bokstäver, siffror eller blanksteg", 1, "MSH", 2);
         var encoding = new Hl7Encoding(fieldSeparator, encodingCharacters[0], encodingCharacters[1], encodingCharacters[2], encodingCharacters[3]);
 
+        // MSH-18 before any field is decoded: \Xhh\ escapes are bytes in the message's own character set.
+        var msh18 = Hl7Charset.Msh18(header);
+        if (!Hl7Charset.TryFind(msh18, out var charset))
+            throw new Hl7ParseException($"MSH-18: teckenuppsättningen \"{Printable(msh18)}\" stöds inte (ASCII, 8859/1–9, 8859/15 eller UNICODE UTF-8)", 1, "MSH", 18);
+
         var segments = new List<Hl7Segment>(lines.Count);
         var mshFields = new List<Hl7Field> { Hl7Field.Of(fieldSeparator.ToString()), Hl7Field.Of(encoding.EncodingCharacters) };
-        if (encodingEnd >= 0) mshFields.AddRange(Fields(header[(encodingEnd + 1)..], encoding));
+        if (encodingEnd >= 0) mshFields.AddRange(Fields(header[(encodingEnd + 1)..], encoding, charset));
         segments.Add(new Hl7Segment("MSH", mshFields));
 
         for (var n = 1; n < lines.Count; n++)
@@ -195,16 +200,16 @@ public static class Hl7Parser
             var separatorAt = line.IndexOf(fieldSeparator);
             var id = separatorAt < 0 ? line.TrimEnd() : line[..separatorAt];
             if (!IsSegmentId(id)) throw new Hl7ParseException($"Ogiltigt segmentnamn \"{Printable(id)}\"", n + 1);
-            segments.Add(new Hl7Segment(id, separatorAt < 0 ? [] : Fields(line[(separatorAt + 1)..], encoding)));
+            segments.Add(new Hl7Segment(id, separatorAt < 0 ? [] : Fields(line[(separatorAt + 1)..], encoding, charset)));
         }
         return new Hl7Message(encoding, segments);
     }
 
-    private static IEnumerable<Hl7Field> Fields(string text, Hl7Encoding encoding) =>
+    private static IEnumerable<Hl7Field> Fields(string text, Hl7Encoding encoding, Hl7Charset charset) =>
         text.Split(encoding.Field).Select(field => new Hl7Field(
             field.Split(encoding.Repetition).Select(repetition => new Hl7Repetition(
                 repetition.Split(encoding.Component).Select(component => new Hl7Component(
-                    component.Split(encoding.Subcomponent).Select(sub => Decode(sub, encoding)))))))).ToList();
+                    component.Split(encoding.Subcomponent).Select(sub => Decode(sub, encoding, charset)))))))).ToList();
 
     private static bool IsDelimiter(char c) => !char.IsLetterOrDigit(c) && !char.IsWhiteSpace(c) && !char.IsControl(c) && !char.IsSurrogate(c);
 

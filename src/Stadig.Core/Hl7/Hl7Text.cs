@@ -1,24 +1,16 @@
-using System.Text;
-
 namespace Stadig.Hl7;
 
-/// <summary>Bytes on the wire to text: UTF-8 when the bytes are valid UTF-8, otherwise ISO 8859-1 (every byte kept).</summary>
+/// <summary>
+/// Bytes on the wire to text and back, in the character set the message declares in MSH-18
+/// (<see cref="Hl7Charset"/>): a lab that sends 8859/1 gets its bytes read as Latin-1 even where
+/// they would also pass as UTF-8, and its ACK back in 8859/1. A set Stadig does not read is decoded
+/// by the default rule, so the parser can still refuse the message naming MSH-18.
+/// </summary>
 public static class Hl7Text
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    public static string FromBytes(ReadOnlySpan<byte> bytes) =>
+        (Hl7Charset.TryFind(Hl7Charset.Msh18(bytes), out var charset) ? charset : Hl7Charset.Default).Decode(bytes);
 
-    public static string FromBytes(ReadOnlySpan<byte> bytes)
-    {
-        try
-        {
-            return StrictUtf8.GetString(bytes);
-        }
-        catch (DecoderFallbackException)
-        {
-            // Older lab systems send 8859/1 (MSH-18); Latin-1 maps each byte to one character, so nothing is lost.
-            return Encoding.Latin1.GetString(bytes);
-        }
-    }
-
-    public static byte[] ToBytes(string text) => Encoding.UTF8.GetBytes(text);
+    public static byte[] ToBytes(string text) =>
+        (Hl7Charset.TryFind(Hl7Charset.Msh18(text), out var charset) ? charset : Hl7Charset.Default).Encode(text);
 }

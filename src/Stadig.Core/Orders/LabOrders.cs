@@ -115,7 +115,7 @@ public sealed class LabOrders(Database database, PatientCheckpoint checkpoint, T
         var sex = patient.Sex switch { "Female" => "F", "Male" => "M", _ => "U" };
         var lines = new List<string>
         {
-            $"MSH|^~\\&|STADIG|{Facility}|LAB|LAB|{time}||ORM^O01^ORM_O01|{placer}|P|2.5|||AL|NE|SWE||UNICODE UTF-8",
+            $"MSH|^~\\&|STADIG|{Facility}|LAB|LAB|{time}||ORM^O01^ORM_O01|{placer}|P|2.5|||AL|NE|SWE|UNICODE UTF-8",
             $"PID|1||{E(patient.Identifier)}^^^^{kind}||{E(patient.Family)}^{E(patient.Given)}||{patient.Born:yyyyMMdd}|{sex}",
             $"ORC|NW|{placer}|||||||{time}|||{E(caller.HsaId)}^{E(caller.DisplayName)}|||||{E(caller.UnitHsaId)}",
         };

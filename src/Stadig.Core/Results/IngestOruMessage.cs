@@ -320,25 +320,28 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             await c.ExecuteAsync(
                 """
                 INSERT INTO diagnostic_report (id, patient_id, unit_id, message_id, placer_order_number, filler_order_number, service_code,
-                    service_name, status, report_text, observed_at, created_at)
+                    service_name, status, report_text, observed_at, created_at, comment)
                 VALUES (@reportId, @patientId, @unitId, @messageId, @PlacerOrderNumber, @FillerOrderNumber, @ServiceCode, @ServiceName,
-                    @Status, @narrative, @ObservedAt, @now)
+                    @Status, @narrative, @ObservedAt, @now, @Comment)
                 """,
                 new { reportId, patientId, unitId, messageId, report.PlacerOrderNumber, report.FillerOrderNumber, report.ServiceCode,
-                    report.ServiceName, report.Status, narrative, report.ObservedAt, now }, t);
+                    report.ServiceName, report.Status, narrative, report.ObservedAt, now, report.Comment }, t);
             foreach (var o in report.Observations)
             {
                 var resultId = Guid.CreateVersion7();
                 await c.ExecuteAsync(
                     """
                     INSERT INTO lab_result (id, patient_id, unit_id, analysis_code, analysis_name, value_numeric, value_text, unit, reference_low,
-                        reference_high, abnormal_flag, status, observed_at, report_id, message_id, filler_order_number, value_type, reference_range, performer)
+                        reference_high, abnormal_flag, status, observed_at, report_id, message_id, filler_order_number, value_type, reference_range, performer,
+                        comment, attachment_type, attachment_data)
                     VALUES (@resultId, @patientId, @unitId, @Code, @Name, @ValueNumeric, @ValueText, @Unit, @ReferenceLow,
-                        @ReferenceHigh, @AbnormalFlag, @Status, @observedAt, @reportId, @messageId, @FillerOrderNumber, @ValueType, @ReferenceRange, @Performer)
+                        @ReferenceHigh, @AbnormalFlag, @Status, @observedAt, @reportId, @messageId, @FillerOrderNumber, @ValueType, @ReferenceRange, @Performer,
+                        @Comment, @attachmentType, @attachmentData)
                     """,
                     new { resultId, patientId, unitId, o.Code, o.Name, o.ValueNumeric, o.ValueText, o.Unit, o.ReferenceLow, o.ReferenceHigh,
                         o.AbnormalFlag, o.Status, observedAt = o.ObservedAt ?? report.ObservedAt ?? sentAt ?? now, reportId, messageId,
-                        report.FillerOrderNumber, o.ValueType, o.ReferenceRange, o.Performer }, t);
+                        report.FillerOrderNumber, o.ValueType, o.ReferenceRange, o.Performer, o.Comment,
+                        attachmentType = o.Attachment?.ContentType, attachmentData = o.Attachment?.Data }, t);
                 if (report.FillerOrderNumber is not null)
                 {
                     // A later status of the same observation (corrected, final after preliminary, cancelled) supersedes

@@ -7,13 +7,27 @@ namespace Stadig.LabResults;
 /// <summary>One OBR with the OBX segments that follow it.</summary>
 public sealed record OruReport(
     string? PlacerOrderNumber, string? FillerOrderNumber, string ServiceCode, string ServiceName, string Status,
-    DateTimeOffset? ObservedAt, IReadOnlyList<OruObservation> Observations);
+    DateTimeOffset? ObservedAt, IReadOnlyList<OruObservation> Observations)
+{
+    /// <summary>The NTE comments after the OBR (and any before it in the patient's group), one line per NTE-3 repetition.</summary>
+    public string? Comment { get; init; }
+}
 
 /// <summary>One OBX as Stadig stores it; <see cref="ValueText"/> is OBX-5 exactly as sent, escapes decoded.</summary>
 public sealed record OruObservation(
     string ValueType, string Code, string Name, string? SubId, double? ValueNumeric, string? ValueText, string? Unit,
     string? ReferenceRange, double? ReferenceLow, double? ReferenceHigh, string? AbnormalFlag, string Status,
-    DateTimeOffset? ObservedAt, string? Performer);
+    DateTimeOffset? ObservedAt, string? Performer)
+{
+    /// <summary>The NTE comments after this OBX, one line per NTE-3 repetition.</summary>
+    public string? Comment { get; init; }
+
+    /// <summary>An ED value (OBX-2 ED): the decoded document, never its base64 text.</summary>
+    public OruAttachment? Attachment { get; init; }
+}
+
+/// <summary>A document a lab sends in OBX-5 (ED), decoded.</summary>
+public sealed record OruAttachment(string ContentType, byte[] Data);
 
 /// <summary>A value that cannot be taken as sent, naming the segment and field (e.g. OBX-14).</summary>
 public sealed class Hl7FieldException(string field, string problem) : Exception($"{field}: {problem}")
@@ -21,7 +35,11 @@ public sealed class Hl7FieldException(string field, string problem) : Exception(
     public string Field { get; } = field;
 }
 
-/// <summary>Reads the order groups and observations of an ORU^R01.</summary>
+/// <summary>
+/// Reads the order groups and observations of an ORU^R01, with their NTE comments and ED documents.
+/// A value that cannot be read as its type says (an ED that is not valid base64) is an
+/// <see cref="Hl7FieldException"/> naming OBX-5: the message is refused, not half filed.
+/// </summary>
 public static class OruObservations
 {
     /// <summary>
@@ -33,21 +51,50 @@ public static class OruObservations
         var reports = new List<OruReport>();
         Hl7Segment? obr = null;
         var observations = new List<OruObservation>();
+        var reportComments = new List<string>();
+        var pendingComments = new List<string>();
         void Close()
         {
-            if (obr is null && observations.Count == 0) return;
+            if (obr is null && observations.Count == 0)
+            {
+                // A patient group without results: its comments must not reach the next patient's report.
+                reportComments = [];
+                return;
+            }
             var placer = NullIfEmpty(obr?[2].Value) ?? NullIfEmpty(message.Get("ORC-2"));
             var filler = NullIfEmpty(obr?[3].Value) ?? NullIfEmpty(message.Get("ORC-3"));
             reports.Add(new OruReport(placer, filler, obr?[4][1][1].Value ?? "", obr is null ? "" : NullIfEmpty(obr[4][1][2].Value) ?? obr[4][1][1].Value,
-                ResultStatus(obr?[25].Value), Timestamp(obr?[7].Value, "OBR-7", zone), observations));
+                ResultStatus(obr?[25].Value), Timestamp(obr?[7].Value, "OBR-7", zone), observations) { Comment = OruComments.Lines(reportComments) });
             observations = [];
+            reportComments = [];
         }
-        foreach (var segment in message.Segments)
+        // Which segment an NTE follows: its OBX, its OBR, or neither (after PID or ORC: kept for the next report; after an SPM: its
+        // report's). A patient's comments never reach a line or report of another patient in the same message.
+        var after = "";
+        for (var position = 1; position <= message.Segments.Count; position++)
         {
-            if (segment.Id == "OBR")
+            var segment = message.Segments[position - 1];
+            if (segment.Id == "NTE")
+            {
+                var lines = OruComments.Of(segment, message.Encoding);
+                if (after == "OBX") observations[^1] = observations[^1] with { Comment = OruComments.Append(observations[^1].Comment, lines) };
+                else if (after == "OBR") reportComments.AddRange(lines);
+                else pendingComments.AddRange(lines);
+                continue;
+            }
+            after = segment.Id;
+            if (segment.Id == "PID")
+            {
+                // A new patient: comments still waiting (after an SPM, say) belong to the group that is ending.
+                reportComments.AddRange(pendingComments);
+                pendingComments.Clear();
+            }
+            else if (segment.Id == "OBR")
             {
                 Close();
                 obr = segment;
+                reportComments.AddRange(pendingComments);
+                pendingComments.Clear();
             }
             else if (segment.Id == "OBX")
             {
@@ -66,6 +113,7 @@ public static class OruObservations
         // Text types keep OBX-5 whole: repetitions are lines, and stray delimiters go back in as sent.
         var text = string.Join('\n', obx[5].Repetitions.Select(r => Rejoin(r, encoding)));
         double? numeric = null;
+        OruAttachment? attachment = null;
         string? valueText = text.Length == 0 ? null : text;
         switch (type)
         {
@@ -81,13 +129,17 @@ public static class OruObservations
             case "CE" or "CWE" or "CNE":
                 valueText = NullIfEmpty(obx[5][1][2].Value) ?? NullIfEmpty(obx[5][1][1].Value);
                 break;
+            case "ED":
+                attachment = OruAttachments.Read(obx[5][1]);
+                valueText = null;
+                break;
         }
         var range = NullIfEmpty(Rejoin(obx[7][1], encoding));
         var (low, high) = Range(range);
         var performer = NullIfEmpty(obx[23][1][1].Value) ?? NullIfEmpty(string.Join(' ', new[] { obx[16][1][3].Value, obx[16][1][2].Value }.Where(s => s.Length > 0)));
         return new OruObservation(type, code, name, NullIfEmpty(obx[4].Value), numeric, valueText,
             NullIfEmpty(obx[6][1][1].Value) ?? NullIfEmpty(obx[6][1][2].Value), range, low, high,
-            NullIfEmpty(obx[8].Value), ResultStatus(obx[11].Value), Timestamp(obx[14].Value, "OBX-14", zone), performer);
+            NullIfEmpty(obx[8].Value), ResultStatus(obx[11].Value), Timestamp(obx[14].Value, "OBX-14", zone), performer) { Attachment = attachment };
     }
 
     /// <summary>OBR-25 / OBX-11 result status in Stadig's words.</summary>
@@ -105,7 +157,7 @@ public static class OruObservations
         var other => other,
     };
 
-    private static string Rejoin(Hl7Repetition repetition, Hl7Encoding encoding) =>
+    internal static string Rejoin(Hl7Repetition repetition, Hl7Encoding encoding) =>
         string.Join(encoding.Component, repetition.Components.Select(c => string.Join(encoding.Subcomponent, c.Subcomponents)));
 
     private static double? Number(string text)

@@ -30,6 +30,20 @@ public sealed record InboxItem
 
     /// <summary>Only reports without abnormal values may be attested from the list; the others from their own view.</summary>
     public bool MayAttestFromList => Abnormal == 0 && Critical == 0;
+    /// <summary>The lab's comment on the whole report (NTE after its OBR), exactly as sent; lines separated by \n.</summary>
+    public string? Comment { get; init; }
+    /// <summary>The report's current lines that carry a comment or a document (ED), in the order the lab listed them.</summary>
+    public IReadOnlyList<ResultLineContent> Lines { get; init; } = [];
+}
+
+/// <summary>What a result line carries besides its value: the lab's comment (NTE after its OBX) and a document (ED) read at /results/{ResultId}/attachment.</summary>
+public sealed record ResultLineContent
+{
+    public Guid ResultId { get; init; }
+    public Guid ReportId { get; init; }
+    public string AnalysisName { get; init; } = "";
+    public string? Comment { get; init; }
+    public string? AttachmentType { get; init; }
 }
 
 /// <summary>
@@ -55,16 +69,34 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
         var parameters = new DynamicParameters();
         database.AddIds(parameters, "reports", items.Select(i => i.ReportId));
         await using var connection = await database.OpenAsync(cancellationToken);
-        var lines = (await connection.QueryAsync<(Guid ReportId, string Code, string Name, double? Value, string? ValueText, string? Unit, string? Flag)>(
+        var lines = (await connection.QueryAsync<LineRow>(
             $"""
-            SELECT report_id, analysis_code, analysis_name, value_numeric, value_text, unit, abnormal_flag FROM lab_result
+            SELECT report_id AS ReportId, analysis_name AS Name, value_numeric AS Value, value_text AS ValueText, unit AS Unit, abnormal_flag AS Flag,
+                   id AS Id, comment AS Comment, attachment_type AS AttachmentType
+            FROM lab_result
             WHERE {database.AnyOf("report_id", "reports")} AND superseded_by IS NULL ORDER BY id
             """, parameters)).ToLookup(l => l.ReportId);
         return items.Select(i => i with
         {
-            Summary = string.Join(" · ", lines[i.ReportId].Select(l =>
+            Summary = string.Join(" · ", lines[i.ReportId].Where(l => l.AttachmentType is null).Select(l =>
                 $"{l.Name} {LabFormat.Value(l.Value, l.ValueText)} {LabFormat.Unit(l.Unit)}".TrimEnd() + (LabFormat.IsAbnormal(l.Flag) ? $" ({l.Flag})" : ""))),
+            Lines = lines[i.ReportId].Where(l => l.Comment is not null || l.AttachmentType is not null)
+                .Select(l => new ResultLineContent { ResultId = l.Id, ReportId = l.ReportId, AnalysisName = l.Name, Comment = l.Comment, AttachmentType = l.AttachmentType })
+                .ToList(),
         }).ToList();
+    }
+
+    internal sealed record LineRow
+    {
+        public Guid ReportId { get; init; }
+        public string Name { get; init; } = "";
+        public double? Value { get; init; }
+        public string? ValueText { get; init; }
+        public string? Unit { get; init; }
+        public string? Flag { get; init; }
+        public Guid Id { get; init; }
+        public string? Comment { get; init; }
+        public string? AttachmentType { get; init; }
     }
 
     /// <summary>The report to open next: the first in the inbox's order after <paramref name="after"/> (or the first), null when none is left. Shows no patient data, so audits nothing.</summary>
@@ -93,8 +125,8 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
                        r.service_name AS ServiceName, r.status AS Status, r.created_at AS CreatedAt,
                        (SELECT COUNT(*) FROM lab_result o WHERE o.report_id = r.id AND o.superseded_by IS NULL AND o.abnormal_flag IS NOT NULL AND o.abnormal_flag NOT IN ('N', '')) AS Abnormal,
                        (SELECT COUNT(*) FROM lab_result o WHERE o.report_id = r.id AND o.superseded_by IS NULL AND o.abnormal_flag IN ('HH', 'LL', 'AA', '>', '<')) AS Critical,
-                       CASE WHEN p.protected_identity <> 'None' THEN 1 ELSE 0 END AS ProtectedIdentity
-                FROM (SELECT r.id, r.patient_id, r.unit_id, r.service_name, r.status, r.created_at
+                       CASE WHEN p.protected_identity <> 'None' THEN 1 ELSE 0 END AS ProtectedIdentity, r.comment AS Comment
+                FROM (SELECT r.id, r.patient_id, r.unit_id, r.service_name, r.status, r.created_at, r.comment
                       FROM diagnostic_report r
                       WHERE r.attested_at IS NULL
                         AND r.patient_id IN ({PatientCheckpoint.CareRelationPatientsSql})

@@ -8,6 +8,7 @@ namespace Stadig.LabResults;
 
 public sealed record TrendPoint
 {
+    public Guid Id { get; init; }
     /// <summary>The code the result came with (the trend may gather several for one analysis).</summary>
     public string AnalysisCode { get; init; } = "";
     public string AnalysisName { get; init; } = "";
@@ -20,6 +21,12 @@ public sealed record TrendPoint
     public string? AbnormalFlag { get; init; }
     public string Status { get; init; } = "";
     public Guid UnitId { get; init; }
+    /// <summary>The lab's comment on this value (NTE after its OBX), exactly as sent; lines separated by \n.</summary>
+    public string? Comment { get; init; }
+    /// <summary>The lab's comment on the report the value came in (NTE after its OBR).</summary>
+    public string? ReportComment { get; init; }
+    /// <summary>The content type of the document the value carries (ED), read at /results/{Id}/attachment; null when none.</summary>
+    public string? AttachmentType { get; init; }
     /// <summary>True when the lab sent no range and the catalogue's interval for the patient is shown.</summary>
     public bool ReferenceFromCatalogue { get; init; }
 }
@@ -50,10 +57,12 @@ public sealed class ResultTrends(Database database, PatientCheckpoint checkpoint
         await using var connection = await database.OpenAsync(cancellationToken);
         var rows = (await connection.QueryAsync<TrendPoint>(
             $"""
-            SELECT analysis_code AS AnalysisCode, analysis_name AS AnalysisName, observed_at AS ObservedAt, value_numeric AS Value, value_text AS ValueText, unit AS Unit,
-                   reference_low AS ReferenceLow, reference_high AS ReferenceHigh, abnormal_flag AS AbnormalFlag, status AS Status, unit_id AS UnitId
-            FROM lab_result WHERE patient_id = @patientId AND {database.AnyOf("analysis_code", "codes")} AND superseded_by IS NULL
-            ORDER BY observed_at
+            SELECT r.id AS Id, r.analysis_code AS AnalysisCode, r.analysis_name AS AnalysisName, r.observed_at AS ObservedAt, r.value_numeric AS Value,
+                   r.value_text AS ValueText, r.unit AS Unit, r.reference_low AS ReferenceLow, r.reference_high AS ReferenceHigh, r.abnormal_flag AS AbnormalFlag,
+                   r.status AS Status, r.unit_id AS UnitId, r.comment AS Comment, d.comment AS ReportComment, r.attachment_type AS AttachmentType
+            FROM lab_result r LEFT JOIN diagnostic_report d ON d.id = r.report_id
+            WHERE r.patient_id = @patientId AND {database.AnyOf("r.analysis_code", "codes")} AND r.superseded_by IS NULL
+            ORDER BY r.observed_at
             """, new { patientId = grant.PatientId, codes = AnalysisCodes.Family(key).Append(analysisCode).Distinct().ToArray() })).ToList();
         var inTrend = rows.Where(r => AnalysisCodes.TrendKey(r.AnalysisCode, r.Unit) == key).ToList();
         // A code asked for by itself whose results cannot join the catalogue's trend (another unit) still has its own.

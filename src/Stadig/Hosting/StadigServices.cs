@@ -67,6 +67,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.LabResults.MessageTracking>();
         services.AddSingleton<Stadig.LabResults.ResultInbox>();
         services.AddSingleton<Stadig.LabResults.ResultTrends>();
+        services.AddSingleton<Stadig.LabResults.ResultAttachments>();
         services.AddSingleton<Stadig.LabResults.ResultReports>();
         services.AddSingleton<Stadig.Orders.LabOrders>();
         services.AddSingleton<Stadig.Orders.OrderOutbox>();
@@ -280,6 +281,7 @@ public static class StadigServices
         Stadig.Audit.PrintEndpoints.MapPrintEndpoints(app);
         Stadig.LabResults.QuarantineEndpoints.MapQuarantineEndpoints(app);
         Stadig.LabResults.InboxEndpoints.MapInboxEndpoints(app);
+        Stadig.LabResults.AttachmentEndpoints.MapAttachmentEndpoints(app);
         Stadig.Fhir.FhirEndpoints.MapFhirEndpoints(app);
         app.MapRazorComponents<App>();
     }

@@ -58,6 +58,7 @@ public class LabOrderTests
         Assert.Equal(1, report.Acknowledged);
         var orm = Hl7Parser.Parse(Assert.Single(lab.Received));
         Assert.Equal("ORM^O01", orm.MessageType);
+        Assert.Equal("UNICODE UTF-8", orm.Get("MSH-18")); // the set its bytes are in, so the lab reads "Öberg" as Öberg
         Assert.Equal(number.Replace("-", ""), orm.Get("PID-3.1"));
         Assert.Equal("Öberg", orm.Get("PID-5.1"));
         Assert.Equal(order.PlacerOrderNumber, orm.Get("ORC-2"));

@@ -13,7 +13,7 @@ namespace Stadig.Tests.Web;
 /// </summary>
 public class PatientEndpointsAccessTests
 {
-    private sealed record Scenario(StadigServer Server, HttpClient Client, Caller User, Caller Other, Guid Patient, Guid MergeTarget, Guid Note, Guid Report)
+    private sealed record Scenario(StadigServer Server, HttpClient Client, Caller User, Caller Other, Guid Patient, Guid MergeTarget, Guid Note, Guid Report, Guid Document)
     {
         /// <summary>An antiforgery token for the logged-in user (from a form on a page of a patient they may open).</summary>
         public async Task<string> TokenAsync() => StadigServer.AntiforgeryToken(await Client.GetStringAsync($"/patients/{MergeTarget}/orders"));
@@ -62,6 +62,7 @@ public class PatientEndpointsAccessTests
         ["/patients/{Id:guid}/trends/{Code}"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/trends/NPU28309"), SaysNoAccess),
         ["/results/{ReportId:guid}"] = new(s => s.Client.GetAsync($"/results/{s.Report}"), SaysNoAccess),
         ["/results/{reportId:guid}/attest"] = new(s => s.AttestAsync(), (r, body) => !body.Contains("id=\"attested-now\"", StringComparison.Ordinal)),
+        ["/results/{resultId:guid}/attachment"] = new(s => s.Client.GetAsync($"/results/{s.Document}/attachment"), IsNotFound),
         ["/notes/{NoteId:guid}"] = new(s => s.Client.GetAsync($"/notes/{s.Note}"), SaysNoAccess),
         ["/patients/{Id:guid}/discharge"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/discharge"), SaysNoAccess),
         ["/api/patients/{id:guid}/printouts"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/printouts", new { kind = "Note" }), IsNotFound),
@@ -102,7 +103,7 @@ public class PatientEndpointsAccessTests
         var patient = (await server.Patients.RegisterAsync(other, "991234567890", new("Reservsson", "Okänd"))).PatientId;
         var target = (await server.Patients.RegisterAsync(user, "19121212-1212", new("Känd", "Person"))).PatientId;
         var note = await server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(other, patient, "Daganteckning");
-        var (message, report) = (Guid.NewGuid(), Guid.NewGuid());
+        var (message, report, document) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         await using (var c = await server.Database.OpenAsync())
         {
             await c.ExecuteAsync(
@@ -116,10 +117,14 @@ public class PatientEndpointsAccessTests
                 "INSERT INTO lab_result (id, patient_id, unit_id, analysis_code, analysis_name, value_numeric, unit, reference_low, reference_high, status, observed_at, report_id) " +
                 "VALUES (@id, @patient, @unit, 'NPU28309', 'B-Hemoglobin', 131, 'g/L', 117, 153, 'Final', @now, @report)",
                 new { id = Guid.NewGuid(), patient, unit = other.UnitId, now = DateTimeOffset.UtcNow, report });
+            await c.ExecuteAsync(
+                "INSERT INTO lab_result (id, patient_id, unit_id, analysis_code, analysis_name, status, observed_at, report_id, value_type, attachment_type, attachment_data) " +
+                "VALUES (@document, @patient, @unit, 'PDF', 'Svar som PDF', 'Final', @now, @report, 'ED', 'application/pdf', @data)",
+                new { document, patient, unit = other.UnitId, now = DateTimeOffset.UtcNow, report, data = Stadig.Tests.Results.LabContentTests.Pdf });
         }
         var client = server.CreateClient();
         await server.PostLoginAsync(client, "vera", "lösen");
-        return new Scenario(server, client, user, other, patient, target, note.Id, report);
+        return new Scenario(server, client, user, other, patient, target, note.Id, report, document);
     }
 
     private static async Task<long> AuditedAsync(Scenario s, string outcome)
@@ -136,7 +141,8 @@ public class PatientEndpointsAccessTests
         await using var _ = scenario.Server;
         var endpoints = scenario.Server.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
             .Where(e => e.RoutePattern.Parameters.Any(p => p.Name.Equals("id", StringComparison.OrdinalIgnoreCase) && e.RoutePattern.RawText!.Contains("patients", StringComparison.Ordinal)
-                || p.Name.Equals("noteId", StringComparison.OrdinalIgnoreCase) || p.Name.Equals("reportId", StringComparison.OrdinalIgnoreCase)))
+                || p.Name.Equals("noteId", StringComparison.OrdinalIgnoreCase) || p.Name.Equals("reportId", StringComparison.OrdinalIgnoreCase)
+                || p.Name.Equals("resultId", StringComparison.OrdinalIgnoreCase)))
             .Select(KeyOf).Distinct().ToList();
         // The route table really is read: every known case is found in it.
         Assert.All(Cases.Keys, key => Assert.Contains(key, endpoints));

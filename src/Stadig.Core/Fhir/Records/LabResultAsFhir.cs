@@ -50,6 +50,10 @@ public static partial class LabResultAsFhir
         public string? ValueType { get; init; }
         public Guid? SupersededBy { get; init; }
         public string? SendingFacility { get; init; }
+        public string? Comment { get; init; }
+        public string? ReportComment { get; init; }
+        public string? AttachmentType { get; init; }
+        public byte[]? AttachmentData { get; init; }
     }
 
     public sealed class ReportRow
@@ -66,6 +70,7 @@ public static partial class LabResultAsFhir
         public DateTimeOffset? ObservedAt { get; init; }
         public DateTimeOffset CreatedAt { get; init; }
         public string? SendingFacility { get; init; }
+        public string? Comment { get; init; }
     }
 
     private const string ResultSelect =
@@ -73,15 +78,16 @@ public static partial class LabResultAsFhir
         SELECT r.id AS Id, r.patient_id AS PatientId, r.unit_id AS UnitId, r.analysis_code AS AnalysisCode, r.analysis_name AS AnalysisName,
                r.value_numeric AS ValueNumeric, r.value_text AS ValueText, r.unit AS Unit, r.reference_low AS ReferenceLow, r.reference_high AS ReferenceHigh,
                r.reference_range AS ReferenceRange, r.abnormal_flag AS AbnormalFlag, r.status AS Status, r.observed_at AS ObservedAt, r.report_id AS ReportId,
-               r.filler_order_number AS FillerOrderNumber, r.value_type AS ValueType, r.superseded_by AS SupersededBy, m.sending_facility AS SendingFacility
-        FROM lab_result r LEFT JOIN hl7_message m ON m.id = r.message_id
+               r.filler_order_number AS FillerOrderNumber, r.value_type AS ValueType, r.superseded_by AS SupersededBy, m.sending_facility AS SendingFacility,
+               r.comment AS Comment, d.comment AS ReportComment, r.attachment_type AS AttachmentType, r.attachment_data AS AttachmentData
+        FROM lab_result r LEFT JOIN hl7_message m ON m.id = r.message_id LEFT JOIN diagnostic_report d ON d.id = r.report_id
         """;
 
     private const string ReportSelect =
         """
         SELECT d.id AS Id, d.patient_id AS PatientId, d.unit_id AS UnitId, d.placer_order_number AS PlacerOrderNumber, d.filler_order_number AS FillerOrderNumber,
                d.service_code AS ServiceCode, d.service_name AS ServiceName, d.status AS Status, d.report_text AS ReportText, d.observed_at AS ObservedAt,
-               d.created_at AS CreatedAt, m.sending_facility AS SendingFacility
+               d.created_at AS CreatedAt, m.sending_facility AS SendingFacility, d.comment AS Comment
         FROM diagnostic_report d JOIN hl7_message m ON m.id = d.message_id
         """;
 
@@ -112,10 +118,39 @@ public static partial class LabResultAsFhir
         };
         if (Interpretation(row.AbnormalFlag) is { } interpretation) resource["interpretation"] = new JsonArray(interpretation);
         if (ReferenceRange(row) is { } range) resource["referenceRange"] = new JsonArray(range);
+        if (Notes(row) is { Count: > 0 } notes) resource["note"] = notes;
         return resource;
     }
 
-    public static JsonObject DiagnosticReport(ReportRow report, IReadOnlyList<Guid> observationIds, string patientReference, JsonObject? performer, Guid? orderId)
+    /// <summary>
+    /// The lab's NTE comments, exactly: the line's own, then its report's. R4's DiagnosticReport has
+    /// no note (R5 added one), and a comment such as "hemolysed sample" is not a conclusion, so a
+    /// report's comment goes with each of its values, where a reader of any one of them sees it.
+    /// </summary>
+    private static JsonArray? Notes(ResultRow row)
+    {
+        var notes = new JsonArray();
+        foreach (var text in new[] { row.Comment, row.ReportComment })
+            if (text is { Length: > 0 }) notes.Add(new JsonObject { ["text"] = text });
+        return notes;
+    }
+
+    /// <summary>A document the lab sent (ED) as it was sent: its bytes, type, size and SHA-1, titled by its OBX-3 name.</summary>
+    public static JsonObject PresentedForm(ResultRow row)
+    {
+        var data = row.AttachmentData ?? [];
+        return new JsonObject
+        {
+            ["contentType"] = row.AttachmentType,
+            ["data"] = Convert.ToBase64String(data),
+            ["size"] = data.Length,
+            ["hash"] = Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(data)),
+            ["title"] = row.AnalysisName,
+        };
+    }
+
+    public static JsonObject DiagnosticReport(ReportRow report, IReadOnlyList<Guid> observationIds, string patientReference, JsonObject? performer, Guid? orderId,
+        IReadOnlyList<ResultRow>? documents = null)
     {
         var resource = new JsonObject { ["resourceType"] = "DiagnosticReport" };
         if (report.FillerOrderNumber is { Length: > 0 } filler)
@@ -145,6 +180,7 @@ public static partial class LabResultAsFhir
         if (observationIds.Count > 0)
             resource["result"] = new JsonArray(observationIds.Select(id => (JsonNode)new JsonObject { ["reference"] = $"Observation/{id}" }).ToArray());
         if (report.ReportText is { Length: > 0 } conclusion) resource["conclusion"] = conclusion;
+        if (documents is { Count: > 0 }) resource["presentedForm"] = new JsonArray(documents.Select(d => (JsonNode)PresentedForm(d)).ToArray());
         return resource;
     }
 
@@ -319,12 +355,15 @@ public static partial class LabResultAsFhir
                 var observations = new List<Guid>();
                 // A fixed order (the OBX order is not stored): the same report always maps to the same
                 // resource, so a re-publish or the backfill adds no version for a mere reordering.
-                foreach (var row in byReport[report.Id].OrderBy(r => r.AnalysisCode, StringComparer.Ordinal).ThenBy(r => r.Id))
+                var lines = byReport[report.Id].OrderBy(r => r.AnalysisCode, StringComparer.Ordinal).ThenBy(r => r.Id).ToList();
+                // A document (ED) is the report as the lab presented it, not an observed value: presentedForm, no Observation.
+                foreach (var row in lines.Where(r => r.AttachmentType is null))
                 {
                     var id = await ObservationAsync(row, orderId);
                     if (!observations.Contains(id)) observations.Add(id);
                 }
-                var resource = DiagnosticReport(report, observations, await PatientAsync(report.PatientId), await PerformerAsync(report.UnitId), orderId);
+                var documents = lines.Where(r => r.AttachmentType is not null).ToList();
+                var resource = DiagnosticReport(report, observations, await PatientAsync(report.PatientId), await PerformerAsync(report.UnitId), orderId, documents);
                 await FhirRecordPublisher.PublishAsync(connection, transaction, resource, report.Id.ToString(), report.PatientId, report.UnitId, now);
             }
         }
