@@ -16,6 +16,7 @@ public sealed record EarlierValue(DateTimeOffset ObservedAt, double? Value, stri
 /// <summary>One observation of a report as its view shows it.</summary>
 public sealed record ReportLine
 {
+    public Guid Id { get; init; }
     public string Code { get; init; } = "";
     /// <summary>The code its trend is found under (the catalogue's NPU code when the code maps).</summary>
     public string TrendKey { get; init; } = "";
@@ -32,6 +33,10 @@ public sealed record ReportLine
     public string? AbnormalFlag { get; init; }
     public string Status { get; init; } = "";
     public DateTimeOffset ObservedAt { get; init; }
+    /// <summary>The lab's comment on this line (NTE after its OBX), exactly as sent.</summary>
+    public string? Comment { get; init; }
+    /// <summary>The content type of the line's document (ED), served by the audited attachment endpoint.</summary>
+    public string? AttachmentType { get; init; }
     public IReadOnlyList<EarlierValue> Earlier { get; init; } = [];
 
     public bool Abnormal => LabFormat.IsAbnormal(AbnormalFlag);
@@ -49,6 +54,8 @@ public sealed record ResultReport
     public string ServiceName { get; init; } = "";
     public string Status { get; init; } = "";
     public string? ReportText { get; init; }
+    /// <summary>The lab's comment on the whole report (NTE after its OBR).</summary>
+    public string? ReportComment { get; init; }
     public DateTimeOffset? ObservedAt { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? AttestedAt { get; init; }
@@ -77,7 +84,7 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
     private readonly RegionTime _time = regionTime ?? RegionTime.Sweden;
 
     private sealed record Header(Guid Id, Guid PatientId, Guid UnitId, string UnitName, string ServiceName, string Status, string? ReportText,
-        DateTimeOffset? ObservedAt, DateTimeOffset CreatedAt, DateTimeOffset? AttestedAt, string? AttestedBy);
+        string? ReportComment, DateTimeOffset? ObservedAt, DateTimeOffset CreatedAt, DateTimeOffset? AttestedAt, string? AttestedBy);
 
     private sealed record Row
     {
@@ -96,13 +103,16 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
         public string Status { get; init; } = "";
         public DateTimeOffset ObservedAt { get; init; }
         public Guid? SupersededBy { get; init; }
+        public string? Comment { get; init; }
+        public string? AttachmentType { get; init; }
     }
 
     private const string RowColumns =
         """
         id AS Id, report_id AS ReportId, unit_id AS UnitId, analysis_code AS AnalysisCode, analysis_name AS AnalysisName, value_numeric AS Value,
         value_text AS ValueText, unit AS Unit, reference_low AS ReferenceLow, reference_high AS ReferenceHigh, reference_range AS ReferenceRange,
-        abnormal_flag AS AbnormalFlag, status AS Status, observed_at AS ObservedAt, superseded_by AS SupersededBy
+        abnormal_flag AS AbnormalFlag, status AS Status, observed_at AS ObservedAt, superseded_by AS SupersededBy,
+        comment AS Comment, attachment_type AS AttachmentType
         """;
 
     /// <summary>Opens a report: one audited read of the patient's record; a physician's opening is recorded for attestation.</summary>
@@ -113,7 +123,7 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
             header = await connection.QuerySingleOrDefaultAsync<Header>(
                 """
                 SELECT r.id AS Id, r.patient_id AS PatientId, r.unit_id AS UnitId, u.name AS UnitName, r.service_name AS ServiceName, r.status AS Status,
-                       r.report_text AS ReportText, r.observed_at AS ObservedAt, r.created_at AS CreatedAt, r.attested_at AS AttestedAt, s.display_name AS AttestedBy
+                       r.report_text AS ReportText, r.comment AS ReportComment, r.observed_at AS ObservedAt, r.created_at AS CreatedAt, r.attested_at AS AttestedAt, s.display_name AS AttestedBy
                 FROM diagnostic_report r JOIN care_unit u ON u.id = r.unit_id LEFT JOIN staff s ON s.id = r.attested_by
                 WHERE r.id = @reportId
                 """, new { reportId });
@@ -141,9 +151,10 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
             var (low, high, text, fromCatalogue) = ReferenceOf(r, patient);
             return new ReportLine
             {
-                Code = r.AnalysisCode, TrendKey = key, Name = r.AnalysisName, Value = r.Value, ValueText = r.ValueText, Unit = r.Unit,
+                Id = r.Id, Code = r.AnalysisCode, TrendKey = key, Name = r.AnalysisName, Value = r.Value, ValueText = r.ValueText, Unit = r.Unit,
                 ReferenceLow = low, ReferenceHigh = high, ReferenceText = text, ReferenceFromCatalogue = fromCatalogue,
                 AbnormalFlag = r.AbnormalFlag, Status = r.Status, ObservedAt = r.ObservedAt,
+                Comment = r.Comment, AttachmentType = r.AttachmentType,
                 Earlier = earlier.Where(e => e.ObservedAt <= r.ObservedAt && AnalysisCodes.TrendKey(e.AnalysisCode, e.Unit) == key)
                     .Take(EarlierPerAnalysis).Select(e => new EarlierValue(e.ObservedAt, e.Value, e.ValueText, e.Unit, e.AbnormalFlag)).ToList(),
             };
@@ -160,7 +171,7 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
         return new ResultReport
         {
             Id = header.Id, PatientId = header.PatientId, UnitId = header.UnitId, UnitName = header.UnitName, ServiceName = header.ServiceName,
-            Status = header.Status, ReportText = header.ReportText, ObservedAt = header.ObservedAt, CreatedAt = header.CreatedAt,
+            Status = header.Status, ReportText = header.ReportText, ReportComment = header.ReportComment, ObservedAt = header.ObservedAt, CreatedAt = header.CreatedAt,
             AttestedAt = header.AttestedAt, AttestedBy = header.AttestedBy, Lines = lines, Patient = patient, SeenVersion = VersionOf(current.Select(r => r.Id)),
         };
     }

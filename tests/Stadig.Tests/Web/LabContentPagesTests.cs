@@ -55,6 +55,25 @@ public class LabContentPagesTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_reports_own_view_where_it_is_attested_shows_the_lab_comments_and_the_document_link(DatabaseEngine engine)
+    {
+        var (server, client, _) = await ChartWithLabContentAsync(engine);
+        await using var _s = server;
+        var inbox = new HtmlParser().ParseDocument(await client.GetStringAsync("/results/inbox"));
+        var reports = inbox.QuerySelectorAll("#inbox a.open-result").Select(a => a.GetAttribute("href")!).ToList();
+        Assert.Equal(2, reports.Count);
+
+        var views = new List<AngleSharp.Html.Dom.IHtmlDocument>();
+        foreach (var href in reports) views.Add(new HtmlParser().ParseDocument(await client.GetStringAsync(href)));
+
+        Assert.Contains(views, v => v.QuerySelectorAll("#report-lines .lab-comment[data-comment=line] .lab-text").Any(e => e.TextContent == LabContentTests.KaliumComment));
+        Assert.Contains(views, v => v.QuerySelectorAll(".lab-comment[data-comment=report] .lab-text").Any(e => e.TextContent == LabContentTests.ReportComment));
+        var document = Assert.Single(views.SelectMany(v => v.QuerySelectorAll("#report-lines a.lab-document")));
+        Assert.StartsWith("/results/", document.GetAttribute("href"));
+        Assert.EndsWith("/attachment", document.GetAttribute("href"));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task The_document_link_serves_the_PDF_to_the_care_team_and_not_found_to_another_unit(DatabaseEngine engine)
     {
         var (server, client, patientId) = await ChartWithLabContentAsync(engine);
