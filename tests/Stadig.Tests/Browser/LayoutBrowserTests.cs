@@ -12,6 +12,15 @@ public class LayoutBrowserTests(EveryPageBrowser browser) : IClassFixture<EveryP
 {
     public static readonly (string Name, int Width, int Height)[] NarrowViewports = [("320px", 320, 640), ("zoom200", 640, 450)];
 
+    /// <summary>The screens docs/screens shows, taken on the way (first window only, to stay small).</summary>
+    private static readonly Dictionary<(string Culture, string Viewport, string Path), string> Screens = new()
+    {
+        [("sv", "320px", "/patients/{id}")] = "41-chart-320px",
+        [("sv", "zoom200", "/patients/{id}/warnings")] = "42-warnings-zoom200",
+        [("en", "zoom200", "/patients/{id}/orders")] = "43-orders-en-zoom200",
+        [("sv", "zoom200", "/log-extract")] = "44-log-extract-choose",
+    };
+
     /// <summary>How far the page is wider than the window, with the elements that stick out (empty when it reflows).</summary>
     internal static async Task<string> OverflowAsync(IPage page) => await page.EvaluateAsync<string>(
         """
@@ -20,6 +29,7 @@ public class LayoutBrowserTests(EveryPageBrowser browser) : IClassFixture<EveryP
           if (root.scrollWidth <= root.clientWidth) return '';
           const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > root.clientWidth + 1)
             .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= root.clientWidth + 1)
+            .concat([...document.querySelectorAll('body *')].filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0 && getComputedStyle(e).overflowX === 'visible'))
             .slice(0, 6).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().replace(/\s+/g, '.') : '') + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');
           return `scrollWidth ${root.scrollWidth} > ${root.clientWidth}: ${wide.join(', ')}`;
         }
@@ -39,6 +49,8 @@ public class LayoutBrowserTests(EveryPageBrowser browser) : IClassFixture<EveryP
                 if (page.Url == "about:blank") await page.GotoAsync(path);
                 var overflow = await OverflowAsync(page);
                 if (overflow.Length > 0) found.Add($"{culture} {name} {path}: {overflow}");
+                if (Screens.TryGetValue((culture, name, path.Replace(browser.Pages.PatientId.ToString(), "{id}")), out var shot))
+                    await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath(shot) });
             }
             await page.CloseAsync();
         }
