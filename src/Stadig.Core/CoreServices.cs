@@ -27,6 +27,7 @@ public sealed class CoreServices
     public required LabResults.MessageTracking Messages { get; init; }
     public required LabResults.ResultInbox Inbox { get; init; }
     public required LabResults.ResultTrends Trends { get; init; }
+    public required LabResults.ResultReports Reports { get; init; }
     public required Orders.LabOrders Orders { get; init; }
     public required Orders.OrderOutbox Outbox { get; init; }
     public required Warnings.PatientWarnings Warnings { get; init; }
@@ -49,6 +50,7 @@ public sealed class CoreServices
             Messages = new LabResults.MessageTracking(database, audit, clock),
             Inbox = new LabResults.ResultInbox(database, checkpoint, clock),
             Trends = new LabResults.ResultTrends(database, checkpoint),
+            Reports = new LabResults.ResultReports(database, checkpoint, clock),
             Orders = new Orders.LabOrders(database, checkpoint, clock),
             Outbox = new Orders.OrderOutbox(database, clock),
             Quarantine = new LabResults.ResultQuarantine(database, audit, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), clock),

@@ -14,7 +14,7 @@ namespace Stadig.Access;
 /// (fail closed); for writes in the same transaction as the change. A read that is not allowed
 /// answers as not found; a write answers forbidden.
 /// </summary>
-public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessOptions options, TimeProvider clock)
+public sealed partial class PatientCheckpoint(Database database, AuditLog audit, AccessOptions options, TimeProvider clock)
 {
     public AccessOptions Options => options;
 
@@ -45,13 +45,18 @@ public sealed class PatientCheckpoint(Database database, AuditLog audit, AccessO
     /// entry written by a unit the caller may not see is refused and audited as if it did not exist,
     /// before and inside the transaction; otherwise as <see cref="WriteAsync{T}"/>.
     /// </summary>
-    public async Task WriteEntryAsync(Caller caller, Guid patientId, Guid entryUnitId, string resource, string notFound,
+    public Task WriteEntryAsync(Caller caller, Guid patientId, Guid entryUnitId, string resource, string notFound,
+        Func<DbConnection, DbTransaction, Task> work, CancellationToken cancellationToken = default) =>
+        WriteEntryAsync(caller, patientId, entryUnitId, resource, AuditActivity.Write, notFound, work, cancellationToken);
+
+    /// <summary>As <see cref="WriteEntryAsync(Caller, Guid, Guid, string, string, Func{DbConnection, DbTransaction, Task}, CancellationToken)"/>, audited as <paramref name="activity"/> (e.g. Vidimera).</summary>
+    public async Task WriteEntryAsync(Caller caller, Guid patientId, Guid entryUnitId, string resource, AuditActivity activity, string notFound,
         Func<DbConnection, DbTransaction, Task> work, CancellationToken cancellationToken = default)
     {
         var context = await ContextAsync(caller, patientId, cancellationToken);
         if (context is not null && context.MayOpen && !context.MaySee(entryUnitId))
-            throw await RefuseAsync(caller, patientId, resource, AuditActivity.Write, cancellationToken);
-        await WriteWithAsync(context, caller, patientId, resource, AuditActivity.Write, async (connection, transaction, grant) =>
+            throw await RefuseAsync(caller, patientId, resource, activity, cancellationToken);
+        await WriteWithAsync(context, caller, patientId, resource, activity, async (connection, transaction, grant) =>
         {
             if (!grant.Context.MaySee(entryUnitId)) throw new NotFoundException(notFound);
             await work(connection, transaction);

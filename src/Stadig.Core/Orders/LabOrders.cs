@@ -96,10 +96,13 @@ public sealed class LabOrders(Database database, PatientCheckpoint checkpoint, T
             FROM lab_order o LEFT JOIN hl7_message m ON m.id = o.message_id
             WHERE o.patient_id = @patientId ORDER BY o.ordered_at DESC
             """, new { patientId = grant.PatientId })).ToList();
-        var items = (await c.QueryAsync<(Guid OrderId, string Code)>(
-            "SELECT order_id, analysis_code FROM lab_order_item WHERE patient_id = @patientId ORDER BY position", new { patientId = grant.PatientId }))
-            .ToLookup(i => i.OrderId, i => AnalysisCatalogue.Find(i.Code)!);
-        return orders.Select(o => o with { Analyses = items[o.Id].Where(a => a is not null).ToList() }).ToList();
+        // An item ordered under an older catalogue keeps the name and specimen it was ordered with.
+        var items = (await c.QueryAsync<(Guid OrderId, string Code, string Name, string Specimen)>(
+            "SELECT order_id, analysis_code, analysis_name, specimen FROM lab_order_item WHERE patient_id = @patientId ORDER BY position",
+            new { patientId = grant.PatientId }))
+            .ToLookup(i => i.OrderId, i => AnalysisCatalogue.Find(i.Code) is { } known && known.Code == i.Code
+                ? known : new Analysis(i.Code, i.Name, i.Specimen, "", 0, []));
+        return orders.Select(o => o with { Analyses = items[o.Id].ToList() }).ToList();
     }
 
     /// <summary>ORM^O01: MSH, PID (identity as the registry has it), ORC (new order), one OBR per analysis.</summary>

@@ -9,7 +9,7 @@ namespace Stadig.Patients;
 public sealed partial class PatientRegistry
 {
     /// <summary>The clinical tables whose rows follow a patient in a merge. A new clinical table is added here.</summary>
-    internal static readonly string[] PatientOwnedTables = ["encounter", "note", "note_keyword", "diagnostic_report", "lab_result", "lab_order", "lab_order_item", "warning", "problem"];
+    internal static readonly string[] PatientOwnedTables = ["encounter", "note", "note_keyword", "diagnostic_report", "lab_result", "lab_order", "lab_order_item", "warning", "problem", "result_view"];
 
     /// <summary>
     /// Joins a reservnummer patient into the patient whose identity is now known: every record moves

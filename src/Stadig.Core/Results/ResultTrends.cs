@@ -1,12 +1,15 @@
 using Dapper;
 using Stadig.Access;
 using Stadig.Common;
+using Stadig.Orders;
 using Stadig.Storage;
 
 namespace Stadig.LabResults;
 
 public sealed record TrendPoint
 {
+    /// <summary>The code the result came with (the trend may gather several for one analysis).</summary>
+    public string AnalysisCode { get; init; } = "";
     public string AnalysisName { get; init; } = "";
     public DateTimeOffset ObservedAt { get; init; }
     public double? Value { get; init; }
@@ -17,6 +20,8 @@ public sealed record TrendPoint
     public string? AbnormalFlag { get; init; }
     public string Status { get; init; } = "";
     public Guid UnitId { get; init; }
+    /// <summary>True when the lab sent no range and the catalogue's interval for the patient is shown.</summary>
+    public bool ReferenceFromCatalogue { get; init; }
 }
 
 public sealed record Trend(string AnalysisCode, string AnalysisName, string? Unit, IReadOnlyList<TrendPoint> Points, Patients.Patient Patient)
@@ -26,25 +31,44 @@ public sealed record Trend(string AnalysisCode, string AnalysisName, string? Uni
         Points.LastOrDefault(p => p.ReferenceLow is not null || p.ReferenceHigh is not null) is { } p ? (p.ReferenceLow, p.ReferenceHigh) : (null, null);
 }
 
-/// <summary>One analysis over time for one patient (with the patient, for the banner): current values only (superseded ones are history), oldest first.</summary>
-public sealed class ResultTrends(Database database, PatientCheckpoint checkpoint)
+/// <summary>
+/// One analysis over time for one patient (with the patient, for the banner): current values only
+/// (superseded ones are history), oldest first. A result sent with a LOINC or local code, or
+/// another NPU code for the same property, joins its catalogue analysis's trend (when its unit
+/// agrees, <see cref="AnalysisCodes.TrendKey"/>); a point without the lab's own range gets the
+/// catalogue's interval for the patient's sex and age on the day.
+/// </summary>
+public sealed class ResultTrends(Database database, PatientCheckpoint checkpoint, RegionTime? regionTime = null)
 {
+    private readonly RegionTime _time = regionTime ?? RegionTime.Sweden;
+
     public async Task<Trend> TrendAsync(Caller caller, Guid patientId, string analysisCode, CancellationToken cancellationToken = default)
     {
         if (string.IsNullOrWhiteSpace(analysisCode) || analysisCode.Length > 64) throw new InvalidInputException("code", "Ange en analyskod.");
+        var key = AnalysisCodes.Canonical(analysisCode);
         var grant = await checkpoint.ReadAsync(caller, patientId, "ResultTrend", cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         var rows = (await connection.QueryAsync<TrendPoint>(
-            """
-            SELECT analysis_name AS AnalysisName, observed_at AS ObservedAt, value_numeric AS Value, value_text AS ValueText, unit AS Unit,
+            $"""
+            SELECT analysis_code AS AnalysisCode, analysis_name AS AnalysisName, observed_at AS ObservedAt, value_numeric AS Value, value_text AS ValueText, unit AS Unit,
                    reference_low AS ReferenceLow, reference_high AS ReferenceHigh, abnormal_flag AS AbnormalFlag, status AS Status, unit_id AS UnitId
-            FROM lab_result WHERE patient_id = @patientId AND analysis_code = @analysisCode AND superseded_by IS NULL
+            FROM lab_result WHERE patient_id = @patientId AND {database.AnyOf("analysis_code", "codes")} AND superseded_by IS NULL
             ORDER BY observed_at
-            """, new { patientId = grant.PatientId, analysisCode })).ToList();
-        var visible = rows.Where(r => grant.Context.MaySee(r.UnitId)).ToList();
+            """, new { patientId = grant.PatientId, codes = AnalysisCodes.Family(key).Append(analysisCode).Distinct().ToArray() })).ToList();
+        var inTrend = rows.Where(r => AnalysisCodes.TrendKey(r.AnalysisCode, r.Unit) == key).ToList();
+        // A code asked for by itself whose results cannot join the catalogue's trend (another unit) still has its own.
+        if (inTrend.Count == 0 && key != analysisCode) inTrend = rows.Where(r => r.AnalysisCode == analysisCode).ToList();
+        var visible = inTrend.Where(p => grant.Context.MaySee(p.UnitId)).ToList();
         if (visible.Count == 0) throw new NotFoundException("Inga svar för den analysen.");
         // The patient for the banner under the same audited access: one read of the record, not two.
         var patient = await Patients.PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
-        return new Trend(analysisCode, visible[^1].AnalysisName, visible[^1].Unit, visible, patient);
+        var analysis = AnalysisCatalogue.Find(key) is { } a && a.Code == key ? a : null;
+        var points = visible.Select(p =>
+        {
+            if (p.ReferenceLow is not null || p.ReferenceHigh is not null || analysis is null) return p;
+            var interval = analysis.IntervalFor(patient.Sex, AnalysisCatalogue.AgeOn(patient.BirthDate, _time.Day(p.ObservedAt)));
+            return interval is null ? p : p with { ReferenceLow = interval.Low, ReferenceHigh = interval.High, ReferenceFromCatalogue = true };
+        }).ToList();
+        return new Trend(analysis?.Code ?? analysisCode, analysis?.Name ?? visible[^1].AnalysisName, LabFormat.Unit(analysis?.Unit ?? visible[^1].Unit), points, patient);
     }
 }

@@ -197,25 +197,24 @@ internal static class SwedishData
         "Hemtjänst återupptas. Distriktssköterska tar kontroll av sår.",
     ];
 
-    /// <summary>A laboratory analysis with its reference interval (sex-specific where it differs).</summary>
+    /// <summary>A laboratory analysis with its adult reference interval (sex-specific where it differs).</summary>
     public sealed record Analysis(
         string Code, string Name, string Unit, double FemaleLow, double FemaleHigh, double MaleLow, double MaleHigh, int Decimals, bool LowerBoundOnly = false, bool UpperBoundOnly = false);
 
-    // NPU codes as used by Swedish laboratories; reference intervals from common Swedish lab handbooks.
-    public static readonly Analysis[] Analyses =
-    [
-        new("NPU28309", "B-Hemoglobin (Hb)", "g/L", 117, 153, 134, 170, 0),
-        new("NPU03429", "P-Natrium", "mmol/L", 137, 145, 137, 145, 0),
-        new("NPU03230", "P-Kalium", "mmol/L", 3.5, 4.4, 3.5, 4.4, 1),
-        new("NPU04998", "P-Kreatinin", "µmol/L", 45, 90, 60, 105, 0),
-        new("NPU19748", "P-CRP", "mg/L", 0, 5, 0, 5, 0, UpperBoundOnly: true),
-        new("NPU02192", "P-Glukos", "mmol/L", 4.0, 6.0, 4.0, 6.0, 1),
-        new("NPU02593", "B-Leukocyter", "×10⁹/L", 3.5, 8.8, 3.5, 8.8, 1),
-        new("NPU03568", "B-Trombocyter", "×10⁹/L", 165, 387, 145, 348, 0),
-        new("NPU19651", "P-ALAT", "µkat/L", 0, 0.76, 0, 1.1, 2, UpperBoundOnly: true),
-        new("NPU27300", "B-HbA1c", "mmol/mol", 27, 42, 27, 42, 0),
-        new("NPU03577", "P-TSH", "mIE/L", 0.4, 4.0, 0.4, 4.0, 2),
-    ];
+    // The region's lab catalogue is the one definition of an analysis (code, name, unit, interval),
+    // so the demo region's results meet orders and trends under the same NPU codes. The seeded rows
+    // carry the interval of a 30-year-old as the lab's own range. The order is the seeder's.
+    private static readonly string[] SeededCodes =
+        ["NPU28309", "NPU03429", "NPU03230", "NPU04998", "NPU19748", "NPU02192", "NPU02593", "NPU03568", "NPU19651", "NPU27300", "NPU03577"];
+
+    public static readonly Analysis[] Analyses = SeededCodes.Select(code =>
+    {
+        var a = Orders.AnalysisCatalogue.Find(code)!;
+        var female = a.IntervalFor(Patients.Identifiers.Sex.Female, 30)!;
+        var male = a.IntervalFor(Patients.Identifiers.Sex.Male, 30)!;
+        return new Analysis(a.Code, a.Name, a.Unit, female.Low ?? 0, female.High!.Value, male.Low ?? 0, male.High!.Value, a.Decimals,
+            UpperBoundOnly: female.Low is null);
+    }).ToArray();
 
     public static readonly string[] Allergens = ["Penicillin", "Sulfonamider", "Jodkontrastmedel", "Latex", "Jordnötter", "Acetylsalicylsyra", "Kodein", "Bisonstick"];
     public static readonly string[] Reactions = ["Urtikaria", "Anafylaxi", "Andningsbesvär", "Exantem", "Angioödem", "Illamående och kräkningar"];

@@ -60,6 +60,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.LabResults.MessageTracking>();
         services.AddSingleton<Stadig.LabResults.ResultInbox>();
         services.AddSingleton<Stadig.LabResults.ResultTrends>();
+        services.AddSingleton<Stadig.LabResults.ResultReports>();
         services.AddSingleton<Stadig.Orders.LabOrders>();
         services.AddSingleton<Stadig.Orders.OrderOutbox>();
         services.AddHostedService<Stadig.LabResults.OrderOutboxService>();

@@ -11,7 +11,7 @@ namespace Stadig.Tests.Browser;
 public class ResultInboxBrowserTests
 {
     [Fact]
-    public async Task A_physician_sees_a_critical_result_first_attests_it_and_opens_its_trend()
+    public async Task A_physician_cannot_attest_a_critical_result_from_the_inbox_opens_it_sees_its_values_attests_it_there_and_goes_on_with_a_key()
     {
         await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
         var (doctor, assignments) = await server.AddUserAsync("doktor", "lösen");
@@ -44,12 +44,36 @@ public class ResultInboxBrowserTests
 
         await page.GotoAsync("/results/inbox");
         await page.WaitForSelectorAsync("#inbox");
-        Assert.Contains("critical", await page.Locator("#inbox tbody tr").First.GetAttributeAsync("class") ?? "");
+        var critical = page.Locator("#inbox tbody tr").First;
+        Assert.Contains("critical", await critical.GetAttributeAsync("class") ?? "");
+        // The critical result cannot be ticked for attestation from the list.
+        Assert.Equal(0, await critical.Locator("input[type=checkbox]").CountAsync());
+        Assert.Contains("6,9 mmol/L", await critical.Locator("td.summary").InnerTextAsync());
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("40-inbox"), FullPage = true });
 
-        await page.Locator("#inbox tbody input[type=checkbox]").First.CheckAsync();
+        await critical.Locator("a.open-result").ClickAsync();
+        await page.WaitForSelectorAsync("#report-lines");
+        var firstReport = new Uri(page.Url).AbsolutePath;
+        var line = page.Locator("#report-lines tbody tr").First;
+        Assert.Equal("6,9", await line.Locator("td.value").InnerTextAsync());
+        Assert.Equal("mmol/L", await line.Locator("td.unit").InnerTextAsync());
+        Assert.Equal("3,5–4,4", await line.Locator("td.reference").InnerTextAsync());
+        Assert.Equal("Kritiskt högt", await line.Locator("td.flag").InnerTextAsync());
+        Assert.Contains("4,6", await line.Locator("td.earlier").InnerTextAsync());
+        Assert.Contains("Öberg", await page.Locator(".patient-banner").InnerTextAsync());
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("42-result"), FullPage = true });
+
         await page.ClickAsync("#attest");
-        await page.WaitForSelectorAsync("text=1 svar vidimerade");
+        await page.WaitForSelectorAsync("#attested-now");
+        Assert.Equal(1, await page.Locator("#attested-by").CountAsync());
+
+        // One key goes on to the next unattested result.
+        await page.Keyboard.PressAsync("n");
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath != firstReport && new Uri(url).AbsolutePath.StartsWith("/results/", StringComparison.Ordinal));
+        await page.WaitForSelectorAsync("#report-lines");
+        Assert.Equal(1, await page.Locator("#attest").CountAsync());
+        await page.GotoAsync("/results/inbox");
+        await page.WaitForSelectorAsync("#inbox");
         Assert.Equal(2, await page.Locator("#inbox tbody tr").CountAsync());
 
         await page.GotoAsync($"/patients/{patientId}/trends/K");

@@ -33,9 +33,12 @@ public class MergePatientsTests
             "INSERT INTO hl7_message (id, direction, control_id, sending_application, sending_facility, message_type, received_at, byte_count, raw_text, state, state_changed_at, patient_id) " +
             "VALUES (@message, 'Inbound', @control, 'LAB', 'KEMLAB', 'ORU^R01', @now, 10, 'MSH|^~\\&|', 'Filed', @now, @patientId)",
             new { message, control = message.ToString(), now, patientId });
+        var report = Guid.NewGuid();
         await c.ExecuteAsync(
-            "INSERT INTO diagnostic_report (id, patient_id, unit_id, message_id, service_code, service_name, status, created_at) VALUES (@id, @patientId, @unit, @message, 'NPU02319', 'B-Hb', 'Final', @now)",
-            new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, message, now });
+            "INSERT INTO diagnostic_report (id, patient_id, unit_id, message_id, service_code, service_name, status, created_at) VALUES (@report, @patientId, @unit, @message, 'NPU02319', 'B-Hb', 'Final', @now)",
+            new { report, patientId, unit = region.Ward.Id, message, now });
+        await c.ExecuteAsync("INSERT INTO result_view (report_id, staff_id, patient_id, viewed_at) VALUES (@report, @by, @patientId, @now)",
+            new { report, by = region.Physician.StaffId, patientId, now });
         var order = Guid.NewGuid();
         await c.ExecuteAsync(
             "INSERT INTO lab_order (id, patient_id, unit_id, placer_order_number, ordered_by, ordered_at, status) VALUES (@order, @patientId, @unit, @placer, @by, @now, 'Queued')",

@@ -43,20 +43,153 @@ public class ResultInboxTests
         var inbox = await region.Services.Inbox.UnattestedAsync(region.Physician, TimeSpan.FromHours(24));
         Assert.Equal(["Kalium", "Elstatus"], inbox.Select(i => i.ServiceName));
         Assert.Equal(1, inbox[0].Critical);
+        Assert.Equal("P-Kalium 6,9 mmol/L (HH)", inbox[0].Summary);
+        Assert.Equal([false, true], inbox.Select(i => i.MayAttestFromList));
         Assert.Empty(await region.Services.Inbox.UnattestedAsync(elsewhere, TimeSpan.FromHours(24)));
         Assert.Equal(2, (await region.Services.Inbox.UnattestedAsync(secretary, TimeSpan.FromHours(24))).Count);
-        await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Inbox.AttestAsync(secretary, [inbox[0].ReportId]));
-        await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Inbox.AttestAsync(elsewhere, [inbox[0].ReportId]));
+        await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Inbox.AttestAsync(secretary, [inbox[1].ReportId]));
+        await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Reports.AttestAsync(secretary, inbox[0].ReportId, "x"));
 
         clock.Advance(TimeSpan.FromHours(25));
         Assert.All(await region.Services.Inbox.UnattestedAsync(region.Physician, TimeSpan.FromHours(24)), i => Assert.True(i.Overdue));
-        Assert.Equal(2, await region.Services.Inbox.AttestAsync(region.Physician, inbox.Select(i => i.ReportId).ToList()));
+        Assert.Equal(1, await region.Services.Inbox.AttestAsync(region.Physician, [inbox[1].ReportId]));
+        var critical = await region.Services.Reports.OpenAsync(region.Physician, inbox[0].ReportId);
+        Assert.True(await region.Services.Reports.AttestAsync(region.Physician, critical.Id, critical.SeenVersion));
 
         Assert.Empty(await region.Services.Inbox.UnattestedAsync(region.Physician, TimeSpan.FromHours(24)));
         await using var c = await region.Database.OpenAsync();
         Assert.Equal(2, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM diagnostic_report WHERE patient_id = @patientId AND attested_by = @by", new { patientId, by = region.Physician.StaffId }));
         Assert.Equal(2, await region.AuditCountAsync(patientId, "Attest", "Allowed"));
-        Assert.Equal(0, await region.Services.Inbox.AttestAsync(region.Physician, [inbox[0].ReportId]));
+        Assert.Equal(0, await region.Services.Inbox.AttestAsync(region.Physician, [inbox[1].ReportId]));
+        Assert.False(await region.Services.Reports.AttestAsync(region.Physician, critical.Id, critical.SeenVersion));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_result_with_abnormal_values_is_attested_only_from_its_view_after_the_physician_has_opened_it(DatabaseEngine engine)
+    {
+        var clock = new FixedClock(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
+        var (region, ingest) = await RegionWithLabAsync(engine, clock);
+        var number = TestNumbers.Personnummer(1950, 3, 14);
+        var patientId = (await region.Patients.RegisterAsync(region.Physician, number, new PatientDetails("Öberg", "Lina"))).PatientId;
+        await ingest.IngestAsync(Oru("N1", number, "Öberg^Lina", "Kalium", "N"));
+        clock.Advance(TimeSpan.FromDays(1));
+        await ingest.IngestAsync(Oru("C1", number, "Öberg^Lina", "Kalium", "HH"));
+        var inbox = await region.Services.Inbox.UnattestedAsync(region.Physician, TimeSpan.FromHours(24));
+        var (critical, normal) = (inbox.Single(i => i.Critical > 0).ReportId, inbox.Single(i => i.Critical == 0).ReportId);
+        async Task<long> AttestedAsync()
+        {
+            await using var c = await region.Database.OpenAsync();
+            return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM diagnostic_report WHERE patient_id = @patientId AND attested_at IS NOT NULL", new { patientId });
+        }
+
+        // From the list: refused with a message naming the report, and nothing attested, not even the normal one sent with it.
+        var fromList = await Assert.ThrowsAsync<InvalidInputException>(() => region.Services.Inbox.AttestAsync(region.Physician, [normal, critical]));
+        Assert.Contains("avvikande värden", fromList.Message);
+        Assert.Contains("Kalium", fromList.Message);
+        Assert.Equal(0, await AttestedAsync());
+        // From the view, but without having opened it: refused.
+        var unseen = await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Reports.AttestAsync(region.Physician, critical, "any"));
+        Assert.Contains("Öppna svaret", unseen.Message);
+        Assert.Equal(0, await AttestedAsync());
+
+        var reads = await region.AuditCountAsync(patientId, "Read", "Allowed");
+        var report = await region.Services.Reports.OpenAsync(region.Physician, critical);
+        Assert.Equal(reads + 1, await region.AuditCountAsync(patientId, "Read", "Allowed"));
+        var line = Assert.Single(report.Lines);
+        Assert.Equal(("P-Kalium", "6,9", "mmol/L", "3,5–4,4", "HH"), (line.Name, LabFormat.Value(line.Value, line.ValueText), LabFormat.Unit(line.Unit), line.Reference, line.AbnormalFlag));
+        Assert.True(line.Critical);
+        Assert.Equal("NPU03230", line.TrendKey);
+        Assert.Equal([4.1], line.Earlier.Select(e => e.Value));
+        Assert.Equal("Öberg", report.Patient.FamilyName);
+        // The token is what the physician saw: another one (a correction came in since) is refused.
+        await Assert.ThrowsAsync<ConflictException>(() => region.Services.Reports.AttestAsync(region.Physician, critical, "0000000000000000"));
+        Assert.Equal(0, await AttestedAsync());
+
+        Assert.True(await region.Services.Reports.AttestAsync(region.Physician, critical, report.SeenVersion));
+        Assert.Equal(1, await AttestedAsync());
+        Assert.Equal(1, await region.AuditCountAsync(patientId, "Attest", "Allowed"));
+        var attested = await region.Services.Reports.OpenAsync(region.Physician, critical);
+        Assert.Equal(region.Physician.DisplayName, attested.AttestedBy);
+        Assert.Equal(1, await region.Services.Inbox.AttestAsync(region.Physician, [normal]));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_inbox_hides_results_of_a_blocked_unit_and_of_another_unit_under_inner_secrecy_and_they_cannot_be_attested(DatabaseEngine engine)
+    {
+        var clock = new FixedClock(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
+        var (region, ingest) = await RegionWithLabAsync(engine, clock);
+        var (open, blocked) = (TestNumbers.Personnummer(1950, 3, 14), TestNumbers.Personnummer(1951, 4, 15));
+        var openId = (await region.Patients.RegisterAsync(region.Physician, open, new PatientDetails("Öppen", "Anna"))).PatientId;
+        var blockedId = (await region.Patients.RegisterAsync(region.Physician, blocked, new PatientDetails("Spärrad", "Berit"))).PatientId;
+        await ingest.IngestAsync(Oru("O1", open, "Öppen^Anna", "Kalium öppen", "N"));
+        await ingest.IngestAsync(Oru("S1", blocked, "Spärrad^Berit", "Kalium spärrad", "HH"));
+        await using (var c = await region.Database.OpenAsync())
+        {
+            var labUnit = await c.ExecuteScalarAsync<Guid>("SELECT unit_id FROM diagnostic_report WHERE patient_id = @blockedId", new { blockedId });
+            await region.Access.BlockAsync(region.Physician, blockedId, labUnit);
+        }
+        var blockedReport = await OneReportAsync(region, blockedId);
+        // Same ward and care relations, but asking for quality assurance: other units' records are under inner secrecy.
+        var quality = await region.AddCallerAsync("kvalitet", Role.Physician, region.Ward, Purpose.QualityAssurance);
+
+        var inbox = await region.Services.Inbox.UnattestedAsync(region.Physician, TimeSpan.FromHours(24));
+
+        Assert.Equal(["Kalium öppen"], inbox.Select(i => i.ServiceName));
+        Assert.Empty(await region.Services.Inbox.UnattestedAsync(quality, TimeSpan.FromHours(24)));
+        Assert.Null(await region.Services.Inbox.NextAsync(quality));
+        Assert.Equal(inbox[0].ReportId, await region.Services.Inbox.NextAsync(region.Physician));
+        var denied = await region.AuditCountAsync(blockedId, "Attest", "Denied");
+        await Assert.ThrowsAsync<NotFoundException>(() => region.Services.Reports.OpenAsync(region.Physician, blockedReport));
+        await Assert.ThrowsAsync<NotFoundException>(() => region.Services.Inbox.AttestAsync(region.Physician, [blockedReport]));
+        await Assert.ThrowsAsync<NotFoundException>(() => region.Services.Reports.AttestAsync(region.Physician, blockedReport, "x"));
+        Assert.True(await region.AuditCountAsync(blockedId, "Attest", "Denied") >= denied + 1);
+        // A refused report among allowed ones: all or nothing.
+        await Assert.ThrowsAsync<NotFoundException>(() => region.Services.Inbox.AttestAsync(quality, [inbox[0].ReportId]));
+        await using (var c = await region.Database.OpenAsync())
+            Assert.Equal(0, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM diagnostic_report WHERE attested_at IS NOT NULL AND patient_id IN (@openId, @blockedId)", new { openId, blockedId }));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Each_patient_listed_in_the_inbox_is_audited_once_as_read_and_a_patient_not_shown_is_not(DatabaseEngine engine)
+    {
+        var clock = new FixedClock(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
+        var (region, ingest) = await RegionWithLabAsync(engine, clock);
+        var numbers = new[] { TestNumbers.Personnummer(1950, 3, 14), TestNumbers.Personnummer(1951, 4, 15), TestNumbers.Personnummer(1952, 5, 16) };
+        var ids = new List<Guid>();
+        foreach (var (number, i) in numbers.Select((n, i) => (n, i)))
+            ids.Add((await region.Patients.RegisterAsync(region.Physician, number, new PatientDetails($"Patient{i}", "Test"))).PatientId);
+        await ingest.IngestAsync(Oru("A1", numbers[0], "Patient0^Test", "Prov A1", "N"));
+        await ingest.IngestAsync(Oru("A2", numbers[0], "Patient0^Test", "Prov A2", "H"));
+        await ingest.IngestAsync(Oru("B1", numbers[1], "Patient1^Test", "Prov B1", "N"));
+        await ingest.IngestAsync(Oru("C1", numbers[2], "Patient2^Test", "Prov C1", "N"));
+        await using (var c = await region.Database.OpenAsync())
+            await region.Access.BlockAsync(region.Physician, ids[2], await c.ExecuteScalarAsync<Guid>("SELECT unit_id FROM diagnostic_report WHERE patient_id = @id", new { id = ids[2] }));
+        async Task<long> InboxReadsAsync(Guid patientId)
+        {
+            await using var c = await region.Database.OpenAsync();
+            return await c.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND resource = @Resource AND activity = 'Read' AND outcome = 'Allowed' AND staff_id = @staffId",
+                new { patientId, ResultInbox.Resource, staffId = region.Physician.StaffId });
+        }
+
+        var listed = await region.Services.Inbox.UnattestedAsync(region.Physician, TimeSpan.FromHours(24));
+        Assert.Equal(3, listed.Count);
+
+        var reads = new List<long>();
+        foreach (var id in ids) reads.Add(await InboxReadsAsync(id));
+        Assert.Equal([1, 1, 0], reads);
+        await using (var c = await region.Database.OpenAsync())
+            Assert.Equal(0, await c.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM audit_event WHERE patient_id IS NULL AND resource = @Resource AND staff_id = @staffId", new { ResultInbox.Resource, staffId = region.Physician.StaffId }));
+        // Finding the next result shows no patient: nothing more is audited.
+        Assert.NotNull(await region.Services.Inbox.NextAsync(region.Physician));
+        Assert.Equal(1, await InboxReadsAsync(ids[0]));
+    }
+
+    private static async Task<Guid> OneReportAsync(TestRegion region, Guid patientId)
+    {
+        await using var c = await region.Database.OpenAsync();
+        return await c.ExecuteScalarAsync<Guid>("SELECT id FROM diagnostic_report WHERE patient_id = @patientId", new { patientId });
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]

@@ -64,12 +64,15 @@ internal sealed class EveryPage : IAsyncDisposable
             "MSH|^~\\&|LABSYS|KLINKEM|STADIG|REGION|20261123075600+0100||ORU^R01^ORU_R01|EP2|P|2.5\r" +
             $"PID|1||{pid}^^^^PN||Östergren^Anna\rOBR|1|P200|L200|HB^Hemoglobin^L\rOBX|1|NM|HB^Hemoglobin^L||128|g/L|117-153|N|||F\r");
 
-        Guid eventId;
+        Guid eventId, reportId;
         await using (var c = await server.Database.OpenAsync())
+        {
             eventId = await c.ExecuteScalarAsync<Guid>("SELECT id FROM audit_event WHERE patient_id = @patientId ORDER BY occurred_at LIMIT 1", new { patientId });
+            reportId = await c.ExecuteScalarAsync<Guid>("SELECT id FROM diagnostic_report WHERE patient_id = @patientId LIMIT 1", new { patientId });
+        }
         return new EveryPage(server, new Dictionary<string, string>
         {
-            ["Id"] = patientId.ToString(), ["NoteId"] = draft.Id.ToString(), ["Code"] = "NPU02593", ["EventId"] = eventId.ToString(),
+            ["Id"] = patientId.ToString(), ["NoteId"] = draft.Id.ToString(), ["Code"] = "NPU02593", ["EventId"] = eventId.ToString(), ["ReportId"] = reportId.ToString(),
         });
     }
 

@@ -10,7 +10,7 @@ namespace Stadig.Tests.Web;
 public class InboxPageTests
 {
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
-    public async Task A_physician_sees_the_critical_result_first_and_attests_it_from_the_inbox(DatabaseEngine engine)
+    public async Task A_physician_cannot_attest_a_critical_result_from_the_inbox_but_opens_it_sees_its_values_and_attests_it_there(DatabaseEngine engine)
     {
         await using var server = await StadigServer.StartAsync(engine);
         var (doctor, assignments) = await server.AddUserAsync("doktor", "lösen");
@@ -28,13 +28,31 @@ public class InboxPageTests
         var page = await client.GetStringAsync("/results/inbox");
         Assert.Contains("Kritiskt", page);
         Assert.Contains("Öberg, Lina", page);
-        var reportId = System.Text.RegularExpressions.Regex.Match(page, "name=\"reportIds\" value=\"([0-9a-f-]+)\"").Groups[1].Value;
-
-        var attested = await client.PostAsync("/results/attest", new FormUrlEncodedContent(
+        Assert.Contains("P-Kalium 6,9 mmol/L (HH)", page);
+        // No box to tick for a critical result, and a hand-made post is refused with the reason.
+        Assert.DoesNotContain("name=\"reportIds\"", page);
+        var reportId = System.Text.RegularExpressions.Regex.Match(page, "href=\"/results/([0-9a-f-]{36})\"").Groups[1].Value;
+        var fromList = await client.PostAsync("/results/attest", new FormUrlEncodedContent(
         [
             new("__RequestVerificationToken", StadigServer.AntiforgeryToken(page)), new("reportIds", reportId),
         ]));
-        Assert.Equal("/results/inbox?attested=1", attested.Headers.Location?.OriginalString);
+        Assert.StartsWith("/results/inbox?error=", fromList.Headers.Location?.OriginalString);
+        Assert.Contains("avvikande värden", await client.GetStringAsync(fromList.Headers.Location!.OriginalString));
+
+        var next = await client.GetAsync("/results/inbox/next");
+        Assert.Equal($"/results/{reportId}", next.Headers.Location?.OriginalString);
+        var view = await client.GetStringAsync($"/results/{reportId}");
+        Assert.Contains("6,9", view);
+        Assert.Contains("3,5–4,4", view);
+        Assert.Contains("Kritiskt högt", view);
+        var seen = System.Text.RegularExpressions.Regex.Match(view, "name=\"seen\" value=\"([0-9a-f]+)\"").Groups[1].Value;
+        var attested = await client.PostAsync($"/results/{reportId}/attest", new FormUrlEncodedContent(
+        [
+            new("__RequestVerificationToken", StadigServer.AntiforgeryToken(view)), new("seen", seen),
+        ]));
+        Assert.Equal($"/results/{reportId}?attested=1", attested.Headers.Location?.OriginalString);
+        Assert.Contains("Vidimerat av", await client.GetStringAsync($"/results/{reportId}"));
         Assert.Contains("Inga ovidimerade svar", await client.GetStringAsync("/results/inbox"));
+        Assert.Equal("/results/inbox?done=1", (await client.GetAsync("/results/inbox/next")).Headers.Location?.OriginalString);
     }
 }

@@ -13,8 +13,22 @@ namespace Stadig.Tests.Web;
 /// </summary>
 public class PatientEndpointsAccessTests
 {
-    private sealed record Scenario(StadigServer Server, HttpClient Client, Caller User, Caller Other, Guid Patient, Guid MergeTarget, Guid Note)
+    private sealed record Scenario(StadigServer Server, HttpClient Client, Caller User, Caller Other, Guid Patient, Guid MergeTarget, Guid Note, Guid Report)
     {
+        /// <summary>An antiforgery token for the logged-in user (from a form on a page of a patient they may open).</summary>
+        public async Task<string> TokenAsync() => StadigServer.AntiforgeryToken(await Client.GetStringAsync($"/patients/{MergeTarget}/orders"));
+
+        /// <summary>Attests the report from its view's form, following the redirect to the page that says how it went.</summary>
+        public async Task<HttpResponseMessage> AttestAsync()
+        {
+            var posted = await Client.PostAsync($"/results/{Report}/attest", new FormUrlEncodedContent(
+                [new("__RequestVerificationToken", await TokenAsync()), new("seen", await SeenAsync())]));
+            return await Client.GetAsync(posted.Headers.Location!.OriginalString);
+        }
+
+        private async Task<string> SeenAsync() =>
+            System.Text.RegularExpressions.Regex.Match(await Client.GetStringAsync($"/results/{Report}"), "name=\"seen\" value=\"([0-9a-f]+)\"").Groups[1].Value;
+
         public Stadig.Notes.ClinicalNotes Notes => Server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>();
 
         /// <summary>The note's current version, as its other author sees it.</summary>
@@ -44,7 +58,9 @@ public class PatientEndpointsAccessTests
             new { targetPatientId = s.MergeTarget, reason = "Identifierad" }), IsForbidden),
         ["/api/patients/{id:guid}/notes"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/notes", new { noteType = "Daganteckning" }), IsForbidden),
         ["/patients/{Id:guid}/orders"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/orders"), SaysNoAccess),
-        ["/patients/{Id:guid}/trends/{Code}"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/trends/NPU02319"), SaysNoAccess),
+        ["/patients/{Id:guid}/trends/{Code}"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/trends/NPU28309"), SaysNoAccess),
+        ["/results/{ReportId:guid}"] = new(s => s.Client.GetAsync($"/results/{s.Report}"), SaysNoAccess),
+        ["/results/{reportId:guid}/attest"] = new(s => s.AttestAsync(), (r, body) => !body.Contains("id=\"attested-now\"", StringComparison.Ordinal)),
         ["/notes/{NoteId:guid}"] = new(s => s.Client.GetAsync($"/notes/{s.Note}"), SaysNoAccess),
         ["/notes/{NoteId:guid}/history"] = new(s => s.Client.GetAsync($"/notes/{s.Note}/history"), SaysNoAccess),
         ["/api/notes/{noteId:guid}"] = new(s => s.Client.GetAsync($"/api/notes/{s.Note}"), IsNotFound),
@@ -83,14 +99,24 @@ public class PatientEndpointsAccessTests
         var patient = (await server.Patients.RegisterAsync(other, "991234567890", new("Reservsson", "Okänd"))).PatientId;
         var target = (await server.Patients.RegisterAsync(user, "19121212-1212", new("Känd", "Person"))).PatientId;
         var note = await server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(other, patient, "Daganteckning");
+        var (message, report) = (Guid.NewGuid(), Guid.NewGuid());
         await using (var c = await server.Database.OpenAsync())
+        {
             await c.ExecuteAsync(
-                "INSERT INTO lab_result (id, patient_id, unit_id, analysis_code, analysis_name, value_numeric, unit, reference_low, reference_high, status, observed_at) " +
-                "VALUES (@id, @patient, @unit, 'NPU02319', 'B-Hemoglobin', 131, 'g/L', 117, 153, 'Final', @now)",
-                new { id = Guid.NewGuid(), patient, unit = other.UnitId, now = DateTimeOffset.UtcNow });
+                "INSERT INTO hl7_message (id, direction, control_id, sending_application, sending_facility, message_type, received_at, byte_count, raw_text, state, state_changed_at, patient_id) " +
+                "VALUES (@message, 'Inbound', @control, 'LAB', 'KEMLAB', 'ORU^R01', @now, 10, 'MSH|^~\\&|', 'Filed', @now, @patient)",
+                new { message, control = message.ToString(), now = DateTimeOffset.UtcNow, patient });
+            await c.ExecuteAsync(
+                "INSERT INTO diagnostic_report (id, patient_id, unit_id, message_id, service_code, service_name, status, created_at) VALUES (@report, @patient, @unit, @message, 'HB', 'Blodstatus', 'Final', @now)",
+                new { report, patient, unit = other.UnitId, message, now = DateTimeOffset.UtcNow });
+            await c.ExecuteAsync(
+                "INSERT INTO lab_result (id, patient_id, unit_id, analysis_code, analysis_name, value_numeric, unit, reference_low, reference_high, status, observed_at, report_id) " +
+                "VALUES (@id, @patient, @unit, 'NPU28309', 'B-Hemoglobin', 131, 'g/L', 117, 153, 'Final', @now, @report)",
+                new { id = Guid.NewGuid(), patient, unit = other.UnitId, now = DateTimeOffset.UtcNow, report });
+        }
         var client = server.CreateClient();
         await server.PostLoginAsync(client, "vera", "lösen");
-        return new Scenario(server, client, user, other, patient, target, note.Id);
+        return new Scenario(server, client, user, other, patient, target, note.Id, report);
     }
 
     private static async Task<long> AuditedAsync(Scenario s, string outcome)
@@ -107,7 +133,7 @@ public class PatientEndpointsAccessTests
         await using var _ = scenario.Server;
         var endpoints = scenario.Server.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
             .Where(e => e.RoutePattern.Parameters.Any(p => p.Name.Equals("id", StringComparison.OrdinalIgnoreCase) && e.RoutePattern.RawText!.Contains("patients", StringComparison.Ordinal)
-                || p.Name.Equals("noteId", StringComparison.OrdinalIgnoreCase)))
+                || p.Name.Equals("noteId", StringComparison.OrdinalIgnoreCase) || p.Name.Equals("reportId", StringComparison.OrdinalIgnoreCase)))
             .Select(KeyOf).Distinct().ToList();
         // The route table really is read: every known case is found in it.
         Assert.All(Cases.Keys, key => Assert.Contains(key, endpoints));
@@ -131,6 +157,7 @@ public class PatientEndpointsAccessTests
             _ when key.EndsWith("/draft", StringComparison.Ordinal) => 0,
             _ when key.EndsWith("/sign", StringComparison.Ordinal) => 2,
             _ when key.EndsWith("/amend", StringComparison.Ordinal) => 3,
+            _ when key.EndsWith("/attest", StringComparison.Ordinal) => 3,
             _ when key.EndsWith("/merge", StringComparison.Ordinal) => 4,
             _ => 1,
         };

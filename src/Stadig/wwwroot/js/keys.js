@@ -3,7 +3,8 @@
 // so this script knows no page and carries no words: the help dialog ("?") is rendered by the layout
 // in the reader's language. Plain keys never fire while typing in a field; Ctrl keys do (save, sign).
 const typing = (t) => t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement || t?.isContentEditable;
-const activate = (el) => { if (el.matches('a, button')) el.click(); else el.focus(); };
+// A link may go somewhere more direct by key than by click (the inbox link: the next unattested result).
+const activate = (el) => { if (el.dataset.keyHref) window.location.assign(el.dataset.keyHref); else if (el.matches('a, button')) el.click(); else el.focus(); };
 
 document.addEventListener('keydown', (event) => {
   if (event.defaultPrevented || event.isComposing) return;

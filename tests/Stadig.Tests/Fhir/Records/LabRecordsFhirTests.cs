@@ -253,7 +253,7 @@ public class LabRecordsFhirTests
         var (region, lab) = await RegionWithLabAsync(engine);
         await using var _ = lab;
         var patientId = await RegisterAsync(region, "19121212-1212");
-        var order = await region.Services.Orders.PlaceAsync(region.Physician, patientId, ["NPU02319"]);
+        var order = await region.Services.Orders.PlaceAsync(region.Physician, patientId, ["NPU28309"]);
 
         async Task<JsonObject> ServiceRequestAsync() =>
             FhirJson.Parse(Assert.Single(await PublishedAsync(region.Database, "ServiceRequest")).Content);
@@ -262,7 +262,7 @@ public class LabRecordsFhirTests
         Assert.Equal(order.Id.ToString(), placed["id"]!.GetValue<string>());
         Assert.Equal(("1", "active", "order"), (placed["meta"]!["versionId"]!.GetValue<string>(), placed["status"]!.GetValue<string>(), placed["intent"]!.GetValue<string>()));
         Assert.Equal(order.PlacerOrderNumber, placed["identifier"]![0]!["value"]!.GetValue<string>());
-        Assert.Equal("NPU02319", placed["code"]!["coding"]![0]!["code"]!.GetValue<string>());
+        Assert.Equal("NPU28309", placed["code"]!["coding"]![0]!["code"]!.GetValue<string>());
         Assert.Equal($"Practitioner/{region.Physician.StaffId}", placed["requester"]!["reference"]!.GetValue<string>());
         Assert.Equal($"Patient/{patientId}", placed["subject"]!["reference"]!.GetValue<string>());
 
@@ -327,7 +327,7 @@ public class LabRecordsFhirTests
         var (region, lab) = await RegionWithLabAsync(engine);
         await using var _ = lab;
         var patientId = await RegisterAsync(region, "19121212-1212");
-        var order = await region.Services.Orders.PlaceAsync(region.Physician, patientId, ["NPU02319"]);
+        var order = await region.Services.Orders.PlaceAsync(region.Physician, patientId, ["NPU28309"]);
         Assert.Equal("AA", await lab.SendAsync(Oru("b-1", "19121212-1212", placer: order.PlacerOrderNumber)));
         Assert.Equal("AA", await lab.SendAsync(Oru("b-2", "19121212-1212", placer: order.PlacerOrderNumber, hb: "112", hbStatus: "C")));
         // A result line from before reports existed (as seeded data has).
