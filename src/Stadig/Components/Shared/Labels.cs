@@ -34,10 +34,13 @@ public static partial class Labels
 
     public static string? Number(double? value) => value is { } v ? Number(v) : null;
 
-    /// <summary>A range written by a lab or the catalogue with decimal points ("3.5-8.8"), in the page's culture.</summary>
+    /// <summary>
+    /// Text with decimals written elsewhere (a lab's or the catalogue's range "3.5-8.8", a summary that
+    /// Core wrote the Swedish way, "6,4") in the page's culture; the digits are kept as written.
+    /// </summary>
     public static string Range(string? text) => text is null ? "" :
-        DecimalPattern().Replace(text, m => Number(double.Parse(m.Value, CultureInfo.InvariantCulture)));
+        DecimalPattern().Replace(text, m => m.Groups[1].Value + CultureInfo.CurrentCulture.NumberFormat.NumberDecimalSeparator + m.Groups[2].Value);
 
-    [GeneratedRegex(@"(?<![\d.])\d+\.\d+(?![\d.])")]
+    [GeneratedRegex(@"(?<![\d.,])(\d+)[.,](\d+)(?![\d.,])")]
     private static partial Regex DecimalPattern();
 }
