@@ -172,7 +172,8 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
     /// <summary>New note from the chart, autosaves while typing, then sign with the editor's form (save at the version seen, then sign).</summary>
     private async Task<bool> WriteNoteAsync(PoolPatient patient, string chartPage, CancellationToken stopping)
     {
-        var noteType = unit.IsWard ? "Daganteckning" : "Besöksanteckning";
+        // Each profession writes its own templates (the server refuses the others).
+        var noteType = !isPhysician ? "Omvårdnadsanteckning" : unit.IsWard ? "Daganteckning" : "Besöksanteckning";
         var created = await recorder.MeasureAsync(Actions.CreateNote, async () =>
         {
             using var response = await _http.PostAsync($"/patients/{patient.Id}", new FormUrlEncodedContent(new Dictionary<string, string>

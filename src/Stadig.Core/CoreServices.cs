@@ -56,7 +56,7 @@ public sealed class CoreServices
             Quarantine = new LabResults.ResultQuarantine(database, audit, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), clock),
             Warnings = new Warnings.PatientWarnings(database, checkpoint, clock),
             Problems = new Problems.PatientProblems(database, checkpoint, clock),
-            Encounters = new Encounters.PatientEncounters(database, checkpoint, accessControl, clock),
+            Encounters = new Encounters.PatientEncounters(database, checkpoint, accessControl, new Encounters.EncounterOptions(), Common.RegionTime.Sweden, clock),
         };
     }
 }

@@ -33,6 +33,22 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
     }
 
     /// <summary>
+    /// Allows and audits a printout (Utskrift) of one patient's data: allowed as a read would be, and
+    /// logged before the page is handed to the printer; otherwise audited as refused and not found.
+    /// </summary>
+    public async Task PrintAsync(Caller caller, Guid patientId, string resource, CancellationToken cancellationToken = default)
+    {
+        var context = await ContextAsync(caller, patientId, cancellationToken);
+        if (context is null || !RolePermissions.WorksWithRegistry(caller.Role) || !context.MayOpen)
+        {
+            await audit.AppendAsync(new AuditEntry(caller, context is null ? null : patientId, AuditActivity.Print, resource, AuditOutcome.Denied,
+                AuditFlags.NoCareRelation), cancellationToken);
+            throw new NotFoundException("Patienten finns inte, eller så saknar du vårdrelation.");
+        }
+        await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.Print, resource, AuditOutcome.Allowed, FlagsOf(context)), cancellationToken);
+    }
+
+    /// <summary>
     /// Allows, runs and audits a write to one patient's data in one transaction, or throws
     /// <see cref="ForbiddenException"/> (or <see cref="NotFoundException"/> for a patient that does not exist).
     /// </summary>

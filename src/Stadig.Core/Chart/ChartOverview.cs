@@ -68,6 +68,10 @@ public sealed record EncounterItem
     public string? Bed { get; init; }
     public DateTimeOffset StartedAt { get; init; }
     public DateTimeOffset? EndedAt { get; init; }
+    /// <summary>Where a discharged patient went (<see cref="Encounters.DischargeDestination"/>); null otherwise.</summary>
+    public string? DischargeDestination { get; init; }
+    /// <summary>When the discharge was recorded: the undo window counts from here.</summary>
+    public DateTimeOffset? DischargeRecordedAt { get; init; }
 }
 
 /// <summary>What the chart overview shows: only records the caller may see, and whether blocked records were withheld.</summary>
@@ -101,12 +105,13 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
                 FROM warning w JOIN care_unit u ON u.id = w.unit_id WHERE w.patient_id = @patientId AND w.inactivated_at IS NULL ORDER BY w.created_at DESC;
             SELECT n.id AS Id, n.unit_id AS UnitId, u.name AS UnitName, n.note_type AS NoteType, n.status AS Status, s.display_name AS AuthorName, n.created_at AS CreatedAt, n.signed_at AS SignedAt
                 FROM note n JOIN care_unit u ON u.id = n.unit_id JOIN staff s ON s.id = n.author_id
-                WHERE n.patient_id = @patientId ORDER BY n.created_at DESC LIMIT {Latest * 3};
+                WHERE n.patient_id = @patientId AND n.status <> 'Discarded' ORDER BY n.created_at DESC LIMIT {Latest * 3};
             SELECT r.id AS Id, r.unit_id AS UnitId, u.name AS UnitName, r.analysis_code AS AnalysisCode, r.analysis_name AS AnalysisName,
                    r.value_numeric AS ValueNumeric, r.value_text AS ValueText, r.unit AS Unit, r.reference_low AS ReferenceLow,
                    r.reference_high AS ReferenceHigh, r.abnormal_flag AS AbnormalFlag, r.status AS Status, r.observed_at AS ObservedAt
                 FROM lab_result r JOIN care_unit u ON u.id = r.unit_id WHERE r.patient_id = @patientId AND r.superseded_by IS NULL ORDER BY r.observed_at DESC LIMIT {Latest * 3};
-            SELECT e.id AS Id, e.unit_id AS UnitId, u.name AS UnitName, e.kind AS Kind, e.bed AS Bed, e.started_at AS StartedAt, e.ended_at AS EndedAt
+            SELECT e.id AS Id, e.unit_id AS UnitId, u.name AS UnitName, e.kind AS Kind, e.bed AS Bed, e.started_at AS StartedAt, e.ended_at AS EndedAt,
+                   e.discharge_destination AS DischargeDestination, e.discharge_recorded_at AS DischargeRecordedAt
                 FROM encounter e JOIN care_unit u ON u.id = e.unit_id WHERE e.patient_id = @patientId ORDER BY e.started_at DESC LIMIT {Latest * 3};
             SELECT DISTINCT unit_id FROM (
                 SELECT unit_id FROM note WHERE patient_id = @patientId UNION SELECT unit_id FROM lab_result WHERE patient_id = @patientId

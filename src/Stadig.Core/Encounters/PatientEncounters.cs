@@ -28,9 +28,21 @@ public sealed record Encounter
     public DateTimeOffset StartedAt { get; init; }
     public DateTimeOffset? EndedAt { get; init; }
     public Guid? TransferredFromId { get; init; }
+    public string? DischargeDestination { get; init; }
+    public DateTimeOffset? DischargeRecordedAt { get; init; }
 
     public bool IsOpenAdmission => Kind == EncounterKinds.Inpatient && EndedAt is null;
 }
+
+/// <summary>A discharge as the clinician states it: when the patient left, and where to.</summary>
+public sealed record DischargeDetails(DateTimeOffset At, DischargeDestination? Destination);
+
+/// <summary>An unsigned note of the admission, as the discharge form warns about it.</summary>
+public sealed record UnsignedNote(Guid Id, string NoteType, DateTimeOffset CreatedAt, string AuthorName);
+
+/// <summary>What the discharge form shows: the patient for the banner, the admission, and what is still missing.</summary>
+public sealed record DischargePreparation(Patient Patient, Encounter? Admission, DateTimeOffset AdmittedAt,
+    IReadOnlyList<UnsignedNote> UnsignedNotes, bool HasDischargeSummary);
 
 /// <summary>One current inpatient on the ward list: bed, who, since when.</summary>
 public sealed record WardPatient(Guid EncounterId, string? Bed, DateTimeOffset AdmittedAt, Patient Patient);
@@ -39,9 +51,12 @@ public sealed record WardPatient(Guid EncounterId, string? Bed, DateTimeOffset A
 /// Encounters (vårdkontakter): outpatient visits, admissions to a ward with a bed, transfers and
 /// discharges, and the ward list. Every read and write goes through the checkpoint.
 /// </summary>
-public sealed class PatientEncounters(Database database, PatientCheckpoint checkpoint, AccessControl access, TimeProvider clock)
+public sealed class PatientEncounters(Database database, PatientCheckpoint checkpoint, AccessControl access, EncounterOptions options,
+    RegionTime time, TimeProvider clock)
 {
     public const int MaxBedLength = 20;
+
+    public EncounterOptions Options => options;
 
     public static bool MayManage(Role role) => role is Role.Physician or Role.Nurse or Role.MedicalSecretary;
 
@@ -114,21 +129,149 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
         return (await LoadAsync(id, cancellationToken))!;
     }
 
-    /// <summary>Ends the patient's open admission.</summary>
-    public async Task<Encounter> DischargeAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    /// <summary>Discharges now, home: for integrations and tests; the clinician's form states time and destination.</summary>
+    public Task<Encounter> DischargeAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default) =>
+        DischargeAsync(caller, patientId, new DischargeDetails(clock.GetUtcNow(), DischargeDestination.Home), cancellationToken);
+
+    /// <summary>
+    /// Ends the patient's open admission at the stated time, with where the patient went. Refused: a
+    /// time in the future, a time before the admission (transfers included), no destination. Audited
+    /// as a write to "Discharge"; undone within <see cref="EncounterOptions.UndoDischargeMinutes"/>.
+    /// </summary>
+    public async Task<Encounter> DischargeAsync(Caller caller, Guid patientId, DischargeDetails details, CancellationToken cancellationToken = default)
     {
         RequireRole(caller);
-        var ended = await checkpoint.WriteAsync(caller, patientId, "Encounter", AuditActivity.Write, async (connection, transaction, grant) =>
+        if (details.Destination is not { } destination || !Enum.IsDefined(destination))
+            throw new InvalidInputException("destination", "Ange vart patienten skrivs ut: hem, annan enhet, annan vårdgivare eller avliden.");
+        var ended = await checkpoint.WriteAsync(caller, patientId, "Discharge", AuditActivity.Write, async (connection, transaction, grant) =>
         {
             var current = await OpenAdmissionAsync(connection, transaction, patientId);
             if (current is null || !grant.Context.MaySee(current.UnitId))
                 throw new InvalidInputException("encounter", "Patienten är inte inskriven, och kan därför inte skrivas ut.");
-            await connection.ExecuteAsync("UPDATE encounter SET ended_at = @now, ended_by = @staffId WHERE id = @id AND ended_at IS NULL",
-                new { now = clock.GetUtcNow(), staffId = caller.StaffId, id = current.Id }, transaction);
-            await EncounterAsFhir.PublishAsync(connection, transaction, current.Id, clock.GetUtcNow());
+            var admittedAt = await AdmittedAtAsync(connection, transaction, current);
+            var at = CheckDischargeTime(details.At, admittedAt);
+            var now = clock.GetUtcNow();
+            await connection.ExecuteAsync(
+                """
+                UPDATE encounter SET ended_at = @at, ended_by = @staffId, discharge_destination = @destination, discharge_recorded_at = @now
+                WHERE id = @id AND ended_at IS NULL
+                """,
+                new { at = at < current.StartedAt ? current.StartedAt : at, now, staffId = caller.StaffId, destination = destination.ToString(), id = current.Id }, transaction);
+            await EncounterAsFhir.PublishAsync(connection, transaction, current.Id, now);
             return current.Id;
         }, cancellationToken);
         return (await LoadAsync(ended, cancellationToken))!;
+    }
+
+    /// <summary>
+    /// The discharge time as stated, checked: not in the future, not before the admission began. Times
+    /// are compared to the minute, as the form states them, so "now" right after admitting is accepted.
+    /// </summary>
+    public DateTimeOffset CheckDischargeTime(DateTimeOffset at, DateTimeOffset admittedAt)
+    {
+        var now = clock.GetUtcNow();
+        if (at > now)
+            throw new InvalidInputException("at", $"Utskrivningstiden {time.Format(at)} ligger i framtiden. Ange när patienten lämnade avdelningen (senast {time.Format(now)}).");
+        if (at < Minute(admittedAt))
+            throw new InvalidInputException("at", $"Utskrivningstiden {time.Format(at)} är före inskrivningen {time.Format(admittedAt)}. Ange en tid efter inskrivningen.");
+        return at;
+    }
+
+    private static DateTimeOffset Minute(DateTimeOffset t) => new(t.Ticks - t.Ticks % TimeSpan.TicksPerMinute, t.Offset);
+
+    /// <summary>
+    /// What the discharge form shows, in one audited read: the patient (for the banner), the open
+    /// admission, when the stay began (before any transfers), its unsigned notes and whether it has a
+    /// discharge summary. Only notes of units the caller may see are counted.
+    /// </summary>
+    public async Task<DischargePreparation> PrepareDischargeAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        var grant = await checkpoint.ReadAsync(caller, patientId, "Discharge", cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var patient = await PatientRegistry.FindInAsync(grant, connection, transaction) ?? throw new NotFoundException("Patienten finns inte.");
+        var admission = await OpenAdmissionAsync(connection, transaction, patientId);
+        if (admission is null || !grant.Context.MaySee(admission.UnitId))
+            return new DischargePreparation(patient, null, default, [], false);
+        var admittedAt = await AdmittedAtAsync(connection, transaction, admission);
+        var notes = (await connection.QueryAsync<NoteRow>(
+            """
+            SELECT n.id AS Id, n.unit_id AS UnitId, n.note_type AS NoteType, n.status AS Status, n.created_at AS CreatedAt, s.display_name AS AuthorName
+            FROM note n JOIN staff s ON s.id = n.author_id
+            WHERE n.patient_id = @patientId AND n.created_at >= @admittedAt AND n.status <> 'Discarded'
+            ORDER BY n.created_at
+            """, new { patientId, admittedAt }, transaction)).Where(n => grant.Context.MaySee(n.UnitId)).ToList();
+        await transaction.CommitAsync(cancellationToken);
+        return new DischargePreparation(patient, admission, admittedAt,
+            notes.Where(n => n.Status == "Draft").Select(n => new UnsignedNote(n.Id, n.NoteType, n.CreatedAt, n.AuthorName)).ToList(),
+            notes.Any(n => n.NoteType == Notes.NoteTypes.DischargeSummary));
+    }
+
+    /// <summary>Whether the discharge may still be undone: recorded within the window, and the caller's role may discharge.</summary>
+    public bool MayUndoDischarge(Role role, DateTimeOffset? recordedAt) =>
+        MayManage(role) && recordedAt is { } at && clock.GetUtcNow() - at <= TimeSpan.FromMinutes(options.UndoDischargeMinutes);
+
+    /// <summary>
+    /// Undoes the patient's latest discharge: the admission is open again, in the same bed, as if the
+    /// discharge had not happened; the discharge and its undo both stay in the audit log. Refused after
+    /// the window, and when the patient has been admitted again or the bed is taken.
+    /// </summary>
+    public async Task<Encounter> UndoDischargeAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        RequireRole(caller);
+        var reopened = await checkpoint.WriteAsync(caller, patientId, "DischargeUndo", AuditActivity.Write, async (connection, transaction, grant) =>
+        {
+            var last = await connection.QuerySingleOrDefaultAsync<Encounter?>(
+                $"{Select} WHERE e.patient_id = @patientId AND e.kind = @kind AND e.discharge_recorded_at IS NOT NULL ORDER BY e.discharge_recorded_at DESC LIMIT 1",
+                new { patientId, kind = EncounterKinds.Inpatient }, transaction);
+            if (last is null || last.EndedAt is null || !grant.Context.MaySee(last.UnitId))
+                throw new InvalidInputException("encounter", "Det finns ingen utskrivning att ångra.");
+            if (!MayUndoDischarge(caller.Role, last.DischargeRecordedAt))
+                throw new InvalidInputException("encounter",
+                    $"Utskrivningen registrerades {time.Format(last.DischargeRecordedAt!.Value)} och kan bara ångras inom {options.UndoDischargeMinutes} minuter. Skriv in patienten på nytt.");
+            if (await OpenAdmissionAsync(connection, transaction, patientId) is not null)
+                throw new ConflictException("Patienten är inskriven igen, så utskrivningen kan inte ångras.");
+            if (last.Bed is { } bed) await RequireBedFreeAsync(connection, transaction, last.UnitId, bed);
+            try
+            {
+                await connection.ExecuteAsync(
+                    """
+                    UPDATE encounter SET ended_at = NULL, ended_by = NULL, discharge_destination = NULL, discharge_recorded_at = NULL
+                    WHERE id = @id AND ended_at IS NOT NULL
+                    """, new { id = last.Id }, transaction);
+            }
+            catch (DbException e) when (database.IsUniqueViolation(e))
+            {
+                throw new ConflictException("Sängen är upptagen eller patienten redan inskriven.");
+            }
+            await EncounterAsFhir.PublishAsync(connection, transaction, last.Id, clock.GetUtcNow());
+            return last.Id;
+        }, cancellationToken);
+        return (await LoadAsync(reopened, cancellationToken))!;
+    }
+
+    /// <summary>When the stay began: a transfer continues the admission it ended, so follow the chain back.</summary>
+    private static async Task<DateTimeOffset> AdmittedAtAsync(DbConnection connection, DbTransaction transaction, Encounter admission)
+    {
+        var started = admission.StartedAt;
+        var from = admission.TransferredFromId;
+        for (var hops = 0; from is { } id && hops < 100; hops++)
+        {
+            var previous = await connection.QuerySingleOrDefaultAsync<Encounter?>($"{Select} WHERE e.id = @id", new { id }, transaction);
+            if (previous is null) break;
+            (started, from) = (previous.StartedAt, previous.TransferredFromId);
+        }
+        return started;
+    }
+
+    private sealed class NoteRow
+    {
+        public Guid Id { get; init; }
+        public Guid UnitId { get; init; }
+        public string NoteType { get; init; } = "";
+        public string Status { get; init; } = "";
+        public DateTimeOffset CreatedAt { get; init; }
+        public string AuthorName { get; init; } = "";
     }
 
     /// <summary>The patient's encounters the caller may see, newest first.</summary>
@@ -254,7 +397,8 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
     private const string Select =
         """
         SELECT e.id AS Id, e.patient_id AS PatientId, e.unit_id AS UnitId, u.name AS UnitName, e.kind AS Kind, e.bed AS Bed,
-               e.started_at AS StartedAt, e.ended_at AS EndedAt, e.transferred_from_id AS TransferredFromId
+               e.started_at AS StartedAt, e.ended_at AS EndedAt, e.transferred_from_id AS TransferredFromId,
+               e.discharge_destination AS DischargeDestination, e.discharge_recorded_at AS DischargeRecordedAt
         FROM encounter e JOIN care_unit u ON u.id = e.unit_id
         """;
 

@@ -28,13 +28,18 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
 
     public static bool MayWrite(Role role) => role is Role.Physician or Role.Nurse or Role.MedicalSecretary;
 
-    /// <summary>Physicians sign every note type; nurses their own kinds of notes, never an epikris; secretaries never.</summary>
-    public static bool MaySign(Role role, string noteType) => role == Role.Physician || (role == Role.Nurse && noteType != "Epikris");
+    /// <summary>Physicians sign every note type; nurses their own kinds of notes, never an epikris; secretaries only their administrative notes.</summary>
+    public static bool MaySign(Role role, string noteType) =>
+        role == Role.Physician || (role == Role.Nurse && noteType != NoteTypes.DischargeSummary)
+        || (role == Role.MedicalSecretary && noteType == NoteTypes.Administrative);
 
     public async Task<Note> CreateDraftAsync(Caller caller, Guid patientId, string noteType, Guid? responsibleSignerId = null, string? clientRequestId = null, CancellationToken cancellationToken = default)
     {
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
         var type = NoteTypes.Find(noteType) ?? throw new InvalidInputException("noteType", $"Okänd anteckningstyp \"{noteType}\".");
+        // Refused here, not only left out of the menu: a posted form or an integration names any type.
+        if (!NoteTypes.MayStart(caller.Role, type, responsibleSignerId is not null))
+            throw new ForbiddenException($"Din roll ({caller.Role.Swedish()}) skriver inte {type.Name}.");
         var id = Guid.CreateVersion7();
         var created = await checkpoint.WriteAsync(caller, patientId, "Note", AuditActivity.Write, async (connection, transaction, _) =>
         {
@@ -169,11 +174,13 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
         var original = await FindForAsync(caller, noteId, AuditActivity.Write, cancellationToken);
         if (!original.IsSigned) throw new InvalidInputException("noteId", "Bara en signerad anteckning kan ändras genom en ny version; ett utkast ändras direkt.");
+        if (NoteTypes.Find(original.NoteType) is { } type && !NoteTypes.MayStart(caller.Role, type, original.SignerId is not null))
+            throw new ForbiddenException($"Din roll ({caller.Role.Swedish()}) skriver inte {type.Name}.");
         var id = Guid.CreateVersion7();
         var created = await checkpoint.WriteAsync(caller, original.PatientId, "Note", AuditActivity.Write, async (connection, transaction, grant) =>
         {
             RequireVisible(grant, original);
-            var newer = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM note WHERE amends_note_id = @noteId", new { noteId }, transaction);
+            var newer = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM note WHERE amends_note_id = @noteId AND status <> 'Discarded'", new { noteId }, transaction);
             if (newer > 0) throw new ConflictException("Anteckningen har redan en nyare version; ändra den senaste.");
             var now = clock.GetUtcNow();
             var inserted = await connection.ExecuteAsync(
@@ -225,7 +232,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         var grant = await checkpoint.ReadAsync(caller, patientId, "NoteHistory", cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         var links = (await connection.QueryAsync<(Guid Id, Guid? Amends)>(
-            "SELECT id, amends_note_id FROM note WHERE patient_id = @patientId AND (amends_note_id IS NOT NULL OR id = @noteId)",
+            "SELECT id, amends_note_id FROM note WHERE patient_id = @patientId AND (amends_note_id IS NOT NULL AND status <> 'Discarded' OR id = @noteId)",
             new { patientId, noteId })).ToList();
         var root = noteId;
         while (links.FirstOrDefault(l => l.Id == root).Amends is { } older) root = older;
@@ -242,6 +249,65 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         var ids = (await connection.QueryAsync<Guid>(
             "SELECT id FROM note WHERE responsible_signer_id = @staffId AND status = 'Draft' ORDER BY created_at LIMIT 200", new { staffId = caller.StaffId })).ToList();
         return await LoadManyAsync(ids, cancellationToken);
+    }
+
+    /// <summary>
+    /// The caller's worklist of unsigned notes: those waiting for the caller's signature and the
+    /// caller's own drafts, oldest first, each with its patient (name and identifier on every row). A list
+    /// of patients: audited once; a protected identity is masked unless the caller's unit has a care relation.
+    /// </summary>
+    public async Task<IReadOnlyList<WorklistNote>> WorklistAsync(Caller caller, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var ids = (await connection.QueryAsync<Guid>(
+            "SELECT id FROM note WHERE status = 'Draft' AND (responsible_signer_id = @staffId OR author_id = @staffId) ORDER BY created_at LIMIT 200",
+            new { staffId = caller.StaffId })).ToList();
+        var notes = await LoadManyAsync(ids, cancellationToken);
+        var patientIds = notes.Select(n => n.PatientId).Distinct().ToList();
+        var parameters = new DynamicParameters();
+        database.AddIds(parameters, "ids", patientIds);
+        var patients = patientIds.Count == 0 ? [] : (await connection.QueryAsync<Patients.Patient>(
+            $"SELECT {Patients.PatientRegistry.PatientColumns} FROM patient WHERE {database.AnyOf("id", "ids")}", parameters)).ToDictionary(p => p.Id);
+        var flags = AuditFlags.None;
+        var shown = new Dictionary<Guid, Patients.Patient>();
+        foreach (var (id, patient) in patients)
+        {
+            if (patient.ProtectedIdentity == Patients.ProtectedIdentity.None) { shown[id] = patient; continue; }
+            var context = await checkpoint.ContextAsync(caller, id, cancellationToken);
+            shown[id] = context?.HasCareRelation == true ? patient : patient.AsMasked();
+            flags |= AuditFlags.ProtectedIdentity;
+        }
+        // Audited before anything is shown; a role that may not list patients is refused here.
+        await checkpoint.AuditRegistryAsync(caller, "NoteWorklist", $"{notes.Count} osignerade anteckningar", flags, cancellationToken);
+        return notes.Where(n => shown.ContainsKey(n.PatientId)).Select(n => new WorklistNote(n, shown[n.PatientId])).ToList();
+    }
+
+    /// <summary>
+    /// Discards the caller's own empty draft (opened by mistake), so it leaves the worklist. Only an
+    /// empty one: once anything is written the record keeps it (append-only) and the draft is signed
+    /// or corrected. The draft is marked discarded, not deleted, and the discard is audited (Radera).
+    /// </summary>
+    public async Task DiscardEmptyDraftAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
+    {
+        var note = await FindForAsync(caller, noteId, AuditActivity.Delete, cancellationToken);
+        if (note.AuthorId != caller.StaffId) throw new ForbiddenException("Bara den som skapade utkastet kan kasta det.");
+        if (note.IsSigned) throw new ConflictException("Anteckningen är signerad och kan inte kastas.");
+        if (note.IsDiscarded) return;
+        if (!note.IsEmpty)
+            throw new InvalidInputException("noteId", "Utkastet innehåller text och kan inte kastas: det som skrivits i journalen finns kvar. Signera det, eller skriv under ett sökord varför det inte gäller.");
+        await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Delete, async (connection, transaction, grant) =>
+        {
+            RequireVisible(grant, note);
+            // Still empty, and still a draft, at the moment of the change: a save in between wins.
+            var discarded = await connection.ExecuteAsync(
+                """
+                UPDATE note SET status = 'Discarded', version = version + 1, updated_at = @now, updated_by = @staffId
+                WHERE id = @noteId AND status = 'Draft' AND author_id = @staffId
+                  AND NOT EXISTS (SELECT 1 FROM note_keyword k WHERE k.note_id = @noteId AND k.text <> '')
+                """, new { noteId, staffId = caller.StaffId, now = clock.GetUtcNow() }, transaction);
+            if (discarded == 0) throw new ConflictException("Utkastet har ändrats sedan du öppnade listan och kastades inte.");
+            return 0;
+        }, cancellationToken);
     }
 
     /// <summary>The note a write is about, if the caller may reach it; a refusal is audited and reads as not found.</summary>
@@ -271,6 +337,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     {
         var current = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
         if (current.IsSigned) throw new ConflictException("Anteckningen är redan signerad och kan inte ändras. Skapa en ny version.");
+        if (current.IsDiscarded) throw new ConflictException("Utkastet är kastat och kan inte ändras. Skapa en ny anteckning.");
         throw new NoteConflictException(current);
     }
 
@@ -279,16 +346,20 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     {
         var template = NoteTypes.Find(noteType)?.Keywords ?? throw new InvalidInputException("noteType", $"Okänd anteckningstyp \"{noteType}\".");
         var clean = new List<NoteKeyword>();
-        foreach (var k in keywords)
+        for (var i = 0; i < keywords.Count; i++)
         {
+            var k = keywords[i];
+            // The field as the client sent it (its position), so the editor can point at the text box.
+            var field = $"keywords[{i}]";
             if (!template.Contains(k.Keyword)) throw new InvalidInputException("keywords", $"Sökordet \"{k.Keyword}\" hör inte till {noteType}.");
             if (clean.Any(c => c.Keyword == k.Keyword)) throw new InvalidInputException("keywords", $"Sökordet \"{k.Keyword}\" förekommer två gånger.");
             var text = (k.Text ?? "").Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').Normalize(NormalizationForm.FormC);
-            if (text.Length > MaxKeywordLength) throw new InvalidInputException("keywords", $"Texten under \"{k.Keyword}\" är längre än {MaxKeywordLength} tecken.");
-            if (text.Any(c => char.IsControl(c) && c is not '\n' and not '\t')) throw new InvalidInputException("keywords", $"Texten under \"{k.Keyword}\" innehåller otillåtna tecken.");
+            if (text.Length > MaxKeywordLength)
+                throw new InvalidInputException(field, $"Texten under \"{k.Keyword}\" är {text.Length} tecken; högst {MaxKeywordLength} får plats.", MaxKeywordLength);
+            if (text.Any(c => char.IsControl(c) && c is not '\n' and not '\t')) throw new InvalidInputException(field, $"Texten under \"{k.Keyword}\" innehåller otillåtna tecken.");
             clean.Add(new NoteKeyword(k.Keyword, text));
         }
-        if (clean.Sum(k => k.Text.Length) > MaxNoteLength) throw new InvalidInputException("keywords", $"Anteckningen är längre än {MaxNoteLength} tecken.");
+        if (clean.Sum(k => k.Text.Length) > MaxNoteLength) throw new InvalidInputException("keywords", $"Anteckningen är längre än {MaxNoteLength} tecken.", MaxNoteLength);
         // Template order, whatever order the client sent.
         return clean.OrderBy(k => template.ToList().IndexOf(k.Keyword)).ToList();
     }

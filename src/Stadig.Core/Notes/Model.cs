@@ -4,7 +4,12 @@ public static class NoteStatus
 {
     public const string Draft = "Draft";
     public const string Signed = "Signed";
+    /// <summary>An empty draft its author discarded: kept, not deleted, and shown nowhere.</summary>
+    public const string Discarded = "Discarded";
 }
+
+/// <summary>A row of the unsigned-notes worklist: the note and whose it is.</summary>
+public sealed record WorklistNote(Note Note, Patients.Patient Patient);
 
 /// <summary>A keyword (sökord) of a note and the text written under it, exactly as typed (NFC).</summary>
 public sealed record NoteKeyword(string Keyword, string Text);
@@ -33,6 +38,11 @@ public sealed record Note
     public IReadOnlyList<NoteKeyword> Keywords { get; init; } = [];
 
     public bool IsSigned => Status == NoteStatus.Signed;
+
+    public bool IsDiscarded => Status == NoteStatus.Discarded;
+
+    /// <summary>Nothing written under any keyword.</summary>
+    public bool IsEmpty => Keywords.All(k => k.Text.Length == 0);
 
     /// <summary>
     /// For a signed note: whether the stored text still hashes to what was signed. A page that shows

@@ -2,6 +2,7 @@ using System.Data.Common;
 using Dapper;
 using Stadig.Access;
 using Stadig.Audit;
+using Stadig.Common;
 using Stadig.Fhir.Records;
 using Stadig.Hl7;
 using Stadig.Hl7.Mllp;
@@ -15,40 +16,98 @@ public enum Hl7MessageState
     Filed,
     Quarantined,
     Rejected,
+    /// <summary>A test or debugging message (MSH-11 T or D): answered and kept, never filed in a chart.</summary>
+    NotProduction,
+}
+
+/// <summary>What becomes of a message whose MSH-11 is not P (production).</summary>
+public enum NonProductionHandling
+{
+    /// <summary>Stored in state NotProduction and answered AA: the sender's test goes through, no chart is touched.</summary>
+    KeepApart,
+    /// <summary>Stored as Rejected and answered AR (error 202): for a live link that must never carry test traffic.</summary>
+    Refuse,
+}
+
+public sealed record IngestOptions
+{
+    public NonProductionHandling NonProduction { get; init; } = NonProductionHandling.KeepApart;
+
+    /// <summary>The region's clock, in whose zone HL7 times without an offset are read.</summary>
+    public RegionTime Region { get; init; } = RegionTime.Sweden;
 }
 
 /// <summary>What became of one received message, and the ACK that answers it.</summary>
 public sealed record IngestOutcome(Guid MessageId, Hl7MessageState State, string AckCode, string AckText, bool Duplicate);
 
+/// <summary>One patient group of a message, read, and what it is to become: filed on a patient or quarantined.</summary>
+public sealed record GroupDecision(OruGroup Group, IReadOnlyList<OruReport> Reports, PatientMatchResult Match);
+
 /// <summary>
-/// Takes in an ORU^R01 from a lab: stores the raw message as Received first (its own transaction,
-/// so nothing is lost whatever happens next), then in a second transaction binds it to exactly
-/// one patient and files a diagnostic report with its observations — or puts it in the quarantine
-/// worklist with the precise reason — and records the ACK. A repeated MSH-10 from the same facility
-/// gets the stored ACK and stores nothing twice (the unique constraint decides, also under races).
+/// Takes in ORU^R01 from a lab. A frame holds one message, or a batch (FHS/BHS … BTS/FTS) whose
+/// messages are taken one by one; several messages without a batch envelope are refused as a whole
+/// (AR) rather than guessed apart. Each message is stored as Received first (its own transaction,
+/// so nothing is lost whatever happens next), then in a second transaction each of its patient
+/// groups (<see cref="OruGroups"/>) is bound to exactly one patient and filed — or put in the
+/// quarantine worklist with the precise reason — and the ACK is recorded. A repeated MSH-10 from the
+/// same facility with the same content gets the stored ACK and stores nothing twice (the unique
+/// constraint decides, also under races). Whatever fails while a message is taken in ends with the
+/// message stored as Rejected and an AE naming the problem: nothing stays Received.
 /// </summary>
-public sealed class IngestOruMessage(Database database, AuditLog audit, PatientMatcher matcher, Caller lab, TimeProvider clock) : IHl7MessageHandler
+public sealed class IngestOruMessage(Database database, AuditLog audit, PatientMatcher matcher, Caller lab, TimeProvider clock, IngestOptions? options = null)
+    : IHl7MessageHandler
 {
     public const string Inbound = "Inbound";
+
+    private readonly IngestOptions _options = options ?? new IngestOptions();
 
     public async Task<string> HandleAsync(ReceivedHl7Message message, CancellationToken cancellationToken) =>
         (await IngestAsync(message.Text, message.Oversized, message.ByteCount, cancellationToken)).AckText;
 
+    /// <summary>Takes in one MLLP frame's text; the outcome's ACK answers the whole frame (a batch ACK for a batch).</summary>
     public async Task<IngestOutcome> IngestAsync(string text, bool oversized = false, long? byteCount = null, CancellationToken cancellationToken = default)
     {
         var bytes = byteCount ?? Hl7Text.ToBytes(text).LongLength;
         if (oversized)
         {
-            return await RejectUnreadableAsync(text, bytes, SalvageControlId(text), Hl7ErrorCode.ApplicationInternalError,
+            return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.ApplicationInternalError,
                 $"Meddelandet är för stort ({bytes} byte); bara början är sparad.", cancellationToken);
         }
+        var frame = Hl7Frame.Split(text);
+        if (frame.Problem is { } problem)
+            return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.SegmentSequenceError, problem, cancellationToken);
+        return frame.IsBatch
+            ? await IngestBatchAsync(frame, cancellationToken)
+            : await IngestMessageAsync(text, bytes, cancellationToken);
+    }
+
+    /// <summary>
+    /// A batch: every message is stored, matched and tracked as if sent alone, and the frame is answered
+    /// with an acknowledgement batch (HL7 v2.5 2.10.3): [FHS] BHS, the ACK of each message, BTS with
+    /// their count [FTS]; BHS-12 names the batch's BHS-11.
+    /// </summary>
+    private async Task<IngestOutcome> IngestBatchAsync(Hl7Frame frame, CancellationToken cancellationToken)
+    {
+        var outcomes = new List<IngestOutcome>();
+        foreach (var message in frame.Messages)
+            outcomes.Add(await IngestMessageAsync(message, Hl7Text.ToBytes(message).LongLength, cancellationToken));
+        var now = clock.GetUtcNow();
+        var ack = Hl7Ack.CreateBatch(frame.FileHeader, frame.BatchHeader, outcomes.Select(o => o.AckText).ToList(), now, AckControlId());
+        var worst = outcomes.FirstOrDefault(o => o.AckCode != AckCode.Accept) ?? outcomes.FirstOrDefault();
+        return new IngestOutcome(worst?.MessageId ?? Guid.Empty, worst?.State ?? Hl7MessageState.Filed, worst?.AckCode ?? AckCode.Accept, ack,
+            outcomes.Count > 0 && outcomes.All(o => o.Duplicate));
+    }
+
+    private async Task<IngestOutcome> IngestMessageAsync(string text, long bytes, CancellationToken cancellationToken)
+    {
         if (!Hl7Parser.TryParse(text, out var message, out var error))
         {
-            return await RejectUnreadableAsync(text, bytes, SalvageControlId(text), Hl7ErrorCode.SegmentSequenceError, error!.Message, cancellationToken);
+            return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.SegmentSequenceError, error!.Message, cancellationToken);
         }
         if (message!.ControlId.Trim().Length == 0)
         {
-            return await RejectUnreadableAsync(text, bytes, "", Hl7ErrorCode.RequiredFieldMissing, "MSH-10 (meddelande-id) saknas.", cancellationToken);
+            return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.RequiredFieldMissing, "MSH-10 (meddelande-id) saknas.",
+                cancellationToken, message);
         }
 
         var (id, inserted) = await StoreReceivedAsync(message, text, bytes, cancellationToken);
@@ -56,15 +115,42 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         {
             var existingRaw = await database.InTransactionAsync((c, t) =>
                 c.QuerySingleAsync<string>("SELECT raw_text FROM hl7_message WHERE id = @id", new { id }, t), cancellationToken);
-            if (existingRaw.TrimEnd('\r', '\n') != text.TrimEnd('\r', '\n'))
+            if (!SameContent(existingRaw, message))
             {
                 // The same MSH-10 for different content: kept and rejected, never dropped as a "duplicate".
-                return await RejectUnreadableAsync(text, bytes, message.ControlId, "205",
+                return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.DuplicateKeyIdentifier,
                     $"MSH-10 {message.ControlId} har redan använts för ett annat meddelande från {message.SendingFacility}.", cancellationToken, message);
             }
         }
-        var outcome = await ProcessAsync(id, message, cancellationToken);
-        return outcome with { Duplicate = outcome.Duplicate || !inserted };
+        try
+        {
+            var outcome = await ProcessAsync(id, message, cancellationToken);
+            return outcome with { Duplicate = outcome.Duplicate || !inserted };
+        }
+        catch (Exception e) when (e is not (DbException or TimeoutException or OperationCanceledException))
+        {
+            // A poison message must not stay Received: an in-order sender would resend it forever and block every later result.
+            // A database fault is not the message's: it goes on, the sender gets no ACK and sends again, and meanwhile the
+            // watchdog shows the message still Received.
+            return await FailAsync(id, message, e, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// A resend is the same message when its segments and fields are the same; MSH-7 (regenerated by
+    /// some senders on every try) and the segment terminators (CR, LF, CRLF) do not count.
+    /// </summary>
+    private static bool SameContent(string storedRaw, Hl7Message sent)
+    {
+        if (!Hl7Parser.TryParse(storedRaw, out var stored, out _)) return false;
+        return Canonical(stored!) == Canonical(sent);
+    }
+
+    private static string Canonical(Hl7Message message)
+    {
+        var copy = Hl7Parser.Parse(Hl7Writer.Write(message));
+        copy.Segments[0].Set(7, "");
+        return Hl7Writer.Write(copy);
     }
 
     private async Task<(Guid Id, bool Inserted)> StoreReceivedAsync(Hl7Message message, string text, long bytes, CancellationToken cancellationToken)
@@ -114,48 +200,88 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             if (message.Get("MSH-9.2") != "R01")
                 return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, now, Hl7ErrorCode.UnsupportedEventCode,
                     $"Händelsen {message.MessageType} tas inte emot här (bara ORU^R01).");
-            var reports = OruObservations.Read(message);
-            if (!reports.Any(r => r.Observations.Count > 0))
+            var processingId = message.Get("MSH-11").Trim();
+            if (processingId != "P")
+            {
+                // Only production messages reach a chart; a lab's test run must never show up as a patient's result.
+                var why = $"MSH-11 är {(processingId.Length == 0 ? "tomt" : processingId)}, inte P (produktion): meddelandet journalförs inte.";
+                return _options.NonProduction == NonProductionHandling.Refuse
+                    ? await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Reject, now, Hl7ErrorCode.UnsupportedProcessingId, why)
+                    : await FinishAsync(c, t, id, message, Hl7MessageState.NotProduction, AckCode.Accept, now, reason: why);
+            }
+            var sentAt = OruObservations.Timestamp(message.Get("MSH-7"), "MSH-7", _options.Region);
+            var decisions = await DecideAsync(message, c, t);
+            if (decisions.Count == 0)
                 return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, now, Hl7ErrorCode.RequiredFieldMissing,
                     "Meddelandet innehåller inga resultat (OBX).");
 
-            var match = await matcher.MatchAsync(message, c, t);
-            if (match.PatientId is { } identified)
-                match = await CheckOrdersAsync(c, t, reports, identified) ?? match;
-            if (match.PatientId is not { } patientId)
+            var quarantined = decisions.Where(d => d.Match.PatientId is null).ToList();
+            foreach (var d in quarantined)
             {
                 await c.ExecuteAsync(
                     """
-                    INSERT INTO result_quarantine (id, message_id, reason_code, reason_text, state, created_at)
-                    VALUES (@quarantineId, @id, @reason, @Detail, 'Open', @now)
-                    """, new { quarantineId = Guid.CreateVersion7(), id, reason = match.Reason!.Value.ToString(), match.Detail, now }, t);
+                    INSERT INTO result_quarantine (id, message_id, patient_group, reason_code, reason_text, state, created_at)
+                    VALUES (@quarantineId, @id, @group, @reason, @Detail, 'Open', @now)
+                    """, new { quarantineId = Guid.CreateVersion7(), id, group = d.Group.Number, reason = d.Match.Reason!.Value.ToString(), d.Match.Detail, now }, t);
                 await audit.AppendAsync(new AuditEntry(lab, null, AuditActivity.Write, "ResultQuarantine",
-                    Detail: $"HL7 {message.ControlId}: {match.Reason}"), c, t);
-                return await FinishAsync(c, t, id, message, Hl7MessageState.Quarantined, AckCode.Accept, now, reason: $"{match.Reason}: {match.Detail}");
+                    Detail: $"HL7 {message.ControlId} grupp {d.Group.Number}: {d.Match.Reason}"), c, t);
             }
-
-            await FileAsync(c, t, id, reports, patientId, lab.UnitId, now, OruObservations.Timestamp(message.Get("MSH-7")));
-            // The lab integration files without a care relation, so it does not go through
-            // PatientCheckpoint.WriteAsync (which requires one): the lab is the source of the data, not a
-            // reader of the record, and a result must reach the patient whoever treats them. It is
-            // audited the same way, in the same transaction as the write.
-            await audit.AppendAsync(new AuditEntry(lab, patientId, AuditActivity.Write, "DiagnosticReport",
-                Detail: $"HL7 ORU^R01 {message.ControlId} från {message.SendingFacility}"), c, t);
-            await c.ExecuteAsync("UPDATE hl7_message SET patient_id = @patientId WHERE id = @id", new { patientId, id }, t);
+            var filed = decisions.Where(d => d.Match.PatientId is not null).GroupBy(d => d.Match.PatientId!.Value).ToList();
+            foreach (var perPatient in filed)
+            {
+                var patientId = perPatient.Key;
+                var reports = perPatient.SelectMany(d => d.Reports).ToList();
+                await MarkOrdersResultedAsync(c, t, reports);
+                await FileAsync(c, t, id, reports, patientId, lab.UnitId, now, sentAt);
+                // The lab integration files without a care relation, so it does not go through
+                // PatientCheckpoint.WriteAsync (which requires one): the lab is the source of the data, not a
+                // reader of the record, and a result must reach the patient whoever treats them. It is
+                // audited the same way, in the same transaction as the write.
+                await audit.AppendAsync(new AuditEntry(lab, patientId, AuditActivity.Write, "DiagnosticReport",
+                    Detail: $"HL7 ORU^R01 {message.ControlId} från {message.SendingFacility}"), c, t);
+            }
+            // The message names its patient only when all of it went to one; otherwise each result row does.
+            if (filed.Count == 1 && quarantined.Count == 0)
+                await c.ExecuteAsync("UPDATE hl7_message SET patient_id = @patientId WHERE id = @id", new { patientId = filed[0].Key, id }, t);
+            if (quarantined.Count > 0)
+            {
+                var reasons = string.Join("; ", quarantined.Select(d => (decisions.Count > 1 ? $"grupp {d.Group.Number}: " : "") + $"{d.Match.Reason}: {d.Match.Detail}"));
+                return await FinishAsync(c, t, id, message, Hl7MessageState.Quarantined, AckCode.Accept, now, reason: reasons);
+            }
             return await FinishAsync(c, t, id, message, Hl7MessageState.Filed, AckCode.Accept, now);
         }, cancellationToken);
     }
 
     /// <summary>
+    /// What every patient group of <paramref name="message"/> is to become: each group is read and
+    /// matched on its own PID, never on another group's, and a group without observations is left out.
+    /// Reads only; the property tests run this same code many thousand times.
+    /// </summary>
+    public async Task<IReadOnlyList<GroupDecision>> DecideAsync(Hl7Message message, DbConnection c, DbTransaction t)
+    {
+        var decisions = new List<GroupDecision>();
+        foreach (var group in OruGroups.Split(message))
+        {
+            var reports = OruObservations.Read(group.Message, _options.Region);
+            if (!reports.Any(r => r.Observations.Count > 0)) continue;
+            var match = group.HasPid
+                ? await matcher.MatchAsync(group.Message, c, t)
+                : PatientMatchResult.Quarantine(QuarantineReason.NoIdentifier, "Resultatgruppen saknar PID.");
+            if (match.PatientId is { } identified)
+                match = await CheckOrdersAsync(c, t, reports, identified) ?? match;
+            decisions.Add(new GroupDecision(group, reports, match));
+        }
+        return decisions;
+    }
+
+    /// <summary>
     /// An order number Stadig issued (OBR-2 with its prefix) must exist and belong to the patient
     /// PID identifies (merges followed); otherwise the result waits in quarantine. Order numbers of
-    /// other systems are not Stadig's to check. Matched orders are marked as resulted.
+    /// other systems are not Stadig's to check.
     /// </summary>
     private static async Task<PatientMatchResult?> CheckOrdersAsync(DbConnection c, DbTransaction t, IReadOnlyList<OruReport> reports, Guid patientId)
     {
-        var placers = reports.Select(r => r.PlacerOrderNumber).OfType<string>()
-            .Where(p => p.StartsWith(Orders.LabOrders.PlacerPrefix, StringComparison.Ordinal)).Distinct().ToList();
-        foreach (var placer in placers)
+        foreach (var placer in StadigPlacers(reports))
         {
             var orderedFor = await c.QuerySingleOrDefaultAsync<Guid?>(
                 "SELECT COALESCE(p.merged_into_id, p.id) FROM lab_order o JOIN patient p ON p.id = o.patient_id WHERE o.placer_order_number = @placer",
@@ -165,9 +291,17 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             if (orderedFor != patientId)
                 return PatientMatchResult.Quarantine(QuarantineReason.OrderPatientMismatch, $"OBR-2 {placer}: beställningen gäller en annan patient.");
         }
-        foreach (var placer in placers)
-            await c.ExecuteAsync("UPDATE lab_order SET status = 'Resulted' WHERE placer_order_number = @placer", new { placer }, t);
         return null;
+    }
+
+    private static IEnumerable<string> StadigPlacers(IReadOnlyList<OruReport> reports) =>
+        reports.Select(r => r.PlacerOrderNumber).OfType<string>().Where(p => p.StartsWith(Orders.LabOrders.PlacerPrefix, StringComparison.Ordinal)).Distinct();
+
+    /// <summary>The Stadig orders a filed result answers are marked as resulted.</summary>
+    private static async Task MarkOrdersResultedAsync(DbConnection c, DbTransaction t, IReadOnlyList<OruReport> reports)
+    {
+        foreach (var placer in StadigPlacers(reports))
+            await c.ExecuteAsync("UPDATE lab_order SET status = 'Resulted' WHERE placer_order_number = @placer", new { placer }, t);
     }
 
     /// <summary>
@@ -232,14 +366,58 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         return new IngestOutcome(id, state, code, ack, Duplicate: false);
     }
 
+    /// <summary>
+    /// A message that was stored as Received but could not be taken in (a value that cannot be read,
+    /// or a fault): it ends as Rejected with an AE naming the segment and field where that is known.
+    /// If even this cannot be stored the exception goes on: the listener then closes without an ACK,
+    /// the sender keeps the message, and the watchdog shows the message still Received.
+    /// </summary>
+    private async Task<IngestOutcome> FailAsync(Guid id, Hl7Message message, Exception failure, CancellationToken cancellationToken)
+    {
+        var (code, text) = failure switch
+        {
+            Hl7FieldException e => (Hl7ErrorCode.DataTypeError, e.Message),
+            _ => (Hl7ErrorCode.ApplicationInternalError, $"Meddelandet kunde inte tas emot ({failure.GetType().Name}){Locate(message)}."),
+        };
+        return await database.InTransactionAsync(async (c, t) =>
+        {
+            var state = await c.QuerySingleAsync<string>("SELECT state FROM hl7_message WHERE id = @id", new { id }, t);
+            if (state != nameof(Hl7MessageState.Received))
+            {
+                var row = await c.QuerySingleAsync<(string AckCode, string AckText)>("SELECT ack_code, ack_text FROM hl7_message WHERE id = @id", new { id }, t);
+                return new IngestOutcome(id, Enum.Parse<Hl7MessageState>(state), row.AckCode, row.AckText, Duplicate: true);
+            }
+            return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, clock.GetUtcNow(), code, text);
+        }, cancellationToken);
+    }
+
+    /// <summary>Which order or observation segment a reading fault comes from, found by reading them one at a time.</summary>
+    private string Locate(Hl7Message message)
+    {
+        for (var n = 1; n < message.Segments.Count; n++)
+        {
+            var segment = message.Segments[n];
+            if (segment.Id is not ("OBR" or "OBX" or "ORC")) continue;
+            try
+            {
+                OruObservations.Read(new Hl7Message(message.Encoding, [message.Segments[0], segment]), _options.Region);
+            }
+            catch (Exception)
+            {
+                return $" i segment {n + 1} ({segment.Id})";
+            }
+        }
+        return "";
+    }
+
     /// <summary>Stores bytes that cannot be taken as a message as Rejected, with an AR naming the problem.</summary>
-    private async Task<IngestOutcome> RejectUnreadableAsync(string text, long bytes, string salvagedControlId, string errorCode, string problem,
+    private async Task<IngestOutcome> RejectUnreadableAsync(string text, long bytes, SalvagedHeader salvaged, string errorCode, string problem,
         CancellationToken cancellationToken, Hl7Message? parsed = null)
     {
         var id = Guid.CreateVersion7();
         var now = clock.GetUtcNow();
         var ack = Hl7Writer.Write(parsed is null
-            ? Hl7Ack.CreateForUnreadable(salvagedControlId, AckCode.Reject, now, AckControlId(), errorCode, problem)
+            ? Hl7Ack.CreateForUnreadable(salvaged.ControlId, AckCode.Reject, now, AckControlId(), errorCode, problem, salvaged)
             : Hl7Ack.Create(parsed, AckCode.Reject, now, AckControlId(), errorCode, problem));
         await database.InTransactionAsync(async (c, t) =>
         {
@@ -249,8 +427,8 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
                     byte_count, raw_text, state, state_changed_at, ack_code, ack_text)
                 VALUES (@id, @Inbound, NULL, @application, @facility, @type, @now, @bytes, @text, @state, @now, @code, @ack)
                 """,
-                new { id, Inbound, application = parsed?.SendingApplication ?? "", facility = parsed?.SendingFacility ?? "", type = parsed?.MessageType ?? "",
-                    now, bytes, text, state = nameof(Hl7MessageState.Rejected), code = AckCode.Reject, ack }, t);
+                new { id, Inbound, application = parsed?.SendingApplication ?? salvaged.SendingApplication, facility = parsed?.SendingFacility ?? salvaged.SendingFacility,
+                    type = parsed?.MessageType ?? "", now, bytes, text, state = nameof(Hl7MessageState.Rejected), code = AckCode.Reject, ack }, t);
             await AddStateAsync(c, t, id, Hl7MessageState.Received, now, null);
             await AddStateAsync(c, t, id, Hl7MessageState.Rejected, now, problem);
             return 0;
@@ -266,15 +444,4 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             """, new { id, state = state.ToString(), at, reason }, t);
 
     private static string AckControlId() => "S" + Guid.NewGuid().ToString("N")[..19];
-
-    /// <summary>MSH-10 read the plain way from a message the parser refused, so the ACK can still name it.</summary>
-    private static string SalvageControlId(string text)
-    {
-        var start = text.IndexOf("MSH", StringComparison.Ordinal);
-        if (start < 0 || text.Length < start + 4) return "";
-        var line = text[start..].Split('\r', '\n')[0];
-        var fields = line.Split(line[3]);
-        var controlId = fields.Length > 9 ? fields[9] : "";
-        return controlId.Length <= 50 && controlId.All(ch => !char.IsControl(ch)) ? controlId : "";
-    }
 }

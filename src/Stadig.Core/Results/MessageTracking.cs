@@ -29,7 +29,11 @@ public sealed record MessageOverview(
     IReadOnlyList<MessageStateCount> Counts,
     DateTimeOffset? OldestUnfinished,
     IReadOnlyList<StuckMessage> Stuck,
-    TimeSpan StuckAfter);
+    TimeSpan StuckAfter)
+{
+    /// <summary>Inbound messages still Received after <see cref="StuckAfter"/>: taken in, never answered (the watchdog's alarm).</summary>
+    public long Unanswered { get; init; }
+}
 
 /// <summary>
 /// Where every message is: counts per state, the oldest unfinished one, and those stuck longer than
@@ -69,7 +73,22 @@ public sealed class MessageTracking(Database database, AuditLog audit, TimeProvi
                    OR (m.state = 'Quarantined' AND EXISTS (SELECT 1 FROM result_quarantine q WHERE q.message_id = m.id AND q.state = 'Open')))
             ORDER BY m.state_changed_at LIMIT 200
             """, new { threshold })).ToList();
+        var unanswered = await connection.ExecuteScalarAsync<long>(UnansweredSql, new { Inbound = IngestOruMessage.Inbound, threshold });
         await audit.AppendAsync(new AuditEntry(caller, null, AuditActivity.Read, "MessageTracking", Detail: $"{stuck.Count} fastnade"), cancellationToken);
-        return new MessageOverview(counts, oldest, stuck, stuckAfter);
+        return new MessageOverview(counts, oldest, stuck, stuckAfter) { Unanswered = unanswered };
+    }
+
+    private const string UnansweredSql =
+        "SELECT COUNT(*) FROM hl7_message WHERE direction = @Inbound AND state = 'Received' AND state_changed_at < @threshold";
+
+    /// <summary>
+    /// The watchdog: inbound messages still Received longer than <paramref name="stuckAfter"/>. Ingest ends
+    /// every message it returns from in a decided state, so one left Received means a crash or a hang
+    /// mid-ingest, and its sender got no ACK. A count only (no patient data), for /health/ready.
+    /// </summary>
+    public async Task<long> UnansweredCountAsync(TimeSpan stuckAfter, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long>(UnansweredSql, new { Inbound = IngestOruMessage.Inbound, threshold = clock.GetUtcNow() - stuckAfter });
     }
 }

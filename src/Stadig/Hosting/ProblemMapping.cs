@@ -23,6 +23,12 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
         var details = expected is InvalidInputException invalid
             ? new ValidationProblemDetails(new Dictionary<string, string[]> { [invalid.Field] = [invalid.Message] }) { Detail = invalid.Message }
             : new ProblemDetails { Detail = expected.Message };
+        // The field and the limit as data, for a client (the editor's autosave) to say in its own language.
+        if (expected is InvalidInputException { MaxLength: { } maxLength } tooLong)
+        {
+            details.Extensions["field"] = tooLong.Field;
+            details.Extensions["maxLength"] = maxLength;
+        }
         details.Status = status;
         details.Title = expected.Message;
         httpContext.Response.StatusCode = status;

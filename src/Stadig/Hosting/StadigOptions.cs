@@ -61,6 +61,9 @@ public sealed class StadigOptions
     /// <summary>The HL7 v2 MLLP listener for lab results.</summary>
     public MllpSettings Mllp { get; set; } = new();
 
+    /// <summary>Encounters: how long a discharge may be undone.</summary>
+    public Stadig.Encounters.EncounterOptions Encounters { get; set; } = new();
+
     /// <summary>Care relation and emergency access durations.</summary>
     public Stadig.Access.AccessOptions Access { get; set; } = new();
 
@@ -97,6 +100,12 @@ public sealed class MllpSettings
 
     /// <summary>A message waiting longer than this (received, or open in quarantine) is flagged as stuck.</summary>
     public int StuckAfterMinutes { get; set; } = 15;
+
+    /// <summary>
+    /// Messages whose MSH-11 is not P (T for test, D for debugging): KeepApart (default) answers AA and
+    /// stores them in state NotProduction, never filed; Refuse answers AR and stores them as Rejected.
+    /// </summary>
+    public Stadig.LabResults.NonProductionHandling NonProductionMessages { get; set; } = Stadig.LabResults.NonProductionHandling.KeepApart;
 }
 
 /// <summary>Bearer tokens from an identity provider (Authority) or signed with a shared key (SigningKey, for integrations and tests).</summary>

@@ -51,6 +51,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Audit.AuditQueries>();
         services.AddSingleton(_ => new Stadig.Audit.DejaVuFontResolver());
         services.AddSingleton<Stadig.Audit.LogExtractPdf>();
+        services.AddSingleton<Stadig.Audit.Printouts>();
         services.AddSingleton<Stadig.Access.PatientCheckpoint>();
         services.AddSingleton<Stadig.Access.AccessControl>();
         services.AddSingleton<PatientRegistry>();
@@ -66,6 +67,7 @@ public static class StadigServices
         services.AddHostedService<Stadig.LabResults.OrderOutboxService>();
         services.AddSingleton<Stadig.Warnings.PatientWarnings>();
         services.AddSingleton<Stadig.Problems.PatientProblems>();
+        services.AddSingleton(options.Encounters);
         services.AddSingleton<Stadig.Encounters.PatientEncounters>();
         services.AddSingleton<StaffDirectory>();
         services.AddSingleton<Stadig.Fhir.FhirService>();
@@ -106,12 +108,26 @@ public static class StadigServices
         services.AddAntiforgery(a => a.Cookie.Name = "stadig.antiforgery");
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemMapping>();
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
+            .AddCheck<LabMessagesHealthCheck>("hl7-messages", tags: ["ready"]);
         services.AddRazorComponents();
         // Swedish text is written as UTF-8 characters, not as numeric entities: smaller pages, and the
         // bytes on screen, in print and in a saved page are the letters that were typed.
         services.AddWebEncoders(o => o.TextEncoderSettings = new System.Text.Encodings.Web.TextEncoderSettings(System.Text.Unicode.UnicodeRanges.All));
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
+    }
+
+    /// <summary>
+    /// The overall status on the first line (what probes read), then each check that is not healthy with its
+    /// description (counts only, never patient data), so an operator sees why without a log.
+    /// </summary>
+    private static Task WriteHealthAsync(HttpContext context, Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport report)
+    {
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        var text = new System.Text.StringBuilder(report.Status.ToString()).Append('\n');
+        foreach (var (name, entry) in report.Entries.Where(e => e.Value.Status != Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy))
+            text.Append(name).Append(": ").Append(entry.Status).Append(" – ").Append(entry.Description).Append('\n');
+        return context.Response.WriteAsync(text.ToString());
     }
 
     private static void AddAuthentication(IServiceCollection services, StadigOptions options)
@@ -197,11 +213,12 @@ public static class StadigServices
         app.UseRequestTimeouts();
 
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).AllowAnonymous();
-        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync }).AllowAnonymous();
         app.MapLoginEndpoints();
         app.MapPatientApi();
         Stadig.Notes.NoteApi.MapNoteApi(app);
         Stadig.Audit.AuditEndpoints.MapAuditEndpoints(app);
+        Stadig.Audit.PrintEndpoints.MapPrintEndpoints(app);
         Stadig.LabResults.QuarantineEndpoints.MapQuarantineEndpoints(app);
         Stadig.LabResults.InboxEndpoints.MapInboxEndpoints(app);
         Stadig.Fhir.FhirEndpoints.MapFhirEndpoints(app);

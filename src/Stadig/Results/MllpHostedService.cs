@@ -14,7 +14,7 @@ namespace Stadig.LabResults;
 /// </summary>
 public sealed class MllpHostedService(
     Stadig.Hosting.StadigOptions stadigOptions, Database database, AuditLog audit, PatientIdentifierRules identifiers, StaffDirectory staff,
-    TimeProvider clock, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    TimeProvider clock, Stadig.Common.RegionTime regionTime, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger<MllpHostedService>();
     private MllpListener? _listener;
@@ -40,7 +40,8 @@ public sealed class MllpHostedService(
             return;
         }
         var caller = await LabIntegration.CallerAsync(staff, labUnit, cancellationToken);
-        var ingest = new IngestOruMessage(database, audit, new PatientMatcher(identifiers), caller, clock);
+        var ingest = new IngestOruMessage(database, audit, new PatientMatcher(identifiers), caller, clock,
+            new IngestOptions { NonProduction = settings.NonProductionMessages, Region = regionTime });
         var options = new MllpOptions
         {
             Port = port,

@@ -61,6 +61,8 @@ public class AccessibilityBrowserTests(EveryPageBrowser everyPage) : IClassFixtu
                      ($"/patients/{pages.PatientId}/problems?q=hypert", ".patient-banner", "36-axe-problems"),
                      ("/results/inbox", "h1", "37-axe-inbox"),
                      ($"/notes/{pages.DraftNoteId}/history", "h1", "38-axe-note-history"),
+                     ($"/patients/{pages.PatientId}/discharge", "#discharge-form", "39-axe-discharge"),
+                     ($"/notes/{pages.SignedNoteId}", "#print:visible", "39-axe-note-signed"),
                  })
         {
             await page.GotoAsync(path);

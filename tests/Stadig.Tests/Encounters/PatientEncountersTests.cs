@@ -172,7 +172,8 @@ public class PatientEncountersTests
         await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Encounters.AdmitAsync(nurse2, patient, region.Ward.Id, "2"));
         await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Encounters.TransferAsync(nurse2, patient, ward2.Id, "2"));
         await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Encounters.DischargeAsync(nurse2, patient));
-        Assert.Equal(4, await AuditedAsync(region, nurse2, patient, "Encounter", "Denied"));
+        Assert.Equal(3, await AuditedAsync(region, nurse2, patient, "Encounter", "Denied"));
+        Assert.Equal(1, await AuditedAsync(region, nurse2, patient, "Discharge", "Denied"));
         Assert.True((await region.Services.Encounters.ListAsync(region.Physician, patient)).Single().IsOpenAdmission);
 
         // Roles outside care may not register encounters at all.

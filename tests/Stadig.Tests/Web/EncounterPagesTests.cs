@@ -32,7 +32,9 @@ public class EncounterPagesTests
         Assert.Equal(HttpStatusCode.OK, refused.StatusCode);
         Assert.Contains("Säng 12 är upptagen", await refused.Content.ReadAsStringAsync());
 
-        var discharged = await StadigServer.PostFormAsync(client, $"/patients/{patient}", "discharge-patient", new());
+        // Discharge is its own form with a confirmation (DischargePageTests); the chart only links to it.
+        var discharged = await StadigServer.PostFormAsync(client, $"/patients/{patient}/discharge", "discharge",
+            new() { ["Input.At"] = server.Services.GetRequiredService<Stadig.Common.RegionTime>().ToRegion(DateTimeOffset.UtcNow).ToString("yyyy-MM-dd'T'HH:mm", System.Globalization.CultureInfo.InvariantCulture), ["Input.Destination"] = "Home", ["Input.Step"] = "confirm" });
         Assert.Equal(HttpStatusCode.Redirect, discharged.StatusCode);
         Assert.Contains("Inga inskrivna patienter", await client.GetStringAsync("/ward"));
     }

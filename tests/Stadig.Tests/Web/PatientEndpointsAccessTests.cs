@@ -62,6 +62,8 @@ public class PatientEndpointsAccessTests
         ["/results/{ReportId:guid}"] = new(s => s.Client.GetAsync($"/results/{s.Report}"), SaysNoAccess),
         ["/results/{reportId:guid}/attest"] = new(s => s.AttestAsync(), (r, body) => !body.Contains("id=\"attested-now\"", StringComparison.Ordinal)),
         ["/notes/{NoteId:guid}"] = new(s => s.Client.GetAsync($"/notes/{s.Note}"), SaysNoAccess),
+        ["/patients/{Id:guid}/discharge"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/discharge"), SaysNoAccess),
+        ["/api/patients/{id:guid}/printouts"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/printouts", new { kind = "Note" }), IsNotFound),
         ["/notes/{NoteId:guid}/history"] = new(s => s.Client.GetAsync($"/notes/{s.Note}/history"), SaysNoAccess),
         ["/api/notes/{noteId:guid}"] = new(s => s.Client.GetAsync($"/api/notes/{s.Note}"), IsNotFound),
         ["/api/notes/{noteId:guid}/history"] = new(s => s.Client.GetAsync($"/api/notes/{s.Note}/history"), IsNotFound),

@@ -65,4 +65,32 @@ public class QuarantinePageTests
         await server.PostLoginAsync(doctor, "doktor", "lösen");
         Assert.DoesNotContain("message-counts", await doctor.GetStringAsync("/operations"));
     }
+
+    [Fact]
+    public async Task A_message_left_unanswered_raises_an_alert_on_the_operations_page_and_degrades_health_ready()
+    {
+        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
+        await server.AddUserAsync("drift", "lösen", false, Role.Administrator);
+        var admin = server.CreateClient();
+        await server.PostLoginAsync(admin, "drift", "lösen");
+        Assert.DoesNotContain("id=\"unanswered\"", await admin.GetStringAsync("/operations"));
+        Assert.Equal("Healthy", (await server.CreateClient().GetStringAsync("/health/ready")).Trim());
+
+        // What a crash between storing and deciding leaves behind: a message Received an hour ago.
+        await using (var c = await server.Database.OpenAsync())
+        {
+            await c.ExecuteAsync(
+                """
+                INSERT INTO hl7_message (id, direction, control_id, sending_application, sending_facility, message_type, received_at, byte_count, raw_text, state, state_changed_at)
+                VALUES (@id, 'Inbound', 'left-1', 'LABSYS', 'KLINKEM', 'ORU^R01', @at, 10, 'MSH|^~\&|', 'Received', @at)
+                """, new { id = Guid.CreateVersion7(), at = DateTimeOffset.UtcNow.AddHours(-1) });
+        }
+
+        Assert.Contains("id=\"unanswered\"", await admin.GetStringAsync("/operations"));
+        var ready = await server.CreateClient().GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        var body = await ready.Content.ReadAsStringAsync();
+        Assert.StartsWith("Degraded", body, StringComparison.Ordinal);
+        Assert.Contains("hl7-messages", body, StringComparison.Ordinal);
+    }
 }

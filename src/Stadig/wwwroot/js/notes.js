@@ -19,6 +19,21 @@ if (form) {
   // The page renders its messages in the reader's language; the script carries no words of its own.
   const msg = (name, arg) => (form.dataset[name] ?? '').replace('{0}', arg ?? '');
   const say = (text) => { if (status) status.textContent = text; };
+  const format = (template, ...values) => (template ?? '').replace(/\{(\d+)\}/g, (_, i) => String(values[Number(i)]));
+
+  // Each field's limit is in the page. Near it a counter shows; beyond it the field is marked and the
+  // writer told exactly how much to shorten. The text is never cut: it stays in the field and the
+  // browser copy until it fits and is saved.
+  const tooLongText = (area, max) => format(form.dataset.textTooLong, area.dataset.keyword, area.value.length, max, area.value.length - max);
+  const count = (area) => {
+    const max = Number(area.dataset.maxLength);
+    const counter = document.getElementById(`${area.id}-count`);
+    if (!max || !counter) return;
+    const over = area.value.length > max;
+    counter.textContent = area.value.length >= max * 0.9 ? format(form.dataset.textCount, area.value.length, max) : '';
+    counter.classList.toggle('over', over);
+    area.setAttribute('aria-invalid', over ? 'true' : 'false');
+  };
   const keywords = () => areas.map((a) => ({ keyword: a.dataset.keyword, text: a.value }));
   const keep = () => localStorage.setItem(storageKey, JSON.stringify({ baseVersion: version, keywords: keywords(), unsaved: true }));
 
@@ -75,6 +90,19 @@ if (form) {
         versionInput.value = String(version);
         keep();
         say(msg('msgConflict'));
+      } else if (response.status === 400) {
+        // The server names the field and the limit; say it in the page's language. No retry: the same
+        // text would be refused again. The next keystroke saves again.
+        const problem = await response.json().catch(() => ({}));
+        const index = /^keywords\[(\d+)\]$/.exec(problem.field ?? '');
+        const area = index ? areas[Number(index[1])] : null;
+        keep();
+        if (area && problem.maxLength) {
+          count(area);
+          say(tooLongText(area, problem.maxLength));
+        } else {
+          say(format(form.dataset.saveRefused, problem.detail ?? problem.title ?? response.status));
+        }
       } else if (response.status === 401) {
         say(msg('msgLoggedOut'));
       } else {
@@ -96,7 +124,8 @@ if (form) {
   };
 
   for (const area of areas) {
-    area.addEventListener('input', () => { keep(); say(msg('msgChanged')); schedule(); });
+    count(area);
+    area.addEventListener('input', () => { keep(); count(area); say('Ändrat – sparas strax…'); schedule(); });
   }
   window.addEventListener('online', () => save());
 
@@ -107,6 +136,7 @@ if (form) {
     const differs = kept.unsaved && kept.keywords.some((k, i) => areas[i] && areas[i].value !== k.text);
     if (differs) {
       kept.keywords.forEach((k, i) => { if (areas[i] && areas[i].dataset.keyword === k.keyword) areas[i].value = k.text; });
+      areas.forEach(count);
       const notice = document.createElement('p');
       notice.className = 'notice merge';
       notice.id = 'restored';

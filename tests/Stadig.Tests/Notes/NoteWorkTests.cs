@@ -1,0 +1,102 @@
+using Stadig.Common;
+using Stadig.Notes;
+using Stadig.Organisation;
+using Stadig.Patients;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Notes;
+
+/// <summary>The note work around writing: templates by profession, the worklist with its patients, discarding an empty draft, limits named.</summary>
+public class NoteWorkTests
+{
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Each_role_starts_only_its_professions_note_types_and_the_server_refuses_the_rest(DatabaseEngine engine)
+    {
+        var (region, patientId) = await TestRegion.WithPatientAsync(engine);
+        var nurse = await region.AddCallerAsync("ssk", Role.Nurse, region.Ward);
+        var secretary = await region.AddCallerAsync("sekr", Role.MedicalSecretary, region.Ward);
+        var lab = await region.AddCallerAsync("lab", Role.LabStaff, region.Ward);
+
+        var nursing = await region.Notes.CreateDraftAsync(nurse, patientId, "Omvårdnadsanteckning");
+        Assert.Equal(["Omvårdnadsstatus", "Omvårdnadsdiagnos", "Mål", "Omvårdnadsåtgärd", "Omvårdnadsresultat"], nursing.Keywords.Select(k => k.Keyword));
+        await Assert.ThrowsAsync<ForbiddenException>(() => region.Notes.CreateDraftAsync(nurse, patientId, "Epikris"));
+        await Assert.ThrowsAsync<ForbiddenException>(() => region.Notes.CreateDraftAsync(nurse, patientId, "Inskrivningsanteckning"));
+        await Assert.ThrowsAsync<ForbiddenException>(() => region.Notes.CreateDraftAsync(region.Physician, patientId, "Omvårdnadsanteckning"));
+        // A secretary writes administrative notes, and a physician's note only as dictation for a named signer.
+        await region.Notes.CreateDraftAsync(secretary, patientId, NoteTypes.Administrative);
+        await Assert.ThrowsAsync<ForbiddenException>(() => region.Notes.CreateDraftAsync(secretary, patientId, "Besöksanteckning"));
+        await region.Notes.CreateDraftAsync(secretary, patientId, "Besöksanteckning", responsibleSignerId: region.Physician.StaffId);
+        await Assert.ThrowsAsync<ForbiddenException>(() => region.Notes.CreateDraftAsync(lab, patientId, NoteTypes.Administrative));
+
+        Assert.DoesNotContain(NoteTypes.For(Role.Nurse), t => t.Name is "Epikris" or "Inskrivningsanteckning" or "Besöksanteckning");
+        Assert.Contains(NoteTypes.For(Role.Nurse), t => t.Keywords.Contains("Omvårdnadsdiagnos"));
+        Assert.Equal([NoteTypes.Administrative], NoteTypes.For(Role.MedicalSecretary).Select(t => t.Name));
+        Assert.Empty(NoteTypes.For(Role.LabStaff));
+        Assert.DoesNotContain(NoteTypes.For(Role.Physician), t => t.Name == "Omvårdnadsanteckning");
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_worklist_names_each_notes_patient_and_holds_what_waits_for_the_caller_and_the_callers_own_drafts(DatabaseEngine engine)
+    {
+        var (region, patientId) = await TestRegion.WithPatientAsync(engine);
+        var other = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1970, 3, 3), new("Berg", "Bo"))).PatientId;
+        var nurse = await region.AddCallerAsync("ssk", Role.Nurse, region.Ward);
+        await region.Access.RecordCareRelationAsync(nurse, other, "Omvårdnad");
+        var own = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Daganteckning");
+        var nursing = await region.Notes.CreateDraftAsync(nurse, other, "Omvårdnadsanteckning");
+        var before = await region.AuditCountAsync(patientId, "Read", "Allowed");
+
+        var items = await region.Notes.WorklistAsync(region.Physician);
+
+        var row = Assert.Single(items);
+        Assert.Equal(own.Id, row.Note.Id);
+        Assert.Equal("Ek", row.Patient.FamilyName);
+        Assert.Equal("19121212-1212", row.Patient.IdentifierDisplay);
+        // A nurse has no one to sign for her: her own drafts are her worklist.
+        var nurses = Assert.Single(await region.Notes.WorklistAsync(nurse));
+        Assert.Equal((nursing.Id, "Berg"), (nurses.Note.Id, nurses.Patient.FamilyName));
+        // A list of patients is audited as one registry read, not as reads of each chart.
+        Assert.Equal(before, await region.AuditCountAsync(patientId, "Read", "Allowed"));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Only_an_own_empty_draft_is_discarded_audited_and_gone_from_the_lists(DatabaseEngine engine)
+    {
+        var (region, patientId) = await TestRegion.WithPatientAsync(engine);
+        var colleague = await region.AddCallerAsync("kollega", Role.Physician, region.Ward);
+        await region.Access.RecordCareRelationAsync(colleague, patientId, "Rond");
+        var empty = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Daganteckning");
+        var written = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Daganteckning");
+        await region.Notes.SaveDraftAsync(region.Physician, written.Id, written.Version, [new("Aktuellt", "Feber sedan i går.")]);
+
+        await Assert.ThrowsAsync<ForbiddenException>(() => region.Notes.DiscardEmptyDraftAsync(colleague, empty.Id));
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(() => region.Notes.DiscardEmptyDraftAsync(region.Physician, written.Id));
+        Assert.Contains("innehåller text", refused.Message);
+        var deletesBefore = await region.AuditCountAsync(patientId, "Delete", "Allowed");
+
+        await region.Notes.DiscardEmptyDraftAsync(region.Physician, empty.Id);
+
+        Assert.Equal(deletesBefore + 1, await region.AuditCountAsync(patientId, "Delete", "Allowed"));
+        Assert.Equal([written.Id], (await region.Notes.WorklistAsync(region.Physician)).Select(i => i.Note.Id));
+        Assert.DoesNotContain((await region.Chart.OverviewAsync(region.Physician, patientId)).Notes, n => n.Id == empty.Id);
+        // Kept, not deleted: the record shows it as discarded, and it takes no more text.
+        Assert.True((await region.Notes.GetAsync(region.Physician, empty.Id)).IsDiscarded);
+        await Assert.ThrowsAsync<ConflictException>(() => region.Notes.SaveDraftAsync(region.Physician, empty.Id, empty.Version + 1, [new("Aktuellt", "x")]));
+        Assert.False((await region.Notes.GetAsync(region.Physician, written.Id)).IsDiscarded);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_text_over_the_limit_is_refused_naming_the_field_and_the_limit(DatabaseEngine engine)
+    {
+        var (region, patientId) = await TestRegion.WithPatientAsync(engine);
+        var draft = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Telefonkontakt");
+
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(() => region.Notes.SaveDraftAsync(region.Physician, draft.Id, draft.Version,
+            [new("Kontaktorsak", "ok"), new("Bedömning", new string('x', ClinicalNotes.MaxKeywordLength + 1))]));
+
+        Assert.Equal("keywords[1]", refused.Field);
+        Assert.Equal(ClinicalNotes.MaxKeywordLength, refused.MaxLength);
+        Assert.Contains("Bedömning", refused.Message);
+        Assert.Equal(draft.Version, (await region.Notes.GetAsync(region.Physician, draft.Id)).Version);
+    }
+}

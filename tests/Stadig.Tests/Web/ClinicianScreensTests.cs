@@ -1,0 +1,168 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AngleSharp.Html.Parser;
+using Stadig.Common;
+using Stadig.Organisation;
+using Stadig.Storage;
+
+namespace Stadig.Tests.Web;
+
+/// <summary>The clinician's screens over HTTP: discharge in steps, the autosave's named limit, printouts logged, the worklist.</summary>
+public class ClinicianScreensTests
+{
+    private static string WallClock(StadigServer server, DateTimeOffset instant) =>
+        server.Services.GetRequiredService<RegionTime>().ToRegion(instant).ToString("yyyy-MM-dd'T'HH:mm", CultureInfo.InvariantCulture);
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Discharge_takes_a_time_a_destination_and_a_confirmation_warns_what_is_missing_and_can_be_undone(DatabaseEngine engine)
+    {
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
+        await using var _s = server;
+        var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).PatientId;
+        await server.Services.GetRequiredService<Stadig.Encounters.PatientEncounters>().AdmitAsync(eva, patient, eva.UnitId, "4");
+        await server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(eva, patient, "Daganteckning");
+        var path = $"/patients/{patient}/discharge";
+
+        // The chart has no one-click discharge any more: a link to the form.
+        var chart = new HtmlParser().ParseDocument(await client.GetStringAsync($"/patients/{patient}"));
+        Assert.Equal(path, chart.QuerySelector("a#discharge")!.GetAttribute("href"));
+        Assert.Equal("Skriv ut patient", chart.QuerySelector("a#discharge")!.TextContent.Trim());
+        var form = new HtmlParser().ParseDocument(await client.GetStringAsync(path));
+        Assert.NotNull(form.QuerySelector("#unsigned-warning"));
+        Assert.NotNull(form.QuerySelector("#epikris-warning"));
+        Assert.False(string.IsNullOrEmpty(form.QuerySelector("#discharge-at")!.GetAttribute("value")));
+
+        var future = await StadigServer.PostFormAsync(client, path, "discharge",
+            new() { ["Input.At"] = WallClock(server, DateTimeOffset.UtcNow.AddHours(3)), ["Input.Destination"] = "Home", ["Input.Step"] = "review" });
+        var futurePage = new HtmlParser().ParseDocument(await future.Content.ReadAsStringAsync());
+        Assert.Contains("framtiden", futurePage.QuerySelector("#discharge-at-error")!.TextContent);
+        Assert.Equal("true", futurePage.QuerySelector("#discharge-at")!.GetAttribute("aria-invalid"));
+        var noDestination = await StadigServer.PostFormAsync(client, path, "discharge",
+            new() { ["Input.At"] = WallClock(server, DateTimeOffset.UtcNow), ["Input.Step"] = "review" });
+        Assert.Contains("Välj vart patienten skrivs ut", await noDestination.Content.ReadAsStringAsync());
+
+        var review = await StadigServer.PostFormAsync(client, path, "discharge",
+            new() { ["Input.At"] = WallClock(server, DateTimeOffset.UtcNow), ["Input.Destination"] = "OtherUnit", ["Input.Step"] = "review" });
+        var confirm = new HtmlParser().ParseDocument(await review.Content.ReadAsStringAsync());
+        Assert.Contains("Öström, Anna", confirm.QuerySelector("#discharge-summary")!.TextContent);
+        Assert.Contains("Annan enhet", confirm.QuerySelector("#discharge-summary")!.TextContent);
+        Assert.Single(await server.Services.GetRequiredService<Stadig.Encounters.PatientEncounters>().WardListAsync(eva));
+
+        var done = await StadigServer.PostFormAsync(client, path, "discharge", new()
+        {
+            ["Input.At"] = confirm.QuerySelector("input[name='Input.At']")!.GetAttribute("value")!,
+            ["Input.Destination"] = confirm.QuerySelector("input[name='Input.Destination']")!.GetAttribute("value")!, ["Input.Step"] = "confirm",
+        });
+        Assert.Equal(HttpStatusCode.Redirect, done.StatusCode);
+        Assert.Contains("Inga inskrivna patienter", await client.GetStringAsync("/ward"));
+        var after = new HtmlParser().ParseDocument(await client.GetStringAsync(done.Headers.Location!.OriginalString));
+        Assert.Contains("Annan enhet", after.QuerySelector("#encounter-saved")!.TextContent);
+        Assert.NotNull(after.QuerySelector("#undo-discharge"));
+
+        var undone = await StadigServer.PostFormAsync(client, $"/patients/{patient}", "undo-discharge", new());
+        Assert.Equal(HttpStatusCode.Redirect, undone.StatusCode);
+        Assert.Contains("Öström, Anna", await client.GetStringAsync("/ward"));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task An_autosave_over_the_limit_gets_a_problem_naming_the_field_and_the_limit(DatabaseEngine engine)
+    {
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
+        await using var _s = server;
+        var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).PatientId;
+        var note = await server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(eva, patient, "Besöksanteckning");
+
+        var response = await client.PutAsJsonAsync($"/api/notes/{note.Id}/draft", new
+        {
+            version = note.Version,
+            keywords = new[] { new { keyword = "Aktuellt", text = new string('a', Stadig.Notes.ClinicalNotes.MaxKeywordLength + 1) } },
+        });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("keywords[0]", problem.GetProperty("field").GetString());
+        Assert.Equal(Stadig.Notes.ClinicalNotes.MaxKeywordLength, problem.GetProperty("maxLength").GetInt32());
+        Assert.Contains("Aktuellt", problem.GetProperty("detail").GetString());
+        Assert.True(problem.GetProperty("errors").TryGetProperty("keywords[0]", out _));
+        // The page carries the limit on every text field.
+        var editor = new HtmlParser().ParseDocument(await client.GetStringAsync($"/notes/{note.Id}"));
+        Assert.All(editor.QuerySelectorAll("#note-editor textarea"), t => Assert.Equal("20000", t.GetAttribute("data-max-length")));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_printout_is_logged_as_utskrift_when_allowed_refused_and_logged_when_not(DatabaseEngine engine)
+    {
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
+        await using var _s = server;
+        var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).PatientId;
+        var (other, otherAssignments) = await server.AddUserAsync("otto", "lösen");
+        var stranger = (await server.Patients.RegisterAsync(StadigServer.CallerFor(other, otherAssignments[0]), TestNumbers.Personnummer(1980, 1, 1), new("Berg", "Bo"))).PatientId;
+        async Task<long> PrintsAsync(Guid id, string outcome)
+        {
+            await using var c = await server.Database.OpenAsync();
+            return await Dapper.SqlMapper.ExecuteScalarAsync<long>(c,
+                "SELECT COUNT(*) FROM audit_event WHERE patient_id = @id AND activity = 'Print' AND outcome = @outcome AND staff_id = @staff", new { id, outcome, staff = eva.StaffId });
+        }
+
+        Assert.Equal(HttpStatusCode.NoContent, (await client.PostAsJsonAsync($"/api/patients/{patient}/printouts", new { kind = "Note" })).StatusCode);
+        Assert.Equal(1, await PrintsAsync(patient, "Allowed"));
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsJsonAsync($"/api/patients/{patient}/printouts", new { kind = "Allt" })).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsJsonAsync($"/api/patients/{stranger}/printouts", new { kind = "Trend" })).StatusCode);
+        Assert.Equal(1, await PrintsAsync(stranger, "Denied"));
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsJsonAsync($"/api/patients/{patient}/printouts", new { kind = "LogExtract" })).StatusCode);
+        Assert.Equal(1, await PrintsAsync(patient, "Allowed"));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_worklist_shows_each_patient_and_discards_only_an_own_empty_draft(DatabaseEngine engine)
+    {
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
+        await using var _s = server;
+        var notes = server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>();
+        var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).PatientId;
+        var empty = await notes.CreateDraftAsync(eva, patient, "Daganteckning");
+        var written = await notes.CreateDraftAsync(eva, patient, "Besöksanteckning");
+        await notes.SaveDraftAsync(eva, written.Id, written.Version, [new("Aktuellt", "Hosta.")]);
+
+        var page = new HtmlParser().ParseDocument(await client.GetStringAsync("/worklist"));
+        var rows = page.QuerySelectorAll("#worklist tbody tr");
+        Assert.Equal(2, rows.Length);
+        Assert.All(rows, r => Assert.Contains("Öström, Anna", r.Children[0].TextContent));
+        Assert.All(rows, r => Assert.Contains("19121212-1212", r.Children[1].TextContent));
+        Assert.NotNull(page.QuerySelector($"tr[data-note-id='{empty.Id}'] button.discard-draft"));
+        Assert.Null(page.QuerySelector($"tr[data-note-id='{written.Id}'] button.discard-draft"));
+
+        var discarded = await StadigServer.PostFormAsync(client, "/worklist", $"discard-{empty.Id}", new());
+        Assert.Equal(HttpStatusCode.Redirect, discarded.StatusCode);
+        var after = new HtmlParser().ParseDocument(await client.GetStringAsync("/worklist"));
+        Assert.Equal([written.Id.ToString()], after.QuerySelectorAll("#worklist tbody tr").Select(r => r.GetAttribute("data-note-id")));
+        // A form naming a written draft is refused with the reason; nothing changes.
+        var refused = await StadigServer.PostFormAsync(client, "/worklist", $"discard-{written.Id}", new());
+        Assert.NotEqual(HttpStatusCode.Redirect, refused.StatusCode);
+        Assert.False((await notes.GetAsync(eva, written.Id)).IsDiscarded);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_nurses_chart_offers_nursing_templates_and_a_posted_physician_type_is_refused(DatabaseEngine engine)
+    {
+        var server = await StadigServer.StartAsync(engine);
+        await using var _s = server;
+        var (member, assignments) = await server.AddUserAsync("sara", "lösen", false, Role.Nurse);
+        var nurse = StadigServer.CallerFor(member, assignments[0]);
+        var client = server.CreateClient();
+        await server.PostLoginAsync(client, "sara", "lösen");
+        var patient = (await server.Patients.RegisterAsync(nurse, "19121212-1212", new("Öström", "Anna"))).PatientId;
+
+        var chart = new HtmlParser().ParseDocument(await client.GetStringAsync($"/patients/{patient}"));
+        var offered = chart.QuerySelectorAll("#note-type option").Select(o => o.GetAttribute("value")).ToList();
+        Assert.Contains("Omvårdnadsanteckning", offered);
+        Assert.DoesNotContain("Epikris", offered);
+        Assert.DoesNotContain("Inskrivningsanteckning", offered);
+
+        var posted = await StadigServer.PostFormAsync(client, $"/patients/{patient}", "new-note", new() { ["NewNote.NoteType"] = "Epikris" });
+        Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+        Assert.Contains("skriver inte Epikris", new HtmlParser().ParseDocument(await posted.Content.ReadAsStringAsync()).QuerySelector("#note-error")!.TextContent);
+    }
+}
