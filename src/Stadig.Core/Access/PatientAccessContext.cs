@@ -32,6 +32,29 @@ public sealed class PatientAccessContext
         return HasCareRelation && (Caller.Purpose == Organisation.Purpose.CareAndTreatment || consented);
     }
 
+    /// <summary>
+    /// <see cref="MaySee"/> as SQL over a column holding the writing unit (null read as no unit), for
+    /// queries that must filter before they count or limit. <paramref name="addGuid"/> adds one
+    /// parameter in the engine's form and gives its placeholder.
+    /// </summary>
+    public string VisibleUnitsSql(string column, Func<Guid, string> addGuid)
+    {
+        if (EmergencyOpen) return "1=1";
+        if (!MayOpen) return "1=0";
+        if (ConsentedSources.Contains(null)) return "1=1";
+        string In(IEnumerable<Guid> units) => $"{column} IN ({string.Join(", ", units.Select(addGuid))})";
+        var visible = new List<string> { In(OwnUnits) };
+        var consented = ConsentedSources.OfType<Guid>().ToList();
+        if (consented.Count > 0) visible.Add(In(consented));
+        if (Caller.Purpose == Organisation.Purpose.CareAndTreatment)
+        {
+            var blocked = BlockedUnits.Where(u => !OwnUnits.Contains(u)).ToList();
+            if (blocked.Count == 0) return "1=1";
+            visible.Add($"({column} IS NULL OR NOT {In(blocked)})");
+        }
+        return "(" + string.Join(" OR ", visible) + ")";
+    }
+
     /// <summary>Whether withheld records exist only because of a block (so the UI can say "blocked data exists").</summary>
     public bool IsBlockedFromCaller(Guid unitId) => !MaySee(unitId) && BlockedUnits.Contains(unitId) && !OwnUnits.Contains(unitId);
 }

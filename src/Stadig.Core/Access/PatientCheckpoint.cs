@@ -22,10 +22,12 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
     public async Task<PatientAccessGrant> ReadAsync(Caller caller, Guid patientId, string resource, CancellationToken cancellationToken = default)
     {
         var context = await ContextAsync(caller, patientId, cancellationToken);
-        if (context is null || !RolePermissions.WorksWithRegistry(caller.Role) || !context.MayOpen)
+        if (context is null || !RoleAllows(caller, resource, AuditActivity.Read) || !context.MayOpen)
         {
             await audit.AppendAsync(new AuditEntry(caller, context is null ? null : patientId, AuditActivity.Read, resource, AuditOutcome.Denied,
                 AuditFlags.NoCareRelation), cancellationToken);
+            // An id no patient has is not a secret worth keeping: the page can then say so plainly.
+            if (context is null) throw NotFoundException.NoPatient();
             throw new NotFoundException("Patienten finns inte, eller så saknar du vårdrelation.");
         }
         await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.Read, resource, AuditOutcome.Allowed, FlagsOf(context)), cancellationToken);
@@ -101,7 +103,7 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
             await audit.AppendAsync(new AuditEntry(caller, null, activity, resource, AuditOutcome.Denied), cancellationToken);
             throw new NotFoundException("Patienten finns inte.");
         }
-        if (!RolePermissions.WorksWithRegistry(caller.Role) || !context.MayOpen)
+        if (!RoleAllows(caller, resource, activity) || !context.MayOpen)
         {
             await audit.AppendAsync(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Denied, AuditFlags.NoCareRelation), cancellationToken);
             throw new ForbiddenException("Du saknar vårdrelation med patienten, eller din roll får inte göra detta.");
@@ -125,14 +127,16 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
     /// <param name="decided">Decisions already made on this transaction (a bundle's entries for the same patient): the facts
     /// are read once per patient and caller, while every write still gets its own audit event.</param>
     public async Task<(PatientAccessGrant? Grant, CheckpointRefusal? Refusal)> WriteInAsync(Caller caller, Guid patientId, string resource,
-        AuditActivity activity, DbConnection connection, DbTransaction transaction, TransactionAccess? decided = null)
+        AuditActivity activity, DbConnection connection, DbTransaction transaction, TransactionAccess? decided = null, RecordPart? part = null)
     {
         var context = decided?.Find(caller, patientId) ?? await ContextAsync(caller, patientId, connection, transaction);
         if (context is null)
             return (null, new CheckpointRefusal(new AuditEntry(caller, null, activity, resource, AuditOutcome.Denied), new NotFoundException("Patienten finns inte.")));
-        if (!RolePermissions.WorksWithRegistry(caller.Role) || !context.MayOpen)
-            return (null, new CheckpointRefusal(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Denied, AuditFlags.NoCareRelation),
-                new ForbiddenException("Du saknar vårdrelation med patienten, eller din roll får inte göra detta.")));
+        if (!RolePermissions.Allows(caller.Role, part ?? RolePermissions.PartOf(resource), RolePermissions.ActionOf(activity)) || !context.MayOpen)
+            return (null, activity == AuditActivity.Read
+                ? CheckpointRefusal.Read(caller, patientId, resource)
+                : new CheckpointRefusal(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Denied, AuditFlags.NoCareRelation),
+                    new ForbiddenException("Du saknar vårdrelation med patienten, eller din roll får inte göra detta.")));
         await audit.AppendAsync(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Allowed, FlagsOf(context)), connection, transaction);
         decided?.Remember(context);
         return (new PatientAccessGrant(context), null);
@@ -146,7 +150,7 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
     public async Task<PatientAccessGrant> ExportAsync(Caller caller, Guid patientId, string resource, CancellationToken cancellationToken = default)
     {
         var context = await ContextAsync(caller, patientId, cancellationToken);
-        if (context is null || caller.Role != Organisation.Role.Administrator)
+        if (context is null || !RolePermissions.Allows(caller.Role, RecordPart.BulkTransfer, RecordActions.Read))
         {
             await audit.AppendAsync(new AuditEntry(caller, context is null ? null : patientId, AuditActivity.Read, resource, AuditOutcome.Denied), cancellationToken);
             throw new ForbiddenException("Bara en administratör får exportera hela journaler.");
@@ -178,13 +182,18 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
     /// <summary>Audits an access that the caller's role allows without a patient in view (a registry search).</summary>
     public async Task AuditRegistryAsync(Caller caller, string resource, string detail, AuditFlags flags = AuditFlags.None, CancellationToken cancellationToken = default)
     {
-        if (!RolePermissions.WorksWithRegistry(caller.Role))
+        if (!RoleAllows(caller, resource, AuditActivity.Read))
         {
             await audit.AppendAsync(new AuditEntry(caller, null, AuditActivity.Read, resource, AuditOutcome.Denied), cancellationToken);
-            throw new ForbiddenException("Din roll får inte söka i patientregistret.");
+            throw new ForbiddenException(RolePermissions.PartOf(resource) == RecordPart.Registry
+                ? "Din roll får inte söka i patientregistret." : "Din roll får inte läsa journalinnehåll.");
         }
         await audit.AppendAsync(new AuditEntry(caller, null, AuditActivity.Read, resource, AuditOutcome.Allowed, flags, detail), cancellationToken);
     }
+
+    /// <summary>The permission matrix for this resource and activity (<see cref="RolePermissions"/>), before any care relation.</summary>
+    private static bool RoleAllows(Caller caller, string resource, AuditActivity activity) =>
+        RolePermissions.Allows(caller.Role, RolePermissions.PartOf(resource), RolePermissions.ActionOf(activity));
 
     private static AuditFlags FlagsOf(PatientAccessContext context) =>
         (context.EmergencyOpen && !context.HasCareRelation ? AuditFlags.Emergency : AuditFlags.None)
@@ -261,6 +270,11 @@ public sealed class TransactionAccess
 public sealed class CheckpointRefusal
 {
     internal CheckpointRefusal(AuditEntry entry, StadigException exception) => (Entry, Exception) = (entry, exception);
+
+    /// <summary>A refused read inside a transaction: audited as denied, answered as not found, as every refused read is.</summary>
+    internal static CheckpointRefusal Read(Caller caller, Guid patientId, string resource) =>
+        new(new AuditEntry(caller, patientId, AuditActivity.Read, resource, AuditOutcome.Denied, AuditFlags.NoCareRelation),
+            new NotFoundException("Finns inte, eller så saknar du vårdrelation."));
 
     internal AuditEntry Entry { get; }
 

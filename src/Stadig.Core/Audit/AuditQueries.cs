@@ -205,7 +205,7 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
     public async Task<LogExtract> LogExtractAsync(Caller caller, Guid patientId, bool includeStaffNames = false, AuditActivity producedAs = AuditActivity.Read,
         DateTimeOffset? from = null, DateTimeOffset? to = null, CancellationToken cancellationToken = default)
     {
-        if (!RolePermissions.ReviewsLogs(caller.Role) && caller.Role != Organisation.Role.Administrator)
+        if (!RolePermissions.Allows(caller.Role, RecordPart.LogExtract, RecordActions.Read))
         {
             await audit.AppendAsync(new AuditEntry(caller, null, producedAs, "LogExtract", AuditOutcome.Denied, Detail: patientId.ToString()), cancellationToken);
             throw new ForbiddenException("Endast logggranskare och administratörer får ta fram loggutdrag.");

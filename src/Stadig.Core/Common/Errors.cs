@@ -14,7 +14,16 @@ public sealed class InvalidInputException(string field, string message, int? max
     public int? MaxLength { get; } = maxLength;
 }
 
-public sealed class NotFoundException(string message) : StadigException(message);
+public sealed class NotFoundException(string message) : StadigException(message)
+{
+    /// <summary>
+    /// No patient has this id at all (as opposed to one the caller may not see): the page can say
+    /// so instead of offering a care relation.
+    /// </summary>
+    public bool NoSuchPatient { get; init; }
+
+    public static NotFoundException NoPatient() => new("Patienten finns inte.") { NoSuchPatient = true };
+}
 
 public class ConflictException(string message) : StadigException(message);
 

@@ -7,7 +7,6 @@ using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Common;
 using Stadig.Fhir.Store;
-using Stadig.Organisation;
 using Stadig.Patients;
 
 namespace Stadig.Fhir;
@@ -48,7 +47,7 @@ public sealed partial class FhirService
     /// <param name="runner">The node that runs the job (see <see cref="FailInterruptedExportsAsync"/>).</param>
     public async Task<Guid> StartExportAsync(FhirCaller caller, FhirExportScope scope, string requestUrl, string runner, CancellationToken cancellationToken = default)
     {
-        if (caller.Caller.Role != Role.Administrator || caller.Scopes.OnlyPatientContext("Patient", write: false) || !caller.Scopes.Allows("Patient", write: false))
+        if (!RolePermissions.Allows(caller.Caller.Role, RecordPart.BulkTransfer, RecordActions.Read) || caller.Scopes.OnlyPatientContext("Patient", write: false) || !caller.Scopes.Allows("Patient", write: false))
             throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Bulk export takes an administrator's assignment and a system/*.read (or user/*.read) scope.");
         var job = Guid.NewGuid();
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -234,7 +233,7 @@ public sealed partial class FhirService
     /// </summary>
     public async Task<JsonObject> ImportAsync(FhirCaller caller, string ndjson, CancellationToken cancellationToken = default)
     {
-        if (caller.Caller.Role != Role.Administrator)
+        if (!RolePermissions.Allows(caller.Caller.Role, RecordPart.BulkTransfer, RecordActions.Write))
             throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "$import takes an administrator's assignment.");
         var resources = new List<(JsonObject Resource, int Line)>();
         var lineNumber = 0;

@@ -46,7 +46,12 @@ public sealed partial class FhirService
             throw new FhirException(HttpStatusCode.Forbidden, "forbidden", "patient", "With patient/ scopes, a search must name the token's patient (patient=…).");
         }
 
-        var page = await FhirSearchRunner.SearchAsync(connection, request, patientId, cancellationToken);
+        // A total counts only what the caller may see, and counting is an audited access like reading.
+        long? total = request.Summary == "count" || request.Total is "accurate" or "estimate"
+            ? await VisibleCountAsync(caller, connection, request, grant, cancellationToken)
+            : null;
+        if (request.Summary == "count") return SearchSet(baseUrl, type, query, [], [], ignored, (int?)total, 0, 0, hasMore: false);
+        var page = await FhirSearchRunner.SearchAsync(connection, request, patientId, grant?.Context, cancellationToken);
         var rows = await VisibleAsync(caller, page.Rows.ToList(), grant, cancellationToken);
 
         var included = new List<JsonObject>();
@@ -67,11 +72,72 @@ public sealed partial class FhirService
                     // An included resource the caller may not see is left out, as a search would leave it out.
                 }
             }
-            var reverse = await VisibleAsync(caller, (await FhirIncludes.RevIncludeAsync(connection, request, matches)).ToList(), grant, cancellationToken);
-            included.AddRange(reverse.Select(r => FhirJson.Parse(r.Content)));
+            // Filtered before the limit: read on past what the caller may not see until the limit is reached or nothing is left.
+            var reverse = new List<FhirResourceRow>();
+            (string Type, string Id)? after = null;
+            while (reverse.Count < FhirIncludes.MaxRevIncluded)
+            {
+                var batch = (await FhirIncludes.RevIncludeAsync(connection, request, matches, after, cancellationToken)).ToList();
+                reverse.AddRange(await VisibleAsync(caller, batch, grant, cancellationToken));
+                if (batch.Count < FhirIncludes.MaxRevIncluded) break;
+                after = (batch[^1].ResourceType, batch[^1].Id);
+            }
+            included.AddRange(reverse.Take(FhirIncludes.MaxRevIncluded).Select(r => FhirJson.Parse(r.Content)));
         }
-        return SearchSet(baseUrl, type, query, rows.Select(r => FhirJson.Parse(r.Content)).ToList(), included, ignored, (int?)page.Total,
+        return SearchSet(baseUrl, type, query, rows.Select(r => FhirJson.Parse(r.Content)).ToList(), included, ignored, (int?)total,
             request.Count, request.Offset, page.HasNextPage);
+    }
+
+    /// <summary>Most patients a total across patients counts: each one counted passes the checkpoint (and is audited).</summary>
+    public const int MaxCountedPatients = 1000;
+
+    /// <summary>
+    /// The total of a search as the caller may see it: in one patient's compartment with the checkpoint's
+    /// "what may this caller see" SQL (the grant's read is the audit event); across patients per patient
+    /// and unit, each patient through the checkpoint as the search's own rows are.
+    /// </summary>
+    private async Task<long> VisibleCountAsync(FhirCaller caller, System.Data.Common.DbConnection connection, FhirSearchRequest request,
+        PatientAccessGrant? grant, CancellationToken cancellationToken)
+    {
+        if (grant is not null)
+        {
+            var (sql, parameters) = FhirSearchSql.BuildCount(request, database.Engine, grant.PatientId, grant.Context);
+            return await connection.ExecuteScalarAsync<long>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken));
+        }
+        var (groupSql, groupParameters) = FhirSearchSql.BuildCountPerPatient(request, database.Engine);
+        var groups = (await connection.QueryAsync<CountGroup>(new CommandDefinition(groupSql, groupParameters, cancellationToken: cancellationToken))).ToList();
+        if (groups.Select(g => g.PatientId).Distinct().Count() > MaxCountedPatients)
+            throw new FhirException(HttpStatusCode.BadRequest, "too-costly", "_total",
+                $"A total across more than {MaxCountedPatients} patients is not counted: name the patient (patient=…) or narrow the search.");
+        var resource = $"FHIR {request.ResourceType} count";
+        long total = 0;
+        foreach (var patient in groups.GroupBy(g => g.PatientId))
+        {
+            if (patient.Key is not { } patientId)
+            {
+                total += patient.Sum(g => g.Count);
+                continue;
+            }
+            try
+            {
+                var patientGrant = await checkpoint.ReadAsync(caller.Caller, patientId, resource, cancellationToken);
+                total += patient.Where(g => patientGrant.Context.MaySee(g.UnitId ?? Guid.Empty)).Sum(g => g.Count);
+            }
+            catch (Stadig.Common.NotFoundException)
+            {
+                // Not the caller's to see: not counted (the refusal is audited).
+            }
+        }
+        // The count itself, with or without patients in it.
+        await audit.AppendAsync(new AuditEntry(caller.Caller, null, AuditActivity.Read, resource, Detail: total.ToString(CultureInfo.InvariantCulture)), cancellationToken);
+        return total;
+    }
+
+    private sealed class CountGroup
+    {
+        public Guid? PatientId { get; init; }
+        public Guid? UnitId { get; init; }
+        public long Count { get; init; }
     }
 
     /// <summary>The rows the caller may see: through the grant for one patient, else the checkpoint once per patient found.</summary>
@@ -205,16 +271,38 @@ public sealed partial class FhirService
             throw new FhirException(HttpStatusCode.PreconditionFailed, "multiple-matches", path, $"If-None-Exist '{condition}' matches {found.Count} resources; it must match at most one.");
         if (found.Count == 1)
         {
+            // The match comes back as a read would: the same scopes, checkpoint, inner secrecy and audit
+            // (on this transaction, so a bundle's decisions and events stay with it); refused, it answers as the read does.
+            caller.Scopes.Demand(type, write: true);
+            caller.Scopes.Demand(type, write: false);
             var existing = await FhirResourceStore.CurrentAsync(connection, transaction, type, found[0]);
-            if (type == "Patient" && existing is null)
+            if (type == "Patient")
             {
-                var patientRow = await ResolvePatientAsync(connection, transaction, found[0]);
-                var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, patientRow!.Value.PatientId, "FHIR Patient", AuditActivity.Read, connection, transaction, decided);
+                var patientRow = await ResolvePatientAsync(connection, transaction, found[0]) ?? throw NotFound(type, found[0]);
+                RequirePatientContext(caller, "Patient", write: false, found[0], patientRow.PatientId.ToString());
+                var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, patientRow.PatientId, "FHIR Patient", AuditActivity.Read, connection, transaction, decided);
                 if (refusal is not null) throw new RefusedWrite(refusal);
-                var patient = await PatientRegistry.FindInAsync(grant!, connection, transaction);
-                return new FhirWriteOutcome(PatientResource(patient!, null), type, found[0], patient!.Version, patient.UpdatedAt, Created: false);
+                var patient = await PatientRegistry.FindInAsync(grant!, connection, transaction) ?? throw NotFound(type, found[0]);
+                return new FhirWriteOutcome(PatientResource(patient, existing), type, found[0], patient.Version, patient.UpdatedAt, Created: false);
             }
-            return new FhirWriteOutcome(FhirJson.Parse(existing!.Content), type, existing.Id, existing.VersionId, existing.LastUpdated, Created: false);
+            if (existing is null) throw NotFound(type, found[0]);
+            if (existing.PatientId is { } patientId)
+            {
+                var refused = CheckpointRefusal.Read(caller.Caller, patientId, $"FHIR {type}");
+                if (caller.Scopes.OnlyPatientContext(type, write: false))
+                {
+                    var launch = caller.Scopes.PatientContext is { } context ? await ResolvePatientAsync(connection, transaction, context) : null;
+                    if (launch?.PatientId != patientId) throw new RefusedWrite(refused);
+                }
+                var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, patientId, $"FHIR {type}", AuditActivity.Read, connection, transaction, decided);
+                if (refusal is not null) throw new RefusedWrite(refusal);
+                if (!grant!.Context.MaySee(existing.OwningUnit)) throw new RefusedWrite(refused);
+            }
+            else
+            {
+                await audit.AppendAsync(new AuditEntry(caller.Caller, null, AuditActivity.Read, $"FHIR {type}", Detail: $"{type}/{existing.Id}"), connection, transaction);
+            }
+            return new FhirWriteOutcome(FhirJson.Parse(existing.Content), type, existing.Id, existing.VersionId, existing.LastUpdated, Created: false);
         }
         return await StoreAsync(caller, connection, transaction, resource, null, null, mayCreate: true, path, assigned is null ? null : Guid.Parse(assigned.Split('/')[1]),
             decided: decided);

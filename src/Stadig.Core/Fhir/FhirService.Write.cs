@@ -115,7 +115,8 @@ public sealed partial class FhirService
             if (!RolePermissions.WorksWithRecords(caller.Caller.Role) && !importing)
                 throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Your role does not write in patient records.");
             RequirePatientContext(caller, type, write: true, reference["Patient/".Length..], target.Stored?.Id ?? target.PatientId.ToString());
-            var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, target.PatientId, $"FHIR {type}", AuditActivity.Write, connection, transaction, decided);
+            var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, target.PatientId, $"FHIR {type}", AuditActivity.Write, connection, transaction, decided,
+                importing ? RecordPart.BulkTransfer : null);
             if (refusal is not null) throw new RefusedWrite(refusal);
             if (current is not null && !grant!.Context.MaySee(current.OwningUnit)) throw NotFound(type, id!);
         }

@@ -238,7 +238,11 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         while (links.FirstOrDefault(l => l.Id == root).Amends is { } older) root = older;
         var chain = new List<Guid> { root };
         while (links.FirstOrDefault(l => l.Amends == chain[^1]) is { Id: var next } && next != Guid.Empty) chain.Add(next);
-        return (await LoadManyAsync(chain, cancellationToken)).Where(n => grant.Context.MaySee(n.UnitId)).ToList();
+        var versions = await LoadManyAsync(chain, cancellationToken);
+        // A note the caller may not see has no history for them either: refused and audited, as the note itself is.
+        if (versions.FirstOrDefault(n => n.Id == noteId) is not { } asked || !grant.Context.MaySee(asked.UnitId))
+            throw await checkpoint.RefuseAsync(caller, patientId, "NoteHistory", AuditActivity.Read, cancellationToken);
+        return versions.Where(n => grant.Context.MaySee(n.UnitId)).ToList();
     }
 
     /// <summary>Unsigned notes waiting for the caller's signature, oldest first (the signing worklist).</summary>

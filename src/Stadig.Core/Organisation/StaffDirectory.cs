@@ -119,20 +119,6 @@ public sealed class StaffDirectory(Database database, TimeProvider clock)
             """, new { staffId })).ToList();
     }
 
-    /// <summary>Counts a failed login; the account locks for <paramref name="lockFor"/> at <paramref name="maxFailures"/>.</summary>
-    public async Task RecordFailedLoginAsync(Guid staffId, int maxFailures, TimeSpan lockFor, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var lockedUntil = clock.GetUtcNow() + lockFor;
-        // One statement, so that parallel failed attempts cannot slip past the limit.
-        await connection.ExecuteAsync(
-            """
-            UPDATE staff SET failed_logins = failed_logins + 1,
-                locked_until = CASE WHEN failed_logins + 1 >= @maxFailures THEN @lockedUntil ELSE locked_until END
-            WHERE id = @staffId
-            """, new { staffId, maxFailures, lockedUntil });
-    }
-
     public async Task RecordSuccessfulLoginAsync(Guid staffId, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);

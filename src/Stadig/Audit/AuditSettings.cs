@@ -12,4 +12,11 @@ public sealed class AuditSettings
 
     /// <summary>A user who reads more distinct patients than this in one day is flagged for review.</summary>
     public int UnusualVolumePatientsPerDay { get; set; } = 50;
+
+    /// <summary>
+    /// How often the audit log's anchor (a checkpoint over every chain's head) is taken. A whole
+    /// chain deleted, or a chain cut short with its head, is found by `stadig verify` once a
+    /// checkpoint has recorded it; this is the window in which it is not. 0 turns checkpoints off.
+    /// </summary>
+    public int CheckpointMinutes { get; set; } = 5;
 }

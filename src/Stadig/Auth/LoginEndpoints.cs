@@ -32,12 +32,12 @@ public static class LoginEndpoints
     private static async Task<IResult> LoginAsync(HttpContext http, [FromForm] string? username, [FromForm] string? password, [FromForm] string? returnUrl,
         LoginService login, StaffDirectory staff)
     {
-        var result = await login.CheckAsync(username, password, http.RequestAborted);
+        var result = await login.CheckAsync(username, password, http.Connection.RemoteIpAddress?.ToString() ?? "unknown", http.RequestAborted);
         if (result.Outcome != LoginOutcome.Success)
         {
             var reason = result.Outcome switch
             {
-                LoginOutcome.Locked => "locked",
+                LoginOutcome.TooSoon => "wait",
                 LoginOutcome.DemoUserNotAllowed => "demo",
                 _ => "wrong",
             };
@@ -78,9 +78,5 @@ public static class LoginEndpoints
         return Results.Redirect(SafeReturnUrl(returnUrl));
     }
 
-    /// <summary>Only local paths: a login link must never send the user to another site.</summary>
-    public static string SafeReturnUrl(string? returnUrl) =>
-        !string.IsNullOrEmpty(returnUrl) && returnUrl.StartsWith('/') && !returnUrl.StartsWith("//", StringComparison.Ordinal) && !returnUrl.StartsWith("/\\", StringComparison.Ordinal)
-            ? returnUrl
-            : "/";
+    private static string SafeReturnUrl(string? returnUrl) => ReturnUrls.Safe(returnUrl);
 }

@@ -11,42 +11,42 @@ public enum LoginOutcome
 {
     Success,
     WrongCredentials,
-    Locked,
+    /// <summary>Too many failures from this address for this account: it must wait a little before the next try.</summary>
+    TooSoon,
     DemoUserNotAllowed,
 }
 
-public sealed record LoginResult(LoginOutcome Outcome, StaffMember? Staff = null, DateTimeOffset? LockedUntil = null);
+public sealed record LoginResult(LoginOutcome Outcome, StaffMember? Staff = null, TimeSpan? RetryAfter = null);
 
-/// <summary>Local accounts: password check with the framework's hasher, lockout after repeated failures.</summary>
-public sealed class LoginService(StaffDirectory staff, IPasswordHasher<object> hasher, InstallationSettings installation, StadigOptions options, TimeProvider clock)
+/// <summary>Local accounts: password check with the framework's hasher, growing delays after repeated failures (<see cref="LoginThrottle"/>).</summary>
+public sealed class LoginService(StaffDirectory staff, IPasswordHasher<object> hasher, InstallationSettings installation, LoginThrottle throttle)
 {
     // Verified when the username is unknown, so that a wrong username costs as much time as a wrong password.
     private static readonly string DummyHash = new PasswordHasher<object>().HashPassword(new object(), "not-a-password");
 
-    public async Task<LoginResult> CheckAsync(string? username, string? password, CancellationToken cancellationToken = default)
+    /// <param name="source">The client's address: failures slow only this address's next tries of this account.</param>
+    public async Task<LoginResult> CheckAsync(string? username, string? password, string source, CancellationToken cancellationToken = default)
     {
+        if (throttle.WaitFor(username, source) is { } wait) return new LoginResult(LoginOutcome.TooSoon, RetryAfter: wait);
         var member = string.IsNullOrWhiteSpace(username) ? null : await staff.FindByUsernameAsync(username, cancellationToken);
         if (member?.PasswordHash is null)
         {
             hasher.VerifyHashedPassword(new object(), DummyHash, password ?? "");
+            throttle.Failed(username, source);
             return new LoginResult(LoginOutcome.WrongCredentials);
         }
-        if (member.LockedUntil is { } until && until > clock.GetUtcNow())
-            return new LoginResult(LoginOutcome.Locked, LockedUntil: until);
 
         var verdict = hasher.VerifyHashedPassword(new object(), member.PasswordHash, password ?? "");
         if (verdict == PasswordVerificationResult.Failed)
         {
-            await staff.RecordFailedLoginAsync(member.Id, options.MaxFailedLogins, TimeSpan.FromMinutes(options.LockoutMinutes), cancellationToken);
-            var after = await staff.FindByIdAsync(member.Id, cancellationToken);
-            return after?.LockedUntil is { } locked && locked > clock.GetUtcNow()
-                ? new LoginResult(LoginOutcome.Locked, LockedUntil: locked)
-                : new LoginResult(LoginOutcome.WrongCredentials);
+            throttle.Failed(username, source);
+            return new LoginResult(LoginOutcome.WrongCredentials);
         }
         if (member.IsDemo && await installation.ModeAsync(cancellationToken) == InstallationMode.Production)
             return new LoginResult(LoginOutcome.DemoUserNotAllowed);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
             await staff.SetPasswordHashAsync(member.Id, hasher.HashPassword(new object(), password!), cancellationToken);
+        throttle.Succeeded(username, source);
         await staff.RecordSuccessfulLoginAsync(member.Id, cancellationToken);
         return new LoginResult(LoginOutcome.Success, member);
     }

@@ -46,7 +46,7 @@ public static class FhirEndpoints
         catch (StadigException failure)
         {
             var translated = FhirService.Translate(failure);
-            return Outcome(translated.Status, translated.Issues);
+            return Outcome((HttpStatusCode)Hosting.ProblemMapping.FhirStatusOf(failure), translated.Issues);
         }
     }
 

@@ -25,7 +25,8 @@ public static class ConfigurationCheck
                 continue;
             }
             var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            if (propertyType.IsClass && propertyType != typeof(string)) Walk(child, propertyType, unknown);
+            // A list's children are its items ("0", "1", …), not settings.
+            if (propertyType.IsClass && propertyType != typeof(string) && !propertyType.IsArray) Walk(child, propertyType, unknown);
         }
     }
 }

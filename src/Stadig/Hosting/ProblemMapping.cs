@@ -1,36 +1,79 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Stadig.Common;
+using Stadig.Fhir;
 
 namespace Stadig.Hosting;
 
-/// <summary>The one place where expected failures become HTTP answers (ProblemDetails).</summary>
+/// <summary>
+/// The one place where failures become HTTP answers. Core throws typed exceptions without status
+/// codes; this table gives each its status, and the request decides the form of the answer:
+/// ProblemDetails for the JSON API, an OperationOutcome under /fhir (FhirEndpoints), the
+/// application's error page (inside the layout, in the user's language) for everything else.
+/// <code>
+///   failure                        JSON API   FHIR   page
+///   InvalidInputException          400        422    400 (parameter named)
+///   bad request (framework)        400        400    400
+///   NotFoundException              404        404    404
+///   ForbiddenException             403        403    403
+///   ConflictException              409        409    409
+///   request timed out / overload   503        503    503
+///   anything else                  500        500    500 (never the exception's text)
+/// </code>
+/// FHIR answers 422 for a resource that breaks a rule (the FHIR spec's "unprocessable"), 400 only
+/// for one it cannot read.
+/// </summary>
 public sealed class ProblemMapping(IProblemDetailsService problems) : IExceptionHandler
 {
-    public static int StatusOf(StadigException exception) => exception switch
+    public static int StatusOf(Exception exception) => exception switch
     {
         InvalidInputException => StatusCodes.Status400BadRequest,
         NotFoundException => StatusCodes.Status404NotFound,
         ConflictException => StatusCodes.Status409Conflict,
         ForbiddenException => StatusCodes.Status403Forbidden,
-        _ => StatusCodes.Status400BadRequest,
+        StadigException => StatusCodes.Status400BadRequest,
+        FhirException fhir => (int)fhir.Status,
+        BadHttpRequestException bad => bad.StatusCode,
+        TimeoutException or OperationCanceledException => StatusCodes.Status503ServiceUnavailable,
+        _ => StatusCodes.Status500InternalServerError,
     };
+
+    /// <summary>The status of an expected failure answered over FHIR.</summary>
+    public static int FhirStatusOf(StadigException exception) =>
+        exception is InvalidInputException ? StatusCodes.Status422UnprocessableEntity : StatusOf(exception);
+
+    /// <summary>Requests answered in JSON (ProblemDetails) rather than with a page.</summary>
+    public static bool WantsJson(HttpContext http)
+    {
+        // While an exception is handled the request's path is already the error page's; the feature keeps the original.
+        var path = http.Features.Get<IExceptionHandlerPathFeature>()?.Path is { } original ? new PathString(original) : http.Request.Path;
+        return path.StartsWithSegments("/api") || path.StartsWithSegments("/fhir");
+    }
+
+    /// <summary>Expected failures (a use case said no) are answers, not errors worth a log line with a stack.</summary>
+    public static bool IsExpected(Exception exception) =>
+        exception is StadigException or FhirException or BadHttpRequestException;
 
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        if (exception is not StadigException expected) return false;
-        var status = StatusOf(expected);
-        var details = expected is InvalidInputException invalid
-            ? new ValidationProblemDetails(new Dictionary<string, string[]> { [invalid.Field] = [invalid.Message] }) { Detail = invalid.Message }
-            : new ProblemDetails { Detail = expected.Message };
+        // Pages: the exception handler re-executes the error page with StatusOf's status.
+        if (!WantsJson(httpContext)) return false;
+        var status = StatusOf(exception);
+        ProblemDetails details = exception switch
+        {
+            InvalidInputException invalid => new ValidationProblemDetails(new Dictionary<string, string[]> { [invalid.Field] = [invalid.Message] }) { Detail = invalid.Message, Title = invalid.Message },
+            StadigException expected => new ProblemDetails { Detail = expected.Message, Title = expected.Message },
+            FhirException fhir => new ProblemDetails { Detail = fhir.Message, Title = fhir.Message },
+            BadHttpRequestException bad => new ProblemDetails { Title = bad.StatusCode == 400 ? "The request is not valid." : "The request cannot be served." },
+            _ => new ProblemDetails { Title = status == 503 ? "Stadig is busy; try again shortly." : "An unexpected error occurred." },
+        };
         // The field and the limit as data, for a client (the editor's autosave) to say in its own language.
-        if (expected is InvalidInputException { MaxLength: { } maxLength } tooLong)
+        if (exception is InvalidInputException { MaxLength: { } maxLength } tooLong)
         {
             details.Extensions["field"] = tooLong.Field;
             details.Extensions["maxLength"] = maxLength;
         }
         details.Status = status;
-        details.Title = expected.Message;
         httpContext.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = details, Exception = exception });
     }

@@ -15,8 +15,10 @@ public static class SecurityHeaders
         headers.XFrameOptions = "DENY";
         headers["Referrer-Policy"] = "no-referrer";
         headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()";
-        // Patient data must not linger in shared caches or the browser's back-forward cache.
-        headers.CacheControl = "no-store";
+        // Patient data must not linger in shared caches or the browser's back-forward cache. Written
+        // as antiforgery writes it on every form page, so it has nothing to override (and log).
+        headers.CacheControl = "no-cache, no-store";
+        headers.Pragma = "no-cache";
         await next();
     });
 }

@@ -128,6 +128,10 @@ public static class StadigCommandLine
         Console.WriteLine(result.Intact
             ? $"Audit log intact: {result.EventsChecked} events in {result.ChainsChecked} chains."
             : $"Audit log TAMPERED: {result.Findings.Count} finding(s) in {result.EventsChecked} events.");
+        if (result.LastCheckpoint is { } anchor)
+            Console.WriteLine($"Last checkpoint: #{anchor.Seq} at {anchor.TakenAt:yyyy-MM-dd HH:mm:ss}Z, {anchor.ChainCount} chains, hash {anchor.Hash} (note it outside the database to pin the log up to it).");
+        else
+            Console.WriteLine("No checkpoint yet: a chain deleted as a whole is found only once a checkpoint has recorded it.");
         return result.Intact ? 0 : 2;
     }
 

@@ -67,6 +67,9 @@ public static class StadigHost
         }
         try { _ = new Stadig.Common.RegionTime(options.TimeZone); }
         catch (ArgumentException e) { throw new StartupException($"Invalid configuration value: {e.Message}"); }
+        foreach (var proxy in options.ForwardedProxies)
+            if (!(proxy.Contains('/') ? System.Net.IPNetwork.TryParse(proxy, out _) : System.Net.IPAddress.TryParse(proxy, out _)))
+                throw new StartupException($"Invalid configuration value: Stadig:ForwardedProxies has '{proxy}', which is not an IP address or network.");
         return (options, configuration);
     }
 

@@ -40,9 +40,19 @@ public sealed class StadigOptions
 
     public int IdleTimeoutMinutes { get; set; } = 20;
 
-    public int MaxFailedLogins { get; set; } = 5;
+    /// <summary>Failed logins to one account from one address before that address must wait between tries.</summary>
+    public int FailedLoginsBeforeDelay { get; set; } = 3;
 
-    public int LockoutMinutes { get; set; } = 15;
+    /// <summary>The longest wait between tries (the wait doubles from 1 s with each further failure).</summary>
+    public int MaxLoginDelaySeconds { get; set; } = 300;
+
+    /// <summary>
+    /// Addresses (or networks, as 10.0.0.0/8) of the reverse proxies in front of Stadig. Requests from
+    /// them are taken at their X-Forwarded-For and X-Forwarded-Proto word: the client's address (for
+    /// login throttling and rate limits) and HTTPS (for the Secure cookie and HSTS). Empty: no proxy
+    /// is trusted and the headers are ignored.
+    /// </summary>
+    public string[] ForwardedProxies { get; set; } = [];
 
     /// <summary>Login attempts per client address per minute before 429.</summary>
     public int LoginAttemptsPerMinute { get; set; } = 10;

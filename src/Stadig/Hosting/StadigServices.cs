@@ -1,6 +1,8 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Localization;
 using Microsoft.IdentityModel.Tokens;
@@ -29,6 +31,8 @@ public static class StadigServices
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Components", LogLevel.Warning);
+        // Parameter binding failures are logged at Debug with the raw value ("Failed to bind … from 'abc'").
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Http", LogLevel.Warning);
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new Stadig.Common.RegionTime(options.TimeZone));
@@ -46,6 +50,8 @@ public static class StadigServices
         });
         services.AddSingleton<Stadig.Audit.AuditLog>();
         services.AddSingleton<Stadig.Audit.AuditVerifier>();
+        services.AddSingleton<Stadig.Audit.AuditCheckpoints>();
+        services.AddHostedService<Stadig.Audit.AuditCheckpointService>();
         services.AddSingleton(options.Audit);
         services.AddSingleton(sp => new Stadig.Audit.AuditQueryOptions { UnusualVolumePatientsPerDay = sp.GetRequiredService<Stadig.Audit.AuditSettings>().UnusualVolumePatientsPerDay });
         services.AddSingleton<Stadig.Audit.AuditQueries>();
@@ -76,10 +82,12 @@ public static class StadigServices
         services.AddSingleton<InstallationSettings>();
         services.AddSingleton<RegionSeeder>();
         services.AddSingleton<IPasswordHasher<object>, PasswordHasher<object>>();
+        services.AddSingleton<LoginThrottle>();
         services.AddSingleton<LoginService>();
         services.AddScoped<CallerAccessor>();
         services.AddHttpContextAccessor();
 
+        AddForwardedHeaders(services, options);
         AddAuthentication(services, options);
         services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
@@ -115,6 +123,32 @@ public static class StadigServices
         // bytes on screen, in print and in a saved page are the letters that were typed.
         services.AddWebEncoders(o => o.TextEncoderSettings = new System.Text.Encodings.Web.TextEncoderSettings(System.Text.Unicode.UnicodeRanges.All));
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
+    }
+
+    /// <summary>
+    /// Behind a TLS-terminating proxy the request reaches Stadig as plain HTTP from the proxy's address.
+    /// Only the proxies named in Stadig:ForwardedProxies are believed about the client's address and
+    /// scheme, so the session cookie is Secure and HSTS is sent when the client used HTTPS, and login
+    /// throttling sees the client, not the proxy. Anyone else's X-Forwarded-* headers are ignored.
+    /// </summary>
+    private static void AddForwardedHeaders(IServiceCollection services, StadigOptions options)
+    {
+        services.Configure<ForwardedHeadersOptions>(forwarded =>
+        {
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in options.ForwardedProxies)
+            {
+                if (proxy.Contains('/')) forwarded.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(proxy));
+                else forwarded.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+            }
+        });
+        services.AddHsts(hsts =>
+        {
+            hsts.MaxAge = TimeSpan.FromDays(365);
+            hsts.IncludeSubDomains = false;
+        });
     }
 
     /// <summary>
@@ -201,7 +235,32 @@ public static class StadigServices
 
     public static void UseStadig(this WebApplication app)
     {
-        app.UseExceptionHandler();
+        if (app.Services.GetRequiredService<StadigOptions>().ForwardedProxies.Length > 0) app.UseForwardedHeaders();
+        // One error map (ProblemMapping): the API gets ProblemDetails; a page request gets the error
+        // page re-executed with the failure's status, in the layout and the user's language.
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandlingPath = "/error",
+            // The page is rendered again in a fresh scope: the failed render's services are spent.
+            CreateScopeForErrors = true,
+            StatusCodeSelector = ProblemMapping.StatusOf,
+            // An expected failure (bad input, not found) is an answer, not an error to log with its text.
+            SuppressDiagnosticsCallback = c => ProblemMapping.IsExpected(c.Exception),
+        });
+        app.UseStatusCodePagesWithReExecute("/error/{0}", createScopeForStatusCodePages: true);
+        // The JSON API and FHIR answer with their own bodies (or none): never with a page.
+        app.Use((http, next) =>
+        {
+            if (ProblemMapping.WantsJson(http) && http.Features.Get<IStatusCodePagesFeature>() is { } pages) pages.Enabled = false;
+            // The error page is rendered as a GET: re-executed as the failed form post, the page
+            // would look for that form and fail in turn.
+            if ((http.Features.Get<IStatusCodeReExecuteFeature>() is not null || http.Features.Get<IExceptionHandlerPathFeature>() is not null)
+                && !HttpMethods.IsGet(http.Request.Method))
+                http.Request.Method = HttpMethods.Get;
+            return next(http);
+        });
+        // Sent only on HTTPS requests (directly, or from a trusted proxy that says so), never for localhost.
+        app.UseHsts();
         app.UseSecurityHeaders();
         app.UseAdmissionControl();
         app.UseStaticFiles();

@@ -107,7 +107,7 @@ public class AccessRulesTests
         var quality = await region.Chart.OverviewAsync(wardQuality, patientId);
         Assert.Equal([region.Ward.Id], quality.Warnings.Select(w => w.UnitId));
         // The patient's consent opens the clinic's records to the ward for that purpose too.
-        await region.Access.RecordConsentAsync(clinicNurse, patientId, region.Ward.Id, region.Clinic.Id, Start.AddDays(30));
+        await region.Access.RecordConsentAsync(clinicNurse, patientId, region.Ward.Id, region.Clinic.Id, Start.AddDays(30), "Patienten samtycker vid besök");
         Assert.Equal(2, (await region.Chart.OverviewAsync(wardQuality, patientId)).Warnings.Count);
     }
 
@@ -121,7 +121,7 @@ public class AccessRulesTests
         await region.Access.RecordCareRelationAsync(wardQuality, patientId, "Granskning");
         Assert.Empty((await region.Chart.OverviewAsync(wardQuality, patientId)).Warnings);
 
-        await region.Access.GroupUnitsAsync("Medicinkliniken", [region.Ward.Id, region.Clinic.Id]);
+        await region.Access.GroupUnitsAsync(Caller.System, "Medicinkliniken", [region.Ward.Id, region.Clinic.Id]);
 
         Assert.Single((await region.Chart.OverviewAsync(wardQuality, patientId)).Warnings);
     }
@@ -133,7 +133,7 @@ public class AccessRulesTests
         var (patientId, clinicNurse) = await PatientOfTheClinicAsync(region);
         await AddRecordAsync(region, patientId, region.Clinic);
         await region.Access.RecordCareRelationAsync(region.Physician, patientId, "Inskriven");
-        await region.Access.BlockAsync(clinicNurse, patientId, region.Clinic.Id);
+        await region.Access.BlockAsync(clinicNurse, patientId, region.Clinic.Id, "Patienten begär spärr");
 
         var ward = await region.Chart.OverviewAsync(region.Physician, patientId);
         Assert.Empty(ward.Warnings);
@@ -143,7 +143,7 @@ public class AccessRulesTests
         Assert.Single(clinic.Warnings);
         Assert.False(clinic.BlockedRecordsWithheld);
 
-        await region.Access.RecordConsentAsync(clinicNurse, patientId, region.Ward.Id, region.Clinic.Id, Start.AddDays(1));
+        await region.Access.RecordConsentAsync(clinicNurse, patientId, region.Ward.Id, region.Clinic.Id, Start.AddDays(1), "Patienten samtycker vid besök");
         var consented = await region.Chart.OverviewAsync(region.Physician, patientId);
         Assert.Single(consented.Warnings);
         Assert.False(consented.BlockedRecordsWithheld);
@@ -155,7 +155,7 @@ public class AccessRulesTests
         var (region, clock) = await RegionAsync(engine);
         var (patientId, clinicNurse) = await PatientOfTheClinicAsync(region);
         await AddRecordAsync(region, patientId, region.Clinic);
-        await region.Access.BlockAsync(clinicNurse, patientId, region.Clinic.Id);
+        await region.Access.BlockAsync(clinicNurse, patientId, region.Clinic.Id, "Patienten begär spärr");
         await Assert.ThrowsAsync<NotFoundException>(() => region.Chart.OverviewAsync(region.Physician, patientId));
 
         // Step one shows where, not what.

@@ -18,13 +18,13 @@ public class CheckpointWorklistTests
             (await region.Patients.RegisterAsync(by, TestNumbers.Personnummer(1960, 5, day), new PatientDetails("Test", $"Dag{day}", ProtectedIdentity: protection))).PatientId;
         var related = await RegisterAsync(region.Physician, 1);
         var blocked = await RegisterAsync(region.Physician, 2, ProtectedIdentity.Sekretessmarkering);
-        await region.Access.BlockAsync(region.Physician, blocked, region.Clinic.Id);
+        await region.Access.BlockAsync(region.Physician, blocked, region.Clinic.Id, "Patienten begär spärr");
         var consented = await RegisterAsync(nurse, 3);
-        await region.Access.RecordConsentAsync(nurse, consented, region.Ward.Id, region.Clinic.Id, clock.GetUtcNow().AddDays(30));
+        await region.Access.RecordConsentAsync(nurse, consented, region.Ward.Id, region.Clinic.Id, clock.GetUtcNow().AddDays(30), "Patienten samtycker");
         var emergency = await RegisterAsync(nurse, 4);
         await region.Access.OpenInEmergencyAsync(region.Physician, emergency, "Medvetslös");
         var stranger = await RegisterAsync(nurse, 5);
-        await region.Access.GroupUnitsAsync("Medicinkliniken", [region.Ward.Id]);
+        await region.Access.GroupUnitsAsync(Caller.System, "Medicinkliniken", [region.Ward.Id]);
         var ids = new[] { related, blocked, consented, emergency, stranger, Guid.NewGuid() };
 
         var many = await region.Services.Checkpoint.ContextsAsync(region.Physician, ids);

@@ -97,4 +97,107 @@ public class AuditVerifierTests
         Assert.All(findings, f => Assert.Equal(id.ToString(), f.ChainKey));
         Assert.Contains(findings, f => f.ChainSeq is 2 or 3);
     }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_whole_chain_deleted_with_its_head_is_found_once_a_checkpoint_recorded_it(DatabaseEngine engine)
+    {
+        var (region, id) = await WithHistoryAsync(engine);
+        var other = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1950, 1, 1), new PatientDetails("Ek", "Eva"))).PatientId;
+        await new AuditCheckpoints(region.Database, TimeProvider.System).TakeAsync();
+        await TamperAsync(region.Database, "DELETE FROM audit_event WHERE chain_key = @chain; DELETE FROM audit_chain_head WHERE chain_key = @chain", new { chain = id.ToString() });
+
+        var result = await new AuditVerifier(region.Database).VerifyAsync();
+        var finding = Assert.Single(result.Findings);
+        Assert.Equal(TamperKind.Removed, finding.Kind);
+        Assert.Equal(id.ToString(), finding.ChainKey);
+        Assert.NotEqual(other, id);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_chain_cut_short_with_its_head_rewritten_is_found_once_a_checkpoint_recorded_it(DatabaseEngine engine)
+    {
+        var (region, id) = await WithHistoryAsync(engine);
+        await new AuditCheckpoints(region.Database, TimeProvider.System).TakeAsync();
+        await TamperAsync(region.Database,
+            """
+            DELETE FROM audit_event WHERE chain_key = @chain AND chain_seq > 2;
+            UPDATE audit_chain_head SET last_seq = 2, last_hash = (SELECT hash FROM audit_event WHERE chain_key = @chain AND chain_seq = 2) WHERE chain_key = @chain;
+            """, new { chain = id.ToString() });
+
+        var finding = Assert.Single((await new AuditVerifier(region.Database).VerifyAsync()).Findings);
+        Assert.Equal(TamperKind.Removed, finding.Kind);
+        Assert.Equal(id.ToString(), finding.ChainKey);
+        Assert.Equal(3, finding.ChainSeq);
+
+        // A later checkpoint does not take the shorter chain over as the truth.
+        await new AuditCheckpoints(region.Database, TimeProvider.System).TakeAsync();
+        Assert.Single((await new AuditVerifier(region.Database).VerifyAsync()).Findings);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_chain_deleted_with_its_head_and_its_checkpoint_record_is_found(DatabaseEngine engine)
+    {
+        var (region, id) = await WithHistoryAsync(engine);
+        await new AuditCheckpoints(region.Database, TimeProvider.System).TakeAsync();
+        await TamperAsync(region.Database,
+            "DELETE FROM audit_event WHERE chain_key = @chain; DELETE FROM audit_chain_head WHERE chain_key = @chain; DELETE FROM audit_checkpoint_chain WHERE chain_key = @chain",
+            new { chain = id.ToString() });
+
+        var finding = Assert.Single((await new AuditVerifier(region.Database).VerifyAsync()).Findings);
+        Assert.Equal(AuditVerifier.CheckpointChain, finding.ChainKey);
+        Assert.Equal(TamperKind.Changed, finding.Kind);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Checkpoints_taken_between_writes_keep_an_untouched_log_intact(DatabaseEngine engine)
+    {
+        var (region, id) = await WithHistoryAsync(engine);
+        var checkpoints = new AuditCheckpoints(region.Database, TimeProvider.System);
+        var first = await checkpoints.TakeAsync();
+        await region.Patients.GetAsync(region.Physician, id);
+        await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1950, 1, 1), new PatientDetails("Ek", "Eva"));
+        var second = await checkpoints.TakeAsync();
+        Assert.Null(await checkpoints.TakeAsync(TimeSpan.FromHours(1)));
+
+        var result = await new AuditVerifier(region.Database).VerifyAsync();
+        Assert.True(result.Intact, string.Join("; ", result.Findings));
+        Assert.Equal(second!.Hash, result.LastCheckpoint!.Hash);
+        Assert.Equal(first!.Hash, second.PrevHash);
+        Assert.Equal(result.ChainsChecked, second.ChainCount);
+        Assert.Equal(result.EventsChecked, second.EventCount);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Verify_during_concurrent_audited_writes_reports_intact(DatabaseEngine engine)
+    {
+        var (region, id) = await WithHistoryAsync(engine);
+        var checkpoints = new AuditCheckpoints(region.Database, TimeProvider.System);
+        using var stop = new CancellationTokenSource();
+        // New chains begin (a new patient each) and existing ones grow while verify and checkpoints run.
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            var written = 0;
+            while (!stop.IsCancellationRequested || written < 5)
+            {
+                var patient = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1900 + written % 100, w + 1, 1 + written / 100 % 28), new PatientDetails("Ek", $"W{w}n{written}"))).PatientId;
+                await region.Patients.GetAsync(region.Physician, patient);
+                await region.Patients.GetAsync(region.Physician, id);
+                written++;
+            }
+            return written;
+        })).ToList();
+
+        var verifications = new List<AuditVerification>();
+        for (var i = 0; i < 15; i++)
+        {
+            verifications.Add(await new AuditVerifier(region.Database).VerifyAsync());
+            if (i % 3 == 0) await checkpoints.TakeAsync();
+        }
+        stop.Cancel();
+        await Task.WhenAll(writers);
+        verifications.Add(await new AuditVerifier(region.Database).VerifyAsync());
+
+        Assert.All(verifications, v => Assert.True(v.Intact, string.Join("; ", v.Findings)));
+        Assert.True(verifications[^1].EventsChecked > verifications[0].EventsChecked);
+    }
 }

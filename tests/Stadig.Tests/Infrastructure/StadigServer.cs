@@ -44,14 +44,24 @@ public sealed partial class StadigServer : IAsyncDisposable
     public static async Task<StadigServer> StartAsync(DatabaseEngine engine, params string[] settings) =>
         await StartOnAsync(await TestDatabases.CreateConnectionStringAsync(engine), "http://127.0.0.1:0", settings);
 
+    /// <summary>A server whose clock stands still unless the test moves it.</summary>
+    public static async Task<StadigServer> StartWithClockAsync(DatabaseEngine engine, TimeProvider clock, params string[] settings) =>
+        await StartOnAsync(await TestDatabases.CreateConnectionStringAsync(engine), "http://127.0.0.1:0", settings, clock);
+
     /// <summary>Starts on a given database and address: a restart of the same server, as after a crash.</summary>
-    public static async Task<StadigServer> StartOnAsync(string connectionString, string url, params string[] settings)
+    public static Task<StadigServer> StartOnAsync(string connectionString, string url, params string[] settings) => StartOnAsync(connectionString, url, settings, null);
+
+    private static async Task<StadigServer> StartOnAsync(string connectionString, string url, string[] settings, TimeProvider? clock)
     {
         // MLLP off unless a test asks: parallel servers must not contend for the one default port.
         var args = new List<string> { "--database", connectionString, "--urls", url, "--Stadig:SeedDemoAtStart=false", "--Stadig:Mllp:Port=0" };
         args.AddRange(settings);
         var log = new CapturedLog();
-        var app = await StadigHost.BuildAsync(args.ToArray(), builder => builder.Logging.AddProvider(log));
+        var app = await StadigHost.BuildAsync(args.ToArray(), builder =>
+        {
+            builder.Logging.AddProvider(log);
+            if (clock is not null) builder.Services.AddSingleton(clock);
+        });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         return new StadigServer(app, new Uri(address), log) { ConnectionString = connectionString };

@@ -126,7 +126,7 @@ public class ResultInboxTests
         await using (var c = await region.Database.OpenAsync())
         {
             var labUnit = await c.ExecuteScalarAsync<Guid>("SELECT unit_id FROM diagnostic_report WHERE patient_id = @blockedId", new { blockedId });
-            await region.Access.BlockAsync(region.Physician, blockedId, labUnit);
+            await region.Access.BlockAsync(region.Physician, blockedId, labUnit, "Patienten begär spärr");
         }
         var blockedReport = await OneReportAsync(region, blockedId);
         // Same ward and care relations, but asking for quality assurance: other units' records are under inner secrecy.
@@ -163,7 +163,7 @@ public class ResultInboxTests
         await ingest.IngestAsync(Oru("B1", numbers[1], "Patient1^Test", "Prov B1", "N"));
         await ingest.IngestAsync(Oru("C1", numbers[2], "Patient2^Test", "Prov C1", "N"));
         await using (var c = await region.Database.OpenAsync())
-            await region.Access.BlockAsync(region.Physician, ids[2], await c.ExecuteScalarAsync<Guid>("SELECT unit_id FROM diagnostic_report WHERE patient_id = @id", new { id = ids[2] }));
+            await region.Access.BlockAsync(region.Physician, ids[2], await c.ExecuteScalarAsync<Guid>("SELECT unit_id FROM diagnostic_report WHERE patient_id = @id", new { id = ids[2] }), "Patienten begär spärr");
         async Task<long> InboxReadsAsync(Guid patientId)
         {
             await using var c = await region.Database.OpenAsync();

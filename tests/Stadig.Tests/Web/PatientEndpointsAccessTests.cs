@@ -57,6 +57,7 @@ public class PatientEndpointsAccessTests
         ["/api/patients/{id:guid}/merge"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/merge",
             new { targetPatientId = s.MergeTarget, reason = "Identifierad" }), IsForbidden),
         ["/api/patients/{id:guid}/notes"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/notes", new { noteType = "Daganteckning" }), IsForbidden),
+        ["/patients/{Id:guid}/blocks"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/blocks"), SaysNoAccess),
         ["/patients/{Id:guid}/orders"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/orders"), SaysNoAccess),
         ["/patients/{Id:guid}/trends/{Code}"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/trends/NPU28309"), SaysNoAccess),
         ["/results/{ReportId:guid}"] = new(s => s.Client.GetAsync($"/results/{s.Report}"), SaysNoAccess),

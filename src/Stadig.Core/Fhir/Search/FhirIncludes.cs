@@ -66,7 +66,9 @@ public static class FhirIncludes
     }
 
     /// <summary>The resources that refer to the matches along the request's _revinclude parameters (at most <see cref="MaxRevIncluded"/>).</summary>
-    public static (string Sql, DynamicParameters Parameters) RevIncludeSql(FhirSearchRequest request, IReadOnlyList<(string Type, string Id)> matches)
+    /// <param name="after">Keyset: only resources after this (type, id), so a caller that filters by access can read on until it has enough.</param>
+    public static (string Sql, DynamicParameters Parameters) RevIncludeSql(FhirSearchRequest request, IReadOnlyList<(string Type, string Id)> matches,
+        (string Type, string Id)? after = null)
     {
         var parameters = new DynamicParameters();
         var targets = AddList(parameters, "target", matches.Select(m => $"{m.Type}/{m.Id}").Distinct().ToList());
@@ -78,16 +80,23 @@ public static class FhirIncludes
                 + $"AND s.param = @param{i} AND s.value IN ({targets})))";
         });
         parameters.Add("limit", MaxRevIncluded);
-        var sql = $"SELECT {FhirSearchSql.Columns} FROM fhir_resource r WHERE NOT r.deleted AND ({string.Join(" OR ", paths)}) "
+        var keyset = "";
+        if (after is { } last)
+        {
+            parameters.AddText("afterType", last.Type);
+            parameters.AddText("afterId", last.Id);
+            keyset = "AND (r.resource_type > @afterType OR (r.resource_type = @afterType AND r.id > @afterId)) ";
+        }
+        var sql = $"SELECT {FhirSearchSql.Columns} FROM fhir_resource r WHERE NOT r.deleted AND ({string.Join(" OR ", paths)}) {keyset}"
             + "ORDER BY r.resource_type, r.id LIMIT @limit";
         return (sql, parameters);
     }
 
     public static async Task<IReadOnlyList<FhirResourceRow>> RevIncludeAsync(DbConnection connection, FhirSearchRequest request,
-        IReadOnlyList<(string Type, string Id)> matches, CancellationToken cancellationToken = default)
+        IReadOnlyList<(string Type, string Id)> matches, (string Type, string Id)? after = null, CancellationToken cancellationToken = default)
     {
         if (request.RevIncludes.Count == 0 || matches.Count == 0) return [];
-        var (sql, parameters) = RevIncludeSql(request, matches);
+        var (sql, parameters) = RevIncludeSql(request, matches, after);
         return [.. await connection.QueryAsync<FhirResourceRow>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken))];
     }
 
@@ -98,26 +107,23 @@ public static class FhirIncludes
     }
 }
 
-/// <summary>One page of a search: the rows, whether a next page exists, and the total when asked for.</summary>
-public sealed record FhirSearchPage(IReadOnlyList<FhirResourceRow> Rows, bool HasNextPage, long? Total);
+/// <summary>One page of a search: the rows, and whether a next page exists.</summary>
+public sealed record FhirSearchPage(IReadOnlyList<FhirResourceRow> Rows, bool HasNextPage);
 
-/// <summary>Runs a parsed search: the page, and the total when _total=accurate or estimate or _summary=count.</summary>
+/// <summary>Runs a parsed search: one page.</summary>
 public static class FhirSearchRunner
 {
+    /// <summary>
+    /// One page of the search; with <paramref name="visibleTo"/> (a search in one patient's compartment)
+    /// only what the checkpoint lets the caller see is paged. Totals are the caller's to count (FhirService).
+    /// </summary>
     public static async Task<FhirSearchPage> SearchAsync(DbConnection connection, FhirSearchRequest request, Guid? patientId,
-        CancellationToken cancellationToken = default)
+        Access.PatientAccessContext? visibleTo = null, CancellationToken cancellationToken = default)
     {
         var engine = FhirSqlValues.EngineOf(connection);
-        long? total = null;
-        if (request.Summary == "count" || request.Total is "accurate" or "estimate")
-        {
-            var (countSql, countParameters) = FhirSearchSql.BuildCount(request, engine, patientId);
-            total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(countSql, countParameters, cancellationToken: cancellationToken));
-        }
-        if (request.Summary == "count") return new FhirSearchPage([], false, total);
-        var (sql, parameters) = FhirSearchSql.Build(request, engine, patientId);
+        var (sql, parameters) = FhirSearchSql.Build(request, engine, patientId, visibleTo);
         var rows = (await connection.QueryAsync<FhirResourceRow>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken))).ToList();
         var hasNext = rows.Count > request.Count;
-        return new FhirSearchPage(hasNext ? rows[..request.Count] : rows, hasNext, total);
+        return new FhirSearchPage(hasNext ? rows[..request.Count] : rows, hasNext);
     }
 }

@@ -16,21 +16,33 @@ public static class FhirSearchSql
     internal const string Columns =
         "r.resource_type AS ResourceType, r.id AS Id, r.version_id AS VersionId, r.patient_id AS PatientId, r.unit_id AS UnitId, r.last_updated AS LastUpdated, r.content AS Content";
 
-    public static (string Sql, DynamicParameters Parameters) Build(FhirSearchRequest request, DatabaseEngine engine, Guid? patientId)
+    /// <param name="visibleTo">The checkpoint's facts for the one patient searched: only the rows they let the caller see are paged.</param>
+    public static (string Sql, DynamicParameters Parameters) Build(FhirSearchRequest request, DatabaseEngine engine, Guid? patientId,
+        Access.PatientAccessContext? visibleTo = null)
     {
         var builder = new Builder(engine);
-        var where = builder.Where(request, patientId);
+        var where = builder.Where(request, patientId, visibleTo);
         builder.Parameters.Add("limit", request.Count + 1, DbType.Int32);
         builder.Parameters.Add("offset", request.Offset, DbType.Int32);
         var sql = $"SELECT {Columns} FROM fhir_resource r WHERE {where} ORDER BY {builder.OrderBy(request)} LIMIT @limit OFFSET @offset";
         return (sql, builder.Parameters);
     }
 
-    public static (string Sql, DynamicParameters Parameters) BuildCount(FhirSearchRequest request, DatabaseEngine engine, Guid? patientId)
+    public static (string Sql, DynamicParameters Parameters) BuildCount(FhirSearchRequest request, DatabaseEngine engine, Guid? patientId,
+        Access.PatientAccessContext? visibleTo = null)
     {
         var builder = new Builder(engine);
-        var where = builder.Where(request, patientId);
+        var where = builder.Where(request, patientId, visibleTo);
         return ($"SELECT COUNT(*) FROM fhir_resource r WHERE {where}", builder.Parameters);
+    }
+
+    /// <summary>A count across patients, per patient and writing unit, for the checkpoint to decide per patient what counts.</summary>
+    public static (string Sql, DynamicParameters Parameters) BuildCountPerPatient(FhirSearchRequest request, DatabaseEngine engine)
+    {
+        var builder = new Builder(engine);
+        var where = builder.Where(request, null, null);
+        return ($"SELECT r.patient_id AS PatientId, r.unit_id AS UnitId, COUNT(*) AS Count FROM fhir_resource r WHERE {where} GROUP BY r.patient_id, r.unit_id",
+            builder.Parameters);
     }
 
     /// <summary>"s.value starts with @prefix" as a range, so that the (value) index is used.</summary>
@@ -70,6 +82,13 @@ public static class FhirSearchSql
             return "@" + name;
         }
 
+        private string AddUnit(Guid unit)
+        {
+            var name = "p" + _next++;
+            Parameters.AddGuid(engine, name, unit);
+            return "@" + name;
+        }
+
         private string AddTime(DateTimeOffset time)
         {
             var name = "p" + _next++;
@@ -84,7 +103,7 @@ public static class FhirSearchSql
             return "@" + name;
         }
 
-        public string Where(FhirSearchRequest request, Guid? patientId)
+        public string Where(FhirSearchRequest request, Guid? patientId, Access.PatientAccessContext? visibleTo)
         {
             var conditions = new List<string> { $"r.resource_type = {Add(request.ResourceType)}", "NOT r.deleted" };
             if (patientId is not null)
@@ -92,6 +111,7 @@ public static class FhirSearchSql
                 Parameters.AddGuid(engine, "patientId", patientId);
                 conditions.Add("r.patient_id = @patientId");
             }
+            if (visibleTo is not null) conditions.Add(visibleTo.VisibleUnitsSql("r.unit_id", AddUnit));
             conditions.AddRange(request.Criteria.Select(Condition));
             return string.Join(" AND ", conditions);
         }

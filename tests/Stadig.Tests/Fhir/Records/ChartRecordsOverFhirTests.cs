@@ -203,7 +203,7 @@ public class ChartRecordsOverFhirTests
     {
         await using var chart = await ChartFhir.StartAsync(engine);
         var expires = DateTimeOffset.UtcNow.AddDays(30);
-        await chart.Get<AccessControl>().RecordConsentAsync(chart.Caller, chart.PatientId, chart.Caller.UnitId, null, expires, Ct);
+        await chart.Get<AccessControl>().RecordConsentAsync(chart.Caller, chart.PatientId, chart.Caller.UnitId, null, expires, "Patienten samtycker", cancellationToken: Ct);
 
         var id = Assert.Single(await chart.SearchIdsAsync($"/fhir/Consent?patient={chart.PatientId}&status=active"));
         var consent = await chart.ReadAsync($"/fhir/Consent/{id}");
@@ -276,7 +276,7 @@ public class ChartRecordsOverFhirTests
         var otherCaller = StadigServer.CallerFor(member, assignments[0]);
         await chart.Get<AccessControl>().RecordCareRelationAsync(otherCaller, chart.PatientId, "Remiss", Ct);
         Assert.Equal(HttpStatusCode.OK, (await other.GetFhirAsync(path)).Status);
-        await chart.Get<AccessControl>().BlockAsync(chart.Caller, chart.PatientId, chart.Caller.UnitId, Ct);
+        await chart.Get<AccessControl>().BlockAsync(chart.Caller, chart.PatientId, chart.Caller.UnitId, "Patienten begär spärr", cancellationToken: Ct);
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetFhirAsync(path)).Status);
         Assert.Empty(await SearchAsync(other, $"/fhir/Condition?patient={chart.PatientId}"));
         Assert.Equal(HttpStatusCode.OK, (await chart.Client.GetFhirAsync(path)).Status);

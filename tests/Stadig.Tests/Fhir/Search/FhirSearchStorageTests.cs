@@ -85,7 +85,15 @@ public class FhirSearchStorageTests
     {
         var request = FhirSearchRequest.Parse(type, FhirSearchRequestTests.Query(query), strict: true);
         await using var c = await database.OpenAsync(TestContext.Current.CancellationToken);
-        return await FhirSearchRunner.SearchAsync(c, request, patientId, TestContext.Current.CancellationToken);
+        return await FhirSearchRunner.SearchAsync(c, request, patientId, cancellationToken: TestContext.Current.CancellationToken);
+    }
+
+    private static async Task<long> CountAsync(Database database, string type, string query)
+    {
+        var request = FhirSearchRequest.Parse(type, FhirSearchRequestTests.Query(query), strict: true);
+        var (sql, parameters) = FhirSearchSql.BuildCount(request, database.Engine, null);
+        await using var c = await database.OpenAsync(TestContext.Current.CancellationToken);
+        return await c.ExecuteScalarAsync<long>(sql, parameters);
     }
 
     private static async Task<string[]> Ids(Database database, string type, string query, Guid? patientId = null) =>
@@ -183,9 +191,8 @@ public class FhirSearchStorageTests
         Assert.Equal(["o2", "o1", "o3"], (await SearchAsync(db, "Observation", "_sort=-status,_id")).Rows.Select(r => r.Id));
         Assert.Equal(["pr2", "pr1"], (await SearchAsync(db, "Practitioner", "_sort=-family")).Rows.Select(r => r.Id));
 
-        var count = await SearchAsync(db, "Observation", "status=final&_summary=count");
-        Assert.Equal((2L, 0), (count.Total, count.Rows.Count));
-        Assert.Equal(3L, (await SearchAsync(db, "Observation", "_count=1&_total=accurate")).Total);
+        Assert.Equal(2L, await CountAsync(db, "Observation", "status=final&_summary=count"));
+        Assert.Equal(3L, await CountAsync(db, "Observation", "_count=1&_total=accurate"));
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
@@ -217,7 +224,7 @@ public class FhirSearchStorageTests
         Assert.Contains("\"8867-4\"", loaded[0].Content, StringComparison.Ordinal);
 
         var patients = FhirSearchRequest.Parse("Patient", FhirSearchRequestTests.Query("_id=p1&_revinclude=Observation:patient&_revinclude=DiagnosticReport:patient"), true);
-        var referring = await FhirIncludes.RevIncludeAsync(c, patients, [("Patient", "p1")], ct);
+        var referring = await FhirIncludes.RevIncludeAsync(c, patients, [("Patient", "p1")], cancellationToken: ct);
         Assert.Equal([("DiagnosticReport", "dr1"), ("Observation", "o1"), ("Observation", "o3")], referring.Select(r => (r.ResourceType, r.Id)));
     }
 
