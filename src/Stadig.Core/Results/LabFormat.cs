@@ -48,23 +48,25 @@ public static partial class LabFormat
     /// A value with a decimal comma, with the decimals the lab sent (4,10 stays 4,10: the lab's
     /// precision is part of the result); a value without text as the analysis writes it.
     /// </summary>
-    public static string Value(double? value, string? text, int? decimals = null)
+    public static string Value(double? value, string? text, int? decimals = null, CultureInfo? culture = null)
     {
+        // Swedish unless the page asks for its own culture (an English page writes 6.4).
+        var c = culture ?? Swedish;
         if (value is not { } v) return text ?? "";
         var sent = text?.Trim();
         if (sent is { Length: > 0 } && double.TryParse(sent.Replace(',', '.'), NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) && parsed == v
             && !sent.Contains('e', StringComparison.OrdinalIgnoreCase))
-            return sent.Replace('.', ',');
-        return decimals is { } d ? v.ToString("F" + d, Swedish) : v.ToString("0.###", Swedish);
+            return sent.Replace(',', '.').Replace(".", c.NumberFormat.NumberDecimalSeparator);
+        return decimals is { } d ? v.ToString("F" + d, c) : v.ToString("0.###", c);
     }
 
     /// <summary>"3,5–4,4", "&lt; 5", "&gt; 60"; empty when there is no range.</summary>
-    public static string Range(double? low, double? high) => (low, high) switch
+    public static string Range(double? low, double? high, CultureInfo? culture = null) => (low, high, culture ?? Swedish) switch
     {
-        (null, null) => "",
-        (null, { } h) => "< " + h.ToString("0.###", Swedish),
-        ({ } l, null) => "> " + l.ToString("0.###", Swedish),
-        ({ } l, { } h) => l.ToString("0.###", Swedish) + "–" + h.ToString("0.###", Swedish),
+        (null, null, _) => "",
+        (null, { } h, var c) => "< " + h.ToString("0.###", c),
+        ({ } l, null, var c) => "> " + l.ToString("0.###", c),
+        ({ } l, { } h, var c) => l.ToString("0.###", c) + "–" + h.ToString("0.###", c),
     };
 
     /// <summary>Whether an HL7 abnormal flag (OBX-8) says the value is outside its range.</summary>

@@ -10,21 +10,24 @@ namespace Stadig.Tests.Browser;
 /// </summary>
 // One browser test at a time: each drives a real Chromium, and running them together only slows all.
 [Collection("Browser")]
-public class AccessibilityBrowserTests
+public class AccessibilityBrowserTests(EveryPageBrowser everyPage) : IClassFixture<EveryPageBrowser>
 {
     private sealed record Violation(string Id, string? Impact, string Help, int Nodes, string Targets);
 
-    private static async Task<IReadOnlyList<Violation>> AxeAsync(IPage page)
+    private static async Task<IReadOnlyList<Violation>> AxeAsync(IPage page, bool wcagOnly = false)
     {
-        await page.AddScriptTagAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "Browser", "axe", "axe.min.js") });
+        if (!await page.EvaluateAsync<bool>("() => typeof axe !== 'undefined'"))
+            await page.AddScriptTagAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "Browser", "axe", "axe.min.js") });
         var json = await page.EvaluateAsync<JsonElement>(
             """
-            async () => {
-              const r = await axe.run(document, { resultTypes: ['violations'] });
+            async (wcagOnly) => {
+              const options = { resultTypes: ['violations'] };
+              if (wcagOnly) options.runOnly = { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] };
+              const r = await axe.run(document, options);
               return r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length,
                 targets: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ' ' + (n.failureSummary || '').replace(/\s+/g, ' ')).join(' | ') }));
             }
-            """);
+            """, wcagOnly);
         return json.EnumerateArray().Select(v => new Violation(v.GetProperty("id").GetString()!, v.GetProperty("impact").GetString(),
             v.GetProperty("help").GetString()!, v.GetProperty("nodes").GetInt32(), v.GetProperty("targets").GetString()!)).ToList();
     }
@@ -67,6 +70,26 @@ public class AccessibilityBrowserTests
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath(name), FullPage = true });
             found.AddRange((await AxeAsync(page)).Where(v => v.Impact is "serious" or "critical")
                 .Select(v => $"{path}: {v.Id} ({v.Impact}, {v.Nodes}) {v.Help}: {v.Targets}"));
+        }
+        Assert.True(found.Count == 0, string.Join("\n", found));
+    }
+
+    [Fact]
+    public async Task Every_page_in_both_languages_and_at_200_percent_zoom_has_no_WCAG_2_1_AA_violations()
+    {
+        var found = new List<string>();
+        foreach (var culture in new[] { "sv", "en" })
+        foreach (var (path, user) in everyPage.PagesByUser())
+        {
+            var page = await (await everyPage.ContextAsync(user, culture)).NewPageAsync();
+            await page.GotoAsync(path);
+            // 1280 × 900 at 100 %, then the same window at 200 % zoom (640 × 450 CSS pixels).
+            foreach (var (name, width, height) in new[] { ("100%", 1280, 900), ("200%", 640, 450) })
+            {
+                await page.SetViewportSizeAsync(width, height);
+                found.AddRange((await AxeAsync(page, wcagOnly: true)).Select(v => $"{culture} {name} {path} ({user}): {v.Id} ({v.Impact}, {v.Nodes}) {v.Help}: {v.Targets}"));
+            }
+            await page.CloseAsync();
         }
         Assert.True(found.Count == 0, string.Join("\n", found));
     }

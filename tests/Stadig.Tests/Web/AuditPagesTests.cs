@@ -51,6 +51,47 @@ public class AuditPagesTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_log_auditor_finds_a_patients_events_by_personnummer_and_an_unknown_number_is_named(DatabaseEngine engine)
+    {
+        var (server, _, patientId) = await ServerWithAccessesAsync(engine);
+        await using var _s = server;
+        var client = await LoginAsync(server, "granskare", Role.LogAuditor);
+
+        var response = await client.GetAsync("/audit?patient=" + Uri.EscapeDataString("19121212-1212"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var document = new HtmlParser().ParseDocument(await response.Content.ReadAsStringAsync());
+        Assert.Null(document.QuerySelector("#form-error"));
+        var rows = document.QuerySelectorAll("#audit-results tbody tr");
+        Assert.NotEmpty(rows);
+        Assert.All(rows, r => Assert.Contains("19121212-1212", r.TextContent));
+        Assert.All(rows, r => Assert.NotNull(r.QuerySelector($"a[href='/patients/{patientId}/log-extract']")));
+        var unknown = new HtmlParser().ParseDocument(await client.GetStringAsync("/audit?patient=" + Uri.EscapeDataString(TestNumbers.Personnummer(1960, 5, 5))));
+        Assert.Contains("Ingen patient har numret", unknown.QuerySelector("#form-error")!.TextContent);
+        Assert.Empty(unknown.QuerySelectorAll("#audit-results tbody tr"));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_log_auditor_reaches_a_patients_log_extract_by_number_and_a_physician_may_not_look_numbers_up_for_it(DatabaseEngine engine)
+    {
+        var (server, _, patientId) = await ServerWithAccessesAsync(engine);
+        await using var _s = server;
+        var auditor = await LoginAsync(server, "granskare", Role.LogAuditor);
+
+        var choose = await auditor.GetAsync("/log-extract?patient=" + Uri.EscapeDataString("191212121212"));
+
+        Assert.Equal(HttpStatusCode.Redirect, choose.StatusCode);
+        Assert.Equal($"/patients/{patientId}/log-extract", choose.Headers.Location?.AbsolutePath);
+        Assert.Contains("19121212-1212", await auditor.GetStringAsync(choose.Headers.Location!.AbsolutePath));
+        Assert.Contains("href=\"/log-extract\"", await auditor.GetStringAsync("/audit"));
+        var bad = new HtmlParser().ParseDocument(await auditor.GetStringAsync("/log-extract?patient=12345"));
+        Assert.NotNull(bad.QuerySelector("#form-error"));
+
+        var physician = await LoginAsync(server, "doktor", Role.Physician);
+        Assert.Equal(HttpStatusCode.Forbidden, (await physician.GetAsync("/log-extract?patient=19121212-1212")).StatusCode);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_refused_read_shows_with_its_flag_as_a_badge(DatabaseEngine engine)
     {
         var (server, physician, patientId) = await ServerWithAccessesAsync(engine);

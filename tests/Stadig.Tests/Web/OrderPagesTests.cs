@@ -27,6 +27,6 @@ public class OrderPagesTests
         var list = await client.GetStringAsync(path);
         Assert.Contains("P-Kalium, P-CRP", list);
         Assert.Single((await server.Services.GetRequiredService<Stadig.Orders.LabOrders>().ListAsync(eva, patient)));
-        Assert.Contains("Queued", list);
+        Assert.Contains("I kö", list);
     }
 }

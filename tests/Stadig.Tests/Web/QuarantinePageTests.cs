@@ -27,7 +27,7 @@ public class QuarantinePageTests
         await server.PostLoginAsync(client, "bma", "lösen");
 
         var page = await client.GetStringAsync("/lab/quarantine");
-        Assert.Contains("NameMismatch", page);
+        Assert.Contains("Namnet stämmer inte", page);
         Assert.Contains("Öbergh", page);
         var itemId = (await server.Services.GetRequiredService<ResultQuarantine>().ListOpenAsync(labCaller)).Single().Id;
 

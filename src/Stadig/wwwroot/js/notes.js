@@ -16,6 +16,8 @@ if (form) {
   let saving = false;
   let dirty = false;
 
+  // The page renders its messages in the reader's language; the script carries no words of its own.
+  const msg = (name, arg) => (form.dataset[name] ?? '').replace('{0}', arg ?? '');
   const say = (text) => { if (status) status.textContent = text; };
   const format = (template, ...values) => (template ?? '').replace(/\{(\d+)\}/g, (_, i) => String(values[Number(i)]));
 
@@ -46,9 +48,9 @@ if (form) {
     }
     panel.replaceChildren();
     const heading = document.createElement('h2');
-    heading.textContent = 'Någon annan har sparat anteckningen';
+    heading.textContent = msg('msgConflictTitle');
     const help = document.createElement('p');
-    help.textContent = 'Din text finns kvar i fälten. Den sparade texten visas här; inget har skrivits över.';
+    help.textContent = msg('msgConflictHelp');
     panel.append(heading, help);
     for (const k of current.keywords ?? []) {
       if (!k.text) continue;
@@ -80,14 +82,14 @@ if (form) {
         form.dataset.version = String(version);
         const unchanged = JSON.stringify(sent) === JSON.stringify(keywords());
         if (unchanged) localStorage.removeItem(storageKey); else keep();
-        say(`Sparat ${new Date().toLocaleTimeString('sv-SE')}`);
+        say(msg('msgSaved', new Date().toLocaleTimeString(document.documentElement.lang || undefined)));
       } else if (response.status === 409) {
         const current = await response.json();
         showConflict(current);
         version = current.version;
         versionInput.value = String(version);
         keep();
-        say('Konflikt: din text är inte sparad på servern men finns kvar här.');
+        say(msg('msgConflict'));
       } else if (response.status === 400) {
         // The server names the field and the limit; say it in the page's language. No retry: the same
         // text would be refused again. The next keystroke saves again.
@@ -102,13 +104,13 @@ if (form) {
           say(format(form.dataset.saveRefused, problem.detail ?? problem.title ?? response.status));
         }
       } else if (response.status === 401) {
-        say('Du är utloggad. Texten finns kvar i webbläsaren: logga in och öppna anteckningen igen.');
+        say(msg('msgLoggedOut'));
       } else {
-        say(`Kunde inte spara (${response.status}). Texten finns kvar i webbläsaren.`);
+        say(msg('msgFailed', String(response.status)));
         setTimeout(save, RETRY_MS);
       }
     } catch {
-      say('Ingen kontakt med servern. Texten finns kvar i webbläsaren och sparas när kontakten är tillbaka.');
+      say(msg('msgOffline'));
       setTimeout(save, RETRY_MS);
     } finally {
       saving = false;
@@ -139,7 +141,7 @@ if (form) {
       notice.className = 'notice merge';
       notice.id = 'restored';
       notice.setAttribute('role', 'status');
-      notice.textContent = 'Text som inte hann sparas har återställts från webbläsaren.';
+      notice.textContent = msg('msgRestored');
       form.before(notice);
       if (kept.baseVersion !== version) {
         // Someone saved in between: keep both, let the server decide (it answers with a conflict).
