@@ -91,6 +91,8 @@ public sealed class Hl7Charset
         if (start < 0 || message.Length < start + 8) return "";
         var lineEnd = message.IndexOfAny(['\r', '\n'], start);
         var header = lineEnd < 0 ? message[start..] : message[start..lineEnd];
+        // A line break right after "MSH" leaves no field separator to read: no MSH-18 (the parser refuses the message).
+        if (header.Length < 4) return "";
         var fields = header.Split(header[3]);
         // fields[0] is "MSH" and fields[1] MSH-2, so MSH-n is fields[n - 1].
         if (fields.Length < 18 || fields[1].Length < 2) return "";

@@ -20,6 +20,17 @@ public class Hl7CharsetTests
         Assert.Equal(expected, Hl7Parser.Parse(Message(msh18, obx5)).Get("OBX-5"));
     }
 
+    [Theory]
+    [InlineData("MSH\r|^~\\&|LAB|SITE")]
+    [InlineData("MSH\n|^~\\&|LAB|SITE")]
+    [InlineData("MSH")]
+    [InlineData("xxMSH\r")]
+    public void A_header_broken_right_after_MSH_names_no_character_set_and_never_throws(string message)
+    {
+        Assert.Equal("", Hl7Charset.Msh18(message));
+        Assert.Equal("", Hl7Charset.Msh18(System.Text.Encoding.Latin1.GetBytes(message + "\rPID|1")));
+    }
+
     [Fact]
     public void A_character_set_Stadig_does_not_read_is_refused_naming_MSH_18()
     {
