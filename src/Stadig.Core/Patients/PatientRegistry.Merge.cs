@@ -3,14 +3,12 @@ using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Common;
 using Stadig.Patients.Identifiers;
+using Stadig.Storage;
 
 namespace Stadig.Patients;
 
 public sealed partial class PatientRegistry
 {
-    /// <summary>The clinical tables whose rows follow a patient in a merge. A new clinical table is added here.</summary>
-    internal static readonly string[] PatientOwnedTables = ["encounter", "note", "note_keyword", "diagnostic_report", "lab_result", "lab_order", "lab_order_item", "warning", "problem", "result_view"];
-
     /// <summary>
     /// Joins a reservnummer patient into the patient whose identity is now known: every record moves
     /// to the target in one transaction, the source stays as a tombstone pointing at the target, and
@@ -37,9 +35,9 @@ public sealed partial class PatientRegistry
             if (source.MergedIntoId is not null) throw new ConflictException("Reservnummerpatienten är redan sammanslagen.");
             if (targetPatient.MergedIntoId is not null) throw new ConflictException("Målpatienten är själv sammanslagen med en annan patient.");
 
-            foreach (var table in PatientOwnedTables)
+            foreach (var table in PatientOwnedTables.WithRole(PatientRowRole.ClinicalRecord))
             {
-                await connection.ExecuteAsync($"UPDATE {table} SET patient_id = @target WHERE patient_id = @source",
+                await connection.ExecuteAsync($"UPDATE {table.Name} SET {table.PatientColumn} = @target WHERE {table.PatientColumn} = @source",
                     new { source = sourcePatientId, target = targetPatientId }, transaction);
             }
             var now = clock.GetUtcNow();
