@@ -35,6 +35,16 @@ public sealed record IngestOptions
 
     /// <summary>The region's clock, in whose zone HL7 times without an offset are read.</summary>
     public RegionTime Region { get; init; } = RegionTime.Sweden;
+
+    /// <summary>
+    /// A message with more observations than this is staged in batches of this many, each its own short
+    /// transaction, before one short transaction files it: SQLite has one writer, and other labs'
+    /// messages must get their turn while a large one is written.
+    /// </summary>
+    public int BatchObservations { get; init; } = 1000;
+
+    /// <summary>Called after each staged batch of a large message is committed (message id, batches so far): tests hold or fail a message there.</summary>
+    public Func<Guid, int, CancellationToken, Task>? BatchStaged { get; init; }
 }
 
 /// <summary>What became of one received message, and the ACK that answers it.</summary>
@@ -42,6 +52,10 @@ public sealed record IngestOutcome(Guid MessageId, Hl7MessageState State, string
 
 /// <summary>One patient group of a message, read, and what it is to become: filed on a patient or quarantined.</summary>
 public sealed record GroupDecision(OruGroup Group, IReadOnlyList<OruReport> Reports, PatientMatchResult Match);
+
+/// <summary>A message read before its filing transaction: its patient groups, their rows, and the attempt that staged them (null: not staged).</summary>
+internal sealed record PreparedMessage(IReadOnlyList<(OruGroup Group, IReadOnlyList<OruReport> Reports)> Groups, IReadOnlyList<PlannedReport> Plans,
+    Guid? StagedAttempt);
 
 /// <summary>
 /// Takes in ORU^R01 from a lab. A frame holds one message, or a batch (FHS/BHS … BTS/FTS) whose
@@ -52,7 +66,10 @@ public sealed record GroupDecision(OruGroup Group, IReadOnlyList<OruReport> Repo
 /// quarantine worklist with the precise reason — and the ACK is recorded. A repeated MSH-10 from the
 /// same facility with the same content gets the stored ACK and stores nothing twice (the unique
 /// constraint decides, also under races). Whatever fails while a message is taken in ends with the
-/// message stored as Rejected and an AE naming the problem: nothing stays Received.
+/// message stored as Rejected and an AE naming the problem: nothing stays Received. The message is
+/// read before the filing transaction; a large one's lines are staged beforehand in short
+/// transactions (<see cref="IngestOptions.BatchObservations"/>) that file nothing, and the filing
+/// transaction moves them, so no result is ever half filed and no other message waits long.
 /// </summary>
 public sealed class IngestOruMessage(Database database, AuditLog audit, PatientMatcher matcher, Caller lab, TimeProvider clock, IngestOptions? options = null)
     : IHl7MessageHandler
@@ -182,74 +199,127 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
 
     private async Task<IngestOutcome> ProcessAsync(Guid id, Hl7Message message, CancellationToken cancellationToken)
     {
+        var prepared = await PrepareAsync(id, message, cancellationToken);
         return await database.InTransactionAsync(async (c, t) =>
         {
-            var lockClause = database.Engine == DatabaseEngine.Postgres ? " FOR UPDATE" : "";
-            var row = await c.QuerySingleAsync<(string State, string? AckCode, string? AckText)>(
-                $"SELECT state, ack_code, ack_text FROM hl7_message WHERE id = @id{lockClause}", new { id }, t);
-            if (row.State != nameof(Hl7MessageState.Received))
-            {
-                // Already decided (a resend, or a duplicate that raced this one): the same answer again.
-                return new IngestOutcome(id, Enum.Parse<Hl7MessageState>(row.State), row.AckCode!, row.AckText!, Duplicate: true);
-            }
-
-            var now = clock.GetUtcNow();
-            if (message.Get("MSH-9.1") != "ORU")
-                return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, now, Hl7ErrorCode.UnsupportedMessageType,
-                    $"Meddelandetypen {message.MessageType} tas inte emot här (bara ORU^R01).");
-            if (message.Get("MSH-9.2") != "R01")
-                return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, now, Hl7ErrorCode.UnsupportedEventCode,
-                    $"Händelsen {message.MessageType} tas inte emot här (bara ORU^R01).");
-            var processingId = message.Get("MSH-11").Trim();
-            if (processingId != "P")
-            {
-                // Only production messages reach a chart; a lab's test run must never show up as a patient's result.
-                var why = $"MSH-11 är {(processingId.Length == 0 ? "tomt" : processingId)}, inte P (produktion): meddelandet journalförs inte.";
-                return _options.NonProduction == NonProductionHandling.Refuse
-                    ? await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Reject, now, Hl7ErrorCode.UnsupportedProcessingId, why)
-                    : await FinishAsync(c, t, id, message, Hl7MessageState.NotProduction, AckCode.Accept, now, reason: why);
-            }
-            var sentAt = OruObservations.Timestamp(message.Get("MSH-7"), "MSH-7", _options.Region);
-            var decisions = await DecideAsync(message, c, t);
-            if (decisions.Count == 0)
-                return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, now, Hl7ErrorCode.RequiredFieldMissing,
-                    "Meddelandet innehåller inga resultat (OBX).");
-
-            var quarantined = decisions.Where(d => d.Match.PatientId is null).ToList();
-            foreach (var d in quarantined)
-            {
-                await c.ExecuteAsync(
-                    """
-                    INSERT INTO result_quarantine (id, message_id, patient_group, reason_code, reason_text, state, created_at)
-                    VALUES (@quarantineId, @id, @group, @reason, @Detail, 'Open', @now)
-                    """, new { quarantineId = Guid.CreateVersion7(), id, group = d.Group.Number, reason = d.Match.Reason!.Value.ToString(), d.Match.Detail, now }, t);
-                await audit.AppendAsync(new AuditEntry(lab, null, AuditActivity.Write, "ResultQuarantine",
-                    Detail: $"HL7 {message.ControlId} grupp {d.Group.Number}: {d.Match.Reason}"), c, t);
-            }
-            var filed = decisions.Where(d => d.Match.PatientId is not null).GroupBy(d => d.Match.PatientId!.Value).ToList();
-            foreach (var perPatient in filed)
-            {
-                var patientId = perPatient.Key;
-                var reports = perPatient.SelectMany(d => d.Reports).ToList();
-                await MarkOrdersResultedAsync(c, t, reports);
-                await FileAsync(c, t, id, reports, patientId, lab.UnitId, now, sentAt);
-                // The lab integration files without a care relation, so it does not go through
-                // PatientCheckpoint.WriteAsync (which requires one): the lab is the source of the data, not a
-                // reader of the record, and a result must reach the patient whoever treats them. It is
-                // audited the same way, in the same transaction as the write.
-                await audit.AppendAsync(new AuditEntry(lab, patientId, AuditActivity.Write, "DiagnosticReport",
-                    Detail: $"HL7 ORU^R01 {message.ControlId} från {message.SendingFacility}"), c, t);
-            }
-            // The message names its patient only when all of it went to one; otherwise each result row does.
-            if (filed.Count == 1 && quarantined.Count == 0)
-                await c.ExecuteAsync("UPDATE hl7_message SET patient_id = @patientId WHERE id = @id", new { patientId = filed[0].Key, id }, t);
-            if (quarantined.Count > 0)
-            {
-                var reasons = string.Join("; ", quarantined.Select(d => (decisions.Count > 1 ? $"grupp {d.Group.Number}: " : "") + $"{d.Match.Reason}: {d.Match.Detail}"));
-                return await FinishAsync(c, t, id, message, Hl7MessageState.Quarantined, AckCode.Accept, now, reason: reasons);
-            }
-            return await FinishAsync(c, t, id, message, Hl7MessageState.Filed, AckCode.Accept, now);
+            var outcome = await DecideAndFileAsync(c, t, id, message, prepared);
+            // Filed or decided by another attempt: what any attempt staged for this message is no longer needed.
+            if (prepared?.StagedAttempt is not null) await LabResultFiling.ClearStagedAsync(c, t, id);
+            return outcome;
         }, cancellationToken);
+    }
+
+    private static bool IsProductionResult(Hl7Message message) =>
+        message.Get("MSH-9.1") == "ORU" && message.Get("MSH-9.2") == "R01" && message.Get("MSH-11").Trim() == "P";
+
+    /// <summary>
+    /// Reads a production ORU^R01 still Received before its filing transaction, and stages the lines of
+    /// a large one: each batch its own short transaction, so that SQLite's one write lock is free
+    /// between them and no long transaction holds up other connections' messages. Null for anything
+    /// the filing transaction answers without reading observations.
+    /// </summary>
+    private async Task<PreparedMessage?> PrepareAsync(Guid id, Hl7Message message, CancellationToken cancellationToken)
+    {
+        if (!IsProductionResult(message)) return null;
+        var prepared = Prepare(message);
+        var lines = prepared.Plans.SelectMany(r => r.Lines.Select(l => (r, l))).ToList();
+        if (lines.Count <= _options.BatchObservations) return prepared;
+        await using (var c = await database.OpenAsync(cancellationToken))
+        {
+            // A resend of a message already decided is answered from what is stored: nothing to stage.
+            var state = await c.QuerySingleAsync<string>("SELECT state FROM hl7_message WHERE id = @id", new { id });
+            if (state != nameof(Hl7MessageState.Received)) return null;
+        }
+        var attempt = Guid.CreateVersion7();
+        var batches = 0;
+        foreach (var batch in lines.Chunk(_options.BatchObservations))
+        {
+            await database.InTransactionAsync(async (c, t) =>
+            {
+                await LabResultFiling.StageAsync(c, t, batch, id, lab.UnitId, attempt);
+                return 0;
+            }, cancellationToken);
+            if (_options.BatchStaged is { } staged) await staged(id, ++batches, cancellationToken);
+        }
+        return prepared with { StagedAttempt = attempt };
+    }
+
+    private PreparedMessage Prepare(Hl7Message message)
+    {
+        var sentAt = OruObservations.Timestamp(message.Get("MSH-7"), "MSH-7", _options.Region);
+        var groups = Read(message);
+        var now = clock.GetUtcNow();
+        return new PreparedMessage(groups, groups.SelectMany(g => LabResultFiling.Plan(g.Group.Number, g.Reports, now, sentAt)).ToList(), null);
+    }
+
+    private async Task<IngestOutcome> DecideAndFileAsync(DbConnection c, DbTransaction t, Guid id, Hl7Message message, PreparedMessage? prepared)
+    {
+        var lockClause = database.Engine == DatabaseEngine.Postgres ? " FOR UPDATE" : "";
+        var row = await c.QuerySingleAsync<(string State, string? AckCode, string? AckText)>(
+            $"SELECT state, ack_code, ack_text FROM hl7_message WHERE id = @id{lockClause}", new { id }, t);
+        if (row.State != nameof(Hl7MessageState.Received))
+        {
+            // Already decided (a resend, or a duplicate that raced this one): the same answer again.
+            return new IngestOutcome(id, Enum.Parse<Hl7MessageState>(row.State), row.AckCode!, row.AckText!, Duplicate: true);
+        }
+
+        var now = clock.GetUtcNow();
+        if (message.Get("MSH-9.1") != "ORU")
+            return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, now, Hl7ErrorCode.UnsupportedMessageType,
+                $"Meddelandetypen {message.MessageType} tas inte emot här (bara ORU^R01).");
+        if (message.Get("MSH-9.2") != "R01")
+            return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, now, Hl7ErrorCode.UnsupportedEventCode,
+                $"Händelsen {message.MessageType} tas inte emot här (bara ORU^R01).");
+        var processingId = message.Get("MSH-11").Trim();
+        if (processingId != "P")
+        {
+            // Only production messages reach a chart; a lab's test run must never show up as a patient's result.
+            var why = $"MSH-11 är {(processingId.Length == 0 ? "tomt" : processingId)}, inte P (produktion): meddelandet journalförs inte.";
+            return _options.NonProduction == NonProductionHandling.Refuse
+                ? await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Reject, now, Hl7ErrorCode.UnsupportedProcessingId, why)
+                : await FinishAsync(c, t, id, message, Hl7MessageState.NotProduction, AckCode.Accept, now, reason: why);
+        }
+        prepared ??= Prepare(message);
+        var decisions = await DecideAsync(prepared.Groups, c, t);
+        if (decisions.Count == 0)
+            return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, now, Hl7ErrorCode.RequiredFieldMissing,
+                "Meddelandet innehåller inga resultat (OBX).");
+
+        var quarantined = decisions.Where(d => d.Match.PatientId is null).ToList();
+        foreach (var d in quarantined)
+        {
+            await c.ExecuteAsync(
+                """
+                INSERT INTO result_quarantine (id, message_id, patient_group, reason_code, reason_text, state, created_at)
+                VALUES (@quarantineId, @id, @group, @reason, @Detail, 'Open', @now)
+                """, new { quarantineId = Guid.CreateVersion7(), id, group = d.Group.Number, reason = d.Match.Reason!.Value.ToString(), d.Match.Detail, now }, t);
+            await audit.AppendAsync(new AuditEntry(lab, null, AuditActivity.Write, "ResultQuarantine",
+                Detail: $"HL7 {message.ControlId} grupp {d.Group.Number}: {d.Match.Reason}"), c, t);
+        }
+        var filed = decisions.Where(d => d.Match.PatientId is not null).GroupBy(d => d.Match.PatientId!.Value).ToList();
+        foreach (var perPatient in filed)
+        {
+            var patientId = perPatient.Key;
+            var reports = perPatient.SelectMany(d => d.Reports).ToList();
+            await MarkOrdersResultedAsync(c, t, reports);
+            var groups = perPatient.Select(d => d.Group.Number).ToHashSet();
+            await LabResultFiling.FileAsync(c, t, id, prepared.Plans.Where(p => groups.Contains(p.Group)).ToList(), patientId, lab.UnitId, now, prepared.StagedAttempt);
+            // The lab integration files without a care relation, so it does not go through
+            // PatientCheckpoint.WriteAsync (which requires one): the lab is the source of the data, not a
+            // reader of the record, and a result must reach the patient whoever treats them. It is
+            // audited the same way, in the same transaction as the write.
+            await audit.AppendAsync(new AuditEntry(lab, patientId, AuditActivity.Write, "DiagnosticReport",
+                Detail: $"HL7 ORU^R01 {message.ControlId} från {message.SendingFacility}"), c, t);
+        }
+        // The message names its patient only when all of it went to one; otherwise each result row does.
+        if (filed.Count == 1 && quarantined.Count == 0)
+            await c.ExecuteAsync("UPDATE hl7_message SET patient_id = @patientId WHERE id = @id", new { patientId = filed[0].Key, id }, t);
+        if (quarantined.Count > 0)
+        {
+            var reasons = string.Join("; ", quarantined.Select(d => (decisions.Count > 1 ? $"grupp {d.Group.Number}: " : "") + $"{d.Match.Reason}: {d.Match.Detail}"));
+            return await FinishAsync(c, t, id, message, Hl7MessageState.Quarantined, AckCode.Accept, now, reason: reasons);
+        }
+        return await FinishAsync(c, t, id, message, Hl7MessageState.Filed, AckCode.Accept, now);
     }
 
     /// <summary>
@@ -257,13 +327,20 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
     /// matched on its own PID, never on another group's, and a group without observations is left out.
     /// Reads only; the property tests run this same code many thousand times.
     /// </summary>
-    public async Task<IReadOnlyList<GroupDecision>> DecideAsync(Hl7Message message, DbConnection c, DbTransaction t)
+    public Task<IReadOnlyList<GroupDecision>> DecideAsync(Hl7Message message, DbConnection c, DbTransaction t) => DecideAsync(Read(message), c, t);
+
+    /// <summary>The patient groups of a message that hold observations, each read on its own (CPU only: done before any transaction).</summary>
+    private List<(OruGroup Group, IReadOnlyList<OruReport> Reports)> Read(Hl7Message message) =>
+        OruGroups.Split(message)
+            .Select(group => (group, OruObservations.Read(group.Message, _options.Region)))
+            .Where(g => g.Item2.Any(r => r.Observations.Count > 0))
+            .ToList();
+
+    private async Task<IReadOnlyList<GroupDecision>> DecideAsync(IReadOnlyList<(OruGroup Group, IReadOnlyList<OruReport> Reports)> groups, DbConnection c, DbTransaction t)
     {
         var decisions = new List<GroupDecision>();
-        foreach (var group in OruGroups.Split(message))
+        foreach (var (group, reports) in groups)
         {
-            var reports = OruObservations.Read(group.Message, _options.Region);
-            if (!reports.Any(r => r.Observations.Count > 0)) continue;
             var match = group.HasPid
                 ? await matcher.MatchAsync(group.Message, c, t)
                 : PatientMatchResult.Quarantine(QuarantineReason.NoIdentifier, "Resultatgruppen saknar PID.");
@@ -305,58 +382,12 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
     }
 
     /// <summary>
-/// Stores the reports and observations of one message for one patient (also used when lab staff
-/// file from quarantine), and publishes them as FHIR Observations and DiagnosticReports.
-/// </summary>
-    internal static async Task FileAsync(DbConnection c, DbTransaction t, Guid messageId, IReadOnlyList<OruReport> reports, Guid patientId, Guid unitId,
-        DateTimeOffset now, DateTimeOffset? sentAt)
-    {
-        foreach (var report in reports.Where(r => r.Observations.Count > 0))
-        {
-            var reportId = Guid.CreateVersion7();
-            var narrative = report.Observations.All(o => o.ValueType is "TX" or "FT")
-                ? string.Join('\n', report.Observations.Select(o => o.ValueText ?? ""))
-                : null;
-            await c.ExecuteAsync(
-                """
-                INSERT INTO diagnostic_report (id, patient_id, unit_id, message_id, placer_order_number, filler_order_number, service_code,
-                    service_name, status, report_text, observed_at, created_at, comment)
-                VALUES (@reportId, @patientId, @unitId, @messageId, @PlacerOrderNumber, @FillerOrderNumber, @ServiceCode, @ServiceName,
-                    @Status, @narrative, @ObservedAt, @now, @Comment)
-                """,
-                new { reportId, patientId, unitId, messageId, report.PlacerOrderNumber, report.FillerOrderNumber, report.ServiceCode,
-                    report.ServiceName, report.Status, narrative, report.ObservedAt, now, report.Comment }, t);
-            foreach (var o in report.Observations)
-            {
-                var resultId = Guid.CreateVersion7();
-                await c.ExecuteAsync(
-                    """
-                    INSERT INTO lab_result (id, patient_id, unit_id, analysis_code, analysis_name, value_numeric, value_text, unit, reference_low,
-                        reference_high, abnormal_flag, status, observed_at, report_id, message_id, filler_order_number, value_type, reference_range, performer,
-                        comment, attachment_type, attachment_data)
-                    VALUES (@resultId, @patientId, @unitId, @Code, @Name, @ValueNumeric, @ValueText, @Unit, @ReferenceLow,
-                        @ReferenceHigh, @AbnormalFlag, @Status, @observedAt, @reportId, @messageId, @FillerOrderNumber, @ValueType, @ReferenceRange, @Performer,
-                        @Comment, @attachmentType, @attachmentData)
-                    """,
-                    new { resultId, patientId, unitId, o.Code, o.Name, o.ValueNumeric, o.ValueText, o.Unit, o.ReferenceLow, o.ReferenceHigh,
-                        o.AbnormalFlag, o.Status, observedAt = o.ObservedAt ?? report.ObservedAt ?? sentAt ?? now, reportId, messageId,
-                        report.FillerOrderNumber, o.ValueType, o.ReferenceRange, o.Performer, o.Comment,
-                        attachmentType = o.Attachment?.ContentType, attachmentData = o.Attachment?.Data }, t);
-                if (report.FillerOrderNumber is not null)
-                {
-                    // A later status of the same observation (corrected, final after preliminary, cancelled) supersedes
-                    // the earlier one from another message; the earlier row stays, pointing at its successor.
-                    await c.ExecuteAsync(
-                        """
-                        UPDATE lab_result SET superseded_by = @resultId
-                        WHERE patient_id = @patientId AND filler_order_number = @FillerOrderNumber AND analysis_code = @Code
-                          AND superseded_by IS NULL AND id <> @resultId AND message_id IS NOT NULL AND message_id <> @messageId
-                        """, new { resultId, patientId, report.FillerOrderNumber, o.Code, messageId }, t);
-                }
-            }
-        }
-        await LabResultAsFhir.PublishFiledAsync(c, t, messageId, patientId, now);
-    }
+    /// Stores the reports and observations of one message for one patient (also used when lab staff
+    /// file from quarantine), and publishes them as FHIR Observations and DiagnosticReports.
+    /// </summary>
+    internal static Task FileAsync(DbConnection c, DbTransaction t, Guid messageId, IReadOnlyList<OruReport> reports, Guid patientId, Guid unitId,
+        DateTimeOffset now, DateTimeOffset? sentAt) =>
+        LabResultFiling.FileAsync(c, t, messageId, LabResultFiling.Plan(0, reports, now, sentAt), patientId, unitId, now, stagedAttempt: null);
 
     private async Task<IngestOutcome> FinishAsync(DbConnection c, DbTransaction t, Guid id, Hl7Message message, Hl7MessageState state, string code,
         DateTimeOffset now, string? errorCode = null, string? errorText = null, string? reason = null)
@@ -384,6 +415,8 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         };
         return await database.InTransactionAsync(async (c, t) =>
         {
+            // A fault mid-staging leaves batches behind: a rejected message files nothing.
+            await LabResultFiling.ClearStagedAsync(c, t, id);
             var state = await c.QuerySingleAsync<string>("SELECT state FROM hl7_message WHERE id = @id", new { id }, t);
             if (state != nameof(Hl7MessageState.Received))
             {

@@ -34,16 +34,47 @@ public static class FhirRecordPublisher
         Guid? patientId, Guid unitId, DateTimeOffset now)
     {
         var type = FhirJson.String(resource["resourceType"]) ?? throw new ArgumentException("resourceType is missing", nameof(resource));
+        Tagged(resource, id);
+
+        var current = await FhirResourceStore.CurrentAsync(connection, transaction, type, id);
+        if (current is { Deleted: false } && SameApartFromVersion(FhirJson.Parse(current.Content), resource)) return current;
+        return await FhirResourceStore.PutAsync(connection, transaction, resource, id, patientId, unitId, now, version: null, current);
+    }
+
+    /// <summary>
+    /// <see cref="PublishAsync"/> for many resources at once, with the same outcome: the current rows are
+    /// read a few hundred at a time and the new resources written in multi-row statements; a resource
+    /// that already exists (a correction, a re-publish) takes the one-by-one path.
+    /// </summary>
+    public static async Task PublishManyAsync(DbConnection connection, DbTransaction transaction,
+        IReadOnlyList<(JsonObject Resource, string Id, Guid? PatientId, Guid UnitId)> resources, DateTimeOffset now)
+    {
+        var fresh = new List<(JsonObject, string, Guid?, Guid)>();
+        var oneByOne = new List<(JsonObject Resource, string Id, Guid? PatientId, Guid UnitId)>();
+        foreach (var byType in resources.GroupBy(r => FhirJson.String(r.Resource["resourceType"]) ?? throw new ArgumentException("resourceType is missing", nameof(resources))))
+        {
+            var current = await FhirResourceStore.CurrentManyAsync(connection, transaction, byType.Key, byType.Select(r => r.Id));
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var item in byType)
+            {
+                // A second resource under the same id in one run is a second version: it follows the first, one by one.
+                if (!current.ContainsKey(item.Id) && seen.Add(item.Id)) fresh.Add((Tagged(item.Resource, item.Id), item.Id, item.PatientId, item.UnitId));
+                else oneByOne.Add(item);
+            }
+        }
+        await FhirResourceStore.InsertNewAsync(connection, transaction, fresh, now);
+        foreach (var (resource, id, patientId, unitId) in oneByOne) await PublishAsync(connection, transaction, resource, id, patientId, unitId, now);
+    }
+
+    private static JsonObject Tagged(JsonObject resource, string id)
+    {
         var meta = resource["meta"] as JsonObject ?? new JsonObject();
         resource.Remove("meta");
         meta.Remove("tag");
         meta["tag"] = new JsonArray(SourceTag());
         resource["meta"] = meta;
         resource["id"] = id;
-
-        var current = await FhirResourceStore.CurrentAsync(connection, transaction, type, id);
-        if (current is { Deleted: false } && SameApartFromVersion(FhirJson.Parse(current.Content), resource)) return current;
-        return await FhirResourceStore.PutAsync(connection, transaction, resource, id, patientId, unitId, now, version: null, current);
+        return resource;
     }
 
     /// <summary>The reference to a registry patient as the API serves it (its FHIR id if it came through the API, else the registry id).</summary>

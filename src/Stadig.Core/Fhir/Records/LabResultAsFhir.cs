@@ -335,12 +335,17 @@ public static partial class LabResultAsFhir
             new { after = after ?? Guid.Empty, batchSize }, transaction)).AsList();
         var publisher = new Publisher(connection, transaction, now);
         foreach (var row in results) await publisher.ObservationAsync(row, null);
+        await publisher.FlushAsync();
         return (results.Count, results.Count < batchSize ? null : results[^1].Id);
     }
 
-    /// <summary>One publishing run, caching per patient, unit, order and filler number what every resource of the run shares.</summary>
+    /// <summary>
+    /// One publishing run, caching per patient, unit, order and filler number what every resource of the
+    /// run shares, and writing its resources together at the end (<see cref="FlushAsync"/>).
+    /// </summary>
     private sealed class Publisher(DbConnection connection, DbTransaction transaction, DateTimeOffset now)
     {
+        private readonly List<(JsonObject Resource, string Id, Guid? PatientId, Guid UnitId)> _pending = [];
         private readonly Dictionary<Guid, string> _patients = [];
         private readonly Dictionary<Guid, JsonObject?> _performers = [];
         private readonly Dictionary<string, Guid?> _orders = new(StringComparer.Ordinal);
@@ -353,6 +358,7 @@ public static partial class LabResultAsFhir
             {
                 var orderId = await OrderAsync(report.PlacerOrderNumber);
                 var observations = new List<Guid>();
+                var listed = new HashSet<Guid>();
                 // A fixed order (the OBX order is not stored): the same report always maps to the same
                 // resource, so a re-publish or the backfill adds no version for a mere reordering.
                 var lines = byReport[report.Id].OrderBy(r => r.AnalysisCode, StringComparer.Ordinal).ThenBy(r => r.Id).ToList();
@@ -360,12 +366,19 @@ public static partial class LabResultAsFhir
                 foreach (var row in lines.Where(r => r.AttachmentType is null))
                 {
                     var id = await ObservationAsync(row, orderId);
-                    if (!observations.Contains(id)) observations.Add(id);
+                    if (listed.Add(id)) observations.Add(id);
                 }
                 var documents = lines.Where(r => r.AttachmentType is not null).ToList();
                 var resource = DiagnosticReport(report, observations, await PatientAsync(report.PatientId), await PerformerAsync(report.UnitId), orderId, documents);
-                await FhirRecordPublisher.PublishAsync(connection, transaction, resource, report.Id.ToString(), report.PatientId, report.UnitId, now);
+                _pending.Add((resource, report.Id.ToString(), report.PatientId, report.UnitId));
             }
+            await FlushAsync();
+        }
+
+        public async Task FlushAsync()
+        {
+            await FhirRecordPublisher.PublishManyAsync(connection, transaction, _pending, now);
+            _pending.Clear();
         }
 
         /// <summary>Publishes a result line if it is current (a superseded line lives on as an earlier version); returns its Observation id.</summary>
@@ -375,7 +388,7 @@ public static partial class LabResultAsFhir
             if (row.SupersededBy is null)
             {
                 var resource = Observation(row, await PatientAsync(row.PatientId), await PerformerAsync(row.UnitId), orderId);
-                await FhirRecordPublisher.PublishAsync(connection, transaction, resource, resourceId.ToString(), row.PatientId, row.UnitId, now);
+                _pending.Add((resource, resourceId.ToString(), row.PatientId, row.UnitId));
             }
             return resourceId;
         }

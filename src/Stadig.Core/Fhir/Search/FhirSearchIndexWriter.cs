@@ -2,6 +2,7 @@ using System.Data;
 using System.Data.Common;
 using System.Text;
 using Dapper;
+using Stadig.Storage;
 
 namespace Stadig.Fhir.Search;
 
@@ -36,6 +37,24 @@ public static class FhirSearchIndexWriter
                 parameters.Add($"number{i}", value.Number, DbType.Double);
             }
             await connection.ExecuteAsync(new CommandDefinition(sql.ToString(), parameters, transaction, cancellationToken: cancellationToken));
+        }
+    }
+
+    /// <summary>Index rows of many new resources (nothing to delete first), several hundred rows a statement.</summary>
+    public static async Task InsertManyAsync(DbConnection connection, DbTransaction transaction,
+        IReadOnlyList<(string Type, string Id, Guid? PatientId, FhirSearchValue Value)> rows, CancellationToken cancellationToken = default)
+    {
+        foreach (var batch in rows.Chunk(200))
+        {
+            var b = new BulkStatement(connection);
+            b.Sql.Append("INSERT INTO fhir_search (resource_type, id, param, patient_id, system, value, low, high, number) VALUES ");
+            for (var i = 0; i < batch.Length; i++)
+            {
+                var (type, id, patientId, value) = batch[i];
+                b.Sql.Append(i == 0 ? "(" : ", (").AppendJoin(", ", b.Text(type), b.Text(id), b.Text(value.Param), b.Guid(patientId), b.Text(value.System),
+                    b.Text(value.Value), b.Time(value.Low), b.Time(value.High), b.Double(value.Number)).Append(')');
+            }
+            await b.ExecuteAsync(transaction, cancellationToken);
         }
     }
 
