@@ -13,8 +13,10 @@ using Stadig.Storage;
 //   migrate --connection "<conn>"                          apply new migrations to a seeded database
 //   audit  --connection "<conn>" [--seconds N] [--threads T]  audit append throughput and latency
 //   notes  --connection "<conn>" [--iterations N]          note autosave and sign latency percentiles
-//   ingest --connection "<conn>" [--messages N] [--connections C] [--observations O]
-//                                                          ORU^R01 over MLLP on loopback: results/s, ACK latency
+//   ingest --connection "<conn>" [--messages N] [--connections C] [--observations O] [--large L]
+//                                                          ORU^R01 over MLLP on loopback: results/s, ACK latency; with
+//                                                          --large, one more connection sends one message of L OBX
+//                                                          and the ACKs of the others during it are reported apart
 //   chart  --connection "<conn>" [--iterations N]          chart overview latency with auditing on
 //   ceiling --connection "<conn>" [--concurrency C] [--seconds S] [--scale K]
 //                                                          chart overviews/s against pgbench -S on the same server
@@ -34,7 +36,7 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench chart --connection <conn> [--iterations N]");
     Console.Error.WriteLine("       Stadig.Bench notes --connection <conn> [--iterations N]");
     Console.Error.WriteLine("       Stadig.Bench ceiling --connection <conn> [--concurrency C] [--seconds S] [--scale K]");
-    Console.Error.WriteLine("       Stadig.Bench ingest --connection <conn> [--messages N] [--connections C] [--observations O]");
+    Console.Error.WriteLine("       Stadig.Bench ingest --connection <conn> [--messages N] [--connections C] [--observations O] [--large L]");
     Console.Error.WriteLine("       Stadig.Bench fhir --connection <conn> [--creates N] [--iterations N] [--concurrency C] [--patients P]");
     return 2;
 }
@@ -164,6 +166,7 @@ async Task<int> IngestAsync()
     var messages = int.Parse(Option("messages", "10000"), CultureInfo.InvariantCulture);
     var connections = int.Parse(Option("connections", "4"), CultureInfo.InvariantCulture);
     var observations = int.Parse(Option("observations", "5"), CultureInfo.InvariantCulture);
+    var large = int.Parse(Option("large", "0"), CultureInfo.InvariantCulture);
     var services = Stadig.CoreServices.Create(database, TimeProvider.System);
     var labUnit = await Stadig.LabResults.LabIntegration.UnitAsync(services.Staff, null);
     var lab = await Stadig.LabResults.LabIntegration.CallerAsync(services.Staff, labUnit);
@@ -178,7 +181,7 @@ async Task<int> IngestAsync()
             "SELECT identifier, family_name, given_names, birth_date FROM patient WHERE identifier_kind = 'Personnummer' AND merged_into_id IS NULL ORDER BY random() LIMIT 20000")).ToList();
     if (people.Count == 0) { Console.Error.WriteLine("no patients: run the seed verb first"); return 1; }
     var run = Guid.NewGuid().ToString("N")[..8];
-    string Message(int n)
+    string Message(int n, int observations)
     {
         var p = people[n % people.Count];
         var obx = string.Concat(Enumerable.Range(1, observations).Select(o => $"OBX|{o}|NM|A{o}^Analys {o}^L||{4 + o % 3}.{n % 10}|mmol/L|3.5-5.0|N|||F\r"));
@@ -188,28 +191,70 @@ async Task<int> IngestAsync()
     }
 
     var latencies = new System.Collections.Concurrent.ConcurrentBag<double>();
+    var duringLarge = new System.Collections.Concurrent.ConcurrentBag<double>();
     var accepted = 0;
     var next = -1;
     var total = Stopwatch.StartNew();
-    await Task.WhenAll(Enumerable.Range(0, connections).Select(async _ =>
+    // The large message's span on the run's clock (ticks; 0 = not sent or not answered yet).
+    long largeFrom = 0, largeTo = 0;
+    var largeAck = "";
+    var unanswered = 0;
+    var senders = Enumerable.Range(0, connections).Select(async _ =>
     {
-        await using var client = await Stadig.Hl7.Mllp.MllpClient.ConnectAsync("127.0.0.1", listener.Port);
+        var client = await Stadig.Hl7.Mllp.MllpClient.ConnectAsync("127.0.0.1", listener.Port);
         int n;
         while ((n = Interlocked.Increment(ref next)) < messages)
         {
-            var watch = Stopwatch.StartNew();
-            var ack = await client.SendAsync(Message(n));
-            watch.Stop();
-            latencies.Add(watch.Elapsed.TotalMilliseconds);
+            var sent = total.ElapsedTicks;
+            string ack;
+            try
+            {
+                ack = await client.SendAsync(Message(n, observations));
+            }
+            catch (IOException)
+            {
+                // No ACK (the listener closes the connection when ingest fails): a lab would resend on a new connection.
+                Interlocked.Increment(ref unanswered);
+                await client.DisposeAsync();
+                client = await Stadig.Hl7.Mllp.MllpClient.ConnectAsync("127.0.0.1", listener.Port);
+                continue;
+            }
+            var answered = total.ElapsedTicks;
+            var ms = (answered - sent) * 1000.0 / Stopwatch.Frequency;
+            latencies.Add(ms);
+            // A message sent or answered while the large one was being taken in.
+            var (from, to) = (Interlocked.Read(ref largeFrom), Interlocked.Read(ref largeTo));
+            if (from > 0 && answered >= from && (to == 0 || sent <= to)) duringLarge.Add(ms);
             if (ack.Contains("MSA|AA", StringComparison.Ordinal)) Interlocked.Increment(ref accepted);
         }
-    }));
+        await client.DisposeAsync();
+    }).ToList();
+    if (large > 0)
+    {
+        senders.Add(Task.Run(async () =>
+        {
+            // After a tenth of the normal messages, so the others are in full flow when it arrives.
+            while (Volatile.Read(ref next) < messages / 10) await Task.Delay(10);
+            await using var client = await Stadig.Hl7.Mllp.MllpClient.ConnectAsync("127.0.0.1", listener.Port);
+            var text = Message(messages + 1, large);
+            Interlocked.Exchange(ref largeFrom, total.ElapsedTicks);
+            largeAck = await client.SendAsync(text, new CancellationTokenSource(TimeSpan.FromMinutes(10)).Token);
+            Interlocked.Exchange(ref largeTo, total.ElapsedTicks);
+        }));
+    }
+    await Task.WhenAll(senders);
     total.Stop();
     var seconds = total.Elapsed.TotalSeconds;
     Console.WriteLine($"{messages} ORU^R01 messages x {observations} OBX over {connections} MLLP connections in {seconds:F1} s");
-    Console.WriteLine($"accepted (AA): {accepted}; messages/s {messages / seconds:F0}; results (OBX)/s {messages * observations / seconds:F0}");
+    Console.WriteLine($"accepted (AA): {accepted}; no ACK: {unanswered}; messages/s {messages / seconds:F0}; results (OBX)/s {messages * observations / seconds:F0}");
     Console.WriteLine($"{"ACK latency",-32} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8}");
     Print("ack", latencies.ToList(), null);
+    if (large > 0)
+    {
+        var span = (largeTo - largeFrom) * 1000.0 / Stopwatch.Frequency;
+        Console.WriteLine($"one message of {large} OBX on its own connection: ACK {(largeAck.Contains("MSA|AA", StringComparison.Ordinal) ? "AA" : "not AA")} after {span:F0} ms");
+        Print("ack while it was taken in", duringLarge.ToList(), null);
+    }
     return 0;
 }
 

@@ -86,35 +86,6 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
     private sealed record Header(Guid Id, Guid PatientId, Guid UnitId, string UnitName, string ServiceName, string Status, string? ReportText,
         string? ReportComment, DateTimeOffset? ObservedAt, DateTimeOffset CreatedAt, DateTimeOffset? AttestedAt, string? AttestedBy);
 
-    private sealed record Row
-    {
-        public Guid Id { get; init; }
-        public Guid? ReportId { get; init; }
-        public Guid UnitId { get; init; }
-        public string AnalysisCode { get; init; } = "";
-        public string AnalysisName { get; init; } = "";
-        public double? Value { get; init; }
-        public string? ValueText { get; init; }
-        public string? Unit { get; init; }
-        public double? ReferenceLow { get; init; }
-        public double? ReferenceHigh { get; init; }
-        public string? ReferenceRange { get; init; }
-        public string? AbnormalFlag { get; init; }
-        public string Status { get; init; } = "";
-        public DateTimeOffset ObservedAt { get; init; }
-        public Guid? SupersededBy { get; init; }
-        public string? Comment { get; init; }
-        public string? AttachmentType { get; init; }
-    }
-
-    private const string RowColumns =
-        """
-        id AS Id, report_id AS ReportId, unit_id AS UnitId, analysis_code AS AnalysisCode, analysis_name AS AnalysisName, value_numeric AS Value,
-        value_text AS ValueText, unit AS Unit, reference_low AS ReferenceLow, reference_high AS ReferenceHigh, reference_range AS ReferenceRange,
-        abnormal_flag AS AbnormalFlag, status AS Status, observed_at AS ObservedAt, superseded_by AS SupersededBy,
-        comment AS Comment, attachment_type AS AttachmentType
-        """;
-
     /// <summary>Opens a report: one audited read of the patient's record; a physician's opening is recorded for attestation.</summary>
     public async Task<ResultReport> OpenAsync(Caller caller, Guid reportId, CancellationToken cancellationToken = default)
     {
@@ -133,16 +104,16 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
 
         await using var c = await database.OpenAsync(cancellationToken);
         var patient = await PatientRegistry.FindInAsync(grant, c, null) ?? throw new NotFoundException(NotFound);
-        var own = (await c.QueryAsync<Row>($"SELECT {RowColumns} FROM lab_result WHERE report_id = @reportId AND patient_id = @patientId ORDER BY id",
+        var own = (await c.QueryAsync<ResultLineRow>($"{ResultLineRows.Select()} WHERE r.report_id = @reportId AND r.patient_id = @patientId ORDER BY r.id",
             new { reportId, patientId = header.PatientId })).ToList();
         var current = own.Where(r => r.SupersededBy is null).ToList();
         var keys = current.Select(r => AnalysisCodes.TrendKey(r.AnalysisCode, r.Unit)).Distinct().ToList();
         var codes = keys.SelectMany(AnalysisCodes.Family).Distinct().ToArray();
-        var earlier = codes.Length == 0 ? [] : (await c.QueryAsync<Row>(
+        var earlier = codes.Length == 0 ? [] : (await c.QueryAsync<ResultLineRow>(
             $"""
-            SELECT {RowColumns} FROM lab_result
-            WHERE patient_id = @patientId AND {database.AnyOf("analysis_code", "codes")} AND superseded_by IS NULL AND (report_id IS NULL OR report_id <> @reportId)
-            ORDER BY observed_at DESC
+            {ResultLineRows.Select()}
+            WHERE r.patient_id = @patientId AND {database.AnyOf("r.analysis_code", "codes")} AND r.superseded_by IS NULL AND (r.report_id IS NULL OR r.report_id <> @reportId)
+            ORDER BY r.observed_at DESC
             """, new { patientId = header.PatientId, codes, reportId })).Where(r => grant.Context.MaySee(r.UnitId)).ToList();
 
         var lines = current.Select(r =>
@@ -151,12 +122,12 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
             var (low, high, text, fromCatalogue) = ReferenceOf(r, patient);
             return new ReportLine
             {
-                Id = r.Id, Code = r.AnalysisCode, TrendKey = key, Name = r.AnalysisName, Value = r.Value, ValueText = r.ValueText, Unit = r.Unit,
+                Id = r.Id, Code = r.AnalysisCode, TrendKey = key, Name = r.AnalysisName, Value = r.ValueNumeric, ValueText = r.ValueText, Unit = r.Unit,
                 ReferenceLow = low, ReferenceHigh = high, ReferenceText = text, ReferenceFromCatalogue = fromCatalogue,
                 AbnormalFlag = r.AbnormalFlag, Status = r.Status, ObservedAt = r.ObservedAt,
                 Comment = r.Comment, AttachmentType = r.AttachmentType,
                 Earlier = earlier.Where(e => e.ObservedAt <= r.ObservedAt && AnalysisCodes.TrendKey(e.AnalysisCode, e.Unit) == key)
-                    .Take(EarlierPerAnalysis).Select(e => new EarlierValue(e.ObservedAt, e.Value, e.ValueText, e.Unit, e.AbnormalFlag)).ToList(),
+                    .Take(EarlierPerAnalysis).Select(e => new EarlierValue(e.ObservedAt, e.ValueNumeric, e.ValueText, e.Unit, e.AbnormalFlag)).ToList(),
             };
         }).ToList();
 
@@ -208,7 +179,7 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
     }
 
     /// <summary>The lab's range when it sent one (it knows its method); else the catalogue's for the patient's sex and age on the day.</summary>
-    private (double? Low, double? High, string? Text, bool FromCatalogue) ReferenceOf(Row row, Patient patient)
+    private (double? Low, double? High, string? Text, bool FromCatalogue) ReferenceOf(ResultLineRow row, Patient patient)
     {
         if (row.ReferenceLow is not null || row.ReferenceHigh is not null) return (row.ReferenceLow, row.ReferenceHigh, null, false);
         if (!string.IsNullOrWhiteSpace(row.ReferenceRange)) return (null, null, row.ReferenceRange, false);

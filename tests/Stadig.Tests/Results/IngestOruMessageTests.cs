@@ -1,66 +1,15 @@
-using System.Net;
-using Dapper;
-using Stadig.Access;
 using Stadig.Hl7;
 using Stadig.Hl7.Mllp;
-using Stadig.Organisation;
-using Stadig.Patients;
-using Stadig.Patients.Identifiers;
-using Stadig.LabResults;
 using Stadig.Storage;
+using static Stadig.Tests.Results.IngestLab;
 
 namespace Stadig.Tests.LabResults;
 
 /// <summary>ORU^R01 over real MLLP into storage, on both engines: filing, idempotency, quarantine, corrections, text fidelity, ACKs.</summary>
 public class IngestOruMessageTests
 {
-    private static readonly DateTimeOffset Start = new(2026, 11, 23, 8, 0, 0, TimeSpan.Zero);
-
-    private static CancellationToken Patience => new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
-
-    private sealed class Lab : IAsyncDisposable
-    {
-        public required TestRegion Region { get; init; }
-        public required MllpListener Listener { get; init; }
-        public required Caller Caller { get; init; }
-
-        public async Task<Hl7Message> SendAsync(string message)
-        {
-            await using var client = await MllpClient.ConnectAsync("127.0.0.1", Listener.Port, Patience);
-            return Hl7Parser.Parse(await client.SendAsync(message, Patience));
-        }
-
-        public async Task<T> QueryOneAsync<T>(string sql, object? parameters = null)
-        {
-            await using var c = await Region.Database.OpenAsync();
-            return await c.QuerySingleAsync<T>(sql, parameters);
-        }
-
-        public async Task<List<T>> QueryAsync<T>(string sql, object? parameters = null)
-        {
-            await using var c = await Region.Database.OpenAsync();
-            return (await c.QueryAsync<T>(sql, parameters)).ToList();
-        }
-
-        public async Task<Guid> PatientAsync(string number, string family = "Öberg", string given = "Lina Maria") =>
-            (await Region.Patients.RegisterAsync(Region.Physician, number, new PatientDetails(family, given))).PatientId;
-
-        public async ValueTask DisposeAsync() => await Listener.DisposeAsync();
-    }
-
-    private static async Task<Lab> LabAsync(DatabaseEngine engine)
-    {
-        var clock = new FixedClock(Start);
-        var region = await TestRegion.CreateAsync(engine, clock);
-        var labUnit = await region.Staff.AddUnitAsync(region.Ward.ProviderId, "SE2321000016-0099", "Klinisk kemi", UnitKind.Lab);
-        var caller = await LabIntegration.CallerAsync(region.Staff, labUnit);
-        var ingest = new IngestOruMessage(region.Database, region.Audit, new PatientMatcher(new PatientIdentifierRules(clock)), caller, clock);
-        var listener = new MllpListener(ingest, new MllpOptions { Port = 0, Address = IPAddress.Loopback });
-        listener.Start();
-        return new Lab { Region = region, Listener = listener, Caller = caller };
-    }
-
-    private static string Digits(string number) => number.Replace("-", "", StringComparison.Ordinal);
+    // The registry holds two given names; the lab sends the first: it must still match.
+    private const string Given = "Lina Maria";
 
     private static string Oru(string controlId, string pid3, string name = "Öberg^Lina", string birth = "", string filler = "L100",
         string? obx = null, string type = "ORU^R01^ORU_R01") =>
@@ -70,14 +19,12 @@ public class IngestOruMessageTests
         $"OBR|1|P200|{filler}|BLODSTATUS^Blodstatus^L|||20261123070000+0100|||||||||||||||20261123075000+0100|||F\r" +
         (obx ?? "OBX|1|NM|HB^Hemoglobin^L||128|g/L|117-153|N|||F|||20261123070000+0100|||||||||Klinisk kemi Lund\r");
 
-    private static string Personnummer(string number) => $"{Digits(number)}^^^^PN";
-
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_result_for_a_known_patient_is_filed_with_its_observations_acknowledged_AA_and_audited(DatabaseEngine engine)
     {
-        await using var lab = await LabAsync(engine);
+        await using var lab = await CreateAsync(engine);
         var number = TestNumbers.Personnummer(1950, 3, 14);
-        var patientId = await lab.PatientAsync(number);
+        var patientId = await lab.PatientAsync(number, given: Given);
 
         var ack = await lab.SendAsync(Oru("c1", $"X123^^^LABB^MR~{Digits(number)}^^^SE&1.2.752.129.2.1.3.1&ISO^NNSWE", birth: "19500314"));
 
@@ -104,9 +51,9 @@ public class IngestOruMessageTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_repeated_control_id_gets_the_same_ACK_and_stores_nothing_twice_also_when_sent_concurrently(DatabaseEngine engine)
     {
-        await using var lab = await LabAsync(engine);
+        await using var lab = await CreateAsync(engine);
         var number = TestNumbers.Personnummer(1961, 7, 1, serial: 983);
-        var patientId = await lab.PatientAsync(number);
+        var patientId = await lab.PatientAsync(number, given: Given);
         var message = Oru("dup-1", Personnummer(number));
 
         var acks = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
@@ -126,9 +73,9 @@ public class IngestOruMessageTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Each_identity_defect_sends_the_result_to_quarantine_with_its_reason_and_files_nothing(DatabaseEngine engine)
     {
-        await using var lab = await LabAsync(engine);
+        await using var lab = await CreateAsync(engine);
         var number = TestNumbers.Personnummer(1972, 5, 9, serial: 984);
-        var patientId = await lab.PatientAsync(number);
+        var patientId = await lab.PatientAsync(number, given: Given);
         var digits = Digits(number);
         var wrongCheckDigit = digits[..^1] + (char)('0' + (digits[^1] - '0' + 1) % 10);
         var unknown = Digits(TestNumbers.Personnummer(1972, 5, 9, serial: 985));
@@ -162,9 +109,9 @@ public class IngestOruMessageTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_result_sent_to_a_merged_reservnummer_is_filed_to_the_surviving_patient(DatabaseEngine engine)
     {
-        await using var lab = await LabAsync(engine);
-        var survivor = await lab.PatientAsync(TestNumbers.Personnummer(1980, 1, 2, serial: 986));
-        var reserve = await lab.PatientAsync("990000000001");
+        await using var lab = await CreateAsync(engine);
+        var survivor = await lab.PatientAsync(TestNumbers.Personnummer(1980, 1, 2, serial: 986), given: Given);
+        var reserve = await lab.PatientAsync("990000000001", given: Given);
         await lab.Region.Patients.MergeAsync(lab.Region.Physician, reserve, survivor, "Identiteten fastställd");
 
         var ack = await lab.SendAsync(Oru("m1", "990000000001^^^RESERVNUMMER^RN"));
@@ -178,9 +125,9 @@ public class IngestOruMessageTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_corrected_result_supersedes_the_earlier_one_which_is_kept(DatabaseEngine engine)
     {
-        await using var lab = await LabAsync(engine);
+        await using var lab = await CreateAsync(engine);
         var number = TestNumbers.Personnummer(1990, 12, 24, serial: 987);
-        var patientId = await lab.PatientAsync(number);
+        var patientId = await lab.PatientAsync(number, given: Given);
 
         await lab.SendAsync(Oru("k1", Personnummer(number), filler: "L555", obx: "OBX|1|NM|HB^Hemoglobin^L||128|g/L|117-153|N|||F\r"));
         await lab.SendAsync(Oru("k2", Personnummer(number), filler: "L555", obx: "OBX|1|NM|HB^Hemoglobin^L||112|g/L|117-153|L|||C\r"));
@@ -196,9 +143,9 @@ public class IngestOruMessageTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_narrative_report_keeps_its_text_exactly_with_escapes_decoded_and_line_breaks_kept(DatabaseEngine engine)
     {
-        await using var lab = await LabAsync(engine);
+        await using var lab = await CreateAsync(engine);
         var number = TestNumbers.Personnummer(1945, 6, 6, serial: 988);
-        var patientId = await lab.PatientAsync(number);
+        var patientId = await lab.PatientAsync(number, given: Given);
         const string raw = @"Utlåtande: inga tecken på malignitet.\.br\Ingenting anmärkningsvärt. Värde \T\ enhet: 5 µg/L ≥ 3 ± 1\.br\\.br\Tecken: \F\ \S\ \R\ \E\ å ä ö Å Ä Ö";
         const string expected = "Utlåtande: inga tecken på malignitet.\nIngenting anmärkningsvärt. Värde & enhet: 5 µg/L ≥ 3 ± 1\n\nTecken: | ^ ~ \\ å ä ö Å Ä Ö";
 
@@ -213,7 +160,7 @@ public class IngestOruMessageTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Messages_that_cannot_be_processed_get_AE_or_AR_with_an_ERR_and_are_stored_as_rejected(DatabaseEngine engine)
     {
-        await using var lab = await LabAsync(engine);
+        await using var lab = await CreateAsync(engine);
 
         var unsupported = await lab.SendAsync(Oru("adt-1", "X^^^^MR", type: "ADT^A01"));
         var malformed = await lab.SendAsync("MSH|^~|LABSYS|KLINKEM|||||ORU^R01|bad-1|P|2.5\rPID|1");
@@ -235,9 +182,9 @@ public class IngestOruMessageTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task The_same_control_id_for_different_content_is_kept_and_rejected_not_dropped_as_a_duplicate(DatabaseEngine engine)
     {
-        await using var lab = await LabAsync(engine);
+        await using var lab = await CreateAsync(engine);
         var number = TestNumbers.Personnummer(1955, 2, 2, serial: 989);
-        await lab.PatientAsync(number);
+        await lab.PatientAsync(number, given: Given);
 
         await lab.SendAsync(Oru("same", Personnummer(number)));
         var second = await lab.SendAsync(Oru("same", Personnummer(number), obx: "OBX|1|NM|HB^Hemoglobin^L||99|g/L|||||F\r"));
@@ -249,9 +196,9 @@ public class IngestOruMessageTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_stalled_connection_and_garbage_bytes_do_not_stop_another_connection_from_filing(DatabaseEngine engine)
     {
-        await using var lab = await LabAsync(engine);
+        await using var lab = await CreateAsync(engine);
         var number = TestNumbers.Personnummer(1966, 8, 8, serial: 990);
-        await lab.PatientAsync(number);
+        await lab.PatientAsync(number, given: Given);
         await using var stalled = await MllpClient.ConnectAsync("127.0.0.1", lab.Listener.Port, Patience);
         await stalled.Stream.WriteAsync(new byte[] { MllpFraming.StartBlock, (byte)'M', (byte)'S' }, Patience);
         await using var garbage = await MllpClient.ConnectAsync("127.0.0.1", lab.Listener.Port, Patience);

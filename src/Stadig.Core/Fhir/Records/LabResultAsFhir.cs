@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Dapper;
+using Stadig.LabResults;
 using Stadig.Orders;
 
 namespace Stadig.Fhir.Records;
@@ -29,33 +30,6 @@ public static partial class LabResultAsFhir
     public const string FillerSystem = "https://stadig.se/fhir/NamingSystem/filler-order-number";
     public const string UcumSystem = "http://unitsofmeasure.org";
 
-    public sealed class ResultRow
-    {
-        public Guid Id { get; init; }
-        public Guid PatientId { get; init; }
-        public Guid UnitId { get; init; }
-        public string AnalysisCode { get; init; } = "";
-        public string AnalysisName { get; init; } = "";
-        public double? ValueNumeric { get; init; }
-        public string? ValueText { get; init; }
-        public string? Unit { get; init; }
-        public double? ReferenceLow { get; init; }
-        public double? ReferenceHigh { get; init; }
-        public string? ReferenceRange { get; init; }
-        public string? AbnormalFlag { get; init; }
-        public string Status { get; init; } = "";
-        public DateTimeOffset ObservedAt { get; init; }
-        public Guid? ReportId { get; init; }
-        public string? FillerOrderNumber { get; init; }
-        public string? ValueType { get; init; }
-        public Guid? SupersededBy { get; init; }
-        public string? SendingFacility { get; init; }
-        public string? Comment { get; init; }
-        public string? ReportComment { get; init; }
-        public string? AttachmentType { get; init; }
-        public byte[]? AttachmentData { get; init; }
-    }
-
     public sealed class ReportRow
     {
         public Guid Id { get; init; }
@@ -73,16 +47,6 @@ public static partial class LabResultAsFhir
         public string? Comment { get; init; }
     }
 
-    private const string ResultSelect =
-        """
-        SELECT r.id AS Id, r.patient_id AS PatientId, r.unit_id AS UnitId, r.analysis_code AS AnalysisCode, r.analysis_name AS AnalysisName,
-               r.value_numeric AS ValueNumeric, r.value_text AS ValueText, r.unit AS Unit, r.reference_low AS ReferenceLow, r.reference_high AS ReferenceHigh,
-               r.reference_range AS ReferenceRange, r.abnormal_flag AS AbnormalFlag, r.status AS Status, r.observed_at AS ObservedAt, r.report_id AS ReportId,
-               r.filler_order_number AS FillerOrderNumber, r.value_type AS ValueType, r.superseded_by AS SupersededBy, m.sending_facility AS SendingFacility,
-               r.comment AS Comment, d.comment AS ReportComment, r.attachment_type AS AttachmentType, r.attachment_data AS AttachmentData
-        FROM lab_result r LEFT JOIN hl7_message m ON m.id = r.message_id LEFT JOIN diagnostic_report d ON d.id = r.report_id
-        """;
-
     private const string ReportSelect =
         """
         SELECT d.id AS Id, d.patient_id AS PatientId, d.unit_id AS UnitId, d.placer_order_number AS PlacerOrderNumber, d.filler_order_number AS FillerOrderNumber,
@@ -93,7 +57,7 @@ public static partial class LabResultAsFhir
 
     // ---- Mapping ----------------------------------------------------------------------------
 
-    public static JsonObject Observation(ResultRow row, string patientReference, JsonObject? performer, Guid? orderId)
+    public static JsonObject Observation(ResultLineRow row, string patientReference, JsonObject? performer, Guid? orderId)
     {
         var resource = new JsonObject { ["resourceType"] = "Observation" };
         if (orderId is { } order) resource["basedOn"] = new JsonArray(new JsonObject { ["reference"] = $"ServiceRequest/{order}" });
@@ -127,7 +91,7 @@ public static partial class LabResultAsFhir
     /// no note (R5 added one), and a comment such as "hemolysed sample" is not a conclusion, so a
     /// report's comment goes with each of its values, where a reader of any one of them sees it.
     /// </summary>
-    private static JsonArray? Notes(ResultRow row)
+    private static JsonArray? Notes(ResultLineRow row)
     {
         var notes = new JsonArray();
         foreach (var text in new[] { row.Comment, row.ReportComment })
@@ -136,7 +100,7 @@ public static partial class LabResultAsFhir
     }
 
     /// <summary>A document the lab sent (ED) as it was sent: its bytes, type, size and SHA-1, titled by its OBX-3 name.</summary>
-    public static JsonObject PresentedForm(ResultRow row)
+    public static JsonObject PresentedForm(ResultLineRow row)
     {
         var data = row.AttachmentData ?? [];
         return new JsonObject
@@ -150,7 +114,7 @@ public static partial class LabResultAsFhir
     }
 
     public static JsonObject DiagnosticReport(ReportRow report, IReadOnlyList<Guid> observationIds, string patientReference, JsonObject? performer, Guid? orderId,
-        IReadOnlyList<ResultRow>? documents = null)
+        IReadOnlyList<ResultLineRow>? documents = null)
     {
         var resource = new JsonObject { ["resourceType"] = "DiagnosticReport" };
         if (report.FillerOrderNumber is { Length: > 0 } filler)
@@ -210,7 +174,7 @@ public static partial class LabResultAsFhir
         return concept;
     }
 
-    private static (JsonObject? Quantity, string? Text) Value(ResultRow row)
+    private static (JsonObject? Quantity, string? Text) Value(ResultLineRow row)
     {
         if (row.ValueType is "NM" or "SN" or null && row.ValueNumeric is { } number) return (Quantity(number, row.Unit), null);
         if (row.ValueType == "SN" && row.ValueText is { } sn && Comparison().Match(sn) is { Success: true } m
@@ -275,7 +239,7 @@ public static partial class LabResultAsFhir
             : new JsonObject { ["text"] = code };
     }
 
-    private static JsonObject? ReferenceRange(ResultRow row)
+    private static JsonObject? ReferenceRange(ResultLineRow row)
     {
         var range = new JsonObject();
         if (row.ReferenceLow is { } low) range["low"] = Quantity(low, row.Unit);
@@ -304,7 +268,7 @@ public static partial class LabResultAsFhir
     {
         var reports = (await connection.QueryAsync<ReportRow>(ReportSelect + " WHERE d.patient_id = @patientId AND d.message_id = @messageId",
             new { patientId, messageId }, transaction)).AsList();
-        var results = (await connection.QueryAsync<ResultRow>(ResultSelect + " WHERE r.patient_id = @patientId AND r.message_id = @messageId",
+        var results = (await connection.QueryAsync<ResultLineRow>(ResultLineRows.Select(withDocument: true) + " WHERE r.patient_id = @patientId AND r.message_id = @messageId",
             new { patientId, messageId }, transaction)).AsList();
         await new Publisher(connection, transaction, now).ReportsAsync(reports, results);
     }
@@ -318,9 +282,9 @@ public static partial class LabResultAsFhir
     {
         var reports = (await connection.QueryAsync<ReportRow>(ReportSelect + " WHERE d.id > @after ORDER BY d.id LIMIT @batchSize",
             new { after = after ?? Guid.Empty, batchSize }, transaction)).AsList();
-        var results = new List<ResultRow>();
+        var results = new List<ResultLineRow>();
         foreach (var report in reports)
-            results.AddRange(await connection.QueryAsync<ResultRow>(ResultSelect + " WHERE r.patient_id = @PatientId AND r.report_id = @Id", new { report.PatientId, report.Id }, transaction));
+            results.AddRange(await connection.QueryAsync<ResultLineRow>(ResultLineRows.Select(withDocument: true) + " WHERE r.patient_id = @PatientId AND r.report_id = @Id", new { report.PatientId, report.Id }, transaction));
         await new Publisher(connection, transaction, now).ReportsAsync(reports, results);
         return (reports.Count, reports.Count < batchSize ? null : reports[^1].Id);
     }
@@ -331,7 +295,7 @@ public static partial class LabResultAsFhir
     /// </summary>
     public static async Task<(int Rows, Guid? Next)> BackfillUnreportedBatchAsync(DbConnection connection, DbTransaction transaction, Guid? after, int batchSize, DateTimeOffset now)
     {
-        var results = (await connection.QueryAsync<ResultRow>(ResultSelect + " WHERE r.report_id IS NULL AND r.id > @after ORDER BY r.id LIMIT @batchSize",
+        var results = (await connection.QueryAsync<ResultLineRow>(ResultLineRows.Select(withDocument: true) + " WHERE r.report_id IS NULL AND r.id > @after ORDER BY r.id LIMIT @batchSize",
             new { after = after ?? Guid.Empty, batchSize }, transaction)).AsList();
         var publisher = new Publisher(connection, transaction, now);
         foreach (var row in results) await publisher.ObservationAsync(row, null);
@@ -351,7 +315,7 @@ public static partial class LabResultAsFhir
         private readonly Dictionary<string, Guid?> _orders = new(StringComparer.Ordinal);
         private readonly Dictionary<(Guid, string), Dictionary<Guid, Guid>> _chains = [];
 
-        public async Task ReportsAsync(IReadOnlyList<ReportRow> reports, IReadOnlyList<ResultRow> results)
+        public async Task ReportsAsync(IReadOnlyList<ReportRow> reports, IReadOnlyList<ResultLineRow> results)
         {
             var byReport = results.ToLookup(r => r.ReportId);
             foreach (var report in reports)
@@ -382,7 +346,7 @@ public static partial class LabResultAsFhir
         }
 
         /// <summary>Publishes a result line if it is current (a superseded line lives on as an earlier version); returns its Observation id.</summary>
-        public async Task<Guid> ObservationAsync(ResultRow row, Guid? orderId)
+        public async Task<Guid> ObservationAsync(ResultLineRow row, Guid? orderId)
         {
             var resourceId = await FirstLineAsync(row);
             if (row.SupersededBy is null)
@@ -394,7 +358,7 @@ public static partial class LabResultAsFhir
         }
 
         /// <summary>The first line of the chain of corrections this line belongs to: its Observation's id.</summary>
-        private async Task<Guid> FirstLineAsync(ResultRow row)
+        private async Task<Guid> FirstLineAsync(ResultLineRow row)
         {
             if (row.FillerOrderNumber is not { } filler) return row.Id;
             if (!_chains.TryGetValue((row.PatientId, filler), out var predecessors))
