@@ -59,6 +59,9 @@ public sealed class StadigOptions
 
     public JwtOptions Jwt { get; set; } = new();
 
+    /// <summary>Staff sign-in through the region's identity provider (OpenID Connect).</summary>
+    public Stadig.Auth.OidcSettings Oidc { get; set; } = new();
+
     /// <summary>How many requests run at once, how long one may wait, and every request's deadline.</summary>
     public AdmissionOptions Admission { get; set; } = new();
 

@@ -231,7 +231,8 @@ public static class StadigServices
                         return Task.CompletedTask;
                     },
                 };
-            });
+            })
+            .AddOidc(options.Oidc);
     }
 
     public static void UseStadig(this WebApplication app)

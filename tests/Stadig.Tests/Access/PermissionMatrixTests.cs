@@ -92,6 +92,8 @@ public class PermissionMatrixTests
         ["GET /admin/unit-groups"] = "unit groups: AccessPagesTests.Only_an_administrator_groups_units_and_each_change_is_audited_with_the_caller",
         ["GET /assignment"] = "the caller's own assignments",
         ["GET /login"] = "anonymous",
+        ["GET /login/siths"] = "anonymous: sends the browser to the region's IdP; OidcSignInTests",
+        ["GET /login/continue"] = "anonymous: moves on to a same-site return URL after the IdP; OidcSignInTests",
         ["GET /culture"] = "anonymous",
         ["GET /fhir/metadata"] = "anonymous capability statement",
         ["GET /fhir/$export"] = "bulk export: FhirBulkDataTests (administrator only)",
