@@ -67,10 +67,21 @@ public static class LoginEndpoints
     }
 
     /// <summary>Sends the browser to the region's IdP; it comes back to /signin-oidc (<see cref="OidcSignIn"/>).</summary>
-    private static IResult SignInThroughIdp(string? returnUrl, StadigOptions options) =>
-        options.Oidc.IsConfigured
-            ? Results.Challenge(new AuthenticationProperties { RedirectUri = SafeReturnUrl(returnUrl) }, [OidcSignIn.Scheme])
-            : Results.Redirect("/login");
+    private static async Task<IResult> SignInThroughIdp(HttpContext http, string? returnUrl, StadigOptions options, ILoggerFactory logs)
+    {
+        if (!options.Oidc.IsConfigured) return Results.Redirect("/login");
+        try
+        {
+            await http.ChallengeAsync(OidcSignIn.Scheme, new AuthenticationProperties { RedirectUri = SafeReturnUrl(returnUrl) });
+            return Results.Empty;
+        }
+        catch (InvalidOperationException e)
+        {
+            // The IdP's discovery document cannot be read (down, or a wrong Authority): say so on the login page, not with a 500.
+            logs.CreateLogger("Stadig.Security").LogWarning("The identity provider cannot be reached: {Reason}", e.GetType().Name);
+            return Results.Redirect("/login?error=idp");
+        }
+    }
 
     private static async Task<IResult> LogoutAsync(HttpContext http, StadigOptions options)
     {

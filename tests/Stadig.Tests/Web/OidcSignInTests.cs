@@ -133,6 +133,25 @@ public class OidcSignInTests
     }
 
     [Fact]
+    public async Task An_identity_provider_that_cannot_be_reached_is_said_on_the_login_page_not_with_a_500()
+    {
+        // A port that was just free: nothing listens there.
+        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite,
+            $"--Stadig:Oidc:Authority=http://127.0.0.1:{port}/", "--Stadig:Oidc:ClientId=stadig");
+
+        var answer = await Browser(server).GetAsync("/login/siths");
+
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Equal("/login", answer.RequestMessage!.RequestUri!.AbsolutePath);
+        Assert.Contains("Inloggningen via identitetsleverantören", await answer.Content.ReadAsStringAsync());
+        Assert.Contains(server.Log.Lines, l => l.Contains("identity provider cannot be reached", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Oidc_without_a_client_id_stops_the_start_with_the_setting_named()
     {
         var error = await Assert.ThrowsAsync<Stadig.Hosting.StartupException>(() =>
