@@ -46,12 +46,24 @@ public sealed class TestIdentityProvider : IAsyncDisposable
 
     public IdTokenFault Fault { get; set; }
 
+    /// <summary>
+    /// The provider first shows its own page, where the person confirms with their card (a link here),
+    /// as a real IdP does: the way back to Stadig is then started by the IdP's page, cross-site.
+    /// </summary>
+    public bool AsksForCard { get; set; }
+
     public int EndSessions => Volatile.Read(ref _endSessions);
 
     /// <summary>The settings that point Stadig at this provider.</summary>
-    public string[] StadigSettings(params string[] more) =>
+    public string[] StadigSettings(params string[] more) => StadigSettingsVia(Address.Host, more);
+
+    /// <summary>
+    /// The same, with the provider named by <paramref name="host"/>: "localhost" makes it another site
+    /// than a Stadig on 127.0.0.1, as a region's IdP is, so a browser treats the way back as cross-site.
+    /// </summary>
+    public string[] StadigSettingsVia(string host, params string[] more) =>
     [
-        $"--Stadig:Oidc:Authority={Address}", $"--Stadig:Oidc:ClientId={ClientId}", $"--Stadig:Oidc:ClientSecret={ClientSecret}", .. more,
+        $"--Stadig:Oidc:Authority={new UriBuilder(Address) { Host = host }.Uri}", $"--Stadig:Oidc:ClientId={ClientId}", $"--Stadig:Oidc:ClientSecret={ClientSecret}", .. more,
     ];
 
     public static async Task<TestIdentityProvider> StartAsync()
@@ -106,6 +118,12 @@ public sealed class TestIdentityProvider : IAsyncDisposable
         app.MapMethods("/connect/authorize", ["GET", "POST"], (HttpContext http) =>
         {
             var request = http.GetOpenIddictServerRequest()!;
+            if (idp.AsksForCard && !http.Request.Query.ContainsKey("card"))
+            {
+                var confirmed = System.Net.WebUtility.HtmlEncode($"{http.Request.Path}{http.Request.QueryString}&card=1");
+                return Microsoft.AspNetCore.Http.Results.Content(
+                    $"<!DOCTYPE html><html lang=\"sv\"><title>IdP</title><a href=\"{confirmed}\">Legitimera med SITHS-kort</a></html>", "text/html; charset=utf-8");
+            }
             var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
             identity.SetClaim(Claims.Subject, $"person-{idp.NextHsaId ?? "none"}");
             identity.SetClaim(Claims.Name, "Testperson från IdP");

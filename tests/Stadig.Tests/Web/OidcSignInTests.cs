@@ -18,8 +18,11 @@ public class OidcSignInTests
         var (member, assignments) = await server.AddUserAsync("eva", "lösen");
         var browser = Browser(server);
 
-        var login = await browser.GetStringAsync("/login");
+        var loginPage = await browser.GetAsync("/login");
+        var login = await loginPage.Content.ReadAsStringAsync();
         Assert.Contains("Logga in med SITHS/e-tjänstekort", login);
+        // Signing out posts a form that redirects to the IdP: form-action allows its origin, and only it.
+        Assert.Contains($"form-action 'self' {idp.Address.GetLeftPart(UriPartial.Authority)};", string.Join(";", loginPage.Headers.GetValues("Content-Security-Policy")));
         // Production with an IdP: no password form at all.
         Assert.DoesNotContain("name=\"password\"", login);
 
