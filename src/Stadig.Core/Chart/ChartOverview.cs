@@ -147,7 +147,7 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
         // One open command per connection (Npgsql): the grid is done before the FHIR store is read.
         rows.Dispose();
         // What other systems wrote over FHIR stands beside the chart's own, once (the chart's published copies are not read).
-        var external = (await PatientRecordQueries.ExternalAsync(connection, grant.PatientId, ExternalTypes))
+        var external = (await PatientRecordQueries.ExternalAsync(connection, database.Engine, grant.PatientId, ExternalTypes))
             .Where(r => context.MaySee(r.UnitId ?? Guid.Empty)).Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).ToList();
         warnings.AddRange(external.Where(e => e.Kind is RecordKind.Allergy or RecordKind.Warning && PatientRecord.IsActiveSignal(e)).OrderByDescending(e => e.At).Select(e => new WarningItem
         {

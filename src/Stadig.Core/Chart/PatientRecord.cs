@@ -49,13 +49,13 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "AttentionSignals", cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await SignalsAsync(connection, grant.Context);
+        return await SignalsAsync(connection, database.Engine, grant.Context);
     }
 
-    internal static async Task<IReadOnlyList<RecordEntry>> SignalsAsync(System.Data.Common.DbConnection connection, PatientAccessContext context)
+    internal static async Task<IReadOnlyList<RecordEntry>> SignalsAsync(System.Data.Common.DbConnection connection, DatabaseEngine engine, PatientAccessContext context)
     {
         var chart = await PatientRecordQueries.ActiveWarningsAsync(connection, context.PatientId);
-        var external = (await PatientRecordQueries.ExternalAsync(connection, context.PatientId, SignalTypes))
+        var external = (await PatientRecordQueries.ExternalAsync(connection, engine, context.PatientId, SignalTypes))
             .Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).Where(IsActiveSignal);
         return chart.Concat(external).Where(e => e.UnitId is not { } unit || context.MaySee(unit))
             .OrderBy(e => e.Kind == RecordKind.Allergy ? 0 : 1).ThenByDescending(e => e.At).ToList();
@@ -76,8 +76,8 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
         var context = grant.Context;
         await using var connection = await database.OpenAsync(cancellationToken);
         var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
-        var signals = await SignalsAsync(connection, context);
-        var rows = await PatientRecordQueries.ExternalAsync(connection, context.PatientId, FhirRecordReader.Kinds.Keys.Except(SignalTypes).ToArray());
+        var signals = await SignalsAsync(connection, database.Engine, context);
+        var rows = await PatientRecordQueries.ExternalAsync(connection, database.Engine, context.PatientId, FhirRecordReader.Kinds.Keys.Except(SignalTypes).ToArray());
         var external = rows.Where(r => context.MaySee(r.UnitId ?? Guid.Empty)).Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).ToList();
         var withheld = rows.Any(r => r.UnitId is { } unit && context.IsBlockedFromCaller(unit));
         // The chart's own problems and encounters come through the timeline's query (one read of each table).

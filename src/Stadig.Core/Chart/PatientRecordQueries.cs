@@ -36,13 +36,17 @@ internal static class PatientRecordQueries
     }
 
     /// <summary>The current resources of <paramref name="types"/> other systems wrote into one patient's record.</summary>
-    public static async Task<IReadOnlyList<ExternalRow>> ExternalAsync(DbConnection connection, Guid patientId, IReadOnlyCollection<string> types) =>
+    public static async Task<IReadOnlyList<ExternalRow>> ExternalAsync(DbConnection connection, DatabaseEngine engine, Guid patientId, IReadOnlyCollection<string> types) =>
         (await connection.QueryAsync<ExternalRow>(
-            """
+            $"""
             SELECT r.resource_type AS ResourceType, r.id AS Id, r.unit_id AS UnitId, u.name AS UnitName, r.last_updated AS LastUpdated, r.content AS Content
             FROM fhir_resource r LEFT JOIN care_unit u ON u.id = r.unit_id
-            WHERE r.patient_id = @patientId AND r.resource_type IN @types AND NOT r.deleted AND r.content NOT LIKE @published
+            WHERE r.patient_id = @patientId AND {AnyOf(engine, "r.resource_type", "types")} AND NOT r.deleted AND r.content NOT LIKE @published
             """, new { patientId, types = types.ToArray(), published = PublishedPattern })).ToList();
+
+    /// <summary>"column is one of @parameter (a text array)" in the engine's form.</summary>
+    private static string AnyOf(DatabaseEngine engine, string column, string parameter) =>
+        engine == DatabaseEngine.Postgres ? $"{column} = ANY(@{parameter})" : $"{column} IN @{parameter}";
 
     /// <summary>External Observations of one code (any system), for a trend beside the lab's own results.</summary>
     public static async Task<IReadOnlyList<ExternalRow>> ObservationsOfCodeAsync(DbConnection connection, Guid patientId, string code) =>
@@ -126,7 +130,7 @@ internal static class PatientRecordQueries
             parameters.AddGuid(engine, name, unit);
             return "@" + name;
         }
-        var conditions = new List<string> { context.VisibleUnitsSql("t.UnitId", AddUnit), "t.Kind IN @kinds" };
+        var conditions = new List<string> { context.VisibleUnitsSql("t.UnitId", AddUnit), AnyOf(engine, "t.Kind", "kinds") };
         parameters.Add("kinds", kinds.Select(k => k.ToString()).ToArray());
         if (from is { } f) { conditions.Add("t.At >= @from"); parameters.Add("from", f); }
         if (to is { } t) { conditions.Add("t.At < @to"); parameters.Add("to", t); }
@@ -188,7 +192,7 @@ internal static class PatientRecordQueries
                        {noTime}, {noText}, {noText}, {noText}, {noNumber}, {noText}, {noText}, {noText}, {noText}, {noText}, r.unit_id, u.name, {noText}, {noId},
                        r.resource_type, r.content
                 FROM fhir_resource r LEFT JOIN care_unit u ON u.id = r.unit_id
-                WHERE r.patient_id = @patientId AND r.resource_type IN @types AND NOT r.deleted AND r.content NOT LIKE @published
+                WHERE r.patient_id = @patientId AND {AnyOf(engine, "r.resource_type", "types")} AND NOT r.deleted AND r.content NOT LIKE @published
             ) t
             WHERE {string.Join(" AND ", conditions)}
             ORDER BY t.At DESC, t.EntryKey DESC
