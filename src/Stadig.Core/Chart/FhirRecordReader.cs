@@ -164,11 +164,9 @@ public static class FhirRecordReader
     public static string? FirstCode(JsonNode? concept) =>
         (concept?["coding"] as JsonArray)?.Select(c => FhirJson.String(c?["code"])).FirstOrDefault(c => !string.IsNullOrEmpty(c));
 
-    /// <summary>Who a Reference names: its display, else its identifier's value, else the reference itself.</summary>
+    /// <summary>Who a Reference names in words: its display, else its identifier's value (a bare id says nothing to a reader).</summary>
     private static string? Who(JsonNode? reference) =>
-        reference is JsonObject o
-            ? FhirJson.String(o["display"]) ?? FhirJson.String(o["identifier"]?["value"]) ?? FhirJson.String(o["reference"])
-            : null;
+        reference is JsonObject o ? FhirJson.String(o["display"]) ?? FhirJson.String(o["identifier"]?["value"]) : null;
 
     private static DateTimeOffset? Instant(JsonNode? node) =>
         FhirJson.String(node) is { Length: >= 4 } text && DateTimeOffset.TryParse(text.Length == 4 ? text + "-01-01" : text.Length == 7 ? text + "-01" : text,

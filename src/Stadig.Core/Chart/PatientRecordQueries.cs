@@ -181,17 +181,23 @@ internal static class PatientRecordQueries
                 UNION ALL
                 SELECT CASE r.resource_type
                            WHEN 'AllergyIntolerance' THEN 'Allergy' WHEN 'Flag' THEN 'Warning' WHEN 'Condition' THEN 'Problem' WHEN 'Encounter' THEN 'Encounter'
-                           WHEN 'Observation' THEN CASE WHEN EXISTS (SELECT 1 FROM fhir_search c WHERE c.resource_type = 'Observation' AND c.id = r.id
-                                                                      AND c.param = 'category' AND c.value = 'laboratory') THEN 'Result' ELSE 'Observation' END
+                           WHEN 'Observation' THEN CASE WHEN lab.id IS NOT NULL THEN 'Result' ELSE 'Observation' END
                            WHEN 'MedicationRequest' THEN 'Medication' WHEN 'MedicationStatement' THEN 'Medication' WHEN 'MedicationAdministration' THEN 'Medication'
                            WHEN 'Immunization' THEN 'Immunization' WHEN 'Procedure' THEN 'Procedure'
                            WHEN 'DocumentReference' THEN 'Document' WHEN 'DiagnosticReport' THEN 'Document' ELSE 'Other' END,
                        r.resource_type || '/' || r.id,
-                       COALESCE((SELECT MIN(d.low) FROM fhir_search d WHERE d.resource_type = r.resource_type AND d.id = r.id
-                                 AND d.param = CASE r.resource_type WHEN 'Condition' THEN 'onset-date' WHEN 'MedicationRequest' THEN 'authoredon' ELSE 'date' END), r.last_updated),
+                       COALESCE(d.low, r.last_updated),
                        {noTime}, {noText}, {noText}, {noText}, {noNumber}, {noText}, {noText}, {noText}, {noText}, {noText}, r.unit_id, u.name, {noText}, {noId},
                        r.resource_type, r.content
                 FROM fhir_resource r LEFT JOIN care_unit u ON u.id = r.unit_id
+                -- The patient's clinical dates and laboratory categories in one range scan each of the index (patient, type, param), not a probe per resource.
+                LEFT JOIN (SELECT s.resource_type, s.id, s.param, MIN(s.low) AS low FROM fhir_search s
+                           WHERE s.patient_id = @patientId AND s.param IN ('date', 'onset-date', 'authoredon') GROUP BY s.resource_type, s.id, s.param) d
+                       ON d.resource_type = r.resource_type AND d.id = r.id
+                          AND d.param = CASE r.resource_type WHEN 'Condition' THEN 'onset-date' WHEN 'MedicationRequest' THEN 'authoredon' ELSE 'date' END
+                LEFT JOIN (SELECT DISTINCT s.id FROM fhir_search s
+                           WHERE s.patient_id = @patientId AND s.resource_type = 'Observation' AND s.param = 'category' AND s.value = 'laboratory') lab
+                       ON r.resource_type = 'Observation' AND lab.id = r.id
                 WHERE r.patient_id = @patientId AND {AnyOf(engine, "r.resource_type", "types")} AND NOT r.deleted AND r.content NOT LIKE @published
             ) t
             WHERE {string.Join(" AND ", conditions)}
