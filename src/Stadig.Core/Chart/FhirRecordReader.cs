@@ -184,7 +184,8 @@ public static class FhirRecordReader
         {
             var parts = components.OfType<JsonObject>().Select(component =>
                 component["valueQuantity"] is JsonObject cq && cq["value"] is JsonValue cv && cv.TryGetValue<double>(out var n)
-                    ? (Name: Concept(component["code"]), Value: n.ToString(CultureInfo.InvariantCulture) + " " + (FhirJson.String(cq["unit"]) ?? ""))
+                    // Read in the reader's culture (the page's) and to two decimals: a device's 13 digits say nothing more.
+                    ? (Name: Concept(component["code"]), Value: n.ToString("0.##", CultureInfo.CurrentCulture) + " " + (FhirJson.String(cq["unit"]) ?? ""))
                     : (Name: Concept(component["code"]), Value: Concept(component["valueCodeableConcept"]) ?? FhirJson.String(component["valueString"]) ?? ""))
                 .Where(p => p.Value.Length > 0).Select(p => $"{p.Name}: {p.Value.Trim()}").ToList();
             if (parts.Count > 0) return (null, null, string.Join("; ", parts));
