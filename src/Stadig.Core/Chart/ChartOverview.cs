@@ -17,6 +17,11 @@ public sealed record WarningItem
     public string? Reaction { get; init; }
     public string? Severity { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
+    /// <summary>Null for the chart's own warning; else the system that wrote it over FHIR (its record is read-only here).</summary>
+    public string? Source { get; init; }
+    /// <summary>A FHIR allergy's verification status and criticality, as sent.</summary>
+    public string? Verification { get; init; }
+    public string? Criticality { get; init; }
 }
 
 public sealed record ProblemItem
@@ -28,6 +33,8 @@ public sealed record ProblemItem
     public string Text { get; init; } = "";
     public DateOnly? OnsetDate { get; init; }
     public DateTimeOffset RecordedAt { get; init; }
+    /// <summary>Null for the chart's own problem; else the system that wrote it over FHIR.</summary>
+    public string? Source { get; init; }
 }
 
 public sealed record NoteItem
@@ -100,6 +107,7 @@ public sealed record ChartOverview(
 public sealed class PatientChart(Database database, PatientCheckpoint checkpoint)
 {
     private const int Latest = 20;
+    private static readonly string[] ExternalTypes = ["AllergyIntolerance", "Flag", "Condition"];
 
     public async Task<ChartOverview> OverviewAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
@@ -136,6 +144,22 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
         var encounters = (await rows.ReadAsync<EncounterItem>()).Where(e => context.MaySee(e.UnitId)).Take(Latest).ToList();
         var units = await rows.ReadAsync<Guid>();
         var problems = (await rows.ReadAsync<ProblemItem>()).Where(p => context.MaySee(p.UnitId)).ToList();
+        // One open command per connection (Npgsql): the grid is done before the FHIR store is read.
+        rows.Dispose();
+        // What other systems wrote over FHIR stands beside the chart's own, once (the chart's published copies are not read).
+        var external = (await PatientRecordQueries.ExternalAsync(connection, database.Engine, grant.PatientId, ExternalTypes))
+            .Where(r => context.MaySee(r.UnitId ?? Guid.Empty)).Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).ToList();
+        warnings.AddRange(external.Where(e => e.Kind is RecordKind.Allergy or RecordKind.Warning && PatientRecord.IsActiveSignal(e)).OrderByDescending(e => e.At).Select(e => new WarningItem
+        {
+            UnitId = e.UnitId ?? Guid.Empty, UnitName = e.UnitName ?? "", Category = e.Kind == RecordKind.Allergy ? "Hypersensitivity" : "Unstructured",
+            Text = e.Title, Agent = e.Kind == RecordKind.Allergy ? e.Title : null, Reaction = e.Detail, Severity = e.Severity, CreatedAt = e.At,
+            Source = e.Source, Verification = e.Verification, Criticality = e.Criticality,
+        }));
+        problems.AddRange(external.Where(e => e.Kind == RecordKind.Problem && PatientRecord.IsActiveProblem(e)).OrderByDescending(e => e.At).Select(e => new ProblemItem
+        {
+            UnitId = e.UnitId ?? Guid.Empty, UnitName = e.UnitName ?? "", Code = e.Code ?? "", Text = e.Title,
+            OnsetDate = DateOnly.FromDateTime(e.At.UtcDateTime), RecordedAt = e.At, Source = e.Source,
+        }));
         return new ChartOverview(patient, warnings, notes, results, encounters,
             BlockedRecordsWithheld: units.Any(context.IsBlockedFromCaller),
             OpenedInEmergency: context.EmergencyOpen && !context.HasCareRelation) { Problems = problems };

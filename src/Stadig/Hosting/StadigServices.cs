@@ -62,6 +62,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Access.AccessControl>();
         services.AddSingleton<PatientRegistry>();
         services.AddSingleton<Stadig.Chart.PatientChart>();
+        services.AddSingleton<Stadig.Chart.PatientRecord>();
         services.AddSingleton<Stadig.Notes.ClinicalNotes>();
         services.AddSingleton<Stadig.LabResults.ResultQuarantine>();
         services.AddSingleton<Stadig.LabResults.MessageTracking>();

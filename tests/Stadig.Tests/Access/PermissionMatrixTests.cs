@@ -43,6 +43,8 @@ public class PermissionMatrixTests
         new("GET /patients/{Id:guid}/orders", RecordPart.Record, p => Get($"/patients/{p.Id}/orders")),
         new("GET /patients/{Id:guid}/trends/{Code}", RecordPart.Record, p => Get($"/patients/{p.Id}/trends/NPU02319")),
         new("GET /patients/{Id:guid}/discharge", RecordPart.Record, p => Get($"/patients/{p.Id}/discharge")),
+        new("GET /patients/{Id:guid}/record", RecordPart.Record, p => Get($"/patients/{p.Id}/record")),
+        new("GET /patients/{Id:guid}/timeline", RecordPart.Record, p => Get($"/patients/{p.Id}/timeline"), Marker: p => $"/notes/{p.NoteId}", ClinicalMarker: true, UnitContent: true, Lists: true),
         new("GET /patients/{Id:guid}/blocks", RecordPart.BlocksAndConsents, p => Get($"/patients/{p.Id}/blocks")),
         new("GET /patients/{Id:guid}/log-extract", RecordPart.LogExtract, p => Get($"/patients/{p.Id}/log-extract"), NeedsCareRelation: false),
         new("GET /patients/{id:guid}/log-extract.pdf", RecordPart.LogExtract, p => Get($"/patients/{p.Id}/log-extract.pdf"), NeedsCareRelation: false),
