@@ -104,7 +104,28 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
     public async Task<ChartOverview> OverviewAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "ChartOverview", cancellationToken);
-        var context = grant.Context;
+        return await ReadAsync(grant.Context, cancellationToken) ?? throw new NotFoundException("Patienten finns inte.");
+    }
+
+    /// <summary>
+    /// The start-up warm-up: the overview's statements for a patient id that does not exist, so that the
+    /// first real chart finds them compiled and prepared. Nothing of anyone's is read — the id is checked
+    /// to belong to no patient first — so there is no access to decide or audit.
+    /// </summary>
+    public async Task WarmUpAsync(Caller nobody, Guid noPatientId, CancellationToken cancellationToken = default)
+    {
+        await using (var connection = await database.OpenAsync(cancellationToken))
+            if (await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM patient WHERE id = @noPatientId", new { noPatientId }) > 0)
+                throw new InvalidOperationException("The warm-up's patient id belongs to a patient.");
+        await ReadAsync(new PatientAccessContext
+        {
+            Caller = nobody, PatientId = noPatientId, ProtectedIdentity = ProtectedIdentity.None, HasCareRelation = false, EmergencyOpen = false,
+            OwnUnits = new HashSet<Guid>(), BlockedUnits = new HashSet<Guid>(), ConsentedSources = new HashSet<Guid?>(),
+        }, cancellationToken);
+    }
+
+    private async Task<ChartOverview?> ReadAsync(PatientAccessContext context, CancellationToken cancellationToken)
+    {
         await using var connection = await database.OpenAsync(cancellationToken);
         using var rows = await connection.QueryMultipleAsync(
             $"""
@@ -128,14 +149,16 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
                 UNION SELECT unit_id FROM problem WHERE patient_id = @patientId) units;
             SELECT p.id AS Id, p.unit_id AS UnitId, u.name AS UnitName, p.code AS Code, p.text AS Text, p.onset_date AS OnsetDate, p.recorded_at AS RecordedAt
                 FROM problem p JOIN care_unit u ON u.id = p.unit_id WHERE p.patient_id = @patientId AND p.status = 'Active' ORDER BY p.recorded_at DESC;
-            """, new { patientId = grant.PatientId });
-        var patient = await rows.ReadSingleOrDefaultAsync<Patient>() ?? throw new NotFoundException("Patienten finns inte.");
+            """, new { patientId = context.PatientId });
+        // Every part is read before the patient is looked at, so the warm-up prepares them all.
+        var patient = await rows.ReadSingleOrDefaultAsync<Patient>();
         var warnings = (await rows.ReadAsync<WarningItem>()).Where(w => context.MaySee(w.UnitId)).ToList();
         var notes = (await rows.ReadAsync<NoteItem>()).Where(n => context.MaySee(n.UnitId)).Take(Latest).ToList();
         var results = (await rows.ReadAsync<ResultItem>()).Where(r => context.MaySee(r.UnitId)).Take(Latest).ToList();
         var encounters = (await rows.ReadAsync<EncounterItem>()).Where(e => context.MaySee(e.UnitId)).Take(Latest).ToList();
         var units = await rows.ReadAsync<Guid>();
         var problems = (await rows.ReadAsync<ProblemItem>()).Where(p => context.MaySee(p.UnitId)).ToList();
+        if (patient is null) return null;
         return new ChartOverview(patient, warnings, notes, results, encounters,
             BlockedRecordsWithheld: units.Any(context.IsBlockedFromCaller),
             OpenedInEmergency: context.EmergencyOpen && !context.HasCareRelation) { Problems = problems };
