@@ -77,6 +77,9 @@ public sealed class StadigOptions
     /// <summary>Encounters: how long a discharge may be undone.</summary>
     public Stadig.Encounters.EncounterOptions Encounters { get; set; } = new();
 
+    /// <summary>The node's own first use of the main pages at start, before it reports ready.</summary>
+    public WarmUpSettings WarmUp { get; set; } = new();
+
     /// <summary>Care relation and emergency access durations.</summary>
     public Stadig.Access.AccessOptions Access { get; set; } = new();
 
