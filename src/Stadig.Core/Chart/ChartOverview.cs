@@ -97,7 +97,7 @@ public sealed record ChartOverview(
 }
 
 /// <summary>The chart overview: banner facts, active warnings and problems, latest notes, results and encounters, one audited read.</summary>
-public sealed class PatientChart(Database database, PatientCheckpoint checkpoint)
+public sealed class PatientChart(PatientCheckpoint checkpoint)
 {
     private const int Latest = 20;
 
@@ -105,7 +105,7 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "ChartOverview", cancellationToken);
         var context = grant.Context;
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
         using var rows = await connection.QueryMultipleAsync(
             $"""
             SELECT {PatientRegistry.PatientColumns} FROM patient WHERE id = @patientId;

@@ -113,7 +113,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         var (id, inserted) = await StoreReceivedAsync(message, text, bytes, cancellationToken);
         if (!inserted)
         {
-            var existingRaw = await database.InTransactionAsync((c, t) =>
+            var existingRaw = await database.InUnscopedTransactionAsync((c, t) =>
                 c.QuerySingleAsync<string>("SELECT raw_text FROM hl7_message WHERE id = @id", new { id }, t), cancellationToken);
             if (!SameContent(existingRaw, message))
             {
@@ -157,7 +157,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
     {
         var id = Guid.CreateVersion7();
         var now = clock.GetUtcNow();
-        return await database.InTransactionAsync(async (c, t) =>
+        return await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             var inserted = await c.ExecuteAsync(
                 """
@@ -182,7 +182,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
 
     private async Task<IngestOutcome> ProcessAsync(Guid id, Hl7Message message, CancellationToken cancellationToken)
     {
-        return await database.InTransactionAsync(async (c, t) =>
+        return await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             var lockClause = database.Engine == DatabaseEngine.Postgres ? " FOR UPDATE" : "";
             var row = await c.QuerySingleAsync<(string State, string? AckCode, string? AckText)>(
@@ -382,7 +382,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             Hl7FieldException e => (Hl7ErrorCode.DataTypeError, e.Message),
             _ => (Hl7ErrorCode.ApplicationInternalError, $"Meddelandet kunde inte tas emot ({failure.GetType().Name}){Locate(message)}."),
         };
-        return await database.InTransactionAsync(async (c, t) =>
+        return await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             var state = await c.QuerySingleAsync<string>("SELECT state FROM hl7_message WHERE id = @id", new { id }, t);
             if (state != nameof(Hl7MessageState.Received))
@@ -422,7 +422,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         var ack = Hl7Writer.Write(parsed is null
             ? Hl7Ack.CreateForUnreadable(salvaged.ControlId, AckCode.Reject, now, AckControlId(), errorCode, problem, salvaged)
             : Hl7Ack.Create(parsed, AckCode.Reject, now, AckControlId(), errorCode, problem));
-        await database.InTransactionAsync(async (c, t) =>
+        await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             await c.ExecuteAsync(
                 """
