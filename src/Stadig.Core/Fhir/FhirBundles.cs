@@ -49,7 +49,7 @@ public static class FhirBundles
 
     public static string ETag(int version) => $"W/\"{version.ToString(CultureInfo.InvariantCulture)}\"";
 
-    /// <summary>The version in an If-Match header (W/"3" or "3"); null when absent, 400 when malformed.</summary>
+    /// <summary>The version in an If-Match header (W/"3" or "3"); null when absent, Invalid when malformed.</summary>
     public static int? ParseETag(string? header)
     {
         if (string.IsNullOrWhiteSpace(header)) return null;
@@ -57,6 +57,6 @@ public static class FhirBundles
         if (text.StartsWith("W/", StringComparison.Ordinal)) text = text[2..];
         text = text.Trim('"');
         if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var version)) return version;
-        throw new FhirException(System.Net.HttpStatusCode.BadRequest, "invalid", null, $"If-Match '{header}' is not an ETag of the form W/\"version\".");
+        throw new FhirException(FhirFailureKind.Invalid, "invalid", null, $"If-Match '{header}' is not an ETag of the form W/\"version\".");
     }
 }

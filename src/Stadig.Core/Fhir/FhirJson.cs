@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -21,7 +20,7 @@ public static class FhirJson
     private static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow };
 
-    /// <summary>Parses a request body into a resource, or throws a 400 naming what is wrong with the JSON.</summary>
+    /// <summary>Parses a request body into a resource, or throws Invalid naming what is wrong with the JSON.</summary>
     public static JsonObject ParseResource(string text)
     {
         JsonNode? node;
@@ -31,13 +30,13 @@ public static class FhirJson
         }
         catch (JsonException e)
         {
-            throw new FhirException(HttpStatusCode.BadRequest, "structure", null,
+            throw new FhirException(FhirFailureKind.Invalid, "structure", null,
                 $"The body is not valid JSON: {e.Message.Split(" Path:")[0]} (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).");
         }
         if (node is not JsonObject resource)
-            throw new FhirException(HttpStatusCode.BadRequest, "structure", null, "The body must be a JSON object holding one FHIR resource.");
+            throw new FhirException(FhirFailureKind.Invalid, "structure", null, "The body must be a JSON object holding one FHIR resource.");
         if (resource["resourceType"] is not JsonValue typeValue || !typeValue.TryGetValue<string>(out _))
-            throw new FhirException(HttpStatusCode.BadRequest, "required", "resourceType", "The resource has no resourceType.");
+            throw new FhirException(FhirFailureKind.Invalid, "required", "resourceType", "The resource has no resourceType.");
         return resource;
     }
 

@@ -1,4 +1,3 @@
-using System.Net;
 
 namespace Stadig.Fhir;
 
@@ -47,11 +46,11 @@ public sealed class FhirScopes
         return scopes;
     }
 
-    /// <summary>Throws 403 unless some scope allows reading (or writing) <paramref name="type"/>.</summary>
+    /// <summary>Throws Forbidden unless some scope allows reading (or writing) <paramref name="type"/>.</summary>
     public void Demand(string type, bool write)
     {
         if (!Allows(type, write))
-            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null,
+            throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null,
                 $"The token's scopes do not allow {(write ? "writing" : "reading")} {type} (needs e.g. user/{type}.{(write ? "write" : "read")}).");
     }
 

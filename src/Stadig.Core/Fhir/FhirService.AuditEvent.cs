@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json.Nodes;
 using Dapper;
 using Stadig.Access;
@@ -41,7 +40,7 @@ public sealed partial class FhirService
         if (request.Includes.Count > 0 || request.RevIncludes.Count > 0)
         {
             const string message = "_include and _revinclude are not supported on AuditEvent.";
-            if (strict) throw new FhirException(HttpStatusCode.BadRequest, "not-supported", "_include", message);
+            if (strict) throw new FhirException(FhirFailureKind.Invalid, "not-supported", "_include", message);
             ignored.Add(request.Includes.Count > 0 ? "_include" : "_revinclude");
         }
         var orderBy = FhirAuditEventSearch.OrderBy(request);
@@ -84,10 +83,10 @@ public sealed partial class FhirService
     private async Task RequireLogReviewAsync(FhirCaller caller, string resource, CancellationToken cancellationToken)
     {
         if (caller.Scopes.OnlyPatientContext(FhirResourceTypes.AuditEvent, write: false))
-            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null,
+            throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null,
                 "The audit log is read by log auditors only; a patient gets a log extract (loggutdrag) from the care provider, not patient/ access to AuditEvent.");
         if (RolePermissions.ReviewsLogs(caller.Caller.Role)) return;
         await audit.AppendAsync(new AuditEntry(caller.Caller, null, AuditActivity.Read, resource, AuditOutcome.Denied), cancellationToken);
-        throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Only log auditors (logggranskare) read the audit log.");
+        throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "Only log auditors (logggranskare) read the audit log.");
     }
 }

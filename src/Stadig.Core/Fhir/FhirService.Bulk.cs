@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Dapper;
@@ -48,7 +47,7 @@ public sealed partial class FhirService
     public async Task<Guid> StartExportAsync(FhirCaller caller, FhirExportScope scope, string requestUrl, string runner, CancellationToken cancellationToken = default)
     {
         if (!RolePermissions.Allows(caller.Caller.Role, RecordPart.BulkTransfer, RecordActions.Read) || caller.Scopes.OnlyPatientContext("Patient", write: false) || !caller.Scopes.Allows("Patient", write: false))
-            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Bulk export takes an administrator's assignment and a system/*.read (or user/*.read) scope.");
+            throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "Bulk export takes an administrator's assignment and a system/*.read (or user/*.read) scope.");
         var job = Guid.NewGuid();
         await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         await connection.ExecuteAsync(
@@ -216,7 +215,7 @@ public sealed partial class FhirService
             new { job });
         return found is not null && found.RequestedBy == caller.Caller.StaffId
             ? found
-            : throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"No export job {job} of yours.");
+            : throw new FhirException(FhirFailureKind.NotFound, "not-found", null, $"No export job {job} of yours.");
     }
 
     public async Task<string> ExportFileAsync(FhirCaller caller, Guid job, string type, int position, CancellationToken cancellationToken = default)
@@ -225,7 +224,7 @@ public sealed partial class FhirService
         await OwnJobAsync(connection, caller, job);
         return await connection.QuerySingleOrDefaultAsync<string>(
             "SELECT content FROM fhir_export_file WHERE job_id = @job AND resource_type = @type AND position = @position", new { job, type, position })
-            ?? throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"Export {job} has no file {type} {position}.");
+            ?? throw new FhirException(FhirFailureKind.NotFound, "not-found", null, $"Export {job} has no file {type} {position}.");
     }
 
     /// <summary>
@@ -235,7 +234,7 @@ public sealed partial class FhirService
     public async Task<JsonObject> ImportAsync(FhirCaller caller, string ndjson, CancellationToken cancellationToken = default)
     {
         if (!RolePermissions.Allows(caller.Caller.Role, RecordPart.BulkTransfer, RecordActions.Write))
-            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "$import takes an administrator's assignment.");
+            throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "$import takes an administrator's assignment.");
         var resources = new List<(JsonObject Resource, int Line)>();
         var lineNumber = 0;
         foreach (var line in ndjson.Split('\n'))
@@ -248,7 +247,7 @@ public sealed partial class FhirService
             }
             catch (FhirException e)
             {
-                throw new FhirException(e.Status, e.Issues.Select(i => i with { Diagnostics = $"Line {lineNumber}: {i.Diagnostics}" }).ToList());
+                throw new FhirException(e.Kind, e.Issues.Select(i => i with { Diagnostics = $"Line {lineNumber}: {i.Diagnostics}" }).ToList());
             }
         }
         int Rank(JsonObject r) => FhirJson.String(r["resourceType"]) switch
@@ -269,7 +268,7 @@ public sealed partial class FhirService
             {
                 var type = FhirJson.String(resource["resourceType"])!;
                 var id = FhirJson.String(resource["id"])
-                    ?? throw new FhirException(HttpStatusCode.BadRequest, "required", $"line {line}", $"Line {line}: an imported {type} needs its id.");
+                    ?? throw new FhirException(FhirFailureKind.Invalid, "required", $"line {line}", $"Line {line}: an imported {type} needs its id.");
                 await StoreAsync(caller, connection, transaction, resource, id, null, mayCreate: true, $"line {line}", importing: true, arriving: arriving, decided: decided);
                 stored[type] = stored.GetValueOrDefault(type) + 1;
             }

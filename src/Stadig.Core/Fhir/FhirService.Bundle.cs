@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json.Nodes;
 using Stadig.Access;
 using Stadig.Common;
@@ -11,14 +10,17 @@ public sealed partial class FhirService
     /// A batch (each entry on its own) or a transaction (all entries or none: one database
     /// transaction, and an error in any entry leaves nothing stored). Entries with a urn:uuid
     /// fullUrl get their ids first, so the other entries' references to them can be rewritten.
+    /// <paramref name="statusLine"/> writes a failed entry's response.status ("404 NotFound"): the web
+    /// layer owns the map from failure to HTTP status, and a bundle carries it inside its body.
     /// </summary>
-    public async Task<JsonObject> ProcessBundleAsync(FhirCaller caller, JsonObject bundle, string baseUrl, CancellationToken cancellationToken = default)
+    public async Task<JsonObject> ProcessBundleAsync(FhirCaller caller, JsonObject bundle, string baseUrl, Func<FhirFailureKind, string> statusLine,
+        CancellationToken cancellationToken = default)
     {
         if (FhirJson.String(bundle["resourceType"]) != "Bundle")
-            throw new FhirException(HttpStatusCode.BadRequest, "invalid", "resourceType", "POST to the base URL takes a Bundle of type batch or transaction.");
+            throw new FhirException(FhirFailureKind.Invalid, "invalid", "resourceType", "POST to the base URL takes a Bundle of type batch or transaction.");
         var kind = FhirJson.String(bundle["type"]);
         if (kind is not ("batch" or "transaction"))
-            throw new FhirException(HttpStatusCode.BadRequest, "value", "Bundle.type", $"Bundle.type is '{kind}'; the base URL takes batch or transaction.");
+            throw new FhirException(FhirFailureKind.Invalid, "value", "Bundle.type", $"Bundle.type is '{kind}'; the base URL takes batch or transaction.");
         var entries = (bundle["entry"] as JsonArray ?? []).Select((e, i) => ParseEntry(e, i)).ToList();
 
         if (kind == "transaction")
@@ -44,7 +46,7 @@ public sealed partial class FhirService
             foreach (var entry in entries)
             {
                 response.Add(entry.Method == "GET"
-                    ? await ReadEntryAsync(caller, entry, baseUrl, cancellationToken)
+                    ? await ReadEntryAsync(caller, entry, baseUrl, statusLine, cancellationToken)
                     : ResponseEntry(baseUrl, written[entry.Index]!));
             }
             return new JsonObject { ["resourceType"] = "Bundle", ["type"] = "transaction-response", ["entry"] = response };
@@ -57,7 +59,7 @@ public sealed partial class FhirService
             {
                 results.Add(entry.Method switch
                 {
-                    "GET" => await ReadEntryAsync(caller, entry, baseUrl, cancellationToken),
+                    "GET" => await ReadEntryAsync(caller, entry, baseUrl, statusLine, cancellationToken),
                     "POST" when entry.IfNoneExist is { } condition => ResponseEntry(baseUrl, await TransactAsync(caller, (c, t) =>
                         ConditionalStoreAsync(caller, c, t, entry.Resource!, condition, entry.Path, null), cancellationToken)),
                     _ => ResponseEntry(baseUrl, await TransactAsync(caller, (c, t) =>
@@ -66,11 +68,11 @@ public sealed partial class FhirService
             }
             catch (FhirException failure)
             {
-                results.Add(FailedEntry(failure));
+                results.Add(FailedEntry(failure, statusLine));
             }
             catch (StadigException failure)
             {
-                results.Add(FailedEntry(Translate(failure)));
+                results.Add(FailedEntry(Translate(failure), statusLine));
             }
         }
         return new JsonObject { ["resourceType"] = "Bundle", ["type"] = "batch-response", ["entry"] = results };
@@ -82,28 +84,28 @@ public sealed partial class FhirService
     private static BundleEntry ParseEntry(JsonNode? node, int index)
     {
         var path = $"Bundle.entry[{index}]";
-        if (node is not JsonObject entry) throw new FhirException(HttpStatusCode.BadRequest, "structure", path, "A bundle entry must be an object.");
+        if (node is not JsonObject entry) throw new FhirException(FhirFailureKind.Invalid, "structure", path, "A bundle entry must be an object.");
         var request = entry["request"] as JsonObject
-            ?? throw new FhirException(HttpStatusCode.BadRequest, "required", $"{path}.request", "Every entry of a batch or transaction needs request (method and url).");
+            ?? throw new FhirException(FhirFailureKind.Invalid, "required", $"{path}.request", "Every entry of a batch or transaction needs request (method and url).");
         var method = FhirJson.String(request["method"]) ?? "";
         var url = FhirJson.String(request["url"])
-            ?? throw new FhirException(HttpStatusCode.BadRequest, "required", $"{path}.request.url", "The entry's request has no url.");
+            ?? throw new FhirException(FhirFailureKind.Invalid, "required", $"{path}.request.url", "The entry's request has no url.");
         if (method is "DELETE" or "PATCH" or "HEAD")
-            throw new FhirException(HttpStatusCode.MethodNotAllowed, "not-supported", $"{path}.request.method",
+            throw new FhirException(FhirFailureKind.NotAllowed, "not-supported", $"{path}.request.method",
                 $"{method} is not supported in a bundle: nothing in a patient record is deleted; correct it with PUT.");
         if (method is not ("GET" or "POST" or "PUT"))
-            throw new FhirException(HttpStatusCode.BadRequest, "value", $"{path}.request.method", $"'{method}' is not a FHIR bundle request method.");
+            throw new FhirException(FhirFailureKind.Invalid, "value", $"{path}.request.method", $"'{method}' is not a FHIR bundle request method.");
         var resource = entry["resource"] as JsonObject;
         if (method != "GET" && resource is null)
-            throw new FhirException(HttpStatusCode.BadRequest, "required", $"{path}.resource", $"A {method} entry needs a resource.");
+            throw new FhirException(FhirFailureKind.Invalid, "required", $"{path}.resource", $"A {method} entry needs a resource.");
         var parts = url.Split('?')[0].Split('/');
         var type = parts[0];
         var id = parts.Length > 1 ? parts[1] : null;
         if (resource is not null && FhirJson.String(resource["resourceType"]) != type)
-            throw new FhirException(HttpStatusCode.BadRequest, "invalid", $"{path}.request.url",
+            throw new FhirException(FhirFailureKind.Invalid, "invalid", $"{path}.request.url",
                 $"The entry's url names {type}, but its resource is a {FhirJson.String(resource["resourceType"])}.");
         if (method == "PUT" && id is null)
-            throw new FhirException(HttpStatusCode.BadRequest, "invalid", $"{path}.request.url", "A PUT entry's url must be Type/id.");
+            throw new FhirException(FhirFailureKind.Invalid, "invalid", $"{path}.request.url", "A PUT entry's url must be Type/id.");
         if (method == "PUT" && resource is not null && FhirJson.String(resource["id"]) is null) resource["id"] = id;
         return new BundleEntry(index, method, url, type, id, resource, FhirJson.String(entry["fullUrl"]), FhirJson.String(request["ifNoneExist"]),
             FhirBundles.ParseETag(FhirJson.String(request["ifMatch"])), $"{path}.resource");
@@ -145,16 +147,17 @@ public sealed partial class FhirService
         },
     };
 
-    private static JsonObject FailedEntry(FhirException failure) => new()
+    private static JsonObject FailedEntry(FhirException failure, Func<FhirFailureKind, string> statusLine) => new()
     {
         ["response"] = new JsonObject
         {
-            ["status"] = $"{(int)failure.Status} {failure.Status}",
+            ["status"] = statusLine(failure.Kind),
             ["outcome"] = FhirBundles.OperationOutcome(failure.Issues),
         },
     };
 
-    private async Task<JsonObject> ReadEntryAsync(FhirCaller caller, BundleEntry entry, string baseUrl, CancellationToken cancellationToken)
+    private async Task<JsonObject> ReadEntryAsync(FhirCaller caller, BundleEntry entry, string baseUrl, Func<FhirFailureKind, string> statusLine,
+        CancellationToken cancellationToken)
     {
         try
         {
@@ -166,7 +169,7 @@ public sealed partial class FhirService
         }
         catch (FhirException failure)
         {
-            return FailedEntry(failure);
+            return FailedEntry(failure, statusLine);
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text.Json.Nodes;
 using Dapper;
 using Stadig.Access;
@@ -43,7 +42,7 @@ public sealed partial class FhirService
         }
         else if (caller.Scopes.OnlyPatientContext(type, write: false))
         {
-            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", "patient", "With patient/ scopes, a search must name the token's patient (patient=…).");
+            throw new FhirException(FhirFailureKind.Forbidden, "forbidden", "patient", "With patient/ scopes, a search must name the token's patient (patient=…).");
         }
 
         // A total counts only what the caller may see, and counting is an audited access like reading.
@@ -67,7 +66,7 @@ public sealed partial class FhirService
                         ? await ReadPatientAsync(caller, target[(slash + 1)..], grant, cancellationToken)
                         : await ReadAsync(caller, target[..slash], target[(slash + 1)..], cancellationToken));
                 }
-                catch (FhirException e) when (e.Status is HttpStatusCode.NotFound or HttpStatusCode.Gone or HttpStatusCode.Forbidden)
+                catch (FhirException e) when (e.Kind is FhirFailureKind.NotFound or FhirFailureKind.Gone or FhirFailureKind.Forbidden)
                 {
                     // An included resource the caller may not see is left out, as a search would leave it out.
                 }
@@ -107,7 +106,7 @@ public sealed partial class FhirService
         var (groupSql, groupParameters) = FhirSearchSql.BuildCountPerPatient(request, database.Engine);
         var groups = (await connection.QueryAsync<CountGroup>(new CommandDefinition(groupSql, groupParameters, cancellationToken: cancellationToken))).ToList();
         if (groups.Select(g => g.PatientId).Distinct().Count() > MaxCountedPatients)
-            throw new FhirException(HttpStatusCode.BadRequest, "too-costly", "_total",
+            throw new FhirException(FhirFailureKind.Invalid, "too-costly", "_total",
                 $"A total across more than {MaxCountedPatients} patients is not counted: name the patient (patient=…) or narrow the search.");
         var resource = $"FHIR {request.ResourceType} count";
         long total = 0;
@@ -182,7 +181,7 @@ public sealed partial class FhirService
         var parsed = FhirPatientSearch.Build(FhirSearchRequest.Parse("Patient", query, strict), strict);
         var request = parsed.Request;
         if (caller.Scopes.OnlyPatientContext("Patient", write: false))
-            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "With patient/ scopes, read the token's patient (Patient/{id}) instead of searching.");
+            throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "With patient/ scopes, read the token's patient (Patient/{id}) instead of searching.");
         await checkpoint.AuditRegistryAsync(caller.Caller, "FHIR Patient search", string.Join("&", query.Select(q => q.Key)), cancellationToken: cancellationToken);
         await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         long? total = request.Summary == "count" || request.Total is "accurate" or "estimate"
@@ -256,7 +255,7 @@ public sealed partial class FhirService
         return bundle;
     }
 
-    /// <summary>Create unless the If-None-Exist search finds one (then that one, unchanged); more than one found answers 412.</summary>
+    /// <summary>Create unless the If-None-Exist search finds one (then that one, unchanged); more than one found is PreconditionFailed.</summary>
     public Task<FhirWriteOutcome> ConditionalCreateAsync(FhirCaller caller, JsonObject resource, string ifNoneExist, CancellationToken cancellationToken = default) =>
         TransactAsync(caller, (connection, transaction) => ConditionalStoreAsync(caller, connection, transaction, resource, ifNoneExist, null, null), cancellationToken);
 
@@ -265,10 +264,10 @@ public sealed partial class FhirService
     {
         var type = FhirJson.String(resource["resourceType"]) ?? "";
         var query = ParseQuery(condition.Contains('?') ? condition[(condition.IndexOf('?') + 1)..] : condition);
-        if (query.Count == 0) throw new FhirException(HttpStatusCode.BadRequest, "invalid", path, "If-None-Exist holds no search parameters.");
+        if (query.Count == 0) throw new FhirException(FhirFailureKind.Invalid, "invalid", path, "If-None-Exist holds no search parameters.");
         var found = await MatchIdsAsync(connection, transaction, type, query);
         if (found.Count > 1)
-            throw new FhirException(HttpStatusCode.PreconditionFailed, "multiple-matches", path, $"If-None-Exist '{condition}' matches {found.Count} resources; it must match at most one.");
+            throw new FhirException(FhirFailureKind.PreconditionFailed, "multiple-matches", path, $"If-None-Exist '{condition}' matches {found.Count} resources; it must match at most one.");
         if (found.Count == 1)
         {
             // The match comes back as a read would: the same scopes, checkpoint, inner secrecy and audit
@@ -332,7 +331,7 @@ public sealed partial class FhirService
         RequireKnownType(type);
         caller.Scopes.Demand(type, write: false);
         if (caller.Scopes.OnlyPatientContext(type, write: false))
-            throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Type history spans patients; patient/ scopes do not reach it.");
+            throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "Type history spans patients; patient/ scopes do not reach it.");
         await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var rows = (await FhirResourceStore.TypeHistoryAsync(connection, type, since, Math.Clamp(count, 1, MaxHistory))).ToList();
         return await VisibleAsync(caller, rows, null, cancellationToken);

@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Globalization;
-using System.Net;
 using System.Text.Json.Nodes;
 using Stadig.Access;
 using Stadig.Audit;
@@ -26,20 +25,20 @@ public sealed partial class FhirService
     public Task<FhirWriteOutcome> CreateAsync(FhirCaller caller, JsonObject resource, CancellationToken cancellationToken = default) =>
         TransactAsync(caller, (connection, transaction) => StoreAsync(caller, connection, transaction, resource, id: null, ifMatch: null, mayCreate: true), cancellationToken);
 
-    /// <summary>Update, or create with the id the client chose. <paramref name="ifMatch"/>: the version the client last saw; another answers 412.</summary>
+    /// <summary>Update, or create with the id the client chose. <paramref name="ifMatch"/>: the version the client last saw; another is PreconditionFailed.</summary>
     public Task<FhirWriteOutcome> UpdateAsync(FhirCaller caller, string type, string id, JsonObject resource, int? ifMatch, CancellationToken cancellationToken = default)
     {
         if (FhirJson.String(resource["resourceType"]) != type)
-            throw new FhirException(HttpStatusCode.BadRequest, "invalid", "resourceType", $"The body is a {FhirJson.String(resource["resourceType"])}, but the URL names {type}.");
+            throw new FhirException(FhirFailureKind.Invalid, "invalid", "resourceType", $"The body is a {FhirJson.String(resource["resourceType"])}, but the URL names {type}.");
         if (FhirJson.String(resource["id"]) is { } bodyId && bodyId != id)
-            throw new FhirException(HttpStatusCode.BadRequest, "invalid", $"{type}.id", $"The body's id '{bodyId}' differs from the URL's '{id}'.");
+            throw new FhirException(FhirFailureKind.Invalid, "invalid", $"{type}.id", $"The body's id '{bodyId}' differs from the URL's '{id}'.");
         if (FhirJson.String(resource["id"]) is null)
-            throw new FhirException(HttpStatusCode.BadRequest, "required", $"{type}.id", "An update must carry the resource's id in the body (FHIR R4 3.1.0.4).");
+            throw new FhirException(FhirFailureKind.Invalid, "required", $"{type}.id", "An update must carry the resource's id in the body (FHIR R4 3.1.0.4).");
         return TransactAsync(caller, (connection, transaction) => StoreAsync(caller, connection, transaction, resource, id, ifMatch, mayCreate: true), cancellationToken);
     }
 
     public Task<FhirWriteOutcome> DeleteAsync(FhirCaller caller, string type, string id, CancellationToken cancellationToken = default) =>
-        throw new FhirException(HttpStatusCode.MethodNotAllowed, "not-supported", null,
+        throw new FhirException(FhirFailureKind.NotAllowed, "not-supported", null,
             "Nothing in a patient record is deleted (Patientdatalagen): correct it with an update, e.g. status entered-in-error.");
 
     /// <summary>Runs a write in one transaction; a refusal inside rolls it all back and is then logged.</summary>
@@ -70,13 +69,13 @@ public sealed partial class FhirService
     {
         var type = FhirJson.String(resource["resourceType"]) ?? "";
         if (type == FhirResourceTypes.AuditEvent)
-            throw new FhirException(HttpStatusCode.MethodNotAllowed, "not-supported", path, "AuditEvent is read-only: Stadig writes its audit log itself.");
+            throw new FhirException(FhirFailureKind.NotAllowed, "not-supported", path, "AuditEvent is read-only: Stadig writes its audit log itself.");
         if (!FhirResourceTypes.IsSupported(type))
-            throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-supported", Prefixed(path, "resourceType"),
+            throw new FhirException(FhirFailureKind.Unprocessable, "not-supported", Prefixed(path, "resourceType"),
                 $"Stadig does not keep {type} resources{(type == "Bundle" ? " (a batch or transaction Bundle is POSTed to the base URL)" : "")}. Kept: {string.Join(", ", FhirResourceTypes.All)}.");
         var issues = FhirValidator.Validate(resource).Where(i => i.Severity is "error" or "fatal").ToList();
         if (issues.Count > 0)
-            throw new FhirException(HttpStatusCode.BadRequest, issues.Select(i => i with { Expression = Prefixed(path, i.Expression) }).ToList());
+            throw new FhirException(FhirFailureKind.Invalid, issues.Select(i => i with { Expression = Prefixed(path, i.Expression) }).ToList());
         caller.Scopes.Demand(type, write: true);
         var now = clock.GetUtcNow();
 
@@ -86,13 +85,13 @@ public sealed partial class FhirService
         if (current is null && !mayCreate) throw NotFound(type, id!);
         // The chart is the master of what Stadig published; an import brings such resources whole.
         if (!importing && current is { Deleted: false } && FhirRecordPublisher.IsPublished(current.Content))
-            throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", path,
+            throw new FhirException(FhirFailureKind.Unprocessable, "business-rule", path,
                 $"{type}/{id} is a record kept in Stadig's chart and published from it: change it in the chart (or with the record's own FHIR use case), not over the API.");
         if (!importing && FhirRecordPublisher.IsPublished(resource))
-            throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", Prefixed(path, $"{type}.meta.tag"),
+            throw new FhirException(FhirFailureKind.Unprocessable, "business-rule", Prefixed(path, $"{type}.meta.tag"),
                 $"The tag {FhirRecordPublisher.SourceSystem}|{FhirRecordPublisher.SourceCode} marks records Stadig publishes from its chart; a client cannot set it.");
         if (current is not null && ifMatch is { } expected && expected != current.VersionId)
-            throw new FhirException(HttpStatusCode.PreconditionFailed, "conflict", path,
+            throw new FhirException(FhirFailureKind.PreconditionFailed, "conflict", path,
                 $"{type}/{id} is at version {current.VersionId}, not {expected}: someone else changed it. Read it again and redo the change.");
 
         Guid? patientId = null;
@@ -101,20 +100,20 @@ public sealed partial class FhirService
             var reference = FhirJson.String(resource[element]?["reference"]);
             var expression = Prefixed(path, $"{type}.{element}");
             if (reference is null)
-                throw new FhirException(HttpStatusCode.UnprocessableEntity, "required", expression,
+                throw new FhirException(FhirFailureKind.Unprocessable, "required", expression,
                     $"Stadig keeps clinical data in a patient's record: {type}.{element} must reference the Patient.");
             if (!reference.StartsWith("Patient/", StringComparison.Ordinal))
-                throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", expression,
+                throw new FhirException(FhirFailureKind.Unprocessable, "business-rule", expression,
                     $"{type}.{element} references '{reference}'; Stadig keeps only patients' records, so it must be a Patient.");
             var target = await ResolvePatientAsync(connection, transaction, reference["Patient/".Length..])
-                ?? throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-found", expression, $"{type}.{element} references {reference}, which does not exist.");
+                ?? throw new FhirException(FhirFailureKind.Unprocessable, "not-found", expression, $"{type}.{element} references {reference}, which does not exist.");
             patientId = target.PatientId;
             if (current?.PatientId is { } before && before != patientId)
-                throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", expression,
+                throw new FhirException(FhirFailureKind.Unprocessable, "business-rule", expression,
                     $"{type}/{id} belongs to another patient's record: mark it entered-in-error there and create it anew for this patient.");
             // An administrator's $import moves whole records in (from an export); other writes are clinicians'.
             if (!RolePermissions.WorksWithRecords(caller.Caller.Role) && !importing)
-                throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Your role does not write in patient records.");
+                throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "Your role does not write in patient records.");
             RequirePatientContext(caller, type, write: true, reference["Patient/".Length..], target.Stored?.Id ?? target.PatientId.ToString());
             var (grant, refusal) = await checkpoint.WriteInAsync(caller.Caller, target.PatientId, $"FHIR {type}", AuditActivity.Write, connection, transaction, decided,
                 importing ? RecordPart.BulkTransfer : null);
@@ -124,7 +123,7 @@ public sealed partial class FhirService
         else
         {
             if (!RolePermissions.WorksWithRegistry(caller.Caller.Role))
-                throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "Your role does not maintain the directory.");
+                throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "Your role does not maintain the directory.");
             await audit.AppendAsync(new AuditEntry(caller.Caller, null, AuditActivity.Write, $"FHIR {type}", Detail: $"{type}/{id}"), connection, transaction);
         }
         await CheckReferencesAsync(connection, transaction, resource, type, path, arriving);
@@ -147,10 +146,10 @@ public sealed partial class FhirService
             if (refusal is not null) throw new RefusedWrite(refusal);
             var before = await Stadig.Patients.PatientRegistry.FindInAsync(grant!, connection, transaction) ?? throw NotFound("Patient", id!);
             if (ifMatch is { } expected && expected != before.Version)
-                throw new FhirException(HttpStatusCode.PreconditionFailed, "conflict", path,
+                throw new FhirException(FhirFailureKind.PreconditionFailed, "conflict", path,
                     $"Patient/{id} is at version {before.Version}, not {expected}: someone else changed it. Read it again and redo the change.");
             if (part.Identifier is { } number && number != before.Identifier)
-                throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", Prefixed(path, "Patient.identifier"),
+                throw new FhirException(FhirFailureKind.Unprocessable, "business-rule", Prefixed(path, "Patient.identifier"),
                     "A patient's identity number does not change by update: register the new number and merge the records.");
             await CheckReferencesAsync(connection, transaction, resource, "Patient", path);
             var after = await TranslatingAsync(() => registry.UpdateInAsync(grant!, connection, transaction, before.Version, part.Details), path);
@@ -162,16 +161,16 @@ public sealed partial class FhirService
 
         await CheckReferencesAsync(connection, transaction, resource, "Patient", path);
         var identifier = part.Identifier ?? await registry.NewReservnummerAsync(connection, transaction)
-            ?? throw new FhirException(HttpStatusCode.UnprocessableEntity, "required", Prefixed(path, "Patient.identifier"),
+            ?? throw new FhirException(FhirFailureKind.Unprocessable, "required", Prefixed(path, "Patient.identifier"),
                 "The patient has no personnummer, samordningsnummer or reservnummer, and this region's reservnummer format is its own: send one.");
         var registryId = newId ?? (Guid.TryParse(id, out var given) ? given : Guid.NewGuid());
         var result = await TranslatingAsync(() => registry.RegisterInAsync(connection, transaction, caller.Caller, identifier, part.Details, registryId), path);
         if (!result.Created)
-            throw new FhirException(HttpStatusCode.Conflict, "duplicate", Prefixed(path, "Patient.identifier"),
+            throw new FhirException(FhirFailureKind.Conflict, "duplicate", Prefixed(path, "Patient.identifier"),
                 $"A patient with identity number {identifier} is already registered: Patient/{result.PatientId}. Use a conditional create (If-None-Exist) or update that one.");
         var patient = result.Patient!;
         if (part.Details.BirthDate is { } birthDate && patient.BirthDate != birthDate)
-            throw new FhirException(HttpStatusCode.UnprocessableEntity, "business-rule", Prefixed(path, "Patient.birthDate"),
+            throw new FhirException(FhirFailureKind.Unprocessable, "business-rule", Prefixed(path, "Patient.birthDate"),
                 $"Patient.birthDate {birthDate:yyyy-MM-dd} does not match the identity number {identifier}, which gives {patient.BirthDate:yyyy-MM-dd}.");
         var newFhirId = id ?? registryId.ToString();
         await FhirResourceStore.PutAsync(connection, transaction, resource, newFhirId, patient.Id, caller.Caller.UnitId, now, patient.Version);
@@ -207,22 +206,22 @@ public sealed partial class FhirService
             if (reference.StartsWith('#'))
             {
                 if (reference.Length > 1 && !contained.Contains(reference[1..]))
-                    throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-found", expression, $"'{reference}' names no contained resource.");
+                    throw new FhirException(FhirFailureKind.Unprocessable, "not-found", expression, $"'{reference}' names no contained resource.");
                 continue;
             }
             if (reference.StartsWith("http://", StringComparison.Ordinal) || reference.StartsWith("https://", StringComparison.Ordinal)) continue;
             if (reference.StartsWith("urn:", StringComparison.Ordinal))
-                throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-found", expression,
+                throw new FhirException(FhirFailureKind.Unprocessable, "not-found", expression,
                     $"'{reference}' is a bundle-local reference, but no entry of this bundle has it as fullUrl.");
             var parts = reference.Split('/');
             if (parts.Length is not (2 or 4) || parts.Length == 4 && parts[2] != "_history")
-                throw new FhirException(HttpStatusCode.UnprocessableEntity, "invalid", expression, $"'{reference}' is not a reference of the form Type/id.");
+                throw new FhirException(FhirFailureKind.Unprocessable, "invalid", expression, $"'{reference}' is not a reference of the form Type/id.");
             // Resources arriving in the same import are as good as stored: they are, when it commits.
             var exists = arriving?.Contains($"{parts[0]}/{parts[1]}") == true || (parts[0] == "Patient"
                 ? await ResolvePatientAsync(connection, transaction, parts[1]) is not null
                 : FhirResourceTypes.IsSupported(parts[0]) && await FhirResourceStore.ExistsAsync(connection, transaction, parts[0], parts[1]));
             if (!exists)
-                throw new FhirException(HttpStatusCode.UnprocessableEntity, "not-found", expression, $"The reference {reference} leads to no resource Stadig has.");
+                throw new FhirException(FhirFailureKind.Unprocessable, "not-found", expression, $"The reference {reference} leads to no resource Stadig has.");
         }
     }
 

@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Globalization;
-using System.Net;
 using System.Text.Json.Nodes;
 using Dapper;
 using Stadig.Access;
@@ -34,7 +33,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
         await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var row = await FhirResourceStore.CurrentAsync(connection, null, type, id) ?? throw NotFound(type, id);
         await AuthorizeReadAsync(caller, row, cancellationToken);
-        if (row.Deleted) throw new FhirException(HttpStatusCode.Gone, "deleted", null, $"{type}/{id} was deleted (version {row.VersionId}).");
+        if (row.Deleted) throw new FhirException(FhirFailureKind.Gone, "deleted", null, $"{type}/{id} was deleted (version {row.VersionId}).");
         return FhirJson.Parse(row.Content);
     }
 
@@ -49,12 +48,12 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
             // The registry's current version may be newer than any stored one (changed in the UI).
             var current = await ReadPatientAsync(caller, id, null, cancellationToken);
             if (current["meta"]?["versionId"]?.GetValue<string>() == version.ToString(CultureInfo.InvariantCulture)) return current;
-            if (row is null) throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"Patient/{id} has no stored version {version}.");
+            if (row is null) throw new FhirException(FhirFailureKind.NotFound, "not-found", null, $"Patient/{id} has no stored version {version}.");
             return FhirJson.Parse(row.Content);
         }
-        if (row is null) throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"{type}/{id} has no version {version}.");
+        if (row is null) throw new FhirException(FhirFailureKind.NotFound, "not-found", null, $"{type}/{id} has no version {version}.");
         await AuthorizeReadAsync(caller, row, cancellationToken);
-        if (row.Deleted) throw new FhirException(HttpStatusCode.Gone, "deleted", null, $"Version {version} of {type}/{id} is its deletion.");
+        if (row.Deleted) throw new FhirException(FhirFailureKind.Gone, "deleted", null, $"Version {version} of {type}/{id} is its deletion.");
         return FhirJson.Parse(row.Content);
     }
 
@@ -148,27 +147,27 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
     {
         if (!caller.Scopes.OnlyPatientContext(type, write)) return;
         if (caller.Scopes.PatientContext is { } launch && ids.Contains(launch, StringComparer.Ordinal)) return;
-        throw new FhirException(HttpStatusCode.Forbidden, "forbidden", null, "The token's patient/ scopes reach only the token's own patient.");
+        throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "The token's patient/ scopes reach only the token's own patient.");
     }
 
     private static void RequireKnownType(string type)
     {
         if (!FhirResourceTypes.IsSupported(type))
-            throw new FhirException(HttpStatusCode.NotFound, "not-supported", null,
+            throw new FhirException(FhirFailureKind.NotFound, "not-supported", null,
                 $"Stadig does not support the resource type '{type}'. Supported: {string.Join(", ", FhirResourceTypes.All)}.");
     }
 
     private static FhirException NotFound(string type, string id) =>
-        new(HttpStatusCode.NotFound, "not-found", null, $"{type}/{id} does not exist, or you have no access to it.");
+        new(FhirFailureKind.NotFound, "not-found", null, $"{type}/{id} does not exist, or you have no access to it.");
 
     /// <summary>The use cases' own errors as FHIR answers (the checkpoint and the registry speak Swedish to people; the messages are kept).</summary>
     public static FhirException Translate(StadigException error, string? expression = null) => error switch
     {
-        NotFoundException => new FhirException(HttpStatusCode.NotFound, "not-found", expression, error.Message),
-        ForbiddenException => new FhirException(HttpStatusCode.Forbidden, "forbidden", expression, error.Message),
-        ConflictException => new FhirException(HttpStatusCode.Conflict, "conflict", expression, error.Message),
-        InvalidInputException invalid => new FhirException(HttpStatusCode.UnprocessableEntity, "value", expression ?? PatientPath(invalid.Field), error.Message),
-        _ => new FhirException(HttpStatusCode.BadRequest, "invalid", expression, error.Message),
+        NotFoundException => new FhirException(FhirFailureKind.NotFound, "not-found", expression, error.Message),
+        ForbiddenException => new FhirException(FhirFailureKind.Forbidden, "forbidden", expression, error.Message),
+        ConflictException => new FhirException(FhirFailureKind.Conflict, "conflict", expression, error.Message),
+        InvalidInputException invalid => new FhirException(FhirFailureKind.Unprocessable, "value", expression ?? PatientPath(invalid.Field), error.Message),
+        _ => new FhirException(FhirFailureKind.Invalid, "invalid", expression, error.Message),
     };
 
     private static string PatientPath(string field) => field switch

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Stadig.Auth;
@@ -23,7 +22,7 @@ public static class FhirBulkEndpoints
             KickOffAsync(http, service, callers, lifetime, "patient", null, ct));
         fhir.MapGet("/Group/{id}/$export", (string id, HttpContext http, FhirService service, CallerAccessor callers, IHostApplicationLifetime lifetime, CancellationToken ct) =>
             KickOffAsync(http, service, callers, lifetime, "group", Guid.TryParse(id, out var unit) ? unit
-                : throw new FhirException(HttpStatusCode.NotFound, "not-found", null, $"Group/{id}: a Group is a care unit's id."), ct));
+                : throw new FhirException(FhirFailureKind.NotFound, "not-found", null, $"Group/{id}: a Group is a care unit's id."), ct));
         fhir.MapGet("/$export-status/{job:guid}", StatusAsync);
         fhir.MapGet("/$export-file/{job:guid}/{type}/{position:int}", FileAsync);
         fhir.MapPost("/$import", ImportAsync);
@@ -36,21 +35,21 @@ public static class FhirBulkEndpoints
         string level, Guid? unit, CancellationToken ct)
     {
         if (!http.Request.Headers["Prefer"].ToString().Contains("respond-async", StringComparison.OrdinalIgnoreCase))
-            throw new FhirException(HttpStatusCode.BadRequest, "required", null, "Bulk export is asynchronous: send Prefer: respond-async.");
+            throw new FhirException(FhirFailureKind.Invalid, "required", null, "Bulk export is asynchronous: send Prefer: respond-async.");
         var format = http.Request.Query["_outputFormat"].ToString();
         if (format.Length > 0 && format is not (NdjsonMediaType or "application/ndjson" or "ndjson"))
-            throw new FhirException(HttpStatusCode.BadRequest, "not-supported", "_outputFormat", $"Stadig exports NDJSON only, not '{format}'.");
+            throw new FhirException(FhirFailureKind.Invalid, "not-supported", "_outputFormat", $"Stadig exports NDJSON only, not '{format}'.");
         var types = http.Request.Query["_type"].ToString() is { Length: > 0 } list ? list.Split(',').ToHashSet(StringComparer.Ordinal) : null;
         foreach (var type in types ?? [])
         {
             if (!FhirResourceTypes.IsSupported(type))
-                throw new FhirException(HttpStatusCode.BadRequest, "not-supported", "_type", $"_type names '{type}', which Stadig does not keep.");
+                throw new FhirException(FhirFailureKind.Invalid, "not-supported", "_type", $"_type names '{type}', which Stadig does not keep.");
         }
         DateTimeOffset? since = null;
         if (http.Request.Query["_since"].ToString() is { Length: > 0 } sinceText)
         {
             if (!DateTimeOffset.TryParse(sinceText, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed))
-                throw new FhirException(HttpStatusCode.BadRequest, "value", "_since", $"_since '{sinceText}' is not an instant.");
+                throw new FhirException(FhirFailureKind.Invalid, "value", "_since", $"_since '{sinceText}' is not an instant.");
             since = parsed;
         }
         var caller = await FhirEndpoints.CallerAsync(http, callers, ct);
@@ -75,7 +74,7 @@ public static class FhirBulkEndpoints
                 http.Response.Headers.RetryAfter = "2";
                 return Results.StatusCode(StatusCodes.Status202Accepted);
             case "failed":
-                return FhirEndpoints.Outcome(HttpStatusCode.InternalServerError, [FhirIssue.Error("exception", null, $"The export failed: {found.Error}")]);
+                return FhirEndpoints.Outcome(StatusCodes.Status500InternalServerError, [FhirIssue.Error("exception", null, $"The export failed: {found.Error}")]);
         }
         var baseUrl = FhirEndpoints.BaseUrl(http);
         var manifest = new JsonObject
@@ -98,7 +97,7 @@ public static class FhirBulkEndpoints
     private static async Task<IResult> ImportAsync(HttpContext http, FhirService service, CallerAccessor callers, CancellationToken ct)
     {
         if (http.Request.ContentLength > FhirEndpoints.MaxBodyBytes * 4L)
-            throw new FhirException(HttpStatusCode.RequestEntityTooLarge, "too-costly", null, "The import is too large for one request; send it in parts.");
+            throw new FhirException(FhirFailureKind.TooLarge, "too-costly", null, "The import is too large for one request; send it in parts.");
         using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
         var text = await reader.ReadToEndAsync(ct);
         return FhirEndpoints.Resource(await service.ImportAsync(await FhirEndpoints.CallerAsync(http, callers, ct), text, ct));

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.Features;
@@ -41,17 +40,17 @@ public static class FhirEndpoints
         }
         catch (FhirException failure)
         {
-            return Outcome(failure.Status, failure.Issues);
+            return Outcome(Hosting.ProblemMapping.FhirStatusOf(failure.Kind), failure.Issues);
         }
         catch (StadigException failure)
         {
             var translated = FhirService.Translate(failure);
-            return Outcome((HttpStatusCode)Hosting.ProblemMapping.FhirStatusOf(failure), translated.Issues);
+            return Outcome(Hosting.ProblemMapping.FhirStatusOf(failure), translated.Issues);
         }
     }
 
-    internal static IResult Outcome(HttpStatusCode status, IEnumerable<FhirIssue> issues) =>
-        Resource(FhirBundles.OperationOutcome(issues), (int)status);
+    internal static IResult Outcome(int status, IEnumerable<FhirIssue> issues) =>
+        Resource(FhirBundles.OperationOutcome(issues), status);
 
     internal static IResult Resource(JsonObject resource, int status = StatusCodes.Status200OK) =>
         Results.Text(FhirJson.Serialize(resource), FhirJson.MediaType + "; charset=utf-8", Encoding.UTF8, status);
@@ -77,7 +76,7 @@ public static class FhirEndpoints
         if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = MaxBodyBytes + 1L;
         var contentType = http.Request.ContentType ?? "";
         if (contentType.Length > 0 && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
-            throw new FhirException(HttpStatusCode.UnsupportedMediaType, "not-supported", null, $"Stadig's FHIR API takes {FhirJson.MediaType}, not {contentType}.");
+            throw new FhirException(FhirFailureKind.UnsupportedFormat, "not-supported", null, $"Stadig's FHIR API takes {FhirJson.MediaType}, not {contentType}.");
         using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
         var buffer = new char[81920];
         var text = new StringBuilder();
@@ -98,7 +97,7 @@ public static class FhirEndpoints
     }
 
     private static FhirException TooLarge() =>
-        new(HttpStatusCode.RequestEntityTooLarge, "too-costly", null, $"The body is larger than {MaxBodyBytes / 1024 / 1024} MB; split the bundle.");
+        new(FhirFailureKind.TooLarge, "too-costly", null, $"The body is larger than {MaxBodyBytes / 1024 / 1024} MB; split the bundle.");
 
     private static async Task<IResult> ReadAsync(string type, string id, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
     {
@@ -109,7 +108,7 @@ public static class FhirEndpoints
     private static async Task<IResult> VReadAsync(string type, string id, string version, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
     {
         if (!int.TryParse(version, out var number))
-            throw new FhirException(HttpStatusCode.BadRequest, "invalid", null, $"'{version}' is not a version number.");
+            throw new FhirException(FhirFailureKind.Invalid, "invalid", null, $"'{version}' is not a version number.");
         var resource = await fhir.VReadAsync(await CallerAsync(http, callers, ct), type, id, number, ct);
         return WithVersionHeaders(http, resource, Resource(resource));
     }
@@ -126,7 +125,7 @@ public static class FhirEndpoints
         if (_since is not null)
         {
             if (!DateTimeOffset.TryParse(_since, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed))
-                throw new FhirException(HttpStatusCode.BadRequest, "value", "_since", $"_since '{_since}' is not an instant.");
+                throw new FhirException(FhirFailureKind.Invalid, "value", "_since", $"_since '{_since}' is not an instant.");
             since = parsed;
         }
         var rows = await fhir.TypeHistoryAsync(await CallerAsync(http, callers, ct), type, since, _count ?? FhirService.MaxHistory, ct);
@@ -137,7 +136,7 @@ public static class FhirEndpoints
     {
         var body = await BodyAsync(http, ct);
         if (FhirJson.String(body["resourceType"]) != type)
-            throw new FhirException(HttpStatusCode.BadRequest, "invalid", "resourceType", $"The body is a {FhirJson.String(body["resourceType"])}, but the URL names {type}.");
+            throw new FhirException(FhirFailureKind.Invalid, "invalid", "resourceType", $"The body is a {FhirJson.String(body["resourceType"])}, but the URL names {type}.");
         var caller = await CallerAsync(http, callers, ct);
         var ifNoneExist = http.Request.Headers["If-None-Exist"].ToString();
         var outcome = ifNoneExist.Length > 0
@@ -176,7 +175,7 @@ public static class FhirEndpoints
     private static async Task<IResult> BundleAsync(HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
     {
         var body = await BodyAsync(http, ct);
-        return Resource(await fhir.ProcessBundleAsync(await CallerAsync(http, callers, ct), body, BaseUrl(http), ct));
+        return Resource(await fhir.ProcessBundleAsync(await CallerAsync(http, callers, ct), body, BaseUrl(http), Hosting.ProblemMapping.FhirStatusLine, ct));
     }
 
     private static IResult Written(HttpContext http, FhirWriteOutcome outcome)

@@ -21,7 +21,8 @@ namespace Stadig.Hosting;
 ///   anything else                  500        500    500 (never the exception's text)
 /// </code>
 /// FHIR answers 422 for a resource that breaks a rule (the FHIR spec's "unprocessable"), 400 only
-/// for one it cannot read.
+/// for one it cannot read. Core's FhirException carries a <see cref="FhirFailureKind"/>, whose
+/// status is given by <see cref="FhirStatusOf(FhirFailureKind)"/>, also inside batch responses.
 /// </summary>
 public sealed class ProblemMapping(IProblemDetailsService problems) : IExceptionHandler
 {
@@ -32,7 +33,7 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
         ConflictException => StatusCodes.Status409Conflict,
         ForbiddenException => StatusCodes.Status403Forbidden,
         StadigException => StatusCodes.Status400BadRequest,
-        FhirException fhir => (int)fhir.Status,
+        FhirException fhir => FhirStatusOf(fhir.Kind),
         BadHttpRequestException bad => bad.StatusCode,
         TimeoutException or OperationCanceledException => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
@@ -41,6 +42,28 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
     /// <summary>The status of an expected failure answered over FHIR.</summary>
     public static int FhirStatusOf(StadigException exception) =>
         exception is InvalidInputException ? StatusCodes.Status422UnprocessableEntity : StatusOf(exception);
+
+    public static int FhirStatusOf(FhirFailureKind kind) => kind switch
+    {
+        FhirFailureKind.Invalid => StatusCodes.Status400BadRequest,
+        FhirFailureKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
+        FhirFailureKind.NotFound => StatusCodes.Status404NotFound,
+        FhirFailureKind.Gone => StatusCodes.Status410Gone,
+        FhirFailureKind.Forbidden => StatusCodes.Status403Forbidden,
+        FhirFailureKind.Conflict => StatusCodes.Status409Conflict,
+        FhirFailureKind.PreconditionFailed => StatusCodes.Status412PreconditionFailed,
+        FhirFailureKind.NotAllowed => StatusCodes.Status405MethodNotAllowed,
+        FhirFailureKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
+        FhirFailureKind.UnsupportedFormat => StatusCodes.Status415UnsupportedMediaType,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "A FHIR failure without a status."),
+    };
+
+    /// <summary>A batch or transaction response entry's status, as FHIR writes it ("404 NotFound").</summary>
+    public static string FhirStatusLine(FhirFailureKind kind)
+    {
+        var status = FhirStatusOf(kind);
+        return $"{status} {(System.Net.HttpStatusCode)status}";
+    }
 
     /// <summary>Requests answered in JSON (ProblemDetails) rather than with a page.</summary>
     public static bool WantsJson(HttpContext http)

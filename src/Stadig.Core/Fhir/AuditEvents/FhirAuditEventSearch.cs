@@ -1,4 +1,3 @@
-using System.Net;
 using Dapper;
 using Stadig.Fhir.Search;
 using Stadig.Storage;
@@ -78,7 +77,7 @@ public static class FhirAuditEventSearch
                 "subtype" => Token(FhirAuditEventMapping.Subtypes, value),
                 "action" => Token(FhirAuditEventMapping.Actions, value),
                 "outcome" => Token(FhirAuditEventMapping.Outcomes, value),
-                _ => throw new FhirException(HttpStatusCode.BadRequest, "not-supported", name, $"AuditEvent search by '{name}' is not supported."),
+                _ => throw new FhirException(FhirFailureKind.Invalid, "not-supported", name, $"AuditEvent search by '{name}' is not supported."),
             }).ToList();
             var condition = alternatives.Count == 1 ? alternatives[0] : "(" + string.Join(" OR ", alternatives.Select(a => $"({a})")) + ")";
             conditions.Add(criterion.Modifier == "not" ? $"NOT ({condition})" : $"({condition})");
@@ -124,7 +123,7 @@ public static class FhirAuditEventSearch
         foreach (var key in request.Sort)
         {
             if (key.Parameter.Name is not ("date" or "_lastUpdated"))
-                throw new FhirException(HttpStatusCode.BadRequest, "not-supported", "_sort", $"AuditEvent sorts by date only (_sort=date or _sort=-date), not by '{key.Parameter.Name}'.");
+                throw new FhirException(FhirFailureKind.Invalid, "not-supported", "_sort", $"AuditEvent sorts by date only (_sort=date or _sort=-date), not by '{key.Parameter.Name}'.");
         }
         return request.Sort.Count > 0 && !request.Sort[0].Descending ? "e.occurred_at, e.id" : "e.occurred_at DESC, e.id DESC";
     }

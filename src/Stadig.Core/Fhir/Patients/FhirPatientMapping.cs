@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text.Json.Nodes;
 using Stadig.Patients;
 using Stadig.Patients.Identifiers;
@@ -46,10 +45,10 @@ public static class FhirPatientMapping
         var family = name is null ? null : FhirJson.String(name["family"]);
         var given = name?["given"] is JsonArray givens ? string.Join(' ', givens.Select(FhirJson.String).Where(g => g is not null)) : null;
         if (string.IsNullOrWhiteSpace(family))
-            throw new FhirException(HttpStatusCode.UnprocessableEntity, "required", "Patient.name.family",
+            throw new FhirException(FhirFailureKind.Unprocessable, "required", "Patient.name.family",
                 "Stadig registers a patient with a family name: Patient.name (use official, or the first) needs family.");
         if (string.IsNullOrWhiteSpace(given))
-            throw new FhirException(HttpStatusCode.UnprocessableEntity, "required", "Patient.name.given",
+            throw new FhirException(FhirFailureKind.Unprocessable, "required", "Patient.name.given",
                 "Stadig registers a patient with a given name: Patient.name (use official, or the first) needs given.");
 
         // The registry holds a Swedish address (five-digit postnummer); an address abroad stays in the stored resource only.

@@ -1,4 +1,3 @@
-using System.Net;
 using Dapper;
 using Stadig.Fhir.Search;
 using Stadig.Patients;
@@ -90,7 +89,7 @@ public static class FhirPatientSearch
                 continue;
             }
             var key = criterion.Modifier is null ? name : $"{name}:{criterion.Modifier}";
-            if (strict) throw new FhirException(HttpStatusCode.BadRequest, "not-supported", key, $"Patient search does not support '{key}'.");
+            if (strict) throw new FhirException(FhirFailureKind.Invalid, "not-supported", key, $"Patient search does not support '{key}'.");
             ignored.Add(key);
         }
 
@@ -104,7 +103,7 @@ public static class FhirPatientSearch
                 "birthdate" => $"p.birth_date{direction}",
                 "_lastUpdated" => $"p.updated_at{direction}",
                 "_id" => $"p.id{direction}",
-                _ => throw new FhirException(HttpStatusCode.BadRequest, "invalid", "_sort", $"Patient search cannot sort by '{s.Parameter.Name}'."),
+                _ => throw new FhirException(FhirFailureKind.Invalid, "invalid", "_sort", $"Patient search cannot sort by '{s.Parameter.Name}'."),
             };
         })) + ", p.id";
         IReadOnlyList<string>? branches = null;
@@ -140,7 +139,7 @@ public static class FhirPatientSearch
 
     private static string IdentifierCondition(FhirSearchOperand operand, Func<object?, string> add)
     {
-        var code = operand.Code ?? throw new FhirException(HttpStatusCode.BadRequest, "value", "identifier", "identifier needs a value (system|value or value).");
+        var code = operand.Code ?? throw new FhirException(FhirFailureKind.Invalid, "value", "identifier", "identifier needs a value (system|value or value).");
         var system = operand.NoSystem ? "" : operand.System;
         var swedish = system is null || FhirPatientMapping.IsSwedishSystem(system);
         var stored = $"""
@@ -186,7 +185,7 @@ public static class FhirPatientSearch
         "female" => "Female",
         "male" => "Male",
         "unknown" or "other" => "Unknown",
-        _ => throw new FhirException(HttpStatusCode.BadRequest, "value", "gender", $"gender '{gender}' is not male, female, other or unknown."),
+        _ => throw new FhirException(FhirFailureKind.Invalid, "value", "gender", $"gender '{gender}' is not male, female, other or unknown."),
     };
 
     /// <summary>A date prefix against a date or timestamp column holding one value (a day, an instant): FHIR's range rules reduce to these.</summary>

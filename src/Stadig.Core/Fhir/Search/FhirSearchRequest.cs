@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
 using Stadig.Patients;
@@ -40,8 +39,8 @@ public sealed record FhirInclude(string SourceType, string Param, string? Target
 
 /// <summary>
 /// A FHIR search query parsed and checked against <see cref="FhirSearchParameters"/>. Malformed
-/// values are refused (400, code "value"); parameters and modifiers this server does not know are
-/// refused under strict handling (400, "not-supported") and otherwise ignored and listed in
+/// values are refused (Invalid, code "value"); parameters and modifiers this server does not know are
+/// refused under strict handling (Invalid, "not-supported") and otherwise ignored and listed in
 /// <see cref="Ignored"/> as warnings for the Bundle's OperationOutcome.
 /// </summary>
 public sealed partial class FhirSearchRequest
@@ -74,7 +73,7 @@ public sealed partial class FhirSearchRequest
     {
         if (FhirSearchParameters.For(resourceType).Count == 0)
         {
-            throw new FhirException(HttpStatusCode.BadRequest, "not-supported", null, $"Search on {resourceType} is not supported.");
+            throw new FhirException(FhirFailureKind.Invalid, "not-supported", null, $"Search on {resourceType} is not supported.");
         }
         var criteria = new List<FhirSearchCriterion>();
         var sort = new List<FhirSortKey>();
@@ -88,7 +87,7 @@ public sealed partial class FhirSearchRequest
 
         void Unsupported(string key, string message)
         {
-            if (strict) throw new FhirException(HttpStatusCode.BadRequest, "not-supported", key, message);
+            if (strict) throw new FhirException(FhirFailureKind.Invalid, "not-supported", key, message);
             ignored.Add(new FhirIssue("warning", "not-supported", key, message + " It was ignored."));
         }
 
@@ -163,7 +162,7 @@ public sealed partial class FhirSearchRequest
     }
 
     private static FhirException Invalid(string key, string value, string why) =>
-        new(HttpStatusCode.BadRequest, "value", key, $"Invalid value '{value}' for search parameter '{key}': {why}.");
+        new(FhirFailureKind.Invalid, "value", key, $"Invalid value '{value}' for search parameter '{key}': {why}.");
 
     private static int NonNegative(string key, string value) =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw Invalid(key, value, "expected a whole number of 0 or more");
@@ -177,7 +176,7 @@ public sealed partial class FhirSearchRequest
             var parameter = FhirSearchParameters.Find(resourceType, name);
             if (parameter is null || parameter.Type == FhirSearchParamType.Reference)
             {
-                throw new FhirException(HttpStatusCode.BadRequest, "invalid", key, $"Cannot sort {resourceType} by '{name}': not a sortable search parameter.");
+                throw new FhirException(FhirFailureKind.Invalid, "invalid", key, $"Cannot sort {resourceType} by '{name}': not a sortable search parameter.");
             }
             yield return new FhirSortKey(parameter, descending);
         }
@@ -189,7 +188,7 @@ public sealed partial class FhirSearchRequest
         var parts = value.Split(':');
         if (parts.Length is < 2 or > 3 || parts.Any(p => p.Length == 0))
         {
-            throw new FhirException(HttpStatusCode.BadRequest, "value", name, $"Invalid value '{value}' for {name}: expected SourceType:parameter or SourceType:parameter:TargetType.");
+            throw new FhirException(FhirFailureKind.Invalid, "value", name, $"Invalid value '{value}' for {name}: expected SourceType:parameter or SourceType:parameter:TargetType.");
         }
         var (source, param, target) = (parts[0], parts[1], parts.Length == 3 ? parts[2] : null);
         if (name == "_include" && source != resourceType)

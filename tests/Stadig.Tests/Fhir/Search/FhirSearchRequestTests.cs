@@ -18,7 +18,7 @@ public class FhirSearchRequestTests
     private static FhirIssue Refused(string type, string query, bool strict = true)
     {
         var error = Assert.Throws<FhirException>(() => Parse(type, query, strict));
-        Assert.Equal(HttpStatusCode.BadRequest, error.Status);
+        Assert.Equal(FhirFailureKind.Invalid, error.Kind);
         return Assert.Single(error.Issues);
     }
 
