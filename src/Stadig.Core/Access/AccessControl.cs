@@ -142,7 +142,7 @@ public sealed class AccessControl(Database database, PatientCheckpoint checkpoin
     public async Task<PatientBlocksAndConsents> BlocksAndConsentsAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "BlocksAndConsents", cancellationToken);
-        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
         var blocks = await connection.QueryAsync<PatientBlock>(
             """
             SELECT b.id AS Id, b.blocked_unit_id AS UnitId, u.name AS UnitName, b.created_at AS CreatedAt, s.display_name AS CreatedByName, b.reason AS Reason
