@@ -16,6 +16,8 @@ using Stadig.Storage;
 //   ingest --connection "<conn>" [--messages N] [--connections C] [--observations O]
 //                                                          ORU^R01 over MLLP on loopback: results/s, ACK latency
 //   chart  --connection "<conn>" [--iterations N]          chart overview latency with auditing on
+//   timeline --connection "<conn>" [--entries N] [--iterations N]
+//                                                          journal timeline pages for one patient with N entries, audited
 //   ceiling --connection "<conn>" [--concurrency C] [--seconds S] [--scale K]
 //                                                          chart overviews/s against pgbench -S on the same server
 //   fhir   --connection "<conn>" [--creates N] [--iterations N] [--concurrency C] [--patients P]
@@ -25,7 +27,7 @@ using Stadig.Storage;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling" or "fhir"))
+if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling" or "fhir" or "timeline"))
 {
     Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
@@ -36,6 +38,7 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench ceiling --connection <conn> [--concurrency C] [--seconds S] [--scale K]");
     Console.Error.WriteLine("       Stadig.Bench ingest --connection <conn> [--messages N] [--connections C] [--observations O]");
     Console.Error.WriteLine("       Stadig.Bench fhir --connection <conn> [--creates N] [--iterations N] [--concurrency C] [--patients P]");
+    Console.Error.WriteLine("       Stadig.Bench timeline --connection <conn> [--entries N] [--iterations N]");
     return 2;
 }
 
@@ -47,7 +50,7 @@ string Option(string name, string? fallback = null) =>
 var database = Database.FromConnectionString(Option("connection"));
 return args[0] switch
 {
-    "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), "ingest" => await IngestAsync(), "fhir" => await FhirAsync(),
+    "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), "ingest" => await IngestAsync(), "fhir" => await FhirAsync(), "timeline" => await TimelineAsync(),
     "ceiling" => await Stadig.Bench.CeilingBench.RunAsync(database, Option("connection"), BenchCallerAsync,
         int.Parse(Option("concurrency", "4"), CultureInfo.InvariantCulture), double.Parse(Option("seconds", "30"), CultureInfo.InvariantCulture),
         int.Parse(Option("scale", "50"), CultureInfo.InvariantCulture)), _ => await SearchAsync(),
@@ -239,6 +242,73 @@ async Task<int> ChartAsync()
     }
     Console.WriteLine($"{"action",-32} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8} {"avg items",9}");
     Print("chart overview (audited read)", times, (double)items / times.Count);
+    return 0;
+}
+
+// The journal timeline of one seeded patient given N more entries (FHIR Observations and
+// Encounters as another system writes them, and signed notes): the first page, a page deep in the
+// record (after a cursor), and one kind between two dates. Every page passes the checkpoint and is
+// audited, as in production.
+async Task<int> TimelineAsync()
+{
+    var entries = int.Parse(Option("entries", "1000"), CultureInfo.InvariantCulture);
+    var iterations = int.Parse(Option("iterations", "500"), CultureInfo.InvariantCulture);
+    var services = Stadig.CoreServices.Create(database, TimeProvider.System);
+    var caller = await BenchCallerAsync(services);
+    var patientId = (await SamplePatientsAsync(1)).Single();
+    await services.Access.RecordCareRelationAsync(caller, patientId, "Prestandamätning");
+    var setup = Stopwatch.StartNew();
+    var start = DateTimeOffset.UtcNow.AddDays(-entries);
+    for (var i = 0; i < entries; i += 100)
+    {
+        await database.InUnscopedTransactionAsync(async (c, tx) =>
+        {
+            for (var j = i; j < Math.Min(entries, i + 100); j++)
+            {
+                var at = start.AddDays(j).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+                var id = $"bench-{patientId:N}-{j}";
+                var json = j % 10 == 0
+                    ? $$$"""{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"type":[{"text":"Besök"}],"subject":{"reference":"Patient/{{{patientId}}}"},"period":{"start":"{{{at}}}"}}"""
+                    : $$$"""{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}],"text":"Body Weight"},"subject":{"reference":"Patient/{{{patientId}}}"},"effectiveDateTime":"{{{at}}}","valueQuantity":{"value":{{{70 + j % 7}}},"unit":"kg"}}""";
+                await Stadig.Fhir.Store.FhirResourceStore.PutAsync(c, tx, Stadig.Fhir.FhirJson.Parse(json), id, patientId, caller.UnitId, DateTimeOffset.UtcNow);
+            }
+            return 0;
+        });
+    }
+    for (var n = 0; n < 20; n++)
+    {
+        var note = await services.Notes.CreateDraftAsync(caller, patientId, "Daganteckning");
+        note = await services.Notes.SaveDraftAsync(caller, note.Id, note.Version, [new("Aktuellt", "Mätning.")]);
+        await services.Notes.SignAsync(caller, note.Id, note.Version);
+    }
+    Console.WriteLine($"{entries} FHIR entries and 20 signed notes added ({setup.Elapsed.TotalSeconds:F1} s, not timed)");
+
+    var deep = await services.Record.TimelineAsync(caller, patientId, new Stadig.Chart.TimelineQuery(PageSize: Stadig.Chart.TimelineQuery.MaxPageSize));
+    for (var k = 0; k < 3 && deep.Next is not null; k++)
+        deep = await services.Record.TimelineAsync(caller, patientId, new Stadig.Chart.TimelineQuery(After: deep.Next, PageSize: Stadig.Chart.TimelineQuery.MaxPageSize));
+    var cursor = deep.Next ?? throw new InvalidOperationException("fewer entries than expected");
+    var queries = new (string Name, Stadig.Chart.TimelineQuery Query)[]
+    {
+        ("timeline first page (50)", new()),
+        ("timeline page after 800", new(After: cursor)),
+        ("timeline encounters, one year", new([Stadig.Chart.RecordKind.Encounter], start.AddDays(entries / 2), start.AddDays(entries / 2 + 365))),
+    };
+    Console.WriteLine($"{"action",-32} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8} {"avg items",9}");
+    foreach (var (name, query) in queries)
+    {
+        for (var w = 0; w < 20; w++) await services.Record.TimelineAsync(caller, patientId, query);
+        var times = new List<double>(iterations);
+        long items = 0;
+        for (var n = 0; n < iterations; n++)
+        {
+            var watch = Stopwatch.StartNew();
+            var page = await services.Record.TimelineAsync(caller, patientId, query);
+            watch.Stop();
+            times.Add(watch.Elapsed.TotalMilliseconds);
+            items += page.Entries.Count;
+        }
+        Print(name, times, (double)items / times.Count);
+    }
     return 0;
 }
 

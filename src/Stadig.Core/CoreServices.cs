@@ -21,6 +21,7 @@ public sealed class CoreServices
     public required AccessControl Access { get; init; }
     public required PatientRegistry Patients { get; init; }
     public required PatientChart Chart { get; init; }
+    public required PatientRecord Record { get; init; }
     public required StaffDirectory Staff { get; init; }
     public required Notes.ClinicalNotes Notes { get; init; }
     public required LabResults.ResultQuarantine Quarantine { get; init; }
@@ -46,6 +47,7 @@ public sealed class CoreServices
             Access = accessControl,
             Patients = new PatientRegistry(database, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), checkpoint, audit, clock),
             Chart = new PatientChart(checkpoint),
+            Record = new PatientRecord(database, checkpoint),
             Staff = new StaffDirectory(database, clock),
             Notes = new Notes.ClinicalNotes(database, checkpoint, clock),
             Messages = new LabResults.MessageTracking(database, audit, clock),

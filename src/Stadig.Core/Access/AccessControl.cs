@@ -68,7 +68,7 @@ public sealed class AccessControl(Database database, PatientCheckpoint checkpoin
             new { id = Guid.NewGuid(), patientId, unitId = caller.UnitId, why, now, staffId = caller.StaffId, endsAt = now.AddDays(checkpoint.Options.CareRelationDays) },
             transaction);
         await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.Write, "CareRelation", AuditOutcome.Allowed, AuditFlags.ExplicitCareRelation, why), connection, transaction);
-        await transaction.CommitAsync(cancellationToken);
+        await Database.CommitAsync(transaction, cancellationToken);
     }
 
     /// <summary>
@@ -205,7 +205,7 @@ public sealed class AccessControl(Database database, PatientCheckpoint checkpoin
             new { id = Guid.NewGuid(), patientId, staffId = caller.StaffId, unitId = caller.UnitId, why, now, expires = now.AddHours(checkpoint.Options.EmergencyAccessHours) },
             transaction);
         await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.EmergencyOpen, "Patient", AuditOutcome.Allowed, AuditFlags.Emergency, why), connection, transaction);
-        await transaction.CommitAsync(cancellationToken);
+        await Database.CommitAsync(transaction, cancellationToken);
     }
 
     /// <summary>

@@ -18,6 +18,9 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
 {
     public AccessOptions Options => options;
 
+    /// <summary>The engine the scope's and grants' connections speak, for SQL written per dialect.</summary>
+    public DatabaseEngine Engine => database.Engine;
+
     /// <summary>Allows and audits a read of one patient's data, or throws <see cref="NotFoundException"/>.</summary>
     public async Task<PatientAccessGrant> ReadAsync(Caller caller, Guid patientId, string resource, CancellationToken cancellationToken = default)
     {
@@ -222,8 +225,8 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
             """,
             new { patientId, unitId = caller.UnitId, staffId = caller.StaffId, since, now }, transaction);
         var protectedText = await facts.ReadSingleOrDefaultAsync<string?>();
-        if (protectedText is null) return null;
-        var protectedIdentity = Enum.Parse<ProtectedIdentity>(protectedText);
+        // Every fact is read, also for a patient that does not exist: the start-up warm-up's refused
+        // caller then prepares what a granted one uses.
         var encounters = await facts.ReadSingleAsync<long>();
         var relations = await facts.ReadSingleAsync<long>();
         var emergencies = await facts.ReadSingleAsync<long>();
@@ -232,6 +235,8 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         var blocked = (await facts.ReadAsync<Guid>()).ToHashSet();
         // Read as rows: a consent for all units has no source, and a bare null does not read as a Guid?.
         var consented = (await facts.ReadAsync<ConsentSource>()).Select(c => c.SourceUnitId).ToHashSet();
+        if (protectedText is null) return null;
+        var protectedIdentity = Enum.Parse<ProtectedIdentity>(protectedText);
         return new PatientAccessContext
         {
             Caller = caller, PatientId = patientId, ProtectedIdentity = protectedIdentity,

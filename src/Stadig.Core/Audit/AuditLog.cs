@@ -66,7 +66,7 @@ public sealed class AuditLog(Database database, TimeProvider clock)
         await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         await using var transaction = await database.BeginAsync(connection, cancellationToken);
         var written = await AppendAsync(entry, connection, transaction);
-        await transaction.CommitAsync(cancellationToken);
+        await Database.CommitAsync(transaction, cancellationToken);
         return written;
     }
 

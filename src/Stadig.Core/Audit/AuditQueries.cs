@@ -190,7 +190,7 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
             new { note.Id, note.AuditEventId, note.ReviewedBy, note.ReviewedAt, note.Comment }, transaction);
         // The review is about the log, not the record: it goes in the system chain, naming the event.
         await audit.AppendAsync(new AuditEntry(auditor, null, AuditActivity.Write, "AuditReview", Detail: eventId.ToString()), connection, transaction);
-        await transaction.CommitAsync(cancellationToken);
+        await Database.CommitAsync(transaction, cancellationToken);
         return note;
     }
 

@@ -17,6 +17,11 @@ public sealed record WarningItem
     public string? Reaction { get; init; }
     public string? Severity { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
+    /// <summary>Null for the chart's own warning; else the system that wrote it over FHIR (its record is read-only here).</summary>
+    public string? Source { get; init; }
+    /// <summary>A FHIR allergy's verification status and criticality, as sent.</summary>
+    public string? Verification { get; init; }
+    public string? Criticality { get; init; }
 }
 
 public sealed record ProblemItem
@@ -28,6 +33,8 @@ public sealed record ProblemItem
     public string Text { get; init; } = "";
     public DateOnly? OnsetDate { get; init; }
     public DateTimeOffset RecordedAt { get; init; }
+    /// <summary>Null for the chart's own problem; else the system that wrote it over FHIR.</summary>
+    public string? Source { get; init; }
 }
 
 public sealed record NoteItem
@@ -100,12 +107,35 @@ public sealed record ChartOverview(
 public sealed class PatientChart(PatientCheckpoint checkpoint)
 {
     private const int Latest = 20;
+    private static readonly string[] ExternalTypes = ["AllergyIntolerance", "Flag", "Condition"];
 
     public async Task<ChartOverview> OverviewAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "ChartOverview", cancellationToken);
-        var context = grant.Context;
         await using var connection = await grant.OpenAsync(cancellationToken);
+        return await ReadAsync(grant.Context, connection, checkpoint.Engine) ?? throw new NotFoundException("Patienten finns inte.");
+    }
+
+    /// <summary>
+    /// The start-up warm-up: the overview's statements for a patient id that does not exist, so that the
+    /// first real chart finds them compiled and prepared. Nothing of anyone's is read — the id is checked
+    /// to belong to no patient first — so there is no access to decide or audit.
+    /// </summary>
+    public async Task WarmUpAsync(Caller nobody, Guid noPatientId, CancellationToken cancellationToken = default)
+    {
+        // A lookup before any decision, as for an entry found by its id: the scope's connection, and nothing of a patient's is read.
+        await using var connection = await checkpoint.Scope(nobody).OpenAsync(cancellationToken);
+        if (await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM patient WHERE id = @noPatientId", new { noPatientId }) > 0)
+            throw new InvalidOperationException("The warm-up's patient id belongs to a patient.");
+        await ReadAsync(new PatientAccessContext
+        {
+            Caller = nobody, PatientId = noPatientId, ProtectedIdentity = ProtectedIdentity.None, HasCareRelation = false, EmergencyOpen = false,
+            OwnUnits = new HashSet<Guid>(), BlockedUnits = new HashSet<Guid>(), ConsentedSources = new HashSet<Guid?>(),
+        }, connection, checkpoint.Engine);
+    }
+
+    private static async Task<ChartOverview?> ReadAsync(PatientAccessContext context, System.Data.Common.DbConnection connection, DatabaseEngine engine)
+    {
         using var rows = await connection.QueryMultipleAsync(
             $"""
             SELECT {PatientRegistry.PatientColumns} FROM patient WHERE id = @patientId;
@@ -128,14 +158,32 @@ public sealed class PatientChart(PatientCheckpoint checkpoint)
                 UNION SELECT unit_id FROM problem WHERE patient_id = @patientId) units;
             SELECT p.id AS Id, p.unit_id AS UnitId, u.name AS UnitName, p.code AS Code, p.text AS Text, p.onset_date AS OnsetDate, p.recorded_at AS RecordedAt
                 FROM problem p JOIN care_unit u ON u.id = p.unit_id WHERE p.patient_id = @patientId AND p.status = 'Active' ORDER BY p.recorded_at DESC;
-            """, new { patientId = grant.PatientId });
-        var patient = await rows.ReadSingleOrDefaultAsync<Patient>() ?? throw new NotFoundException("Patienten finns inte.");
+            """, new { patientId = context.PatientId });
+        // Every part is read before the patient is looked at, so the warm-up prepares them all.
+        var patient = await rows.ReadSingleOrDefaultAsync<Patient>();
         var warnings = (await rows.ReadAsync<WarningItem>()).Where(w => context.MaySee(w.UnitId)).ToList();
         var notes = (await rows.ReadAsync<NoteItem>()).Where(n => context.MaySee(n.UnitId)).Take(Latest).ToList();
         var results = (await rows.ReadAsync<ResultItem>()).Where(r => context.MaySee(r.UnitId)).Take(Latest).ToList();
         var encounters = (await rows.ReadAsync<EncounterItem>()).Where(e => context.MaySee(e.UnitId)).Take(Latest).ToList();
         var units = await rows.ReadAsync<Guid>();
         var problems = (await rows.ReadAsync<ProblemItem>()).Where(p => context.MaySee(p.UnitId)).ToList();
+        // One open command per connection (Npgsql): the grid is done before the FHIR store is read.
+        rows.Dispose();
+        // What other systems wrote over FHIR stands beside the chart's own, once (the chart's published copies are not read).
+        var external = (await PatientRecordQueries.ExternalAsync(connection, engine, context.PatientId, ExternalTypes))
+            .Where(r => context.MaySee(r.UnitId ?? Guid.Empty)).Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).ToList();
+        warnings.AddRange(external.Where(e => e.Kind is RecordKind.Allergy or RecordKind.Warning && PatientRecord.IsActiveSignal(e)).OrderByDescending(e => e.At).Select(e => new WarningItem
+        {
+            UnitId = e.UnitId ?? Guid.Empty, UnitName = e.UnitName ?? "", Category = e.Kind == RecordKind.Allergy ? "Hypersensitivity" : "Unstructured",
+            Text = e.Title, Agent = e.Kind == RecordKind.Allergy ? e.Title : null, Reaction = e.Detail, Severity = e.Severity, CreatedAt = e.At,
+            Source = e.Source, Verification = e.Verification, Criticality = e.Criticality,
+        }));
+        problems.AddRange(external.Where(e => e.Kind == RecordKind.Problem && PatientRecord.IsActiveProblem(e)).OrderByDescending(e => e.At).Select(e => new ProblemItem
+        {
+            UnitId = e.UnitId ?? Guid.Empty, UnitName = e.UnitName ?? "", Code = e.Code ?? "", Text = e.Title,
+            OnsetDate = DateOnly.FromDateTime(e.At.UtcDateTime), RecordedAt = e.At, Source = e.Source,
+        }));
+        if (patient is null) return null;
         return new ChartOverview(patient, warnings, notes, results, encounters,
             BlockedRecordsWithheld: units.Any(context.IsBlockedFromCaller),
             OpenedInEmergency: context.EmergencyOpen && !context.HasCareRelation) { Problems = problems };

@@ -201,7 +201,7 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
             WHERE n.patient_id = @patientId AND n.created_at >= @admittedAt AND n.status <> 'Discarded'
             ORDER BY n.created_at
             """, new { patientId, admittedAt }, transaction)).Where(n => grant.Context.MaySee(n.UnitId)).ToList();
-        await transaction.CommitAsync(cancellationToken);
+        await Database.CommitAsync(transaction, cancellationToken);
         return new DischargePreparation(patient, admission, admittedAt,
             notes.Where(n => n.Status == "Draft").Select(n => new UnsignedNote(n.Id, n.NoteType, n.CreatedAt, n.AuthorName)).ToList(),
             notes.Any(n => n.NoteType == Notes.NoteTypes.DischargeSummary));

@@ -87,9 +87,9 @@ public sealed partial class FhirService
         if (!importing && current is { Deleted: false } && FhirRecordPublisher.IsPublished(current.Content))
             throw new FhirException(FhirFailureKind.Unprocessable, "business-rule", path,
                 $"{type}/{id} is a record kept in Stadig's chart and published from it: change it in the chart (or with the record's own FHIR use case), not over the API.");
-        if (!importing && FhirRecordPublisher.IsPublished(resource))
+        if (!importing && (FhirRecordPublisher.IsPublished(resource) || FhirRecordPublisher.NamesSourceSystem(resource)))
             throw new FhirException(FhirFailureKind.Unprocessable, "business-rule", Prefixed(path, $"{type}.meta.tag"),
-                $"The tag {FhirRecordPublisher.SourceSystem}|{FhirRecordPublisher.SourceCode} marks records Stadig publishes from its chart; a client cannot set it.");
+                $"The system {FhirRecordPublisher.SourceSystem} (tag {FhirRecordPublisher.SourceCode}) marks records Stadig publishes from its chart; a client cannot use it.");
         if (current is not null && ifMatch is { } expected && expected != current.VersionId)
             throw new FhirException(FhirFailureKind.PreconditionFailed, "conflict", path,
                 $"{type}/{id} is at version {current.VersionId}, not {expected}: someone else changed it. Read it again and redo the change.");

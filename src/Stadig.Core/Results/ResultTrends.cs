@@ -29,6 +29,8 @@ public sealed record TrendPoint
     public string? AttachmentType { get; init; }
     /// <summary>True when the lab sent no range and the catalogue's interval for the patient is shown.</summary>
     public bool ReferenceFromCatalogue { get; init; }
+    /// <summary>Null for the lab's own result; else the system that wrote the Observation over FHIR.</summary>
+    public string? Source { get; init; }
 }
 
 public sealed record Trend(string AnalysisCode, string AnalysisName, string? Unit, IReadOnlyList<TrendPoint> Points, Patients.Patient Patient)
@@ -68,6 +70,16 @@ public sealed class ResultTrends(Database database, PatientCheckpoint checkpoint
         // A code asked for by itself whose results cannot join the catalogue's trend (another unit) still has its own.
         if (inTrend.Count == 0 && key != analysisCode) inTrend = rows.Where(r => r.AnalysisCode == analysisCode).ToList();
         var visible = inTrend.Where(p => grant.Context.MaySee(p.UnitId)).ToList();
+        // Observations other systems wrote over FHIR (vital signs, outside labs) under the code they were sent with.
+        var external = (await Stadig.Chart.PatientRecordQueries.ObservationsOfCodeAsync(connection, grant.PatientId, analysisCode))
+            .Where(r => grant.Context.MaySee(r.UnitId ?? Guid.Empty)).Select(r => Stadig.Chart.FhirRecordReader.Read(r.Row, r.UnitName))
+            .Where(e => e.Number is not null || e.Detail is not null)
+            .Select(e => new TrendPoint
+            {
+                AnalysisCode = e.Code ?? analysisCode, AnalysisName = e.Title, ObservedAt = e.At, Value = e.Number, ValueText = e.Number is null ? e.Detail : null,
+                Unit = e.NumberUnit, Status = e.Status ?? "", UnitId = e.UnitId ?? Guid.Empty, Source = e.Source,
+            });
+        visible = [.. visible.Concat(external).OrderBy(p => p.ObservedAt)];
         if (visible.Count == 0) throw new NotFoundException("Inga svar för den analysen.");
         // The patient for the banner under the same audited access: one read of the record, not two.
         var patient = await Patients.PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");

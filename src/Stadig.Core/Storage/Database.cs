@@ -77,8 +77,43 @@ public sealed class Database
         await using var connection = await OpenUnscopedAsync(cancellationToken);
         await using var transaction = await BeginAsync(connection, cancellationToken);
         var result = await work(connection, transaction);
-        await transaction.CommitAsync(cancellationToken);
+        await CommitAsync(transaction, cancellationToken);
         return result;
+    }
+
+    private static readonly AsyncLocal<RollBackScope?> CurrentRollBack = new();
+
+    /// <summary>
+    /// Until the scope is disposed, every transaction committed through <see cref="CommitAsync"/> in this
+    /// flow of control is rolled back instead: the start-up warm-up runs the real use cases (their audit
+    /// events included) and keeps none of it. Only code in the same async flow is affected, so requests
+    /// served meanwhile commit as always.
+    /// </summary>
+    public static RollBackScope RollBackEverything() => CurrentRollBack.Value = new RollBackScope();
+
+    /// <summary>Commits, or rolls back inside <see cref="RollBackEverything"/>.</summary>
+    public static async Task CommitAsync(DbTransaction transaction, CancellationToken cancellationToken = default)
+    {
+        if (CurrentRollBack.Value is { IsActive: true } scope)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            Interlocked.Increment(ref scope.RolledBackCount);
+            return;
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public sealed class RollBackScope : IDisposable
+    {
+        internal int RolledBackCount;
+
+        public bool IsActive { get; private set; } = true;
+
+        /// <summary>How many transactions were rolled back instead of committed.</summary>
+        public int RolledBack => Volatile.Read(ref RolledBackCount);
+
+        // Work started inside the scope that outlives it (nothing does today) would commit again.
+        public void Dispose() => IsActive = false;
     }
 
     public async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken)

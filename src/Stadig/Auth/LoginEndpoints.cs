@@ -14,6 +14,7 @@ public static class LoginEndpoints
     {
         app.MapPost("/login", LoginAsync).AllowAnonymous().RequireRateLimiting(StadigServices.LoginRateLimit).DisableAntiforgery()
             .AddEndpointFilter(AntiforgeryFilter);
+        app.MapGet("/login/siths", SignInThroughIdp).AllowAnonymous();
         app.MapPost("/assignment", ChooseAssignmentAsync);
         app.MapPost("/logout", (Delegate)LogoutAsync);
         app.MapGet("/culture", SetCulture).AllowAnonymous();
@@ -39,6 +40,7 @@ public static class LoginEndpoints
             {
                 LoginOutcome.TooSoon => "wait",
                 LoginOutcome.DemoUserNotAllowed => "demo",
+                LoginOutcome.LocalPasswordsOff => "local",
                 _ => "wrong",
             };
             return Results.Redirect($"/login?error={reason}&returnUrl={Uri.EscapeDataString(SafeReturnUrl(returnUrl))}");
@@ -59,13 +61,45 @@ public static class LoginEndpoints
         if (member is null) return Results.Redirect("/login");
         var assignment = (await staff.AssignmentsOfAsync(staffId, http.RequestAborted)).FirstOrDefault(a => a.Id == assignmentId);
         if (assignment is null) return Results.Redirect("/assignment?error=unknown");
-        await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, LoginService.PrincipalFor(member, assignment));
+        var throughIdp = http.User.FindFirst(StadigClaims.SignedInWith)?.Value == OidcSignIn.ThroughIdp;
+        await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, LoginService.PrincipalFor(member, assignment, throughIdp));
         return Results.Redirect(SafeReturnUrl(returnUrl));
     }
 
-    private static async Task<IResult> LogoutAsync(HttpContext http)
+    /// <summary>Sends the browser to the region's IdP; it comes back to /signin-oidc (<see cref="OidcSignIn"/>).</summary>
+    private static async Task<IResult> SignInThroughIdp(HttpContext http, string? returnUrl, StadigOptions options, ILoggerFactory logs)
     {
+        if (!options.Oidc.IsConfigured) return Results.Redirect("/login");
+        try
+        {
+            await http.ChallengeAsync(OidcSignIn.Scheme, new AuthenticationProperties { RedirectUri = SafeReturnUrl(returnUrl) });
+            return Results.Empty;
+        }
+        catch (InvalidOperationException e)
+        {
+            // The IdP's discovery document cannot be read (down, or a wrong Authority): say so on the login page, not with a 500.
+            logs.CreateLogger("Stadig.Security").LogWarning("The identity provider cannot be reached: {Reason}", e.GetType().Name);
+            return Results.Redirect("/login?error=idp");
+        }
+    }
+
+    private static async Task<IResult> LogoutAsync(HttpContext http, StadigOptions options)
+    {
+        var throughIdp = http.User.FindFirst(StadigClaims.SignedInWith)?.Value == OidcSignIn.ThroughIdp;
         await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+        // Signed in through the IdP: its session ends too, or the next sign-in would not ask for the card.
+        if (throughIdp && options.Oidc.IsConfigured)
+        {
+            try
+            {
+                await http.SignOutAsync(OidcSignIn.Scheme, new AuthenticationProperties { RedirectUri = "/login" });
+                return Results.Empty;
+            }
+            catch (InvalidOperationException)
+            {
+                // The IdP offers no end-session endpoint: Stadig's own session is over all the same.
+            }
+        }
         return Results.Redirect("/login");
     }
 

@@ -14,12 +14,14 @@ public enum LoginOutcome
     /// <summary>Too many failures from this address for this account: it must wait a little before the next try.</summary>
     TooSoon,
     DemoUserNotAllowed,
+    /// <summary>This installation takes no local passwords: staff sign in through the region's IdP.</summary>
+    LocalPasswordsOff,
 }
 
 public sealed record LoginResult(LoginOutcome Outcome, StaffMember? Staff = null, TimeSpan? RetryAfter = null);
 
 /// <summary>Local accounts: password check with the framework's hasher, growing delays after repeated failures (<see cref="LoginThrottle"/>).</summary>
-public sealed class LoginService(StaffDirectory staff, IPasswordHasher<object> hasher, InstallationSettings installation, LoginThrottle throttle)
+public sealed class LoginService(StaffDirectory staff, IPasswordHasher<object> hasher, InstallationSettings installation, LoginThrottle throttle, StadigOptions options)
 {
     // Verified when the username is unknown, so that a wrong username costs as much time as a wrong password.
     private static readonly string DummyHash = new PasswordHasher<object>().HashPassword(new object(), "not-a-password");
@@ -27,6 +29,7 @@ public sealed class LoginService(StaffDirectory staff, IPasswordHasher<object> h
     /// <param name="source">The client's address: failures slow only this address's next tries of this account.</param>
     public async Task<LoginResult> CheckAsync(string? username, string? password, string source, CancellationToken cancellationToken = default)
     {
+        if (!await OidcSignIn.LocalPasswordsAllowedAsync(options.Oidc, installation, cancellationToken)) return new LoginResult(LoginOutcome.LocalPasswordsOff);
         if (throttle.WaitFor(username, source) is { } wait) return new LoginResult(LoginOutcome.TooSoon, RetryAfter: wait);
         var member = string.IsNullOrWhiteSpace(username) ? null : await staff.FindByUsernameAsync(username, cancellationToken);
         if (member?.PasswordHash is null)
@@ -51,7 +54,8 @@ public sealed class LoginService(StaffDirectory staff, IPasswordHasher<object> h
         return new LoginResult(LoginOutcome.Success, member);
     }
 
-    public static ClaimsPrincipal PrincipalFor(StaffMember member, Assignment? assignment)
+    /// <param name="throughIdp">Signed in through the region's IdP: signing out then also ends the IdP's session.</param>
+    public static ClaimsPrincipal PrincipalFor(StaffMember member, Assignment? assignment, bool throughIdp = false)
     {
         var claims = new List<Claim>
         {
@@ -59,6 +63,7 @@ public sealed class LoginService(StaffDirectory staff, IPasswordHasher<object> h
             new(StadigClaims.HsaId, member.HsaId),
             new(StadigClaims.Name, member.DisplayName),
         };
+        if (throughIdp) claims.Add(new Claim(StadigClaims.SignedInWith, OidcSignIn.ThroughIdp));
         if (assignment is not null)
         {
             claims.Add(new Claim(StadigClaims.AssignmentId, assignment.Id.ToString()));

@@ -14,6 +14,8 @@ public static class StadigClaims
     public const string UnitName = "unit_name";
     public const string Role = "role";
     public const string Purpose = "purpose";
+    /// <summary>In the session: "idp" when the person signed in through the region's identity provider.</summary>
+    public const string SignedInWith = "signed_in_with";
 }
 
 /// <summary>The fixed usernames of the demo region (password "demo"), one per role.</summary>

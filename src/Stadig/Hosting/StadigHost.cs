@@ -70,6 +70,15 @@ public static class StadigHost
         foreach (var proxy in options.ForwardedProxies)
             if (!(proxy.Contains('/') ? System.Net.IPNetwork.TryParse(proxy, out _) : System.Net.IPAddress.TryParse(proxy, out _)))
                 throw new StartupException($"Invalid configuration value: Stadig:ForwardedProxies has '{proxy}', which is not an IP address or network.");
+        if (options.Oidc.IsConfigured)
+        {
+            if (!Uri.TryCreate(options.Oidc.Authority, UriKind.Absolute, out var authority) || authority.Scheme is not ("https" or "http"))
+                throw new StartupException($"Invalid configuration value: Stadig:Oidc:Authority '{options.Oidc.Authority}' is not an http(s) URL.");
+            if (string.IsNullOrWhiteSpace(options.Oidc.ClientId))
+                throw new StartupException("Invalid configuration value: Stadig:Oidc:Authority is set but Stadig:Oidc:ClientId is not.");
+            if (string.IsNullOrWhiteSpace(options.Oidc.HsaIdClaim))
+                throw new StartupException("Invalid configuration value: Stadig:Oidc:HsaIdClaim is empty; it names the ID token's HSA-id claim.");
+        }
         return (options, configuration);
     }
 

@@ -59,6 +59,9 @@ public sealed class StadigOptions
 
     public JwtOptions Jwt { get; set; } = new();
 
+    /// <summary>Staff sign-in through the region's identity provider (OpenID Connect).</summary>
+    public Stadig.Auth.OidcSettings Oidc { get; set; } = new();
+
     /// <summary>How many requests run at once, how long one may wait, and every request's deadline.</summary>
     public AdmissionOptions Admission { get; set; } = new();
 
@@ -73,6 +76,9 @@ public sealed class StadigOptions
 
     /// <summary>Encounters: how long a discharge may be undone.</summary>
     public Stadig.Encounters.EncounterOptions Encounters { get; set; } = new();
+
+    /// <summary>The node's own first use of the main pages at start, before it reports ready.</summary>
+    public WarmUpSettings WarmUp { get; set; } = new();
 
     /// <summary>Care relation and emergency access durations.</summary>
     public Stadig.Access.AccessOptions Access { get; set; } = new();

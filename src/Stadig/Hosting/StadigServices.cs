@@ -62,6 +62,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Access.AccessControl>();
         services.AddSingleton<PatientRegistry>();
         services.AddSingleton<Stadig.Chart.PatientChart>();
+        services.AddSingleton<Stadig.Chart.PatientRecord>();
         services.AddSingleton<Stadig.Notes.ClinicalNotes>();
         services.AddSingleton<Stadig.LabResults.ResultQuarantine>();
         services.AddSingleton<Stadig.LabResults.MessageTracking>();
@@ -86,6 +87,9 @@ public static class StadigServices
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<LoginService>();
         services.AddScoped<CallerAccessor>();
+        services.AddSingleton(options.WarmUp);
+        services.AddSingleton<WarmUp>();
+        services.AddHostedService(sp => sp.GetRequiredService<WarmUp>());
         services.AddHttpContextAccessor();
 
         AddForwardedHeaders(services, options);
@@ -118,7 +122,8 @@ public static class StadigServices
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemMapping>();
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
-            .AddCheck<LabMessagesHealthCheck>("hl7-messages", tags: ["ready"]);
+            .AddCheck<LabMessagesHealthCheck>("hl7-messages", tags: ["ready"])
+            .AddCheck<WarmUpHealthCheck>("warm-up", tags: ["ready"]);
         services.AddRazorComponents();
         // Swedish text is written as UTF-8 characters, not as numeric entities: smaller pages, and the
         // bytes on screen, in print and in a saved page are the letters that were typed.
@@ -231,11 +236,14 @@ public static class StadigServices
                         return Task.CompletedTask;
                     },
                 };
-            });
+            })
+            .AddOidc(options.Oidc);
     }
 
     public static void UseStadig(this WebApplication app)
     {
+        // First, so that everything its requests do, error pages included, is rolled back.
+        app.UseWarmUpRollBack();
         if (app.Services.GetRequiredService<StadigOptions>().ForwardedProxies.Length > 0) app.UseForwardedHeaders();
         // One error map (ProblemMapping): the API gets ProblemDetails; a page request gets the error
         // page re-executed with the failure's status, in the layout and the user's language.

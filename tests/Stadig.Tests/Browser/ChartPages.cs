@@ -22,12 +22,5 @@ internal sealed record ChartPages(StadigServer Server, Guid PatientId, Guid Sign
         return new ChartPages(server, patientId, note.Id, draft.Id);
     }
 
-    public static async Task LogInAsync(IPage page)
-    {
-        await page.GotoAsync("/login");
-        await page.FillAsync("#username", "lena");
-        await page.FillAsync("#password", "lösen");
-        await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
-    }
+    public static Task LogInAsync(IPage page) => Infrastructure.Browser.LogInAsync(page, "lena");
 }

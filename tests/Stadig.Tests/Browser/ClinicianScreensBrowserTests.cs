@@ -14,16 +14,6 @@ namespace Stadig.Tests.Browser;
 [Collection("Browser")]
 public class ClinicianScreensBrowserTests
 {
-    private static async Task<(IPlaywright Playwright, IBrowser Browser, IPage Page)> OpenAsync(StadigServer server, string? initScript = null)
-    {
-        var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        // Generous waits: a busy two-core CI machine runs the whole suite at once (waiting on conditions, never sleeping).
-        page.SetDefaultTimeout(90_000);
-        if (initScript is not null) await page.AddInitScriptAsync(initScript);
-        return (playwright, browser, page);
-    }
-
     private static string WallClock(StadigServer server, DateTimeOffset instant) =>
         server.Services.GetRequiredService<Stadig.Common.RegionTime>().ToRegion(instant).ToString("yyyy-MM-dd'T'HH:mm", CultureInfo.InvariantCulture);
 
@@ -32,9 +22,8 @@ public class ClinicianScreensBrowserTests
     {
         var pages = await ChartPages.CreateAsync();
         await using var _s = pages.Server;
-        var (playwright, browser, page) = await OpenAsync(pages.Server);
-        using var _p = playwright;
-        await using var _b = browser;
+        await using var browser = await Infrastructure.Browser.OpenAsync(pages.Server.Address);
+        var page = browser.Page;
         await ChartPages.LogInAsync(page);
 
         // A note of this stay, left unsigned.
@@ -88,9 +77,8 @@ public class ClinicianScreensBrowserTests
         var pages = await ChartPages.CreateAsync();
         await using var _s = pages.Server;
         // The browser's print dialog is replaced by a counter: what matters is that print is called, after the log.
-        var (playwright, browser, page) = await OpenAsync(pages.Server, "window.print = () => { window.__printed = (window.__printed || 0) + 1; };");
-        using var _p = playwright;
-        await using var _b = browser;
+        await using var browser = await Infrastructure.Browser.OpenAsync(pages.Server.Address, "window.print = () => { window.__printed = (window.__printed || 0) + 1; };");
+        var page = browser.Page;
         await ChartPages.LogInAsync(page);
 
         await page.GotoAsync($"/notes/{pages.SignedNoteId}");
@@ -109,9 +97,8 @@ public class ClinicianScreensBrowserTests
     {
         var pages = await ChartPages.CreateAsync();
         await using var _s = pages.Server;
-        var (playwright, browser, page) = await OpenAsync(pages.Server);
-        using var _p = playwright;
-        await using var _b = browser;
+        await using var browser = await Infrastructure.Browser.OpenAsync(pages.Server.Address);
+        var page = browser.Page;
         await ChartPages.LogInAsync(page);
         var max = Stadig.Notes.ClinicalNotes.MaxKeywordLength;
         var tooLong = string.Concat(Enumerable.Repeat("Andningsbesvär. ", max / 16 + 1))[..(max + 5)];
@@ -149,9 +136,8 @@ public class ClinicianScreensBrowserTests
     {
         var pages = await ChartPages.CreateAsync();
         await using var _s = pages.Server;
-        var (playwright, browser, page) = await OpenAsync(pages.Server);
-        using var _p = playwright;
-        await using var _b = browser;
+        await using var browser = await Infrastructure.Browser.OpenAsync(pages.Server.Address);
+        var page = browser.Page;
         await ChartPages.LogInAsync(page);
 
         await page.GotoAsync("/worklist");
@@ -176,14 +162,9 @@ public class ClinicianScreensBrowserTests
         await using var _s = pages.Server;
         var (member, assignments) = await pages.Server.AddUserAsync("sara", "lösen", false, Role.Nurse);
         var patient = (await pages.Server.Patients.RegisterAsync(StadigServer.CallerFor(member, assignments[0]), TestNumbers.Personnummer(1950, 5, 5), new("Berg", "Bo"))).PatientId;
-        var (playwright, browser, page) = await OpenAsync(pages.Server);
-        using var _p = playwright;
-        await using var _b = browser;
-        await page.GotoAsync("/login");
-        await page.FillAsync("#username", "sara");
-        await page.FillAsync("#password", "lösen");
-        await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        await using var browser = await Infrastructure.Browser.OpenAsync(pages.Server.Address);
+        var page = browser.Page;
+        await Infrastructure.Browser.LogInAsync(page, "sara");
 
         await page.GotoAsync($"/patients/{patient}");
         var offered = await page.Locator("#note-type option").AllInnerTextsAsync();

@@ -13,16 +13,9 @@ public class LabContentBrowserTests
     {
         var (server, _, patientId) = await LabContentPagesTests.ChartWithLabContentAsync(DatabaseEngine.Sqlite);
         await using var _s = server;
-        var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
-        using var _p = playwright;
-        await using var _b = browser;
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        page.SetDefaultTimeout(90_000);
-        await page.GotoAsync("/login");
-        await page.FillAsync("#username", "eva");
-        await page.FillAsync("#password", "lösen");
-        await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        await using var browser = await Infrastructure.Browser.OpenAsync(server.Address);
+        var page = browser.Page;
+        await Infrastructure.Browser.LogInAsync(page, "eva");
 
         await page.GotoAsync($"/patients/{patientId}");
         var link = page.Locator("a.lab-document");

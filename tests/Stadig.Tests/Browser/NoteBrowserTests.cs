@@ -21,18 +21,9 @@ public class NoteBrowserTests
         var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
         var (member, assignments) = await server.AddUserAsync("lena", "lösen");
         var patientId = (await server.Patients.RegisterAsync(StadigServer.CallerFor(member, assignments[0]), "19121212-1212", new("Öström", "Anna"))).PatientId;
-        var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
-        using var _p = playwright;
-        await using var _b = browser;
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        // Generous waits: a busy two-core CI machine runs the whole suite at once (waiting on conditions, never sleeping).
-        page.SetDefaultTimeout(90_000);
-
-        await page.GotoAsync("/login");
-        await page.FillAsync("#username", "lena");
-        await page.FillAsync("#password", "lösen");
-        await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        await using var browser = await Infrastructure.Browser.OpenAsync(server.Address);
+        var page = browser.Page;
+        await Infrastructure.Browser.LogInAsync(page, "lena");
         await page.GotoAsync($"/patients/{patientId}");
         await page.SelectOptionAsync("#note-type", "Besöksanteckning");
         await page.ClickAsync("#new-note");
@@ -86,28 +77,22 @@ public class NoteBrowserTests
 [Collection("Browser")]
 public class NoteOfflineAndKeyboardBrowserTests
 {
-    private static async Task<(StadigServer Server, IPlaywright Playwright, IBrowser Browser, IPage Page, Guid PatientId)> StartAsync()
+    private static async Task<(StadigServer Server, BrowserPage Browser, IPage Page, Guid PatientId)> StartAsync()
     {
         var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
         var (member, assignments) = await server.AddUserAsync("lena", "lösen");
         var patientId = (await server.Patients.RegisterAsync(StadigServer.CallerFor(member, assignments[0]), "19121212-1212", new("Öström", "Anna"))).PatientId;
-        var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        page.SetDefaultTimeout(90_000);
-        await page.GotoAsync("/login");
-        await page.FillAsync("#username", "lena");
-        await page.FillAsync("#password", "lösen");
-        await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
-        return (server, playwright, browser, page, patientId);
+        var browser = await Infrastructure.Browser.OpenAsync(server.Address);
+        var page = browser.Page;
+        await Infrastructure.Browser.LogInAsync(page, "lena");
+        return (server, browser, page, patientId);
     }
 
     [Fact]
     public async Task Typing_on_while_the_browser_is_offline_syncs_the_draft_when_the_network_returns()
     {
-        var (server, playwright, browser, page, patientId) = await StartAsync();
+        var (server, browser, page, patientId) = await StartAsync();
         await using var _s = server;
-        using var _p = playwright;
         await using var _b = browser;
         await page.GotoAsync($"/patients/{patientId}");
         await page.ClickAsync("#new-note");
@@ -129,9 +114,8 @@ public class NoteOfflineAndKeyboardBrowserTests
     [Fact]
     public async Task A_clinician_goes_from_search_to_chart_to_a_new_signed_note_with_the_keyboard_only()
     {
-        var (server, playwright, browser, page, patientId) = await StartAsync();
+        var (server, browser, page, patientId) = await StartAsync();
         await using var _s = server;
-        using var _p = playwright;
         await using var _b = browser;
 
         // Search: type, Enter; arrow into the results, Enter opens the chart.

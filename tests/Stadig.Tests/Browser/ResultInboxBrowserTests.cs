@@ -30,17 +30,9 @@ public class ResultInboxBrowserTests
                 $"OBX|1|NM|K^P-Kalium^L||{value}|mmol/L|3.5-4.4|{flag}|||F|||{day}0700\r");
         }
 
-        var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
-        using var _p = playwright;
-        await using var _b = browser;
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        // Generous waits: a busy two-core CI machine runs the whole suite at once (waiting on conditions, never sleeping).
-        page.SetDefaultTimeout(90_000);
-        await page.GotoAsync("/login");
-        await page.FillAsync("#username", "doktor");
-        await page.FillAsync("#password", "lösen");
-        await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        await using var browser = await Infrastructure.Browser.OpenAsync(server.Address);
+        var page = browser.Page;
+        await Infrastructure.Browser.LogInAsync(page, "doktor");
 
         await page.GotoAsync("/results/inbox");
         await page.WaitForSelectorAsync("#inbox");

@@ -19,7 +19,7 @@ public class SyntheaLoadTests
         {
             var bundle = JsonNode.Parse(await File.ReadAllTextAsync(file, TestContext.Current.CancellationToken))!;
             var (status, response, _) = await client.PostFhirAsync("/fhir", bundle);
-            Assert.True(status == HttpStatusCode.OK, $"{Path.GetFileName(file)}: {FhirCalls.Issues(response)}");
+            Assert.True(status == HttpStatusCode.OK, $"{Path.GetFileName(file)}: {(int)status} {FhirCalls.Issues(response)}");
             Assert.Equal(bundle["entry"]!.AsArray().Count, response["entry"]!.AsArray().Count);
             entries += bundle["entry"]!.AsArray().Count;
             families.AddRange(bundle["entry"]!.AsArray().Select(e => e!["resource"]!).Where(r => r["resourceType"]!.GetValue<string>() == "Patient")

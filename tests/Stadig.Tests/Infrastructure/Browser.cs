@@ -24,11 +24,49 @@ public static class Browser
         return (playwright, browser);
     }
 
+    /// <summary>
+    /// A Chromium with one page on <paramref name="server"/>: 1280 × 900 unless told, generous waits (a
+    /// busy two-core CI machine runs the whole suite at once: tests wait on conditions, never sleep), and
+    /// <paramref name="initScript"/> run in every document before the page's own scripts.
+    /// </summary>
+    public static async Task<BrowserPage> OpenAsync(Uri server, string? initScript = null, int width = 1280, int height = 900)
+    {
+        var (playwright, browser) = await LaunchAsync();
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.ToString(), ViewportSize = new ViewportSize { Width = width, Height = height } });
+        page.SetDefaultTimeout(90_000);
+        if (initScript is not null) await page.AddInitScriptAsync(initScript);
+        return new BrowserPage(playwright, browser, page);
+    }
+
+    /// <summary>Logs in with the login form, as a person does, and waits for the start page.</summary>
+    public static async Task LogInAsync(IPage page, string username, string password = "lösen")
+    {
+        await page.GotoAsync("/login");
+        await page.FillAsync("#username", username);
+        await page.FillAsync("#password", password);
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+    }
+
     /// <summary>Where screenshots go: TestResults/screenshots beside the test assembly, for a person to look at.</summary>
     public static string ScreenshotPath(string name)
     {
         var folder = Path.Combine(AppContext.BaseDirectory, "TestResults", "screenshots");
         Directory.CreateDirectory(folder);
         return Path.Combine(folder, name + ".png");
+    }
+}
+
+/// <summary>A browser and its one page, closed together.</summary>
+public sealed class BrowserPage(IPlaywright playwright, IBrowser browser, IPage page) : IAsyncDisposable
+{
+    public IBrowser Browser => browser;
+
+    public IPage Page => page;
+
+    public async ValueTask DisposeAsync()
+    {
+        await browser.DisposeAsync();
+        playwright.Dispose();
     }
 }

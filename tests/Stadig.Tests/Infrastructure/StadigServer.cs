@@ -54,7 +54,8 @@ public sealed partial class StadigServer : IAsyncDisposable
     private static async Task<StadigServer> StartOnAsync(string connectionString, string url, string[] settings, TimeProvider? clock)
     {
         // MLLP off unless a test asks: parallel servers must not contend for the one default port.
-        var args = new List<string> { "--database", connectionString, "--urls", url, "--Stadig:SeedDemoAtStart=false", "--Stadig:Mllp:Port=0" };
+        // Warm-up off unless a test asks: it is the node's own work at start, and most tests want a server ready at once.
+        var args = new List<string> { "--database", connectionString, "--urls", url, "--Stadig:SeedDemoAtStart=false", "--Stadig:Mllp:Port=0", "--Stadig:WarmUp:Enabled=false" };
         args.AddRange(settings);
         var log = new CapturedLog();
         var app = await StadigHost.BuildAsync(args.ToArray(), builder =>

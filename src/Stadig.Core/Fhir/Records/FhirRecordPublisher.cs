@@ -27,6 +27,13 @@ public static class FhirRecordPublisher
             FhirJson.String(t["system"]) == SourceSystem && FhirJson.String(t["code"]) == SourceCode);
 
     /// <summary>
+    /// Whether a resource names the record-source system anywhere: the chart's views leave out what
+    /// names it as a published copy (one SQL pattern), so a client may not use it at all.
+    /// </summary>
+    public static bool NamesSourceSystem(JsonObject resource) =>
+        FhirJson.Serialize(resource).Contains("\"" + SourceSystem + "\"", StringComparison.Ordinal);
+
+    /// <summary>
     /// Stores <paramref name="resource"/> as <c>{type}/{id}</c>, a new version only when its content
     /// changed (a re-publish of the same record, e.g. by the backfill, leaves the history alone).
     /// </summary>
