@@ -23,7 +23,7 @@ public static partial class CeilingBench
         var services = Stadig.CoreServices.Create(database, TimeProvider.System);
         var caller = await benchCaller(services);
         List<Guid> patients;
-        await using (var connection = await database.OpenAsync())
+        await using (var connection = await database.OpenUnscopedAsync())
             patients = (await connection.QueryAsync<Guid>("SELECT id FROM patient WHERE merged_into_id IS NULL ORDER BY random() LIMIT 2000")).ToList();
         if (patients.Count == 0) { Console.Error.WriteLine("no patients: run the seed verb first"); return 1; }
         foreach (var id in patients) await services.Access.RecordCareRelationAsync(caller, id, "Prestandamätning");
@@ -36,7 +36,7 @@ public static partial class CeilingBench
         var maintenance = Database.FromConnectionString(new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres" }.ConnectionString);
         const int sample = 200;
         double commandsPerOverview, resetsPerOverview;
-        await using (var stats = await maintenance.OpenAsync())
+        await using (var stats = await maintenance.OpenUnscopedAsync())
         {
             try
             {
@@ -69,7 +69,7 @@ public static partial class CeilingBench
         var chartRate = done / watch.Elapsed.TotalSeconds;
 
         // pgbench -S on the same server, its own database.
-        await using (var connection = await database.OpenAsync())
+        await using (var connection = await database.OpenUnscopedAsync())
         {
             if (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM pg_database WHERE datname = 'stadig_pgbench'") == 0)
                 await connection.ExecuteAsync("CREATE DATABASE stadig_pgbench");

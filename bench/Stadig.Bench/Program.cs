@@ -74,7 +74,7 @@ async Task<Caller> BenchCallerAsync(Stadig.CoreServices services)
 
 async Task<List<Guid>> SamplePatientsAsync(int count)
 {
-    await using var connection = await database.OpenAsync();
+    await using var connection = await database.OpenUnscopedAsync();
     return (await connection.QueryAsync<Guid>($"SELECT id FROM patient ORDER BY random() LIMIT {count}")).ToList();
 }
 
@@ -179,7 +179,7 @@ async Task<int> IngestAsync()
     listener.Start();
 
     List<(string Identifier, string Family, string Given, DateOnly? Born)> people;
-    await using (var connection = await database.OpenAsync())
+    await using (var connection = await database.OpenUnscopedAsync())
         people = (await connection.QueryAsync<(string, string, string, DateOnly?)>(
             "SELECT identifier, family_name, given_names, birth_date FROM patient WHERE identifier_kind = 'Personnummer' AND merged_into_id IS NULL ORDER BY random() LIMIT 20000")).ToList();
     if (people.Count == 0) { Console.Error.WriteLine("no patients: run the seed verb first"); return 1; }
@@ -306,7 +306,7 @@ async Task<int> TimelineAsync()
     var start = DateTimeOffset.UtcNow.AddDays(-entries);
     for (var i = 0; i < entries; i += 100)
     {
-        await database.InTransactionAsync(async (c, tx) =>
+        await database.InUnscopedTransactionAsync(async (c, tx) =>
         {
             for (var j = i; j < Math.Min(entries, i + 100); j++)
             {
@@ -377,7 +377,7 @@ async Task<int> FhirAsync()
     // The bench physician's patients: a random sample of live personnummer patients, each given a
     // care relation with the physician's ward (not timed) — the way a ward's patients are reached.
     List<(Guid Id, string Identifier, string Family)> patients;
-    await using (var connection = await database.OpenAsync())
+    await using (var connection = await database.OpenUnscopedAsync())
         patients = (await connection.QueryAsync<(Guid, string, string)>(
             $"SELECT id, identifier, family_name FROM patient WHERE identifier_kind = 'Personnummer' AND merged_into_id IS NULL ORDER BY random() LIMIT {patientCount}")).ToList();
     if (patients.Count == 0) { Console.Error.WriteLine("no patients: run the seed verb first"); return 1; }
@@ -522,7 +522,7 @@ async Task<int> MigrateAsync()
     var applied = await new Migrator(database).MigrateAsync();
     Console.WriteLine($"migrations applied: {(applied.Count == 0 ? "none" : string.Join(", ", applied.Select(m => m.Name)))} ({watch.Elapsed.TotalSeconds:F1} s)");
     // As after seeding: fresh statistics and visibility map, so that new indexes can be index-only.
-    await using var connection = await database.OpenAsync();
+    await using var connection = await database.OpenUnscopedAsync();
     await connection.ExecuteAsync(database.Engine == DatabaseEngine.Postgres ? "VACUUM (ANALYZE) patient" : "ANALYZE", commandTimeout: 3600);
     Console.WriteLine($"total with VACUUM ANALYZE: {watch.Elapsed.TotalSeconds:F1} s");
     return 0;
@@ -555,7 +555,7 @@ async Task<int> SearchAsync()
     // every number kind applies), plus some whose family names carry å, ä or ö.
     List<(string Identifier, string Family, string Given)> sample;
     List<(string Identifier, string Family, string Given)> doubles, plain;
-    await using (var connection = await database.OpenAsync())
+    await using (var connection = await database.OpenUnscopedAsync())
     {
         var random1 = (await connection.QueryAsync<(string, string, string)>(
             "SELECT identifier, family_name, given_names FROM patient WHERE identifier_kind = 'Personnummer' ORDER BY random() LIMIT 2000")).ToList();

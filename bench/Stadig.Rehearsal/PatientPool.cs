@@ -1,4 +1,6 @@
 using Dapper;
+using Stadig.Access;
+using Stadig.Audit;
 using Stadig.Organisation;
 using Stadig.Storage;
 
@@ -44,27 +46,28 @@ public sealed class PatientPool
         var physicianAssignments = await staff.AssignmentsOfAsync(physician.Id, cancellationToken);
         var nurseAssignments = await staff.AssignmentsOfAsync(nurse.Id, cancellationToken);
         var kinds = (await staff.UnitsAsync(cancellationToken)).ToDictionary(u => u.Id, u => u.Kind);
-        var now = DateTimeOffset.UtcNow;
+        var checkpoint = new PatientCheckpoint(database, new AuditLog(database, TimeProvider.System), new AccessOptions { CareRelationDays = config.CareRelationDays },
+            TimeProvider.System);
         var units = new List<PoolUnit>();
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         foreach (var a in physicianAssignments.Where(a => a.Role == Role.Physician && a.Purpose == Purpose.CareAndTreatment))
         {
             var nurseAssignment = nurseAssignments.FirstOrDefault(n => n.UnitId == a.UnitId && n.Role == Role.Nurse);
             if (nurseAssignment is null) continue;
+            // The checkpoint's own care-relation rule, so the pool is exactly the patients the server will open for this unit.
+            var parameters = checkpoint.CareRelationParameters(new Caller(physician.Id, physician.HsaId, physician.DisplayName, a.Role, a.UnitId,
+                a.UnitHsaId, a.Purpose));
+            parameters.Add("limit", config.PoolPerUnit);
             var patients = (await connection.QueryAsync<PoolPatient>(new CommandDefinition(
-                """
+                $"""
                 SELECT p.id AS Id, p.identifier AS Identifier, p.identifier_kind AS IdentifierKind, p.family_name AS FamilyName,
                        p.given_names AS GivenNames, p.birth_date AS BirthDate
                 FROM patient p
-                WHERE p.merged_into_id IS NULL AND p.id IN (
-                    SELECT e.patient_id FROM encounter e WHERE e.unit_id = @unitId AND (e.ended_at IS NULL OR e.ended_at >= @since)
-                    UNION
-                    SELECT c.patient_id FROM care_relation c WHERE c.unit_id = @unitId AND c.ends_at > @now)
+                WHERE p.merged_into_id IS NULL AND p.id IN ({PatientCheckpoint.CareRelationPatientsSql})
                 ORDER BY random()
                 LIMIT @limit
                 """,
-                new { unitId = a.UnitId, since = now.AddDays(-config.CareRelationDays), now, limit = config.PoolPerUnit },
-                cancellationToken: cancellationToken))).ToList();
+                parameters, cancellationToken: cancellationToken))).ToList();
             if (patients.Count == 0) continue;
             units.Add(new PoolUnit(a.UnitId, a.UnitHsaId, a.UnitName, kinds.GetValueOrDefault(a.UnitId) == UnitKind.Ward, a.Id, nurseAssignment.Id, patients));
         }

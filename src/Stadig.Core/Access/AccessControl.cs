@@ -58,7 +58,7 @@ public sealed class AccessControl(Database database, PatientCheckpoint checkpoin
     {
         if (!RolePermissions.WorksWithRegistry(caller.Role)) throw new ForbiddenException("Din roll får inte registrera vårdrelationer.");
         var why = Required(reason, "reason", "Ange skälet till vårdrelationen.");
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         await using var transaction = await database.BeginAsync(connection, cancellationToken);
         var exists = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM patient WHERE id = @patientId", new { patientId }, transaction);
         if (exists == 0) throw new NotFoundException("Patienten finns inte.");
@@ -142,7 +142,7 @@ public sealed class AccessControl(Database database, PatientCheckpoint checkpoin
     public async Task<PatientBlocksAndConsents> BlocksAndConsentsAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "BlocksAndConsents", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
         var blocks = await connection.QueryAsync<PatientBlock>(
             """
             SELECT b.id AS Id, b.blocked_unit_id AS UnitId, u.name AS UnitName, b.created_at AS CreatedAt, s.display_name AS CreatedByName, b.reason AS Reason
@@ -180,7 +180,7 @@ public sealed class AccessControl(Database database, PatientCheckpoint checkpoin
         if (!RolePermissions.MayOpenInEmergency(caller.Role)) throw new ForbiddenException("Din roll får inte använda nödåtkomst.");
         var context = await checkpoint.ContextAsync(caller, patientId, cancellationToken) ?? throw new NotFoundException("Patienten finns inte.");
         await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.Read, "EmergencyReveal", AuditOutcome.Allowed, AuditFlags.Emergency), cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         var union = string.Join(" UNION ALL ", UnitRecordTables.Select(t => $"SELECT unit_id FROM {t} WHERE patient_id = @patientId"));
         var perUnit = await connection.QueryAsync<(Guid UnitId, string Name, long Count)>(
             $"SELECT r.unit_id, u.name, COUNT(*) FROM ({union}) r JOIN care_unit u ON u.id = r.unit_id GROUP BY r.unit_id, u.name ORDER BY u.name",
@@ -196,7 +196,7 @@ public sealed class AccessControl(Database database, PatientCheckpoint checkpoin
         if (!RolePermissions.MayOpenInEmergency(caller.Role)) throw new ForbiddenException("Din roll får inte använda nödåtkomst.");
         var why = Required(reason, "reason", "Nödåtkomst kräver ett skäl.");
         var now = clock.GetUtcNow();
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         await using var transaction = await database.BeginAsync(connection, cancellationToken);
         var exists = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM patient WHERE id = @patientId", new { patientId }, transaction);
         if (exists == 0) throw new NotFoundException("Patienten finns inte.");
@@ -218,7 +218,7 @@ public sealed class AccessControl(Database database, PatientCheckpoint checkpoin
         var name = Required(groupName, "groupName", "Ange gruppens namn.");
         var units = unitIds.Distinct().ToList();
         if (units.Count == 0) throw new InvalidInputException("unitIds", "Välj minst en vårdenhet.");
-        await database.InTransactionAsync(async (connection, transaction) =>
+        await database.InUnscopedTransactionAsync(async (connection, transaction) =>
         {
             foreach (var unitId in units)
             {
@@ -234,7 +234,7 @@ public sealed class AccessControl(Database database, PatientCheckpoint checkpoin
     public async Task UngroupUnitAsync(Caller caller, string groupName, Guid unitId, CancellationToken cancellationToken = default)
     {
         await RequireUnitGroupsAsync(caller, cancellationToken);
-        await database.InTransactionAsync(async (connection, transaction) =>
+        await database.InUnscopedTransactionAsync(async (connection, transaction) =>
         {
             var removed = await connection.ExecuteAsync("DELETE FROM unit_group_member WHERE group_name = @groupName AND unit_id = @unitId", new { groupName, unitId }, transaction);
             if (removed == 0) throw new NotFoundException("Enheten finns inte i gruppen.");
@@ -247,7 +247,7 @@ public sealed class AccessControl(Database database, PatientCheckpoint checkpoin
     public async Task<IReadOnlyList<UnitGroupMember>> UnitGroupsAsync(Caller caller, CancellationToken cancellationToken = default)
     {
         if (!RolePermissions.Allows(caller.Role, RecordPart.UnitGroups, RecordActions.Read)) throw new ForbiddenException("Bara administratörer hanterar enhetsgrupper.");
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         return (await connection.QueryAsync<UnitGroupMember>(
             "SELECT g.group_name AS GroupName, g.unit_id AS UnitId, u.name AS UnitName FROM unit_group_member g JOIN care_unit u ON u.id = g.unit_id ORDER BY g.group_name, u.name")).ToList();
     }

@@ -26,14 +26,53 @@ public sealed partial class PatientCheckpoint
         UNION SELECT c.patient_id FROM care_relation c WHERE c.unit_id = @unitId AND c.ends_at > @now
         """;
 
-    public DynamicParameters CareRelationParameters(Caller caller)
+    public DynamicParameters CareRelationParameters(Caller caller) => CareRelationParameters(caller, clock.GetUtcNow());
+
+    internal DynamicParameters CareRelationParameters(Caller caller, DateTimeOffset now)
     {
-        var now = clock.GetUtcNow();
         var parameters = new DynamicParameters();
         parameters.Add("unitId", caller.UnitId);
         parameters.Add("since", now.AddDays(-options.CareRelationDays));
         parameters.Add("now", now);
         return parameters;
+    }
+
+    /// <summary>
+    /// The caller's scope for reads across patients (searches, worklists, entries found by their own
+    /// id): the only source of their connections, and of "what this caller may see" as SQL.
+    /// </summary>
+    public PatientDataScope Scope(Caller caller) => new(this, database, caller, clock.GetUtcNow());
+
+    /// <summary>
+    /// <see cref="PatientAccessContext.MaySee"/> for rows of many patients, as SQL over the row's
+    /// patient and writing unit, with the parameters of <see cref="PatientDataScope.Parameters"/>:
+    /// emergency access opens the patient's every unit; otherwise a care relation
+    /// (<see cref="CareRelationPatientsSql"/>) and a unit the caller may see — its own or grouped
+    /// ones, a consented one, or (for care and treatment) any unit the patient has not blocked.
+    /// </summary>
+    internal static string VisibleRowsSql(Caller caller, string patientColumn, string unitColumn)
+    {
+        var branches = new List<string>();
+        if (RolePermissions.MayOpenInEmergency(caller.Role))
+            branches.Add($"{patientColumn} IN (SELECT ea.patient_id FROM emergency_access ea WHERE ea.staff_id = @staffId AND ea.expires_at > @now)");
+        if (RolePermissions.WorksWithRegistry(caller.Role))
+        {
+            var units = new List<string>
+            {
+                $"{unitColumn} = @unitId",
+                $"{unitColumn} IN (SELECT g2.unit_id FROM unit_group_member g1 JOIN unit_group_member g2 ON g2.group_name = g1.group_name WHERE g1.unit_id = @unitId)",
+                $"""
+                EXISTS (SELECT 1 FROM consent sc WHERE sc.patient_id = {patientColumn} AND sc.viewer_unit_id = @unitId AND sc.revoked_at IS NULL
+                        AND sc.expires_at > @now AND (sc.source_unit_id IS NULL OR sc.source_unit_id = {unitColumn}))
+                """,
+            };
+            // A block hides the unit's records from everyone outside it (own and grouped units are
+            // matched above, and a consent lifts it); other purposes than care see only their own and consented units.
+            if (caller.Purpose == Organisation.Purpose.CareAndTreatment)
+                units.Add($"NOT EXISTS (SELECT 1 FROM patient_block sb WHERE sb.patient_id = {patientColumn} AND sb.blocked_unit_id = {unitColumn} AND sb.lifted_at IS NULL)");
+            branches.Add($"({patientColumn} IN ({CareRelationPatientsSql}) AND ({string.Join(" OR ", units)}))");
+        }
+        return branches.Count == 0 ? "1=0" : "(" + string.Join(" OR ", branches) + ")";
     }
 
     /// <summary>
@@ -55,7 +94,7 @@ public sealed partial class PatientCheckpoint
         var shown = rows.Where(row => contexts.TryGetValue(patientOf(row), out var context) && context.MayOpen && context.MaySee(unitOf(row))).ToList();
         if (auditShown && shown.Count > 0)
         {
-            await database.InTransactionAsync(async (connection, transaction) =>
+            await database.InUnscopedTransactionAsync(async (connection, transaction) =>
             {
                 foreach (var patientId in shown.Select(patientOf).Distinct())
                     await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.Read, resource, AuditOutcome.Allowed, FlagsOf(contexts[patientId])),
@@ -74,7 +113,7 @@ public sealed partial class PatientCheckpoint
         var now = clock.GetUtcNow();
         var parameters = new DynamicParameters(new { unitId = caller.UnitId, staffId = caller.StaffId, since = now.AddDays(-options.CareRelationDays), now });
         database.AddIds(parameters, "ids", patientIds);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         using var facts = await connection.QueryMultipleAsync(
             $"""
             SELECT id AS PatientId, protected_identity AS Text FROM patient WHERE {database.AnyOf("id", "ids")};

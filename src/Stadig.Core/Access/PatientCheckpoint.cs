@@ -18,6 +18,9 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
 {
     public AccessOptions Options => options;
 
+    /// <summary>The engine the scope's and grants' connections speak, for SQL written per dialect.</summary>
+    public DatabaseEngine Engine => database.Engine;
+
     /// <summary>Allows and audits a read of one patient's data, or throws <see cref="NotFoundException"/>.</summary>
     public async Task<PatientAccessGrant> ReadAsync(Caller caller, Guid patientId, string resource, CancellationToken cancellationToken = default)
     {
@@ -31,7 +34,7 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
             throw new NotFoundException("Patienten finns inte, eller så saknar du vårdrelation.");
         }
         await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.Read, resource, AuditOutcome.Allowed, FlagsOf(context)), cancellationToken);
-        return new PatientAccessGrant(context);
+        return new PatientAccessGrant(context, database);
     }
 
     /// <summary>
@@ -90,7 +93,7 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         CancellationToken cancellationToken = default)
     {
         var grant = await ReadAsync(caller, patientId, resource, cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<T>(sql, new { patientId = grant.PatientId });
         return rows.Where(row => grant.Context.MaySee(unitOf(row))).ToList();
     }
@@ -108,8 +111,8 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
             await audit.AppendAsync(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Denied, AuditFlags.NoCareRelation), cancellationToken);
             throw new ForbiddenException("Du saknar vårdrelation med patienten, eller din roll får inte göra detta.");
         }
-        var grant = new PatientAccessGrant(context);
-        return await database.InTransactionAsync(async (connection, transaction) =>
+        var grant = new PatientAccessGrant(context, database);
+        return await database.InUnscopedTransactionAsync(async (connection, transaction) =>
         {
             var result = await work(connection, transaction, grant);
             await audit.AppendAsync(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Allowed, FlagsOf(context)), connection, transaction);
@@ -139,7 +142,7 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
                     new ForbiddenException("Du saknar vårdrelation med patienten, eller din roll får inte göra detta.")));
         await audit.AppendAsync(new AuditEntry(caller, patientId, activity, resource, AuditOutcome.Allowed, FlagsOf(context)), connection, transaction);
         decided?.Remember(context);
-        return (new PatientAccessGrant(context), null);
+        return (new PatientAccessGrant(context, database), null);
     }
 
     /// <summary>
@@ -162,7 +165,7 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         {
             Caller = caller, PatientId = patientId, ProtectedIdentity = context.ProtectedIdentity, HasCareRelation = true, EmergencyOpen = true,
             OwnUnits = context.OwnUnits, BlockedUnits = context.BlockedUnits, ConsentedSources = context.ConsentedSources,
-        });
+        }, database);
     }
 
     /// <summary>Logs a refusal from <see cref="WriteInAsync"/> (after the transaction it happened in is gone) and gives the exception to throw.</summary>
@@ -202,7 +205,7 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
     /// <summary>Gathers the facts for one caller and patient; null when the patient does not exist.</summary>
     public async Task<PatientAccessContext?> ContextAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         return await ContextAsync(caller, patientId, connection, null);
     }
 

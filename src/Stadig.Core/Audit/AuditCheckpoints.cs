@@ -48,7 +48,7 @@ public sealed class AuditCheckpoints(Database database, TimeProvider clock)
     /// </summary>
     public async Task<AuditCheckpoint?> TakeAsync(TimeSpan minimumAge = default, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         await using var transaction = await database.BeginAsync(connection, cancellationToken);
         // Serialises checkpoint takers only: plain reads and audit appends do not conflict with this mode.
         if (database.Engine == DatabaseEngine.Postgres)

@@ -63,7 +63,7 @@ public sealed class AuditLog(Database database, TimeProvider clock)
     /// <summary>Appends in its own transaction (reads: before the data is shown). Throws if it cannot be written.</summary>
     public async Task<AuditEvent> AppendAsync(AuditEntry entry, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         await using var transaction = await database.BeginAsync(connection, cancellationToken);
         var written = await AppendAsync(entry, connection, transaction);
         await Database.CommitAsync(transaction, cancellationToken);

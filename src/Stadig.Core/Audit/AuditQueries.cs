@@ -111,7 +111,7 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
 
         var items = new List<AuditSearchItem>();
         var volumes = new Dictionary<(string Staff, DateOnly Day), long>();
-        await using (var connection = await database.OpenAsync(cancellationToken))
+        await using (var connection = await database.OpenUnscopedAsync(cancellationToken))
         {
             if (!filter.FlaggedOnly)
             {
@@ -153,7 +153,7 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
     public async Task<(AuditSearchItem Item, IReadOnlyList<AuditReviewNote> Reviews)> GetEventAsync(Caller auditor, Guid eventId, CancellationToken cancellationToken = default)
     {
         await RequireAuditorAsync(auditor, null, "AuditEvent", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         var row = await connection.QuerySingleOrDefaultAsync<Row>(
             $"""
             SELECT {Prefixed(AuditLog.Columns)}, p.identifier AS PatientIdentifier, p.identifier_kind AS IdentifierKind, p.family_name AS FamilyName, p.given_names AS GivenNames,
@@ -180,7 +180,7 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
         if (text.Length == 0) throw new InvalidInputException("comment", "Kommentar saknas.");
         if (text.Length > MaxCommentLength) throw new InvalidInputException("comment", $"Kommentaren är längre än {MaxCommentLength} tecken.");
 
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         await using var transaction = await database.BeginAsync(connection, cancellationToken);
         var exists = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE id = @eventId", new { eventId }, transaction);
         if (exists == 0) throw new NotFoundException("Händelsen finns inte i loggen.");
@@ -210,7 +210,7 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
             await audit.AppendAsync(new AuditEntry(caller, null, producedAs, "LogExtract", AuditOutcome.Denied, Detail: patientId.ToString()), cancellationToken);
             throw new ForbiddenException("Endast logggranskare och administratörer får ta fram loggutdrag.");
         }
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         var patient = await connection.QuerySingleOrDefaultAsync<(string Kind, string Identifier, string FamilyName, string GivenNames)?>(
             "SELECT identifier_kind, identifier, family_name, given_names FROM patient WHERE id = @patientId", new { patientId })
             ?? throw new NotFoundException("Patienten finns inte.");

@@ -34,7 +34,7 @@ public sealed class AuditVerifier(Database database)
 
     public async Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         await using var snapshot = await AuditCheckpoints.BeginSnapshotAsync(connection, cancellationToken);
         var findings = new List<TamperFinding>();
         var heads = (await connection.QueryAsync<(string ChainKey, long LastSeq, string LastHash)>(

@@ -104,7 +104,7 @@ public sealed record ChartOverview(
 }
 
 /// <summary>The chart overview: banner facts, active warnings and problems, latest notes, results and encounters, one audited read.</summary>
-public sealed class PatientChart(Database database, PatientCheckpoint checkpoint)
+public sealed class PatientChart(PatientCheckpoint checkpoint)
 {
     private const int Latest = 20;
     private static readonly string[] ExternalTypes = ["AllergyIntolerance", "Flag", "Condition"];
@@ -112,7 +112,8 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
     public async Task<ChartOverview> OverviewAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "ChartOverview", cancellationToken);
-        return await ReadAsync(grant.Context, cancellationToken) ?? throw new NotFoundException("Patienten finns inte.");
+        await using var connection = await grant.OpenAsync(cancellationToken);
+        return await ReadAsync(grant.Context, connection, checkpoint.Engine) ?? throw new NotFoundException("Patienten finns inte.");
     }
 
     /// <summary>
@@ -122,19 +123,19 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
     /// </summary>
     public async Task WarmUpAsync(Caller nobody, Guid noPatientId, CancellationToken cancellationToken = default)
     {
-        await using (var connection = await database.OpenAsync(cancellationToken))
-            if (await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM patient WHERE id = @noPatientId", new { noPatientId }) > 0)
-                throw new InvalidOperationException("The warm-up's patient id belongs to a patient.");
+        // A lookup before any decision, as for an entry found by its id: the scope's connection, and nothing of a patient's is read.
+        await using var connection = await checkpoint.Scope(nobody).OpenAsync(cancellationToken);
+        if (await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM patient WHERE id = @noPatientId", new { noPatientId }) > 0)
+            throw new InvalidOperationException("The warm-up's patient id belongs to a patient.");
         await ReadAsync(new PatientAccessContext
         {
             Caller = nobody, PatientId = noPatientId, ProtectedIdentity = ProtectedIdentity.None, HasCareRelation = false, EmergencyOpen = false,
             OwnUnits = new HashSet<Guid>(), BlockedUnits = new HashSet<Guid>(), ConsentedSources = new HashSet<Guid?>(),
-        }, cancellationToken);
+        }, connection, checkpoint.Engine);
     }
 
-    private async Task<ChartOverview?> ReadAsync(PatientAccessContext context, CancellationToken cancellationToken)
+    private static async Task<ChartOverview?> ReadAsync(PatientAccessContext context, System.Data.Common.DbConnection connection, DatabaseEngine engine)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
         using var rows = await connection.QueryMultipleAsync(
             $"""
             SELECT {PatientRegistry.PatientColumns} FROM patient WHERE id = @patientId;
@@ -169,7 +170,7 @@ public sealed class PatientChart(Database database, PatientCheckpoint checkpoint
         // One open command per connection (Npgsql): the grid is done before the FHIR store is read.
         rows.Dispose();
         // What other systems wrote over FHIR stands beside the chart's own, once (the chart's published copies are not read).
-        var external = (await PatientRecordQueries.ExternalAsync(connection, database.Engine, context.PatientId, ExternalTypes))
+        var external = (await PatientRecordQueries.ExternalAsync(connection, engine, context.PatientId, ExternalTypes))
             .Where(r => context.MaySee(r.UnitId ?? Guid.Empty)).Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).ToList();
         warnings.AddRange(external.Where(e => e.Kind is RecordKind.Allergy or RecordKind.Warning && PatientRecord.IsActiveSignal(e)).OrderByDescending(e => e.At).Select(e => new WarningItem
         {

@@ -48,7 +48,7 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
     public async Task<IReadOnlyList<RecordEntry>> AttentionAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "AttentionSignals", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
         return await SignalsAsync(connection, database.Engine, grant.Context);
     }
 
@@ -74,7 +74,7 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "PatientRecord", cancellationToken);
         var context = grant.Context;
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
         var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
         var signals = await SignalsAsync(connection, database.Engine, context);
         var rows = await PatientRecordQueries.ExternalAsync(connection, database.Engine, context.PatientId, FhirRecordReader.Kinds.Keys.Except(SignalTypes).ToArray());
@@ -101,7 +101,7 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
         if (query.From is { } from && query.To is { } to && to <= from) throw new InvalidInputException("to", "Slutdatumet ligger före startdatumet.");
         var after = query.After is null ? null : ParseCursor(query.After);
         var grant = await checkpoint.ReadAsync(caller, patientId, "JournalTimeline", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
         var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
         var kinds = query.Kinds is { Count: > 0 } k ? k : Enum.GetValues<RecordKind>();
         var rows = await PatientRecordQueries.TimelineAsync(connection, database.Engine, grant.Context, kinds, query.From, query.To, after, query.PageSize + 1);

@@ -72,7 +72,7 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
             await EncounterAsFhir.PublishAsync(connection, transaction, id, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
-        return (await LoadAsync(id, cancellationToken))!;
+        return (await LoadAsync(caller, id, cancellationToken))!;
     }
 
     /// <summary>
@@ -83,10 +83,10 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
     {
         RequireRole(caller);
         var cleanBed = CleanBed(bed);
-        await RequireWardAsync(wardUnitId, cancellationToken);
+        await RequireWardAsync(caller, wardUnitId, cancellationToken);
         // An occupied bed is known before any relation is recorded for an admission that cannot happen
         // (checked again in the transaction, where a unique index settles a race).
-        await using (var connection = await database.OpenAsync(cancellationToken))
+        await using (var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken))
         await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
             await RequireBedFreeAsync(connection, transaction, wardUnitId, cleanBed);
         await EnsureArrivalRelationAsync(caller, patientId, wardUnitId, "Inskrivning", cancellationToken);
@@ -100,7 +100,7 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
             await EncounterAsFhir.PublishAsync(connection, transaction, id, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
-        return (await LoadAsync(id, cancellationToken))!;
+        return (await LoadAsync(caller, id, cancellationToken))!;
     }
 
     /// <summary>Ends the open admission and opens one at <paramref name="toWardUnitId"/>/<paramref name="bed"/>, in one transaction.</summary>
@@ -108,7 +108,7 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
     {
         RequireRole(caller);
         var cleanBed = CleanBed(bed);
-        await RequireWardAsync(toWardUnitId, cancellationToken);
+        await RequireWardAsync(caller, toWardUnitId, cancellationToken);
         var id = Guid.CreateVersion7();
         await checkpoint.WriteAsync(caller, patientId, "Encounter", AuditActivity.Write, async (connection, transaction, grant) =>
         {
@@ -126,7 +126,7 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
             await EncounterAsFhir.PublishAsync(connection, transaction, id, now);
             return 0;
         }, cancellationToken);
-        return (await LoadAsync(id, cancellationToken))!;
+        return (await LoadAsync(caller, id, cancellationToken))!;
     }
 
     /// <summary>Discharges now, home: for integrations and tests; the clinician's form states time and destination.</summary>
@@ -160,7 +160,7 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
             await EncounterAsFhir.PublishAsync(connection, transaction, current.Id, now);
             return current.Id;
         }, cancellationToken);
-        return (await LoadAsync(ended, cancellationToken))!;
+        return (await LoadAsync(caller, ended, cancellationToken))!;
     }
 
     /// <summary>
@@ -187,7 +187,7 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
     public async Task<DischargePreparation> PrepareDischargeAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "Discharge", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var patient = await PatientRegistry.FindInAsync(grant, connection, transaction) ?? throw new NotFoundException("Patienten finns inte.");
         var admission = await OpenAdmissionAsync(connection, transaction, patientId);
@@ -247,7 +247,7 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
             await EncounterAsFhir.PublishAsync(connection, transaction, last.Id, clock.GetUtcNow());
             return last.Id;
         }, cancellationToken);
-        return (await LoadAsync(reopened, cancellationToken))!;
+        return (await LoadAsync(caller, reopened, cancellationToken))!;
     }
 
     /// <summary>When the stay began: a transfer continues the admission it ended, so follow the chain back.</summary>
@@ -285,15 +285,18 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
     /// </summary>
     public async Task<IReadOnlyList<WardPatient>> WardListAsync(Caller caller, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        var scope = checkpoint.Scope(caller);
+        var parameters = scope.Parameters();
+        parameters.Add("kind", EncounterKinds.Inpatient);
+        await using var connection = await scope.OpenAsync(cancellationToken);
         var rows = (await connection.QueryAsync(
             $"""
             SELECT e.id AS EncounterId, e.bed AS Bed, e.started_at AS AdmittedAt, {PatientColumnsOf("p")}
             FROM encounter e JOIN patient p ON p.id = e.patient_id
-            WHERE e.unit_id = @unitId AND e.ended_at IS NULL AND e.kind = @kind
+            WHERE e.unit_id = @unitId AND e.ended_at IS NULL AND e.kind = @kind AND {scope.VisibleRowsSql("e.patient_id", "e.unit_id")}
             """,
             (WardRow row, Patient patient) => new WardPatient(row.EncounterId, row.Bed, row.AdmittedAt, patient),
-            new { unitId = caller.UnitId, kind = EncounterKinds.Inpatient }, splitOn: "Id")).ToList();
+            parameters, splitOn: "Id")).ToList();
         var shown = new List<WardPatient>(rows.Count);
         var flags = AuditFlags.None;
         foreach (var row in rows)
@@ -310,13 +313,9 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
     }
 
     /// <summary>The ward units, for choosing where to admit or transfer.</summary>
-    public async Task<IReadOnlyList<CareUnit>> WardsAsync(CancellationToken cancellationToken = default)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        return (await connection.QueryAsync<CareUnit>(
-            "SELECT id AS Id, provider_id AS ProviderId, hsa_id AS HsaId, name AS Name, kind AS Kind FROM care_unit WHERE kind = @kind ORDER BY name",
-            new { kind = nameof(UnitKind.Ward) })).ToList();
-    }
+    public async Task<IReadOnlyList<CareUnit>> WardsAsync(CancellationToken cancellationToken = default) =>
+        // The directory's, not the record's: no patient scope is needed.
+        (await new StaffDirectory(database, clock).UnitsAsync(cancellationToken)).Where(u => u.Kind == UnitKind.Ward).ToList();
 
     private sealed class WardRow
     {
@@ -356,9 +355,9 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
         return clean;
     }
 
-    private async Task RequireWardAsync(Guid unitId, CancellationToken cancellationToken)
+    private async Task RequireWardAsync(Caller caller, Guid unitId, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
         var kind = await connection.QuerySingleOrDefaultAsync<string?>("SELECT kind FROM care_unit WHERE id = @unitId", new { unitId });
         if (kind != nameof(UnitKind.Ward)) throw new InvalidInputException("unit", "Välj en vårdavdelning.");
     }
@@ -402,9 +401,10 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
         FROM encounter e JOIN care_unit u ON u.id = e.unit_id
         """;
 
-    private async Task<Encounter?> LoadAsync(Guid id, CancellationToken cancellationToken)
+    /// <summary>An encounter just written through the checkpoint, read back in the caller's scope.</summary>
+    private async Task<Encounter?> LoadAsync(Caller caller, Guid id, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<Encounter>($"{Select} WHERE e.id = @id", new { id });
     }
 }

@@ -22,7 +22,7 @@ public sealed partial class FhirService
     public async Task<JsonObject> EverythingAsync(FhirCaller caller, string id, string baseUrl, CancellationToken cancellationToken = default)
     {
         caller.Scopes.Demand("Patient", write: false);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var (patientId, stored) = await ResolvePatientAsync(connection, null, id) ?? throw NotFound("Patient", id);
         RequirePatientContext(caller, "Patient", write: false, id, stored?.Id ?? patientId.ToString());
         var grant = await checkpoint.ReadAsync(caller.Caller, patientId, "FHIR Patient $everything", cancellationToken);
@@ -49,7 +49,7 @@ public sealed partial class FhirService
         if (!RolePermissions.Allows(caller.Caller.Role, RecordPart.BulkTransfer, RecordActions.Read) || caller.Scopes.OnlyPatientContext("Patient", write: false) || !caller.Scopes.Allows("Patient", write: false))
             throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "Bulk export takes an administrator's assignment and a system/*.read (or user/*.read) scope.");
         var job = Guid.NewGuid();
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         await connection.ExecuteAsync(
             "INSERT INTO fhir_export_job (id, requested_by, request_url, status, created_at, runner) VALUES (@job, @staff, @requestUrl, 'running', @now, @runner)",
             new { job, staff = caller.Caller.StaffId, requestUrl, now = clock.GetUtcNow(), runner });
@@ -66,7 +66,7 @@ public sealed partial class FhirService
         try
         {
             var files = new Dictionary<string, (StringBuilder Text, int Lines, int Position)>(StringComparer.Ordinal);
-            await using var connection = await database.OpenAsync(cancellationToken);
+            await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
             async Task WriteAsync(JsonObject resource)
             {
                 var type = FhirJson.String(resource["resourceType"])!;
@@ -112,7 +112,7 @@ public sealed partial class FhirService
         catch (Exception failure)
         {
             // Stopping the server cancels the job: it will not finish, so the poller is told so rather than waiting forever.
-            await using var connection = await database.OpenAsync(CancellationToken.None);
+            await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(CancellationToken.None);
             await connection.ExecuteAsync("UPDATE fhir_export_job SET status = 'failed', completed_at = @now, error = @error WHERE id = @job",
                 new
                 {
@@ -138,7 +138,8 @@ public sealed partial class FhirService
     /// </summary>
     public async Task<int> FailInterruptedExportsAsync(string runner, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        // The job table only, at start-up, with no caller: the patient data of a job is in its files, read only by the one who asked.
+        await using var connection = await checkpoint.Scope(Caller.System).OpenAsync(cancellationToken);
         return await connection.ExecuteAsync(
             "UPDATE fhir_export_job SET status = 'failed', completed_at = @now, error = @error WHERE status = 'running' AND (runner = @runner OR runner IS NULL)",
             new { now = clock.GetUtcNow(), error = InterruptedExport, runner });
@@ -196,7 +197,7 @@ public sealed partial class FhirService
     /// <summary>The job and its files, for the one who started it.</summary>
     public async Task<(ExportJob Job, IReadOnlyList<ExportFile> Files)> ExportStatusAsync(FhirCaller caller, Guid job, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var found = await OwnJobAsync(connection, caller, job);
         var files = found.Status == "completed"
             ? (await connection.QueryAsync<ExportFile>(
@@ -219,7 +220,7 @@ public sealed partial class FhirService
 
     public async Task<string> ExportFileAsync(FhirCaller caller, Guid job, string type, int position, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         await OwnJobAsync(connection, caller, job);
         return await connection.QuerySingleOrDefaultAsync<string>(
             "SELECT content FROM fhir_export_file WHERE job_id = @job AND resource_type = @type AND position = @position", new { job, type, position })
@@ -259,7 +260,7 @@ public sealed partial class FhirService
         };
         var ordered = resources.OrderBy(r => Rank(r.Resource)).ToList();
         var arriving = resources.Select(r => $"{FhirJson.String(r.Resource["resourceType"])}/{FhirJson.String(r.Resource["id"])}").ToHashSet(StringComparer.Ordinal);
-        var counts = await TransactAsync(async (connection, transaction) =>
+        var counts = await TransactAsync(caller, async (connection, transaction) =>
         {
             var decided = new TransactionAccess();
             var stored = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -27,7 +27,7 @@ public sealed partial class FhirService
         {
             var ids = AssignIds(entries);
             foreach (var entry in entries) if (entry.Resource is not null) RewriteReferences(entry.Resource, ids);
-            var written = await TransactAsync(async (connection, transaction) =>
+            var written = await TransactAsync(caller, async (connection, transaction) =>
             {
                 // One access decision per patient for the whole transaction; one audit event per entry still.
                 var decided = new TransactionAccess();
@@ -60,9 +60,9 @@ public sealed partial class FhirService
                 results.Add(entry.Method switch
                 {
                     "GET" => await ReadEntryAsync(caller, entry, baseUrl, statusLine, cancellationToken),
-                    "POST" when entry.IfNoneExist is { } condition => ResponseEntry(baseUrl, await TransactAsync((c, t) =>
+                    "POST" when entry.IfNoneExist is { } condition => ResponseEntry(baseUrl, await TransactAsync(caller, (c, t) =>
                         ConditionalStoreAsync(caller, c, t, entry.Resource!, condition, entry.Path, null), cancellationToken)),
-                    _ => ResponseEntry(baseUrl, await TransactAsync((c, t) =>
+                    _ => ResponseEntry(baseUrl, await TransactAsync(caller, (c, t) =>
                         StoreAsync(caller, c, t, entry.Resource!, entry.Method == "PUT" ? entry.Id : null, entry.IfMatch, mayCreate: true, entry.Path), cancellationToken)),
                 });
             }

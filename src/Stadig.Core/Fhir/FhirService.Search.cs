@@ -27,7 +27,7 @@ public sealed partial class FhirService
 
         var request = FhirSearchRequest.Parse(type, query, strict);
         var ignored = request.Ignored.Select(i => i.Expression ?? i.Diagnostics).ToList();
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         Guid? patientId = null;
         PatientAccessGrant? grant = null;
         var patientValue = query.FirstOrDefault(q => q.Key is "patient" or "subject" or "patient:Patient" or "subject:Patient").Value;
@@ -183,7 +183,7 @@ public sealed partial class FhirService
         if (caller.Scopes.OnlyPatientContext("Patient", write: false))
             throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "With patient/ scopes, read the token's patient (Patient/{id}) instead of searching.");
         await checkpoint.AuditRegistryAsync(caller.Caller, "FHIR Patient search", string.Join("&", query.Select(q => q.Key)), cancellationToken: cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         long? total = request.Summary == "count" || request.Total is "accurate" or "estimate"
             ? await connection.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM patient p WHERE {parsed.Where}", parsed.Parameters)
             : null;
@@ -257,7 +257,7 @@ public sealed partial class FhirService
 
     /// <summary>Create unless the If-None-Exist search finds one (then that one, unchanged); more than one found is PreconditionFailed.</summary>
     public Task<FhirWriteOutcome> ConditionalCreateAsync(FhirCaller caller, JsonObject resource, string ifNoneExist, CancellationToken cancellationToken = default) =>
-        TransactAsync((connection, transaction) => ConditionalStoreAsync(caller, connection, transaction, resource, ifNoneExist, null, null), cancellationToken);
+        TransactAsync(caller, (connection, transaction) => ConditionalStoreAsync(caller, connection, transaction, resource, ifNoneExist, null, null), cancellationToken);
 
     private async Task<FhirWriteOutcome> ConditionalStoreAsync(FhirCaller caller, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction,
         JsonObject resource, string condition, string? path, string? assigned, TransactionAccess? decided = null)
@@ -332,7 +332,7 @@ public sealed partial class FhirService
         caller.Scopes.Demand(type, write: false);
         if (caller.Scopes.OnlyPatientContext(type, write: false))
             throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "Type history spans patients; patient/ scopes do not reach it.");
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var rows = (await FhirResourceStore.TypeHistoryAsync(connection, type, since, Math.Clamp(count, 1, MaxHistory))).ToList();
         return await VisibleAsync(caller, rows, null, cancellationToken);
     }

@@ -23,7 +23,7 @@ public sealed partial class FhirService
     }
 
     public Task<FhirWriteOutcome> CreateAsync(FhirCaller caller, JsonObject resource, CancellationToken cancellationToken = default) =>
-        TransactAsync((connection, transaction) => StoreAsync(caller, connection, transaction, resource, id: null, ifMatch: null, mayCreate: true), cancellationToken);
+        TransactAsync(caller, (connection, transaction) => StoreAsync(caller, connection, transaction, resource, id: null, ifMatch: null, mayCreate: true), cancellationToken);
 
     /// <summary>Update, or create with the id the client chose. <paramref name="ifMatch"/>: the version the client last saw; another is PreconditionFailed.</summary>
     public Task<FhirWriteOutcome> UpdateAsync(FhirCaller caller, string type, string id, JsonObject resource, int? ifMatch, CancellationToken cancellationToken = default)
@@ -34,7 +34,7 @@ public sealed partial class FhirService
             throw new FhirException(FhirFailureKind.Invalid, "invalid", $"{type}.id", $"The body's id '{bodyId}' differs from the URL's '{id}'.");
         if (FhirJson.String(resource["id"]) is null)
             throw new FhirException(FhirFailureKind.Invalid, "required", $"{type}.id", "An update must carry the resource's id in the body (FHIR R4 3.1.0.4).");
-        return TransactAsync((connection, transaction) => StoreAsync(caller, connection, transaction, resource, id, ifMatch, mayCreate: true), cancellationToken);
+        return TransactAsync(caller, (connection, transaction) => StoreAsync(caller, connection, transaction, resource, id, ifMatch, mayCreate: true), cancellationToken);
     }
 
     public Task<FhirWriteOutcome> DeleteAsync(FhirCaller caller, string type, string id, CancellationToken cancellationToken = default) =>
@@ -42,11 +42,12 @@ public sealed partial class FhirService
             "Nothing in a patient record is deleted (Patientdatalagen): correct it with an update, e.g. status entered-in-error.");
 
     /// <summary>Runs a write in one transaction; a refusal inside rolls it all back and is then logged.</summary>
-    private async Task<T> TransactAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
+    private async Task<T> TransactAsync<T>(FhirCaller caller, Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
         try
         {
-            return await database.InTransactionAsync(work, cancellationToken);
+            // Every patient the work touches passes the checkpoint on this transaction (WriteInAsync).
+            return await checkpoint.Scope(caller.Caller).InTransactionAsync(work, cancellationToken);
         }
         catch (RefusedWrite refused)
         {

@@ -30,7 +30,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
         caller.Scopes.Demand(type, write: false);
         if (type == "Patient") return await ReadPatientAsync(caller, id, null, cancellationToken);
         if (type == FhirResourceTypes.AuditEvent) return await ReadAuditEventAsync(caller, id, cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var row = await FhirResourceStore.CurrentAsync(connection, null, type, id) ?? throw NotFound(type, id);
         await AuthorizeReadAsync(caller, row, cancellationToken);
         if (row.Deleted) throw new FhirException(FhirFailureKind.Gone, "deleted", null, $"{type}/{id} was deleted (version {row.VersionId}).");
@@ -41,7 +41,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
     {
         RequireKnownType(type);
         caller.Scopes.Demand(type, write: false);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var row = await FhirResourceStore.VersionAsync(connection, null, type, id, version);
         if (type == "Patient")
         {
@@ -62,7 +62,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
     {
         RequireKnownType(type);
         caller.Scopes.Demand(type, write: false);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var rows = (await FhirResourceStore.HistoryAsync(connection, type, id, Math.Clamp(count, 1, MaxHistory))).ToList();
         if (type == "Patient")
         {
@@ -90,7 +90,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
     /// </summary>
     private async Task<JsonObject> ReadPatientAsync(FhirCaller caller, string id, PatientAccessGrant? grant, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var (patientId, stored) = await ResolvePatientAsync(connection, null, id) ?? throw NotFound("Patient", id);
         RequirePatientContext(caller, "Patient", write: false, id, stored?.Id ?? patientId.ToString());
         Patient patient;
@@ -134,7 +134,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
         }
         if (caller.Scopes.OnlyPatientContext(row.ResourceType, write: false))
         {
-            await using var connection = await database.OpenAsync(cancellationToken);
+            await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
             var context = caller.Scopes.PatientContext is { } launch ? await ResolvePatientAsync(connection, null, launch) : null;
             if (context?.PatientId != patientId) throw await checkpoint.RefuseAsync(caller.Caller, patientId, resource, AuditActivity.Read, cancellationToken);
         }

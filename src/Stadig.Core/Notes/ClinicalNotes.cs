@@ -57,7 +57,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
             await WriteKeywordsAsync(connection, transaction, id, patientId, type.Keywords.Select(k => new NoteKeyword(k, "")).ToList());
             return id;
         }, cancellationToken);
-        return await LoadAsync(created, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
+        return await LoadAsync(caller, created, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
     }
 
     /// <summary>
@@ -75,12 +75,12 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
             var updated = await connection.ExecuteAsync(
                 "UPDATE note SET version = version + 1, updated_at = @now, updated_by = @staffId WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'",
                 new { noteId, expectedVersion, now = clock.GetUtcNow(), staffId = caller.StaffId }, transaction);
-            if (updated == 0) await ThrowWhyNotAsync(noteId, cancellationToken);
+            if (updated == 0) await ThrowWhyNotAsync(caller, noteId, cancellationToken);
             await connection.ExecuteAsync("DELETE FROM note_keyword WHERE note_id = @noteId", new { noteId }, transaction);
             await WriteKeywordsAsync(connection, transaction, noteId, note.PatientId, clean);
             return 0;
         }, cancellationToken);
-        return (await LoadAsync(noteId, cancellationToken))!;
+        return (await LoadAsync(caller, noteId, cancellationToken))!;
     }
 
     /// <summary>Signs the draft as it stands at <paramref name="expectedVersion"/>; from then on it never changes.</summary>
@@ -97,7 +97,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
             await NoteAsFhir.PublishAsync(connection, transaction, noteId, now);
             return 0;
         }, cancellationToken);
-        return (await LoadAsync(noteId, cancellationToken))!;
+        return (await LoadAsync(caller, noteId, cancellationToken))!;
     }
 
     /// <summary>
@@ -145,7 +145,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
                             updated_at = CASE WHEN @saved THEN @now ELSE updated_at END, updated_by = CASE WHEN @saved THEN @staffId ELSE updated_by END
             WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'
             """, new { noteId, expectedVersion, staffId = caller.StaffId, now, hash, saved, versionStep = saved ? 2 : 1 }, transaction);
-        if (signed == 0) await ThrowWhyNotAsync(noteId, cancellationToken);
+        if (signed == 0) await ThrowWhyNotAsync(caller, noteId, cancellationToken);
     }
 
     /// <summary>A second physician countersigns a signed note (e.g. a resident's). The content stays as it is.</summary>
@@ -165,7 +165,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
             await NoteAsFhir.PublishAsync(connection, transaction, noteId, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
-        return (await LoadAsync(noteId, cancellationToken))!;
+        return (await LoadAsync(caller, noteId, cancellationToken))!;
     }
 
     /// <summary>Starts an amendment: a new draft linked to the signed note, with its text to edit. The signed note stays as it was.</summary>
@@ -196,7 +196,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
             await WriteKeywordsAsync(connection, transaction, id, original.PatientId, original.Keywords);
             return id;
         }, cancellationToken);
-        return (await LoadAsync(created, cancellationToken))!;
+        return (await LoadAsync(caller, created, cancellationToken))!;
     }
 
     /// <summary>One note, through the checkpoint; a note of a unit the caller may not see reads as not found.</summary>
@@ -210,7 +210,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     public async Task<(Note Note, Patients.Patient Patient)> GetWithPatientAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
     {
         var (note, grant) = await ReadAsync(caller, noteId, cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
         var patient = await Patients.PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
         return (note, patient);
     }
@@ -219,7 +219,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     private async Task<(Note Note, PatientAccessGrant Grant)> ReadAsync(Caller caller, Guid noteId, CancellationToken cancellationToken)
     {
         // The note first: it names its patient, so there is no separate lookup of the patient's id.
-        var note = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
+        var note = await LoadAsync(caller, noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
         var grant = await checkpoint.ReadAsync(caller, note.PatientId, "Note", cancellationToken);
         if (!grant.Context.MaySee(note.UnitId)) throw await checkpoint.RefuseAsync(caller, note.PatientId, "Note", AuditActivity.Read, cancellationToken);
         return (note, grant);
@@ -228,9 +228,9 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     /// <summary>Every version of the note, oldest first: the original and each amendment, with who and when.</summary>
     public async Task<IReadOnlyList<Note>> HistoryAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
     {
-        var patientId = await PatientOfAsync(noteId, cancellationToken);
+        var patientId = await PatientOfAsync(caller, noteId, cancellationToken);
         var grant = await checkpoint.ReadAsync(caller, patientId, "NoteHistory", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
         var links = (await connection.QueryAsync<(Guid Id, Guid? Amends)>(
             "SELECT id, amends_note_id FROM note WHERE patient_id = @patientId AND (amends_note_id IS NOT NULL AND status <> 'Discarded' OR id = @noteId)",
             new { patientId, noteId })).ToList();
@@ -238,7 +238,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         while (links.FirstOrDefault(l => l.Id == root).Amends is { } older) root = older;
         var chain = new List<Guid> { root };
         while (links.FirstOrDefault(l => l.Amends == chain[^1]) is { Id: var next } && next != Guid.Empty) chain.Add(next);
-        var versions = await LoadManyAsync(chain, cancellationToken);
+        var versions = await LoadManyAsync(caller, chain, cancellationToken);
         // A note the caller may not see has no history for them either: refused and audited, as the note itself is.
         if (versions.FirstOrDefault(n => n.Id == noteId) is not { } asked || !grant.Context.MaySee(asked.UnitId))
             throw await checkpoint.RefuseAsync(caller, patientId, "NoteHistory", AuditActivity.Read, cancellationToken);
@@ -249,10 +249,13 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     public async Task<IReadOnlyList<Note>> UnsignedForSignerAsync(Caller caller, CancellationToken cancellationToken = default)
     {
         await checkpoint.AuditRegistryAsync(caller, "NoteWorklist", "osignerade anteckningar", cancellationToken: cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        var scope = checkpoint.Scope(caller);
+        await using var connection = await scope.OpenAsync(cancellationToken);
+        // Only what the checkpoint lets the caller see: a draft named for them from a unit the patient blocked is not theirs to read.
         var ids = (await connection.QueryAsync<Guid>(
-            "SELECT id FROM note WHERE responsible_signer_id = @staffId AND status = 'Draft' ORDER BY created_at LIMIT 200", new { staffId = caller.StaffId })).ToList();
-        return await LoadManyAsync(ids, cancellationToken);
+            $"SELECT id FROM note WHERE responsible_signer_id = @staffId AND status = 'Draft' AND {scope.VisibleRowsSql("patient_id", "unit_id")} ORDER BY created_at LIMIT 200",
+            scope.Parameters())).ToList();
+        return await LoadManyAsync(caller, ids, cancellationToken);
     }
 
     /// <summary>
@@ -262,11 +265,16 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     /// </summary>
     public async Task<IReadOnlyList<WorklistNote>> WorklistAsync(Caller caller, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        var scope = checkpoint.Scope(caller);
+        await using var connection = await scope.OpenAsync(cancellationToken);
+        // Filtered by the checkpoint's rule before the limit, as the inbox is: a draft from a unit the caller may not see is left out.
         var ids = (await connection.QueryAsync<Guid>(
-            "SELECT id FROM note WHERE status = 'Draft' AND (responsible_signer_id = @staffId OR author_id = @staffId) ORDER BY created_at LIMIT 200",
-            new { staffId = caller.StaffId })).ToList();
-        var notes = await LoadManyAsync(ids, cancellationToken);
+            $"""
+            SELECT id FROM note
+            WHERE status = 'Draft' AND (responsible_signer_id = @staffId OR author_id = @staffId) AND {scope.VisibleRowsSql("patient_id", "unit_id")}
+            ORDER BY created_at LIMIT 200
+            """, scope.Parameters())).ToList();
+        var notes = await LoadManyAsync(caller, ids, cancellationToken);
         var patientIds = notes.Select(n => n.PatientId).Distinct().ToList();
         var parameters = new DynamicParameters();
         database.AddIds(parameters, "ids", patientIds);
@@ -318,7 +326,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     private async Task<Note> FindForAsync(Caller caller, Guid noteId, AuditActivity activity, CancellationToken cancellationToken)
     {
         // The note first: it names its patient, so the access facts are one more round trip, not two.
-        var note = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte, eller så saknar du vårdrelation.");
+        var note = await LoadAsync(caller, noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte, eller så saknar du vårdrelation.");
         var context = await checkpoint.ContextAsync(caller, note.PatientId, cancellationToken);
         if (context is null || !context.MayOpen || !context.MaySee(note.UnitId))
             throw await checkpoint.RefuseAsync(caller, note.PatientId, "Note", activity, cancellationToken);
@@ -330,16 +338,16 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         if (!grant.Context.MaySee(note.UnitId)) throw new NotFoundException("Anteckningen finns inte, eller så saknar du vårdrelation.");
     }
 
-    private async Task<Guid> PatientOfAsync(Guid noteId, CancellationToken cancellationToken)
+    private async Task<Guid> PatientOfAsync(Caller caller, Guid noteId, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<Guid?>("SELECT patient_id FROM note WHERE id = @noteId", new { noteId })
             ?? throw new NotFoundException("Anteckningen finns inte, eller så saknar du vårdrelation.");
     }
 
-    private async Task ThrowWhyNotAsync(Guid noteId, CancellationToken cancellationToken)
+    private async Task ThrowWhyNotAsync(Caller caller, Guid noteId, CancellationToken cancellationToken)
     {
-        var current = await LoadAsync(noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
+        var current = await LoadAsync(caller, noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte.");
         if (current.IsSigned) throw new ConflictException("Anteckningen är redan signerad och kan inte ändras. Skapa en ny version.");
         if (current.IsDiscarded) throw new ConflictException("Utkastet är kastat och kan inte ändras. Skapa en ny anteckning.");
         throw new NoteConflictException(current);
@@ -384,14 +392,17 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
             $"INSERT INTO note_keyword (note_id, patient_id, position, keyword, text) VALUES {string.Join(", ", rows)}", parameters, transaction);
     }
 
-    private async Task<Note?> LoadAsync(Guid noteId, CancellationToken cancellationToken) =>
-        (await LoadManyAsync([noteId], cancellationToken)).FirstOrDefault();
+    private async Task<Note?> LoadAsync(Caller caller, Guid noteId, CancellationToken cancellationToken) =>
+        (await LoadManyAsync(caller, [noteId], cancellationToken)).FirstOrDefault();
 
-    /// <summary>Notes with their keywords in two queries whatever their number, in the order of <paramref name="noteIds"/>.</summary>
-    private async Task<IReadOnlyList<Note>> LoadManyAsync(IReadOnlyList<Guid> noteIds, CancellationToken cancellationToken)
+    /// <summary>
+    /// Notes with their keywords in two queries whatever their number, in the order of <paramref name="noteIds"/>,
+    /// read in the caller's scope: each caller decides (a note's patient is known only once it is read) or has just written them.
+    /// </summary>
+    private async Task<IReadOnlyList<Note>> LoadManyAsync(Caller caller, IReadOnlyList<Guid> noteIds, CancellationToken cancellationToken)
     {
         if (noteIds.Count == 0) return [];
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
         var parameters = new DynamicParameters();
         database.AddIds(parameters, "ids", noteIds);
         var notes = (await connection.QueryAsync<Note>(

@@ -35,7 +35,7 @@ public sealed record LabOrder
 /// the ORM^O01 that carries it to the lab are stored in one transaction (the outbox), so an order is
 /// never lost between Stadig and the lab. <see cref="OrderOutbox"/> delivers it.
 /// </summary>
-public sealed class LabOrders(Database database, PatientCheckpoint checkpoint, TimeProvider clock)
+public sealed class LabOrders(PatientCheckpoint checkpoint, TimeProvider clock)
 {
     /// <summary>Placer order numbers Stadig issues start with this, so results can be tied back to them.</summary>
     public const string PlacerPrefix = "ST";
@@ -88,7 +88,7 @@ public sealed class LabOrders(Database database, PatientCheckpoint checkpoint, T
     public async Task<IReadOnlyList<LabOrder>> ListAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "LabOrder", cancellationToken);
-        await using var c = await database.OpenAsync(cancellationToken);
+        await using var c = await grant.OpenAsync(cancellationToken);
         var orders = (await c.QueryAsync<LabOrder>(
             """
             SELECT o.id AS Id, o.patient_id AS PatientId, o.placer_order_number AS PlacerOrderNumber, o.status AS Status,

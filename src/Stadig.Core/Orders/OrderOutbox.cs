@@ -23,7 +23,7 @@ public sealed class OrderOutbox(Database database, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
         List<(Guid Id, string Raw, int Attempts)> due;
-        await using (var c = await database.OpenAsync(cancellationToken))
+        await using (var c = await database.OpenUnscopedAsync(cancellationToken))
             due = (await c.QueryAsync<(Guid, string, int)>(
                 """
                 SELECT id, raw_text, attempts FROM hl7_message
@@ -63,7 +63,7 @@ public sealed class OrderOutbox(Database database, TimeProvider clock)
             };
             var at = clock.GetUtcNow();
             var next = retry ? at + TimeSpan.FromMinutes(Math.Min(60, 1 << Math.Min(attempts, 6))) : (DateTimeOffset?)null;
-            await database.InTransactionAsync(async (c, t) =>
+            await database.InUnscopedTransactionAsync(async (c, t) =>
             {
                 await c.ExecuteAsync(
                     """
@@ -83,7 +83,7 @@ public sealed class OrderOutbox(Database database, TimeProvider clock)
     }
 
     private Task SetStateAsync(Guid id, string state, DateTimeOffset at, string? reason, CancellationToken cancellationToken) =>
-        database.InTransactionAsync(async (c, t) =>
+        database.InUnscopedTransactionAsync(async (c, t) =>
         {
             await c.ExecuteAsync("UPDATE hl7_message SET state = @state, state_changed_at = @at WHERE id = @id", new { state, at, id }, t);
             await AddStateAsync(c, t, id, state, at, reason);

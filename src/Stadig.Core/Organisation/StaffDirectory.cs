@@ -15,7 +15,7 @@ public sealed class StaffDirectory(Database database, TimeProvider clock)
     {
         RequireHsaId(hsaId, "hsaId");
         var provider = new CareProvider { Id = Guid.NewGuid(), HsaId = hsaId, Name = RequireText(name, "name") };
-        await database.InTransactionAsync(async (c, t) =>
+        await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             await c.ExecuteAsync("INSERT INTO care_provider (id, hsa_id, name) VALUES (@Id, @HsaId, @Name)", provider, t);
             await DirectoryAsFhir.PublishProviderAsync(c, t, provider.Id, clock.GetUtcNow());
@@ -28,7 +28,7 @@ public sealed class StaffDirectory(Database database, TimeProvider clock)
     {
         RequireHsaId(hsaId, "hsaId");
         var unit = new CareUnit { Id = Guid.NewGuid(), ProviderId = providerId, HsaId = hsaId, Name = RequireText(name, "name"), Kind = kind };
-        await database.InTransactionAsync(async (c, t) =>
+        await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             await c.ExecuteAsync(
                 "INSERT INTO care_unit (id, provider_id, hsa_id, name, kind) VALUES (@Id, @ProviderId, @HsaId, @Name, @Kind)",
@@ -48,7 +48,7 @@ public sealed class StaffDirectory(Database database, TimeProvider clock)
             DisplayName = RequireText(displayName, "displayName"), Title = title, PasswordHash = passwordHash,
             IsDemo = isDemo, CreatedAt = clock.GetUtcNow(),
         };
-        await database.InTransactionAsync(async (c, t) =>
+        await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             await c.ExecuteAsync(
                 """
@@ -64,7 +64,7 @@ public sealed class StaffDirectory(Database database, TimeProvider clock)
     public async Task<Assignment> AddAssignmentAsync(Guid staffId, Guid unitId, Role role, Purpose purpose, CancellationToken cancellationToken = default)
     {
         var id = Guid.NewGuid();
-        await database.InTransactionAsync(async (c, t) =>
+        await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             await c.ExecuteAsync(
                 "INSERT INTO assignment (id, staff_id, unit_id, role, purpose) VALUES (@id, @staffId, @unitId, @role, @purpose)",
@@ -77,39 +77,39 @@ public sealed class StaffDirectory(Database database, TimeProvider clock)
 
     public async Task<IReadOnlyList<CareUnit>> UnitsAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         return (await connection.QueryAsync<CareUnit>(
             "SELECT id AS Id, provider_id AS ProviderId, hsa_id AS HsaId, name AS Name, kind AS Kind FROM care_unit ORDER BY name")).ToList();
     }
 
     public async Task<StaffMember?> FindByUsernameAsync(string username, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<StaffMember>(StaffSelect + " WHERE username = @username",
             new { username = username.Trim().ToLowerInvariant() });
     }
 
     public async Task<StaffMember?> FindByIdAsync(Guid id, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<StaffMember>(StaffSelect + " WHERE id = @id", new { id });
     }
 
     public async Task<StaffMember?> FindByHsaIdAsync(string hsaId, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<StaffMember>(StaffSelect + " WHERE hsa_id = @hsaId", new { hsaId });
     }
 
     public async Task<IReadOnlyList<StaffMember>> StaffAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         return (await connection.QueryAsync<StaffMember>(StaffSelect + " ORDER BY display_name")).ToList();
     }
 
     public async Task<IReadOnlyList<Assignment>> AssignmentsOfAsync(Guid staffId, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         return (await connection.QueryAsync<Assignment>(
             """
             SELECT a.id AS Id, a.staff_id AS StaffId, a.unit_id AS UnitId, u.hsa_id AS UnitHsaId, u.name AS UnitName,
@@ -121,13 +121,13 @@ public sealed class StaffDirectory(Database database, TimeProvider clock)
 
     public async Task RecordSuccessfulLoginAsync(Guid staffId, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         await connection.ExecuteAsync("UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE id = @staffId", new { staffId });
     }
 
     public async Task SetPasswordHashAsync(Guid staffId, string passwordHash, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         await connection.ExecuteAsync("UPDATE staff SET password_hash = @passwordHash WHERE id = @staffId", new { staffId, passwordHash });
     }
 

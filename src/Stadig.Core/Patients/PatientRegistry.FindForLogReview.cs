@@ -20,7 +20,7 @@ public sealed partial class PatientRegistry
             throw new ForbiddenException("Endast logggranskare och administratörer söker patienter för logggranskning.");
         }
         var identifier = identifiers.Parse(identifierInput);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         var id = await connection.QuerySingleOrDefaultAsync<Guid?>("SELECT id FROM patient WHERE identifier = @Value", new { identifier.Value });
         await audit.AppendAsync(new AuditEntry(caller, null, AuditActivity.Read, "PatientLookup", AuditOutcome.Allowed, Detail: id is null ? "ingen träff" : "1 träff"), cancellationToken);
         return id;

@@ -61,7 +61,7 @@ public sealed partial class PatientRegistry
     public async Task<IReadOnlyList<PatientMerge>> MergesOfAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "PatientMerges", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         return await MergesAsync(connection, null, grant.PatientId);
     }
 

@@ -25,7 +25,7 @@ public sealed partial class PatientRegistry
     {
         // Checked before the transaction opens, so a refusal or a typing error costs no write lock.
         CheckRegistration(caller, identifierInput, details);
-        return database.InTransactionAsync((connection, transaction) => RegisterInAsync(connection, transaction, caller, identifierInput, details), cancellationToken);
+        return database.InUnscopedTransactionAsync((connection, transaction) => RegisterInAsync(connection, transaction, caller, identifierInput, details), cancellationToken);
     }
 
     private void CheckRegistration(Caller caller, string identifierInput, PatientDetails details)

@@ -105,7 +105,7 @@ public sealed partial class PatientRegistry
                 ORDER BY family_search, given_search, identifier LIMIT {limit + 1})
             ORDER BY family_search, given_search, identifier
             """;
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         var rows = (await connection.QueryAsync<Patient>(sql, parameters)).ToList();
         var more = rows.Count > limit;
         if (more) rows.RemoveAt(rows.Count - 1);
@@ -225,7 +225,7 @@ public sealed partial class PatientRegistry
 
     private async Task<PatientSearchResult> RunAsync(string where, object parameters, int limit, CancellationToken cancellationToken, string? hintIfEmpty = null)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         var sql = $"""
             SELECT {PatientColumns} FROM patient
             WHERE merged_into_id IS NULL AND {where}

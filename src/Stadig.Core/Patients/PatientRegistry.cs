@@ -28,7 +28,7 @@ public sealed partial class PatientRegistry(Database database, PatientIdentifier
     public async Task<Patient> GetAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "Patient", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         return await FindAsync(connection, null, grant.PatientId) ?? throw new NotFoundException("Patienten finns inte.");
     }
 
@@ -36,7 +36,7 @@ public sealed partial class PatientRegistry(Database database, PatientIdentifier
     public async Task<Guid?> FindIdByIdentifierAsync(Caller caller, string identifierInput, CancellationToken cancellationToken = default)
     {
         var identifier = identifiers.Parse(identifierInput);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         var id = await connection.QuerySingleOrDefaultAsync<Guid?>("SELECT id FROM patient WHERE identifier = @Value", new { identifier.Value });
         await checkpoint.AuditRegistryAsync(caller, "PatientLookup", id is null ? "ingen träff" : "1 träff", cancellationToken: cancellationToken);
         return id;

@@ -35,7 +35,7 @@ public sealed record PatientProblem
 /// access; resolving keeps the entry. Every read and write goes through the checkpoint, and another
 /// unit's entries the caller may not see are left out.
 /// </summary>
-public sealed class PatientProblems(Database database, PatientCheckpoint checkpoint, TimeProvider clock)
+public sealed class PatientProblems(PatientCheckpoint checkpoint, TimeProvider clock)
 {
     public const string Active = "Active";
     public const string Resolved = "Resolved";
@@ -63,14 +63,14 @@ public sealed class PatientProblems(Database database, PatientCheckpoint checkpo
             await ProblemAsFhir.PublishAsync(connection, transaction, id, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
-        return (await LoadAsync(id, cancellationToken))!;
+        return (await LoadAsync(caller, id, cancellationToken))!;
     }
 
     /// <summary>Marks a problem as resolved; it stays in the list with who and when.</summary>
     public async Task<PatientProblem> ResolveAsync(Caller caller, Guid problemId, CancellationToken cancellationToken = default)
     {
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Bara läkare får avsluta diagnoser.");
-        var problem = await LoadAsync(problemId, cancellationToken) ?? throw new NotFoundException("Diagnosen finns inte.");
+        var problem = await LoadAsync(caller, problemId, cancellationToken) ?? throw new NotFoundException("Diagnosen finns inte.");
         await checkpoint.WriteEntryAsync(caller, problem.PatientId, problem.UnitId, "Problem",
             "Diagnosen finns inte, eller så saknar du vårdrelation.", async (connection, transaction) =>
         {
@@ -80,7 +80,7 @@ public sealed class PatientProblems(Database database, PatientCheckpoint checkpo
             if (done == 0) throw new ConflictException("Diagnosen är redan avslutad.");
             await ProblemAsFhir.PublishAsync(connection, transaction, problemId, clock.GetUtcNow());
         }, cancellationToken);
-        return (await LoadAsync(problemId, cancellationToken))!;
+        return (await LoadAsync(caller, problemId, cancellationToken))!;
     }
 
     /// <summary>The patient's problems the caller may see: active first (newest first), then resolved ones.</summary>
@@ -118,9 +118,10 @@ public sealed class PatientProblems(Database database, PatientCheckpoint checkpo
         FROM problem p JOIN care_unit u ON u.id = p.unit_id JOIN staff r ON r.id = p.recorded_by LEFT JOIN staff s ON s.id = p.resolved_by
         """;
 
-    private async Task<PatientProblem?> LoadAsync(Guid problemId, CancellationToken cancellationToken)
+    /// <summary>A problem by its id, in the caller's scope: its patient and unit are what the checkpoint then decides on.</summary>
+    private async Task<PatientProblem?> LoadAsync(Caller caller, Guid problemId, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<PatientProblem>($"{Select} WHERE p.id = @problemId", new { problemId });
     }
 }

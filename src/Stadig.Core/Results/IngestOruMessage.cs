@@ -130,7 +130,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         var (id, inserted) = await StoreReceivedAsync(message, text, bytes, cancellationToken);
         if (!inserted)
         {
-            var existingRaw = await database.InTransactionAsync((c, t) =>
+            var existingRaw = await database.InUnscopedTransactionAsync((c, t) =>
                 c.QuerySingleAsync<string>("SELECT raw_text FROM hl7_message WHERE id = @id", new { id }, t), cancellationToken);
             if (!SameContent(existingRaw, message))
             {
@@ -174,7 +174,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
     {
         var id = Guid.CreateVersion7();
         var now = clock.GetUtcNow();
-        return await database.InTransactionAsync(async (c, t) =>
+        return await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             var inserted = await c.ExecuteAsync(
                 """
@@ -200,7 +200,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
     private async Task<IngestOutcome> ProcessAsync(Guid id, Hl7Message message, CancellationToken cancellationToken)
     {
         var prepared = await PrepareAsync(id, message, cancellationToken);
-        return await database.InTransactionAsync(async (c, t) =>
+        return await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             var outcome = await DecideAndFileAsync(c, t, id, message, prepared);
             // Filed or decided by another attempt: what any attempt staged for this message is no longer needed.
@@ -224,7 +224,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         var prepared = Prepare(message);
         var lines = prepared.Plans.SelectMany(r => r.Lines.Select(l => (r, l))).ToList();
         if (lines.Count <= _options.BatchObservations) return prepared;
-        await using (var c = await database.OpenAsync(cancellationToken))
+        await using (var c = await database.OpenUnscopedAsync(cancellationToken))
         {
             // A resend of a message already decided is answered from what is stored: nothing to stage.
             var state = await c.QuerySingleAsync<string>("SELECT state FROM hl7_message WHERE id = @id", new { id });
@@ -234,7 +234,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         var batches = 0;
         foreach (var batch in lines.Chunk(_options.BatchObservations))
         {
-            await database.InTransactionAsync(async (c, t) =>
+            await database.InUnscopedTransactionAsync(async (c, t) =>
             {
                 await LabResultFiling.StageAsync(c, t, batch, id, lab.UnitId, attempt);
                 return 0;
@@ -413,7 +413,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             Hl7FieldException e => (Hl7ErrorCode.DataTypeError, e.Message),
             _ => (Hl7ErrorCode.ApplicationInternalError, $"Meddelandet kunde inte tas emot ({failure.GetType().Name}){Locate(message)}."),
         };
-        return await database.InTransactionAsync(async (c, t) =>
+        return await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             // A fault mid-staging leaves batches behind: a rejected message files nothing.
             await LabResultFiling.ClearStagedAsync(c, t, id);
@@ -455,7 +455,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         var ack = Hl7Writer.Write(parsed is null
             ? Hl7Ack.CreateForUnreadable(salvaged.ControlId, AckCode.Reject, now, AckControlId(), errorCode, problem, salvaged)
             : Hl7Ack.Create(parsed, AckCode.Reject, now, AckControlId(), errorCode, problem));
-        await database.InTransactionAsync(async (c, t) =>
+        await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             await c.ExecuteAsync(
                 """

@@ -51,7 +51,7 @@ public sealed class MessageTracking(Database database, AuditLog audit, TimeProvi
     {
         if (!MayView(caller.Role)) throw new ForbiddenException("Din roll får inte se meddelandeflödet.");
         var threshold = clock.GetUtcNow() - stuckAfter;
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         var counts = (await connection.QueryAsync<MessageStateCount>(
             "SELECT direction AS Direction, state AS State, COUNT(*) AS Count FROM hl7_message GROUP BY direction, state ORDER BY direction, state")).ToList();
         // Quarantined counts as finished for the lab once someone resolved it; open quarantine items wait.
@@ -88,7 +88,7 @@ public sealed class MessageTracking(Database database, AuditLog audit, TimeProvi
     /// </summary>
     public async Task<long> UnansweredCountAsync(TimeSpan stuckAfter, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         return await connection.ExecuteScalarAsync<long>(UnansweredSql, new { Inbound = IngestOruMessage.Inbound, threshold = clock.GetUtcNow() - stuckAfter });
     }
 }

@@ -14,7 +14,7 @@ public sealed record ResultAttachment(Guid ResultId, Guid PatientId, string Titl
 }
 
 /// <summary>Reads a result's document through the checkpoint: one audited read, another unit's line reads as not found.</summary>
-public sealed class ResultAttachments(Database database, PatientCheckpoint checkpoint)
+public sealed class ResultAttachments(PatientCheckpoint checkpoint)
 {
     public const string Resource = "LabAttachment";
 
@@ -22,7 +22,7 @@ public sealed class ResultAttachments(Database database, PatientCheckpoint check
     {
         // The line first: it names its patient and unit, so the access decision is one audited read.
         Row? row;
-        await using (var connection = await database.OpenAsync(cancellationToken))
+        await using (var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken))
             row = await connection.QuerySingleOrDefaultAsync<Row>(
                 """
                 SELECT id AS ResultId, patient_id AS PatientId, unit_id AS UnitId, analysis_name AS Title, attachment_type AS ContentType,

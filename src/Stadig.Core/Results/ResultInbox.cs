@@ -68,7 +68,8 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
         if (items.Count == 0) return items;
         var parameters = new DynamicParameters();
         database.AddIds(parameters, "reports", items.Select(i => i.ReportId));
-        await using var connection = await database.OpenAsync(cancellationToken);
+        // Only the reports the checkpoint let through (CandidatesAsync), so in the caller's scope.
+        await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
         var lines = (await connection.QueryAsync<LineRow>(
             $"""
             SELECT report_id AS ReportId, analysis_name AS Name, value_numeric AS Value, value_text AS ValueText, unit AS Unit, abnormal_flag AS Flag,
@@ -111,14 +112,15 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
     {
         if (!RolePermissions.WorksWithRecords(caller.Role)) throw new ForbiddenException("Din roll har ingen svarsinkorg.");
         var now = clock.GetUtcNow();
-        var parameters = checkpoint.CareRelationParameters(caller);
+        var scope = checkpoint.Scope(caller);
+        var parameters = scope.Parameters();
         // The unit's patients (index-only scans, migration 0015) and the oldest 500 of their
         // unattested reports before any patient lookup or line count. Checking each unattested
         // report in the region against the unit grew with the region's backlog; as a join the
         // planner probes each patient's reports when the unit is small against the backlog and
         // hashes the unit's patients when it is not (docs/benchmarks.md, hot spots).
         List<InboxItem> rows;
-        await using (var connection = await database.OpenAsync(cancellationToken))
+        await using (var connection = await scope.OpenAsync(cancellationToken))
             rows = (await connection.QueryAsync<InboxItem>(
                 $"""
                 SELECT r.id AS ReportId, r.patient_id AS PatientId, r.unit_id AS UnitId, p.family_name || ', ' || p.given_names AS PatientName, p.identifier AS Identifier,
@@ -129,7 +131,7 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
                 FROM (SELECT r.id, r.patient_id, r.unit_id, r.service_name, r.status, r.created_at, r.comment
                       FROM diagnostic_report r
                       WHERE r.attested_at IS NULL
-                        AND r.patient_id IN ({PatientCheckpoint.CareRelationPatientsSql})
+                        AND r.patient_id IN ({scope.CareRelationPatientsSql})
                       ORDER BY r.created_at
                       LIMIT 500) r
                 JOIN patient p ON p.id = r.patient_id
@@ -138,7 +140,7 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
         // The candidates only come from the unit's care relations; what is shown is decided by the
         // checkpoint per patient, as the chart decides it: a blocked unit's or another unit's report
         // under inner secrecy is left out, and each patient shown is audited.
-        var shown = await checkpoint.ListVisibleAcrossAsync(caller, rows, r => r.PatientId, r => r.UnitId, Resource, auditShown, cancellationToken);
+        var shown = await scope.VisibleAsync(rows, r => r.PatientId, r => r.UnitId, Resource, auditShown, cancellationToken);
         return shown
             .Select(r => r with { Overdue = now - r.CreatedAt > overdueAfter })
             .OrderByDescending(r => r.Critical > 0).ThenByDescending(r => r.Overdue).ThenBy(r => r.CreatedAt)
@@ -158,8 +160,9 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
         var ids = reportIds.Distinct().ToList();
         var parameters = new DynamicParameters();
         database.AddIds(parameters, "ids", ids);
+        var scope = checkpoint.Scope(caller);
         List<(Guid Id, Guid PatientId, Guid UnitId, string ServiceName, DateTimeOffset? AttestedAt)> reports;
-        await using (var connection = await database.OpenAsync(cancellationToken))
+        await using (var connection = await scope.OpenAsync(cancellationToken))
             reports = (await connection.QueryAsync<(Guid, Guid, Guid, string, DateTimeOffset?)>(
                 $"SELECT r.id, r.patient_id, r.unit_id, r.service_name, r.attested_at FROM diagnostic_report r WHERE {database.AnyOf("r.id", "ids")}",
                 parameters)).ToList();
@@ -168,7 +171,7 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
         HiddenReport? hidden = null;
         try
         {
-            return await database.InTransactionAsync(async (c, t) =>
+            return await scope.InTransactionAsync(async (c, t) =>
             {
                 var decided = new TransactionAccess();
                 var attested = 0;

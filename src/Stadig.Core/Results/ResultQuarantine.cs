@@ -26,7 +26,7 @@ public sealed class ResultQuarantine(Database database, AuditLog audit, PatientI
     public async Task<IReadOnlyList<QuarantinedResult>> ListOpenAsync(Caller caller, CancellationToken cancellationToken = default)
     {
         RequireLabStaff(caller);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         var rows = await connection.QueryAsync<(Guid Id, Guid MessageId, int Group, string ReasonCode, string ReasonText, DateTimeOffset CreatedAt, string ControlId, string Facility, string Raw)>(
             """
             SELECT q.id, q.message_id, q.patient_group, q.reason_code, q.reason_text, q.created_at, m.control_id, m.sending_facility, m.raw_text
@@ -51,7 +51,7 @@ public sealed class ResultQuarantine(Database database, AuditLog audit, PatientI
         RequireLabStaff(caller);
         var why = Required(reason, "reason", "Ange hur identiteten kontrollerades.");
         var identifier = identifiers.Parse(identifierInput);
-        await database.InTransactionAsync(async (c, t) =>
+        await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             var patient = await c.QuerySingleOrDefaultAsync<(Guid Id, Guid? MergedInto)?>(
                 "SELECT id, merged_into_id FROM patient WHERE identifier = @Value", new { identifier.Value }, t)
@@ -78,7 +78,7 @@ public sealed class ResultQuarantine(Database database, AuditLog audit, PatientI
     {
         RequireLabStaff(caller);
         var why = Required(reason, "reason", "Ange varför resultatet avvisas.");
-        await database.InTransactionAsync(async (c, t) =>
+        await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             var (messageId, _, _) = await OpenItemAsync(c, t, quarantineId);
             var now = clock.GetUtcNow();

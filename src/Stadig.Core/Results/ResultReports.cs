@@ -90,7 +90,7 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
     public async Task<ResultReport> OpenAsync(Caller caller, Guid reportId, CancellationToken cancellationToken = default)
     {
         Header? header;
-        await using (var connection = await database.OpenAsync(cancellationToken))
+        await using (var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken))
             header = await connection.QuerySingleOrDefaultAsync<Header>(
                 """
                 SELECT r.id AS Id, r.patient_id AS PatientId, r.unit_id AS UnitId, u.name AS UnitName, r.service_name AS ServiceName, r.status AS Status,
@@ -102,7 +102,7 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
         var grant = await checkpoint.ReadAsync(caller, header.PatientId, Resource, cancellationToken);
         if (!grant.Context.MaySee(header.UnitId)) throw await checkpoint.RefuseAsync(caller, header.PatientId, Resource, AuditActivity.Read, cancellationToken);
 
-        await using var c = await database.OpenAsync(cancellationToken);
+        await using var c = await grant.OpenAsync(cancellationToken);
         var patient = await PatientRegistry.FindInAsync(grant, c, null) ?? throw new NotFoundException(NotFound);
         var own = (await c.QueryAsync<ResultLineRow>($"{ResultLineRows.Select()} WHERE r.report_id = @reportId AND r.patient_id = @patientId ORDER BY r.id",
             new { reportId, patientId = header.PatientId })).ToList();
@@ -156,7 +156,7 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
     {
         if (!ResultInbox.MayAttest(caller.Role)) throw new ForbiddenException("Bara läkare vidimerar provsvar.");
         (Guid PatientId, Guid UnitId, DateTimeOffset? AttestedAt)? report;
-        await using (var connection = await database.OpenAsync(cancellationToken))
+        await using (var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken))
             report = await connection.QuerySingleOrDefaultAsync<(Guid, Guid, DateTimeOffset?)?>(
                 "SELECT patient_id, unit_id, attested_at FROM diagnostic_report WHERE id = @reportId", new { reportId });
         if (report is not { } r) throw await checkpoint.RefuseAsync(caller, null, Resource, AuditActivity.Attest, cancellationToken);

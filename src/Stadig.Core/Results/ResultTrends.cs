@@ -56,7 +56,7 @@ public sealed class ResultTrends(Database database, PatientCheckpoint checkpoint
         if (string.IsNullOrWhiteSpace(analysisCode) || analysisCode.Length > 64) throw new InvalidInputException("code", "Ange en analyskod.");
         var key = AnalysisCodes.Canonical(analysisCode);
         var grant = await checkpoint.ReadAsync(caller, patientId, "ResultTrend", cancellationToken);
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
         var rows = (await connection.QueryAsync<TrendPoint>(
             $"""
             SELECT r.id AS Id, r.analysis_code AS AnalysisCode, r.analysis_name AS AnalysisName, r.observed_at AS ObservedAt, r.value_numeric AS Value,

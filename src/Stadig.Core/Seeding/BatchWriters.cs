@@ -189,7 +189,7 @@ internal static class BatchWriter
 {
     public static async Task<IBatchWriter> OpenAsync(Database database, CancellationToken cancellationToken)
     {
-        DbConnection connection = await database.OpenAsync(cancellationToken);
+        DbConnection connection = await database.OpenUnscopedAsync(cancellationToken);
         return connection switch
         {
             NpgsqlConnection pg => new PostgresBatchWriter(pg),

@@ -47,7 +47,7 @@ public sealed class RegionSeeder(Database database, TimeProvider clock)
         var reference = clock.GetUtcNow().ToUniversalTime();
         var now = new DateTimeOffset(reference.Ticks - reference.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
 
-        await using (var connection = await database.OpenAsync(ct))
+        await using (var connection = await database.OpenUnscopedAsync(ct))
         {
             var existing = await connection.ExecuteScalarAsync<long>(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM patient LIMIT 1) AS any_patient");
@@ -123,7 +123,7 @@ public sealed class RegionSeeder(Database database, TimeProvider clock)
             // analysed; and a visibility map, so index-only scans need not visit the heap. Autovacuum
             // would get there too, but benchmarks start right after seeding. One statement per
             // command: VACUUM cannot run in the implicit transaction of a multi-statement batch.
-            await using var connection = await database.OpenAsync(ct);
+            await using var connection = await database.OpenUnscopedAsync(ct);
             foreach (var table in new[] { "patient", "encounter", "note", "note_keyword", "lab_result", "warning" })
                 await connection.ExecuteAsync($"VACUUM (ANALYZE) {table}", commandTimeout: 0);
         }
@@ -197,7 +197,7 @@ public sealed class RegionSeeder(Database database, TimeProvider clock)
             }
         }
 
-        await database.InTransactionAsync(async (connection, transaction) =>
+        await database.InUnscopedTransactionAsync(async (connection, transaction) =>
         {
             await connection.ExecuteAsync("INSERT INTO care_provider (id, hsa_id, name) VALUES (@providerId, @ProviderHsaId, @name)",
                 new { providerId, ProviderHsaId, name = "Region Ankeborg (syntetisk)" }, transaction);
@@ -239,7 +239,7 @@ public sealed class RegionSeeder(Database database, TimeProvider clock)
             random.NextBytes(bytes);
             return new Guid(bytes);
         }
-        await using var connection = await database.OpenAsync(ct);
+        await using var connection = await database.OpenUnscopedAsync(ct);
         var wards = (await connection.QueryAsync<Guid>("SELECT id FROM care_unit WHERE kind = 'Ward' ORDER BY hsa_id")).ToList();
         var patients = (await connection.QueryAsync<Guid>(
             $"SELECT id FROM patient WHERE deceased_date IS NULL AND merged_into_id IS NULL ORDER BY identifier LIMIT {wards.Count * perWard}")).ToList();

@@ -7,6 +7,11 @@ namespace Stadig.Storage;
 /// <summary>
 /// The one way into storage: opens connections for the configured engine with the settings every
 /// connection needs. The rest of the code writes SQL that both engines accept.
+/// Use cases do not open connections here: patient rows are reached only through the access
+/// checkpoint's scope (<see cref="Access.PatientAccessGrant.OpenAsync"/>, <see cref="Access.PatientDataScope"/>).
+/// <see cref="OpenUnscopedAsync"/> and <see cref="InUnscopedTransactionAsync"/> are internal, and
+/// every file outside the checkpoint that calls them is on the architecture test's allow-list with
+/// its reason (tests/Stadig.Tests/Access/CheckpointArchitectureTests.cs).
 /// </summary>
 public sealed class Database
 {
@@ -49,7 +54,8 @@ public sealed class Database
 
     public DatabaseEngine Engine { get; }
 
-    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken = default)
+    /// <summary>A connection outside any patient data scope: the checkpoint, migrations, seeding, directory and audit tables (see the class summary).</summary>
+    internal async Task<DbConnection> OpenUnscopedAsync(CancellationToken cancellationToken = default)
     {
         if (_postgres is not null)
         {
@@ -65,10 +71,10 @@ public sealed class Database
         return connection;
     }
 
-    /// <summary>Runs <paramref name="work"/> in one transaction: all of it is stored, or none.</summary>
-    public async Task<T> InTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken = default)
+    /// <summary>Runs <paramref name="work"/> in one transaction outside any patient data scope: all of it is stored, or none.</summary>
+    internal async Task<T> InUnscopedTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenUnscopedAsync(cancellationToken);
         await using var transaction = await BeginAsync(connection, cancellationToken);
         var result = await work(connection, transaction);
         await CommitAsync(transaction, cancellationToken);
@@ -138,7 +144,7 @@ public sealed class Database
     /// <summary>Whether the database answers, for readiness checks.</summary>
     public async Task PingAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenUnscopedAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT 1";
         await command.ExecuteScalarAsync(cancellationToken);

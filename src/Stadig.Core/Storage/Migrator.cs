@@ -42,7 +42,7 @@ public sealed class Migrator(Database database)
     /// <summary>Brings the schema to <paramref name="targetVersion"/> (default: the latest). Returns the migrations applied.</summary>
     public async Task<IReadOnlyList<Migration>> MigrateAsync(int? targetVersion = null, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         if (database.Engine == DatabaseEngine.Postgres)
         {
             // Several app nodes may start at once; only one migrates, the others wait and find nothing to do.
@@ -79,7 +79,7 @@ public sealed class Migrator(Database database)
 
     public async Task<int> CurrentVersionAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         await connection.ExecuteAsync(
             CreateSchemaTable);
         return await connection.ExecuteScalarAsync<int?>("SELECT MAX(version) FROM schema_migration") ?? 0;
@@ -91,7 +91,7 @@ public sealed class Migrator(Database database)
     /// </summary>
     public async Task<IReadOnlyList<Migration>> PendingAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         await connection.ExecuteAsync(
             CreateSchemaTable);
         var applied = (await connection.QueryAsync<int>("SELECT version FROM schema_migration")).ToHashSet();

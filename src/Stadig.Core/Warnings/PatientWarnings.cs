@@ -67,7 +67,7 @@ public sealed record PatientWarning
 /// kept, listed active first. Every read and write goes through the checkpoint; another unit's
 /// warnings the caller may not see (inner secrecy) are left out.
 /// </summary>
-public sealed class PatientWarnings(Database database, PatientCheckpoint checkpoint, TimeProvider clock)
+public sealed class PatientWarnings(PatientCheckpoint checkpoint, TimeProvider clock)
 {
     public const int MaxTextLength = 2_000;
     public const int MaxFieldLength = 200;
@@ -92,7 +92,7 @@ public sealed class PatientWarnings(Database database, PatientCheckpoint checkpo
             await WarningAsFhir.PublishAsync(connection, transaction, id, clock.GetUtcNow());
             return 0;
         }, cancellationToken);
-        return (await LoadAsync(id, cancellationToken))!;
+        return (await LoadAsync(caller, id, cancellationToken))!;
     }
 
     /// <summary>Marks a warning as no longer valid, with a reason; it stays in the list as history.</summary>
@@ -102,7 +102,7 @@ public sealed class PatientWarnings(Database database, PatientCheckpoint checkpo
         var why = Clean(reason);
         if (why.Length == 0) throw new InvalidInputException("reason", "Ange varför uppmärksamhetsinformationen inaktiveras.");
         if (why.Length > MaxReasonLength) throw new InvalidInputException("reason", $"Anledningen är längre än {MaxReasonLength} tecken.");
-        var warning = await LoadAsync(warningId, cancellationToken) ?? throw new NotFoundException("Uppmärksamhetsinformationen finns inte.");
+        var warning = await LoadAsync(caller, warningId, cancellationToken) ?? throw new NotFoundException("Uppmärksamhetsinformationen finns inte.");
         await checkpoint.WriteEntryAsync(caller, warning.PatientId, warning.UnitId, "Warning",
             "Uppmärksamhetsinformationen finns inte, eller så saknar du vårdrelation.", async (connection, transaction) =>
         {
@@ -114,7 +114,7 @@ public sealed class PatientWarnings(Database database, PatientCheckpoint checkpo
             if (done == 0) throw new ConflictException("Uppmärksamhetsinformationen är redan inaktiverad.");
             await WarningAsFhir.PublishAsync(connection, transaction, warningId, clock.GetUtcNow());
         }, cancellationToken);
-        return (await LoadAsync(warningId, cancellationToken))!;
+        return (await LoadAsync(caller, warningId, cancellationToken))!;
     }
 
     /// <summary>The patient's warnings the caller may see: active first (newest first), then inactivated ones.</summary>
@@ -133,9 +133,10 @@ public sealed class PatientWarnings(Database database, PatientCheckpoint checkpo
         FROM warning w JOIN care_unit u ON u.id = w.unit_id JOIN staff c ON c.id = w.created_by LEFT JOIN staff i ON i.id = w.inactivated_by
         """;
 
-    private async Task<PatientWarning?> LoadAsync(Guid warningId, CancellationToken cancellationToken)
+    /// <summary>A warning by its id, in the caller's scope: its patient and unit are what the checkpoint then decides on.</summary>
+    private async Task<PatientWarning?> LoadAsync(Caller caller, Guid warningId, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<PatientWarning>($"{Select} WHERE w.id = @warningId", new { warningId });
     }
 

@@ -29,7 +29,7 @@ public class AccessRulesTests
 
     private static async Task AddRecordAsync(TestRegion region, Guid patientId, CareUnit unit, string table = "warning", DateTimeOffset? endedAt = null)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         if (table == "encounter")
             await c.ExecuteAsync("INSERT INTO encounter (id, patient_id, unit_id, kind, started_at, ended_at) VALUES (@id, @patientId, @unit, 'Outpatient', @start, @endedAt)",
                 new { id = Guid.NewGuid(), patientId, unit = unit.Id, start = Start.AddDays(-1), endedAt });
@@ -40,7 +40,7 @@ public class AccessRulesTests
 
     private static async Task<IReadOnlyList<AuditEvent>> EventsAsync(TestRegion region, Guid patientId)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         return (await c.QueryAsync<AuditEvent>($"SELECT {AuditLog.Columns} FROM audit_event WHERE patient_id = @patientId ORDER BY chain_seq", new { patientId })).ToList();
     }
 
@@ -221,7 +221,7 @@ public class AccessRulesTests
         Assert.Equal("Öberg", (await region.Patients.GetAsync(clinicNurse, patientId)).FamilyName);
 
         // The audit log stops accepting events (a full disk, a broken constraint, a revoked grant...).
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
         {
             if (engine == DatabaseEngine.Postgres)
                 await c.ExecuteAsync("""
@@ -237,7 +237,7 @@ public class AccessRulesTests
         await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => region.Patients.SearchAsync(clinicNurse, "oberg"));
         // A write whose audit event fails is not stored either.
         await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => region.Patients.UpdateAsync(clinicNurse, patientId, 1, new PatientDetails("Öberg", "Lina", City: "Mora")));
-        await using var check = await region.Database.OpenAsync();
+        await using var check = await region.Database.OpenUnscopedAsync();
         Assert.Null(await check.ExecuteScalarAsync<string?>("SELECT city FROM patient WHERE id = @patientId", new { patientId }));
     }
 }

@@ -13,7 +13,7 @@ public class ChartOverviewTests
         var database = await TestDatabases.CreateAsync(engine);
         var services = CoreServices.Create(database, TimeProvider.System);
         await new RegionSeeder(database, TimeProvider.System).SeedAsync(new SeedOptions { Patients = 80, Seed = 3 }, CancellationToken.None);
-        await using var c = await database.OpenAsync();
+        await using var c = await database.OpenUnscopedAsync();
         var patientId = await c.QueryFirstAsync<Guid>(
             "SELECT p.id FROM patient p WHERE EXISTS (SELECT 1 FROM note n WHERE n.patient_id = p.id) AND EXISTS (SELECT 1 FROM lab_result r WHERE r.patient_id = p.id) ORDER BY p.identifier");
         var unit = (await services.Staff.UnitsAsync()).First(u => u.Kind == UnitKind.Ward);

@@ -1,3 +1,4 @@
+using Dapper;
 using Stadig.Access;
 using Stadig.Organisation;
 using Stadig.Patients;
@@ -44,5 +45,59 @@ public class CheckpointWorklistTests
         Assert.True(many[emergency].EmergencyOpen);
         Assert.Equal([region.Clinic.Id], many[blocked].BlockedUnits);
         Assert.Equal<Guid?>([region.Clinic.Id], many[consented].ConsentedSources);
+    }
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_scopes_visibility_sql_sees_exactly_what_the_checkpoint_lets_each_caller_see(DatabaseEngine engine)
+    {
+        var clock = new FixedClock(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
+        var region = await TestRegion.CreateAsync(engine, clock);
+        var annex = await region.Staff.AddUnitAsync(region.Ward.ProviderId, "SE2321000016-0009", "Medicinavdelning 2", UnitKind.Ward);
+        var nurse = await region.AddCallerAsync("ssk", Role.Nurse, region.Clinic);
+        var reviewer = await region.AddCallerAsync("kvalitet", Role.Physician, region.Ward, Purpose.QualityAssurance);
+        var auditor = await region.AddCallerAsync("granskare", Role.LogAuditor, region.Ward);
+        var secretary = await region.AddCallerAsync("sekr", Role.MedicalSecretary, annex);
+        async Task<Guid> RegisterAsync(Caller by, int day) =>
+            (await region.Patients.RegisterAsync(by, TestNumbers.Personnummer(1961, 6, day), new PatientDetails("Test", $"Dag{day}"))).PatientId;
+        var related = await RegisterAsync(region.Physician, 1);
+        var blocked = await RegisterAsync(region.Physician, 2);
+        await region.Access.BlockAsync(region.Physician, blocked, region.Clinic.Id, "Patienten begär spärr");
+        var consented = await RegisterAsync(nurse, 3);
+        await region.Access.RecordConsentAsync(nurse, consented, region.Ward.Id, region.Clinic.Id, clock.GetUtcNow().AddDays(30), "Patienten samtycker");
+        var blockedButConsented = await RegisterAsync(region.Physician, 4);
+        await region.Access.BlockAsync(region.Physician, blockedButConsented, region.Clinic.Id, "Patienten begär spärr");
+        await region.Access.RecordConsentAsync(region.Physician, blockedButConsented, region.Ward.Id, null, clock.GetUtcNow().AddDays(30), "Patienten samtycker");
+        var emergency = await RegisterAsync(nurse, 5);
+        await region.Access.OpenInEmergencyAsync(region.Physician, emergency, "Medvetslös");
+        var stranger = await RegisterAsync(nurse, 6);
+        var annexOnly = await RegisterAsync(secretary, 7);
+        await region.Access.GroupUnitsAsync(Caller.System, "Medicinkliniken", [region.Ward.Id, annex.Id]);
+        Guid[] patients = [related, blocked, consented, blockedButConsented, emergency, stranger, annexOnly];
+        Guid[] units = [region.Ward.Id, region.Clinic.Id, annex.Id];
+
+        var compared = 0;
+        var seen = 0;
+        foreach (var caller in new[] { region.Physician, nurse, reviewer, auditor, secretary })
+        {
+            var scope = region.Services.Checkpoint.Scope(caller);
+            await using var connection = await scope.OpenAsync();
+            foreach (var patientId in patients)
+            {
+                var context = await region.Services.Checkpoint.ContextAsync(caller, patientId);
+                foreach (var unitId in units)
+                {
+                    var parameters = scope.Parameters();
+                    parameters.Add("rowPatient", patientId);
+                    parameters.Add("rowUnit", unitId);
+                    // One row of a patient written at a unit, as a list would filter it.
+                    var bySql = await connection.ExecuteScalarAsync<long>(
+                        $"SELECT COUNT(*) FROM patient x WHERE x.id = @rowPatient AND {scope.VisibleRowsSql("x.id", "@rowUnit")}", parameters);
+                    Assert.True((bySql == 1) == context!.MaySee(unitId), $"{caller.HsaId} on patient {Array.IndexOf(patients, patientId)} at unit {Array.IndexOf(units, unitId)}");
+                    compared++;
+                    seen += (int)bySql;
+                }
+            }
+        }
+        Assert.Equal(5 * patients.Length * units.Length, compared);
+        Assert.InRange(seen, 1, compared - 1);
     }
 }

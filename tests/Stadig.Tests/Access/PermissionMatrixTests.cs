@@ -148,7 +148,7 @@ public class PermissionMatrixTests
             await notes.SignAsync(otto, note.Id, note.Version);
             if (kind != Kind.Unrelated) await access.RecordCareRelationAsync(physician!, id, "Besök");
             if (kind == Kind.Blocked) await access.BlockAsync(otto, id, otto.UnitId, "Patienten begär spärr");
-            await using var c = await server.Database.OpenAsync();
+            await using var c = await server.Database.OpenUnscopedAsync();
             // A result of the caller's own unit, for the trend page (no block concerns it).
             await c.ExecuteAsync(
                 "INSERT INTO lab_result (id, patient_id, unit_id, analysis_code, analysis_name, value_numeric, unit, reference_low, reference_high, status, observed_at) " +
@@ -162,7 +162,7 @@ public class PermissionMatrixTests
 
     private static async Task<(long Allowed, long Denied, long UnflaggedAllowed)> EventsAsync(World world, Guid staff, Guid patient)
     {
-        await using var c = await world.Server.Database.OpenAsync();
+        await using var c = await world.Server.Database.OpenUnscopedAsync();
         var counts = (await c.QueryAsync<(string Outcome, string Flags)>(
             "SELECT outcome, flags FROM audit_event WHERE staff_id = @staff AND (patient_id = @patient OR patient_id IS NULL)", new { staff, patient })).ToList();
         return (counts.Count(e => e.Outcome == "Allowed"), counts.Count(e => e.Outcome == "Denied"),

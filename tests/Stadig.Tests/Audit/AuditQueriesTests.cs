@@ -200,7 +200,7 @@ public class AuditQueriesTests
         await Assert.ThrowsAsync<NotFoundException>(() => queries.MarkReviewedAsync(auditor, Guid.NewGuid(), "Granskad"));
 
         Assert.Equal("comment", blank.Field);
-        await using var connection = await region.Database.OpenAsync();
+        await using var connection = await region.Database.OpenUnscopedAsync();
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_review WHERE audit_event_id = @id", new { id = read.Event.Id }));
     }
 

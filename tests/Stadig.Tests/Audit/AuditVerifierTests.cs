@@ -21,7 +21,7 @@ public class AuditVerifierTests
     /// <summary>Tampering as someone with the database owner's powers would: past the append-only guard.</summary>
     private static async Task TamperAsync(Database database, string sql, object parameters)
     {
-        await using var c = await database.OpenAsync();
+        await using var c = await database.OpenUnscopedAsync();
         if (database.Engine == DatabaseEngine.Postgres)
         {
             await c.ExecuteAsync("ALTER TABLE audit_event DISABLE TRIGGER USER");
@@ -48,7 +48,7 @@ public class AuditVerifierTests
     public async Task The_application_cannot_change_or_delete_an_audit_event(DatabaseEngine engine)
     {
         var (region, id) = await WithHistoryAsync(engine);
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => c.ExecuteAsync("UPDATE audit_event SET staff_name = 'Någon annan' WHERE patient_id = @id", new { id }));
         await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => c.ExecuteAsync("DELETE FROM audit_event WHERE patient_id = @id", new { id }));
         Assert.True((await new AuditVerifier(region.Database).VerifyAsync()).Intact);

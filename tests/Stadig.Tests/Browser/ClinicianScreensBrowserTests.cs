@@ -55,7 +55,7 @@ public class ClinicianScreensBrowserTests
         Assert.Contains("Hem", await page.InnerTextAsync("#discharge-summary"));
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("41-discharge-confirm"), FullPage = true });
         // Reviewing changed nothing: the admission is still open.
-        await using (var c = await pages.Server.Database.OpenAsync())
+        await using (var c = await pages.Server.Database.OpenUnscopedAsync())
             Assert.Equal(1, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM encounter WHERE patient_id = @p AND ended_at IS NULL", new { p = pages.PatientId }));
 
         await page.ClickAsync("#discharge-confirm-button");
@@ -87,7 +87,7 @@ public class ClinicianScreensBrowserTests
         await page.ClickAsync("#print");
         await page.WaitForFunctionAsync("() => window.__printed === 1");
 
-        await using var c = await pages.Server.Database.OpenAsync();
+        await using var c = await pages.Server.Database.OpenUnscopedAsync();
         Assert.Equal(1, await c.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM audit_event WHERE patient_id = @p AND activity = 'Print' AND resource = 'Note' AND outcome = 'Allowed'", new { p = pages.PatientId }));
     }
@@ -127,7 +127,7 @@ public class ClinicianScreensBrowserTests
         // Shortened to fit: saved.
         await page.FillAsync("textarea[data-keyword='Aktuellt']", tooLong[..max]);
         await page.WaitForSelectorAsync("#autosave-status:has-text('Sparat')");
-        await using var c = await pages.Server.Database.OpenAsync();
+        await using var c = await pages.Server.Database.OpenUnscopedAsync();
         Assert.Equal(tooLong[..max], await c.ExecuteScalarAsync<string>("SELECT text FROM note_keyword WHERE note_id = @n AND keyword = 'Aktuellt'", new { n = pages.DraftNoteId }));
     }
 
@@ -150,7 +150,7 @@ public class ClinicianScreensBrowserTests
         await row.Locator("button.discard-draft").ClickAsync();
         await page.WaitForSelectorAsync("#draft-discarded");
         Assert.Equal(0, await page.Locator($"tr[data-note-id='{pages.DraftNoteId}']").CountAsync());
-        await using var c = await pages.Server.Database.OpenAsync();
+        await using var c = await pages.Server.Database.OpenUnscopedAsync();
         Assert.Equal(1, await c.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM audit_event WHERE patient_id = @p AND activity = 'Delete' AND outcome = 'Allowed'", new { p = pages.PatientId }));
     }

@@ -65,7 +65,7 @@ public class EmergencyAccessBrowserTests
         await reviewed.Locator(".badge-reviewed").WaitForAsync();
         await review.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("31-emergency-reviewed"), FullPage = true });
 
-        await using var c = await server.Database.OpenAsync();
+        await using var c = await server.Database.OpenUnscopedAsync();
         Assert.Equal(1, await c.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM audit_review r JOIN audit_event e ON e.id = r.audit_event_id WHERE e.patient_id = @patientId AND e.activity = 'EmergencyOpen' AND r.reviewed_by = @auditor",
             new { patientId, auditor = auditor.Id }));

@@ -11,7 +11,7 @@ public class NoteBrowserTests
 {
     private static async Task<string> StoredTextAsync(Database database, Guid noteId, string keyword)
     {
-        await using var c = await database.OpenAsync();
+        await using var c = await database.OpenUnscopedAsync();
         return await c.ExecuteScalarAsync<string>("SELECT text FROM note_keyword WHERE note_id = @noteId AND keyword = @keyword", new { noteId, keyword }) ?? "";
     }
 
@@ -106,7 +106,7 @@ public class NoteOfflineAndKeyboardBrowserTests
 
         await page.Context.SetOfflineAsync(false);
         await page.WaitForSelectorAsync("#autosave-status:has-text('Sparat')");
-        await using var c = await server.Database.OpenAsync();
+        await using var c = await server.Database.OpenUnscopedAsync();
         Assert.Equal("Skriver utan nätverk: inga bröstsmärtor.", await c.ExecuteScalarAsync<string>(
             "SELECT text FROM note_keyword WHERE note_id = @noteId AND keyword = 'Aktuellt'", new { noteId }));
     }

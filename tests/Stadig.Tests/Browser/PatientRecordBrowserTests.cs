@@ -26,7 +26,7 @@ public class PatientRecordBrowserTests
         var (status, response, _) = await fhir.Client().PostFhirAsync("/fhir", bundle);
         Assert.True(status == HttpStatusCode.OK, FhirCalls.Issues(response));
         Guid patientId;
-        await using (var c = await fhir.Server.Database.OpenAsync(TestContext.Current.CancellationToken))
+        await using (var c = await fhir.Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken))
             patientId = await c.QuerySingleAsync<Guid>("SELECT DISTINCT patient_id FROM fhir_resource WHERE resource_type = 'AllergyIntolerance'");
 
         var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();

@@ -19,7 +19,7 @@ public class PatientRecordTests
     {
         var resource = FhirJson.Parse(json);
         var id = resource["id"]!.GetValue<string>();
-        await region.Database.InTransactionAsync(async (c, tx) =>
+        await region.Database.InUnscopedTransactionAsync(async (c, tx) =>
             await FhirResourceStore.PutAsync(c, tx, resource, id, patientId, unitId, at ?? DateTimeOffset.UtcNow));
     }
 
@@ -87,7 +87,7 @@ public class PatientRecordTests
 
     private static async Task<long> OtherReadsAsync(TestRegion region, Guid patientId)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         return await c.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND activity = 'Read' AND outcome = 'Allowed' AND resource NOT IN ('AttentionSignals', 'ChartOverview', 'PatientRecord', 'JournalTimeline')",
             new { patientId });
@@ -107,7 +107,7 @@ public class PatientRecordTests
         await Assert.ThrowsAsync<NotFoundException>(() => region.Services.Record.AttentionAsync(stranger, patientId));
         await Assert.ThrowsAsync<NotFoundException>(() => region.Services.Record.SectionsAsync(stranger, patientId));
         await Assert.ThrowsAsync<NotFoundException>(() => region.Services.Record.TimelineAsync(stranger, patientId, new TimelineQuery()));
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
             Assert.Equal(3, await c.ExecuteScalarAsync<long>(
                 "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND staff_id = @staff AND outcome = 'Denied' AND resource IN ('AttentionSignals', 'PatientRecord', 'JournalTimeline')",
                 new { patientId, staff = stranger.StaffId }));

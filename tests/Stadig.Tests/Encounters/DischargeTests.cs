@@ -23,7 +23,7 @@ public class DischargeTests
 
     private static async Task<long> AuditedAsync(TestRegion region, Guid patientId, string resource, string outcome)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND resource = @resource AND outcome = @outcome",
             new { patientId, resource, outcome });
     }

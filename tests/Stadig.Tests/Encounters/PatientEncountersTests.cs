@@ -24,7 +24,7 @@ public class PatientEncountersTests
 
     private static async Task<long> AuditedAsync(TestRegion region, Caller caller, Guid? patientId, string resource, string outcome)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         return await c.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM audit_event WHERE staff_id = @s AND resource = @resource AND outcome = @outcome AND (patient_id = @p OR (@p IS NULL AND patient_id IS NULL))",
             new { s = caller.StaffId, resource, outcome, p = patientId });
@@ -150,7 +150,7 @@ public class PatientEncountersTests
         await region.Services.Encounters.AdmitAsync(nurse2, patient, ward2.Id, "4");
         var chart = await region.Chart.OverviewAsync(nurse2, patient);
         Assert.Contains(chart.Encounters, e => e.UnitId == ward2.Id && e.Bed == "4");
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         Assert.Equal("Inskrivning", await c.ExecuteScalarAsync<string>("SELECT reason FROM care_relation WHERE patient_id = @patient AND unit_id = @unit", new { patient, unit = ward2.Id }));
 
         // A visit at the clinic does the same for the clinic ("Besök").

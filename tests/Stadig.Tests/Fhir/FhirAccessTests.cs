@@ -24,7 +24,7 @@ public class FhirAccessTests
 
         public async Task<long> EventsAsync(Guid staff, string resource, string outcome)
         {
-            await using var c = await Fhir.Server.Database.OpenAsync();
+            await using var c = await Fhir.Server.Database.OpenUnscopedAsync();
             return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE staff_id = @staff AND resource = @resource AND outcome = @outcome",
                 new { staff, resource, outcome });
         }
@@ -154,7 +154,7 @@ public class FhirAccessTests
         var now = DateTimeOffset.UtcNow;
         var rows = Enumerable.Range(0, Stadig.Fhir.Search.FhirIncludes.MaxRevIncluded + 1).Select(i => $"a{i:D5}")
             .Select(id => new { id, patient = their, unit = scene.OttoCaller.UnitId, now, content = Performed(scene.TheirPatient, id).ToJsonString() }).ToList();
-        await scene.Fhir.Server.Database.InTransactionAsync(async (c, t) =>
+        await scene.Fhir.Server.Database.InUnscopedTransactionAsync(async (c, t) =>
         {
             await c.ExecuteAsync("INSERT INTO fhir_resource (resource_type, id, version_id, patient_id, unit_id, last_updated, content) " +
                 "VALUES ('Observation', @id, 1, @patient, @unit, @now, @content)", rows, t);

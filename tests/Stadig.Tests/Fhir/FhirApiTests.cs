@@ -33,7 +33,7 @@ public class FhirApiTests
         Assert.Equal("2", updated["meta"]!["versionId"]!.GetValue<string>());
 
         // The registry (and so the UI) has the new name.
-        var registryName = await fhir.Server.Database.OpenAsync(TestContext.Current.CancellationToken) is var connection
+        var registryName = await fhir.Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken) is var connection
             ? await connection.ExecuteScalarAsync<string>("SELECT family_name FROM patient WHERE identifier = '191212121212'") : null;
         Assert.Equal("Öström-Lind", registryName);
 
@@ -116,7 +116,7 @@ public class FhirApiTests
         Assert.Equal(HttpStatusCode.OK, unknownLenient);
         Assert.Contains("colour", lenient.ToJsonString());
 
-        await using var connection = await fhir.Server.Database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var connection = await fhir.Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM fhir_resource WHERE resource_type = 'Observation'"));
     }
 
@@ -138,7 +138,7 @@ public class FhirApiTests
         var (failed, outcome, _) = await client.PostFhirAsync("/fhir", Bundle(withBadEntry: true));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, failed);
         Assert.Contains("Bundle.entry[2]", FhirCalls.Issues(outcome));
-        await using (var connection = await fhir.Server.Database.OpenAsync(TestContext.Current.CancellationToken))
+        await using (var connection = await fhir.Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken))
         {
             Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM patient WHERE identifier = '191212121212'"));
             // Nothing but what Stadig publishes from its own directory (the test user's unit and assignment).
@@ -176,7 +176,7 @@ public class FhirApiTests
         var other = fhir.Client(assignment: strangerAssignments[0], member: stranger);
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetFhirAsync($"/fhir/Observation/{observation["id"]}")).Status);
 
-        await using var connection = await fhir.Server.Database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var connection = await fhir.Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         var events = (await connection.QueryAsync<(string Resource, string Activity, string Outcome)>(
             "SELECT resource, activity, outcome FROM audit_event WHERE resource LIKE 'FHIR%'")).ToList();
         Assert.Contains(events, e => e is { Resource: "FHIR Observation", Activity: "Write", Outcome: "Allowed" });

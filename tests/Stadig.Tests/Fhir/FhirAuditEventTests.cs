@@ -88,7 +88,7 @@ public class FhirAuditEventTests
         Assert.Equal(HttpStatusCode.NotFound, (await scene.Auditor.GetFhirAsync($"/fhir/AuditEvent/{Guid.NewGuid()}")).Status);
 
         // Reading the log is in the log: the search in the patient's chain, the read naming the event.
-        await using var connection = await scene.Fhir.Server.Database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var connection = await scene.Fhir.Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         var logged = (await connection.QueryAsync<(string Resource, string? Detail, string Outcome)>(
             "SELECT resource, detail, outcome FROM audit_event WHERE staff_hsa_id = @hsa ORDER BY occurred_at", new { hsa = scene.AuditorMember.HsaId })).ToList();
         Assert.Contains(logged, l => l.Resource == "FHIR AuditEvent search" && l.Outcome == "Allowed" && l.Detail!.Contains("subtype=", StringComparison.Ordinal));
@@ -234,7 +234,7 @@ public class FhirAuditEventTests
         Assert.Equal(HttpStatusCode.Forbidden, (await scene.Fhir.Client("user/Observation.read", assignment: assignments[0], member: member).GetFhirAsync("/fhir/AuditEvent")).Status);
         Assert.Equal(HttpStatusCode.OK, (await scene.Fhir.Client("system/AuditEvent.read", assignment: assignments[0], member: member).GetFhirAsync($"/fhir/AuditEvent/{anyId}")).Status);
 
-        await using var connection = await scene.Fhir.Server.Database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var connection = await scene.Fhir.Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         var denied = (await connection.QueryAsync<string>(
             "SELECT resource FROM audit_event WHERE staff_hsa_id = @hsa AND outcome = 'Denied'", new { hsa = scene.Fhir.Member.HsaId })).ToList();
         Assert.Contains("FHIR AuditEvent search", denied);

@@ -14,7 +14,7 @@ public class FhirExportPatientsTests
         var registered = new List<Guid>();
         for (var day = 1; day <= 7; day++)
             registered.Add((await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1970, 2, day), new PatientDetails("Ek", "Test"))).PatientId);
-        await using var connection = await region.Database.OpenAsync();
+        await using var connection = await region.Database.OpenUnscopedAsync();
         await connection.ExecuteAsync("UPDATE patient SET merged_into_id = @into WHERE id = @merged", new { into = registered[0], merged = registered[1] });
         var expected = (await connection.QueryAsync<Guid>("SELECT id FROM patient WHERE merged_into_id IS NULL")).ToHashSet();
 

@@ -28,7 +28,7 @@ public class FhirRecordSourceTests
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
         Assert.Contains(FhirRecordPublisher.SourceSystem, FhirCalls.Issues(outcome));
-        await using var c = await fhir.Server.Database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var c = await fhir.Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         Assert.Equal(0, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM fhir_resource WHERE resource_type = 'Observation'"));
     }
 }

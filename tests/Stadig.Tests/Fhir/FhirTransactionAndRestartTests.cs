@@ -34,7 +34,7 @@ public class FhirTransactionAndRestartTests
         Assert.True(status == HttpStatusCode.OK, FhirCalls.Issues(response));
         Assert.Equal(50, response["entry"]!.AsArray().Count);
 
-        await using var connection = await fhir.Server.Database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var connection = await fhir.Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         var registryId = Guid.Parse(patientId);
         async Task<(long Audited, long Stored)> CountAsync() => (
             await connection.ExecuteScalarAsync<long>(
@@ -59,7 +59,7 @@ public class FhirTransactionAndRestartTests
         var before = await FhirTestServer.StartAsync(engine, Role.Administrator);
         var ours = Guid.NewGuid();
         var anotherNodes = Guid.NewGuid();
-        await using (var connection = await before.Server.Database.OpenAsync(TestContext.Current.CancellationToken))
+        await using (var connection = await before.Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken))
         {
             // As a node that stopped in the middle of an export leaves its job; another node's job is still being run there.
             const string insert = "INSERT INTO fhir_export_job (id, requested_by, request_url, status, created_at, runner) VALUES (@id, @staff, '/fhir/$export', 'running', @now, @runner)";

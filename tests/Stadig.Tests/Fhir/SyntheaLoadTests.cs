@@ -27,7 +27,7 @@ public class SyntheaLoadTests
         }
         Assert.Equal(11, families.Count);
 
-        await using (var connection = await fhir.Server.Database.OpenAsync(TestContext.Current.CancellationToken))
+        await using (var connection = await fhir.Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken))
         {
             Assert.Equal(entries - families.Count, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM fhir_resource WHERE resource_type <> 'Patient' AND content NOT LIKE '%record-source%'"));
             Assert.Equal(families.Count, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM patient WHERE identifier_kind = 'Reservnummer'"));

@@ -18,7 +18,7 @@ public class WarmUpTests
     {
         var tables = PatientOwnedTables.All.Select(t => t.Name).Concat(["audit_event", "audit_chain_head", "patient", "staff", "care_unit"]).Distinct();
         var snapshot = new Dictionary<string, string>();
-        await using var connection = await database.OpenAsync(Cancel);
+        await using var connection = await database.OpenUnscopedAsync(Cancel);
         foreach (var table in tables)
         {
             var rows = (await connection.QueryAsync($"SELECT * FROM {table}"))
@@ -99,7 +99,7 @@ public class WarmUpTests
 
         (await client.SendAsync(request, Cancel)).EnsureSuccessStatusCode();
 
-        await using var connection = await server.Database.OpenAsync(Cancel);
+        await using var connection = await server.Database.OpenUnscopedAsync(Cancel);
         Assert.Equal(1, await connection.ExecuteScalarAsync<int>(
             "SELECT COUNT(*) FROM audit_event WHERE staff_hsa_id = @HsaId AND resource = 'PatientSearch'", new { eva.HsaId }));
     }
@@ -127,7 +127,7 @@ public class WarmUpTests
             await meanwhile;
             rolledBack = scope.RolledBack;
         }
-        await using (var connection = await database.OpenAsync(Cancel))
+        await using (var connection = await database.OpenUnscopedAsync(Cancel))
         {
             Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM audit_event WHERE staff_hsa_id = @HsaId", new { nobody.HsaId }));
             Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM audit_event WHERE staff_hsa_id = @HsaId", new { other.HsaId }));
@@ -135,7 +135,7 @@ public class WarmUpTests
         Assert.Equal(1, rolledBack);
 
         await audit.AppendAsync(new AuditEntry(nobody, null, AuditActivity.Read, "PatientSearch"), Cancel);
-        await using (var connection = await database.OpenAsync(Cancel))
+        await using (var connection = await database.OpenUnscopedAsync(Cancel))
             Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM audit_event WHERE staff_hsa_id = @HsaId", new { nobody.HsaId }));
     }
 }

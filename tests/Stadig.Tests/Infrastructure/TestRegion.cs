@@ -53,7 +53,7 @@ public sealed class TestRegion
     /// <summary>How many events of the activity and outcome the audit log holds for the patient (e.g. "Read", "Allowed").</summary>
     public async Task<long> AuditCountAsync(Guid patientId, string activity, string outcome)
     {
-        await using var c = await Database.OpenAsync();
+        await using var c = await Database.OpenUnscopedAsync();
         return await Dapper.SqlMapper.ExecuteScalarAsync<long>(c,
             "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND activity = @activity AND outcome = @outcome", new { patientId, activity, outcome });
     }

@@ -171,7 +171,7 @@ public class NoteLifecycleTests
         var first = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Daganteckning", clientRequestId: "req-1");
         var retry = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Daganteckning", clientRequestId: "req-1");
         Assert.Equal(first.Id, retry.Id);
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         Assert.Equal(1, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM note WHERE patient_id = @patientId", new { patientId }));
     }
 
@@ -184,7 +184,7 @@ public class NoteLifecycleTests
         await region.Notes.SignAsync(region.Physician, draft.Id, saved.Version);
 
         // The failure the design guards against: a word lost between storage and screen.
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
             await c.ExecuteAsync("UPDATE note_keyword SET text = 'patologiskt.' WHERE note_id = @id AND keyword = 'Bedömning'", new { id = draft.Id });
 
         Assert.False((await region.Notes.GetAsync(region.Physician, draft.Id)).IntegrityIntact);

@@ -60,6 +60,26 @@ public class NoteWorkTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_draft_named_for_the_caller_from_a_unit_the_patient_blocked_is_not_on_the_callers_worklist(DatabaseEngine engine)
+    {
+        var (region, patientId) = await TestRegion.WithPatientAsync(engine);
+        var secretary = await region.AddCallerAsync("sekr", Role.MedicalSecretary, region.Clinic);
+        await region.Access.RecordCareRelationAsync(secretary, patientId, "Mottagningsbesök");
+        var dictated = await region.Notes.CreateDraftAsync(secretary, patientId, "Besöksanteckning", responsibleSignerId: region.Physician.StaffId);
+        Assert.Contains(await region.Notes.WorklistAsync(region.Physician), n => n.Note.Id == dictated.Id);
+        Assert.Contains(await region.Notes.UnsignedForSignerAsync(region.Physician), n => n.Id == dictated.Id);
+
+        await region.Access.BlockAsync(region.Physician, patientId, region.Clinic.Id, "Patienten begär spärr");
+
+        // The worklist carried the note's text; the chart would not show it, so neither may the list.
+        Assert.DoesNotContain(await region.Notes.WorklistAsync(region.Physician), n => n.Note.Id == dictated.Id);
+        Assert.DoesNotContain(await region.Notes.UnsignedForSignerAsync(region.Physician), n => n.Id == dictated.Id);
+        await Assert.ThrowsAsync<NotFoundException>(() => region.Notes.GetAsync(region.Physician, dictated.Id));
+        // The clinic, whose note it is, still has it.
+        Assert.Contains(await region.Notes.WorklistAsync(secretary), n => n.Note.Id == dictated.Id);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Only_an_own_empty_draft_is_discarded_audited_and_gone_from_the_lists(DatabaseEngine engine)
     {
         var (region, patientId) = await TestRegion.WithPatientAsync(engine);

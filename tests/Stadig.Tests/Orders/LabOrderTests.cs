@@ -37,7 +37,7 @@ public class LabOrderTests
 
     private static async Task<T> OneAsync<T>(TestRegion region, string sql, object parameters)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         return await c.QuerySingleAsync<T>(sql, parameters);
     }
 
@@ -119,7 +119,7 @@ public class LabOrderTests
         // Another system's order number is not Stadig's to check.
         Assert.Equal(Hl7MessageState.Filed, (await ingest.IngestAsync(Oru("O4", "X12345"))).State);
 
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         var reasons = (await c.QueryAsync<string>("SELECT reason_code FROM result_quarantine ORDER BY created_at")).ToList();
         Assert.Equal([nameof(QuarantineReason.UnknownOrder), nameof(QuarantineReason.OrderPatientMismatch)], reasons);
     }

@@ -12,7 +12,7 @@ public class MergePatientsTests
     /// <summary>Gives the patient an encounter, a note with a keyword, a lab result, a warning and a problem, straight in storage.</summary>
     private static async Task AddRecordsAsync(TestRegion region, Guid patientId)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         var now = DateTimeOffset.UtcNow;
         var encounter = Guid.NewGuid();
         var note = Guid.NewGuid();
@@ -50,7 +50,7 @@ public class MergePatientsTests
 
     private static async Task<long> RowsOfAsync(TestRegion region, string table, Guid patientId)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         return await c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM {table} WHERE patient_id = @patientId", new { patientId });
     }
 

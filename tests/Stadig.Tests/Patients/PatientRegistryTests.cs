@@ -222,7 +222,7 @@ public class PatientRegistryRulesTests
 
     private static async Task<long> CountAsync(TestRegion region, string table)
     {
-        await using var connection = await region.Database.OpenAsync();
+        await using var connection = await region.Database.OpenUnscopedAsync();
         return await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, $"SELECT COUNT(*) FROM {table}");
     }
 

@@ -13,7 +13,7 @@ public class PatientProblemsTests
 
     private static async Task<long> RowsAsync(TestRegion region, Guid patientId)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM problem WHERE patient_id = @patientId", new { patientId });
     }
 
@@ -80,7 +80,7 @@ public class PatientProblemsTests
         Assert.Equal([own.Id], (await region.Chart.OverviewAsync(clinicQuality, patientId)).Problems.Select(p => p.Id));
         await Assert.ThrowsAsync<NotFoundException>(() => region.Services.Problems.ResolveAsync(clinicQuality, wardProblem.Id));
         Assert.True((await region.Services.Problems.ListAsync(region.Physician, patientId)).Single(p => p.Id == wardProblem.Id).IsActive);
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         Assert.Equal(1, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE staff_id = @s AND resource = 'Problem' AND outcome = 'Denied'", new { s = clinicQuality.StaffId }));
     }
 
@@ -95,7 +95,7 @@ public class PatientProblemsTests
         await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Problems.AddAsync(stranger, patientId, "I10"));
         await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Problems.ResolveAsync(stranger, problem.Id));
 
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         Assert.Equal(3, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE staff_id = @s AND patient_id = @patientId AND resource = 'Problem' AND outcome = 'Denied'",
             new { s = stranger.StaffId, patientId }));
         Assert.Equal(1, await RowsAsync(region, patientId));

@@ -76,7 +76,7 @@ public class IdentityInjectionTests
             Assert.True(outcome.AckCode == "AA", outcome.AckText);
         }
 
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         var stored = (await c.QueryAsync<(string ControlId, string State, Guid? PatientId, string? Reason)>(
             """
             SELECT m.control_id, m.state, m.patient_id, q.reason_code

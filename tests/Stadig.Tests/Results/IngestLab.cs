@@ -47,13 +47,13 @@ internal sealed class IngestLab : IAsyncDisposable
 
     public async Task<T> QueryOneAsync<T>(string sql, object? parameters = null)
     {
-        await using var c = await Region.Database.OpenAsync();
+        await using var c = await Region.Database.OpenUnscopedAsync();
         return await c.QuerySingleAsync<T>(sql, parameters);
     }
 
     public async Task<List<T>> QueryAsync<T>(string sql, object? parameters = null)
     {
-        await using var c = await Region.Database.OpenAsync();
+        await using var c = await Region.Database.OpenUnscopedAsync();
         return (await c.QueryAsync<T>(sql, parameters)).ToList();
     }
 

@@ -54,7 +54,7 @@ public class LabContentTests
 
     private static async Task<List<JsonObject>> PublishedAsync(Database database, Guid patientId, string type)
     {
-        await using var c = await database.OpenAsync();
+        await using var c = await database.OpenUnscopedAsync();
         var contents = await c.QueryAsync<string>("SELECT content FROM fhir_resource WHERE patient_id = @patientId AND resource_type = @type", new { patientId, type });
         return contents.Select(json =>
         {
@@ -73,7 +73,7 @@ public class LabContentTests
         var outcome = await ingest.IngestAsync(Oru("nte-1", number, Commented));
 
         Assert.Equal(Hl7MessageState.Filed, outcome.State);
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
         {
             var lines = (await c.QueryAsync<(string Code, string? Comment)>(
                 "SELECT analysis_code, comment FROM lab_result WHERE patient_id = @patientId ORDER BY analysis_code", new { patientId })).ToList();
@@ -107,7 +107,7 @@ public class LabContentTests
 
         Assert.Equal(Hl7MessageState.Filed, outcome.State);
         Guid resultId;
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
         {
             var row = await c.QuerySingleAsync<(Guid Id, string? Text, string Type, byte[] Data)>(
                 "SELECT id, value_text, attachment_type, attachment_data FROM lab_result WHERE patient_id = @patientId AND analysis_code = 'PDF'", new { patientId });
@@ -138,7 +138,7 @@ public class LabContentTests
         var (region, ingest, patientId, number) = await LabAsync(engine);
         await ingest.IngestAsync(Oru("ed-2", number, WithPdf(Pdf)));
         Guid resultId;
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
             resultId = await c.QuerySingleAsync<Guid>("SELECT id FROM lab_result WHERE patient_id = @patientId AND attachment_type IS NOT NULL", new { patientId });
         var elsewhere = await region.AddCallerAsync("annan", Role.Physician, region.Clinic);
         var allowed = await region.AuditCountAsync(patientId, "Read", "Allowed");
@@ -153,7 +153,7 @@ public class LabContentTests
         await Assert.ThrowsAsync<NotFoundException>(() => region.Services.Attachments.ReadAsync(elsewhere, resultId));
         Assert.Equal(denied + 1, await region.AuditCountAsync(patientId, "Read", "Denied"));
         await Assert.ThrowsAsync<NotFoundException>(() => region.Services.Attachments.ReadAsync(region.Physician, Guid.NewGuid()));
-        await using var check = await region.Database.OpenAsync();
+        await using var check = await region.Database.OpenUnscopedAsync();
         Assert.Equal(2, await check.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND resource = @resource", new { patientId, resource = ResultAttachments.Resource }));
     }
@@ -172,7 +172,7 @@ public class LabContentTests
         Assert.Equal(Hl7ErrorCode.DataTypeError, ack.Get("ERR-3.1"));
         Assert.Contains("OBX-5", ack.Get("ERR-8"));
         Assert.Contains("Base64", ack.Get("ERR-8"));
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         Assert.Equal(0, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM lab_result WHERE patient_id = @patientId", new { patientId }));
         Assert.Equal(0, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM diagnostic_report WHERE patient_id = @patientId", new { patientId }));
         Assert.Contains("OBX-5", await c.QuerySingleAsync<string>(
@@ -203,7 +203,7 @@ public class LabContentTests
         var error = await SendAsync(Encoding.Latin1.GetBytes(refused));
 
         Assert.Equal("AA", Hl7Parser.Parse(latin9.GetString(accepted)).Get("MSA-1"));
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
             Assert.Equal("Avgift 100 € för hälsokontroll, ÅÄÖ åäö é",
                 await c.QuerySingleAsync<string>("SELECT value_text FROM lab_result WHERE patient_id = @patientId", new { patientId }));
         // The AE's text ("innehåller") goes back in 8859/1, as the lab reads it: one byte E5 for "å", not UTF-8's C3 A5.

@@ -140,7 +140,7 @@ public class PatientGroupPropertyTests
         var random = new Random(20261204);
         var misfiled = 0;
         var defects = new HashSet<Defect>();
-        await world.Region.Database.InTransactionAsync(async (c, t) =>
+        await world.Region.Database.InUnscopedTransactionAsync(async (c, t) =>
         {
             for (var n = 0; n < 10_000; n++)
             {
@@ -160,7 +160,7 @@ public class PatientGroupPropertyTests
         var world = await WorldAsync(DatabaseEngine.Sqlite);
         var random = new Random(20261205);
         var misfiled = 0;
-        await world.Region.Database.InTransactionAsync(async (c, t) =>
+        await world.Region.Database.InUnscopedTransactionAsync(async (c, t) =>
         {
             for (var n = 0; n < 10_000; n++)
             {
@@ -207,7 +207,7 @@ public class PatientGroupPropertyTests
                     expected[g.Tag] = (g.Expected, m.ControlId, i, refused);
         }
 
-        await using var c = await world.Region.Database.OpenAsync();
+        await using var c = await world.Region.Database.OpenUnscopedAsync();
         var filed = (await c.QueryAsync<(string Code, Guid PatientId)>("SELECT analysis_code, patient_id FROM lab_result")).ToList();
         var quarantined = (await c.QueryAsync<(string ControlId, int Group)>(
             "SELECT m.control_id, q.patient_group FROM result_quarantine q JOIN hl7_message m ON m.id = q.message_id")).ToHashSet();

@@ -92,7 +92,7 @@ public class PoisonMessageTests
     {
         await using var lab = await CreateAsync(engine);
         // A message left Received, as a crash between storing and deciding would leave it.
-        await using (var c = await lab.Region.Database.OpenAsync())
+        await using (var c = await lab.Region.Database.OpenUnscopedAsync())
         {
             await c.ExecuteAsync(
                 """

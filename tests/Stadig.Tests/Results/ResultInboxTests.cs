@@ -57,7 +57,7 @@ public class ResultInboxTests
         Assert.True(await region.Services.Reports.AttestAsync(region.Physician, critical.Id, critical.SeenVersion));
 
         Assert.Empty(await region.Services.Inbox.UnattestedAsync(region.Physician, TimeSpan.FromHours(24)));
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         Assert.Equal(2, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM diagnostic_report WHERE patient_id = @patientId AND attested_by = @by", new { patientId, by = region.Physician.StaffId }));
         Assert.Equal(2, await region.AuditCountAsync(patientId, "Attest", "Allowed"));
         Assert.Equal(0, await region.Services.Inbox.AttestAsync(region.Physician, [inbox[1].ReportId]));
@@ -78,7 +78,7 @@ public class ResultInboxTests
         var (critical, normal) = (inbox.Single(i => i.Critical > 0).ReportId, inbox.Single(i => i.Critical == 0).ReportId);
         async Task<long> AttestedAsync()
         {
-            await using var c = await region.Database.OpenAsync();
+            await using var c = await region.Database.OpenUnscopedAsync();
             return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM diagnostic_report WHERE patient_id = @patientId AND attested_at IS NOT NULL", new { patientId });
         }
 
@@ -123,7 +123,7 @@ public class ResultInboxTests
         var blockedId = (await region.Patients.RegisterAsync(region.Physician, blocked, new PatientDetails("Spärrad", "Berit"))).PatientId;
         await ingest.IngestAsync(Oru("O1", open, "Öppen^Anna", "Kalium öppen", "N"));
         await ingest.IngestAsync(Oru("S1", blocked, "Spärrad^Berit", "Kalium spärrad", "HH"));
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
         {
             var labUnit = await c.ExecuteScalarAsync<Guid>("SELECT unit_id FROM diagnostic_report WHERE patient_id = @blockedId", new { blockedId });
             await region.Access.BlockAsync(region.Physician, blockedId, labUnit, "Patienten begär spärr");
@@ -145,7 +145,7 @@ public class ResultInboxTests
         Assert.True(await region.AuditCountAsync(blockedId, "Attest", "Denied") >= denied + 1);
         // A refused report among allowed ones: all or nothing.
         await Assert.ThrowsAsync<NotFoundException>(() => region.Services.Inbox.AttestAsync(quality, [inbox[0].ReportId]));
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
             Assert.Equal(0, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM diagnostic_report WHERE attested_at IS NOT NULL AND patient_id IN (@openId, @blockedId)", new { openId, blockedId }));
     }
 
@@ -162,11 +162,11 @@ public class ResultInboxTests
         await ingest.IngestAsync(Oru("A2", numbers[0], "Patient0^Test", "Prov A2", "H"));
         await ingest.IngestAsync(Oru("B1", numbers[1], "Patient1^Test", "Prov B1", "N"));
         await ingest.IngestAsync(Oru("C1", numbers[2], "Patient2^Test", "Prov C1", "N"));
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
             await region.Access.BlockAsync(region.Physician, ids[2], await c.ExecuteScalarAsync<Guid>("SELECT unit_id FROM diagnostic_report WHERE patient_id = @id", new { id = ids[2] }), "Patienten begär spärr");
         async Task<long> InboxReadsAsync(Guid patientId)
         {
-            await using var c = await region.Database.OpenAsync();
+            await using var c = await region.Database.OpenUnscopedAsync();
             return await c.ExecuteScalarAsync<long>(
                 "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND resource = @Resource AND activity = 'Read' AND outcome = 'Allowed' AND staff_id = @staffId",
                 new { patientId, ResultInbox.Resource, staffId = region.Physician.StaffId });
@@ -178,7 +178,7 @@ public class ResultInboxTests
         var reads = new List<long>();
         foreach (var id in ids) reads.Add(await InboxReadsAsync(id));
         Assert.Equal([1, 1, 0], reads);
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
             Assert.Equal(0, await c.ExecuteScalarAsync<long>(
                 "SELECT COUNT(*) FROM audit_event WHERE patient_id IS NULL AND resource = @Resource AND staff_id = @staffId", new { ResultInbox.Resource, staffId = region.Physician.StaffId }));
         // Finding the next result shows no patient: nothing more is audited.
@@ -188,7 +188,7 @@ public class ResultInboxTests
 
     private static async Task<Guid> OneReportAsync(TestRegion region, Guid patientId)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         return await c.ExecuteScalarAsync<Guid>("SELECT id FROM diagnostic_report WHERE patient_id = @patientId", new { patientId });
     }
 

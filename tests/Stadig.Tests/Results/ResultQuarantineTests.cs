@@ -28,7 +28,7 @@ public class ResultQuarantineTests
 
     private static async Task<T> OneAsync<T>(TestRegion region, string sql, object parameters)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         return await c.QuerySingleAsync<T>(sql, parameters);
     }
 

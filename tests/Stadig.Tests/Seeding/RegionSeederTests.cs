@@ -35,7 +35,7 @@ public class RegionSeederTests
 
     private static async Task<List<PatientFacts>> PatientsAsync(Database database)
     {
-        await using var connection = await database.OpenAsync();
+        await using var connection = await database.OpenUnscopedAsync();
         return (await connection.QueryAsync<PatientFacts>(
             """
             SELECT id AS Id, identifier_kind AS IdentifierKind, identifier AS Identifier, identifier_short AS IdentifierShort,
@@ -109,8 +109,8 @@ public class RegionSeederTests
         Assert.Equal(a, b);
         Assert.NotEqual(a.Select(p => p.Identifier), (await PatientsAsync(other)).Select(p => p.Identifier));
 
-        await using var c1 = await first.OpenAsync();
-        await using var c2 = await second.OpenAsync();
+        await using var c1 = await first.OpenUnscopedAsync();
+        await using var c2 = await second.OpenUnscopedAsync();
         const string notes = "SELECT id || '|' || note_type || '|' || status || '|' || COALESCE(content_sha256, '') FROM note ORDER BY id";
         Assert.Equal(await c1.QueryAsync<string>(notes), await c2.QueryAsync<string>(notes));
     }
@@ -171,8 +171,8 @@ public class RegionSeederTests
         Assert.Equal(["lakare", "sjukskoterska", "sekreterare", "labb", "admin", "granskare"], demo.DemoLogins.Select(l => l.Username));
         Assert.All(demo.DemoLogins, l => Assert.Equal("demo", l.Password));
 
-        await using var c1 = await without.OpenAsync();
-        await using var c2 = await with.OpenAsync();
+        await using var c1 = await without.OpenUnscopedAsync();
+        await using var c2 = await with.OpenUnscopedAsync();
         Assert.Equal(0, await c1.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM staff WHERE is_demo = @yes OR password_hash IS NOT NULL", new { yes = true }));
         var demoStaff = (await c2.QueryAsync<(string Username, string Hash)>(
             "SELECT username, password_hash FROM staff WHERE is_demo = @yes ORDER BY username", new { yes = true })).ToList();
@@ -195,7 +195,7 @@ public class RegionSeederTests
     public async Task Every_clinical_table_gets_rows_and_signed_notes_carry_the_hash_of_their_keywords(DatabaseEngine engine)
     {
         var (database, report) = await SeedAsync(engine);
-        await using var connection = await database.OpenAsync();
+        await using var connection = await database.OpenUnscopedAsync();
 
         foreach (var (table, reported) in new[] { ("encounter", report.Encounters), ("note", report.Notes), ("note_keyword", report.NoteKeywords), ("lab_result", report.Results), ("warning", report.Warnings) })
         {
@@ -242,12 +242,12 @@ public class RegionSeederTests
         var (demo, _) = await SeedAsync(engine, patients: 100, demo: true);
         var (plain, _) = await SeedAsync(engine, patients: 100, demo: false);
         const string open = "SELECT COUNT(*) FROM encounter e JOIN care_unit u ON u.id = e.unit_id WHERE u.kind = 'Ward' AND e.kind = 'Inpatient' AND e.ended_at IS NULL";
-        await using (var c = await demo.OpenAsync())
+        await using (var c = await demo.OpenUnscopedAsync())
         {
             var wards = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM care_unit WHERE kind = 'Ward'");
             Assert.Equal(wards * 12, await c.ExecuteScalarAsync<long>(open));
         }
-        await using (var c = await plain.OpenAsync())
+        await using (var c = await plain.OpenUnscopedAsync())
             Assert.Equal(0, await c.ExecuteScalarAsync<long>(open));
     }
 }

@@ -9,7 +9,7 @@ public class DatabaseConnectionTests
     public async Task PostgreSQL_connections_prepare_repeated_statements_but_plan_each_execution_for_its_own_parameters()
     {
         var database = new Database(DatabaseEngine.Postgres, await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres));
-        await using var connection = await database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         Assert.Equal("force_custom_plan", await connection.ExecuteScalarAsync<string>("SHOW plan_cache_mode"));
         // Npgsql prepares a statement from its fifth run on.
         for (var i = 0; i < 6; i++) await connection.ExecuteScalarAsync<int>("SELECT @i + 1", new { i });
@@ -21,7 +21,7 @@ public class DatabaseConnectionTests
     {
         var given = await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres) + ";Max Auto Prepare=0;Options=-c plan_cache_mode=auto";
         var database = new Database(DatabaseEngine.Postgres, given);
-        await using var connection = await database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         Assert.Equal("auto", await connection.ExecuteScalarAsync<string>("SHOW plan_cache_mode"));
         for (var i = 0; i < 6; i++) await connection.ExecuteScalarAsync<int>("SELECT @i + 1", new { i });
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM pg_prepared_statements"));

@@ -14,7 +14,7 @@ public class MigrationTests
         Assert.Empty(await migrator.PendingAsync());
 
         // As a database migrated by a branch that had the newest migration but not the one before it.
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
             await c.ExecuteAsync("DELETE FROM schema_migration WHERE version = @version", new { version = migrations[^2].Version });
 
         Assert.Equal(migrations[^1].Version, await migrator.CurrentVersionAsync());
@@ -33,7 +33,7 @@ public class MigrationTests
         // A patient as the previous version stored it (columns of the registry migration).
         var id = Guid.NewGuid();
         var created = new DateTimeOffset(2025, 3, 4, 5, 6, 7, TimeSpan.Zero);
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
         {
             await c.ExecuteAsync(
                 """
@@ -62,7 +62,7 @@ public class MigrationTests
         var database = new Database(engine, await TestDatabases.CreateConnectionStringAsync(engine));
         var runs = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(() => new Migrator(database).MigrateAsync())));
         Assert.Equal(Migrator.All(engine).Count, runs.Sum(r => r.Count));
-        await using var c = await database.OpenAsync();
+        await using var c = await database.OpenUnscopedAsync();
         Assert.Equal(Migrator.All(engine).Count, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM schema_migration"));
     }
 

@@ -9,7 +9,7 @@ public class PatientOwnedTablesTests
     private static async Task<HashSet<(string Table, string Column)>> PatientColumnsAsync(DatabaseEngine engine)
     {
         var database = await TestDatabases.CreateAsync(engine);
-        await using var connection = await database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         var sql = engine == DatabaseEngine.Postgres
             ? "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
             : "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table'";

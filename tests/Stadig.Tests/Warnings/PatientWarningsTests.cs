@@ -13,7 +13,7 @@ public class PatientWarningsTests
 
     private static async Task<long> RowsAsync(TestRegion region, Guid patientId)
     {
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM warning WHERE patient_id = @patientId", new { patientId });
     }
 
@@ -110,7 +110,7 @@ public class PatientWarningsTests
         await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Warnings.AddAsync(stranger, patientId, new NewWarning("Treatment", "x")));
         await Assert.ThrowsAsync<ForbiddenException>(() => region.Services.Warnings.InactivateAsync(stranger, warning.Id, "x"));
 
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         var denied = (await c.QueryAsync<string>("SELECT activity FROM audit_event WHERE staff_id = @s AND patient_id = @patientId AND resource = 'Warning' AND outcome = 'Denied'",
             new { s = stranger.StaffId, patientId })).ToList();
         Assert.Equal(3, denied.Count);

@@ -24,7 +24,7 @@ public class AccessPagesTests
 
     private static async Task<long> EventsAsync(StadigServer server, Guid? patient, Guid staff, string resource, string outcome, string? activity = null)
     {
-        await using var c = await server.Database.OpenAsync();
+        await using var c = await server.Database.OpenUnscopedAsync();
         var sql = "SELECT COUNT(*) FROM audit_event WHERE staff_id = @staff AND resource = @resource AND outcome = @outcome"
             + (patient is null ? " AND patient_id IS NULL" : " AND patient_id = @patient") + (activity is null ? "" : " AND activity = @activity");
         return await c.ExecuteScalarAsync<long>(sql, new { patient, staff, resource, outcome, activity });
@@ -112,7 +112,7 @@ public class AccessPagesTests
         Assert.Equal(2, await EventsAsync(server, patient, eva.StaffId, "Block", "Allowed", "Write"));
         Assert.Equal(2, await EventsAsync(server, patient, eva.StaffId, "Consent", "Allowed", "Write"));
         Assert.True(await EventsAsync(server, patient, eva.StaffId, "BlocksAndConsents", "Allowed", "Read") >= 1);
-        await using var c = await server.Database.OpenAsync();
+        await using var c = await server.Database.OpenUnscopedAsync();
         var block = await c.QuerySingleAsync<(string Reason, string LiftReason)>("SELECT reason, lift_reason FROM patient_block WHERE patient_id = @patient", new { patient });
         Assert.Equal(("Patienten begär spärr vid besök", "Patienten häver spärren"), block);
     }

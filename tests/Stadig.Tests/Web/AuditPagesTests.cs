@@ -142,7 +142,7 @@ public class AuditPagesTests
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         var after = await client.GetStringAsync(response.Headers.Location);
         Assert.Contains("Åtkomsten är befogad: vårdrelation finns.", after);
-        await using var connection = await server.Database.OpenAsync();
+        await using var connection = await server.Database.OpenUnscopedAsync();
         Assert.Equal("Åtkomsten är befogad: vårdrelation finns.",
             await connection.QuerySingleAsync<string>("SELECT comment FROM audit_review WHERE audit_event_id = @eventId", new { eventId }));
         Assert.Equal(1, await connection.ExecuteScalarAsync<long>(
@@ -190,7 +190,7 @@ public class AuditPagesTests
         Assert.Contains("Loggutdrag", text);
         Assert.Contains("Öström, Åsa", text);
         Assert.Contains("19121212-1212", text);
-        await using var connection = await server.Database.OpenAsync();
+        await using var connection = await server.Database.OpenUnscopedAsync();
         Assert.Equal(1, await connection.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM audit_event WHERE resource = 'LogExtract' AND activity = 'Print' AND patient_id = @patientId", new { patientId }));
     }

@@ -101,7 +101,7 @@ public class ClinicianScreensTests
         var stranger = (await server.Patients.RegisterAsync(StadigServer.CallerFor(other, otherAssignments[0]), TestNumbers.Personnummer(1980, 1, 1), new("Berg", "Bo"))).PatientId;
         async Task<long> PrintsAsync(Guid id, string outcome)
         {
-            await using var c = await server.Database.OpenAsync();
+            await using var c = await server.Database.OpenUnscopedAsync();
             return await Dapper.SqlMapper.ExecuteScalarAsync<long>(c,
                 "SELECT COUNT(*) FROM audit_event WHERE patient_id = @id AND activity = 'Print' AND outcome = @outcome AND staff_id = @staff", new { id, outcome, staff = eva.StaffId });
         }

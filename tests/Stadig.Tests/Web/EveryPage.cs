@@ -65,7 +65,7 @@ internal sealed class EveryPage : IAsyncDisposable
             $"PID|1||{pid}^^^^PN||Östergren^Anna\rOBR|1|P200|L200|HB^Hemoglobin^L\rOBX|1|NM|HB^Hemoglobin^L||128|g/L|117-153|N|||F\r");
 
         Guid eventId, reportId;
-        await using (var c = await server.Database.OpenAsync())
+        await using (var c = await server.Database.OpenUnscopedAsync())
         {
             eventId = await c.ExecuteScalarAsync<Guid>("SELECT id FROM audit_event WHERE patient_id = @patientId ORDER BY occurred_at LIMIT 1", new { patientId });
             reportId = await c.ExecuteScalarAsync<Guid>("SELECT id FROM diagnostic_report WHERE patient_id = @patientId LIMIT 1", new { patientId });

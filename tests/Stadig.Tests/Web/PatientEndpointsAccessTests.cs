@@ -106,7 +106,7 @@ public class PatientEndpointsAccessTests
         var target = (await server.Patients.RegisterAsync(user, "19121212-1212", new("Känd", "Person"))).PatientId;
         var note = await server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(other, patient, "Daganteckning");
         var (message, report, document) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
-        await using (var c = await server.Database.OpenAsync())
+        await using (var c = await server.Database.OpenUnscopedAsync())
         {
             await c.ExecuteAsync(
                 "INSERT INTO hl7_message (id, direction, control_id, sending_application, sending_facility, message_type, received_at, byte_count, raw_text, state, state_changed_at, patient_id) " +
@@ -131,7 +131,7 @@ public class PatientEndpointsAccessTests
 
     private static async Task<long> AuditedAsync(Scenario s, string outcome)
     {
-        await using var c = await s.Server.Database.OpenAsync();
+        await using var c = await s.Server.Database.OpenUnscopedAsync();
         return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE patient_id = @p AND staff_id = @u AND outcome = @outcome",
             new { p = s.Patient, u = s.User.StaffId, outcome });
     }
@@ -198,7 +198,7 @@ public class PatientEndpointsAccessTests
         var scenario = await ScenarioAsync(DatabaseEngine.Sqlite);
         await using var _ = scenario.Server;
         await scenario.Client.GetStringAsync("/?q=reservsson");
-        await using (var c = await scenario.Server.Database.OpenAsync())
+        await using (var c = await scenario.Server.Database.OpenUnscopedAsync())
             Assert.Equal(1, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE resource = 'PatientSearch' AND staff_id = @u", new { u = scenario.User.StaffId }));
 
         await scenario.Server.AddUserAsync("gunnar", "lösen", false, Stadig.Organisation.Role.LogAuditor);

@@ -42,7 +42,7 @@ public class QuarantinePageTests
             ["__RequestVerificationToken"] = StadigServer.AntiforgeryToken(page), ["identifier"] = number, ["reason"] = "Stavfel, pnr stämmer",
         }));
         Assert.Equal("/lab/quarantine", filed.Headers.Location?.OriginalString);
-        await using var c = await server.Database.OpenAsync();
+        await using var c = await server.Database.OpenUnscopedAsync();
         Assert.Equal(1, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM lab_result WHERE patient_id = @patientId", new { patientId }));
         Assert.Contains("Inga provsvar i karantän", await client.GetStringAsync("/lab/quarantine"));
     }
@@ -77,7 +77,7 @@ public class QuarantinePageTests
         Assert.Equal("Healthy", (await server.CreateClient().GetStringAsync("/health/ready")).Trim());
 
         // What a crash between storing and deciding leaves behind: a message Received an hour ago.
-        await using (var c = await server.Database.OpenAsync())
+        await using (var c = await server.Database.OpenUnscopedAsync())
         {
             await c.ExecuteAsync(
                 """

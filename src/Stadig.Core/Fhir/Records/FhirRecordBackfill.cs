@@ -80,7 +80,7 @@ public static class FhirRecordBackfill
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var outcome = await database.InTransactionAsync((connection, transaction) => batch(connection, transaction, after, batchSize, clock.GetUtcNow()), cancellationToken);
+                var outcome = await database.InUnscopedTransactionAsync((connection, transaction) => batch(connection, transaction, after, batchSize, clock.GetUtcNow()), cancellationToken);
                 read += outcome.Read;
                 published += outcome.Published;
                 if (outcome.Last is not { } last || outcome.Read < batchSize) break;

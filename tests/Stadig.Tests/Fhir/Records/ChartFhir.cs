@@ -48,7 +48,7 @@ public sealed class ChartFhir : IAsyncDisposable
     /// <summary>What the mapping makes of the record now, read on its own connection.</summary>
     public async Task<JsonObject> MappedAsync<TRow>(FhirRecordMapping<TRow> mapping, Guid id) where TRow : class
     {
-        await using var connection = await Server.Database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var connection = await Server.Database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         return await mapping.MapAsync(connection, id) ?? throw new InvalidOperationException($"No record {id}.");
     }
 

@@ -171,7 +171,7 @@ public class ChartRecordsOverFhirTests
         await notes.SignAsync(chart.Caller, draft.Id, draft.Version, Ct);
 
         // Someone edits the stored text behind the application's back (the mission's vanished words).
-        await using (var connection = await chart.Server.Database.OpenAsync(Ct))
+        await using (var connection = await chart.Server.Database.OpenUnscopedAsync(Ct))
             await connection.ExecuteAsync("UPDATE note_keyword SET text = 'Inga allergier.' WHERE note_id = @id", new { id = draft.Id });
         await FhirRecordBackfill.RunAsync(chart.Server.Database, TimeProvider.System, Ct);
 
@@ -237,7 +237,7 @@ public class ChartRecordsOverFhirTests
         await using var chart = await ChartFhir.StartAsync(engine);
         var database = chart.Server.Database;
         var id = Guid.CreateVersion7();
-        await Assert.ThrowsAsync<InvalidOperationException>(() => database.InTransactionAsync<int>(async (connection, transaction) =>
+        await Assert.ThrowsAsync<InvalidOperationException>(() => database.InUnscopedTransactionAsync<int>(async (connection, transaction) =>
         {
             await connection.ExecuteAsync(
                 "INSERT INTO warning (id, patient_id, unit_id, category, text, created_at, created_by) VALUES (@id, @patientId, @unitId, 'Treatment', 'Dialys', @now, @staffId)",
@@ -281,7 +281,7 @@ public class ChartRecordsOverFhirTests
         Assert.Empty(await SearchAsync(other, $"/fhir/Condition?patient={chart.PatientId}"));
         Assert.Equal(HttpStatusCode.OK, (await chart.Client.GetFhirAsync(path)).Status);
 
-        await using var connection = await chart.Server.Database.OpenAsync(Ct);
+        await using var connection = await chart.Server.Database.OpenUnscopedAsync(Ct);
         var denied = await connection.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM audit_event WHERE resource = 'FHIR Condition' AND activity = 'Read' AND outcome = 'Denied' AND staff_id = @staffId",
             new { staffId = member.Id });

@@ -64,7 +64,7 @@ public class DirectoryFhirTests
         Assert.Equal(HttpStatusCode.UnprocessableEntity, put);
         Assert.Equal("OperationOutcome", outcome["resourceType"]!.GetValue<string>());
 
-        await using var c = await fhir.Server.Database.OpenAsync();
+        await using var c = await fhir.Server.Database.OpenUnscopedAsync();
         var published = (await c.QueryAsync<(string Type, string Id, string Content, Guid? PatientId)>(
             "SELECT resource_type, id, content, patient_id FROM fhir_resource WHERE resource_type IN ('Organization', 'Practitioner', 'PractitionerRole')")).ToList();
         Assert.All(published, p => Assert.Null(p.PatientId));
@@ -82,7 +82,7 @@ public class DirectoryFhirTests
         var region = await TestRegion.CreateAsync(engine);
         // A second unit with the ward's HSA-id breaks the unique constraint after nothing else: nothing is stored or published.
         await Assert.ThrowsAnyAsync<Exception>(() => region.Staff.AddUnitAsync(region.Ward.ProviderId, region.Ward.HsaId, "Dubblett", UnitKind.Ward));
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         Assert.Equal(0, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM fhir_resource WHERE resource_type = 'Organization' AND content LIKE '%Dubblett%'"));
 
         // The publish runs on the write's transaction: rolled back together.
@@ -107,7 +107,7 @@ public class DirectoryFhirTests
         string[] types = ["Organization", "Practitioner", "PractitionerRole"];
         async Task<List<(string Type, string Id, int Version, string Content)>> PublishedAsync()
         {
-            await using var c = await region.Database.OpenAsync();
+            await using var c = await region.Database.OpenUnscopedAsync();
             return (await c.QueryAsync<(string, string, int, string)>(
                 "SELECT resource_type, id, version_id, content FROM fhir_resource WHERE resource_type IN ('Organization', 'Practitioner', 'PractitionerRole') ORDER BY resource_type, id")).ToList();
         }

@@ -23,7 +23,7 @@ public class FhirRecordBackfillTests
         // Small batches, so every kind is walked over several pages.
         var first = await FhirRecordBackfill.RunAsync(database, TimeProvider.System, null, batchSize: 7, Ct);
 
-        await using var connection = await database.OpenAsync(Ct);
+        await using var connection = await database.OpenUnscopedAsync(Ct);
         async Task<long> CountAsync(string sql) => await connection.ExecuteScalarAsync<long>(sql);
         var expected = new Dictionary<string, long>
         {
@@ -100,7 +100,7 @@ public class FhirRecordBackfillTests
     public async Task The_demo_region_seeded_at_first_start_is_published(DatabaseEngine engine)
     {
         await using var server = await StadigServer.StartAsync(engine, "--Stadig:SeedDemoAtStart=true", "--Stadig:DemoPatients=8");
-        await using var connection = await server.Database.OpenAsync(Ct);
+        await using var connection = await server.Database.OpenUnscopedAsync(Ct);
         var encounters = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM encounter");
         var signedNotes = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM note WHERE status = 'Signed'");
         Assert.True(encounters > 0);
@@ -110,7 +110,7 @@ public class FhirRecordBackfillTests
 
     private static async Task<(Guid Problem, Guid Consent)> InsertUnpublishedAsync(Database database)
     {
-        await using var connection = await database.OpenAsync(Ct);
+        await using var connection = await database.OpenUnscopedAsync(Ct);
         var patientId = await connection.QueryFirstAsync<Guid>("SELECT id FROM patient ORDER BY id");
         var unitId = await connection.QueryFirstAsync<Guid>("SELECT id FROM care_unit ORDER BY id");
         var staffId = await connection.QueryFirstAsync<Guid>("SELECT id FROM staff ORDER BY id");

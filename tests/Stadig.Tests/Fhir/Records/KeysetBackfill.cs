@@ -14,7 +14,7 @@ internal static class KeysetBackfill
         Guid? cursor = null;
         do
         {
-            var (rows, next) = await database.InTransactionAsync((c, t) => batch(c, t, cursor));
+            var (rows, next) = await database.InUnscopedTransactionAsync((c, t) => batch(c, t, cursor));
             total += rows;
             cursor = next;
         }
@@ -25,7 +25,7 @@ internal static class KeysetBackfill
     /// <summary>As on a database from before publishing: the FHIR view of these types is gone.</summary>
     public static async Task ForgetAsync(Database database, params string[] types)
     {
-        await using var connection = await database.OpenAsync();
+        await using var connection = await database.OpenUnscopedAsync();
         foreach (var table in new[] { "fhir_search", "fhir_resource_version", "fhir_resource" })
             await connection.ExecuteAsync($"DELETE FROM {table} WHERE resource_type IN ({string.Join(", ", types.Select(t => $"'{t}'"))})");
     }

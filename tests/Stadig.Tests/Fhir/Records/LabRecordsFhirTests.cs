@@ -69,7 +69,7 @@ public class LabRecordsFhirTests
 
     private static async Task<List<(string Type, string Id, int Version, string Content)>> PublishedAsync(Database database, string? type = null)
     {
-        await using var c = await database.OpenAsync();
+        await using var c = await database.OpenUnscopedAsync();
         return (await c.QueryAsync<(string, string, int, string)>(
             "SELECT resource_type, id, version_id, content FROM fhir_resource WHERE (@all OR resource_type = @type) ORDER BY resource_type, id",
             new { all = type is null, type = type ?? "" })).ToList();
@@ -78,7 +78,7 @@ public class LabRecordsFhirTests
     /// <summary>Every resource Stadig published validates against R4 without errors, and its references lead to stored resources or are identifier-only.</summary>
     private static async Task AssertPublishedValidAsync(Database database)
     {
-        await using var c = await database.OpenAsync();
+        await using var c = await database.OpenUnscopedAsync();
         var published = (await PublishedAsync(database)).Where(r => FhirRecordPublisher.IsPublished(r.Content)).ToList();
         Assert.NotEmpty(published);
         foreach (var (type, id, _, content) in published)
@@ -200,7 +200,7 @@ public class LabRecordsFhirTests
 
         var observations = await PublishedAsync(region.Database, "Observation");
         Assert.Equal(4, observations.Count);
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         var owners = (await c.QueryAsync<(Guid PatientId, Guid UnitId)>("SELECT patient_id, unit_id FROM fhir_resource WHERE resource_type IN ('Observation', 'DiagnosticReport')")).Distinct();
         Assert.Equal((known, lab.Unit.Id), Assert.Single(owners));
         Assert.Equal(2, (await PublishedAsync(region.Database, "DiagnosticReport")).Count);
@@ -227,7 +227,7 @@ public class LabRecordsFhirTests
         Assert.Equal(112d, hb["valueQuantity"]!["value"]!.GetValue<double>());
         Assert.Equal("2", hb["meta"]!["versionId"]!.GetValue<string>());
         // The value first reported stays readable as version 1.
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         var v1 = FhirJson.Parse(await c.QuerySingleAsync<string>(
             "SELECT content FROM fhir_resource_version WHERE resource_type = 'Observation' AND id = @id AND version_id = 1", new { id = hb["id"]!.GetValue<string>() }));
         Assert.Equal(("final", 128d), (v1["status"]!.GetValue<string>(), v1["valueQuantity"]!["value"]!.GetValue<double>()));
@@ -285,7 +285,7 @@ public class LabRecordsFhirTests
 
         // A multi-analysis order: the analyses in code.text and orderDetail.
         var second = await region.Services.Orders.PlaceAsync(region.Physician, patientId, ["NPU03230", "NPU03429"]);
-        await using var c = await region.Database.OpenAsync();
+        await using var c = await region.Database.OpenUnscopedAsync();
         var multi = FhirJson.Parse(await c.QuerySingleAsync<string>("SELECT content FROM fhir_resource WHERE resource_type = 'ServiceRequest' AND id = @id", new { id = second.Id.ToString() }));
         Assert.Equal("P-Kalium, P-Natrium", multi["code"]!["text"]!.GetValue<string>());
         Assert.Equal(["NPU03230", "NPU03429"], multi["orderDetail"]!.AsArray().Select(d => d!["coding"]![0]!["code"]!.GetValue<string>()));
@@ -300,7 +300,7 @@ public class LabRecordsFhirTests
         var patientId = await RegisterAsync(region, "19121212-1212");
         var message = Hl7Parser.Parse(Oru("rb-1", "19121212-1212"));
 
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
         await using (var t = await region.Database.BeginAsync(c, TestContext.Current.CancellationToken))
         {
             var messageId = Guid.CreateVersion7();
@@ -317,7 +317,7 @@ public class LabRecordsFhirTests
         // …so gone with it.
         Assert.Empty(await PublishedAsync(region.Database, "Observation"));
         Assert.Empty(await PublishedAsync(region.Database, "DiagnosticReport"));
-        await using var check = await region.Database.OpenAsync();
+        await using var check = await region.Database.OpenUnscopedAsync();
         Assert.Equal(0, await check.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM fhir_resource_version WHERE resource_type IN ('Observation', 'DiagnosticReport')"));
     }
 
@@ -331,7 +331,7 @@ public class LabRecordsFhirTests
         Assert.Equal("AA", await lab.SendAsync(Oru("b-1", "19121212-1212", placer: order.PlacerOrderNumber)));
         Assert.Equal("AA", await lab.SendAsync(Oru("b-2", "19121212-1212", placer: order.PlacerOrderNumber, hb: "112", hbStatus: "C")));
         // A result line from before reports existed (as seeded data has).
-        await using (var c = await region.Database.OpenAsync())
+        await using (var c = await region.Database.OpenUnscopedAsync())
             await c.ExecuteAsync(
                 """
                 INSERT INTO lab_result (id, patient_id, unit_id, analysis_code, analysis_name, value_numeric, unit, reference_low, reference_high, status, observed_at)

@@ -13,7 +13,7 @@ public class FhirSearchStorageTests
     private static async Task<Database> SeedAsync(DatabaseEngine engine)
     {
         var database = await TestDatabases.CreateAsync(engine);
-        await using (var c = await database.OpenAsync())
+        await using (var c = await database.OpenUnscopedAsync())
         {
             await c.ExecuteAsync(
                 """
@@ -69,7 +69,7 @@ public class FhirSearchStorageTests
     {
         var resource = JsonNode.Parse(json)!.AsObject();
         var (type, id) = ((string)resource["resourceType"]!, (string)resource["id"]!);
-        return database.InTransactionAsync(async (c, t) =>
+        return database.InUnscopedTransactionAsync(async (c, t) =>
         {
             await c.ExecuteAsync(
                 """
@@ -84,7 +84,7 @@ public class FhirSearchStorageTests
     private static async Task<FhirSearchPage> SearchAsync(Database database, string type, string query, Guid? patientId = null)
     {
         var request = FhirSearchRequest.Parse(type, FhirSearchRequestTests.Query(query), strict: true);
-        await using var c = await database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var c = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         return await FhirSearchRunner.SearchAsync(c, request, patientId, cancellationToken: TestContext.Current.CancellationToken);
     }
 
@@ -92,7 +92,7 @@ public class FhirSearchStorageTests
     {
         var request = FhirSearchRequest.Parse(type, FhirSearchRequestTests.Query(query), strict: true);
         var (sql, parameters) = FhirSearchSql.BuildCount(request, database.Engine, null);
-        await using var c = await database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var c = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         return await c.ExecuteScalarAsync<long>(sql, parameters);
     }
 
@@ -208,7 +208,7 @@ public class FhirSearchStorageTests
     public async Task Includes_follow_references_out_and_revincludes_follow_them_back(DatabaseEngine engine)
     {
         var db = await SeedAsync(engine);
-        await using var c = await db.OpenAsync(TestContext.Current.CancellationToken);
+        await using var c = await db.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         var ct = TestContext.Current.CancellationToken;
 
         var observations = FhirSearchRequest.Parse("Observation", FhirSearchRequestTests.Query("_id=o1,o2&_include=Observation:patient"), true);
@@ -233,7 +233,7 @@ public class FhirSearchStorageTests
     {
         var db = await SeedAsync(engine);
         var ct = TestContext.Current.CancellationToken;
-        await db.InTransactionAsync(async (c, t) =>
+        await db.InUnscopedTransactionAsync(async (c, t) =>
         {
             var changed = JsonNode.Parse("""{"resourceType":"Observation","id":"o1","status":"amended"}""")!.AsObject();
             await FhirSearchIndexWriter.ReplaceAsync(c, t, "Observation", "o1", AnnaId, FhirSearchIndexer.Extract(changed), ct);
@@ -245,7 +245,7 @@ public class FhirSearchStorageTests
         Assert.Empty(await Ids(db, "Observation", "code=2345-7"));
 
         var many = Enumerable.Range(0, 250).Select(i => new FhirSearchValue("identifier", "urn:many", $"v{i}")).ToList();
-        await db.InTransactionAsync(async (c, t) => { await FhirSearchIndexWriter.ReplaceAsync(c, t, "Observation", "o3", AnnaId, many, ct); return 0; }, ct);
+        await db.InUnscopedTransactionAsync(async (c, t) => { await FhirSearchIndexWriter.ReplaceAsync(c, t, "Observation", "o3", AnnaId, many, ct); return 0; }, ct);
         Assert.Equal(["o3"], await Ids(db, "Observation", "identifier=urn:many|v249"));
     }
 }
