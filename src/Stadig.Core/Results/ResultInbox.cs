@@ -132,12 +132,15 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
                       FROM diagnostic_report r
                       WHERE r.attested_at IS NULL
                         AND r.patient_id IN ({scope.CareRelationPatientsSql})
+                        AND {scope.VisibleRowsSql("r.patient_id", "r.unit_id")}
                       ORDER BY r.created_at
                       LIMIT 500) r
                 JOIN patient p ON p.id = r.patient_id
                 ORDER BY r.created_at
                 """, parameters)).ToList();
-        // The candidates only come from the unit's care relations; what is shown is decided by the
+        // The candidates only come from the unit's care relations, and a report the caller may not see
+        // is left out before the LIMIT, so older hidden reports cannot push visible ones off the list;
+        // what is shown is still decided by the
         // checkpoint per patient, as the chart decides it: a blocked unit's or another unit's report
         // under inner secrecy is left out, and each patient shown is audited.
         var shown = await scope.VisibleAsync(rows, r => r.PatientId, r => r.UnitId, Resource, auditShown, cancellationToken);

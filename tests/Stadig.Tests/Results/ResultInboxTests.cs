@@ -150,6 +150,38 @@ public class ResultInboxTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Older_reports_the_caller_may_not_see_do_not_push_a_visible_one_off_the_inbox(DatabaseEngine engine)
+    {
+        var clock = new FixedClock(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
+        var (region, ingest) = await RegionWithLabAsync(engine, clock);
+        var (open, blocked) = (TestNumbers.Personnummer(1950, 3, 14), TestNumbers.Personnummer(1951, 4, 15));
+        await region.Patients.RegisterAsync(region.Physician, open, new PatientDetails("Öppen", "Anna"));
+        var blockedId = (await region.Patients.RegisterAsync(region.Physician, blocked, new PatientDetails("Spärrad", "Berit"))).PatientId;
+        await ingest.IngestAsync(Oru("S1", blocked, "Spärrad^Berit", "Kalium spärrad", "N"));
+        await ingest.IngestAsync(Oru("O1", open, "Öppen^Anna", "Kalium öppen", "N"));
+        var template = await OneReportAsync(region, blockedId);
+        await using (var c = await region.Database.OpenUnscopedAsync())
+        {
+            await region.Access.BlockAsync(region.Physician, blockedId,
+                await c.ExecuteScalarAsync<Guid>("SELECT unit_id FROM diagnostic_report WHERE id = @template", new { template }), "Patienten begär spärr");
+            // More hidden, older unattested reports than the inbox reads at once (500).
+            await using var t = await c.BeginTransactionAsync();
+            var copies = Enumerable.Range(1, 501).Select(i => new { id = Guid.NewGuid(), template, at = clock.GetUtcNow().AddHours(-1).AddSeconds(-i) });
+            await c.ExecuteAsync(
+                """
+                INSERT INTO diagnostic_report (id, patient_id, unit_id, message_id, placer_order_number, filler_order_number, service_code, service_name, status, report_text, observed_at, created_at)
+                SELECT @id, patient_id, unit_id, message_id, placer_order_number, filler_order_number, service_code, service_name, status, report_text, observed_at, @at
+                FROM diagnostic_report WHERE id = @template
+                """, copies, t);
+            await t.CommitAsync();
+        }
+
+        var inbox = await region.Services.Inbox.UnattestedAsync(region.Physician, TimeSpan.FromHours(24));
+
+        Assert.Equal(["Kalium öppen"], inbox.Select(i => i.ServiceName));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Each_patient_listed_in_the_inbox_is_audited_once_as_read_and_a_patient_not_shown_is_not(DatabaseEngine engine)
     {
         var clock = new FixedClock(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
