@@ -211,6 +211,13 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
 
     private async Task<PatientAccessContext?> ContextAsync(Caller caller, Guid patientId, DbConnection connection, DbTransaction? transaction)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try { return await GatherAsync(caller, patientId, connection, transaction); }
+        finally { RequestCost.AddAccess(started); }
+    }
+
+    private async Task<PatientAccessContext?> GatherAsync(Caller caller, Guid patientId, DbConnection connection, DbTransaction? transaction)
+    {
         var now = clock.GetUtcNow();
         var since = now.AddDays(-options.CareRelationDays);
         using var facts = await connection.QueryMultipleAsync(

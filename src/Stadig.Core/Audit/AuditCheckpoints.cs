@@ -154,7 +154,7 @@ public sealed class AuditCheckpoints(Database database, TimeProvider clock)
     /// transaction on SQLite (WAL keeps its snapshot from the first read).
     /// </summary>
     internal static async Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
-        connection is SqliteConnection sqlite
-            ? sqlite.BeginTransaction(deferred: true)
+        CountedConnection.Unwrap(connection) is SqliteConnection sqlite
+            ? ((CountedConnection)connection).Adopt(sqlite.BeginTransaction(deferred: true))
             : await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
 }

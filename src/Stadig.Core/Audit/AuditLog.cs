@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Data.Common;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -63,15 +64,27 @@ public sealed class AuditLog(Database database, TimeProvider clock)
     /// <summary>Appends in its own transaction (reads: before the data is shown). Throws if it cannot be written.</summary>
     public async Task<AuditEvent> AppendAsync(AuditEntry entry, CancellationToken cancellationToken = default)
     {
-        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
-        await using var transaction = await database.BeginAsync(connection, cancellationToken);
-        var written = await AppendAsync(entry, connection, transaction);
-        await Database.CommitAsync(transaction, cancellationToken);
-        return written;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+            await using var transaction = await database.BeginAsync(connection, cancellationToken);
+            var written = await AppendCoreAsync(entry, connection, transaction);
+            await Database.CommitAsync(transaction, cancellationToken);
+            return written;
+        }
+        finally { RequestCost.AddAudit(started); }
     }
 
     /// <summary>Appends inside the caller's transaction (writes: the event commits with the change, or neither does).</summary>
     public async Task<AuditEvent> AppendAsync(AuditEntry entry, DbConnection connection, DbTransaction transaction)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try { return await AppendCoreAsync(entry, connection, transaction); }
+        finally { RequestCost.AddAudit(started); }
+    }
+
+    private async Task<AuditEvent> AppendCoreAsync(AuditEntry entry, DbConnection connection, DbTransaction transaction)
     {
         var chain = entry.PatientId?.ToString() ?? SystemChain;
         await connection.ExecuteAsync(

@@ -190,7 +190,7 @@ internal static class BatchWriter
     public static async Task<IBatchWriter> OpenAsync(Database database, CancellationToken cancellationToken)
     {
         DbConnection connection = await database.OpenUnscopedAsync(cancellationToken);
-        return connection switch
+        return CountedConnection.Unwrap(connection) switch
         {
             NpgsqlConnection pg => new PostgresBatchWriter(pg),
             SqliteConnection lite => new SqliteBatchWriter(lite),

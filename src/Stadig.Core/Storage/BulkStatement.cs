@@ -14,7 +14,7 @@ namespace Stadig.Storage;
 internal sealed class BulkStatement(DbConnection connection)
 {
     private readonly List<DbParameter> _parameters = [];
-    private readonly bool _sqlite = connection is SqliteConnection;
+    private readonly bool _sqlite = CountedConnection.Unwrap(connection) is SqliteConnection;
 
     public StringBuilder Sql { get; } = new();
 

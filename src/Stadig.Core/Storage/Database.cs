@@ -59,10 +59,10 @@ public sealed class Database
     {
         if (_postgres is not null)
         {
-            return await _postgres.OpenConnectionAsync(cancellationToken);
+            return new Counted.NpgsqlConnection(await _postgres.OpenConnectionAsync(cancellationToken));
         }
 
-        var connection = new SqliteConnection(_sqliteConnectionString);
+        var connection = new CountedConnection(new SqliteConnection(_sqliteConnectionString));
         await connection.OpenAsync(cancellationToken);
         // WAL lets readers go on while one writer writes; busy_timeout queues writers instead of failing them.
         await using var pragma = connection.CreateCommand();
@@ -118,11 +118,12 @@ public sealed class Database
 
     public async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        if (connection is SqliteConnection sqlite)
+        if (CountedConnection.Unwrap(connection) is SqliteConnection sqlite)
         {
             // Deferred SQLite transactions that later write can fail with SQLITE_BUSY without waiting;
             // taking the write lock up front makes concurrent writers queue on busy_timeout instead.
-            return sqlite.BeginTransaction(deferred: false);
+            var begun = sqlite.BeginTransaction(deferred: false);
+            return connection is CountedConnection counted ? counted.Adopt(begun) : begun;
         }
         return await connection.BeginTransactionAsync(cancellationToken);
     }

@@ -240,6 +240,7 @@ public static class AdmissionControlMiddleware
         var admission = context.RequestServices.GetRequiredService<AdmissionControl>();
         var requestClass = AdmissionControl.Classify(context.Request);
         var arrived = Stopwatch.GetTimestamp();
+        var cost = Stadig.Storage.RequestCost.Begin();
         using var slot = await admission.TryEnterAsync(requestClass, context.RequestAborted);
         var admittedAfter = Stopwatch.GetElapsedTime(arrived);
         // The server's own time for the request, from its arrival here (waiting for a slot
@@ -247,8 +248,10 @@ public static class AdmissionControlMiddleware
         // rehearsal reads them from here, apart from the time its own clients add.
         context.Response.OnStarting(() =>
         {
+            // The database's share apart: its round trips and statements are what the cost tests
+            // pin (tests/Stadig.Tests/Hosting/RequestCostTests.cs), its phases what a profile reads.
             context.Response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture,
-                $"queue;dur={admittedAfter.TotalMilliseconds:0.0}, total;dur={Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:0.0}");
+                $"queue;dur={admittedAfter.TotalMilliseconds:0.0}, access;dur={cost.Access.TotalMilliseconds:0.0}, audit;dur={cost.Audit.TotalMilliseconds:0.0}, db;dur={cost.Database.TotalMilliseconds:0.0}, db-round-trips;desc={cost.RoundTrips}, db-statements;desc={cost.Statements}, total;dur={Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:0.0}");
             return Task.CompletedTask;
         });
         if (slot is null)

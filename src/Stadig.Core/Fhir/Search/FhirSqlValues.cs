@@ -13,7 +13,7 @@ namespace Stadig.Fhir.Search;
 internal static class FhirSqlValues
 {
     public static DatabaseEngine EngineOf(DbConnection connection) =>
-        connection is SqliteConnection ? DatabaseEngine.Sqlite : DatabaseEngine.Postgres;
+        CountedConnection.Unwrap(connection) is SqliteConnection ? DatabaseEngine.Sqlite : DatabaseEngine.Postgres;
 
     public static void AddTime(this DynamicParameters parameters, DatabaseEngine engine, string name, DateTimeOffset? value)
     {

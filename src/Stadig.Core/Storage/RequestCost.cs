@@ -1,0 +1,92 @@
+using System.Diagnostics;
+
+namespace Stadig.Storage;
+
+/// <summary>
+/// What one request (or any flow of control that begins one) cost the database: round trips (a
+/// command sent, a commit or rollback), the statements in them, and the time spent waiting, with
+/// the checkpoint's own phases (access decision, audit append) apart. Begun by the web pipeline for
+/// each request and reported in Server-Timing; counting is what the cost tests pin.
+/// </summary>
+public sealed class RequestCost
+{
+    private static readonly AsyncLocal<RequestCost?> Flow = new();
+
+    private int _roundTrips;
+    private int _statements;
+    private long _databaseTicks;
+    private long _accessTicks;
+    private long _auditTicks;
+
+    /// <summary>The cost being counted in this flow of control, or null.</summary>
+    public static RequestCost? Current => Flow.Value;
+
+    /// <summary>Counts what this flow of control (and what it starts) does from now on.</summary>
+    public static RequestCost Begin() => Flow.Value = new RequestCost();
+
+    public int RoundTrips => Volatile.Read(ref _roundTrips);
+
+    public int Statements => Volatile.Read(ref _statements);
+
+    public TimeSpan Database => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _databaseTicks));
+
+    /// <summary>Time in the checkpoint's decision (gathering the facts).</summary>
+    public TimeSpan Access => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _accessTicks));
+
+    /// <summary>Time appending audit events.</summary>
+    public TimeSpan Audit => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _auditTicks));
+
+    internal void AddCommand(string? sql, long started)
+    {
+        Interlocked.Increment(ref _roundTrips);
+        Interlocked.Add(ref _statements, StatementsIn(sql));
+        Interlocked.Add(ref _databaseTicks, Stopwatch.GetTimestamp() - started);
+    }
+
+    internal void AddRoundTrip(int statements, long started)
+    {
+        Interlocked.Increment(ref _roundTrips);
+        Interlocked.Add(ref _statements, statements);
+        Interlocked.Add(ref _databaseTicks, Stopwatch.GetTimestamp() - started);
+    }
+
+    internal static void AddAccess(long started)
+    {
+        if (Current is { } cost) Interlocked.Add(ref cost._accessTicks, Stopwatch.GetTimestamp() - started);
+    }
+
+    internal static void AddAudit(long started)
+    {
+        if (Current is { } cost) Interlocked.Add(ref cost._auditTicks, Stopwatch.GetTimestamp() - started);
+    }
+
+    /// <summary>Statements in one command's text: semicolons outside quotes, comments aside, and a last one without.</summary>
+    internal static int StatementsIn(string? sql)
+    {
+        if (string.IsNullOrWhiteSpace(sql)) return 0;
+        var count = 0;
+        var pending = false;
+        for (var i = 0; i < sql.Length; i++)
+        {
+            var c = sql[i];
+            if (c == '\'' || c == '"')
+            {
+                var end = sql.IndexOf(c, i + 1);
+                i = end < 0 ? sql.Length : end;
+                pending = true;
+            }
+            else if (c == '-' && i + 1 < sql.Length && sql[i + 1] == '-')
+            {
+                var end = sql.IndexOf('\n', i);
+                i = end < 0 ? sql.Length : end;
+            }
+            else if (c == ';')
+            {
+                if (pending) count++;
+                pending = false;
+            }
+            else if (!char.IsWhiteSpace(c)) pending = true;
+        }
+        return pending ? count + 1 : count;
+    }
+}
