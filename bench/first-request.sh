@@ -98,7 +98,12 @@ request() {
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         curl -sS -b "$JAR" -c "$JAR" -o "$BODY" -D "$HEADERS" "$@"
         CODE=$(head -n 1 "$HEADERS" | awk '{print $2}')
-        if [[ "$CODE" == 503 ]] && grep -qi '^retry-after:' "$HEADERS"; then record shed -; sleep 0.5; continue; fi
+        if [[ "$CODE" == 503 ]] && grep -qi '^retry-after:' "$HEADERS"; then
+            # Sent again after the server's own Retry-After (seconds), as a well-behaved client would.
+            local after; after=$(grep -i '^retry-after:' "$HEADERS" | head -n 1 | sed 's/^[^:]*: *//' | tr -d '\r')
+            [[ "$after" =~ ^[0-9]+$ ]] || after=1
+            record shed -; sleep "$after"; continue
+        fi
         break
     done
     LOCATION=$(grep -i '^location:' "$HEADERS" | sed 's/^[Ll]ocation: *//' | tr -d '\r' | sed 's|^http://[^/]*||' || true)

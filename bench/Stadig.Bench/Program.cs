@@ -24,12 +24,16 @@ using Stadig.Storage;
 //                                                          chart overviews/s against pgbench -S on the same server
 //   fhir   --connection "<conn>" [--creates N] [--iterations N] [--concurrency C] [--patients P]
 //                                                          FHIR create/read/search latency and throughput, audited
-// Times are measured in-process around the use case (server time, no HTTP).
+//   fhir-http --connection "<conn>" --url U --server-pid P --signing-key K [--requests N] [--warm-up W] [--concurrency C]
+//                                                          issue 23 over HTTP against a running server (bench/fhir-cost.sh):
+//                                                          FHIR read, search by identifier, create; one keep-alive connection,
+//                                                          then C; p50/p95/p99 and requests per server CPU-second
+// Times are measured in-process around the use case (server time, no HTTP), but for fhir-http.
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling" or "fhir" or "timeline"))
+if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling" or "fhir" or "timeline" or "fhir-http"))
 {
     Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
@@ -41,6 +45,7 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench ingest --connection <conn> [--messages N] [--connections C] [--observations O] [--large L]");
     Console.Error.WriteLine("       Stadig.Bench fhir --connection <conn> [--creates N] [--iterations N] [--concurrency C] [--patients P]");
     Console.Error.WriteLine("       Stadig.Bench timeline --connection <conn> [--entries N] [--iterations N]");
+    Console.Error.WriteLine("       Stadig.Bench fhir-http --connection <conn> --url U --server-pid P --signing-key K [--requests N] [--warm-up W] [--concurrency C]");
     return 2;
 }
 
@@ -53,6 +58,9 @@ var database = Database.FromConnectionString(Option("connection"));
 return args[0] switch
 {
     "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), "ingest" => await IngestAsync(), "fhir" => await FhirAsync(), "timeline" => await TimelineAsync(),
+    "fhir-http" => await Stadig.Bench.FhirHttpBench.RunAsync(database, new Uri(Option("url")), int.Parse(Option("server-pid"), CultureInfo.InvariantCulture),
+        Option("signing-key"), int.Parse(Option("requests", "2000"), CultureInfo.InvariantCulture), int.Parse(Option("warm-up", "300"), CultureInfo.InvariantCulture),
+        int.Parse(Option("concurrency", "16"), CultureInfo.InvariantCulture)),
     "ceiling" => await Stadig.Bench.CeilingBench.RunAsync(database, Option("connection"), BenchCallerAsync,
         int.Parse(Option("concurrency", "4"), CultureInfo.InvariantCulture), double.Parse(Option("seconds", "30"), CultureInfo.InvariantCulture),
         int.Parse(Option("scale", "50"), CultureInfo.InvariantCulture)), _ => await SearchAsync(),

@@ -22,9 +22,33 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
     public DatabaseEngine Engine => database.Engine;
 
     /// <summary>Allows and audits a read of one patient's data, or throws <see cref="NotFoundException"/>.</summary>
-    public async Task<PatientAccessGrant> ReadAsync(Caller caller, Guid patientId, string resource, CancellationToken cancellationToken = default)
+    public async Task<PatientAccessGrant> ReadAsync(Caller caller, Guid patientId, string resource, CancellationToken cancellationToken = default) =>
+        await DecideReadAsync(caller, patientId, resource, await ContextAsync(caller, patientId, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ReadAsync"/>, with the data read in the same round trip as the facts that decide
+    /// (<paramref name="sql"/> after them in one batch; its parameters may use @patientId). What
+    /// <paramref name="read"/> makes of it is handed out only after the decision allowed the read and
+    /// its audit event is written; a refused read discards it unseen.
+    /// </summary>
+    public async Task<(PatientAccessGrant Grant, T Data)> ReadWithAsync<T>(Caller caller, Guid patientId, string resource,
+        string sql, object? parameters, Func<SqlMapper.GridReader, Task<T>> read, CancellationToken cancellationToken = default)
     {
-        var context = await ContextAsync(caller, patientId, cancellationToken);
+        T data = default!;
+        PatientAccessContext? context;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await using (var connection = await database.OpenUnscopedAsync(cancellationToken))
+        {
+            try { context = await GatherAsync(caller, patientId, connection, null, (sql, parameters, async grid => data = await read(grid))); }
+            finally { RequestCost.AddAccess(started); }
+        }
+        var grant = await DecideReadAsync(caller, patientId, resource, context, cancellationToken);
+        return (grant, data);
+    }
+
+    private async Task<PatientAccessGrant> DecideReadAsync(Caller caller, Guid patientId, string resource, PatientAccessContext? context,
+        CancellationToken cancellationToken)
+    {
         if (context is null || !RoleAllows(caller, resource, AuditActivity.Read) || !context.MayOpen)
         {
             await audit.AppendAsync(new AuditEntry(caller, context is null ? null : patientId, AuditActivity.Read, resource, AuditOutcome.Denied,
@@ -216,21 +240,25 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         finally { RequestCost.AddAccess(started); }
     }
 
-    private async Task<PatientAccessContext?> GatherAsync(Caller caller, Guid patientId, DbConnection connection, DbTransaction? transaction)
+    private const string FactsSql =
+        """
+        SELECT protected_identity FROM patient WHERE id = @patientId;
+        SELECT COUNT(*) FROM encounter WHERE patient_id = @patientId AND unit_id = @unitId AND (ended_at IS NULL OR ended_at >= @since);
+        SELECT COUNT(*) FROM care_relation WHERE patient_id = @patientId AND unit_id = @unitId AND ends_at > @now;
+        SELECT COUNT(*) FROM emergency_access WHERE patient_id = @patientId AND staff_id = @staffId AND expires_at > @now;
+        SELECT g2.unit_id FROM unit_group_member g1 JOIN unit_group_member g2 ON g2.group_name = g1.group_name WHERE g1.unit_id = @unitId;
+        SELECT blocked_unit_id FROM patient_block WHERE patient_id = @patientId AND lifted_at IS NULL;
+        SELECT source_unit_id AS SourceUnitId FROM consent WHERE patient_id = @patientId AND viewer_unit_id = @unitId AND revoked_at IS NULL AND expires_at > @now;
+        """;
+
+    private async Task<PatientAccessContext?> GatherAsync(Caller caller, Guid patientId, DbConnection connection, DbTransaction? transaction,
+        (string Sql, object? Parameters, Func<SqlMapper.GridReader, Task> Read)? data = null)
     {
         var now = clock.GetUtcNow();
         var since = now.AddDays(-options.CareRelationDays);
-        using var facts = await connection.QueryMultipleAsync(
-            """
-            SELECT protected_identity FROM patient WHERE id = @patientId;
-            SELECT COUNT(*) FROM encounter WHERE patient_id = @patientId AND unit_id = @unitId AND (ended_at IS NULL OR ended_at >= @since);
-            SELECT COUNT(*) FROM care_relation WHERE patient_id = @patientId AND unit_id = @unitId AND ends_at > @now;
-            SELECT COUNT(*) FROM emergency_access WHERE patient_id = @patientId AND staff_id = @staffId AND expires_at > @now;
-            SELECT g2.unit_id FROM unit_group_member g1 JOIN unit_group_member g2 ON g2.group_name = g1.group_name WHERE g1.unit_id = @unitId;
-            SELECT blocked_unit_id FROM patient_block WHERE patient_id = @patientId AND lifted_at IS NULL;
-            SELECT source_unit_id AS SourceUnitId FROM consent WHERE patient_id = @patientId AND viewer_unit_id = @unitId AND revoked_at IS NULL AND expires_at > @now;
-            """,
-            new { patientId, unitId = caller.UnitId, staffId = caller.StaffId, since, now }, transaction);
+        var parameters = new DynamicParameters(new { patientId, unitId = caller.UnitId, staffId = caller.StaffId, since, now });
+        if (data?.Parameters is { } extra) parameters.AddDynamicParams(extra);
+        using var facts = await connection.QueryMultipleAsync(data is { } d ? FactsSql + "\n" + d.Sql : FactsSql, parameters, transaction);
         var protectedText = await facts.ReadSingleOrDefaultAsync<string?>();
         // Every fact is read, also for a patient that does not exist: the start-up warm-up's refused
         // caller then prepares what a granted one uses.
@@ -242,6 +270,7 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         var blocked = (await facts.ReadAsync<Guid>()).ToHashSet();
         // Read as rows: a consent for all units has no source, and a bare null does not read as a Guid?.
         var consented = (await facts.ReadAsync<ConsentSource>()).Select(c => c.SourceUnitId).ToHashSet();
+        if (data is { } withData) await withData.Read(facts);
         if (protectedText is null) return null;
         var protectedIdentity = Enum.Parse<ProtectedIdentity>(protectedText);
         return new PatientAccessContext

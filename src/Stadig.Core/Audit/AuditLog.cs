@@ -61,13 +61,19 @@ public sealed class AuditLog(Database database, TimeProvider clock)
         flags AS Flags, detail AS Detail, prev_hash AS PrevHash, hash AS Hash
         """;
 
-    /// <summary>Appends in its own transaction (reads: before the data is shown). Throws if it cannot be written.</summary>
+    /// <summary>
+    /// Appends in its own transaction (reads: before the data is shown). Throws if it cannot be
+    /// written. On PostgreSQL that is one round trip: the statements of <see cref="AppendSql"/> run
+    /// in the implicit transaction of one batch, committed (and so durable) before it answers.
+    /// </summary>
     public async Task<AuditEvent> AppendAsync(AuditEntry entry, CancellationToken cancellationToken = default)
     {
         var started = Stopwatch.GetTimestamp();
         try
         {
             await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+            if (database.Engine == DatabaseEngine.Postgres && !Database.RollingBack)
+                return await AppendCoreAsync(entry, connection, null);
             await using var transaction = await database.BeginAsync(connection, cancellationToken);
             var written = await AppendCoreAsync(entry, connection, transaction);
             await Database.CommitAsync(transaction, cancellationToken);
@@ -84,35 +90,73 @@ public sealed class AuditLog(Database database, TimeProvider clock)
         finally { RequestCost.AddAudit(started); }
     }
 
-    private async Task<AuditEvent> AppendCoreAsync(AuditEntry entry, DbConnection connection, DbTransaction transaction)
+    /// <summary>
+    /// PostgreSQL's append in one round trip: the chain's head is made if it is new, then locked and
+    /// read, the event hashed over it and inserted, and the head moved on, in one statement. The hash
+    /// is <see cref="HashOf"/>'s: its text is made here around the two values only the head knows
+    /// (the sequence number and the previous hash), and SHA-256 is taken by the server.
+    /// </summary>
+    private const string AppendSql =
+        """
+        INSERT INTO audit_chain_head (chain_key, last_seq, last_hash) VALUES (@ChainKey, 0, @Genesis) ON CONFLICT (chain_key) DO NOTHING;
+        WITH head AS (
+            SELECT last_seq + 1 AS seq, last_hash AS prev FROM audit_chain_head WHERE chain_key = @ChainKey FOR UPDATE
+        ), appended AS (
+            INSERT INTO audit_event (id, chain_key, chain_seq, occurred_at, staff_id, staff_hsa_id, staff_name, role, unit_id,
+                unit_hsa_id, patient_id, activity, purpose, resource, outcome, flags, detail, prev_hash, hash)
+            SELECT @Id, @ChainKey, head.seq, @OccurredAt, @StaffId, @StaffHsaId, @StaffName, @Role, @UnitId,
+                @UnitHsaId, @PatientId, @activity, @Purpose, @Resource, @outcome, @flags, @Detail, head.prev,
+                encode(sha256(convert_to(@hashBefore || head.seq::text || @hashAfter || head.prev, 'UTF8')), 'hex')
+            FROM head
+            RETURNING chain_seq, prev_hash, hash
+        )
+        UPDATE audit_chain_head h SET last_seq = appended.chain_seq, last_hash = appended.hash FROM appended WHERE h.chain_key = @ChainKey
+        RETURNING appended.chain_seq AS Seq, appended.prev_hash AS Prev, appended.hash AS Hash;
+        """;
+
+    private async Task<AuditEvent> AppendCoreAsync(AuditEntry entry, DbConnection connection, DbTransaction? transaction)
     {
         var chain = entry.PatientId?.ToString() ?? SystemChain;
-        await connection.ExecuteAsync(
-            "INSERT INTO audit_chain_head (chain_key, last_seq, last_hash) VALUES (@chain, 0, @Genesis) ON CONFLICT (chain_key) DO NOTHING",
-            new { chain, Genesis }, transaction);
-        var lockClause = database.Engine == DatabaseEngine.Postgres ? " FOR UPDATE" : "";
-        var head = await connection.QuerySingleAsync<(long Seq, string Hash)>(
-            $"SELECT last_seq, last_hash FROM audit_chain_head WHERE chain_key = @chain{lockClause}", new { chain }, transaction);
-
         var caller = entry.Caller;
         var now = clock.GetUtcNow();
         // Both engines keep microseconds; hashing the stored precision keeps the hash checkable.
         now = new DateTimeOffset(now.UtcTicks - now.UtcTicks % 10, TimeSpan.Zero);
         var unsigned = new AuditEvent
         {
-            Id = Guid.CreateVersion7(now), ChainKey = chain, ChainSeq = head.Seq + 1, OccurredAt = now,
+            Id = Guid.CreateVersion7(now), ChainKey = chain, OccurredAt = now,
             StaffId = caller.StaffId == Guid.Empty ? null : caller.StaffId, StaffHsaId = caller.HsaId, StaffName = caller.DisplayName,
             Role = caller.Role.ToString(), UnitId = caller.UnitId == Guid.Empty ? null : caller.UnitId, UnitHsaId = caller.UnitHsaId,
             PatientId = entry.PatientId, Activity = entry.Activity, Purpose = caller.Purpose.ToString(), Resource = entry.Resource,
-            Outcome = entry.Outcome, Flags = entry.Flags, Detail = entry.Detail, PrevHash = head.Hash,
+            Outcome = entry.Outcome, Flags = entry.Flags, Detail = entry.Detail,
         };
-        var audited = unsigned with { Hash = HashOf(unsigned) };
+
+        if (database.Engine == DatabaseEngine.Postgres)
+        {
+            var (before, after) = HashTextAround(unsigned);
+            var head = await connection.QuerySingleAsync<(long Seq, string Prev, string Hash)>(AppendSql, new
+            {
+                unsigned.Id, unsigned.ChainKey, unsigned.OccurredAt, unsigned.StaffId, unsigned.StaffHsaId,
+                unsigned.StaffName, unsigned.Role, unsigned.UnitId, unsigned.UnitHsaId, unsigned.PatientId,
+                activity = unsigned.Activity.ToString(), unsigned.Purpose, unsigned.Resource, outcome = unsigned.Outcome.ToString(),
+                flags = unsigned.Flags.ToString(), unsigned.Detail, Genesis, hashBefore = before, hashAfter = after,
+            }, transaction);
+            return unsigned with { ChainSeq = head.Seq, PrevHash = head.Prev, Hash = head.Hash };
+        }
+
+        await connection.ExecuteAsync(
+            "INSERT INTO audit_chain_head (chain_key, last_seq, last_hash) VALUES (@chain, 0, @Genesis) ON CONFLICT (chain_key) DO NOTHING",
+            new { chain, Genesis }, transaction);
+        var (seq, prev) = await connection.QuerySingleAsync<(long Seq, string Hash)>(
+            "SELECT last_seq, last_hash FROM audit_chain_head WHERE chain_key = @chain", new { chain }, transaction);
+        var chained = unsigned with { ChainSeq = seq + 1, PrevHash = prev };
+        var audited = chained with { Hash = HashOf(chained) };
         await connection.ExecuteAsync(
             """
             INSERT INTO audit_event (id, chain_key, chain_seq, occurred_at, staff_id, staff_hsa_id, staff_name, role, unit_id,
                 unit_hsa_id, patient_id, activity, purpose, resource, outcome, flags, detail, prev_hash, hash)
             VALUES (@Id, @ChainKey, @ChainSeq, @OccurredAt, @StaffId, @StaffHsaId, @StaffName, @Role, @UnitId,
-                @UnitHsaId, @PatientId, @activity, @Purpose, @Resource, @outcome, @flags, @Detail, @PrevHash, @Hash)
+                @UnitHsaId, @PatientId, @activity, @Purpose, @Resource, @outcome, @flags, @Detail, @PrevHash, @Hash);
+            UPDATE audit_chain_head SET last_seq = @ChainSeq, last_hash = @Hash WHERE chain_key = @ChainKey;
             """,
             new
             {
@@ -121,21 +165,27 @@ public sealed class AuditLog(Database database, TimeProvider clock)
                 activity = audited.Activity.ToString(), audited.Purpose, audited.Resource, outcome = audited.Outcome.ToString(),
                 flags = audited.Flags.ToString(), audited.Detail, audited.PrevHash, audited.Hash,
             }, transaction);
-        await connection.ExecuteAsync(
-            "UPDATE audit_chain_head SET last_seq = @ChainSeq, last_hash = @Hash WHERE chain_key = @ChainKey",
-            new { audited.ChainSeq, audited.Hash, audited.ChainKey }, transaction);
         return audited;
+    }
+
+    /// <summary>The hashed text (<see cref="HashOf"/>) before the sequence number and between it and the previous hash.</summary>
+    private static (string Before, string After) HashTextAround(AuditEvent e)
+    {
+        const char separator = '\u001f';
+        var before = string.Concat(e.Id.ToString(), separator.ToString(), e.ChainKey, separator.ToString());
+        var after = separator + string.Join(separator,
+            e.OccurredAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
+            e.StaffId?.ToString() ?? "", e.StaffHsaId, e.StaffName, e.Role, e.UnitId?.ToString() ?? "", e.UnitHsaId,
+            e.PatientId?.ToString() ?? "", e.Activity.ToString(), e.Purpose, e.Resource, e.Outcome.ToString(), e.Flags.ToString(),
+            e.Detail ?? "") + separator;
+        return (before, after);
     }
 
     /// <summary>SHA-256 over every field but the hash itself, in a fixed order and text form.</summary>
     public static string HashOf(AuditEvent e)
     {
-        var text = string.Join('\u001f',
-            e.Id.ToString(), e.ChainKey, e.ChainSeq.ToString(CultureInfo.InvariantCulture),
-            e.OccurredAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
-            e.StaffId?.ToString() ?? "", e.StaffHsaId, e.StaffName, e.Role, e.UnitId?.ToString() ?? "", e.UnitHsaId,
-            e.PatientId?.ToString() ?? "", e.Activity.ToString(), e.Purpose, e.Resource, e.Outcome.ToString(), e.Flags.ToString(),
-            e.Detail ?? "", e.PrevHash);
+        var (before, after) = HashTextAround(e);
+        var text = before + e.ChainSeq.ToString(CultureInfo.InvariantCulture) + after + e.PrevHash;
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 }

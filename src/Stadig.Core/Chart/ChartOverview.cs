@@ -111,9 +111,11 @@ public sealed class PatientChart(PatientCheckpoint checkpoint)
 
     public async Task<ChartOverview> OverviewAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
-        var grant = await checkpoint.ReadAsync(caller, patientId, "ChartOverview", cancellationToken);
-        await using var connection = await grant.OpenAsync(cancellationToken);
-        return await ReadAsync(grant.Context, connection, checkpoint.Engine) ?? throw new NotFoundException("Patienten finns inte.");
+        // The overview's rows come in the same round trip as the facts that decide, and are shown
+        // (filtered by what the caller may see) only once the read is allowed and audited.
+        var (grant, rows) = await checkpoint.ReadWithAsync(caller, patientId, "ChartOverview", Sql(checkpoint.Engine), Parameters(), ReadRowsAsync,
+            cancellationToken);
+        return Build(grant.Context, rows) ?? throw new NotFoundException("Patienten finns inte.");
     }
 
     /// <summary>
@@ -127,16 +129,30 @@ public sealed class PatientChart(PatientCheckpoint checkpoint)
         await using var connection = await checkpoint.Scope(nobody).OpenAsync(cancellationToken);
         if (await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM patient WHERE id = @noPatientId", new { noPatientId }) > 0)
             throw new InvalidOperationException("The warm-up's patient id belongs to a patient.");
-        await ReadAsync(new PatientAccessContext
-        {
-            Caller = nobody, PatientId = noPatientId, ProtectedIdentity = ProtectedIdentity.None, HasCareRelation = false, EmergencyOpen = false,
-            OwnUnits = new HashSet<Guid>(), BlockedUnits = new HashSet<Guid>(), ConsentedSources = new HashSet<Guid?>(),
-        }, connection, checkpoint.Engine);
+        var parameters = new DynamicParameters(Parameters());
+        parameters.Add("patientId", noPatientId);
+        using (var grid = await connection.QueryMultipleAsync(Sql(checkpoint.Engine), parameters))
+            await ReadRowsAsync(grid);
     }
 
-    private static async Task<ChartOverview?> ReadAsync(PatientAccessContext context, System.Data.Common.DbConnection connection, DatabaseEngine engine)
-    {
-        using var rows = await connection.QueryMultipleAsync(
+    private static object Parameters() => new { types = ExternalTypes, published = PatientRecordQueries.PublishedPattern };
+
+    private sealed record Rows(Patient? Patient, List<WarningItem> Warnings, List<NoteItem> Notes, List<ResultItem> Results, List<EncounterItem> Encounters,
+        List<Guid> Units, List<ProblemItem> Problems, List<PatientRecordQueries.ExternalRow> External);
+
+    /// <summary>Every part is read before the patient is looked at, so the warm-up prepares them all.</summary>
+    private static async Task<Rows> ReadRowsAsync(SqlMapper.GridReader rows) => new(
+        await rows.ReadSingleOrDefaultAsync<Patient>(),
+        (await rows.ReadAsync<WarningItem>()).AsList(),
+        (await rows.ReadAsync<NoteItem>()).AsList(),
+        (await rows.ReadAsync<ResultItem>()).AsList(),
+        (await rows.ReadAsync<EncounterItem>()).AsList(),
+        (await rows.ReadAsync<Guid>()).AsList(),
+        (await rows.ReadAsync<ProblemItem>()).AsList(),
+        (await rows.ReadAsync<PatientRecordQueries.ExternalRow>()).AsList());
+
+    /// <summary>The overview's statements (parameter @patientId and <see cref="Parameters"/>), the FHIR-written signals last.</summary>
+    private static string Sql(DatabaseEngine engine) =>
             $"""
             SELECT {PatientRegistry.PatientColumns} FROM patient WHERE id = @patientId;
             SELECT w.id AS Id, w.unit_id AS UnitId, u.name AS UnitName, w.category AS Category, w.text AS Text, w.agent AS Agent, w.reaction AS Reaction, w.severity AS Severity, w.created_at AS CreatedAt
@@ -158,19 +174,20 @@ public sealed class PatientChart(PatientCheckpoint checkpoint)
                 UNION SELECT unit_id FROM problem WHERE patient_id = @patientId) units;
             SELECT p.id AS Id, p.unit_id AS UnitId, u.name AS UnitName, p.code AS Code, p.text AS Text, p.onset_date AS OnsetDate, p.recorded_at AS RecordedAt
                 FROM problem p JOIN care_unit u ON u.id = p.unit_id WHERE p.patient_id = @patientId AND p.status = 'Active' ORDER BY p.recorded_at DESC;
-            """, new { patientId = context.PatientId });
-        // Every part is read before the patient is looked at, so the warm-up prepares them all.
-        var patient = await rows.ReadSingleOrDefaultAsync<Patient>();
-        var warnings = (await rows.ReadAsync<WarningItem>()).Where(w => context.MaySee(w.UnitId)).ToList();
-        var notes = (await rows.ReadAsync<NoteItem>()).Where(n => context.MaySee(n.UnitId)).Take(Latest).ToList();
-        var results = (await rows.ReadAsync<ResultItem>()).Where(r => context.MaySee(r.UnitId)).Take(Latest).ToList();
-        var encounters = (await rows.ReadAsync<EncounterItem>()).Where(e => context.MaySee(e.UnitId)).Take(Latest).ToList();
-        var units = await rows.ReadAsync<Guid>();
-        var problems = (await rows.ReadAsync<ProblemItem>()).Where(p => context.MaySee(p.UnitId)).ToList();
-        // One open command per connection (Npgsql): the grid is done before the FHIR store is read.
-        rows.Dispose();
+            {PatientRecordQueries.ExternalSql(engine)};
+            """;
+
+    private static ChartOverview? Build(PatientAccessContext context, Rows rows)
+    {
+        var patient = rows.Patient;
+        var warnings = rows.Warnings.Where(w => context.MaySee(w.UnitId)).ToList();
+        var notes = rows.Notes.Where(n => context.MaySee(n.UnitId)).Take(Latest).ToList();
+        var results = rows.Results.Where(r => context.MaySee(r.UnitId)).Take(Latest).ToList();
+        var encounters = rows.Encounters.Where(e => context.MaySee(e.UnitId)).Take(Latest).ToList();
+        var units = rows.Units;
+        var problems = rows.Problems.Where(p => context.MaySee(p.UnitId)).ToList();
         // What other systems wrote over FHIR stands beside the chart's own, once (the chart's published copies are not read).
-        var external = (await PatientRecordQueries.ExternalAsync(connection, engine, context.PatientId, ExternalTypes))
+        var external = rows.External
             .Where(r => context.MaySee(r.UnitId ?? Guid.Empty)).Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).ToList();
         warnings.AddRange(external.Where(e => e.Kind is RecordKind.Allergy or RecordKind.Warning && PatientRecord.IsActiveSignal(e)).OrderByDescending(e => e.At).Select(e => new WarningItem
         {

@@ -37,12 +37,15 @@ internal static class PatientRecordQueries
 
     /// <summary>The current resources of <paramref name="types"/> other systems wrote into one patient's record.</summary>
     public static async Task<IReadOnlyList<ExternalRow>> ExternalAsync(DbConnection connection, DatabaseEngine engine, Guid patientId, IReadOnlyCollection<string> types) =>
-        (await connection.QueryAsync<ExternalRow>(
-            $"""
-            SELECT r.resource_type AS ResourceType, r.id AS Id, r.unit_id AS UnitId, u.name AS UnitName, r.last_updated AS LastUpdated, r.content AS Content
-            FROM fhir_resource r LEFT JOIN care_unit u ON u.id = r.unit_id
-            WHERE r.patient_id = @patientId AND {AnyOf(engine, "r.resource_type", "types")} AND NOT r.deleted AND r.content NOT LIKE @published
-            """, new { patientId, types = types.ToArray(), published = PublishedPattern })).ToList();
+        (await connection.QueryAsync<ExternalRow>(ExternalSql(engine), new { patientId, types = types.ToArray(), published = PublishedPattern })).ToList();
+
+    /// <summary><see cref="ExternalAsync"/>'s statement, for a batch (parameters @patientId, @types and @published, <see cref="PublishedPattern"/>).</summary>
+    internal static string ExternalSql(DatabaseEngine engine) =>
+        $"""
+         SELECT r.resource_type AS ResourceType, r.id AS Id, r.unit_id AS UnitId, u.name AS UnitName, r.last_updated AS LastUpdated, r.content AS Content
+         FROM fhir_resource r LEFT JOIN care_unit u ON u.id = r.unit_id
+         WHERE r.patient_id = @patientId AND {AnyOf(engine, "r.resource_type", "types")} AND NOT r.deleted AND r.content NOT LIKE @published
+         """;
 
     /// <summary>"column is one of @parameter (a text array)" in the engine's form.</summary>
     private static string AnyOf(DatabaseEngine engine, string column, string parameter) =>

@@ -154,8 +154,8 @@ public sealed partial class FhirService
             await CheckReferencesAsync(connection, transaction, resource, "Patient", path);
             var after = await TranslatingAsync(() => registry.UpdateInAsync(grant!, connection, transaction, before.Version, part.Details), path);
             decided?.Forget(known.PatientId);
-            await FhirResourceStore.PutAsync(connection, transaction, resource, fhirId, known.PatientId, caller.Caller.UnitId, now, after.Version);
-            return new FhirWriteOutcome(PatientResource(after, await FhirResourceStore.CurrentAsync(connection, transaction, "Patient", fhirId)),
+            var stored = await FhirResourceStore.PutAsync(connection, transaction, resource, fhirId, known.PatientId, caller.Caller.UnitId, now, after.Version);
+            return new FhirWriteOutcome(PatientResource(after, stored),
                 "Patient", fhirId, after.Version, after.UpdatedAt, Created: false);
         }
 
@@ -173,8 +173,11 @@ public sealed partial class FhirService
             throw new FhirException(FhirFailureKind.Unprocessable, "business-rule", Prefixed(path, "Patient.birthDate"),
                 $"Patient.birthDate {birthDate:yyyy-MM-dd} does not match the identity number {identifier}, which gives {patient.BirthDate:yyyy-MM-dd}.");
         var newFhirId = id ?? registryId.ToString();
-        await FhirResourceStore.PutAsync(connection, transaction, resource, newFhirId, patient.Id, caller.Caller.UnitId, now, patient.Version);
-        return new FhirWriteOutcome(PatientResource(patient, await FhirResourceStore.CurrentAsync(connection, transaction, "Patient", newFhirId)),
+        // A create without an id has a new one, so no stored row to read first; the row written is the one answered.
+        var written = id is null
+            ? await FhirResourceStore.PutAsync(connection, transaction, resource, newFhirId, patient.Id, caller.Caller.UnitId, now, patient.Version, current: null)
+            : await FhirResourceStore.PutAsync(connection, transaction, resource, newFhirId, patient.Id, caller.Caller.UnitId, now, patient.Version);
+        return new FhirWriteOutcome(PatientResource(patient, written),
             "Patient", newFhirId, patient.Version, patient.UpdatedAt, Created: true);
     }
 

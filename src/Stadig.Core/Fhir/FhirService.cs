@@ -24,17 +24,31 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
 {
     public const int MaxHistory = 100;
 
-    public async Task<JsonObject> ReadAsync(FhirCaller caller, string type, string id, CancellationToken cancellationToken = default)
+    public async Task<JsonObject> ReadAsync(FhirCaller caller, string type, string id, CancellationToken cancellationToken = default) =>
+        await ReadStoredAsync(caller, type, id, cancellationToken) switch
+        {
+            { Resource: { } resource } => resource,
+            { Stored: { } row } => FhirJson.Parse(row.Content),
+            _ => throw NotFound(type, id),
+        };
+
+    /// <summary>
+    /// A read as the API answers it: a Patient (or AuditEvent) as a resource made from the registry
+    /// (or the audit log); any other type as its stored row, whose content is the answer's bytes as
+    /// they were written (never parsed and written again on the way out).
+    /// </summary>
+    public async Task<(JsonObject? Resource, FhirResourceRow? Stored)> ReadStoredAsync(FhirCaller caller, string type, string id,
+        CancellationToken cancellationToken = default)
     {
         RequireKnownType(type);
         caller.Scopes.Demand(type, write: false);
-        if (type == "Patient") return await ReadPatientAsync(caller, id, null, cancellationToken);
-        if (type == FhirResourceTypes.AuditEvent) return await ReadAuditEventAsync(caller, id, cancellationToken);
+        if (type == "Patient") return (await ReadPatientAsync(caller, id, null, cancellationToken), null);
+        if (type == FhirResourceTypes.AuditEvent) return (await ReadAuditEventAsync(caller, id, cancellationToken), null);
         await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var row = await FhirResourceStore.CurrentAsync(connection, null, type, id) ?? throw NotFound(type, id);
         await AuthorizeReadAsync(caller, row, cancellationToken);
         if (row.Deleted) throw new FhirException(FhirFailureKind.Gone, "deleted", null, $"{type}/{id} was deleted (version {row.VersionId}).");
-        return FhirJson.Parse(row.Content);
+        return (null, row);
     }
 
     public async Task<JsonObject> VReadAsync(FhirCaller caller, string type, string id, int version, CancellationToken cancellationToken = default)
@@ -115,12 +129,15 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
     /// </summary>
     private static async Task<(Guid PatientId, FhirResourceRow? Stored)?> ResolvePatientAsync(DbConnection connection, DbTransaction? transaction, string id)
     {
-        var stored = await FhirResourceStore.CurrentAsync(connection, transaction, "Patient", id);
-        if (stored is { PatientId: { } linked, Deleted: false }) return (linked, stored);
-        if (!Guid.TryParse(id, out var registryId)) return null;
-        var exists = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM patient WHERE id = @registryId", new { registryId }, transaction);
-        if (exists == 0) return null;
-        return (registryId, await FhirResourceStore.PatientOfAsync(connection, transaction, registryId));
+        if (!Guid.TryParse(id, out var registryId))
+        {
+            var stored = await FhirResourceStore.CurrentAsync(connection, transaction, "Patient", id);
+            return stored is { PatientId: { } linked, Deleted: false } ? (linked, stored) : null;
+        }
+        // Both readings of a uuid in one round trip: a stored Patient's own id, or a registry id.
+        var (own, exists, ofRegistry) = await FhirResourceStore.PatientByIdOrRegistryIdAsync(connection, transaction, id, registryId);
+        if (own is { PatientId: { } ownLinked, Deleted: false }) return (ownLinked, own);
+        return exists ? (registryId, ofRegistry) : null;
     }
 
     /// <summary>The checkpoint for a stored resource: the patient's (with inner secrecy and blocks by the writing unit), or an audited directory read.</summary>

@@ -101,6 +101,27 @@ public sealed class StaffDirectory(Database database, TimeProvider clock)
         return await connection.QuerySingleOrDefaultAsync<StaffMember>(StaffSelect + " WHERE hsa_id = @hsaId", new { hsaId });
     }
 
+    /// <summary>
+    /// A person and their assignments in one round trip: a bearer token's caller is looked up on
+    /// every request (never taken on trust), so this is on every FHIR call's path.
+    /// </summary>
+    public async Task<(StaffMember Member, IReadOnlyList<Assignment> Assignments)?> FindWithAssignmentsByHsaIdAsync(string hsaId,
+        CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+        using var found = await connection.QueryMultipleAsync(
+            StaffSelect + " WHERE hsa_id = @hsaId;\n" +
+            """
+            SELECT a.id AS Id, a.staff_id AS StaffId, a.unit_id AS UnitId, u.hsa_id AS UnitHsaId, u.name AS UnitName,
+                   a.role AS Role, a.purpose AS Purpose
+            FROM assignment a JOIN care_unit u ON u.id = a.unit_id JOIN staff s ON s.id = a.staff_id
+            WHERE s.hsa_id = @hsaId ORDER BY u.name, a.role
+            """, new { hsaId });
+        var member = await found.ReadSingleOrDefaultAsync<StaffMember>();
+        var assignments = (await found.ReadAsync<Assignment>()).ToList();
+        return member is null ? null : (member, assignments);
+    }
+
     public async Task<IReadOnlyList<StaffMember>> StaffAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenUnscopedAsync(cancellationToken);

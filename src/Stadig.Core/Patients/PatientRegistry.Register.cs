@@ -48,8 +48,9 @@ public sealed partial class PatientRegistry
         var now = clock.GetUtcNow();
         var newId = id ?? Guid.NewGuid();
         {
-            var inserted = await connection.ExecuteAsync(
-                """
+            // The new row comes back from the insert itself (RETURNING): no second read of what was just written.
+            var patient = await connection.QuerySingleOrDefaultAsync<Patient>(
+                $"""
                 INSERT INTO patient (id, identifier_kind, identifier, identifier_short, family_name, given_names,
                     family_search, family_last_search, given_search, given_last_search, birth_date, sex, address_line, postal_code, city, phone, email,
                     protected_identity, deceased_date, version, created_at, updated_at)
@@ -57,6 +58,7 @@ public sealed partial class PatientRegistry
                     @BirthDate, @sex, @AddressLine, @PostalCode, @City, @Phone, @Email, @protectedIdentity,
                     @DeceasedDate, 1, @now, @now)
                 ON CONFLICT (identifier) DO NOTHING
+                RETURNING {PatientColumns}
                 """,
                 new
                 {
@@ -67,7 +69,7 @@ public sealed partial class PatientRegistry
                     protectedIdentity = valid.ProtectedIdentity.ToString(), valid.DeceasedDate, now,
                 }, transaction);
 
-            if (inserted == 0)
+            if (patient is null)
             {
                 var existing = await connection.QuerySingleAsync<Guid>("SELECT id FROM patient WHERE identifier = @Value", new { identifier.Value }, transaction);
                 await audit.AppendAsync(new AuditEntry(caller, existing, AuditActivity.Read, "PatientRegistration", AuditOutcome.Allowed,
@@ -83,7 +85,6 @@ public sealed partial class PatientRegistry
             }
             await audit.AppendAsync(new AuditEntry(caller, newId, AuditActivity.Write, "Patient",
                 Flags: valid.ProtectedIdentity != ProtectedIdentity.None ? AuditFlags.ProtectedIdentity : AuditFlags.None), connection, transaction);
-            var patient = await FindAsync(connection, transaction, newId);
             return new RegisterPatientResult(newId, Created: true, patient);
         }
     }

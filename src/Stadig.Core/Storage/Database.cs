@@ -91,6 +91,9 @@ public sealed class Database
     /// </summary>
     public static RollBackScope RollBackEverything() => CurrentRollBack.Value = new RollBackScope();
 
+    /// <summary>Whether this flow of control is inside <see cref="RollBackEverything"/>: work that would commit on its own must take a transaction to roll back.</summary>
+    internal static bool RollingBack => CurrentRollBack.Value is { IsActive: true };
+
     /// <summary>Commits, or rolls back inside <see cref="RollBackEverything"/>.</summary>
     public static async Task CommitAsync(DbTransaction transaction, CancellationToken cancellationToken = default)
     {

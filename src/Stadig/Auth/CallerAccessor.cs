@@ -31,9 +31,8 @@ public sealed class CallerAccessor(IHttpContextAccessor http, StaffDirectory sta
 
         var hsaId = user.FindFirst(StadigClaims.HsaId)?.Value ?? user.FindFirst("sub")?.Value;
         if (hsaId is null) throw new ForbiddenException("Inloggningen saknar medarbetaruppdrag. Välj uppdrag först.");
-        var member = await staff.FindByHsaIdAsync(hsaId, cancellationToken)
+        var (member, assignments) = await staff.FindWithAssignmentsByHsaIdAsync(hsaId, cancellationToken)
             ?? throw new ForbiddenException("Token names a person who is not in the staff directory.");
-        var assignments = await staff.AssignmentsOfAsync(member.Id, cancellationToken);
         var unit = user.FindFirst(StadigClaims.UnitHsaId)?.Value;
         var role = user.FindFirst(StadigClaims.Role)?.Value;
         var matching = assignments

@@ -101,8 +101,12 @@ public static class FhirEndpoints
 
     private static async Task<IResult> ReadAsync(string type, string id, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
     {
-        var resource = await fhir.ReadAsync(await CallerAsync(http, callers, ct), type, id, ct);
-        return WithVersionHeaders(http, resource, Resource(resource));
+        var (resource, stored) = await fhir.ReadStoredAsync(await CallerAsync(http, callers, ct), type, id, ct);
+        if (resource is not null) return WithVersionHeaders(http, resource, Resource(resource));
+        // The stored bytes are the answer: they were written by the same serialiser, in the same order.
+        http.Response.Headers.ETag = FhirBundles.ETag(stored!.VersionId);
+        http.Response.Headers.LastModified = stored.LastUpdated.ToString("R");
+        return Results.Text(stored.Content, FhirJson.MediaType + "; charset=utf-8", Encoding.UTF8);
     }
 
     private static async Task<IResult> VReadAsync(string type, string id, string version, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)

@@ -56,15 +56,15 @@ public static class FhirResourceStore
     {
         var type = resource["resourceType"]!.GetValue<string>();
         var row = Stamp(resource, id, patientId, unitId, now, version ?? (current?.VersionId ?? 0) + 1);
+        // The current row and its version in one round trip.
         await connection.ExecuteAsync(
-            current is null
-                ? "INSERT INTO fhir_resource (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content) VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content)"
-                : "UPDATE fhir_resource SET version_id = @VersionId, patient_id = @PatientId, unit_id = @UnitId, last_updated = @LastUpdated, deleted = @Deleted, content = @Content WHERE resource_type = @ResourceType AND id = @Id",
-            row, transaction);
-        await connection.ExecuteAsync(
-            """
+            (current is null
+                ? "INSERT INTO fhir_resource (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content) VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content);"
+                : "UPDATE fhir_resource SET version_id = @VersionId, patient_id = @PatientId, unit_id = @UnitId, last_updated = @LastUpdated, deleted = @Deleted, content = @Content WHERE resource_type = @ResourceType AND id = @Id;")
+            + """
+
             INSERT INTO fhir_resource_version (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content)
-            VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content)
+            VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content);
             """, row, transaction);
         await FhirSearchIndexWriter.ReplaceAsync(connection, transaction, type, id, patientId, FhirSearchIndexer.Extract(resource), isNew: current is null);
         return row;
@@ -154,6 +154,22 @@ public static class FhirResourceStore
     }
 
     /// <summary>The Patient resource linked to a registry row, if one was stored through the API.</summary>
+    /// <summary>The stored Patient with this id, whether a registry patient has it as its id, and that patient's stored Patient: one round trip.</summary>
+    public static async Task<(FhirResourceRow? Own, bool RegistryPatientExists, FhirResourceRow? OfRegistry)> PatientByIdOrRegistryIdAsync(
+        DbConnection connection, DbTransaction? transaction, string id, Guid registryId)
+    {
+        using var grid = await connection.QueryMultipleAsync(
+            $"""
+             SELECT {Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND id = @id;
+             SELECT COUNT(*) FROM patient WHERE id = @registryId;
+             SELECT {Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = @registryId ORDER BY last_updated DESC LIMIT 1;
+             """, new { id, registryId }, transaction);
+        var own = await grid.ReadSingleOrDefaultAsync<FhirResourceRow>();
+        var exists = await grid.ReadSingleAsync<long>() > 0;
+        var ofRegistry = await grid.ReadSingleOrDefaultAsync<FhirResourceRow>();
+        return (own, exists, ofRegistry);
+    }
+
     public static Task<FhirResourceRow?> PatientOfAsync(DbConnection connection, DbTransaction? transaction, Guid patientId) =>
         connection.QuerySingleOrDefaultAsync<FhirResourceRow>(
             $"SELECT {Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = @patientId ORDER BY last_updated DESC LIMIT 1",

@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using Stadig.Patients.Identifiers;
+using Stadig.Storage;
+
+namespace Stadig.Bench;
+
+/// <summary>
+/// Issue 23's workload as an integrator sees it, over HTTP against a running server: FHIR Patient
+/// read, Patient search by identifier and Patient create, each first on one keep-alive connection
+/// with one request at a time, then on 16 connections at once. Prints p50/p95/p99 (client-side,
+/// request sent to body read) and requests per CPU-second of the server process (utime + stime from
+/// /proc/&lt;pid&gt;/stat over the measured requests). The caller is a physician on the unit with the
+/// most ongoing encounters, with a bearer token signed with the server's Stadig:Jwt:SigningKey.
+/// </summary>
+public static class FhirHttpBench
+{
+    private const string PersonnummerSystem = "http://electronichealth.se/identifier/personnummer";
+
+    public static async Task<int> RunAsync(Database database, Uri url, int serverPid, string signingKey, int requests, int warmUp, int concurrency)
+    {
+        var (hsaId, unitHsaId, patients) = await CallerAndPatientsAsync(database);
+        if (patients.Count == 0) throw new InvalidOperationException("No ongoing encounters on any unit: seed the database first.");
+        var token = Token(signingKey, hsaId, unitHsaId);
+        Console.WriteLine($"server pid {serverPid}, {patients.Count} patients in the caller's unit, {requests} measured requests per row ({warmUp} before, untimed)");
+        Console.WriteLine($"{"request",-24} {"conns",5} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"req/s",8} {"req/CPU-s",10} {"errors",6}");
+        var serials = new Random(23);
+        foreach (var connections in new[] { 1, concurrency })
+        {
+            using var http = new HttpClient(new SocketsHttpHandler
+            {
+                MaxConnectionsPerServer = connections, PooledConnectionLifetime = Timeout.InfiniteTimeSpan, AllowAutoRedirect = false,
+            }) { BaseAddress = url };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            var kinds = new (string Name, Func<int, HttpRequestMessage> Make)[]
+            {
+                ("read Patient", i => new HttpRequestMessage(HttpMethod.Get, $"/fhir/Patient/{patients[i % patients.Count].Id}")),
+                ("search Patient by id", i => new HttpRequestMessage(HttpMethod.Get,
+                    "/fhir/Patient?identifier=" + Uri.EscapeDataString($"{PersonnummerSystem}|{patients[i % patients.Count].Identifier}"))),
+                ("create Patient", _ => new HttpRequestMessage(HttpMethod.Post, "/fhir/Patient") { Content = NewPatient(serials) }),
+            };
+            foreach (var (name, make) in kinds)
+            {
+                await RunRowAsync(http, make, warmUp, connections, null);
+                var cpuBefore = CpuSeconds(serverPid);
+                var watch = Stopwatch.StartNew();
+                var (times, errors) = await RunRowAsync(http, make, requests, connections, new List<double>());
+                var elapsed = watch.Elapsed.TotalSeconds;
+                var cpu = CpuSeconds(serverPid) - cpuBefore;
+                times.Sort();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{name,-24} {connections,5} {times.Count,6} {Percentile(times, 0.50),8:0.00} {Percentile(times, 0.95),8:0.00} {Percentile(times, 0.99),8:0.00} {times.Count / elapsed,8:0} {(cpu > 0 ? times.Count / cpu : double.NaN),10:0} {errors,6}"));
+            }
+        }
+        return 0;
+    }
+
+    private static async Task<(List<double> Times, int Errors)> RunRowAsync(HttpClient http, Func<int, HttpRequestMessage> make, int count, int workers,
+        List<double>? times)
+    {
+        var next = -1;
+        var errors = 0;
+        var all = times ?? [];
+        var gate = new Lock();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                using var request = make(i);
+                var started = Stopwatch.GetTimestamp();
+                using var response = await http.SendAsync(request);
+                await response.Content.ReadAsByteArrayAsync();
+                var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                if (response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Created)
+                {
+                    lock (gate) all.Add(ms);
+                }
+                else Interlocked.Increment(ref errors);
+            }
+        })));
+        return (all, errors);
+    }
+
+    private static double Percentile(List<double> sorted, double p) =>
+        sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+
+    /// <summary>The server process's user and system CPU time so far, from /proc (clock ticks of 1/100 s on Linux).</summary>
+    private static double CpuSeconds(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        // Fields after the command name (which may hold spaces) start after the last ')'; utime and stime are fields 14 and 15.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    private static async Task<(string HsaId, string UnitHsaId, List<(Guid Id, string Identifier)> Patients)> CallerAndPatientsAsync(Database database)
+    {
+        await using var connection = await database.OpenUnscopedAsync();
+        var (unitId, unitHsaId, staffHsaId) = await connection.QuerySingleAsync<(Guid, string, string)>(
+            """
+            SELECT u.id, u.hsa_id, s.hsa_id FROM assignment a JOIN care_unit u ON u.id = a.unit_id JOIN staff s ON s.id = a.staff_id
+            WHERE a.role = 'Physician'
+              AND (SELECT COUNT(*) FROM assignment b WHERE b.staff_id = a.staff_id AND b.unit_id = a.unit_id) = 1
+            ORDER BY (SELECT COUNT(*) FROM encounter e WHERE e.unit_id = a.unit_id AND e.ended_at IS NULL) DESC, s.hsa_id
+            LIMIT 1
+            """);
+        var patients = (await connection.QueryAsync<(Guid, string)>(
+            """
+            SELECT p.id, p.identifier FROM encounter e JOIN patient p ON p.id = e.patient_id
+            WHERE e.unit_id = @unitId AND e.ended_at IS NULL AND p.identifier_kind = 'Personnummer' AND p.protected_identity = 'None'
+            ORDER BY p.id LIMIT 2000
+            """, new { unitId })).ToList();
+        return (staffHsaId, unitHsaId, patients);
+    }
+
+    /// <summary>A new patient with a test personnummer (serial 980–999) of a random day; a taken number answers 409 and counts as an error.</summary>
+    private static StringContent NewPatient(Random random)
+    {
+        var born = new DateOnly(1930, 1, 1).AddDays(random.Next(0, 365 * 90));
+        var nine = $"{born.Year % 100:D2}{born.Month:D2}{born.Day:D2}{random.Next(980, 1000):D3}";
+        var number = $"{born.Year / 100:D2}{nine}{Luhn.CheckDigit(nine)}";
+        var body = $$"""
+            {"resourceType":"Patient","identifier":[{"system":"{{PersonnummerSystem}}","value":"{{number}}"}],
+             "name":[{"use":"official","family":"Bench","given":["Fhir"]}]}
+            """;
+        return new StringContent(body, Encoding.UTF8, "application/fhir+json");
+    }
+
+    private static string Token(string signingKey, string hsaId, string unitHsaId)
+    {
+        static string B64(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var claims = new Dictionary<string, object>
+        {
+            ["hsa_id"] = hsaId, ["unit_hsa_id"] = unitHsaId, ["role"] = "Physician", ["scope"] = "user/*.*",
+            ["iat"] = now, ["nbf"] = now, ["exp"] = now + 6 * 3600,
+        };
+        var unsigned = B64(Encoding.UTF8.GetBytes("{\"alg\":\"HS256\",\"typ\":\"JWT\"}")) + "." + B64(JsonSerializer.SerializeToUtf8Bytes(claims));
+        return unsigned + "." + B64(HMACSHA256.HashData(Encoding.UTF8.GetBytes(signingKey), Encoding.ASCII.GetBytes(unsigned)));
+    }
+}
