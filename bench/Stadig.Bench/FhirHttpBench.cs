@@ -17,7 +17,7 @@ namespace Stadig.Bench;
 /// with one request at a time, then on 16 connections at once. Prints p50/p95/p99 (client-side,
 /// request sent to body read) and requests per CPU-second of the server process (utime + stime from
 /// /proc/&lt;pid&gt;/stat over the measured requests). The caller is a physician on the unit with the
-/// most ongoing encounters, with a bearer token signed with the server's Stadig:Jwt:SigningKey.
+/// most recent encounters, with a bearer token signed with the server's Stadig:Jwt:SigningKey.
 /// </summary>
 public static class FhirHttpBench
 {
@@ -26,7 +26,7 @@ public static class FhirHttpBench
     public static async Task<int> RunAsync(Database database, Uri url, int serverPid, string signingKey, int requests, int warmUp, int concurrency)
     {
         var (hsaId, unitHsaId, patients) = await CallerAndPatientsAsync(database);
-        if (patients.Count == 0) throw new InvalidOperationException("No ongoing encounters on any unit: seed the database first.");
+        if (patients.Count == 0) throw new InvalidOperationException("No unit has recent encounters with a physician of its own: seed the database first.");
         var token = Token(signingKey, hsaId, unitHsaId);
         Console.WriteLine($"server pid {serverPid}, {patients.Count} patients in the caller's unit, {requests} measured requests per row ({warmUp} before, untimed)");
         Console.WriteLine($"{"request",-24} {"conns",5} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"req/s",8} {"req/CPU-s",10} {"errors",6}");
@@ -103,20 +103,22 @@ public static class FhirHttpBench
     private static async Task<(string HsaId, string UnitHsaId, List<(Guid Id, string Identifier)> Patients)> CallerAndPatientsAsync(Database database)
     {
         await using var connection = await database.OpenUnscopedAsync();
+        // Patients with a care relation by encounter (Access:CareRelationDays, 90 by default), with a margin.
+        var since = DateTimeOffset.UtcNow.AddDays(-80);
         var (unitId, unitHsaId, staffHsaId) = await connection.QuerySingleAsync<(Guid, string, string)>(
             """
             SELECT u.id, u.hsa_id, s.hsa_id FROM assignment a JOIN care_unit u ON u.id = a.unit_id JOIN staff s ON s.id = a.staff_id
             WHERE a.role = 'Physician'
               AND (SELECT COUNT(*) FROM assignment b WHERE b.staff_id = a.staff_id AND b.unit_id = a.unit_id) = 1
-            ORDER BY (SELECT COUNT(*) FROM encounter e WHERE e.unit_id = a.unit_id AND e.ended_at IS NULL) DESC, s.hsa_id
+            ORDER BY (SELECT COUNT(*) FROM encounter e WHERE e.unit_id = a.unit_id AND (e.ended_at IS NULL OR e.ended_at >= @since)) DESC, s.hsa_id
             LIMIT 1
-            """);
+            """, new { since });
         var patients = (await connection.QueryAsync<(Guid, string)>(
             """
             SELECT p.id, p.identifier FROM encounter e JOIN patient p ON p.id = e.patient_id
-            WHERE e.unit_id = @unitId AND e.ended_at IS NULL AND p.identifier_kind = 'Personnummer' AND p.protected_identity = 'None'
-            ORDER BY p.id LIMIT 2000
-            """, new { unitId })).ToList();
+            WHERE e.unit_id = @unitId AND (e.ended_at IS NULL OR e.ended_at >= @since) AND p.identifier_kind = 'Personnummer' AND p.protected_identity = 'None'
+            GROUP BY p.id, p.identifier ORDER BY p.id LIMIT 2000
+            """, new { unitId, since })).ToList();
         return (staffHsaId, unitHsaId, patients);
     }
 
