@@ -79,11 +79,12 @@ public class FhirBulkDataTests
     }
 
     /// <summary>Runs an import to the end as a client does (kick-off, then polling its status URL): the final status and outcome.</summary>
-    internal static async Task<(HttpStatusCode Status, JsonObject Outcome)> ImportAsync(FhirTestServer server, string ndjson, Func<Task>? whileRunning = null)
+    internal static async Task<(HttpStatusCode Status, JsonObject Outcome)> ImportAsync(FhirTestServer server, string ndjson, Func<HttpClient, string, Task>? whileRunning = null)
     {
-        var importer = server.Client("system/*.*");
+        var importer = server.Client("system/*.*", assignment: (await server.Server.Staff.AssignmentsOfAsync(server.Member.Id, TestContext.Current.CancellationToken))
+            .First(a => a.Role == Role.Administrator));
         var status = await KickOffImportAsync(importer, ndjson);
-        if (whileRunning is not null) await whileRunning();
+        if (whileRunning is not null) await whileRunning(importer, status);
         return await AwaitImportAsync(importer, status);
     }
 
