@@ -79,7 +79,10 @@ public sealed partial class FhirService
         caller.Scopes.Demand(type, write: true);
         var now = clock.GetUtcNow();
 
-        if (type == "Patient") return await StorePatientAsync(caller, connection, transaction, resource, id, ifMatch, path, newId, now, decided, arriving);
+        // An import brings a resource's version along (export → import → export is exact); a new one elsewhere starts at 1.
+        var importedVersion = importing && int.TryParse(FhirJson.String(resource["meta"]?["versionId"]), out var given) && given > 0 ? given : (int?)null;
+        if (type == "Patient")
+            return await StorePatientAsync(caller, connection, transaction, resource, id, ifMatch, path, newId, now, decided, arriving, importedVersion);
 
         var current = id is null ? null : await FhirResourceStore.CurrentAsync(connection, transaction, type, id);
         if (current is null && !mayCreate) throw NotFound(type, id!);
@@ -129,12 +132,13 @@ public sealed partial class FhirService
         await CheckReferencesAsync(connection, transaction, resource, type, path, arriving);
 
         var newResourceId = id ?? (newId ?? Guid.NewGuid()).ToString();
-        var row = await FhirResourceStore.PutAsync(connection, transaction, resource, newResourceId, patientId, current?.UnitId ?? caller.Caller.UnitId, now);
+        var row = await FhirResourceStore.PutAsync(connection, transaction, resource, newResourceId, patientId, current?.UnitId ?? caller.Caller.UnitId, now,
+            current is null ? importedVersion : null);
         return new FhirWriteOutcome(FhirJson.Parse(row.Content), type, newResourceId, row.VersionId, row.LastUpdated, current is null || current.Deleted);
     }
 
     private async Task<FhirWriteOutcome> StorePatientAsync(FhirCaller caller, DbConnection connection, DbTransaction transaction, JsonObject resource,
-        string? id, int? ifMatch, string? path, Guid? newId, DateTimeOffset now, TransactionAccess? decided, IReadOnlySet<string>? arriving)
+        string? id, int? ifMatch, string? path, Guid? newId, DateTimeOffset now, TransactionAccess? decided, IReadOnlySet<string>? arriving, int? importedVersion = null)
     {
         var part = FhirPatientMapping.FromFhir(resource);
         var existing = id is null ? null : await ResolvePatientAsync(connection, transaction, id);
@@ -164,7 +168,7 @@ public sealed partial class FhirService
             ?? throw new FhirException(FhirFailureKind.Unprocessable, "required", Prefixed(path, "Patient.identifier"),
                 "The patient has no personnummer, samordningsnummer or reservnummer, and this region's reservnummer format is its own: send one.");
         var registryId = newId ?? (Guid.TryParse(id, out var given) ? given : Guid.NewGuid());
-        var result = await TranslatingAsync(() => registry.RegisterInAsync(connection, transaction, caller.Caller, identifier, part.Details, registryId), path);
+        var result = await TranslatingAsync(() => registry.RegisterInAsync(connection, transaction, caller.Caller, identifier, part.Details, registryId, importedVersion ?? 1), path);
         if (!result.Created)
             throw new FhirException(FhirFailureKind.Conflict, "duplicate", Prefixed(path, "Patient.identifier"),
                 $"A patient with identity number {identifier} is already registered: Patient/{result.PatientId}. Use a conditional create (If-None-Exist) or update that one.");

@@ -17,7 +17,15 @@ public class FhirBulkDataTests
         var bundle = JsonNode.Parse(await File.ReadAllTextAsync(FhirSamples.SyntheaBundles().First(f => f.Contains("Clemente", StringComparison.Ordinal)), TestContext.Current.CancellationToken))!;
         Assert.Equal(HttpStatusCode.OK, (await clinician.PostFhirAsync("/fhir", bundle)).Status);
         var (_, anna, _) = await clinician.PostFhirAsync("/fhir/Patient", FhirCalls.Patient("191212121212", "Öström", "Anna"));
-        Assert.Equal(HttpStatusCode.Created, (await clinician.PostFhirAsync("/fhir/Observation", FhirCalls.Observation($"Patient/{anna["id"]}", "2345-7", 5.4, "2026-03-01"))).Status);
+        var (created, observation, _) = await clinician.PostFhirAsync("/fhir/Observation", FhirCalls.Observation($"Patient/{anna["id"]}", "2345-7", 5.4, "2026-03-01"));
+        Assert.Equal(HttpStatusCode.Created, created);
+        // Changed once each: the versions come along too.
+        observation["status"] = "amended";
+        Assert.Equal(HttpStatusCode.OK, (await clinician.PutFhirAsync($"/fhir/Observation/{observation["id"]}", observation)).Status);
+        anna["name"]![0]!["given"] = new JsonArray("Anna", "Maria");
+        var (updated, annaAfter, _) = await clinician.PutFhirAsync($"/fhir/Patient/{anna["id"]}", anna);
+        Assert.True(updated == HttpStatusCode.OK, FhirCalls.Issues(annaAfter));
+        Assert.Equal("2", annaAfter["meta"]!["versionId"]!.GetValue<string>());
 
         var first = await ExportAsync(source, source.Server.Staff);
         Assert.Contains(first, line => line.Contains("\"Öström\"", StringComparison.Ordinal));
