@@ -24,6 +24,9 @@ using Stadig.Storage;
 //                                                          chart overviews/s against pgbench -S on the same server
 //   fhir   --connection "<conn>" [--creates N] [--iterations N] [--concurrency C] [--patients P]
 //                                                          FHIR create/read/search latency and throughput, audited
+//   fhir-transaction --connection "<conn>" [--bundle FILE] [--repeat N]
+//                                                          a transaction bundle (default: the largest Synthea bundle) N times: entries/s
+//   fhir-import --connection "<conn>" [--lines N]          $import of N generated NDJSON lines (records before patients): lines/s
 //   fhir-http --connection "<conn>" --url U --server-pid P --signing-key K [--requests N] [--warm-up W] [--concurrency C]
 //                                                          issue 23 over HTTP against a running server (bench/fhir-cost.sh):
 //                                                          FHIR read, search by identifier, create; one keep-alive connection,
@@ -33,7 +36,7 @@ using Stadig.Storage;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling" or "fhir" or "timeline" or "fhir-http"))
+if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling" or "fhir" or "timeline" or "fhir-transaction" or "fhir-import" or "fhir-http"))
 {
     Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
@@ -45,6 +48,8 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench ingest --connection <conn> [--messages N] [--connections C] [--observations O] [--large L]");
     Console.Error.WriteLine("       Stadig.Bench fhir --connection <conn> [--creates N] [--iterations N] [--concurrency C] [--patients P]");
     Console.Error.WriteLine("       Stadig.Bench timeline --connection <conn> [--entries N] [--iterations N]");
+    Console.Error.WriteLine("       Stadig.Bench fhir-transaction --connection <conn> [--bundle FILE] [--repeat N]");
+    Console.Error.WriteLine("       Stadig.Bench fhir-import --connection <conn> [--lines N]");
     Console.Error.WriteLine("       Stadig.Bench fhir-http --connection <conn> --url U --server-pid P --signing-key K [--requests N] [--warm-up W] [--concurrency C]");
     return 2;
 }
@@ -58,6 +63,9 @@ var database = Database.FromConnectionString(Option("connection"));
 return args[0] switch
 {
     "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), "ingest" => await IngestAsync(), "fhir" => await FhirAsync(), "timeline" => await TimelineAsync(),
+    "fhir-transaction" => await Stadig.Bench.FhirBulkBench.TransactionAsync(database, BenchCallerAsync, Option("bundle", LargestSyntheaBundle()),
+        int.Parse(Option("repeat", "5"), CultureInfo.InvariantCulture)),
+    "fhir-import" => await Stadig.Bench.FhirBulkBench.ImportAsync(database, BenchCallerAsync, int.Parse(Option("lines", "100000"), CultureInfo.InvariantCulture)),
     "fhir-http" => await Stadig.Bench.FhirHttpBench.RunAsync(database, new Uri(Option("url")), int.Parse(Option("server-pid"), CultureInfo.InvariantCulture),
         Option("signing-key"), int.Parse(Option("requests", "2000"), CultureInfo.InvariantCulture), int.Parse(Option("warm-up", "300"), CultureInfo.InvariantCulture),
         int.Parse(Option("concurrency", "16"), CultureInfo.InvariantCulture)),
@@ -65,6 +73,12 @@ return args[0] switch
         int.Parse(Option("concurrency", "4"), CultureInfo.InvariantCulture), double.Parse(Option("seconds", "30"), CultureInfo.InvariantCulture),
         int.Parse(Option("scale", "50"), CultureInfo.InvariantCulture)), _ => await SearchAsync(),
 };
+
+// The largest Synthea transaction bundle among the samples (../shared, or the test copy), from the repository root.
+static string LargestSyntheaBundle() =>
+    new[] { "../shared/samples/fhir/synthea", "tests/Stadig.Tests/Fhir/Synthea" }.Where(Directory.Exists)
+        .SelectMany(d => Directory.GetFiles(d, "*.json")).Where(f => !Path.GetFileName(f).StartsWith("hospital", StringComparison.Ordinal) && !Path.GetFileName(f).StartsWith("practitioner", StringComparison.Ordinal))
+        .OrderByDescending(f => new FileInfo(f).Length).FirstOrDefault() ?? throw new ArgumentException("--bundle is required (no Synthea samples found)");
 
 // A physician on a seeded ward, found or created once: the caller the benchmarks act as.
 async Task<Caller> BenchCallerAsync(Stadig.CoreServices services)

@@ -60,13 +60,16 @@ public sealed partial class PatientRegistry
     /// <summary>The merges a patient took part in, as source or target, newest first.</summary>
     public async Task<IReadOnlyList<PatientMerge>> MergesOfAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
-        var grant = await checkpoint.ReadAsync(caller, patientId, "PatientMerges", cancellationToken);
-        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
-        return await MergesAsync(connection, null, grant.PatientId);
+        // Read with the checkpoint's facts in one round trip; handed out only once allowed and audited.
+        var (_, merges) = await checkpoint.ReadWithAsync(caller, patientId, "PatientMerges", MergesSql + ";", null,
+            async grid => (IReadOnlyList<PatientMerge>)(await grid.ReadAsync<PatientMerge>()).ToList(), cancellationToken);
+        return merges;
     }
 
     private static async Task<IReadOnlyList<PatientMerge>> MergesAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, Guid patientId) =>
-        (await connection.QueryAsync<PatientMerge>(
+        (await connection.QueryAsync<PatientMerge>(MergesSql, new { patientId }, transaction)).ToList();
+
+    private const string MergesSql =
             """
             SELECT m.id AS Id, m.source_patient_id AS SourcePatientId, s.identifier AS SourceIdentifier,
                    m.target_patient_id AS TargetPatientId, t.identifier AS TargetIdentifier, m.merged_at AS MergedAt,
@@ -77,5 +80,5 @@ public sealed partial class PatientRegistry
             JOIN staff st ON st.id = m.merged_by
             WHERE m.source_patient_id = @patientId OR m.target_patient_id = @patientId
             ORDER BY m.merged_at DESC
-            """, new { patientId }, transaction)).ToList();
+            """;
 }

@@ -32,8 +32,6 @@ public partial class CheckpointArchitectureTests
             "Publishes the record's existing rows as FHIR resources at start-up: a system job with no caller, nothing shown.",
         ["src/Stadig.Core/Seeding/RegionSeeder.cs"] =
             "Seeds a demo or load-test region with synthetic patients before any user exists.",
-        ["src/Stadig.Core/Patients/PatientRegistry.Merge.cs"] =
-            "A merge moves every patient-owned row (from PatientOwnedTables) inside the checkpoint's decided, audited write for both patients.",
         ["src/Stadig.Core/Patients/PatientRegistry.Register.cs"] =
             "Registering a patient records the registering unit's care relation in the same transaction, audited as the registration.",
         ["src/Stadig.Core/Audit/AuditLog.cs"] =

@@ -65,14 +65,14 @@ public partial class RequestCostTests
     private static int Limit(DatabaseEngine engine, string what) => (engine, what) switch
     {
         (DatabaseEngine.Postgres, "search page") => 2,
-        (DatabaseEngine.Postgres, "chart overview") => 6,
-        (DatabaseEngine.Postgres, "new note (POST)") => 13,
+        (DatabaseEngine.Postgres, "chart overview") => 5,
+        (DatabaseEngine.Postgres, "new note (POST)") => 12,
         (DatabaseEngine.Postgres, "FHIR Patient read") => 4,
         (DatabaseEngine.Postgres, "FHIR Patient search by identifier") => 4,
         (DatabaseEngine.Postgres, "FHIR Patient create") => 7,
         (_, "search page") => 7,
-        (_, "chart overview") => 18,
-        (_, "new note (POST)") => 30,
+        (_, "chart overview") => 16,
+        (_, "new note (POST)") => 28,
         (_, "FHIR Patient read") => 11,
         (_, "FHIR Patient search by identifier") => 10,
         (_, "FHIR Patient create") => 11,
