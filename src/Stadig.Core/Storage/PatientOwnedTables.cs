@@ -17,10 +17,39 @@ public enum PatientRowRole
     Merge,
 }
 
+/// <summary>What a merge does with a table's rows of the merged (source) patient.</summary>
+public enum PatientMergeAction
+{
+    /// <summary>The patient column is set to the target: the row is the same fact, now in the identified patient's record.</summary>
+    RePoint,
+    /// <summary>
+    /// The FHIR store: every resource in the source's compartment, and every resource whose search index
+    /// references the source, gets a new version whose <c>Patient/…</c> references name the target, is
+    /// re-indexed and moves to the target's compartment; older versions stay as written (history), only
+    /// their compartment column follows. The source's own Patient resource stays the source's (it is served
+    /// with <c>link: replaced-by</c>).
+    /// </summary>
+    RewriteFhir,
+    /// <summary>Stays as written, with the source; <c>patient_merge</c> links the two and the merge itself is audited on both chains.</summary>
+    KeepWithLink,
+    /// <summary>Written by the merge itself (the merge record).</summary>
+    WrittenByMerge,
+}
+
 /// <summary>A table whose rows belong to a patient through <paramref name="PatientColumn"/>.</summary>
 public sealed record PatientOwnedTable(string Name, string PatientColumn, PatientRowRole Role)
 {
-    public bool MovesInMerge => Role is not (PatientRowRole.Audit or PatientRowRole.Merge);
+    /// <summary>What "move" means for this table, decided by its role.</summary>
+    public PatientMergeAction MergeAction => Role switch
+    {
+        PatientRowRole.ClinicalRecord or PatientRowRole.AccessDecision or PatientRowRole.LabMessage => PatientMergeAction.RePoint,
+        PatientRowRole.FhirStore => PatientMergeAction.RewriteFhir,
+        PatientRowRole.Audit => PatientMergeAction.KeepWithLink,
+        PatientRowRole.Merge => PatientMergeAction.WrittenByMerge,
+        _ => throw new InvalidOperationException($"No merge action for the role {Role} of {Name}."),
+    };
+
+    public bool MovesInMerge => MergeAction is PatientMergeAction.RePoint or PatientMergeAction.RewriteFhir;
 }
 
 /// <summary>
