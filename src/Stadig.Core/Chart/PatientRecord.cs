@@ -31,6 +31,16 @@ public sealed record TimelineQuery(IReadOnlyCollection<RecordKind>? Kinds = null
 }
 
 /// <summary>One page of the journal timeline; <see cref="Next"/> continues after its last entry (null at the end).</summary>
+/// <summary>
+/// The warnings page: the chart's warnings (active and inactivated) and every active attention signal,
+/// the chart's and those other systems sent over FHIR, for the list and the banner alike.
+/// </summary>
+public sealed record WarningsView(Patient Patient, IReadOnlyList<Stadig.Warnings.PatientWarning> Chart, IReadOnlyList<RecordEntry> Signals)
+{
+    /// <summary>The signals another system wrote (the chart's own are in <see cref="Chart"/>), each once: published copies of the chart's are not among them.</summary>
+    public IReadOnlyList<RecordEntry> External => Signals.Where(s => s.Source is not null).ToList();
+}
+
 public sealed record TimelinePage(Patient Patient, IReadOnlyList<RecordEntry> Entries, string? Next);
 
 /// <summary>
@@ -59,6 +69,16 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
             .Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).Where(IsActiveSignal);
         return chart.Concat(external).Where(e => e.UnitId is not { } unit || context.MaySee(unit))
             .OrderBy(e => e.Kind == RecordKind.Allergy ? 0 : 1).ThenByDescending(e => e.At).ToList();
+    }
+
+    /// <summary>The warnings page with its banner: one decision, one audited read (<c>Warning</c>).</summary>
+    public async Task<WarningsView> WarningsAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        var grant = await checkpoint.ReadAsync(caller, patientId, "Warning", cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
+        var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
+        return new WarningsView(patient, await Stadig.Warnings.PatientWarnings.ListInAsync(connection, grant.Context),
+            await SignalsAsync(connection, database.Engine, grant.Context));
     }
 
     /// <summary>An allergy or flag that still holds: not inactive, resolved, refuted or entered in error.</summary>
