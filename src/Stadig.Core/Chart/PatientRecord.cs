@@ -41,7 +41,8 @@ public sealed record WarningsView(Patient Patient, IReadOnlyList<Stadig.Warnings
     public IReadOnlyList<RecordEntry> External => Signals.Where(s => s.Source is not null).ToList();
 }
 
-public sealed record TimelinePage(Patient Patient, IReadOnlyList<RecordEntry> Entries, string? Next);
+/// <param name="Signals">The banner's attention signals, read under the page's grant and audit event.</param>
+public sealed record TimelinePage(Patient Patient, IReadOnlyList<RecordEntry> Entries, string? Next, IReadOnlyList<RecordEntry>? Signals = null);
 
 /// <summary>
 /// The patient's whole record as the chart shows it: attention signals for the banner, the record's
@@ -133,7 +134,7 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
             entries = entries.Select((e, i) => page[i].Amends is null ? e : e with { Versions = Chain(page[i].Amends, amended) }).ToList();
         }
         var next = rows.Count > query.PageSize ? Cursor(page[^1].At, page[^1].EntryKey) : null;
-        return new TimelinePage(patient, entries, next);
+        return new TimelinePage(patient, entries, next, await SignalsAsync(connection, database.Engine, grant.Context));
     }
 
     private static int Chain(Guid? amends, IReadOnlyDictionary<Guid, Guid> amended)
