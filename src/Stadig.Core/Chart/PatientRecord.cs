@@ -42,6 +42,9 @@ public sealed record WarningsView(Patient Patient, IReadOnlyList<Stadig.Warnings
 }
 
 /// <param name="Signals">The banner's attention signals, read under the page's grant and audit event.</param>
+/// <summary>The problems page with its banner's attention signals.</summary>
+public sealed record ProblemsView(Patient Patient, IReadOnlyList<Stadig.Problems.PatientProblem> Problems, IReadOnlyList<RecordEntry> Signals);
+
 public sealed record TimelinePage(Patient Patient, IReadOnlyList<RecordEntry> Entries, string? Next, IReadOnlyList<RecordEntry>? Signals = null);
 
 /// <summary>
@@ -79,6 +82,16 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
         await using var connection = await grant.OpenAsync(cancellationToken);
         var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
         return new WarningsView(patient, await Stadig.Warnings.PatientWarnings.ListInAsync(connection, grant.Context),
+            await SignalsAsync(connection, database.Engine, grant.Context));
+    }
+
+    /// <summary>The problems page with its banner: one decision, one audited read (<c>Problem</c>).</summary>
+    public async Task<ProblemsView> ProblemsAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        var grant = await checkpoint.ReadAsync(caller, patientId, "Problem", cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
+        var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
+        return new ProblemsView(patient, await Stadig.Problems.PatientProblems.ListInAsync(connection, grant.Context),
             await SignalsAsync(connection, database.Engine, grant.Context));
     }
 
