@@ -207,12 +207,14 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     /// One note and its patient for the banner, as the note page shows them: one access decision and
     /// one audited read, instead of one for the note and another for the patient.
     /// </summary>
-    public async Task<(Note Note, Patients.Patient Patient)> GetWithPatientAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
+    /// <returns>The note, its patient and the banner's attention signals, under one grant and audit event.</returns>
+    public async Task<(Note Note, Patients.Patient Patient, IReadOnlyList<Chart.RecordEntry> Signals)> GetWithPatientAsync(Caller caller, Guid noteId,
+        CancellationToken cancellationToken = default)
     {
         var (note, grant) = await ReadAsync(caller, noteId, cancellationToken);
         await using var connection = await grant.OpenAsync(cancellationToken);
         var patient = await Patients.PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
-        return (note, patient);
+        return (note, patient, await Chart.PatientRecord.SignalsAsync(connection, database.Engine, grant.Context));
     }
 
     /// <summary>The note, read through the checkpoint (allowed and audited once), and the grant that allowed it.</summary>

@@ -15,7 +15,7 @@ namespace Stadig.Tests.Web;
 public class BannerCostTests
 {
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
-    public async Task The_timeline_trend_warnings_and_problems_pages_are_one_audit_event_each_with_the_external_allergy_in_the_banner(DatabaseEngine engine)
+    public async Task Patient_pages_are_one_audit_event_each_with_the_external_allergy_in_the_banner(DatabaseEngine engine)
     {
         await using var server = await StadigServer.StartAsync(engine);
         var (member, assignments) = await server.AddUserAsync("eva", "lösen", false, Role.Physician);
@@ -41,13 +41,15 @@ public class BannerCostTests
             var id = Guid.NewGuid().ToString();
             await server.Database.InUnscopedTransactionAsync(async (c, tx) => await FhirResourceStore.PutAsync(c, tx, resource, id, patient, user.UnitId, DateTimeOffset.UtcNow));
         }
+        var note = await server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(user, patient, "Daganteckning");
         async Task<long> AuditEventsAsync()
         {
             await using var c = await server.Database.OpenUnscopedAsync();
             return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE patient_id = @patient", new { patient });
         }
 
-        foreach (var page in new[] { $"/patients/{patient}/timeline", $"/patients/{patient}/trends/29463-7", $"/patients/{patient}/warnings", $"/patients/{patient}/problems" })
+        foreach (var page in new[] { $"/patients/{patient}/timeline", $"/patients/{patient}/trends/29463-7", $"/patients/{patient}/warnings", $"/patients/{patient}/problems",
+                     $"/patients/{patient}/orders", $"/notes/{note.Id}" })
         {
             var before = await AuditEventsAsync();
             var response = await client.GetAsync(page);
