@@ -49,7 +49,7 @@ public class BannerCostTests
         }
 
         foreach (var page in new[] { $"/patients/{patient}/timeline", $"/patients/{patient}/trends/29463-7", $"/patients/{patient}/warnings", $"/patients/{patient}/problems",
-                     $"/patients/{patient}/orders", $"/notes/{note.Id}" })
+                     $"/patients/{patient}/orders", $"/notes/{note.Id}", $"/notes/{note.Id}/history" })
         {
             var before = await AuditEventsAsync();
             var response = await client.GetAsync(page);
