@@ -48,7 +48,7 @@ public class BannerCostTests
             return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE patient_id = @patient", new { patient });
         }
 
-        foreach (var page in new[] { $"/patients/{patient}/timeline", $"/patients/{patient}/trends/29463-7", $"/patients/{patient}/warnings", $"/patients/{patient}/problems",
+        foreach (var page in new[] { $"/patients/{patient}/record", $"/patients/{patient}/timeline", $"/patients/{patient}/trends/29463-7", $"/patients/{patient}/warnings", $"/patients/{patient}/problems",
                      $"/patients/{patient}/orders", $"/notes/{note.Id}", $"/notes/{note.Id}/history" })
         {
             var before = await AuditEventsAsync();
