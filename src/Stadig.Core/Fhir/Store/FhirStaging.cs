@@ -74,13 +74,13 @@ internal static class FhirStaging
         parameters.AddGuid(engine, "attempt", attempt);
         parameters.AddGuid(engine, "patientId", patientId);
         parameters.AddTime(engine, "now", now);
-        // The placeholders are replaced with their JSON quotes or key around them: they cannot match inside a string value.
-        parameters.AddText("subjectToken", Quoted(Subject(attempt)));
-        parameters.AddText("subject", Quoted(patientReference));
-        parameters.AddText("stampToken", "\"lastUpdated\":" + Quoted(FhirJson.Instant(Placeholder)));
-        parameters.AddText("stamp", "\"lastUpdated\":" + Quoted(FhirJson.Instant(now)));
-        parameters.AddText("issuedToken", "\"issued\":" + Quoted(FhirJson.Instant(Placeholder)));
-        parameters.AddText("issued", "\"issued\":" + Quoted(FhirJson.Instant(now)));
+        // The placeholders are replaced with their member name and quotes: they cannot match inside a string value.
+        parameters.AddText("subjectToken", Member("reference", Subject(attempt)));
+        parameters.AddText("subject", Member("reference", patientReference));
+        parameters.AddText("stampToken", Member("lastUpdated", FhirJson.Instant(Placeholder)));
+        parameters.AddText("stamp", Member("lastUpdated", FhirJson.Instant(now)));
+        parameters.AddText("issuedToken", Member("issued", FhirJson.Instant(Placeholder)));
+        parameters.AddText("issued", Member("issued", FhirJson.Instant(now)));
         parameters.AddText("indexToken", FhirSearchIndexer.NormalizeReference(Subject(attempt)));
         parameters.AddText("indexSubject", FhirSearchIndexer.NormalizeReference(patientReference));
         const string Staged = "FROM fhir_resource_staging WHERE message_id = @messageId AND attempt_id = @attempt AND patient_group = @group";
@@ -97,7 +97,8 @@ internal static class FhirStaging
         return filed;
     }
 
-    private static string Quoted(string text) => System.Text.Json.JsonSerializer.Serialize(text);
+    /// <summary><c>"name":"value"</c> exactly as stored content spells it (the store's serializer escapes some characters).</summary>
+    private static string Member(string name, string value) => FhirJson.Serialize(new JsonObject { [name] = value })[1..^1];
 
     /// <summary>
     /// Removes what any attempt staged for a message once it is filed or rejected (and leftovers of a
