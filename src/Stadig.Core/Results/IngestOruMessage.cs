@@ -220,9 +220,14 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             _options.FilingFinishing?.Invoke(c);
             return outcome;
         }, cancellationToken);
-        // Staged FHIR rows are many: removed after filing, a batch at a time, not in the filing transaction.
-        if (prepared?.Staged is not null) await FhirStaging.ClearAsync(database, id, cancellationToken);
+        if (prepared?.Staged is not null) await ClearStagedFhirAsync(id, cancellationToken);
         return outcome;
+    }
+
+    /// <summary>Staged FHIR rows of a decided message are many: removed after its decision commits, a staging batch a transaction.</summary>
+    private async Task ClearStagedFhirAsync(Guid id, CancellationToken cancellationToken)
+    {
+        while (await database.InUnscopedTransactionAsync((c, t) => FhirStaging.ClearBatchAsync(c, t, id), cancellationToken)) { }
     }
 
     private static bool IsProductionResult(Hl7Message message) =>
@@ -449,7 +454,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             }
             return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, clock.GetUtcNow(), code, text);
         }, cancellationToken);
-        await FhirStaging.ClearAsync(database, id, cancellationToken);
+        await ClearStagedFhirAsync(id, cancellationToken);
         return outcome;
     }
 

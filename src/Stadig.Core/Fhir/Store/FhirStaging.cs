@@ -101,27 +101,18 @@ internal static class FhirStaging
     private static string Member(string name, string value) => FhirJson.Serialize(new JsonObject { [name] = value })[1..^1];
 
     /// <summary>
-    /// Removes what any attempt staged for a message once it is filed or rejected (and leftovers of a
-    /// crash), one staging batch a transaction, so no long delete holds SQLite's write lock.
+    /// Removes the last staging batch of what any attempt staged for a message (once it is filed or
+    /// rejected; also leftovers of a crash); false when nothing is left. The caller runs each in its own
+    /// transaction, so no long delete holds SQLite's write lock.
     /// </summary>
-    public static async Task ClearAsync(Database database, Guid messageId, CancellationToken cancellationToken)
+    public static async Task<bool> ClearBatchAsync(DbConnection c, DbTransaction t, Guid messageId)
     {
-        int? batch;
-        do
-        {
-            batch = await database.InUnscopedTransactionAsync(async (c, t) =>
-            {
-                var last = await c.QuerySingleOrDefaultAsync<int?>(
-                    "SELECT MAX(batch) FROM fhir_resource_staging WHERE message_id = @messageId", new { messageId }, t);
-                var lastIndex = await c.QuerySingleOrDefaultAsync<int?>(
-                    "SELECT MAX(batch) FROM fhir_search_staging WHERE message_id = @messageId", new { messageId }, t);
-                var top = Math.Max(last ?? -1, lastIndex ?? -1);
-                if (top < 0) return (int?)null;
-                await c.ExecuteAsync("DELETE FROM fhir_resource_staging WHERE message_id = @messageId AND batch = @top", new { messageId, top }, t);
-                await c.ExecuteAsync("DELETE FROM fhir_search_staging WHERE message_id = @messageId AND batch = @top", new { messageId, top }, t);
-                return top;
-            }, cancellationToken);
-        }
-        while (batch is not null);
+        var last = await c.QuerySingleOrDefaultAsync<int?>("SELECT MAX(batch) FROM fhir_resource_staging WHERE message_id = @messageId", new { messageId }, t);
+        var lastIndex = await c.QuerySingleOrDefaultAsync<int?>("SELECT MAX(batch) FROM fhir_search_staging WHERE message_id = @messageId", new { messageId }, t);
+        var top = Math.Max(last ?? -1, lastIndex ?? -1);
+        if (top < 0) return false;
+        await c.ExecuteAsync("DELETE FROM fhir_resource_staging WHERE message_id = @messageId AND batch = @top", new { messageId, top }, t);
+        await c.ExecuteAsync("DELETE FROM fhir_search_staging WHERE message_id = @messageId AND batch = @top", new { messageId, top }, t);
+        return true;
     }
 }
