@@ -103,7 +103,7 @@ public static class StadigHost
         }
 
         // A new installation can prescribe at once: the starter catalogue, until the region imports its own.
-        await new Medication.ProductCatalogue(database, services.GetRequiredService<TimeProvider>()).SeedIfEmptyAsync();
+        await services.GetRequiredService<Medication.ProductCatalogue>().SeedIfEmptyAsync();
 
         // Bulk exports run in the process: the ones this node was running when it stopped are over.
         await services.GetRequiredService<Stadig.Fhir.FhirService>().FailInterruptedExportsAsync(options.NodeName);
