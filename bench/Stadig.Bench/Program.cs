@@ -173,8 +173,24 @@ async Task<int> IngestAsync()
     var services = Stadig.CoreServices.Create(database, TimeProvider.System);
     var labUnit = await Stadig.LabResults.LabIntegration.UnitAsync(services.Staff, null);
     var lab = await Stadig.LabResults.LabIntegration.CallerAsync(services.Staff, labUnit);
+    // The longest filing transaction and the longest gap between two staged batches of the large message: the
+    // spans in which SQLite's one write lock can keep the other connections waiting.
+    var filingStarted = new AsyncLocal<long>();
+    long longestFiling = 0, lastBatch = 0, longestBatch = 0;
+    void Longest(ref long longest, long span) { long seen; while (span > (seen = Interlocked.Read(ref longest)) && Interlocked.CompareExchange(ref longest, span, seen) != seen) { } }
     var ingest = new Stadig.LabResults.IngestOruMessage(database, services.Audit,
-        new Stadig.LabResults.PatientMatcher(new PatientIdentifierRules(TimeProvider.System)), lab, TimeProvider.System);
+        new Stadig.LabResults.PatientMatcher(new PatientIdentifierRules(TimeProvider.System)), lab, TimeProvider.System, new Stadig.LabResults.IngestOptions
+        {
+            FilingStarted = _ => filingStarted.Value = Stopwatch.GetTimestamp(),
+            FilingFinishing = _ => Longest(ref longestFiling, Stopwatch.GetTimestamp() - filingStarted.Value),
+            BatchStaged = (_, batch, _) =>
+            {
+                var now = Stopwatch.GetTimestamp();
+                if (batch > 1) Longest(ref longestBatch, now - Interlocked.Read(ref lastBatch));
+                Interlocked.Exchange(ref lastBatch, now);
+                return Task.CompletedTask;
+            },
+        });
     await using var listener = new Stadig.Hl7.Mllp.MllpListener(ingest, new Stadig.Hl7.Mllp.MllpOptions { Port = 0, Address = System.Net.IPAddress.Loopback });
     listener.Start();
 
@@ -257,7 +273,9 @@ async Task<int> IngestAsync()
         var span = (largeTo - largeFrom) * 1000.0 / Stopwatch.Frequency;
         Console.WriteLine($"one message of {large} OBX on its own connection: ACK {(largeAck.Contains("MSA|AA", StringComparison.Ordinal) ? "AA" : "not AA")} after {span:F0} ms");
         Print("ack while it was taken in", duringLarge.ToList(), null);
+        Console.WriteLine($"longest staging batch of it: {longestBatch * 1000.0 / Stopwatch.Frequency:F0} ms");
     }
+    Console.WriteLine($"longest filing transaction: {longestFiling * 1000.0 / Stopwatch.Frequency:F0} ms");
     return 0;
 }
 

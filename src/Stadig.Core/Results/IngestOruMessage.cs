@@ -224,6 +224,19 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         return outcome;
     }
 
+    /// <summary>
+    /// SQLite's writers wait for its one lock by polling with growing sleeps, so batches written back to
+    /// back would leave other connections' messages little chance to get in (their busy timeout then
+    /// runs out and they go unanswered). After each batch the large message leaves the lock free for
+    /// as long as the batch held it (at most a second): the others wait about one batch at most.
+    /// PostgreSQL locks rows, not the database: no pause there.
+    /// </summary>
+    private async Task YieldWriteLockAsync(TimeSpan held, CancellationToken cancellationToken)
+    {
+        if (database.Engine != DatabaseEngine.Sqlite) return;
+        await Task.Delay(held < TimeSpan.FromSeconds(1) ? held : TimeSpan.FromSeconds(1), cancellationToken);
+    }
+
     /// <summary>Staged FHIR rows of a decided message are many: removed after its decision commits, a staging batch a transaction.</summary>
     private async Task ClearStagedFhirAsync(Guid id, CancellationToken cancellationToken)
     {
@@ -253,21 +266,28 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             if (state != nameof(Hl7MessageState.Received)) return null;
             orders = await LabResultFiling.OrdersAsync(c, null, prepared.Plans);
         }
+        var performer = await database.InUnscopedTransactionAsync((c, t) => LabResultAsFhir.StagingPerformerAsync(c, t, lab.UnitId), cancellationToken);
         var attempt = Guid.CreateVersion7();
         var batches = 0;
         foreach (var batch in lines.Chunk(_options.BatchObservations))
         {
             var target = new FhirStaging.Target(attempt, id, ++batches);
+            // Mapped and serialized before the transaction: SQLite's write lock is held for the writes only.
+            var fhir = LabResultFiling.PrepareObservations(batch, lab.UnitId, message.SendingFacility, attempt, orders, performer);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             await database.InUnscopedTransactionAsync(async (c, t) =>
             {
-                await LabResultFiling.StageAsync(c, t, batch, lab.UnitId, message.SendingFacility, target, orders);
+                await LabResultFiling.StageAsync(c, t, batch, lab.UnitId, target, fhir);
                 return 0;
             }, cancellationToken);
+            var held = System.Diagnostics.Stopwatch.GetElapsedTime(started);
             if (_options.BatchStaged is { } staged) await staged(id, batches, cancellationToken);
+            await YieldWriteLockAsync(held, cancellationToken);
         }
+        var reports = LabResultFiling.PrepareReports(prepared.Plans, lab.UnitId, message.SendingFacility, attempt, orders, performer);
         await database.InUnscopedTransactionAsync(async (c, t) =>
         {
-            await LabResultFiling.StageReportsAsync(c, t, prepared.Plans, lab.UnitId, message.SendingFacility, new FhirStaging.Target(attempt, id, batches + 1), orders);
+            await FhirStaging.StageAsync(c, t, new FhirStaging.Target(attempt, id, batches + 1), reports);
             return 0;
         }, cancellationToken);
         return prepared with { Staged = new StagedMessage(attempt, orders) };

@@ -140,26 +140,32 @@ internal static class LabResultFiling
     private static Guid? OrderOf(PlannedReport report, IReadOnlyDictionary<string, Guid?> orders) =>
         report.Report.PlacerOrderNumber is { } placer ? orders.GetValueOrDefault(placer) : null;
 
-    /// <summary>Writes lines of a message, not yet bound to a patient, and their Observations where no reader of the record or of FHIR looks.</summary>
-    public static async Task StageAsync(DbConnection c, DbTransaction t, IReadOnlyList<(PlannedReport Report, PlannedLine Line)> lines, Guid unitId,
-        string? sendingFacility, Fhir.Store.FhirStaging.Target target, IReadOnlyDictionary<string, Guid?> orders)
-    {
-        await InsertAsync(c, t, "lab_result_staging (attempt_id, patient_group, ", staged: true, target.Attempt, lines, target.MessageId, unitId);
-        await LabResultAsFhir.StageObservationsAsync(c, t, target,
-            lines.Select(l => new LabResultAsFhir.StagedLine(l.Report.Group, Row(l.Report, l.Line, unitId, sendingFacility), OrderOf(l.Report, orders))).ToList());
-    }
+    /// <summary>The Observations of lines to be staged, mapped before the transaction that stages them.</summary>
+    public static Fhir.Store.FhirStaging.Prepared PrepareObservations(IReadOnlyList<(PlannedReport Report, PlannedLine Line)> lines, Guid unitId,
+        string? sendingFacility, Guid attempt, IReadOnlyDictionary<string, Guid?> orders, System.Text.Json.Nodes.JsonObject? performer) =>
+        LabResultAsFhir.StagedObservations(attempt,
+            lines.Select(l => new LabResultAsFhir.StagedLine(l.Report.Group, Row(l.Report, l.Line, unitId, sendingFacility), OrderOf(l.Report, orders))).ToList(),
+            performer);
 
-    /// <summary>Stages the DiagnosticReports of a message whose lines are all staged.</summary>
-    public static Task StageReportsAsync(DbConnection c, DbTransaction t, IReadOnlyList<PlannedReport> reports, Guid unitId, string? sendingFacility,
-        Fhir.Store.FhirStaging.Target target, IReadOnlyDictionary<string, Guid?> orders) =>
-        LabResultAsFhir.StageReportsAsync(c, t, target, reports.Select(r => new LabResultAsFhir.StagedReport(r.Group,
+    /// <summary>The DiagnosticReports of a message, mapped before the transaction that stages them.</summary>
+    public static Fhir.Store.FhirStaging.Prepared PrepareReports(IReadOnlyList<PlannedReport> reports, Guid unitId, string? sendingFacility, Guid attempt,
+        IReadOnlyDictionary<string, Guid?> orders, System.Text.Json.Nodes.JsonObject? performer) =>
+        LabResultAsFhir.StagedReports(attempt, reports.Select(r => new LabResultAsFhir.StagedReport(r.Group,
             new LabResultAsFhir.ReportRow
             {
                 Id = r.Id, UnitId = unitId, PlacerOrderNumber = r.Report.PlacerOrderNumber, FillerOrderNumber = r.Report.FillerOrderNumber,
                 ServiceCode = r.Report.ServiceCode, ServiceName = r.Report.ServiceName, Status = r.Report.Status, ReportText = Narrative(r.Report),
                 ObservedAt = r.Report.ObservedAt, CreatedAt = Fhir.Store.FhirStaging.Placeholder, SendingFacility = sendingFacility, Comment = r.Report.Comment,
             },
-            r.Lines.Select(l => Row(r, l, unitId, sendingFacility)).ToList(), OrderOf(r, orders))).ToList());
+            r.Lines.Select(l => Row(r, l, unitId, sendingFacility)).ToList(), OrderOf(r, orders))).ToList(), performer);
+
+    /// <summary>Writes lines of a message, not yet bound to a patient, and their prepared FHIR where no reader of the record or of FHIR looks.</summary>
+    public static async Task StageAsync(DbConnection c, DbTransaction t, IReadOnlyList<(PlannedReport Report, PlannedLine Line)> lines, Guid unitId,
+        Fhir.Store.FhirStaging.Target target, Fhir.Store.FhirStaging.Prepared fhir)
+    {
+        await InsertAsync(c, t, "lab_result_staging (attempt_id, patient_group, ", staged: true, target.Attempt, lines, target.MessageId, unitId);
+        await Fhir.Store.FhirStaging.StageAsync(c, t, target, fhir);
+    }
 
     /// <summary>Removes what any attempt staged for a message (once it is filed or rejected; also what a crashed attempt left).</summary>
     public static Task ClearStagedAsync(DbConnection c, DbTransaction t, Guid messageId) =>

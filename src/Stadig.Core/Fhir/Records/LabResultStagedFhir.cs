@@ -20,35 +20,28 @@ public static partial class LabResultAsFhir
     /// <summary>A staged report with all of its lines (values and documents).</summary>
     internal sealed record StagedReport(int Group, ReportRow Report, IReadOnlyList<ResultLineRow> Lines, Guid? OrderId);
 
-    internal static async Task StageObservationsAsync(DbConnection connection, DbTransaction transaction, FhirStaging.Target target,
-        IReadOnlyList<StagedLine> lines)
+    /// <summary>The lab unit's performer reference, read once before staging (null when the unit is not published).</summary>
+    internal static Task<JsonObject?> StagingPerformerAsync(DbConnection connection, DbTransaction transaction, Guid unitId) => PerformerOfAsync(connection, transaction, unitId);
+
+    /// <summary>The Observations of staged lines, mapped before the transaction that stages them (CPU only).</summary>
+    internal static FhirStaging.Prepared StagedObservations(Guid attempt, IReadOnlyList<StagedLine> lines, JsonObject? performer)
     {
-        var subject = FhirStaging.Subject(target.Attempt);
-        var performers = new Dictionary<Guid, JsonObject?>();
-        var resources = new List<(JsonObject, string, Guid, int)>();
-        foreach (var line in lines.Where(l => l.Row.AttachmentType is null))
-        {
-            var performer = await PerformerAsync(connection, transaction, performers, line.Row.UnitId);
-            resources.Add((Observation(line.Row, subject, performer, line.OrderId), line.Row.Id.ToString(), line.Row.UnitId, line.Group));
-        }
-        await FhirStaging.StageAsync(connection, transaction, target, resources);
+        var subject = FhirStaging.Subject(attempt);
+        return FhirStaging.Prepare(lines.Where(l => l.Row.AttachmentType is null)
+            .Select(l => (Observation(l.Row, subject, performer, l.OrderId), l.Row.Id.ToString(), l.Row.UnitId, l.Group)));
     }
 
-    internal static async Task StageReportsAsync(DbConnection connection, DbTransaction transaction, FhirStaging.Target target,
-        IReadOnlyList<StagedReport> reports)
+    /// <summary>The DiagnosticReports of a message whose lines are all staged, mapped before the transaction that stages them.</summary>
+    internal static FhirStaging.Prepared StagedReports(Guid attempt, IReadOnlyList<StagedReport> reports, JsonObject? performer)
     {
-        var subject = FhirStaging.Subject(target.Attempt);
-        var performers = new Dictionary<Guid, JsonObject?>();
-        var resources = new List<(JsonObject, string, Guid, int)>();
-        foreach (var staged in reports)
+        var subject = FhirStaging.Subject(attempt);
+        return FhirStaging.Prepare(reports.Select(staged =>
         {
             var observations = Listed(staged.Lines.Where(l => l.AttachmentType is null)).Select(l => l.Id).Distinct().ToList();
             var documents = Listed(staged.Lines.Where(l => l.AttachmentType is not null)).ToList();
-            var performer = await PerformerAsync(connection, transaction, performers, staged.Report.UnitId);
-            resources.Add((DiagnosticReport(staged.Report, observations, subject, performer, staged.OrderId, documents), staged.Report.Id.ToString(),
-                staged.Report.UnitId, staged.Group));
-        }
-        await FhirStaging.StageAsync(connection, transaction, target, resources);
+            return (DiagnosticReport(staged.Report, observations, subject, performer, staged.OrderId, documents), staged.Report.Id.ToString(),
+                staged.Report.UnitId, staged.Group);
+        }));
     }
 
     /// <summary>How many resources <see cref="StageObservationsAsync"/> and <see cref="StageReportsAsync"/> stage for these reports.</summary>
@@ -59,11 +52,5 @@ public static partial class LabResultAsFhir
     internal static async Task PublishOrdersAsync(DbConnection connection, DbTransaction transaction, IEnumerable<Guid> orderIds, DateTimeOffset now)
     {
         foreach (var orderId in orderIds.Distinct()) await LabOrderAsFhir.PublishAsync(connection, transaction, orderId, now);
-    }
-
-    private static async Task<JsonObject?> PerformerAsync(DbConnection connection, DbTransaction transaction, Dictionary<Guid, JsonObject?> known, Guid unitId)
-    {
-        if (!known.TryGetValue(unitId, out var performer)) known[unitId] = performer = await PerformerOfAsync(connection, transaction, unitId);
-        return performer;
     }
 }

@@ -25,27 +25,41 @@ internal static class FhirStaging
     /// <summary>One staging attempt of a message, and the batch (staging transaction) its rows belong to.</summary>
     public sealed record Target(Guid Attempt, Guid MessageId, int Batch);
 
-    /// <summary>Writes new resources (each to become version 1) and their index rows where no reader looks.</summary>
-    public static async Task StageAsync(DbConnection connection, DbTransaction transaction, Target target,
-        IReadOnlyList<(JsonObject Resource, string Id, Guid UnitId, int Group)> resources)
+    /// <summary>Resources stamped, serialized and indexed for staging: the work done before the transaction that writes them.</summary>
+    public sealed record Prepared(IReadOnlyList<(string Type, string Id, Guid UnitId, int Group, string Content)> Resources,
+        IReadOnlyList<(string Type, string Id, int Group, FhirSearchValue Value)> Index);
+
+    /// <summary>Stamps, serializes and indexes new resources (each to become version 1): CPU only, outside any transaction.</summary>
+    public static Prepared Prepare(IEnumerable<(JsonObject Resource, string Id, Guid UnitId, int Group)> resources)
     {
-        var index = new List<(string Type, string Id, int Group, FhirSearchValue Value)>();
-        foreach (var chunk in resources.Chunk(100))
+        var rows = new List<(string, string, Guid, int, string)>();
+        var index = new List<(string, string, int, FhirSearchValue)>();
+        foreach (var (resource, id, unitId, group) in resources)
+        {
+            var row = FhirResourceStore.Stamp(Records.FhirRecordPublisher.Tagged(resource, id), id, null, unitId, Placeholder, 1);
+            rows.Add((row.ResourceType, id, unitId, group, row.Content));
+            index.AddRange(FhirSearchIndexer.Extract(resource).Select(v => (row.ResourceType, id, group, v)));
+        }
+        return new Prepared(rows, index);
+    }
+
+    /// <summary>Writes prepared resources and their index rows where no reader looks.</summary>
+    public static async Task StageAsync(DbConnection connection, DbTransaction transaction, Target target, Prepared prepared)
+    {
+        foreach (var chunk in prepared.Resources.Chunk(100))
         {
             var b = new BulkStatement(connection);
             var (attempt, message, batch) = (b.Guid(target.Attempt), b.Guid(target.MessageId), b.Add(target.Batch, System.Data.DbType.Int32));
             b.Sql.Append("INSERT INTO fhir_resource_staging (attempt_id, message_id, batch, patient_group, resource_type, id, unit_id, content) VALUES ");
             for (var i = 0; i < chunk.Length; i++)
             {
-                var (resource, id, unitId, group) = chunk[i];
-                var row = FhirResourceStore.Stamp(Records.FhirRecordPublisher.Tagged(resource, id), id, null, unitId, Placeholder, 1);
-                b.Sql.Append(i == 0 ? "(" : ", (").AppendJoin(", ", attempt, message, batch, b.Add(group, System.Data.DbType.Int32), b.Text(row.ResourceType),
-                    b.Text(id), b.Guid(unitId), b.Text(row.Content)).Append(')');
-                index.AddRange(FhirSearchIndexer.Extract(resource).Select(v => (row.ResourceType, id, group, v)));
+                var (type, id, unitId, group, content) = chunk[i];
+                b.Sql.Append(i == 0 ? "(" : ", (").AppendJoin(", ", attempt, message, batch, b.Add(group, System.Data.DbType.Int32), b.Text(type),
+                    b.Text(id), b.Guid(unitId), b.Text(content)).Append(')');
             }
             await b.ExecuteAsync(transaction);
         }
-        foreach (var chunk in index.Chunk(200))
+        foreach (var chunk in prepared.Index.Chunk(200))
         {
             var b = new BulkStatement(connection);
             var (attempt, message, batch) = (b.Guid(target.Attempt), b.Guid(target.MessageId), b.Add(target.Batch, System.Data.DbType.Int32));
