@@ -7,6 +7,7 @@ using Stadig.Audit;
 using Stadig.Common;
 using Stadig.Fhir.Store;
 using Stadig.Patients;
+using Stadig.Storage;
 
 namespace Stadig.Fhir;
 
@@ -156,8 +157,7 @@ public sealed partial class FhirService
     {
         if (groupUnitId is { } unit)
         {
-            foreach (var id in await connection.QueryAsync<Guid>(
-                "SELECT DISTINCT patient_id FROM encounter WHERE unit_id = @unit UNION SELECT DISTINCT patient_id FROM care_relation WHERE unit_id = @unit", new { unit }))
+            foreach (var id in await connection.QueryAsync<Guid>(PatientOwnedTables.UnitPatientsSql, new { unit }))
                 yield return id;
             yield break;
         }
@@ -225,55 +225,5 @@ public sealed partial class FhirService
         return await connection.QuerySingleOrDefaultAsync<string>(
             "SELECT content FROM fhir_export_file WHERE job_id = @job AND resource_type = @type AND position = @position", new { job, type, position })
             ?? throw new FhirException(FhirFailureKind.NotFound, "not-found", null, $"Export {job} has no file {type} {position}.");
-    }
-
-    /// <summary>
-    /// $import: NDJSON resources (an export of Stadig or another system) stored with their own ids,
-    /// all or nothing: patients first, then the directory, then the records that point at them.
-    /// </summary>
-    public async Task<JsonObject> ImportAsync(FhirCaller caller, string ndjson, CancellationToken cancellationToken = default)
-    {
-        if (!RolePermissions.Allows(caller.Caller.Role, RecordPart.BulkTransfer, RecordActions.Write))
-            throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "$import takes an administrator's assignment.");
-        var resources = new List<(JsonObject Resource, int Line)>();
-        var lineNumber = 0;
-        foreach (var line in ndjson.Split('\n'))
-        {
-            lineNumber++;
-            if (line.Trim().Length == 0) continue;
-            try
-            {
-                resources.Add((FhirJson.ParseResource(line), lineNumber));
-            }
-            catch (FhirException e)
-            {
-                throw new FhirException(e.Kind, e.Issues.Select(i => i with { Diagnostics = $"Line {lineNumber}: {i.Diagnostics}" }).ToList());
-            }
-        }
-        int Rank(JsonObject r) => FhirJson.String(r["resourceType"]) switch
-        {
-            "Patient" => 0,
-            var t when t is not null && FhirResourceTypes.Directory.Contains(t) => 1,
-            "Encounter" => 2,
-            "Observation" => 3,
-            _ => 4,
-        };
-        var ordered = resources.OrderBy(r => Rank(r.Resource)).ToList();
-        var arriving = resources.Select(r => $"{FhirJson.String(r.Resource["resourceType"])}/{FhirJson.String(r.Resource["id"])}").ToHashSet(StringComparer.Ordinal);
-        var counts = await TransactAsync(caller, async (connection, transaction) =>
-        {
-            var decided = new TransactionAccess();
-            var stored = new Dictionary<string, int>(StringComparer.Ordinal);
-            foreach (var (resource, line) in ordered)
-            {
-                var type = FhirJson.String(resource["resourceType"])!;
-                var id = FhirJson.String(resource["id"])
-                    ?? throw new FhirException(FhirFailureKind.Invalid, "required", $"line {line}", $"Line {line}: an imported {type} needs its id.");
-                await StoreAsync(caller, connection, transaction, resource, id, null, mayCreate: true, $"line {line}", importing: true, arriving: arriving, decided: decided);
-                stored[type] = stored.GetValueOrDefault(type) + 1;
-            }
-            return stored;
-        }, cancellationToken);
-        return FhirBundles.Information("Imported " + string.Join(", ", counts.OrderBy(c => c.Key).Select(c => $"{c.Value} {c.Key}")) + ".");
     }
 }

@@ -105,8 +105,9 @@ public static class StadigHost
         // A new installation can prescribe at once: the starter catalogue, until the region imports its own.
         await services.GetRequiredService<Medication.ProductCatalogue>().SeedIfEmptyAsync();
 
-        // Bulk exports run in the process: the ones this node was running when it stopped are over.
+        // Bulk exports and imports run in the process: the ones this node was running when it stopped are over.
         await services.GetRequiredService<Stadig.Fhir.FhirService>().FailInterruptedExportsAsync(options.NodeName);
+        await services.GetRequiredService<Stadig.Fhir.FhirService>().FailInterruptedImportsAsync(options.NodeName);
 
         var installation = services.GetRequiredService<InstallationSettings>();
         if (options.ShouldSeedDemo && !await installation.HasRegionAsync())
