@@ -15,6 +15,9 @@ public class FhirProfileTests
 {
     private const string SEBasePatient = "http://hl7.se/fhir/ig/base/StructureDefinition/SEBasePatient";
 
+    private static bool Says(JsonObject outcome, string text) =>
+        outcome["issue"] is JsonArray issues && issues.Any(i => i?["diagnostics"]?.GetValue<string>().Contains(text, StringComparison.Ordinal) == true);
+
     private static JsonObject SwedishExample(string file)
     {
         var patient = JsonNode.Parse(File.ReadAllText(Path.Combine(ValidatorDifferentialTests.SwedenFolder, file)))!.AsObject();
@@ -25,6 +28,8 @@ public class FhirProfileTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_patient_claiming_SEBasePatient_is_held_to_its_rules(DatabaseEngine engine)
     {
+        // The profile validator's first use compiles its schemas: done here, not inside a request's deadline.
+        Stadig.Fhir.Profiles.FhirProfileValidator.WarmUp();
         await using var fhir = await FhirTestServer.StartAsync(engine);
         var client = fhir.Client();
 
@@ -43,7 +48,7 @@ public class FhirProfileTests
         twoNames["name"]!.AsArray().Add(new JsonObject { ["use"] = "nickname", ["given"] = new JsonArray("Kalle") });
         var (nameStatus, nameOutcome, _) = await client.PostFhirAsync("/fhir/Patient", twoNames.DeepClone());
         Assert.Equal(HttpStatusCode.UnprocessableEntity, nameStatus);
-        Assert.Contains("Patient.name", FhirCalls.Issues(nameOutcome));
+        Assert.True(Says(nameOutcome, "element 'name' is 2"), FhirCalls.Issues(nameOutcome));
 
         // An R4 invariant the profile inherits (pat-1: a contact has details or an organization).
         var emptyContact = SwedishExample("Patient-PatientExample200302022389.json");
@@ -62,7 +67,7 @@ public class FhirProfileTests
         updated["meta"] = new JsonObject { ["profile"] = new JsonArray(SEBasePatient) };
         var (updateStatus, updateOutcome, _) = await client.PutFhirAsync($"/fhir/Patient/{plain["id"]!.GetValue<string>()}", updated);
         Assert.Equal(HttpStatusCode.UnprocessableEntity, updateStatus);
-        Assert.Contains("Patient.name", FhirCalls.Issues(updateOutcome));
+        Assert.True(Says(updateOutcome, "element 'name' is 2"), FhirCalls.Issues(updateOutcome));
 
         // A profile Stadig does not have is not checked.
         var unknownProfile = SwedishExample("Patient-PatientExample1.json");
@@ -77,6 +82,8 @@ public class FhirProfileTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Validate_checks_a_named_profile(DatabaseEngine engine)
     {
+        // The profile validator's first use compiles its schemas: done here, not inside a request's deadline.
+        Stadig.Fhir.Profiles.FhirProfileValidator.WarmUp();
         await using var fhir = await FhirTestServer.StartAsync(engine);
         var client = fhir.Client();
         var twoNames = SwedishExample("Patient-PatientExample199002222397.json");
@@ -89,7 +96,7 @@ public class FhirProfileTests
 
         var (status, outcome, _) = await client.PostFhirAsync($"/fhir/Patient/$validate?profile={Uri.EscapeDataString(SEBasePatient)}", twoNames);
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Contains(outcome["issue"]!.AsArray(), i => i!["severity"]!.GetValue<string>() == "error" && i["expression"]?[0]?.GetValue<string>()?.StartsWith("Patient.name") == true);
+        Assert.Contains(outcome["issue"]!.AsArray(), i => i!["severity"]!.GetValue<string>() == "error" && i["diagnostics"]!.GetValue<string>().Contains("element 'name' is 2", StringComparison.Ordinal));
 
         var (unknown, _, _) = await client.PostFhirAsync("/fhir/Patient/$validate?profile=http://example.org/none", twoNames);
         Assert.Equal(HttpStatusCode.BadRequest, unknown);

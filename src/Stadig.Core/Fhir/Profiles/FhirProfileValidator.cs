@@ -31,6 +31,11 @@ public static class FhirProfileValidator
 
     private static long validations;
 
+    // The library's snapshot generator (which expands the HL7 Sweden differentials on first use) holds
+    // state per operation and refuses a second one at the same time; one validation at a time keeps
+    // it whole. A validation takes milliseconds once the schemas are compiled.
+    private static readonly Lock OneAtATime = new();
+
     /// <summary>Validations run since start (to count what the writes cost, not to time them).</summary>
     public static long Validations => Interlocked.Read(ref validations);
 
@@ -43,11 +48,13 @@ public static class FhirProfileValidator
         var engine = LazyEngine.Value;
         var url = canonical.Split('|')[0];
         // The sources underneath (the zip, the embedded profiles) are local and answer at once.
-        return engine.Known.GetOrAdd(url, u => engine.Resolver.TryResolveByCanonicalUriAsync(u).GetAwaiter().GetResult().Value is StructureDefinition);
+        return engine.Known.GetOrAdd(url, u =>
+        {
+            lock (OneAtATime) return engine.Resolver.TryResolveByCanonicalUriAsync(u).GetAwaiter().GetResult().Value is StructureDefinition;
+        });
     }
 
-    /// <summary>Compiles the schemas of SEBasePatient and of the base resources it builds on, so no client waits for it.</summary>
-    public static void WarmUp()
+    private static readonly Lazy<bool> Warmed = new(() =>
     {
         var patient = new JsonObject
         {
@@ -57,7 +64,27 @@ public static class FhirProfileValidator
             ["name"] = new JsonArray(new JsonObject { ["family"] = "Warm", ["given"] = new JsonArray("Up") }),
         };
         Validate(patient);
-    }
+        // The R4 profile that official and integration examples claim most (vital signs).
+        var observation = new JsonObject
+        {
+            ["resourceType"] = "Observation",
+            ["meta"] = new JsonObject { ["profile"] = new JsonArray("http://hl7.org/fhir/StructureDefinition/vitalsigns") },
+            ["status"] = "final",
+            ["category"] = new JsonArray(new JsonObject { ["coding"] = new JsonArray(new JsonObject { ["system"] = "http://terminology.hl7.org/CodeSystem/observation-category", ["code"] = "vital-signs" }) }),
+            ["code"] = new JsonObject { ["coding"] = new JsonArray(new JsonObject { ["system"] = "http://loinc.org", ["code"] = "8867-4" }) },
+            ["subject"] = new JsonObject { ["reference"] = "Patient/warm-up" },
+            ["effectiveDateTime"] = "2026-01-01",
+            ["valueQuantity"] = new JsonObject { ["value"] = 60, ["unit"] = "/min", ["system"] = "http://unitsofmeasure.org", ["code"] = "/min" },
+        };
+        Validate(observation);
+        return true;
+    }, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>
+    /// Compiles the schemas of SEBasePatient, vital signs and the R4 base they build on, so no client
+    /// waits for it (nor runs into the request deadline). Once per process; later calls return at once.
+    /// </summary>
+    public static void WarmUp() => _ = Warmed.Value;
 
     /// <summary>
     /// Every issue the library finds: against <paramref name="profile"/>, or (null) against the base
@@ -79,7 +106,15 @@ public static class FhirProfileValidator
             poco = e.PartialResult as Resource;
         }
         if (poco is null) return issues;
-        issues.AddRange(Issues(engine.Validator.Validate(poco, profile)));
+        try
+        {
+            lock (OneAtATime) issues.AddRange(Issues(engine.Validator.Validate(poco, profile)));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A fault of the library is not a verdict on the resource, but nothing unchecked is let through either.
+            issues.Add(FhirIssue.Error("exception", null, $"The profile validator could not check this resource ({e.GetType().Name}: {e.Message})."));
+        }
         return issues;
     }
 
