@@ -24,12 +24,15 @@ using Stadig.Storage;
 //                                                          chart overviews/s against pgbench -S on the same server
 //   fhir   --connection "<conn>" [--creates N] [--iterations N] [--concurrency C] [--patients P]
 //                                                          FHIR create/read/search latency and throughput, audited
+//   fhir-transaction --connection "<conn>" [--bundle FILE] [--repeat N]
+//                                                          a transaction bundle (default: the largest Synthea bundle) N times: entries/s
+//   fhir-import --connection "<conn>" [--lines N]          $import of N generated NDJSON lines (records before patients): lines/s
 // Times are measured in-process around the use case (server time, no HTTP).
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling" or "fhir" or "timeline"))
+if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling" or "fhir" or "timeline" or "fhir-transaction" or "fhir-import"))
 {
     Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
@@ -41,6 +44,8 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench ingest --connection <conn> [--messages N] [--connections C] [--observations O] [--large L]");
     Console.Error.WriteLine("       Stadig.Bench fhir --connection <conn> [--creates N] [--iterations N] [--concurrency C] [--patients P]");
     Console.Error.WriteLine("       Stadig.Bench timeline --connection <conn> [--entries N] [--iterations N]");
+    Console.Error.WriteLine("       Stadig.Bench fhir-transaction --connection <conn> [--bundle FILE] [--repeat N]");
+    Console.Error.WriteLine("       Stadig.Bench fhir-import --connection <conn> [--lines N]");
     return 2;
 }
 
@@ -53,10 +58,19 @@ var database = Database.FromConnectionString(Option("connection"));
 return args[0] switch
 {
     "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), "ingest" => await IngestAsync(), "fhir" => await FhirAsync(), "timeline" => await TimelineAsync(),
+    "fhir-transaction" => await Stadig.Bench.FhirBulkBench.TransactionAsync(database, BenchCallerAsync, Option("bundle", LargestSyntheaBundle()),
+        int.Parse(Option("repeat", "5"), CultureInfo.InvariantCulture)),
+    "fhir-import" => await Stadig.Bench.FhirBulkBench.ImportAsync(database, BenchCallerAsync, int.Parse(Option("lines", "100000"), CultureInfo.InvariantCulture)),
     "ceiling" => await Stadig.Bench.CeilingBench.RunAsync(database, Option("connection"), BenchCallerAsync,
         int.Parse(Option("concurrency", "4"), CultureInfo.InvariantCulture), double.Parse(Option("seconds", "30"), CultureInfo.InvariantCulture),
         int.Parse(Option("scale", "50"), CultureInfo.InvariantCulture)), _ => await SearchAsync(),
 };
+
+// The largest Synthea transaction bundle among the samples (../shared, or the test copy), from the repository root.
+static string LargestSyntheaBundle() =>
+    new[] { "../shared/samples/fhir/synthea", "tests/Stadig.Tests/Fhir/Synthea" }.Where(Directory.Exists)
+        .SelectMany(d => Directory.GetFiles(d, "*.json")).Where(f => !Path.GetFileName(f).StartsWith("hospital", StringComparison.Ordinal) && !Path.GetFileName(f).StartsWith("practitioner", StringComparison.Ordinal))
+        .OrderByDescending(f => new FileInfo(f).Length).FirstOrDefault() ?? throw new ArgumentException("--bundle is required (no Synthea samples found)");
 
 // A physician on a seeded ward, found or created once: the caller the benchmarks act as.
 async Task<Caller> BenchCallerAsync(Stadig.CoreServices services)

@@ -27,18 +27,22 @@ public sealed partial class FhirService
         {
             var ids = AssignIds(entries);
             foreach (var entry in entries) if (entry.Resource is not null) RewriteReferences(entry.Resource, ids);
+            var arriving = Arriving(entries, ids);
             var written = await TransactAsync(caller, async (connection, transaction) =>
             {
                 // One access decision per patient for the whole transaction; one audit event per entry still.
                 var decided = new TransactionAccess();
                 var outcomes = new FhirWriteOutcome?[entries.Count];
-                // FHIR's order: creates before updates, reads after all writes.
-                foreach (var entry in entries.Where(e => e.Method == "POST").Concat(entries.Where(e => e.Method == "PUT")))
+                // Writes before reads, as FHIR orders them. Among the writes, patients first: a record
+                // entry needs its patient's registry row to be filed under, whatever the entry order.
+                // Other references to what this transaction writes hold in any order (arriving): all
+                // of it commits together or none of it does, so no reference can end up dangling.
+                foreach (var entry in entries.Where(e => e.Method is "POST" or "PUT").OrderBy(e => WriteRank(e.Type)).ThenBy(e => e.Method == "POST" ? 0 : 1))
                 {
                     outcomes[entry.Index] = entry.IfNoneExist is { } condition
                         ? await ConditionalStoreAsync(caller, connection, transaction, entry.Resource!, condition, entry.Path, ids.GetValueOrDefault(entry.FullUrl ?? ""), decided)
                         : await StoreAsync(caller, connection, transaction, entry.Resource!, entry.Method == "PUT" ? entry.Id : null, entry.IfMatch, mayCreate: true,
-                            entry.Path, NewIdOf(ids, entry), decided: decided);
+                            entry.Path, NewIdOf(ids, entry), arriving: arriving, decided: decided);
                 }
                 return outcomes;
             }, cancellationToken);
@@ -123,6 +127,30 @@ public sealed partial class FhirService
         return ids;
     }
 
+    /// <summary>
+    /// The resources a transaction surely writes, as Type/id: every PUT and every unconditional POST
+    /// with a fullUrl. A conditional create may turn out to be an existing resource, so it is not counted.
+    /// </summary>
+    private static HashSet<string> Arriving(IEnumerable<BundleEntry> entries, Dictionary<string, string> ids)
+    {
+        var arriving = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in entries)
+        {
+            if (entry.Resource is null || entry.IfNoneExist is not null) continue;
+            if (entry.Method == "PUT") arriving.Add($"{entry.Type}/{entry.Id}");
+            else if (entry.Method == "POST" && entry.FullUrl is { } fullUrl && ids.TryGetValue(fullUrl, out var assigned)) arriving.Add(assigned);
+        }
+        return arriving;
+    }
+
+    /// <summary>The order a bulk write stores types in: patients, then the directory, then the records that point at both.</summary>
+    internal static int WriteRank(string? type) => type switch
+    {
+        "Patient" => 0,
+        not null when FhirResourceTypes.Directory.Contains(type) => 1,
+        _ => 2,
+    };
+
     private static Guid? NewIdOf(Dictionary<string, string> ids, BundleEntry entry) =>
         entry.Method == "POST" && entry.FullUrl is { } fullUrl && ids.TryGetValue(fullUrl, out var assigned) ? Guid.Parse(assigned.Split('/')[1]) : null;
 
@@ -132,6 +160,8 @@ public sealed partial class FhirService
         {
             if (ids.TryGetValue(reference, out var local)) holder["reference"] = local;
         }
+        // A contained resource's references point out of the bundle entry like its container's do.
+        foreach (var inside in (resource["contained"] as JsonArray ?? []).OfType<JsonObject>()) RewriteReferences(inside, ids);
     }
 
     private static JsonObject ResponseEntry(string baseUrl, FhirWriteOutcome outcome) => new()

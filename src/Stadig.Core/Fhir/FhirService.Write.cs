@@ -83,7 +83,10 @@ public sealed partial class FhirService
         caller.Scopes.Demand(type, write: true);
         var now = clock.GetUtcNow();
 
-        if (type == "Patient") return await StorePatientAsync(caller, connection, transaction, resource, id, ifMatch, path, newId, now, decided);
+        // An import brings a resource's version along (export → import → export is exact); a new one elsewhere starts at 1.
+        var importedVersion = importing && int.TryParse(FhirJson.String(resource["meta"]?["versionId"]), out var given) && given > 0 ? given : (int?)null;
+        if (type == "Patient")
+            return await StorePatientAsync(caller, connection, transaction, resource, id, ifMatch, path, newId, now, decided, arriving, importedVersion);
 
         var current = id is null ? null : await FhirResourceStore.CurrentAsync(connection, transaction, type, id);
         if (current is null && !mayCreate) throw NotFound(type, id!);
@@ -133,12 +136,13 @@ public sealed partial class FhirService
         await CheckReferencesAsync(connection, transaction, resource, type, path, arriving);
 
         var newResourceId = id ?? (newId ?? Guid.NewGuid()).ToString();
-        var row = await FhirResourceStore.PutAsync(connection, transaction, resource, newResourceId, patientId, current?.UnitId ?? caller.Caller.UnitId, now);
+        var row = await FhirResourceStore.PutAsync(connection, transaction, resource, newResourceId, patientId, current?.UnitId ?? caller.Caller.UnitId, now,
+            current is null ? importedVersion : null);
         return new FhirWriteOutcome(FhirJson.Parse(row.Content), type, newResourceId, row.VersionId, row.LastUpdated, current is null || current.Deleted);
     }
 
     private async Task<FhirWriteOutcome> StorePatientAsync(FhirCaller caller, DbConnection connection, DbTransaction transaction, JsonObject resource,
-        string? id, int? ifMatch, string? path, Guid? newId, DateTimeOffset now, TransactionAccess? decided)
+        string? id, int? ifMatch, string? path, Guid? newId, DateTimeOffset now, TransactionAccess? decided, IReadOnlySet<string>? arriving, int? importedVersion = null)
     {
         var part = FhirPatientMapping.FromFhir(resource);
         var existing = id is null ? null : await ResolvePatientAsync(connection, transaction, id);
@@ -155,7 +159,7 @@ public sealed partial class FhirService
             if (part.Identifier is { } number && number != before.Identifier)
                 throw new FhirException(FhirFailureKind.Unprocessable, "business-rule", Prefixed(path, "Patient.identifier"),
                     "A patient's identity number does not change by update: register the new number and merge the records.");
-            await CheckReferencesAsync(connection, transaction, resource, "Patient", path);
+            await CheckReferencesAsync(connection, transaction, resource, "Patient", path, arriving);
             var after = await TranslatingAsync(() => registry.UpdateInAsync(grant!, connection, transaction, before.Version, part.Details), path);
             decided?.Forget(known.PatientId);
             await FhirResourceStore.PutAsync(connection, transaction, resource, fhirId, known.PatientId, caller.Caller.UnitId, now, after.Version);
@@ -163,12 +167,12 @@ public sealed partial class FhirService
                 "Patient", fhirId, after.Version, after.UpdatedAt, Created: false);
         }
 
-        await CheckReferencesAsync(connection, transaction, resource, "Patient", path);
+        await CheckReferencesAsync(connection, transaction, resource, "Patient", path, arriving);
         var identifier = part.Identifier ?? await registry.NewReservnummerAsync(connection, transaction)
             ?? throw new FhirException(FhirFailureKind.Unprocessable, "required", Prefixed(path, "Patient.identifier"),
                 "The patient has no personnummer, samordningsnummer or reservnummer, and this region's reservnummer format is its own: send one.");
         var registryId = newId ?? (Guid.TryParse(id, out var given) ? given : Guid.NewGuid());
-        var result = await TranslatingAsync(() => registry.RegisterInAsync(connection, transaction, caller.Caller, identifier, part.Details, registryId), path);
+        var result = await TranslatingAsync(() => registry.RegisterInAsync(connection, transaction, caller.Caller, identifier, part.Details, registryId, importedVersion ?? 1), path);
         if (!result.Created)
             throw new FhirException(FhirFailureKind.Conflict, "duplicate", Prefixed(path, "Patient.identifier"),
                 $"A patient with identity number {identifier} is already registered: Patient/{result.PatientId}. Use a conditional create (If-None-Exist) or update that one.");
@@ -204,6 +208,15 @@ public sealed partial class FhirService
         var contained = resource["contained"] is JsonArray inside
             ? inside.OfType<JsonObject>().Select(c => FhirJson.String(c["id"])).Where(i => i is not null).ToHashSet()
             : [];
+        // A contained resource's bundle-local references were rewritten with its container's; one left over leads nowhere.
+        var containedReferences = (resource["contained"] as JsonArray ?? []).Select((c, i) => (c, i)).Where(c => c.c is JsonObject)
+            .SelectMany(c => FhirJson.References(c.c, $"{type}.contained[{c.i}]"));
+        foreach (var (at, _, reference) in containedReferences)
+        {
+            if (reference.StartsWith("urn:", StringComparison.Ordinal))
+                throw new FhirException(FhirFailureKind.Unprocessable, "not-found", Prefixed(path, at + ".reference"),
+                    $"'{reference}' is a bundle-local reference, but no entry of this bundle has it as fullUrl.");
+        }
         foreach (var (at, _, reference) in FhirJson.References(resource, type))
         {
             var expression = Prefixed(path, at + ".reference");
@@ -220,7 +233,7 @@ public sealed partial class FhirService
             var parts = reference.Split('/');
             if (parts.Length is not (2 or 4) || parts.Length == 4 && parts[2] != "_history")
                 throw new FhirException(FhirFailureKind.Unprocessable, "invalid", expression, $"'{reference}' is not a reference of the form Type/id.");
-            // Resources arriving in the same import are as good as stored: they are, when it commits.
+            // Resources arriving in the same import or transaction are as good as stored: they are, when it commits.
             var exists = arriving?.Contains($"{parts[0]}/{parts[1]}") == true || (parts[0] == "Patient"
                 ? await ResolvePatientAsync(connection, transaction, parts[1]) is not null
                 : FhirResourceTypes.IsSupported(parts[0]) && await FhirResourceStore.ExistsAsync(connection, transaction, parts[0], parts[1]));

@@ -37,10 +37,11 @@ public sealed partial class PatientRegistry
     /// <summary>
     /// <see cref="RegisterAsync(Caller, string, PatientDetails, CancellationToken)"/> inside a transaction the caller holds (a FHIR transaction bundle:
     /// the patient and their records are stored together or not at all). <paramref name="id"/> keeps
-    /// the id another system gave the patient (a FHIR import), so its references stay true.
+    /// the id another system gave the patient (a FHIR import), so its references stay true, and
+    /// <paramref name="version"/> the version it had there, so an import gives back what was exported.
     /// </summary>
     public async Task<RegisterPatientResult> RegisterInAsync(DbConnection connection, DbTransaction transaction, Caller caller,
-        string identifierInput, PatientDetails details, Guid? id = null)
+        string identifierInput, PatientDetails details, Guid? id = null, int version = 1)
     {
         if (!RolePermissions.WorksWithRegistry(caller.Role)) throw new ForbiddenException("Din roll får inte registrera patienter.");
         var identifier = identifiers.Parse(identifierInput);
@@ -55,7 +56,7 @@ public sealed partial class PatientRegistry
                     protected_identity, deceased_date, version, created_at, updated_at)
                 VALUES (@id, @kind, @Value, @shortForm, @FamilyName, @GivenNames, @familySearch, @familyLastSearch, @givenSearch, @givenLastSearch,
                     @BirthDate, @sex, @AddressLine, @PostalCode, @City, @Phone, @Email, @protectedIdentity,
-                    @DeceasedDate, 1, @now, @now)
+                    @DeceasedDate, @version, @now, @now)
                 ON CONFLICT (identifier) DO NOTHING
                 """,
                 new
@@ -64,7 +65,7 @@ public sealed partial class PatientRegistry
                     valid.FamilyName, valid.GivenNames, familySearch = NameSearch.Fold(valid.FamilyName), familyLastSearch = NameSearch.LastWord(valid.FamilyName),
                     givenSearch = NameSearch.Fold(valid.GivenNames), givenLastSearch = NameSearch.LastWord(valid.GivenNames), valid.BirthDate, sex = (valid.Sex ?? Sex.Unknown).ToString(),
                     valid.AddressLine, valid.PostalCode, valid.City, valid.Phone, valid.Email,
-                    protectedIdentity = valid.ProtectedIdentity.ToString(), valid.DeceasedDate, now,
+                    protectedIdentity = valid.ProtectedIdentity.ToString(), valid.DeceasedDate, now, version,
                 }, transaction);
 
             if (inserted == 0)

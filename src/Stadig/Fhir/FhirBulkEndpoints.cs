@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.Features;
 using Stadig.Auth;
 using Stadig.Common;
 
@@ -7,7 +8,7 @@ namespace Stadig.Fhir;
 
 /// <summary>
 /// $everything, Bulk Data $export (kick-off 202 + Content-Location; poll: 202 while running, the
-/// manifest when done; NDJSON files) and $import (NDJSON in, all or nothing).
+/// manifest when done; NDJSON files) and $import (NDJSON in, the same async pattern, all or nothing).
 /// </summary>
 public static class FhirBulkEndpoints
 {
@@ -25,7 +26,8 @@ public static class FhirBulkEndpoints
                 : throw new FhirException(FhirFailureKind.NotFound, "not-found", null, $"Group/{id}: a Group is a care unit's id."), ct));
         fhir.MapGet("/$export-status/{job:guid}", StatusAsync);
         fhir.MapGet("/$export-file/{job:guid}/{type}/{position:int}", FileAsync);
-        fhir.MapPost("/$import", ImportAsync);
+        fhir.MapPost("/$import", ImportAsync).WithRequestTimeout(Hosting.StadigServices.BulkWriteTimeout);
+        fhir.MapGet("/$import-status/{job:guid}", ImportStatusAsync);
     }
 
     private static async Task<IResult> EverythingAsync(string id, HttpContext http, FhirService service, CallerAccessor callers, CancellationToken ct) =>
@@ -95,12 +97,103 @@ public static class FhirBulkEndpoints
     private static async Task<IResult> FileAsync(Guid job, string type, int position, HttpContext http, FhirService service, CallerAccessor callers, CancellationToken ct) =>
         Results.Text(await service.ExportFileAsync(await FhirEndpoints.CallerAsync(http, callers, ct), job, type, position, ct), NdjsonMediaType + "; charset=utf-8", Encoding.UTF8);
 
-    private static async Task<IResult> ImportAsync(HttpContext http, FhirService service, CallerAccessor callers, CancellationToken ct)
+    /// <summary>The largest $import accepted in one request: it waits in a file, never whole in memory.</summary>
+    public const long MaxImportBytes = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>
+    /// $import kick-off: the NDJSON body (Stadig's own form, what $export gives, one resource a line)
+    /// goes to a file, and the import runs as background work; 202 + Content-Location to poll.
+    /// </summary>
+    private static async Task<IResult> ImportAsync(HttpContext http, FhirService service, CallerAccessor callers, IHostApplicationLifetime lifetime, CancellationToken ct)
     {
-        if (http.Request.ContentLength > FhirEndpoints.MaxBodyBytes * 4L)
-            throw new FhirException(FhirFailureKind.TooLarge, "too-costly", null, "The import is too large for one request; send it in parts.");
-        using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
-        var text = await reader.ReadToEndAsync(ct);
-        return FhirEndpoints.Resource(await service.ImportAsync(await FhirEndpoints.CallerAsync(http, callers, ct), text, ct));
+        var caller = await FhirEndpoints.CallerAsync(http, callers, ct);
+        FhirService.DemandImport(caller);
+        if (!http.Request.Headers["Prefer"].ToString().Contains("respond-async", StringComparison.OrdinalIgnoreCase))
+            throw new FhirException(FhirFailureKind.Invalid, "required", null, "Bulk import is asynchronous: send Prefer: respond-async.");
+        var contentType = http.Request.ContentType ?? "";
+        if (!contentType.Contains("ndjson", StringComparison.OrdinalIgnoreCase))
+            throw new FhirException(FhirFailureKind.UnsupportedFormat, "not-supported", null,
+                $"$import takes NDJSON ({NdjsonMediaType}: one resource a line, as $export gives), not '{contentType}'.");
+        if (http.Request.ContentLength > MaxImportBytes) throw ImportTooLarge();
+        var feature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (feature is { IsReadOnly: false }) feature.MaxRequestBodySize = MaxImportBytes;
+        var path = Path.Combine(Path.GetTempPath(), $"stadig-import-{Guid.NewGuid():N}.ndjson");
+        int lines;
+        try
+        {
+            lines = await SaveBodyAsync(http.Request.Body, path, ct);
+        }
+        catch (Exception failure)
+        {
+            File.Delete(path);
+            if (failure is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }) throw ImportTooLarge();
+            throw;
+        }
+        Guid job;
+        try
+        {
+            job = await service.StartImportAsync(caller, lines, http.RequestServices.GetRequiredService<Stadig.Hosting.StadigOptions>().NodeName, ct);
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+        // Like an export, the import outlives the request: background work, one job at a time.
+        var background = http.RequestServices.GetRequiredService<BackgroundWork>();
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await background.RunAsync(token => service.RunImportAsync(caller, job, path, background, token), lifetime.ApplicationStopping);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped before its turn came: the next start fails the job (FailInterruptedImportsAsync).
+                File.Delete(path);
+            }
+        }, CancellationToken.None);
+        http.Response.Headers["Content-Location"] = $"{FhirEndpoints.BaseUrl(http)}/$import-status/{job}";
+        return Results.StatusCode(StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>Copies the body to <paramref name="path"/> and counts its lines.</summary>
+    private static async Task<int> SaveBodyAsync(Stream body, string path, CancellationToken ct)
+    {
+        var lines = 0;
+        var last = (byte)'\n';
+        await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, FileOptions.Asynchronous);
+        var buffer = new byte[81920];
+        int read;
+        while ((read = await body.ReadAsync(buffer, ct)) > 0)
+        {
+            lines += buffer.AsSpan(0, read).Count((byte)'\n');
+            last = buffer[read - 1];
+            await file.WriteAsync(buffer.AsMemory(0, read), ct);
+        }
+        return last == (byte)'\n' ? lines : lines + 1;
+    }
+
+    private static FhirException ImportTooLarge() =>
+        new(FhirFailureKind.TooLarge, "too-costly", null, $"The import is larger than {MaxImportBytes / 1024 / 1024 / 1024} GB; send it in parts.");
+
+    /// <summary>The poll: 202 with X-Progress while it runs; the outcome when it is over (200, or the failure's status naming the lines).</summary>
+    private static async Task<IResult> ImportStatusAsync(Guid job, HttpContext http, FhirService service, CallerAccessor callers, CancellationToken ct)
+    {
+        var (found, progress) = await service.ImportStatusAsync(await FhirEndpoints.CallerAsync(http, callers, ct), job, ct);
+        if (found.Status == "running")
+        {
+            http.Response.Headers["X-Progress"] = progress is null ? "running"
+                : progress.Stored > 0 || progress.Checked >= found.Lines ? $"stored {progress.Stored} of {progress.Checked} resources"
+                : $"read {progress.Checked} of {found.Lines} lines";
+            http.Response.Headers.RetryAfter = "2";
+            return Results.StatusCode(StatusCodes.Status202Accepted);
+        }
+        var outcome = FhirJson.Parse(found.Outcome ?? "{}");
+        var status = found.Status == "completed" ? StatusCodes.Status200OK
+            : Enum.TryParse<FhirFailureKind>(found.Failure, out var kind) ? Hosting.ProblemMapping.FhirStatusOf(kind)
+            : found.Failure == "Interrupted" ? StatusCodes.Status503ServiceUnavailable
+            : StatusCodes.Status500InternalServerError;
+        return FhirEndpoints.Resource(outcome, status);
     }
 }

@@ -19,7 +19,8 @@ public static class FhirEndpoints
     {
         var fhir = app.MapGroup("/fhir").DisableAntiforgery().AddEndpointFilter(AnswerFailuresAsOperationOutcome).AddEndpointFilter(OnlyJson);
         fhir.MapGet("/metadata", (HttpContext http) => Resource(FhirCapability.Statement(BaseUrl(http)))).AllowAnonymous();
-        fhir.MapPost("/", BundleAsync);
+        // A transaction is one all-or-nothing write that may hold thousands of entries: not a screen's deadline.
+        fhir.MapPost("/", BundleAsync).WithRequestTimeout(Hosting.StadigServices.BulkWriteTimeout);
         fhir.MapGet("/{type}", SearchAsync);
         fhir.MapPost("/{type}/_search", SearchByPostAsync);
         fhir.MapPost("/{type}", CreateAsync);

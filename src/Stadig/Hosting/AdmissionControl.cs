@@ -69,6 +69,13 @@ public sealed class AdmissionOptions
 
     /// <summary>Every request's deadline: past it the work is cancelled and the answer is 503.</summary>
     public int RequestTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// The deadline of a bulk write: a FHIR batch or transaction (a Synthea history of thousands of
+    /// entries, 20 MB, is one all-or-nothing database transaction and takes longer than a screen may,
+    /// above all on a busy node) and an $import's upload (the import itself runs as background work).
+    /// </summary>
+    public int BulkWriteTimeoutSeconds { get; set; } = 600;
 }
 
 /// <summary>

@@ -102,8 +102,9 @@ public static class StadigHost
                 throw new StartupException($"The database schema lacks migration {string.Join(", ", pending.Select(m => m.Version))}, which this Stadig needs. Run 'stadig migrate'.");
         }
 
-        // Bulk exports run in the process: the ones this node was running when it stopped are over.
+        // Bulk exports and imports run in the process: the ones this node was running when it stopped are over.
         await services.GetRequiredService<Stadig.Fhir.FhirService>().FailInterruptedExportsAsync(options.NodeName);
+        await services.GetRequiredService<Stadig.Fhir.FhirService>().FailInterruptedImportsAsync(options.NodeName);
 
         var installation = services.GetRequiredService<InstallationSettings>();
         if (options.ShouldSeedDemo && !await installation.HasRegionAsync())

@@ -22,6 +22,9 @@ public static class StadigServices
 {
     public const string LoginRateLimit = "login";
 
+    /// <summary>The deadline class of bulk writes (a FHIR batch or transaction, an import's upload): see <see cref="AdmissionOptions.BulkWriteTimeoutSeconds"/>.</summary>
+    public const string BulkWriteTimeout = "bulk-write";
+
     public static void AddStadig(this WebApplicationBuilder builder, StadigOptions options)
     {
         var services = builder.Services;
@@ -43,10 +46,18 @@ public static class StadigServices
         services.AddSingleton(options.Admission);
         services.AddSingleton<AdmissionControl>();
         services.AddSingleton(sp => new Stadig.Common.BackgroundWork(() => sp.GetRequiredService<AdmissionControl>().CliniciansBusy, sp.GetRequiredService<TimeProvider>()));
-        services.AddRequestTimeouts(timeouts => timeouts.DefaultPolicy = new Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutPolicy
+        services.AddRequestTimeouts(timeouts =>
         {
-            Timeout = TimeSpan.FromSeconds(options.Admission.RequestTimeoutSeconds),
-            TimeoutStatusCode = StatusCodes.Status503ServiceUnavailable,
+            timeouts.DefaultPolicy = new Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutPolicy
+            {
+                Timeout = TimeSpan.FromSeconds(options.Admission.RequestTimeoutSeconds),
+                TimeoutStatusCode = StatusCodes.Status503ServiceUnavailable,
+            };
+            timeouts.AddPolicy(BulkWriteTimeout, new Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutPolicy
+            {
+                Timeout = TimeSpan.FromSeconds(options.Admission.BulkWriteTimeoutSeconds),
+                TimeoutStatusCode = StatusCodes.Status503ServiceUnavailable,
+            });
         });
         services.AddSingleton<Stadig.Audit.AuditLog>();
         services.AddSingleton<Stadig.Audit.AuditVerifier>();
