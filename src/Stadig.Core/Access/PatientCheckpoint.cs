@@ -202,6 +202,12 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         (context.EmergencyOpen && !context.HasCareRelation ? AuditFlags.Emergency : AuditFlags.None)
         | (context.ProtectedIdentity != ProtectedIdentity.None ? AuditFlags.ProtectedIdentity : AuditFlags.None);
 
+    /// <summary>
+    /// The person whose access facts decide: the patient, or for a merged record (a tombstone) the patient it
+    /// was merged into, since a merge moves the care relations, consents, blocks and emergency accesses there.
+    /// </summary>
+    private const string Person = "(SELECT COALESCE(merged_into_id, id) FROM patient WHERE id = @patientId)";
+
     /// <summary>Gathers the facts for one caller and patient; null when the patient does not exist.</summary>
     public async Task<PatientAccessContext?> ContextAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
@@ -214,14 +220,14 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         var now = clock.GetUtcNow();
         var since = now.AddDays(-options.CareRelationDays);
         using var facts = await connection.QueryMultipleAsync(
-            """
+            $"""
             SELECT protected_identity FROM patient WHERE id = @patientId;
-            SELECT COUNT(*) FROM encounter WHERE patient_id = @patientId AND unit_id = @unitId AND (ended_at IS NULL OR ended_at >= @since);
-            SELECT COUNT(*) FROM care_relation WHERE patient_id = @patientId AND unit_id = @unitId AND ends_at > @now;
-            SELECT COUNT(*) FROM emergency_access WHERE patient_id = @patientId AND staff_id = @staffId AND expires_at > @now;
+            SELECT COUNT(*) FROM encounter WHERE patient_id = {Person} AND unit_id = @unitId AND (ended_at IS NULL OR ended_at >= @since);
+            SELECT COUNT(*) FROM care_relation WHERE patient_id = {Person} AND unit_id = @unitId AND ends_at > @now;
+            SELECT COUNT(*) FROM emergency_access WHERE patient_id = {Person} AND staff_id = @staffId AND expires_at > @now;
             SELECT g2.unit_id FROM unit_group_member g1 JOIN unit_group_member g2 ON g2.group_name = g1.group_name WHERE g1.unit_id = @unitId;
-            SELECT blocked_unit_id FROM patient_block WHERE patient_id = @patientId AND lifted_at IS NULL;
-            SELECT source_unit_id AS SourceUnitId FROM consent WHERE patient_id = @patientId AND viewer_unit_id = @unitId AND revoked_at IS NULL AND expires_at > @now;
+            SELECT blocked_unit_id FROM patient_block WHERE patient_id = {Person} AND lifted_at IS NULL;
+            SELECT source_unit_id AS SourceUnitId FROM consent WHERE patient_id = {Person} AND viewer_unit_id = @unitId AND revoked_at IS NULL AND expires_at > @now;
             """,
             new { patientId, unitId = caller.UnitId, staffId = caller.StaffId, since, now }, transaction);
         var protectedText = await facts.ReadSingleOrDefaultAsync<string?>();

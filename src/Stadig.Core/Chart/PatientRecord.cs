@@ -31,7 +31,21 @@ public sealed record TimelineQuery(IReadOnlyCollection<RecordKind>? Kinds = null
 }
 
 /// <summary>One page of the journal timeline; <see cref="Next"/> continues after its last entry (null at the end).</summary>
-public sealed record TimelinePage(Patient Patient, IReadOnlyList<RecordEntry> Entries, string? Next);
+/// <summary>
+/// The warnings page: the chart's warnings (active and inactivated) and every active attention signal,
+/// the chart's and those other systems sent over FHIR, for the list and the banner alike.
+/// </summary>
+public sealed record WarningsView(Patient Patient, IReadOnlyList<Stadig.Warnings.PatientWarning> Chart, IReadOnlyList<RecordEntry> Signals)
+{
+    /// <summary>The signals another system wrote (the chart's own are in <see cref="Chart"/>), each once: published copies of the chart's are not among them.</summary>
+    public IReadOnlyList<RecordEntry> External => Signals.Where(s => s.Source is not null).ToList();
+}
+
+/// <param name="Signals">The banner's attention signals, read under the page's grant and audit event.</param>
+/// <summary>The problems page with its banner's attention signals.</summary>
+public sealed record ProblemsView(Patient Patient, IReadOnlyList<Stadig.Problems.PatientProblem> Problems, IReadOnlyList<RecordEntry> Signals);
+
+public sealed record TimelinePage(Patient Patient, IReadOnlyList<RecordEntry> Entries, string? Next, IReadOnlyList<RecordEntry>? Signals = null);
 
 /// <summary>
 /// The patient's whole record as the chart shows it: attention signals for the banner, the record's
@@ -59,6 +73,26 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
             .Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).Where(IsActiveSignal);
         return chart.Concat(external).Where(e => e.UnitId is not { } unit || context.MaySee(unit))
             .OrderBy(e => e.Kind == RecordKind.Allergy ? 0 : 1).ThenByDescending(e => e.At).ToList();
+    }
+
+    /// <summary>The warnings page with its banner: one decision, one audited read (<c>Warning</c>).</summary>
+    public async Task<WarningsView> WarningsAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        var grant = await checkpoint.ReadAsync(caller, patientId, "Warning", cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
+        var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
+        return new WarningsView(patient, await Stadig.Warnings.PatientWarnings.ListInAsync(connection, grant.Context),
+            await SignalsAsync(connection, database.Engine, grant.Context));
+    }
+
+    /// <summary>The problems page with its banner: one decision, one audited read (<c>Problem</c>).</summary>
+    public async Task<ProblemsView> ProblemsAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        var grant = await checkpoint.ReadAsync(caller, patientId, "Problem", cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
+        var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
+        return new ProblemsView(patient, await Stadig.Problems.PatientProblems.ListInAsync(connection, grant.Context),
+            await SignalsAsync(connection, database.Engine, grant.Context));
     }
 
     /// <summary>An allergy or flag that still holds: not inactive, resolved, refuted or entered in error.</summary>
@@ -113,7 +147,7 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
             entries = entries.Select((e, i) => page[i].Amends is null ? e : e with { Versions = Chain(page[i].Amends, amended) }).ToList();
         }
         var next = rows.Count > query.PageSize ? Cursor(page[^1].At, page[^1].EntryKey) : null;
-        return new TimelinePage(patient, entries, next);
+        return new TimelinePage(patient, entries, next, await SignalsAsync(connection, database.Engine, grant.Context));
     }
 
     private static int Chain(Guid? amends, IReadOnlyDictionary<Guid, Guid> amended)

@@ -7,6 +7,7 @@ using Stadig.Audit;
 using Stadig.Common;
 using Stadig.Fhir.Store;
 using Stadig.Patients;
+using Stadig.Storage;
 
 namespace Stadig.Fhir;
 
@@ -136,8 +137,7 @@ public sealed partial class FhirService
     {
         if (groupUnitId is { } unit)
         {
-            foreach (var id in await connection.QueryAsync<Guid>(
-                "SELECT DISTINCT patient_id FROM encounter WHERE unit_id = @unit UNION SELECT DISTINCT patient_id FROM care_relation WHERE unit_id = @unit", new { unit }))
+            foreach (var id in await connection.QueryAsync<Guid>(PatientOwnedTables.UnitPatientsSql, new { unit }))
                 yield return id;
             yield break;
         }

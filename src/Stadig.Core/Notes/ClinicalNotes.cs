@@ -207,12 +207,14 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     /// One note and its patient for the banner, as the note page shows them: one access decision and
     /// one audited read, instead of one for the note and another for the patient.
     /// </summary>
-    public async Task<(Note Note, Patients.Patient Patient)> GetWithPatientAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
+    /// <returns>The note, its patient and the banner's attention signals, under one grant and audit event.</returns>
+    public async Task<(Note Note, Patients.Patient Patient, IReadOnlyList<Chart.RecordEntry> Signals)> GetWithPatientAsync(Caller caller, Guid noteId,
+        CancellationToken cancellationToken = default)
     {
         var (note, grant) = await ReadAsync(caller, noteId, cancellationToken);
         await using var connection = await grant.OpenAsync(cancellationToken);
         var patient = await Patients.PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
-        return (note, patient);
+        return (note, patient, await Chart.PatientRecord.SignalsAsync(connection, database.Engine, grant.Context));
     }
 
     /// <summary>The note, read through the checkpoint (allowed and audited once), and the grant that allowed it.</summary>
@@ -226,7 +228,19 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     }
 
     /// <summary>Every version of the note, oldest first: the original and each amendment, with who and when.</summary>
-    public async Task<IReadOnlyList<Note>> HistoryAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<Note>> HistoryAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default) =>
+        (await HistoryAsync(caller, noteId, withPatient: false, cancellationToken)).Versions;
+
+    /// <summary>The history page: the versions, the patient and the banner's attention signals, under one grant and audit event.</summary>
+    public async Task<(IReadOnlyList<Note> Versions, Patients.Patient Patient, IReadOnlyList<Chart.RecordEntry> Signals)> HistoryWithPatientAsync(Caller caller, Guid noteId,
+        CancellationToken cancellationToken = default)
+    {
+        var (versions, patient, signals) = await HistoryAsync(caller, noteId, withPatient: true, cancellationToken);
+        return (versions, patient!, signals!);
+    }
+
+    private async Task<(IReadOnlyList<Note> Versions, Patients.Patient? Patient, IReadOnlyList<Chart.RecordEntry>? Signals)> HistoryAsync(Caller caller, Guid noteId,
+        bool withPatient, CancellationToken cancellationToken)
     {
         var patientId = await PatientOfAsync(caller, noteId, cancellationToken);
         var grant = await checkpoint.ReadAsync(caller, patientId, "NoteHistory", cancellationToken);
@@ -242,7 +256,10 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         // A note the caller may not see has no history for them either: refused and audited, as the note itself is.
         if (versions.FirstOrDefault(n => n.Id == noteId) is not { } asked || !grant.Context.MaySee(asked.UnitId))
             throw await checkpoint.RefuseAsync(caller, patientId, "NoteHistory", AuditActivity.Read, cancellationToken);
-        return versions.Where(n => grant.Context.MaySee(n.UnitId)).ToList();
+        var visible = versions.Where(n => grant.Context.MaySee(n.UnitId)).ToList();
+        if (!withPatient) return (visible, null, null);
+        var patient = await Patients.PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
+        return (visible, patient, await Chart.PatientRecord.SignalsAsync(connection, database.Engine, grant.Context));
     }
 
     /// <summary>Unsigned notes waiting for the caller's signature, oldest first (the signing worklist).</summary>

@@ -89,6 +89,21 @@ public sealed class LabOrders(PatientCheckpoint checkpoint, TimeProvider clock)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "LabOrder", cancellationToken);
         await using var c = await grant.OpenAsync(cancellationToken);
+        return await ListInAsync(grant, c);
+    }
+
+    /// <summary>The orders page: the patient, the orders and the banner's attention signals, under one grant and audit event.</summary>
+    public async Task<(Patients.Patient Patient, IReadOnlyList<LabOrder> Orders, IReadOnlyList<Chart.RecordEntry> Signals)> PageAsync(Caller caller, Guid patientId,
+        CancellationToken cancellationToken = default)
+    {
+        var grant = await checkpoint.ReadAsync(caller, patientId, "LabOrder", cancellationToken);
+        await using var c = await grant.OpenAsync(cancellationToken);
+        var patient = await Patients.PatientRegistry.FindInAsync(grant, c, null) ?? throw new NotFoundException("Patienten finns inte.");
+        return (patient, await ListInAsync(grant, c), await Chart.PatientRecord.SignalsAsync(c, Fhir.Search.FhirSqlValues.EngineOf(c), grant.Context));
+    }
+
+    private static async Task<IReadOnlyList<LabOrder>> ListInAsync(PatientAccessGrant grant, System.Data.Common.DbConnection c)
+    {
         var orders = (await c.QueryAsync<LabOrder>(
             """
             SELECT o.id AS Id, o.patient_id AS PatientId, o.placer_order_number AS PlacerOrderNumber, o.status AS Status,

@@ -35,12 +35,8 @@ public sealed partial class PatientRegistry
             if (source.MergedIntoId is not null) throw new ConflictException("Reservnummerpatienten är redan sammanslagen.");
             if (targetPatient.MergedIntoId is not null) throw new ConflictException("Målpatienten är själv sammanslagen med en annan patient.");
 
-            foreach (var table in PatientOwnedTables.WithRole(PatientRowRole.ClinicalRecord))
-            {
-                await connection.ExecuteAsync($"UPDATE {table.Name} SET {table.PatientColumn} = @target WHERE {table.PatientColumn} = @source",
-                    new { source = sourcePatientId, target = targetPatientId }, transaction);
-            }
             var now = clock.GetUtcNow();
+            await MoveRecordsAsync(connection, transaction, sourcePatientId, targetPatientId, now);
             var marked = await connection.ExecuteAsync(
                 "UPDATE patient SET merged_into_id = @target, version = version + 1, updated_at = @now WHERE id = @source AND merged_into_id IS NULL",
                 new { source = sourcePatientId, target = targetPatientId, now }, transaction);
@@ -55,6 +51,41 @@ public sealed partial class PatientRegistry
             await audit.AppendAsync(new AuditEntry(caller, targetPatientId, AuditActivity.Write, "PatientMerge", Detail: $"Från {source.Identifier}"), connection, transaction);
             return (await MergesAsync(connection, transaction, sourcePatientId)).Single(m => m.Id == id);
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Moves every row of every table in <see cref="PatientOwnedTables"/> as its role says
+    /// (<see cref="PatientOwnedTable.MergeAction"/>), on the merge's transaction: a failure anywhere moves nothing.
+    /// </summary>
+    private static async Task MoveRecordsAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, Guid source, Guid target, DateTimeOffset now)
+    {
+        // The one unique rule on a patient column: a patient has one open admission. Two would be a clinical question, not a merge.
+        var openAdmissions = await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM encounter WHERE patient_id IN (@source, @target) AND kind = 'Inpatient' AND ended_at IS NULL", new { source, target }, transaction);
+        if (openAdmissions > 1)
+            throw new ConflictException("Båda patienterna är inskrivna i slutenvård. Skriv ut den ena vårdtiden innan patienterna slås samman.");
+
+        var fhirMoved = false;
+        foreach (var table in PatientOwnedTables.All)
+        {
+            switch (table.MergeAction)
+            {
+                case PatientMergeAction.RePoint:
+                    await connection.ExecuteAsync($"UPDATE {table.Name} SET {table.PatientColumn} = @target WHERE {table.PatientColumn} = @source",
+                        new { source, target }, transaction);
+                    break;
+                case PatientMergeAction.RewriteFhir:
+                    // One move for the store's tables together: a resource, its versions and its index go as one.
+                    if (!fhirMoved) await Stadig.Fhir.Store.FhirPatientMerge.MoveAsync(connection, transaction, source, target, now);
+                    fhirMoved = true;
+                    break;
+                case PatientMergeAction.KeepWithLink:
+                case PatientMergeAction.WrittenByMerge:
+                    break;
+                default:
+                    throw new InvalidOperationException($"The merge does not handle {table.MergeAction} ({table.Name}).");
+            }
+        }
     }
 
     /// <summary>The merges a patient took part in, as source or target, newest first.</summary>

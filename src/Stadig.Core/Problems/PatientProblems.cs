@@ -84,6 +84,11 @@ public sealed class PatientProblems(PatientCheckpoint checkpoint, TimeProvider c
     }
 
     /// <summary>The patient's problems the caller may see: active first (newest first), then resolved ones.</summary>
+    /// <summary>The problems <paramref name="context"/> lets its caller see, on a grant's connection, ordered as <see cref="ListAsync"/>.</summary>
+    internal static async Task<IReadOnlyList<PatientProblem>> ListInAsync(System.Data.Common.DbConnection connection, PatientAccessContext context) =>
+        (await connection.QueryAsync<PatientProblem>($"{Select} WHERE p.patient_id = @patientId", new { patientId = context.PatientId }))
+            .Where(p => context.MaySee(p.UnitId)).OrderBy(p => p.IsActive ? 0 : 1).ThenByDescending(p => p.RecordedAt).ToList();
+
     public async Task<IReadOnlyList<PatientProblem>> ListAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
     {
         var rows = await checkpoint.ListVisibleAsync<PatientProblem>(caller, patientId, "Problem", $"{Select} WHERE p.patient_id = @patientId", p => p.UnitId, cancellationToken);

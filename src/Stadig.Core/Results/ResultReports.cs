@@ -62,6 +62,8 @@ public sealed record ResultReport
     public string? AttestedBy { get; init; }
     public IReadOnlyList<ReportLine> Lines { get; init; } = [];
     public Patient Patient { get; init; } = null!;
+    /// <summary>The banner's attention signals, read under the report's grant and audit event.</summary>
+    public IReadOnlyList<Stadig.Chart.RecordEntry>? Signals { get; init; }
     /// <summary>
     /// What the viewer saw, as a token the attest form sends back: the report's current lines. An
     /// attestation with another token (a correction came in since) is refused, so nobody attests
@@ -144,6 +146,7 @@ public sealed class ResultReports(Database database, PatientCheckpoint checkpoin
             Id = header.Id, PatientId = header.PatientId, UnitId = header.UnitId, UnitName = header.UnitName, ServiceName = header.ServiceName,
             Status = header.Status, ReportText = header.ReportText, ReportComment = header.ReportComment, ObservedAt = header.ObservedAt, CreatedAt = header.CreatedAt,
             AttestedAt = header.AttestedAt, AttestedBy = header.AttestedBy, Lines = lines, Patient = patient, SeenVersion = VersionOf(current.Select(r => r.Id)),
+            Signals = await Stadig.Chart.PatientRecord.SignalsAsync(c, database.Engine, grant.Context),
         };
     }
 

@@ -33,7 +33,9 @@ public sealed record TrendPoint
     public string? Source { get; init; }
 }
 
-public sealed record Trend(string AnalysisCode, string AnalysisName, string? Unit, IReadOnlyList<TrendPoint> Points, Patients.Patient Patient)
+/// <param name="Signals">The banner's attention signals, read under the trend's grant and audit event.</param>
+public sealed record Trend(string AnalysisCode, string AnalysisName, string? Unit, IReadOnlyList<TrendPoint> Points, Patients.Patient Patient,
+    IReadOnlyList<Stadig.Chart.RecordEntry>? Signals = null)
 {
     /// <summary>The reference range to draw as a band: the most recent one given.</summary>
     public (double? Low, double? High) ReferenceRange =>
@@ -90,6 +92,7 @@ public sealed class ResultTrends(Database database, PatientCheckpoint checkpoint
             var interval = analysis.IntervalFor(patient.Sex, AnalysisCatalogue.AgeOn(patient.BirthDate, _time.Day(p.ObservedAt)));
             return interval is null ? p : p with { ReferenceLow = interval.Low, ReferenceHigh = interval.High, ReferenceFromCatalogue = true };
         }).ToList();
-        return new Trend(analysis?.Code ?? analysisCode, analysis?.Name ?? visible[^1].AnalysisName, LabFormat.Unit(analysis?.Unit ?? visible[^1].Unit), points, patient);
+        return new Trend(analysis?.Code ?? analysisCode, analysis?.Name ?? visible[^1].AnalysisName, LabFormat.Unit(analysis?.Unit ?? visible[^1].Unit), points, patient,
+            await Stadig.Chart.PatientRecord.SignalsAsync(connection, database.Engine, grant.Context));
     }
 }

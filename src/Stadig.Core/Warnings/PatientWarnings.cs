@@ -124,6 +124,11 @@ public sealed class PatientWarnings(PatientCheckpoint checkpoint, TimeProvider c
         return rows.OrderBy(w => w.IsActive ? 0 : 1).ThenByDescending(w => w.CreatedAt).ToList();
     }
 
+    /// <summary>The warnings <paramref name="context"/> lets its caller see, on a grant's connection, ordered as <see cref="ListAsync"/>.</summary>
+    internal static async Task<IReadOnlyList<PatientWarning>> ListInAsync(System.Data.Common.DbConnection connection, PatientAccessContext context) =>
+        (await connection.QueryAsync<PatientWarning>($"{Select} WHERE w.patient_id = @patientId", new { patientId = context.PatientId }))
+            .Where(w => context.MaySee(w.UnitId)).OrderBy(w => w.IsActive ? 0 : 1).ThenByDescending(w => w.CreatedAt).ToList();
+
     private const string Select =
         """
         SELECT w.id AS Id, w.patient_id AS PatientId, w.unit_id AS UnitId, u.name AS UnitName, w.category AS Category, w.text AS Text,

@@ -102,6 +102,7 @@ public class PermissionMatrixTests
         ["GET /fhir/Patient/$export"] = "bulk export: FhirBulkDataTests (administrator only)",
         ["GET /fhir/Group/{id}/$export"] = "bulk export: FhirBulkDataTests (administrator only)",
         ["GET /fhir/$export-status/{job:guid}"] = "bulk export: FhirBulkDataTests",
+        ["GET /fhir/$import-status/{job:guid}"] = "bulk import: FhirImportTests (the requester's own job only; counts and line numbers, no patient data)",
         ["GET /fhir/$export-file/{job:guid}/{type}/{position:int}"] = "bulk export: FhirBulkDataTests",
     };
 

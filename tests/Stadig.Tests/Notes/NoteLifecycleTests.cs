@@ -76,7 +76,7 @@ public class NoteLifecycleTests
         Task<long> ReadsAsync(string outcome) => region.AuditCountAsync(patientId, "Read", outcome);
         var before = await ReadsAsync("Allowed");
 
-        var (note, patient) = await region.Notes.GetWithPatientAsync(region.Physician, draft.Id);
+        var (note, patient, _) = await region.Notes.GetWithPatientAsync(region.Physician, draft.Id);
 
         Assert.Equal(draft.Id, note.Id);
         Assert.Equal(patientId, patient.Id);

@@ -26,4 +26,27 @@ public class PatientOwnedTablesTests
         Assert.Empty(inSchema.Except(registered).Select(c => $"{c.Table}.{c.Column} is not in PatientOwnedTables"));
         Assert.Empty(registered.Except(inSchema).Select(c => $"{c.Table}.{c.Column} is registered but not in the schema"));
     }
+
+    [Fact]
+    public void Every_table_says_how_its_rows_reach_FHIR_and_the_backfill_walks_every_published_one()
+    {
+        Assert.All(PatientOwnedTables.All, t => Assert.True(
+            t.Publication is { Kind: not null, Batch: not null, WhyNot: null } or { Kind: null, Batch: null, WhyNot.Length: > 10 },
+            $"{t.Name}: either published as a kind with its batch, or why not"));
+        var backfilled = Stadig.Fhir.Records.FhirRecordBackfill.Steps.Select(s => s.Kind).ToList();
+        Assert.All(PatientOwnedTables.Published, t => Assert.Contains(t.Publication.Kind!, backfilled));
+        Assert.Equal(backfilled.Count, backfilled.Distinct().Count());
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Every_care_unit_column_in_the_registry_exists(DatabaseEngine engine)
+    {
+        var database = await TestDatabases.CreateAsync(engine);
+        await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
+        var schema = await MigratedSchema.ReadAsync(connection, engine);
+        Assert.All(PatientOwnedTables.All.Where(t => t.CareUnitColumn is not null),
+            t => Assert.Contains(schema.Columns, c => c.Table == t.Name && c.Name == t.CareUnitColumn));
+        // The SQL the group export runs.
+        await connection.QueryAsync<Guid>(PatientOwnedTables.UnitPatientsSql, new { unit = Guid.NewGuid() });
+    }
 }

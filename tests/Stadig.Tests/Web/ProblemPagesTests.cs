@@ -51,6 +51,42 @@ public class ProblemPagesTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_warnings_page_lists_the_signals_other_systems_sent_once_with_their_origin_in_one_audited_read(DatabaseEngine engine)
+    {
+        var (server, client, user, patient) = await LoggedInAsync(engine);
+        await using var _s = server;
+        await server.Services.GetRequiredService<PatientWarnings>().AddAsync(user, patient, new NewWarning("Hypersensitivity", "Penicillin ger utslag.", "Penicillin", "Utslag", "Harmful", "Confirmed"));
+        var allergy = Stadig.Fhir.FhirJson.Parse($$$"""
+            {"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/{{{patient}}}"},
+             "clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical","code":"active"}]},
+             "code":{"text":"Bigift"},"reaction":[{"manifestation":[{"text":"Anafylaxi"}],"severity":"severe"}],"meta":{"source":"urn:system:primarvarden"}}
+            """);
+        await server.Database.InUnscopedTransactionAsync(async (c, tx) =>
+            await Stadig.Fhir.Store.FhirResourceStore.PutAsync(c, tx, allergy, "bigift", patient, user.UnitId, DateTimeOffset.UtcNow));
+        async Task<long> AuditEventsAsync()
+        {
+            await using var c = await server.Database.OpenUnscopedAsync();
+            return await Dapper.SqlMapper.ExecuteScalarAsync<long>(c, "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patient", new { patient });
+        }
+        var before = await AuditEventsAsync();
+
+        var document = new HtmlParser().ParseDocument(await client.GetStringAsync($"/patients/{patient}/warnings"));
+
+        Assert.Equal(before + 1, await AuditEventsAsync());
+        var external = document.QuerySelectorAll("#external-warning-list tbody tr");
+        // The other system's allergy, once, with its system; the chart's own penicillin is in the chart's list only (its published copy is not listed again).
+        Assert.Single(external);
+        Assert.Contains("Bigift", external[0].TextContent);
+        Assert.Contains("urn:system:primarvarden", external[0].TextContent);
+        Assert.Contains("Penicillin", document.QuerySelector("#warning-list")!.TextContent);
+        Assert.DoesNotContain("Penicillin", document.QuerySelector("#external-warnings")!.TextContent);
+        // The banner shows both, read in the same event.
+        var banner = document.QuerySelector("#attention-signals")!.TextContent;
+        Assert.Contains("Bigift", banner);
+        Assert.Contains("Penicillin", banner);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_missing_agent_is_shown_at_the_field_and_nothing_is_saved(DatabaseEngine engine)
     {
         var (server, client, user, patient) = await LoggedInAsync(engine);

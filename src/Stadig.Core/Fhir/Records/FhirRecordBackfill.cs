@@ -26,23 +26,17 @@ public static class FhirRecordBackfill
     public delegate Task<FhirBatchOutcome> Batch(DbConnection connection, DbTransaction transaction, Guid after, int limit, DateTimeOffset now);
 
     /// <summary>
-    /// The kinds, in the order they are walked; a new kind is one line. Directory kinds (Organization,
-    /// Practitioner) go first when they come, so the records' references to them name the resources.
+    /// The kinds, in the order they are walked: the directory first (not patient data), so the records'
+    /// references to it name the resources, then every published table of <see cref="PatientOwnedTables"/>.
+    /// A property, not a field: the registry's entries name this class's batches, so neither may wait on the other's initialisation.
     /// </summary>
-    public static readonly IReadOnlyList<(string Kind, Batch Batch)> Steps =
+    public static IReadOnlyList<(string Kind, Batch Batch)> Steps =>
     [
         ("Care provider", Keyset(DirectoryAsFhir.BackfillProvidersBatchAsync, "Organization")),
         ("Care unit", Keyset(DirectoryAsFhir.BackfillUnitsBatchAsync, "Organization")),
         ("Staff", Keyset(DirectoryAsFhir.BackfillStaffBatchAsync, "Practitioner")),
         ("Assignment", Keyset(DirectoryAsFhir.BackfillAssignmentsBatchAsync, "PractitionerRole")),
-        ("Lab order", Keyset(LabOrderAsFhir.BackfillBatchAsync, "ServiceRequest")),
-        ("Lab report", Keyset(LabResultAsFhir.BackfillBatchAsync, "DiagnosticReport", "Observation", "ServiceRequest")),
-        ("Lab result without report", Keyset(LabResultAsFhir.BackfillUnreportedBatchAsync, "Observation")),
-        ("Encounter", EncounterAsFhir.Instance.PublishBatchAsync),
-        ("Warning", WarningAsFhir.Instance.PublishBatchAsync),
-        ("Problem", ProblemAsFhir.Instance.PublishBatchAsync),
-        ("Note", NoteAsFhir.Instance.PublishBatchAsync),
-        ("Consent", ConsentAsFhir.Instance.PublishBatchAsync),
+        .. PatientOwnedTables.Published.Select(t => (t.Publication.Kind!, t.Publication.Batch!)),
     ];
 
     public const int BatchSize = 500;
@@ -52,7 +46,7 @@ public static class FhirRecordBackfill
     /// resources it published are the versions of its <paramref name="types"/> stamped with this
     /// batch's moment (counted on the (resource_type, last_updated) index, not by scanning every version).
     /// </summary>
-    private static Batch Keyset(Func<DbConnection, DbTransaction, Guid?, int, DateTimeOffset, Task<(int Rows, Guid? Next)>> step, params string[] types) =>
+    internal static Batch Keyset(Func<DbConnection, DbTransaction, Guid?, int, DateTimeOffset, Task<(int Rows, Guid? Next)>> step, params string[] types) =>
         async (connection, transaction, after, limit, now) =>
         {
             var (rows, next) = await step(connection, transaction, after == Guid.Empty ? null : after, limit, now);
@@ -72,8 +66,9 @@ public static class FhirRecordBackfill
         CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var kinds = new List<FhirBackfillKind>(Steps.Count);
-        foreach (var (kind, batch) in Steps)
+        var steps = Steps;
+        var kinds = new List<FhirBackfillKind>(steps.Count);
+        foreach (var (kind, batch) in steps)
         {
             var after = Guid.Empty;
             int read = 0, published = 0;
