@@ -22,7 +22,8 @@ using Stadig.Storage;
 //                                                          journal timeline pages for one patient with N entries, audited
 //   ceiling --connection "<conn>" [--concurrency C] [--seconds S] [--scale K]
 //                                                          chart overviews/s against pgbench -S on the same server
-//   fhir   --connection "<conn>" [--creates N] [--iterations N] [--concurrency C] [--patients P]
+//   fhir   --connection "<conn>" [--creates N] [--iterations N] [--concurrency C] [--patients P] [--profiled true]
+//          (--profiled: the created Observations claim the R4 Observation profile, so every create also runs the Firely profile validator)
 //                                                          FHIR create/read/search latency and throughput, audited
 //   fhir-transaction --connection "<conn>" [--bundle FILE] [--repeat N]
 //                                                          a transaction bundle (default: the largest Synthea bundle) N times: entries/s
@@ -42,7 +43,7 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench notes --connection <conn> [--iterations N]");
     Console.Error.WriteLine("       Stadig.Bench ceiling --connection <conn> [--concurrency C] [--seconds S] [--scale K]");
     Console.Error.WriteLine("       Stadig.Bench ingest --connection <conn> [--messages N] [--connections C] [--observations O] [--large L]");
-    Console.Error.WriteLine("       Stadig.Bench fhir --connection <conn> [--creates N] [--iterations N] [--concurrency C] [--patients P]");
+    Console.Error.WriteLine("       Stadig.Bench fhir --connection <conn> [--creates N] [--iterations N] [--concurrency C] [--patients P] [--profiled true]");
     Console.Error.WriteLine("       Stadig.Bench timeline --connection <conn> [--entries N] [--iterations N]");
     Console.Error.WriteLine("       Stadig.Bench fhir-transaction --connection <conn> [--bundle FILE] [--repeat N]");
     Console.Error.WriteLine("       Stadig.Bench fhir-import --connection <conn> [--lines N]");
@@ -400,6 +401,8 @@ async Task<int> FhirAsync()
     var concurrency = int.Parse(Option("concurrency", "8"), CultureInfo.InvariantCulture);
     var patientCount = int.Parse(Option("patients", "2000"), CultureInfo.InvariantCulture);
     var random = new Random(int.Parse(Option("seed", "7"), CultureInfo.InvariantCulture));
+    // A create that claims a profile Stadig has is also checked by the profile validator (FhirProfileValidator).
+    var profiled = Option("profiled", "false") == "true";
     const int warmup = 50;
     const string baseUrl = "https://stadig.bench.invalid/fhir";
     var services = Stadig.CoreServices.Create(database, TimeProvider.System);
@@ -432,7 +435,7 @@ async Task<int> FhirAsync()
         var a = analyses[n % analyses.Length];
         var value = Math.Round(Math.Max(0, a.Mean + a.Spread * (Random.Shared.NextDouble() * 2 - 1)), 1);
         var effective = now.AddMinutes(-Random.Shared.Next(2 * 365 * 24 * 60));
-        return new System.Text.Json.Nodes.JsonObject
+        var observation = new System.Text.Json.Nodes.JsonObject
         {
             ["resourceType"] = "Observation",
             ["status"] = "final",
@@ -457,6 +460,9 @@ async Task<int> FhirAsync()
                 ["high"] = new System.Text.Json.Nodes.JsonObject { ["value"] = a.High, ["unit"] = a.Unit, ["system"] = "http://unitsofmeasure.org", ["code"] = a.Unit },
             }),
         };
+        if (profiled)
+            observation["meta"] = new System.Text.Json.Nodes.JsonObject { ["profile"] = new System.Text.Json.Nodes.JsonArray("http://hl7.org/fhir/StructureDefinition/Observation") };
+        return observation;
     }
 
     var created = new System.Collections.Concurrent.ConcurrentBag<string>();
@@ -490,6 +496,13 @@ async Task<int> FhirAsync()
     Console.WriteLine($"FHIR API in-process, {patients.Count} patients with a care relation, auditing on; c = concurrent callers");
     Console.WriteLine($"{"scenario",-38} {"c",3} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8} {"ops/s",8} {"avg hits",9}");
     // Create: warm-up, then latency (one at a time), then throughput (C at a time); these are the Observations searched below.
+    if (profiled)
+    {
+        var compile = Stopwatch.StartNew();
+        Stadig.Fhir.Profiles.FhirProfileValidator.WarmUp();
+        Console.WriteLine($"profile validator warmed ({compile.Elapsed.TotalSeconds:F1} s, not timed)");
+    }
+    var profileValidationsBefore = Stadig.Fhir.Profiles.FhirProfileValidator.Validations;
     await RunAsync(warmup, 1, Create);
     Report("create Observation", 1, await RunAsync(iterations, 1, Create), hits: false);
     Report("create Observation", concurrency, await RunAsync(creates, concurrency, Create), hits: false);
@@ -500,7 +513,8 @@ async Task<int> FhirAsync()
         Report(name, 1, await RunAsync(iterations, 1, run), hits: name.StartsWith("search", StringComparison.Ordinal));
         Report(name, concurrency, await RunAsync(iterations, concurrency, run), hits: name.StartsWith("search", StringComparison.Ordinal));
     }
-    Console.WriteLine($"Observations created: {created.Count:N0} (over {patients.Count} patients, ~{(double)created.Count / patients.Count:F1} each)");
+    Console.WriteLine($"Observations created: {created.Count:N0} (over {patients.Count} patients, ~{(double)created.Count / patients.Count:F1} each); "
+        + $"profile validations: {Stadig.Fhir.Profiles.FhirProfileValidator.Validations - profileValidationsBefore:N0}");
     if (errorCount > 0)
     {
         Console.Error.WriteLine($"FAILED: {errorCount} requests failed; first ones:");

@@ -102,6 +102,7 @@ public static class StadigServices
         services.AddSingleton(options.WarmUp);
         services.AddSingleton<WarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<WarmUp>());
+        services.AddHostedService<Stadig.Fhir.FhirProfileWarmUp>();
         services.AddHttpContextAccessor();
 
         AddForwardedHeaders(services, options);
