@@ -22,7 +22,8 @@ using Stadig.Storage;
 //                                                          journal timeline pages for one patient with N entries, audited
 //   ceiling --connection "<conn>" [--concurrency C] [--seconds S] [--scale K]
 //                                                          chart overviews/s against pgbench -S on the same server
-//   fhir   --connection "<conn>" [--creates N] [--iterations N] [--concurrency C] [--patients P]
+//   fhir   --connection "<conn>" [--creates N] [--iterations N] [--concurrency C] [--patients P] [--profiled true]
+//          (--profiled: the created Observations claim the R4 Observation profile, so every create also runs the Firely profile validator)
 //                                                          FHIR create/read/search latency and throughput, audited
 //   fhir-transaction --connection "<conn>" [--bundle FILE] [--repeat N]
 //                                                          a transaction bundle (default: the largest Synthea bundle) N times: entries/s
@@ -46,7 +47,7 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench notes --connection <conn> [--iterations N]");
     Console.Error.WriteLine("       Stadig.Bench ceiling --connection <conn> [--concurrency C] [--seconds S] [--scale K]");
     Console.Error.WriteLine("       Stadig.Bench ingest --connection <conn> [--messages N] [--connections C] [--observations O] [--large L]");
-    Console.Error.WriteLine("       Stadig.Bench fhir --connection <conn> [--creates N] [--iterations N] [--concurrency C] [--patients P]");
+    Console.Error.WriteLine("       Stadig.Bench fhir --connection <conn> [--creates N] [--iterations N] [--concurrency C] [--patients P] [--profiled true]");
     Console.Error.WriteLine("       Stadig.Bench timeline --connection <conn> [--entries N] [--iterations N]");
     Console.Error.WriteLine("       Stadig.Bench fhir-transaction --connection <conn> [--bundle FILE] [--repeat N]");
     Console.Error.WriteLine("       Stadig.Bench fhir-import --connection <conn> [--lines N]");
@@ -195,8 +196,24 @@ async Task<int> IngestAsync()
     var services = Stadig.CoreServices.Create(database, TimeProvider.System);
     var labUnit = await Stadig.LabResults.LabIntegration.UnitAsync(services.Staff, null);
     var lab = await Stadig.LabResults.LabIntegration.CallerAsync(services.Staff, labUnit);
+    // The longest filing transaction and the longest gap between two staged batches of the large message: the
+    // spans in which SQLite's one write lock can keep the other connections waiting.
+    var filingStarted = new AsyncLocal<long>();
+    long longestFiling = 0, lastBatch = 0, longestBatch = 0;
+    void Longest(ref long longest, long span) { long seen; while (span > (seen = Interlocked.Read(ref longest)) && Interlocked.CompareExchange(ref longest, span, seen) != seen) { } }
     var ingest = new Stadig.LabResults.IngestOruMessage(database, services.Audit,
-        new Stadig.LabResults.PatientMatcher(new PatientIdentifierRules(TimeProvider.System)), lab, TimeProvider.System);
+        new Stadig.LabResults.PatientMatcher(new PatientIdentifierRules(TimeProvider.System)), lab, TimeProvider.System, new Stadig.LabResults.IngestOptions
+        {
+            FilingStarted = _ => filingStarted.Value = Stopwatch.GetTimestamp(),
+            FilingFinishing = _ => Longest(ref longestFiling, Stopwatch.GetTimestamp() - filingStarted.Value),
+            BatchStaged = (_, batch, _) =>
+            {
+                var now = Stopwatch.GetTimestamp();
+                if (batch > 1) Longest(ref longestBatch, now - Interlocked.Read(ref lastBatch));
+                Interlocked.Exchange(ref lastBatch, now);
+                return Task.CompletedTask;
+            },
+        });
     await using var listener = new Stadig.Hl7.Mllp.MllpListener(ingest, new Stadig.Hl7.Mllp.MllpOptions { Port = 0, Address = System.Net.IPAddress.Loopback });
     listener.Start();
 
@@ -279,7 +296,9 @@ async Task<int> IngestAsync()
         var span = (largeTo - largeFrom) * 1000.0 / Stopwatch.Frequency;
         Console.WriteLine($"one message of {large} OBX on its own connection: ACK {(largeAck.Contains("MSA|AA", StringComparison.Ordinal) ? "AA" : "not AA")} after {span:F0} ms");
         Print("ack while it was taken in", duringLarge.ToList(), null);
+        Console.WriteLine($"longest staging batch of it: {longestBatch * 1000.0 / Stopwatch.Frequency:F0} ms");
     }
+    Console.WriteLine($"longest filing transaction: {longestFiling * 1000.0 / Stopwatch.Frequency:F0} ms");
     return 0;
 }
 
@@ -390,6 +409,8 @@ async Task<int> FhirAsync()
     var concurrency = int.Parse(Option("concurrency", "8"), CultureInfo.InvariantCulture);
     var patientCount = int.Parse(Option("patients", "2000"), CultureInfo.InvariantCulture);
     var random = new Random(int.Parse(Option("seed", "7"), CultureInfo.InvariantCulture));
+    // A create that claims a profile Stadig has is also checked by the profile validator (FhirProfileValidator).
+    var profiled = Option("profiled", "false") == "true";
     const int warmup = 50;
     const string baseUrl = "https://stadig.bench.invalid/fhir";
     var services = Stadig.CoreServices.Create(database, TimeProvider.System);
@@ -422,7 +443,7 @@ async Task<int> FhirAsync()
         var a = analyses[n % analyses.Length];
         var value = Math.Round(Math.Max(0, a.Mean + a.Spread * (Random.Shared.NextDouble() * 2 - 1)), 1);
         var effective = now.AddMinutes(-Random.Shared.Next(2 * 365 * 24 * 60));
-        return new System.Text.Json.Nodes.JsonObject
+        var observation = new System.Text.Json.Nodes.JsonObject
         {
             ["resourceType"] = "Observation",
             ["status"] = "final",
@@ -447,6 +468,9 @@ async Task<int> FhirAsync()
                 ["high"] = new System.Text.Json.Nodes.JsonObject { ["value"] = a.High, ["unit"] = a.Unit, ["system"] = "http://unitsofmeasure.org", ["code"] = a.Unit },
             }),
         };
+        if (profiled)
+            observation["meta"] = new System.Text.Json.Nodes.JsonObject { ["profile"] = new System.Text.Json.Nodes.JsonArray("http://hl7.org/fhir/StructureDefinition/Observation") };
+        return observation;
     }
 
     var created = new System.Collections.Concurrent.ConcurrentBag<string>();
@@ -480,6 +504,13 @@ async Task<int> FhirAsync()
     Console.WriteLine($"FHIR API in-process, {patients.Count} patients with a care relation, auditing on; c = concurrent callers");
     Console.WriteLine($"{"scenario",-38} {"c",3} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"max ms",8} {"ops/s",8} {"avg hits",9}");
     // Create: warm-up, then latency (one at a time), then throughput (C at a time); these are the Observations searched below.
+    if (profiled)
+    {
+        var compile = Stopwatch.StartNew();
+        Stadig.Fhir.Profiles.FhirProfileValidator.WarmUp();
+        Console.WriteLine($"profile validator warmed ({compile.Elapsed.TotalSeconds:F1} s, not timed)");
+    }
+    var profileValidationsBefore = Stadig.Fhir.Profiles.FhirProfileValidator.Validations;
     await RunAsync(warmup, 1, Create);
     Report("create Observation", 1, await RunAsync(iterations, 1, Create), hits: false);
     Report("create Observation", concurrency, await RunAsync(creates, concurrency, Create), hits: false);
@@ -490,7 +521,8 @@ async Task<int> FhirAsync()
         Report(name, 1, await RunAsync(iterations, 1, run), hits: name.StartsWith("search", StringComparison.Ordinal));
         Report(name, concurrency, await RunAsync(iterations, concurrency, run), hits: name.StartsWith("search", StringComparison.Ordinal));
     }
-    Console.WriteLine($"Observations created: {created.Count:N0} (over {patients.Count} patients, ~{(double)created.Count / patients.Count:F1} each)");
+    Console.WriteLine($"Observations created: {created.Count:N0} (over {patients.Count} patients, ~{(double)created.Count / patients.Count:F1} each); "
+        + $"profile validations: {Stadig.Fhir.Profiles.FhirProfileValidator.Validations - profileValidationsBefore:N0}");
     if (errorCount > 0)
     {
         Console.Error.WriteLine($"FAILED: {errorCount} requests failed; first ones:");

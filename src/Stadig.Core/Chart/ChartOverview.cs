@@ -1,6 +1,7 @@
 using Dapper;
 using Stadig.Access;
 using Stadig.Common;
+using Stadig.LabResults;
 using Stadig.Patients;
 using Stadig.Storage;
 
@@ -49,29 +50,10 @@ public sealed record NoteItem
     public DateTimeOffset? SignedAt { get; init; }
 }
 
-public sealed record ResultItem
+/// <summary>A result line as the overview lists it: the shared line row with the name of the unit that filed it.</summary>
+public sealed class ResultItem : ResultLineRow
 {
-    public Guid Id { get; init; }
-    public Guid UnitId { get; init; }
     public string UnitName { get; init; } = "";
-    public string AnalysisCode { get; init; } = "";
-    public string AnalysisName { get; init; } = "";
-    public double? ValueNumeric { get; init; }
-    public string? ValueText { get; init; }
-    public string? Unit { get; init; }
-    public double? ReferenceLow { get; init; }
-    public double? ReferenceHigh { get; init; }
-    public string? AbnormalFlag { get; init; }
-    public string Status { get; init; } = "";
-    public DateTimeOffset ObservedAt { get; init; }
-    /// <summary>The lab's comment on this line (NTE after its OBX), exactly as sent; lines separated by \n.</summary>
-    public string? Comment { get; init; }
-    /// <summary>The report the line came in (null for results stored without one).</summary>
-    public Guid? ReportId { get; init; }
-    /// <summary>The lab's comment on the whole report the line belongs to (NTE after its OBR).</summary>
-    public string? ReportComment { get; init; }
-    /// <summary>The content type of the document the line carries (ED), read at /results/{Id}/attachment; null when none.</summary>
-    public string? AttachmentType { get; init; }
 }
 
 public sealed record EncounterItem
@@ -160,11 +142,8 @@ public sealed class PatientChart(PatientCheckpoint checkpoint)
             SELECT n.id AS Id, n.unit_id AS UnitId, u.name AS UnitName, n.note_type AS NoteType, n.status AS Status, s.display_name AS AuthorName, n.created_at AS CreatedAt, n.signed_at AS SignedAt
                 FROM note n JOIN care_unit u ON u.id = n.unit_id JOIN staff s ON s.id = n.author_id
                 WHERE n.patient_id = @patientId AND n.status <> 'Discarded' ORDER BY n.created_at DESC LIMIT {Latest * 3};
-            SELECT r.id AS Id, r.unit_id AS UnitId, u.name AS UnitName, r.analysis_code AS AnalysisCode, r.analysis_name AS AnalysisName,
-                   r.value_numeric AS ValueNumeric, r.value_text AS ValueText, r.unit AS Unit, r.reference_low AS ReferenceLow,
-                   r.reference_high AS ReferenceHigh, r.abnormal_flag AS AbnormalFlag, r.status AS Status, r.observed_at AS ObservedAt,
-                   r.comment AS Comment, r.report_id AS ReportId, d.comment AS ReportComment, r.attachment_type AS AttachmentType
-                FROM lab_result r JOIN care_unit u ON u.id = r.unit_id LEFT JOIN diagnostic_report d ON d.id = r.report_id WHERE r.patient_id = @patientId AND r.superseded_by IS NULL ORDER BY r.observed_at DESC LIMIT {Latest * 3};
+            {ResultLineRows.Select(false, ", u.name AS UnitName", " JOIN care_unit u ON u.id = r.unit_id")}
+                WHERE r.patient_id = @patientId AND r.superseded_by IS NULL ORDER BY r.observed_at DESC LIMIT {Latest * 3};
             SELECT e.id AS Id, e.unit_id AS UnitId, u.name AS UnitName, e.kind AS Kind, e.bed AS Bed, e.started_at AS StartedAt, e.ended_at AS EndedAt,
                    e.discharge_destination AS DischargeDestination, e.discharge_recorded_at AS DischargeRecordedAt
                 FROM encounter e JOIN care_unit u ON u.id = e.unit_id WHERE e.patient_id = @patientId ORDER BY e.started_at DESC LIMIT {Latest * 3};

@@ -33,12 +33,13 @@ public static class FhirCapability
                 parameters.Add(new JsonObject { ["name"] = parameter.Name, ["type"] = parameter.Type.ToString().ToLowerInvariant() });
             }
             resource["searchParam"] = parameters;
+            var operations = new JsonArray(new JsonObject { ["name"] = "validate", ["definition"] = "http://hl7.org/fhir/OperationDefinition/Resource-validate" });
             if (type == "Patient")
             {
-                resource["operation"] = new JsonArray(
-                    new JsonObject { ["name"] = "everything", ["definition"] = "http://hl7.org/fhir/OperationDefinition/Patient-everything" },
-                    new JsonObject { ["name"] = "export", ["definition"] = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export" });
+                operations.Add(new JsonObject { ["name"] = "everything", ["definition"] = "http://hl7.org/fhir/OperationDefinition/Patient-everything" });
+                operations.Add(new JsonObject { ["name"] = "export", ["definition"] = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export" });
             }
+            resource["operation"] = operations;
             resources.Add(resource);
         }
         return new JsonObject

@@ -18,7 +18,14 @@ public static class FhirJson
     };
 
     private static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow };
+    // A key given twice is not JSON FHIR accepts (R4 JSON: "each property once"): which value would count?
+    private static readonly JsonDocumentOptions DocumentOptions = new()
+    {
+        MaxDepth = 64, AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow, AllowDuplicateProperties = false,
+    };
+
+    /// <summary>UTF-8 that refuses bytes that are not UTF-8, instead of reading them as U+FFFD into a record.</summary>
+    public static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>Parses a request body into a resource, or throws Invalid naming what is wrong with the JSON.</summary>
     public static JsonObject ParseResource(string text)
@@ -30,8 +37,13 @@ public static class FhirJson
         }
         catch (JsonException e)
         {
-            throw new FhirException(FhirFailureKind.Invalid, "structure", null,
-                $"The body is not valid JSON: {e.Message.Split(" Path:")[0]} (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).");
+            var where = e.LineNumber is null ? "" : $" (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})";
+            throw new FhirException(FhirFailureKind.Invalid, "structure", null, $"The body is not valid JSON: {e.Message.Split(" Path:")[0]}{where}.");
+        }
+        catch (ArgumentException e)
+        {
+            // A JsonObject given the same key twice (when the parser itself let it through).
+            throw new FhirException(FhirFailureKind.Invalid, "structure", null, $"The body is not valid FHIR JSON: {e.Message}");
         }
         if (node is not JsonObject resource)
             throw new FhirException(FhirFailureKind.Invalid, "structure", null, "The body must be a JSON object holding one FHIR resource.");

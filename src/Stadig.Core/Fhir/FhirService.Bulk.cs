@@ -19,26 +19,6 @@ public sealed partial class FhirService
     /// <summary>Lines per NDJSON file of an export.</summary>
     public const int ExportFileLines = 10_000;
 
-    /// <summary>Patient/{id}/$everything: the patient and everything in their compartment the caller may see.</summary>
-    public async Task<JsonObject> EverythingAsync(FhirCaller caller, string id, string baseUrl, CancellationToken cancellationToken = default)
-    {
-        caller.Scopes.Demand("Patient", write: false);
-        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
-        var (patientId, stored) = await ResolvePatientAsync(connection, null, id) ?? throw NotFound("Patient", id);
-        RequirePatientContext(caller, "Patient", write: false, id, stored?.Id ?? patientId.ToString());
-        var grant = await checkpoint.ReadAsync(caller.Caller, patientId, "FHIR Patient $everything", cancellationToken);
-        var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw NotFound("Patient", id);
-        var resources = new List<JsonObject> { PatientResource(patient, stored) };
-        foreach (var row in await FhirResourceStore.CompartmentAsync(connection, patientId, null))
-        {
-            if (caller.Scopes.Allows(row.ResourceType, write: false) && grant.Context.MaySee(row.OwningUnit)) resources.Add(FhirJson.Parse(row.Content));
-        }
-        var entries = new JsonArray();
-        foreach (var resource in resources)
-            entries.Add(new JsonObject { ["fullUrl"] = $"{baseUrl}/{FhirJson.String(resource["resourceType"])}/{FhirJson.String(resource["id"])}", ["resource"] = resource, ["search"] = new JsonObject { ["mode"] = "match" } });
-        return new JsonObject { ["resourceType"] = "Bundle", ["type"] = "searchset", ["total"] = resources.Count, ["entry"] = entries };
-    }
-
     /// <summary>
     /// Starts a Bulk Data export (the async pattern: the caller polls the job). Bulk export is a
     /// care provider's act — a move to a successor system, a registry delivery — so it takes an

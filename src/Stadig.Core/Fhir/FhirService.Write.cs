@@ -76,6 +76,10 @@ public sealed partial class FhirService
         var issues = FhirValidator.Validate(resource).Where(i => i.Severity is "error" or "fatal").ToList();
         if (issues.Count > 0)
             throw new FhirException(FhirFailureKind.Invalid, issues.Select(i => i with { Expression = Prefixed(path, i.Expression) }).ToList());
+        // A resource that claims a profile is held to it (R4: 422 for a resource that breaks a profile).
+        var profileIssues = ProfileIssues(resource, onlyErrors: true).ToList();
+        if (profileIssues.Count > 0)
+            throw new FhirException(FhirFailureKind.Unprocessable, profileIssues.Select(i => i with { Expression = Prefixed(path, i.Expression) }).ToList());
         caller.Scopes.Demand(type, write: true);
         var now = clock.GetUtcNow();
 

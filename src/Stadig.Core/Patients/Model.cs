@@ -69,7 +69,11 @@ public sealed class PatientMerge
     public string Reason { get; init; } = "";
 }
 
-/// <summary>What a clinician types to register or update a patient.</summary>
+/// <summary>
+/// What a clinician types to register or update a patient. <see cref="NameUnknown"/>: the sender does
+/// not know the name yet (a newborn, an unconscious patient, a FHIR Patient without one); the registry
+/// then keeps what there is, possibly nothing.
+/// </summary>
 public sealed record PatientDetails(
     string FamilyName,
     string GivenNames,
@@ -81,4 +85,5 @@ public sealed record PatientDetails(
     ProtectedIdentity ProtectedIdentity = ProtectedIdentity.None,
     DateOnly? DeceasedDate = null,
     DateOnly? BirthDate = null,
-    Sex? Sex = null);
+    Sex? Sex = null,
+    bool NameUnknown = false);

@@ -59,7 +59,7 @@ public sealed partial class PatientRegistry(Database database, PatientIdentifier
         string Required(string? value, string field, string label)
         {
             var text = (value ?? "").Trim().Normalize(System.Text.NormalizationForm.FormC);
-            if (text.Length == 0) throw new InvalidInputException(field, $"{label} saknas.");
+            if (text.Length == 0 && !details.NameUnknown) throw new InvalidInputException(field, $"{label} saknas.");
             if (text.Length > MaxNameLength) throw new InvalidInputException(field, $"{label} är längre än {MaxNameLength} tecken.");
             if (text.Any(char.IsControl)) throw new InvalidInputException(field, $"{label} innehåller otillåtna tecken.");
             return text;

@@ -4,6 +4,7 @@ using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Common;
 using Stadig.Fhir.Records;
+using Stadig.Fhir.Store;
 using Stadig.Hl7;
 using Stadig.Hl7.Mllp;
 using Stadig.Storage;
@@ -45,6 +46,15 @@ public sealed record IngestOptions
 
     /// <summary>Called after each staged batch of a large message is committed (message id, batches so far): tests hold or fail a message there.</summary>
     public Func<Guid, int, CancellationToken, Task>? BatchStaged { get; init; }
+
+    /// <summary>
+    /// Called at the start of each message's filing transaction, and just before it commits, with its
+    /// connection: tests count what that transaction sends (it must not grow with the message).
+    /// </summary>
+    public Action<DbConnection>? FilingStarted { get; init; }
+
+    /// <inheritdoc cref="FilingStarted"/>
+    public Action<DbConnection>? FilingFinishing { get; init; }
 }
 
 /// <summary>What became of one received message, and the ACK that answers it.</summary>
@@ -53,9 +63,9 @@ public sealed record IngestOutcome(Guid MessageId, Hl7MessageState State, string
 /// <summary>One patient group of a message, read, and what it is to become: filed on a patient or quarantined.</summary>
 public sealed record GroupDecision(OruGroup Group, IReadOnlyList<OruReport> Reports, PatientMatchResult Match);
 
-/// <summary>A message read before its filing transaction: its patient groups, their rows, and the attempt that staged them (null: not staged).</summary>
+/// <summary>A message read before its filing transaction: its patient groups, their rows, and what staged them (null: not staged).</summary>
 internal sealed record PreparedMessage(IReadOnlyList<(OruGroup Group, IReadOnlyList<OruReport> Reports)> Groups, IReadOnlyList<PlannedReport> Plans,
-    Guid? StagedAttempt);
+    StagedMessage? Staged);
 
 /// <summary>
 /// Takes in ORU^R01 from a lab. A frame holds one message, or a batch (FHS/BHS … BTS/FTS) whose
@@ -200,13 +210,37 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
     private async Task<IngestOutcome> ProcessAsync(Guid id, Hl7Message message, CancellationToken cancellationToken)
     {
         var prepared = await PrepareAsync(id, message, cancellationToken);
-        return await database.InUnscopedTransactionAsync(async (c, t) =>
+        var outcome = await database.InUnscopedTransactionAsync(async (c, t) =>
         {
+            // Synchronous on purpose: whatever a test's hook sets in the async flow stays for the rest of this transaction.
+            _options.FilingStarted?.Invoke(c);
             var outcome = await DecideAndFileAsync(c, t, id, message, prepared);
             // Filed or decided by another attempt: what any attempt staged for this message is no longer needed.
-            if (prepared?.StagedAttempt is not null) await LabResultFiling.ClearStagedAsync(c, t, id);
+            if (prepared?.Staged is not null) await LabResultFiling.ClearStagedAsync(c, t, id);
+            _options.FilingFinishing?.Invoke(c);
             return outcome;
         }, cancellationToken);
+        if (prepared?.Staged is not null) await ClearStagedFhirAsync(id, cancellationToken);
+        return outcome;
+    }
+
+    /// <summary>
+    /// SQLite's writers wait for its one lock by polling with growing sleeps, so batches written back to
+    /// back would leave other connections' messages little chance to get in (their busy timeout then
+    /// runs out and they go unanswered). After each batch the large message leaves the lock free for
+    /// as long as the batch held it (at most a second): the others wait about one batch at most.
+    /// PostgreSQL locks rows, not the database: no pause there.
+    /// </summary>
+    private async Task YieldWriteLockAsync(TimeSpan held, CancellationToken cancellationToken)
+    {
+        if (database.Engine != DatabaseEngine.Sqlite) return;
+        await Task.Delay(held < TimeSpan.FromSeconds(1) ? held : TimeSpan.FromSeconds(1), cancellationToken);
+    }
+
+    /// <summary>Staged FHIR rows of a decided message are many: removed after its decision commits, a staging batch a transaction.</summary>
+    private async Task ClearStagedFhirAsync(Guid id, CancellationToken cancellationToken)
+    {
+        while (await database.InUnscopedTransactionAsync((c, t) => FhirStaging.ClearBatchAsync(c, t, id), cancellationToken)) { }
     }
 
     private static bool IsProductionResult(Hl7Message message) =>
@@ -224,24 +258,39 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
         var prepared = Prepare(message);
         var lines = prepared.Plans.SelectMany(r => r.Lines.Select(l => (r, l))).ToList();
         if (lines.Count <= _options.BatchObservations) return prepared;
+        IReadOnlyDictionary<string, Guid?> orders;
         await using (var c = await database.OpenUnscopedAsync(cancellationToken))
         {
             // A resend of a message already decided is answered from what is stored: nothing to stage.
             var state = await c.QuerySingleAsync<string>("SELECT state FROM hl7_message WHERE id = @id", new { id });
             if (state != nameof(Hl7MessageState.Received)) return null;
+            orders = await LabResultFiling.OrdersAsync(c, null, prepared.Plans);
         }
+        var performer = await database.InUnscopedTransactionAsync((c, t) => LabResultAsFhir.StagingPerformerAsync(c, t, lab.UnitId), cancellationToken);
         var attempt = Guid.CreateVersion7();
         var batches = 0;
         foreach (var batch in lines.Chunk(_options.BatchObservations))
         {
+            var target = new FhirStaging.Target(attempt, id, ++batches);
+            // Mapped and serialized before the transaction: SQLite's write lock is held for the writes only.
+            var fhir = LabResultFiling.PrepareObservations(batch, lab.UnitId, message.SendingFacility, attempt, orders, performer);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             await database.InUnscopedTransactionAsync(async (c, t) =>
             {
-                await LabResultFiling.StageAsync(c, t, batch, id, lab.UnitId, attempt);
+                await LabResultFiling.StageAsync(c, t, batch, lab.UnitId, target, fhir);
                 return 0;
             }, cancellationToken);
-            if (_options.BatchStaged is { } staged) await staged(id, ++batches, cancellationToken);
+            var held = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            if (_options.BatchStaged is { } staged) await staged(id, batches, cancellationToken);
+            await YieldWriteLockAsync(held, cancellationToken);
         }
-        return prepared with { StagedAttempt = attempt };
+        var reports = LabResultFiling.PrepareReports(prepared.Plans, lab.UnitId, message.SendingFacility, attempt, orders, performer);
+        await database.InUnscopedTransactionAsync(async (c, t) =>
+        {
+            await FhirStaging.StageAsync(c, t, new FhirStaging.Target(attempt, id, batches + 1), reports);
+            return 0;
+        }, cancellationToken);
+        return prepared with { Staged = new StagedMessage(attempt, orders) };
     }
 
     private PreparedMessage Prepare(Hl7Message message)
@@ -303,7 +352,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             var reports = perPatient.SelectMany(d => d.Reports).ToList();
             await MarkOrdersResultedAsync(c, t, reports);
             var groups = perPatient.Select(d => d.Group.Number).ToHashSet();
-            await LabResultFiling.FileAsync(c, t, id, prepared.Plans.Where(p => groups.Contains(p.Group)).ToList(), patientId, lab.UnitId, now, prepared.StagedAttempt);
+            await LabResultFiling.FileAsync(c, t, id, prepared.Plans.Where(p => groups.Contains(p.Group)).ToList(), patientId, lab.UnitId, now, prepared.Staged);
             // The lab integration files without a care relation, so it does not go through
             // PatientCheckpoint.WriteAsync (which requires one): the lab is the source of the data, not a
             // reader of the record, and a result must reach the patient whoever treats them. It is
@@ -387,7 +436,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
     /// </summary>
     internal static Task FileAsync(DbConnection c, DbTransaction t, Guid messageId, IReadOnlyList<OruReport> reports, Guid patientId, Guid unitId,
         DateTimeOffset now, DateTimeOffset? sentAt) =>
-        LabResultFiling.FileAsync(c, t, messageId, LabResultFiling.Plan(0, reports, now, sentAt), patientId, unitId, now, stagedAttempt: null);
+        LabResultFiling.FileAsync(c, t, messageId, LabResultFiling.Plan(0, reports, now, sentAt), patientId, unitId, now, staged: null);
 
     private async Task<IngestOutcome> FinishAsync(DbConnection c, DbTransaction t, Guid id, Hl7Message message, Hl7MessageState state, string code,
         DateTimeOffset now, string? errorCode = null, string? errorText = null, string? reason = null)
@@ -413,7 +462,7 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             Hl7FieldException e => (Hl7ErrorCode.DataTypeError, e.Message),
             _ => (Hl7ErrorCode.ApplicationInternalError, $"Meddelandet kunde inte tas emot ({failure.GetType().Name}){Locate(message)}."),
         };
-        return await database.InUnscopedTransactionAsync(async (c, t) =>
+        var outcome = await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             // A fault mid-staging leaves batches behind: a rejected message files nothing.
             await LabResultFiling.ClearStagedAsync(c, t, id);
@@ -425,6 +474,8 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
             }
             return await FinishAsync(c, t, id, message, Hl7MessageState.Rejected, AckCode.Error, clock.GetUtcNow(), code, text);
         }, cancellationToken);
+        await ClearStagedFhirAsync(id, cancellationToken);
+        return outcome;
     }
 
     /// <summary>Which order or observation segment a reading fault comes from, found by reading them one at a time.</summary>

@@ -14,6 +14,9 @@ internal sealed record PlannedReport(Guid Id, int Group, OruReport Report, IRead
 /// <summary>One OBX as it will be stored.</summary>
 internal sealed record PlannedLine(Guid Id, OruObservation Observation, DateTimeOffset ObservedAt);
 
+/// <summary>A message whose lines and FHIR resources were staged by <paramref name="Attempt"/>, with the Stadig orders its FHIR names (placer → order id, null: none).</summary>
+internal sealed record StagedMessage(Guid Attempt, IReadOnlyDictionary<string, Guid?> Orders);
+
 /// <summary>
 /// Writes the reports and result lines of a message for one patient. The cost of filing is the
 /// number of statements, not their size, so lines go a hundred to a statement, what a line
@@ -43,14 +46,13 @@ internal static class LabResultFiling
     /// transaction fails); otherwise they are inserted here.
     /// </summary>
     public static async Task FileAsync(DbConnection c, DbTransaction t, Guid messageId, IReadOnlyList<PlannedReport> reports, Guid patientId, Guid unitId,
-        DateTimeOffset now, Guid? stagedAttempt)
+        DateTimeOffset now, StagedMessage? staged)
     {
+        var stagedAttempt = staged?.Attempt;
         foreach (var planned in reports)
         {
             var report = planned.Report;
-            var narrative = report.Observations.All(o => o.ValueType is "TX" or "FT")
-                ? string.Join('\n', report.Observations.Select(o => o.ValueText ?? ""))
-                : null;
+            var narrative = Narrative(report);
             await c.ExecuteAsync(
                 """
                 INSERT INTO diagnostic_report (id, patient_id, unit_id, message_id, placer_order_number, filler_order_number, service_code,
@@ -81,14 +83,89 @@ internal static class LabResultFiling
         {
             await InsertAsync(c, t, "lab_result (patient_id, ", staged: false, patientId, lines, messageId, unitId);
         }
-        await SupersedeAsync(c, t, messageId, reports, patientId);
-        await LabResultAsFhir.PublishFiledAsync(c, t, messageId, patientId, now);
+        var superseded = await SupersedeAsync(c, t, messageId, reports, patientId);
+        // Staged resources assumed new Observations and the orders as they were: a correction, or an order
+        // placed or removed meanwhile, is published the old way (correct, only not as short).
+        if (staged is not null && superseded == 0 && SameOrders(staged.Orders, await OrdersAsync(c, t, reports)))
+            await FileStagedFhirAsync(c, t, messageId, reports, patientId, now, staged);
+        else
+            await LabResultAsFhir.PublishFiledAsync(c, t, messageId, patientId, now);
     }
 
-    /// <summary>Writes lines of a message, not yet bound to a patient, where no reader of the record looks.</summary>
-    public static Task StageAsync(DbConnection c, DbTransaction t, IReadOnlyList<(PlannedReport Report, PlannedLine Line)> lines, Guid messageId,
-        Guid unitId, Guid attempt) =>
-        InsertAsync(c, t, "lab_result_staging (attempt_id, patient_group, ", staged: true, attempt, lines, messageId, unitId);
+    private static async Task FileStagedFhirAsync(DbConnection c, DbTransaction t, Guid messageId, IReadOnlyList<PlannedReport> reports, Guid patientId,
+        DateTimeOffset now, StagedMessage staged)
+    {
+        var reference = await Fhir.Records.FhirRecordPublisher.PatientReferenceAsync(c, t, patientId);
+        var filed = 0;
+        foreach (var group in reports.Select(r => r.Group).Distinct())
+            filed += await Fhir.Store.FhirStaging.FileAsync(c, t, messageId, staged.Attempt, group, patientId, reference, now);
+        var expected = reports.Sum(r => 1 + r.Lines.Count(l => l.Observation.Attachment?.ContentType is null));
+        if (filed != expected) throw new InvalidOperationException($"{filed} of {expected} staged FHIR resources were found.");
+        var orders = reports.Select(r => r.Report.PlacerOrderNumber).OfType<string>()
+            .Select(p => staged.Orders.GetValueOrDefault(p)).OfType<Guid>();
+        await LabResultAsFhir.PublishOrdersAsync(c, t, orders, now);
+    }
+
+    /// <summary>The Stadig orders the reports name, by placer order number (null where no such order exists).</summary>
+    public static async Task<IReadOnlyDictionary<string, Guid?>> OrdersAsync(DbConnection c, DbTransaction? t, IEnumerable<PlannedReport> reports)
+    {
+        var orders = new Dictionary<string, Guid?>(StringComparer.Ordinal);
+        foreach (var placer in reports.Select(r => r.Report.PlacerOrderNumber).OfType<string>()
+                     .Where(p => p.StartsWith(Orders.LabOrders.PlacerPrefix, StringComparison.Ordinal)).Distinct())
+            orders[placer] = await c.QuerySingleOrDefaultAsync<Guid?>("SELECT id FROM lab_order WHERE placer_order_number = @placer", new { placer }, t);
+        return orders;
+    }
+
+    private static bool SameOrders(IReadOnlyDictionary<string, Guid?> staged, IReadOnlyDictionary<string, Guid?> now) =>
+        now.All(o => staged.TryGetValue(o.Key, out var id) && id == o.Value);
+
+    /// <summary>A report of text lines only is a narrative, kept as the report's text.</summary>
+    private static string? Narrative(OruReport report) =>
+        report.Observations.All(o => o.ValueType is "TX" or "FT") ? string.Join('\n', report.Observations.Select(o => o.ValueText ?? "")) : null;
+
+    /// <summary>A line as <see cref="ResultLineRows"/> will read it once filed, its patient not yet known.</summary>
+    private static ResultLineRow Row(PlannedReport report, PlannedLine line, Guid unitId, string? sendingFacility)
+    {
+        var o = line.Observation;
+        return new ResultLineRow
+        {
+            Id = line.Id, UnitId = unitId, AnalysisCode = o.Code, AnalysisName = o.Name, ValueNumeric = o.ValueNumeric, ValueText = o.ValueText, Unit = o.Unit,
+            ReferenceLow = o.ReferenceLow, ReferenceHigh = o.ReferenceHigh, ReferenceRange = o.ReferenceRange, AbnormalFlag = o.AbnormalFlag, Status = o.Status,
+            ObservedAt = line.ObservedAt, ReportId = report.Id, FillerOrderNumber = report.Report.FillerOrderNumber, ValueType = o.ValueType,
+            SendingFacility = sendingFacility, Comment = o.Comment, ReportComment = report.Report.Comment,
+            AttachmentType = o.Attachment?.ContentType, AttachmentData = o.Attachment?.Data,
+        };
+    }
+
+    private static Guid? OrderOf(PlannedReport report, IReadOnlyDictionary<string, Guid?> orders) =>
+        report.Report.PlacerOrderNumber is { } placer ? orders.GetValueOrDefault(placer) : null;
+
+    /// <summary>The Observations of lines to be staged, mapped before the transaction that stages them.</summary>
+    public static Fhir.Store.FhirStaging.Prepared PrepareObservations(IReadOnlyList<(PlannedReport Report, PlannedLine Line)> lines, Guid unitId,
+        string? sendingFacility, Guid attempt, IReadOnlyDictionary<string, Guid?> orders, System.Text.Json.Nodes.JsonObject? performer) =>
+        LabResultAsFhir.StagedObservations(attempt,
+            lines.Select(l => new LabResultAsFhir.StagedLine(l.Report.Group, Row(l.Report, l.Line, unitId, sendingFacility), OrderOf(l.Report, orders))).ToList(),
+            performer);
+
+    /// <summary>The DiagnosticReports of a message, mapped before the transaction that stages them.</summary>
+    public static Fhir.Store.FhirStaging.Prepared PrepareReports(IReadOnlyList<PlannedReport> reports, Guid unitId, string? sendingFacility, Guid attempt,
+        IReadOnlyDictionary<string, Guid?> orders, System.Text.Json.Nodes.JsonObject? performer) =>
+        LabResultAsFhir.StagedReports(attempt, reports.Select(r => new LabResultAsFhir.StagedReport(r.Group,
+            new LabResultAsFhir.ReportRow
+            {
+                Id = r.Id, UnitId = unitId, PlacerOrderNumber = r.Report.PlacerOrderNumber, FillerOrderNumber = r.Report.FillerOrderNumber,
+                ServiceCode = r.Report.ServiceCode, ServiceName = r.Report.ServiceName, Status = r.Report.Status, ReportText = Narrative(r.Report),
+                ObservedAt = r.Report.ObservedAt, CreatedAt = Fhir.Store.FhirStaging.Placeholder, SendingFacility = sendingFacility, Comment = r.Report.Comment,
+            },
+            r.Lines.Select(l => Row(r, l, unitId, sendingFacility)).ToList(), OrderOf(r, orders))).ToList(), performer);
+
+    /// <summary>Writes lines of a message, not yet bound to a patient, and their prepared FHIR where no reader of the record or of FHIR looks.</summary>
+    public static async Task StageAsync(DbConnection c, DbTransaction t, IReadOnlyList<(PlannedReport Report, PlannedLine Line)> lines, Guid unitId,
+        Fhir.Store.FhirStaging.Target target, Fhir.Store.FhirStaging.Prepared fhir)
+    {
+        await InsertAsync(c, t, "lab_result_staging (attempt_id, patient_group, ", staged: true, target.Attempt, lines, target.MessageId, unitId);
+        await Fhir.Store.FhirStaging.StageAsync(c, t, target, fhir);
+    }
 
     /// <summary>Removes what any attempt staged for a message (once it is filed or rejected; also what a crashed attempt left).</summary>
     public static Task ClearStagedAsync(DbConnection c, DbTransaction t, Guid messageId) =>
@@ -122,9 +199,10 @@ internal static class LabResultFiling
     /// the still current line of another message with the same patient, filler order number and code;
     /// the earlier row stays, pointing at its successor, the first line of this message with that code.
     /// </summary>
-    private static async Task SupersedeAsync(DbConnection c, DbTransaction t, Guid messageId, IReadOnlyList<PlannedReport> reports, Guid patientId)
+    private static async Task<int> SupersedeAsync(DbConnection c, DbTransaction t, Guid messageId, IReadOnlyList<PlannedReport> reports, Guid patientId)
     {
         var engine = FhirSqlValues.EngineOf(c);
+        var count = 0;
         foreach (var byFiller in reports.Where(r => r.Report.FillerOrderNumber is not null).GroupBy(r => r.Report.FillerOrderNumber!))
         {
             var successors = new Dictionary<string, Guid>(StringComparer.Ordinal);
@@ -143,9 +221,10 @@ internal static class LabResultFiling
                     parameters.AddGuid(engine, "successor", superseded.Key);
                     for (var i = 0; i < chunk.Length; i++) parameters.AddGuid(engine, $"id{i}", chunk[i].Id);
                     var ids = string.Join(", ", chunk.Select((_, i) => $"@id{i}"));
-                    await c.ExecuteAsync($"UPDATE lab_result SET superseded_by = @successor WHERE id IN ({ids})", parameters, t);
+                    count += await c.ExecuteAsync($"UPDATE lab_result SET superseded_by = @successor WHERE id IN ({ids})", parameters, t);
                 }
             }
         }
+        return count;
     }
 }

@@ -31,7 +31,8 @@ public static class FhirBulkEndpoints
     }
 
     private static async Task<IResult> EverythingAsync(string id, HttpContext http, FhirService service, CallerAccessor callers, CancellationToken ct) =>
-        FhirEndpoints.Resource(await service.EverythingAsync(await FhirEndpoints.CallerAsync(http, callers, ct), id, FhirEndpoints.BaseUrl(http), ct));
+        FhirEndpoints.Resource(await service.EverythingAsync(await FhirEndpoints.CallerAsync(http, callers, ct), id, FhirEndpoints.BaseUrl(http),
+            http.Request.Query.SelectMany(q => q.Value.Select(v => KeyValuePair.Create(q.Key, v ?? ""))).ToList(), ct));
 
     private static async Task<IResult> KickOffAsync(HttpContext http, FhirService service, CallerAccessor callers, IHostApplicationLifetime lifetime,
         string level, Guid? unit, CancellationToken ct)

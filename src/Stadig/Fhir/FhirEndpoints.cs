@@ -17,17 +17,20 @@ public static class FhirEndpoints
 
     public static void MapFhirEndpoints(this WebApplication app)
     {
-        var fhir = app.MapGroup("/fhir").DisableAntiforgery().AddEndpointFilter(AnswerFailuresAsOperationOutcome);
+        var fhir = app.MapGroup("/fhir").DisableAntiforgery().AddEndpointFilter(AnswerFailuresAsOperationOutcome).AddEndpointFilter(OnlyJson);
         fhir.MapGet("/metadata", (HttpContext http) => Resource(FhirCapability.Statement(BaseUrl(http)))).AllowAnonymous();
         // A transaction is one all-or-nothing write that may hold thousands of entries: not a screen's deadline.
         fhir.MapPost("/", BundleAsync).WithRequestTimeout(Hosting.StadigServices.BulkWriteTimeout);
         fhir.MapGet("/{type}", SearchAsync);
         fhir.MapPost("/{type}/_search", SearchByPostAsync);
         fhir.MapPost("/{type}", CreateAsync);
+        fhir.MapPost("/{type}/$validate", ValidateAsync);
+        fhir.MapPost("/{type}/{id}/$validate", ValidateAsync);
         fhir.MapGet("/{type}/_history", TypeHistoryAsync);
         fhir.MapGet("/{type}/{id}", ReadAsync);
         fhir.MapPut("/{type}/{id}", UpdateAsync);
         fhir.MapDelete("/{type}/{id}", DeleteAsync);
+        fhir.MapPatch("/{type}/{id}", PatchAsync);
         fhir.MapGet("/{type}/{id}/_history", HistoryAsync);
         fhir.MapGet("/{type}/{id}/_history/{version}", VReadAsync);
         FhirBulkEndpoints.Map(fhir);
@@ -49,6 +52,30 @@ public static class FhirEndpoints
             return Outcome(Hosting.ProblemMapping.FhirStatusOf(failure), translated.Issues);
         }
     }
+
+    /// <summary>
+    /// Stadig speaks FHIR JSON only: a client that accepts nothing else (Accept: application/fhir+xml,
+    /// _format=xml) is told so with 406, before anything is done, rather than handed JSON it cannot read.
+    /// </summary>
+    private static ValueTask<object?> OnlyJson(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var request = context.HttpContext.Request;
+        var format = request.Query["_format"].ToString();
+        if (format.Length > 0 && !IsJson(format))
+            return ValueTask.FromResult<object?>(NotAcceptable($"_format={format}"));
+        var accept = request.Headers.Accept.ToString();
+        if (accept.Length > 0 && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var types)
+            && !types.Any(t => t.Quality is not 0 && (t.MediaType.Value is "*/*" or "application/*" || IsJson(t.MediaType.Value ?? ""))))
+            return ValueTask.FromResult<object?>(NotAcceptable($"Accept: {accept}"));
+        return next(context);
+    }
+
+    private static bool IsJson(string format) =>
+        format is "json" or "ndjson" || format.Contains("json", StringComparison.OrdinalIgnoreCase);
+
+    private static IResult NotAcceptable(string asked) =>
+        Outcome(StatusCodes.Status406NotAcceptable, [FhirIssue.Error("not-supported", null,
+            $"Stadig's FHIR API answers in {FhirJson.MediaType} only, and the request ({asked}) does not accept it.")]);
 
     internal static IResult Outcome(int status, IEnumerable<FhirIssue> issues) =>
         Resource(FhirBundles.OperationOutcome(issues), status);
@@ -78,7 +105,7 @@ public static class FhirEndpoints
         var contentType = http.Request.ContentType ?? "";
         if (contentType.Length > 0 && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
             throw new FhirException(FhirFailureKind.UnsupportedFormat, "not-supported", null, $"Stadig's FHIR API takes {FhirJson.MediaType}, not {contentType}.");
-        using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+        using var reader = new StreamReader(http.Request.Body, FhirJson.StrictUtf8);
         var buffer = new char[81920];
         var text = new StringBuilder();
         int read;
@@ -94,6 +121,11 @@ public static class FhirEndpoints
         {
             throw TooLarge();
         }
+        catch (DecoderFallbackException e)
+        {
+            throw new FhirException(FhirFailureKind.Invalid, "structure", null,
+                $"The body is not valid UTF-8 (FHIR JSON is UTF-8): bytes {Convert.ToHexString(e.BytesUnknown ?? [])} near character {text.Length + Math.Max(e.Index, 0)}.");
+        }
         return FhirJson.ParseResource(text.ToString());
     }
 
@@ -102,13 +134,76 @@ public static class FhirEndpoints
 
     private static async Task<IResult> ReadAsync(string type, string id, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
     {
+        var (summary, elements) = SubsetOf(http.Request.Query.SelectMany(q => q.Value.Select(v => KeyValuePair.Create(q.Key, v ?? ""))));
         var (resource, stored) = await fhir.ReadStoredAsync(await CallerAsync(http, callers, ct), type, id, ct);
-        if (resource is not null) return WithVersionHeaders(http, resource, Resource(resource));
+        if (resource is not null) return WithVersionHeaders(http, resource, Resource(FhirSubset.Apply(resource, summary, elements)));
+        if (FhirSubset.Subsets(summary, elements))
+        {
+            var parsed = FhirJson.Parse(stored!.Content);
+            return WithVersionHeaders(http, parsed, Resource(FhirSubset.Apply(parsed, summary, elements)));
+        }
         // The stored bytes are the answer: they were written by the same serialiser, in the same order.
         http.Response.Headers.ETag = FhirBundles.ETag(stored!.VersionId);
         http.Response.Headers.LastModified = stored.LastUpdated.ToString("R");
         return Results.Text(stored.Content, FhirJson.MediaType + "; charset=utf-8", Encoding.UTF8);
     }
+
+    /// <summary>_summary and _elements of a read or search; a _summary R4 does not define is refused.</summary>
+    private static (string? Summary, IReadOnlyList<string> Elements) SubsetOf(IEnumerable<KeyValuePair<string, string>> parameters)
+    {
+        string? summary = null;
+        var elements = new List<string>();
+        foreach (var (key, value) in parameters)
+        {
+            if (key == "_summary") summary = FhirSubset.ParseSummary(value);
+            else if (key == "_elements") elements.AddRange(value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+        return (summary, elements);
+    }
+
+    /// <summary>The matches of a searchset cut to _summary/_elements (included resources are whole: the client asked for them by name).</summary>
+    private static JsonObject Subsetted(JsonObject bundle, IEnumerable<KeyValuePair<string, string>> parameters)
+    {
+        var (summary, elements) = SubsetOf(parameters);
+        if (!FhirSubset.Subsets(summary, elements) || bundle["entry"] is not JsonArray entries) return bundle;
+        foreach (var entry in entries.OfType<JsonObject>())
+        {
+            if (FhirJson.String(entry["search"]?["mode"]) == "match" && entry["resource"] is JsonObject resource)
+                entry["resource"] = FhirSubset.Apply(resource, summary, elements);
+        }
+        return bundle;
+    }
+
+    /// <summary>
+    /// $validate (R4 OperationDefinition Resource-validate): the body is the resource, or a Parameters
+    /// with it in "resource" (and optionally "profile"). The answer is always an OperationOutcome with
+    /// what Stadig's validator and, for a claimed or named profile, the profile validator find.
+    /// Nothing is stored.
+    /// </summary>
+    private static async Task<IResult> ValidateAsync(string type, string? id, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
+    {
+        var body = await BodyAsync(http, ct);
+        var profile = http.Request.Query["profile"].ToString() is { Length: > 0 } asked ? asked : null;
+        if (FhirJson.String(body["resourceType"]) == "Parameters" && body["parameter"] is JsonArray parameters)
+        {
+            foreach (var parameter in parameters.OfType<JsonObject>())
+            {
+                if (FhirJson.String(parameter["name"]) == "profile") profile = FhirJson.String(parameter["valueUri"]) ?? FhirJson.String(parameter["valueCanonical"]);
+            }
+            body = parameters.OfType<JsonObject>().FirstOrDefault(p => FhirJson.String(p["name"]) == "resource")?["resource"] as JsonObject
+                ?? throw new FhirException(FhirFailureKind.Invalid, "required", "Parameters.parameter", "$validate takes the resource in a parameter named 'resource'.");
+        }
+        if (FhirJson.String(body["resourceType"]) != type)
+            throw new FhirException(FhirFailureKind.Invalid, "invalid", "resourceType", $"The body is a {FhirJson.String(body["resourceType"])}, but the URL names {type}.");
+        await CallerAsync(http, callers, ct);
+        var issues = fhir.Validate(body, profile);
+        return Resource(FhirBundles.OperationOutcome(issues.Count > 0 ? issues
+            : [new FhirIssue("information", "informational", null, "No problems found.")]));
+    }
+
+    private static Task<IResult> PatchAsync(string type, string id) =>
+        throw new FhirException(FhirFailureKind.NotAllowed, "not-supported", null,
+            $"Stadig does not do PATCH on {type}: read the resource, change it and send it back whole with PUT (If-Match with the version read).");
 
     private static async Task<IResult> VReadAsync(string type, string id, string version, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
     {
@@ -161,16 +256,18 @@ public static class FhirEndpoints
     private static async Task<IResult> DeleteAsync(string type, string id, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct) =>
         Written(http, await fhir.DeleteAsync(await CallerAsync(http, callers, ct), type, id, ct));
 
-    private static async Task<IResult> SearchAsync(string type, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct) =>
-        Resource(await fhir.SearchAsync(await CallerAsync(http, callers, ct), type, http.Request.Query.SelectMany(q => q.Value.Select(v => KeyValuePair.Create(q.Key, v ?? ""))).ToList(),
-            Strict(http), BaseUrl(http), ct));
+    private static async Task<IResult> SearchAsync(string type, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
+    {
+        var parameters = http.Request.Query.SelectMany(q => q.Value.Select(v => KeyValuePair.Create(q.Key, v ?? ""))).ToList();
+        return Resource(Subsetted(await fhir.SearchAsync(await CallerAsync(http, callers, ct), type, parameters, Strict(http), BaseUrl(http), ct), parameters));
+    }
 
     private static async Task<IResult> SearchByPostAsync(string type, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
     {
         var form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(ct) : null;
         var parameters = http.Request.Query.SelectMany(q => q.Value.Select(v => KeyValuePair.Create(q.Key, v ?? "")))
             .Concat(form?.SelectMany(f => f.Value.Select(v => KeyValuePair.Create(f.Key, v ?? ""))) ?? []).ToList();
-        return Resource(await fhir.SearchAsync(await CallerAsync(http, callers, ct), type, parameters, Strict(http), BaseUrl(http), ct));
+        return Resource(Subsetted(await fhir.SearchAsync(await CallerAsync(http, callers, ct), type, parameters, Strict(http), BaseUrl(http), ct), parameters));
     }
 
     /// <summary>Prefer: handling=strict makes an unknown search parameter an error; lenient (the default) ignores it and says so.</summary>

@@ -28,6 +28,12 @@ public static class StadigCommandLine
           fhir-publish          Publish every chart record (warnings, problems, encounters, signed
                                 notes, consents) as FHIR resources: for data from before records were
                                 published, or loaded directly. Safe to re-run; publishes only changes.
+          medication-import --file <catalogue.csv>
+                                Load a medicinal product catalogue file (semicolon-separated, UTF-8,
+                                header npl_id;name;substances;strength;dose_form;route;atc_code;
+                                max_daily_dose;high_risk). The whole file is checked first: any error,
+                                named by line and column, and nothing is imported. Products are added
+                                or updated by NPL id (else name, strength and form); safe to re-run.
           --help                Show this text.
 
         Options (also settable in appsettings.json under "Stadig", or as environment variables Stadig__Key):
@@ -54,6 +60,7 @@ public static class StadigCommandLine
                 "seed" => await SeedAsync(rest),
                 "verify" => await VerifyAsync(rest),
                 "fhir-publish" => await FhirPublishAsync(rest),
+                "medication-import" => await MedicationImportAsync(rest),
                 _ => Fail($"Unknown verb '{verb}'. Run 'stadig --help' for the list."),
             };
         }
@@ -90,6 +97,8 @@ public static class StadigCommandLine
         var (options, _) = StadigHost.ReadOptions(args);
         var database = Storage.Database.FromConnectionString(options.Database);
         var applied = await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
+        if (await StadigHost.GuardDatabaseAsync(options, () => new Medication.ProductCatalogue(database, TimeProvider.System).SeedIfEmptyAsync()))
+            Console.WriteLine("The medicinal product catalogue was empty: the starter catalogue is loaded.");
         Console.WriteLine(applied.Count == 0
             ? $"The database is up to date (version {Migrator.LatestVersion(database.Engine)})."
             : $"Applied {applied.Count} migration(s): {string.Join(", ", applied.Select(m => m.Name))}.");
@@ -143,6 +152,24 @@ public static class StadigCommandLine
         var result = await StadigHost.GuardDatabaseAsync(options, () =>
             Fhir.Records.FhirRecordBackfill.RunAsync(database, TimeProvider.System, new ConsoleLines(), Fhir.Records.FhirRecordBackfill.BatchSize, CancellationToken.None));
         Console.WriteLine($"Published {result.Published} of {result.Read} chart records as FHIR resources (the rest were already up to date).");
+        return 0;
+    }
+
+    private static async Task<int> MedicationImportAsync(string[] args)
+    {
+        var i = Array.IndexOf(args, "--file");
+        var path = i >= 0 && i + 1 < args.Length ? args[i + 1] : throw new StartupException("medication-import needs --file <catalogue.csv>.");
+        if (!File.Exists(path)) throw new StartupException($"No such file: {path}");
+        var (options, _) = StadigHost.ReadOptions(args, allowExtra: ["--file"]);
+        var database = Storage.Database.FromConnectionString(options.Database);
+        await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
+        IReadOnlyList<Medication.CatalogueLine> lines;
+        using (var reader = new StreamReader(path, System.Text.Encoding.UTF8))
+            lines = Medication.CatalogueFile.Read(reader);
+        Console.WriteLine($"{path}: {lines.Count} products, all lines valid.");
+        var result = await StadigHost.GuardDatabaseAsync(options, () =>
+            new Medication.ProductCatalogue(database, TimeProvider.System).ImportAsync(lines, new ConsoleLines(), CancellationToken.None));
+        Console.WriteLine($"Imported: {result.Added} added, {result.Updated} updated, {result.Unchanged} unchanged.");
         return 0;
     }
 

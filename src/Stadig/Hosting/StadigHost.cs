@@ -102,6 +102,9 @@ public static class StadigHost
                 throw new StartupException($"The database schema lacks migration {string.Join(", ", pending.Select(m => m.Version))}, which this Stadig needs. Run 'stadig migrate'.");
         }
 
+        // A new installation can prescribe at once: the starter catalogue, until the region imports its own.
+        await services.GetRequiredService<Medication.ProductCatalogue>().SeedIfEmptyAsync();
+
         // Bulk exports and imports run in the process: the ones this node was running when it stopped are over.
         await services.GetRequiredService<Stadig.Fhir.FhirService>().FailInterruptedExportsAsync(options.NodeName);
         await services.GetRequiredService<Stadig.Fhir.FhirService>().FailInterruptedImportsAsync(options.NodeName);

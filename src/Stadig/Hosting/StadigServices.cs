@@ -61,6 +61,7 @@ public static class StadigServices
         });
         services.AddSingleton<Stadig.Audit.AuditLog>();
         services.AddSingleton<Stadig.Audit.AuditVerifier>();
+        services.AddSingleton<Stadig.Medication.ProductCatalogue>();
         services.AddSingleton<Stadig.Audit.AuditCheckpoints>();
         services.AddHostedService<Stadig.Audit.AuditCheckpointService>();
         services.AddSingleton(options.Audit);
@@ -101,6 +102,7 @@ public static class StadigServices
         services.AddSingleton(options.WarmUp);
         services.AddSingleton<WarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<WarmUp>());
+        services.AddHostedService<Stadig.Fhir.FhirProfileWarmUp>();
         services.AddHttpContextAccessor();
 
         AddForwardedHeaders(services, options);

@@ -41,15 +41,8 @@ public static class FhirPatientMapping
             }
         }
 
-        var name = OfficialName(patient);
-        var family = name is null ? null : FhirJson.String(name["family"]);
-        var given = name?["given"] is JsonArray givens ? string.Join(' ', givens.Select(FhirJson.String).Where(g => g is not null)) : null;
-        if (string.IsNullOrWhiteSpace(family))
-            throw new FhirException(FhirFailureKind.Unprocessable, "required", "Patient.name.family",
-                "Stadig registers a patient with a family name: Patient.name (use official, or the first) needs family.");
-        if (string.IsNullOrWhiteSpace(given))
-            throw new FhirException(FhirFailureKind.Unprocessable, "required", "Patient.name.given",
-                "Stadig registers a patient with a given name: Patient.name (use official, or the first) needs given.");
+        // R4 requires no name: a newborn or an unconscious patient has none yet, and a name may be text alone.
+        var (family, given) = RegistryName(patient);
 
         // The registry holds a Swedish address (five-digit postnummer); an address abroad stays in the stored resource only.
         var address = patient["address"] is JsonArray addresses ? addresses.OfType<JsonObject>().FirstOrDefault(IsSwedish) : null;
@@ -68,7 +61,7 @@ public static class FhirPatientMapping
         }
 
         return new RegistryPart(identifier, new PatientDetails(
-            FamilyName: family!, GivenNames: given!, AddressLine: NullIfEmpty(line), PostalCode: FhirJson.String(address?["postalCode"]),
+            FamilyName: family, GivenNames: given, NameUnknown: family.Length == 0 || given.Length == 0, AddressLine: NullIfEmpty(line), PostalCode: FhirJson.String(address?["postalCode"]),
             City: FhirJson.String(address?["city"]), Phone: phone, Email: email,
             ProtectedIdentity: ProtectedIdentityOf(patient), DeceasedDate: DateOf(patient["deceasedDateTime"]),
             BirthDate: DateOf(patient["birthDate"]), Sex: SexOf(FhirJson.String(patient["gender"]))));
@@ -88,23 +81,26 @@ public static class FhirPatientMapping
             ?? new JsonObject { ["system"] = SystemOf(patient.IdentifierKind), ["value"] = patient.Identifier };
         resource["identifier"] = new JsonArray([swedish, .. others]);
 
+        // The name is written over the stored one only when the registry's differs from what that one
+        // gives: a name sent as text alone, or no name, comes back as it was sent.
         var names = resource["name"] as JsonArray;
         var name = stored is null ? null : OfficialName(resource);
-        var storedGiven = name?["given"] is JsonArray g ? string.Join(' ', g.Select(FhirJson.String)) : null;
-        if (name is null || FhirJson.String(name["family"]) != patient.FamilyName || storedGiven != patient.GivenNames)
+        var registryHasName = patient.FamilyName.Length > 0 || patient.GivenNames.Length > 0;
+        if (registryHasName && (stored is null || RegistryName(resource) != (patient.FamilyName, patient.GivenNames)))
         {
-            var official = new JsonObject
-            {
-                ["use"] = "official",
-                ["family"] = patient.FamilyName,
-                ["given"] = new JsonArray(patient.GivenNames.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(n => (JsonNode?)JsonValue.Create(n)).ToArray()),
-            };
+            var official = new JsonObject { ["use"] = "official" };
+            if (patient.FamilyName.Length > 0) official["family"] = patient.FamilyName;
+            if (patient.GivenNames.Length > 0)
+                official["given"] = new JsonArray(patient.GivenNames.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(n => (JsonNode?)JsonValue.Create(n)).ToArray());
             if (names is null || name is null) resource["name"] = new JsonArray(official);
             else names[names.IndexOf(name)] = official;
         }
 
+        // A sex the registry does not know is not invented as gender "unknown"; one it knows (from the
+        // identity number, or set in Stadig) is written.
         var gender = patient.Sex switch { Sex.Female => "female", Sex.Male => "male", _ => "unknown" };
-        if (FhirJson.String(resource["gender"]) != gender && !(patient.Sex == Sex.Unknown && FhirJson.String(resource["gender"]) == "other"))
+        var storedGender = FhirJson.String(resource["gender"]);
+        if (patient.Sex == Sex.Unknown ? storedGender is "male" or "female" : storedGender != gender)
             resource["gender"] = gender;
         var birthDate = patient.BirthDate?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         if (birthDate is not null && FhirJson.String(resource["birthDate"]) != birthDate) resource["birthDate"] = birthDate;
@@ -162,6 +158,23 @@ public static class FhirPatientMapping
         return (country is null || country.Equals("SE", StringComparison.OrdinalIgnoreCase) || country.Equals("Sverige", StringComparison.OrdinalIgnoreCase)
                 || country.Equals("Sweden", StringComparison.OrdinalIgnoreCase))
             && (postalCode is null || postalCode.Length == 5 && postalCode.All(char.IsAsciiDigit));
+    }
+
+    /// <summary>
+    /// The registry's family and given names from the official (or first) name: its parts, or when it
+    /// has only text, the last word of the text as family name and the rest as given names. Empty when
+    /// there is no name.
+    /// </summary>
+    private static (string Family, string Given) RegistryName(JsonObject patient)
+    {
+        var name = OfficialName(patient);
+        if (name is null) return ("", "");
+        var family = (FhirJson.String(name["family"]) ?? "").Trim().Normalize(System.Text.NormalizationForm.FormC);
+        var given = name["given"] is JsonArray givens ? string.Join(' ', givens.Select(FhirJson.String).Where(g => !string.IsNullOrWhiteSpace(g)).Select(g => g!.Trim())) : "";
+        given = given.Normalize(System.Text.NormalizationForm.FormC);
+        if (family.Length > 0 || given.Length > 0) return (family, given);
+        var words = (FhirJson.String(name["text"]) ?? "").Normalize(System.Text.NormalizationForm.FormC).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        return words.Length == 0 ? ("", "") : (words[^1], string.Join(' ', words[..^1]));
     }
 
     private static JsonObject? OfficialName(JsonObject patient) =>

@@ -73,7 +73,7 @@ public static class FhirRecordPublisher
         foreach (var (resource, id, patientId, unitId) in oneByOne) await PublishAsync(connection, transaction, resource, id, patientId, unitId, now);
     }
 
-    private static JsonObject Tagged(JsonObject resource, string id)
+    internal static JsonObject Tagged(JsonObject resource, string id)
     {
         var meta = resource["meta"] as JsonObject ?? new JsonObject();
         resource.Remove("meta");

@@ -259,6 +259,18 @@ public static partial class LabResultAsFhir
 
     // ---- Publishing -------------------------------------------------------------------------
 
+    /// <summary>The lab unit that filed a result as its performer, when the unit is published as an Organization.</summary>
+    private static async Task<JsonObject?> PerformerOfAsync(DbConnection connection, DbTransaction transaction, Guid unitId)
+    {
+        var unit = await connection.QuerySingleOrDefaultAsync<(string HsaId, string Name)?>(
+            "SELECT hsa_id, name FROM care_unit WHERE id = @unitId", new { unitId }, transaction);
+        return unit is { } u ? await DirectoryAsFhir.ReferenceIfPublishedAsync(connection, transaction, "Organization", unitId, u.HsaId, u.Name) : null;
+    }
+
+    /// <summary>A report's result list: its values (not its documents) in a fixed order, so the same report always maps to the same resource.</summary>
+    private static IEnumerable<ResultLineRow> Listed(IEnumerable<ResultLineRow> lines) =>
+        lines.OrderBy(r => r.AnalysisCode, StringComparer.Ordinal).ThenBy(r => r.Id);
+
     /// <summary>
     /// Publishes what one message filed for one patient: an Observation per result line and a
     /// DiagnosticReport per report, and (re)publishes the ServiceRequests they are based on (the
@@ -325,7 +337,7 @@ public static partial class LabResultAsFhir
                 var listed = new HashSet<Guid>();
                 // A fixed order (the OBX order is not stored): the same report always maps to the same
                 // resource, so a re-publish or the backfill adds no version for a mere reordering.
-                var lines = byReport[report.Id].OrderBy(r => r.AnalysisCode, StringComparer.Ordinal).ThenBy(r => r.Id).ToList();
+                var lines = Listed(byReport[report.Id]).ToList();
                 // A document (ED) is the report as the lab presented it, not an observed value: presentedForm, no Observation.
                 foreach (var row in lines.Where(r => r.AttachmentType is null))
                 {
@@ -387,10 +399,7 @@ public static partial class LabResultAsFhir
         {
             if (!_performers.TryGetValue(unitId, out var performer))
             {
-                var unit = await connection.QuerySingleOrDefaultAsync<(string HsaId, string Name)?>(
-                    "SELECT hsa_id, name FROM care_unit WHERE id = @unitId", new { unitId }, transaction);
-                performer = unit is { } u ? await DirectoryAsFhir.ReferenceIfPublishedAsync(connection, transaction, "Organization", unitId, u.HsaId, u.Name) : null;
-                _performers[unitId] = performer;
+                _performers[unitId] = performer = await PerformerOfAsync(connection, transaction, unitId);
             }
             return performer;
         }

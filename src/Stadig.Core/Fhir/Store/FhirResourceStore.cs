@@ -71,7 +71,7 @@ public static class FhirResourceStore
     }
 
     /// <summary>Sets meta.versionId and meta.lastUpdated in <paramref name="resource"/> and gives the row that stores it.</summary>
-    private static FhirResourceRow Stamp(JsonObject resource, string id, Guid? patientId, Guid unitId, DateTimeOffset now, int version)
+    internal static FhirResourceRow Stamp(JsonObject resource, string id, Guid? patientId, Guid unitId, DateTimeOffset now, int version)
     {
         resource["id"] = id;
         var meta = resource["meta"] as JsonObject ?? new JsonObject();

@@ -259,6 +259,14 @@ public static partial class FhirValidator
                 return;
             }
 
+            // ele-1: every element has a value or children. "valueQuantity": {} says nothing, and what says
+            // nothing cannot be read back the way it was meant.
+            if (obj.Count == 0)
+            {
+                Error("structure", $"Element '{element.Name}' is an empty object; an element must have a value or children (ele-1), so leave it out instead.");
+                return;
+            }
+
             var childrenPath = type is not null && element.IsChoice ? type.Code : element.ChildrenPath;
             if (childrenPath is null || !structure.ChildrenByPath.TryGetValue(childrenPath, out var children))
             {
@@ -417,9 +425,9 @@ public static partial class FhirValidator
                 "uri" or "url" or "canonical" => UriPattern().IsMatch(text),
                 "oid" => OidPattern().IsMatch(text),
                 "uuid" => UuidPattern().IsMatch(text),
-                "date" => DatePattern().IsMatch(text),
-                "dateTime" => DateTimePattern().IsMatch(text),
-                "instant" => InstantPattern().IsMatch(text),
+                "date" => DatePattern().IsMatch(text) && DayExists(text),
+                "dateTime" => DateTimePattern().IsMatch(text) && DayExists(text),
+                "instant" => InstantPattern().IsMatch(text) && DayExists(text),
                 "time" => TimePattern().IsMatch(text),
                 "base64Binary" => IsBase64(text),
                 "xhtml" => text.AsSpan().TrimStart().StartsWith("<div", StringComparison.Ordinal),
@@ -430,6 +438,10 @@ public static partial class FhirValidator
             return false;
         }
     }
+
+    /// <summary>The pattern lets 2021-02-29 and 2024-04-31 through; the calendar does not.</summary>
+    private static bool DayExists(string text) =>
+        text.Length < 10 || DateOnly.TryParseExact(text.AsSpan(0, 10), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _);
 
     // Parsed JSON holds JsonElements; a resource built in code may hold an int, a DateTime or the like,
     // whose JSON text is then what counts.
