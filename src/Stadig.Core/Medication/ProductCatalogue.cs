@@ -115,15 +115,15 @@ public sealed partial class ProductCatalogue(Database database, TimeProvider clo
         var engine = FhirSqlValues.EngineOf(c);
         var keys = new DynamicParameters();
         for (var i = 0; i < batch.Count; i++) keys.AddText($"k{i}", batch[i].ProductKey);
-        var existing = (await c.QueryAsync<StoredProduct>(
-            $"SELECT id AS Id, product_key AS ProductKey, {Columns} FROM medication_product WHERE product_key IN ({string.Join(", ", batch.Select((_, i) => $"@k{i}"))})",
-            keys, t)).ToDictionary(p => p.ProductKey, StringComparer.Ordinal);
+        var existing = (await c.QueryAsync<MedicationProduct, string, (MedicationProduct Product, string Key)>(
+            $"SELECT {Columns}, product_key AS ProductKey FROM medication_product WHERE product_key IN ({string.Join(", ", batch.Select((_, i) => $"@k{i}"))})",
+            (product, key) => (product, key), keys, t, splitOn: "ProductKey")).ToDictionary(p => p.Key, p => p.Product, StringComparer.Ordinal);
         var now = clock.GetUtcNow();
         var (added, updated, unchanged) = (0, 0, 0);
         foreach (var line in batch)
         {
             var product = ToProduct(line, existing.TryGetValue(line.ProductKey, out var stored) ? stored.Id : Guid.CreateVersion7());
-            if (stored is not null && Same(stored, product) && await SameSubstancesAsync(c, t, stored.Id, line.Substances))
+            if (stored is not null && stored == product && await SameSubstancesAsync(c, t, stored.Id, line.Substances))
             {
                 unchanged++;
                 continue;
@@ -197,12 +197,6 @@ public sealed partial class ProductCatalogue(Database database, TimeProvider clo
         };
     }
 
-    private static bool Same(StoredProduct stored, MedicationProduct product) =>
-        stored.NplId == product.NplId && stored.Name == product.Name && stored.Substances == product.Substances && stored.Strength == product.Strength
-        && stored.StrengthValue == product.StrengthValue && stored.StrengthUnit == product.StrengthUnit && stored.DoseForm == product.DoseForm
-        && stored.Route == product.Route && stored.AtcCode == product.AtcCode && stored.MaxDailyValue == product.MaxDailyValue
-        && stored.MaxDailyUnit == product.MaxDailyUnit && stored.HighRisk == product.HighRisk;
-
     /// <summary>The words a product is found by: its folded name, substances and strength, and its ATC code.</summary>
     private static IEnumerable<string> Terms(MedicationProduct product) =>
         NameSearch.Words(product.Name).Concat(NameSearch.Words(product.Substances)).Concat(NameSearch.Words(product.Strength))
@@ -211,22 +205,4 @@ public sealed partial class ProductCatalogue(Database database, TimeProvider clo
     /// <summary>Strengths in numeric order within a name ("5 mg" before "10 mg"): the amount zero-padded.</summary>
     private static string SortableStrength(MedicationProduct product) =>
         (product.StrengthValue is { } v ? v.ToString("0000000000.####", System.Globalization.CultureInfo.InvariantCulture) : "") + " " + NameSearch.Fold(product.DoseForm);
-
-    private sealed record StoredProduct
-    {
-        public Guid Id { get; init; }
-        public string ProductKey { get; init; } = "";
-        public string? NplId { get; init; }
-        public string Name { get; init; } = "";
-        public string Substances { get; init; } = "";
-        public string Strength { get; init; } = "";
-        public double? StrengthValue { get; init; }
-        public string? StrengthUnit { get; init; }
-        public string DoseForm { get; init; } = "";
-        public string Route { get; init; } = "";
-        public string AtcCode { get; init; } = "";
-        public double? MaxDailyValue { get; init; }
-        public string? MaxDailyUnit { get; init; }
-        public bool HighRisk { get; init; }
-    }
 }
