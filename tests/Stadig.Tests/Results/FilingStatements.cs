@@ -36,7 +36,7 @@ internal sealed class FilingStatements : IDisposable
     public void Start(DbConnection connection)
     {
         Volatile.Write(ref _count, 0);
-        if (connection is SqliteConnection sqlite)
+        if (Stadig.Storage.CountedConnection.Unwrap(connection) is SqliteConnection sqlite)
             SQLitePCL.raw.sqlite3_trace(sqlite.Handle, (SQLitePCL.strdelegate_trace)((_, _) => Interlocked.Increment(ref _count)), null);
         else
             Counting.Value = this;
@@ -44,7 +44,7 @@ internal sealed class FilingStatements : IDisposable
 
     public void Stop(DbConnection connection)
     {
-        if (connection is SqliteConnection sqlite) SQLitePCL.raw.sqlite3_trace(sqlite.Handle, (SQLitePCL.strdelegate_trace?)null, null);
+        if (Stadig.Storage.CountedConnection.Unwrap(connection) is SqliteConnection sqlite) SQLitePCL.raw.sqlite3_trace(sqlite.Handle, (SQLitePCL.strdelegate_trace?)null, null);
         else Counting.Value = null;
     }
 
