@@ -34,6 +34,11 @@ public static class StadigCommandLine
                                 max_daily_dose;high_risk). The whole file is checked first: any error,
                                 named by line and column, and nothing is imported. Products are added
                                 or updated by NPL id (else name, strength and form); safe to re-run.
+          regulatory-file --out <folder> --test-results <trx|json|folder> [--repo <checkout>] [--vulnerable <json>]
+                                Build this release's regulatory file (intended use, hazard log with each
+                                hazard's test status, SOUP list, test evidence) as Markdown, HTML and JSON
+                                in <folder>/<version>-<commit>/. Exit code 3 when a hazard has no passing
+                                test or a package has no stated purpose (docs/readiness.md).
           --help                Show this text.
 
         Options (also settable in appsettings.json under "Stadig", or as environment variables Stadig__Key):
@@ -61,6 +66,7 @@ public static class StadigCommandLine
                 "verify" => await VerifyAsync(rest),
                 "fhir-publish" => await FhirPublishAsync(rest),
                 "medication-import" => await MedicationImportAsync(rest),
+                "regulatory-file" => await ReadinessVerbs.RegulatoryFileAsync(rest),
                 _ => Fail($"Unknown verb '{verb}'. Run 'stadig --help' for the list."),
             };
         }

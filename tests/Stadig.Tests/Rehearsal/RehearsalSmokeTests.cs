@@ -54,6 +54,7 @@ public sealed class RehearsalSmokeTests
     /// load was gone. Whether the criteria pass is the rehearsal's business, not a test's.
     /// </summary>
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-05")]
     public async Task A_short_overload_run_sheds_with_retry_after_and_measures_every_criterion(DatabaseEngine engine)
     {
         var mllpPort = FreePort();
