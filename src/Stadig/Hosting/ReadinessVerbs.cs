@@ -1,4 +1,9 @@
+using System.Globalization;
+using Stadig.Access;
+using Stadig.Audit;
+using Stadig.Readiness;
 using Stadig.Regulatory;
+using Stadig.Storage;
 
 namespace Stadig.Hosting;
 
@@ -22,6 +27,62 @@ public static class ReadinessVerbs
                           $"{file.Hazards.Count} hazards, {file.OpenControls} open control(s), {file.Soup.Items.Count} SOUP packages, " +
                           $"{file.Tests.Passed} of {file.Tests.Cases} test cases passed — {(file.Complete ? "complete" : "INCOMPLETE")}.");
         return Task.FromResult(file.Complete ? 0 : NoGo);
+    }
+
+    private static readonly string[] ReadinessOptions = ["--evidence", "--rehearsal", "--regulatory", "--go-live", "--out"];
+
+    /// <summary>
+    /// Gathers the evidence and answers GO (exit 0) or NO-GO (exit 3). The short form (--short, CI) checks
+    /// what a build can produce (regulatory file, hazards' tests, SOUP, register) and marks the rest not checked.
+    /// </summary>
+    public static async Task<int> ReadinessAsync(string[] args)
+    {
+        var shortForm = args.Contains("--short");
+        var rest = args.Where(a => a != "--short").ToArray();
+        var (options, configuration) = StadigHost.ReadOptions(rest, allowExtra: ReadinessOptions);
+        var settings = options.Readiness;
+        if (Option(rest, "--go-live") is { } goLive)
+            settings.GoLive = DateOnly.TryParseExact(goLive, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)
+                ? day : throw new StartupException("--go-live needs a date as yyyy-MM-dd.");
+        var now = DateTimeOffset.UtcNow;
+        var today = new Common.RegionTime(options.TimeZone).Day(now);
+
+        (bool, string)? verification = null;
+        List<ExpiryEntry>? expiries = null;
+        if (rest.Contains("--database") || options.Database != StadigOptions.DefaultSqlite)
+        {
+            var database = Database.FromConnectionString(options.Database);
+            await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
+            var result = await StadigHost.GuardDatabaseAsync(options, () => new AuditVerifier(database).VerifyAsync());
+            verification = (result.Intact, result.Intact
+                ? $"audit log intact: {result.EventsChecked} events in {result.ChainsChecked} chains"
+                : $"audit log TAMPERED: {result.Findings.Count} finding(s)");
+            expiries = [.. await StadigHost.GuardDatabaseAsync(options, () =>
+                new ExpiryRegister(database, new AuditLog(database, TimeProvider.System), TimeProvider.System).ListAsync(Caller.System))];
+        }
+        if (expiries is not null || !shortForm)
+        {
+            expiries ??= [];
+            expiries.AddRange(ConfiguredExpiries.Certificates(configuration));
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            expiries.AddRange(await ConfiguredExpiries.OidcSigningKeysAsync(options.Oidc.Authority, http, CancellationToken.None));
+        }
+
+        var report = new ReadinessGate(settings, ReleaseInfo.Current, now, today).Evaluate(new ReadinessInputs
+        {
+            ShortForm = shortForm,
+            RehearsalReport = Option(rest, "--rehearsal"),
+            EvidenceFolder = Option(rest, "--evidence") ?? settings.EvidenceFolder,
+            RegulatoryFile = Option(rest, "--regulatory"),
+            AuditVerification = verification,
+            Expiries = expiries,
+        });
+        foreach (var c in report.Criteria)
+            Console.WriteLine($"{ReadinessReportWriter.VerdictText(c.Verdict),-11} {c.Name}: {c.Reason} [{c.Measured}]");
+        var folder = Option(rest, "--out") ?? Path.Combine("readiness", now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+        var (json, html) = ReadinessReportWriter.Write(report, folder);
+        Console.WriteLine($"{report.Answer} for Stadig {report.Version} ({report.Commit}), go-live {report.GoLive:yyyy-MM-dd}. Report: {html} and {json}");
+        return report.Go ? 0 : NoGo;
     }
 
     internal static string? Option(string[] args, string name)

@@ -39,6 +39,12 @@ public static class StadigCommandLine
                                 hazard's test status, SOUP list, test evidence) as Markdown, HTML and JSON
                                 in <folder>/<version>-<commit>/. Exit code 3 when a hazard has no passing
                                 test or a package has no stated purpose (docs/readiness.md).
+          readiness [--short] [--evidence <folder>] [--rehearsal <report.json|folder>]
+                    [--regulatory <folder>] [--go-live yyyy-MM-dd] [--out <folder>] [--database <conn>]
+                                May we go live? Every criterion (performance, reliability, integrity,
+                                training, licences, regulatory file, open incidents) from its evidence,
+                                with an HTML and JSON report. Exit code 0 GO, 3 NO-GO; missing evidence is
+                                NO-GO. --short: what CI can check (docs/readiness.md).
           --help                Show this text.
 
         Options (also settable in appsettings.json under "Stadig", or as environment variables Stadig__Key):
@@ -67,6 +73,7 @@ public static class StadigCommandLine
                 "fhir-publish" => await FhirPublishAsync(rest),
                 "medication-import" => await MedicationImportAsync(rest),
                 "regulatory-file" => await ReadinessVerbs.RegulatoryFileAsync(rest),
+                "readiness" => await ReadinessVerbs.ReadinessAsync(rest),
                 _ => Fail($"Unknown verb '{verb}'. Run 'stadig --help' for the list."),
             };
         }
