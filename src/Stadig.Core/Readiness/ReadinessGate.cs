@@ -48,6 +48,7 @@ public sealed class ReadinessGate(ReadinessSettings settings, ReleaseInfo releas
 
     public ReadinessReport Evaluate(ReadinessInputs inputs)
     {
+        inputs = inputs with { RegulatoryFile = ReleaseFolder(inputs.RegulatoryFile) };
         var regulatory = TryRead(() => inputs.RegulatoryFile is { } p && (File.Exists(p) || Directory.Exists(p)) ? RegulatoryFile.ReadJson(p) : null, out var regulatoryError);
         var criteria = new List<Criterion>
         {
@@ -61,6 +62,13 @@ public sealed class ReadinessGate(ReadinessSettings settings, ReleaseInfo releas
         };
         return new ReadinessReport(release.Version, release.Commit, now, GoLive, inputs.ShortForm, criteria);
     }
+
+    /// <summary>The output folder of `stadig regulatory-file` holds one folder per release: take this release's.</summary>
+    private string? ReleaseFolder(string? path) =>
+        path is not null && Directory.Exists(path) && !File.Exists(Path.Combine(path, RegulatoryFile.JsonFileName))
+        && Directory.Exists(Path.Combine(path, release.FolderName))
+            ? Path.Combine(path, release.FolderName)
+            : path;
 
     private static Criterion Guard(string name, Func<Criterion> evaluate)
     {

@@ -78,12 +78,15 @@ public static class ReadinessVerbs
             Expiries = expiries,
         });
         foreach (var c in report.Criteria)
-            Console.WriteLine($"{ReadinessReportWriter.VerdictText(c.Verdict),-11} {c.Name}: {c.Reason} [{c.Measured}]");
+            Console.WriteLine($"{ReadinessReportWriter.VerdictText(c.Verdict),-11} {c.Name}: {Clip(c.Reason)} [{c.Measured}]");
         var folder = Option(rest, "--out") ?? Path.Combine("readiness", now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
         var (json, html) = ReadinessReportWriter.Write(report, folder);
         Console.WriteLine($"{report.Answer} for Stadig {report.Version} ({report.Commit}), go-live {report.GoLive:yyyy-MM-dd}. Report: {html} and {json}");
         return report.Go ? 0 : NoGo;
     }
+
+    /// <summary>The console gets the start of a long reason; the report has all of it.</summary>
+    private static string Clip(string reason) => reason.Length <= 400 ? reason : reason[..400] + " … (see the report)";
 
     internal static string? Option(string[] args, string name)
     {
