@@ -78,6 +78,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Notes.ClinicalNotes>();
         services.AddSingleton<Stadig.LabResults.ResultQuarantine>();
         services.AddSingleton<Stadig.LabResults.MessageTracking>();
+        services.AddSingleton<Stadig.Readiness.ExpiryRegister>();
         services.AddSingleton<Stadig.LabResults.ResultInbox>();
         services.AddSingleton<Stadig.LabResults.ResultTrends>();
         services.AddSingleton<Stadig.LabResults.ResultAttachments>();

@@ -73,3 +73,42 @@ public class ExpiryRegisterTests
         Assert.Equal("configuration", tls.Source);
     }
 }
+
+public class ExpiryRegisterPageTests
+{
+    [Fact]
+    [Hazard("H-09")]
+    public async Task An_administrator_enters_a_licence_that_the_operations_page_warns_of_and_a_physician_may_not()
+    {
+        // One engine is enough for the page; storage runs on both in ExpiryRegisterTests.
+        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
+        await server.AddUserAsync("admin", "lösen", false, Role.Administrator);
+        var admin = server.CreateClient();
+        await server.PostLoginAsync(admin, "admin", "lösen");
+        var soon = DateOnly.FromDateTime(DateTime.UtcNow).AddDays(20).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+
+        var added = await StadigServer.PostFormAsync(admin, "/admin/expiry", "expiry-add", new()
+        {
+            ["AddForm.Kind"] = "licence", ["AddForm.Name"] = "Labbets mellanprogram", ["AddForm.Owner"] = "IT: Anna", ["AddForm.ExpiresOn"] = soon,
+        });
+        Assert.Equal(System.Net.HttpStatusCode.Redirect, added.StatusCode);
+        Assert.Contains("Labbets mellanprogram", await admin.GetStringAsync("/admin/expiry"));
+        var operations = await admin.GetStringAsync("/operations");
+        Assert.Contains("id=\"expiring\"", operations);
+        Assert.Contains("data-warning=\"30\"", operations);
+
+        var missingOwner = await StadigServer.PostFormAsync(admin, "/admin/expiry", "expiry-add", new()
+        {
+            ["AddForm.Kind"] = "licence", ["AddForm.Name"] = "Utan ägare", ["AddForm.ExpiresOn"] = soon,
+        });
+        Assert.Equal(System.Net.HttpStatusCode.OK, missingOwner.StatusCode);
+        Assert.Contains("form-error", await missingOwner.Content.ReadAsStringAsync());
+
+        await server.AddUserAsync("otto", "lösen");
+        var physician = server.CreateClient();
+        await server.PostLoginAsync(physician, "otto", "lösen");
+        var refused = await physician.GetStringAsync("/admin/expiry");
+        Assert.Contains("form-error", refused);
+        Assert.DoesNotContain("Labbets mellanprogram", refused);
+    }
+}
