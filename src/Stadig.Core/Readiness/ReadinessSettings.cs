@@ -26,4 +26,10 @@ public sealed class ReadinessSettings
 
     /// <summary>The folder of the region's evidence files (docs/readiness.md names them).</summary>
     public string? EvidenceFolder { get; set; }
+
+    /// <summary>The rehearsal report, or the folder of rehearsal runs (the newest counts): the default of --rehearsal.</summary>
+    public string? RehearsalReports { get; set; }
+
+    /// <summary>The output folder of `stadig regulatory-file`: the default of --regulatory.</summary>
+    public string? RegulatoryFile { get; set; }
 }

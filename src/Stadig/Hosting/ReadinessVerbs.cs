@@ -45,20 +45,42 @@ public static class ReadinessVerbs
             settings.GoLive = DateOnly.TryParseExact(goLive, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)
                 ? day : throw new StartupException("--go-live needs a date as yyyy-MM-dd.");
         var now = DateTimeOffset.UtcNow;
-        var today = new Common.RegionTime(options.TimeZone).Day(now);
-
-        (bool, string)? verification = null;
-        List<ExpiryEntry>? expiries = null;
+        Database? database = null;
         if (rest.Contains("--database") || options.Database != StadigOptions.DefaultSqlite)
         {
-            var database = Database.FromConnectionString(options.Database);
+            database = Database.FromConnectionString(options.Database);
             await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
-            var result = await StadigHost.GuardDatabaseAsync(options, () => new AuditVerifier(database).VerifyAsync());
+        }
+        var report = await StadigHost.GuardDatabaseAsync(options, () => EvaluateAsync(options, configuration, database, Caller.System, shortForm, now, new ReadinessInputs
+        {
+            RehearsalReport = Option(rest, "--rehearsal") ?? settings.RehearsalReports,
+            EvidenceFolder = Option(rest, "--evidence") ?? settings.EvidenceFolder,
+            RegulatoryFile = Option(rest, "--regulatory") ?? settings.RegulatoryFile,
+        }));
+        foreach (var c in report.Criteria)
+            Console.WriteLine($"{ReadinessReportWriter.VerdictText(c.Verdict),-11} {c.Name}: {Clip(c.Reason)} [{c.Measured}]");
+        var folder = Option(rest, "--out") ?? Path.Combine("readiness", now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+        var (json, html) = ReadinessReportWriter.Write(report, folder);
+        Console.WriteLine($"{report.Answer} for Stadig {report.Version} ({report.Commit}), go-live {report.GoLive:yyyy-MM-dd}. Report: {html} and {json}");
+        return report.Go ? 0 : NoGo;
+    }
+
+    /// <summary>
+    /// Runs the gate: `stadig verify` and the expiry register on <paramref name="database"/> when given,
+    /// the configured certificates and the IdP's signing keys, and the evidence files named in <paramref name="paths"/>.
+    /// </summary>
+    public static async Task<ReadinessReport> EvaluateAsync(StadigOptions options, IConfiguration configuration, Database? database, Caller caller,
+        bool shortForm, DateTimeOffset now, ReadinessInputs paths)
+    {
+        (bool, string)? verification = null;
+        List<ExpiryEntry>? expiries = null;
+        if (database is not null)
+        {
+            var result = await new AuditVerifier(database).VerifyAsync();
             verification = (result.Intact, result.Intact
                 ? $"audit log intact: {result.EventsChecked} events in {result.ChainsChecked} chains"
                 : $"audit log TAMPERED: {result.Findings.Count} finding(s)");
-            expiries = [.. await StadigHost.GuardDatabaseAsync(options, () =>
-                new ExpiryRegister(database, new AuditLog(database, TimeProvider.System), TimeProvider.System).ListAsync(Caller.System))];
+            expiries = [.. await new ExpiryRegister(database, new AuditLog(database, TimeProvider.System), TimeProvider.System).ListAsync(caller)];
         }
         if (expiries is not null || !shortForm)
         {
@@ -67,22 +89,13 @@ public static class ReadinessVerbs
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
             expiries.AddRange(await ConfiguredExpiries.OidcSigningKeysAsync(options.Oidc.Authority, http, CancellationToken.None));
         }
-
-        var report = new ReadinessGate(settings, ReleaseInfo.Current, now, today).Evaluate(new ReadinessInputs
+        var today = new Common.RegionTime(options.TimeZone).Day(now);
+        return new ReadinessGate(options.Readiness, ReleaseInfo.Current, now, today).Evaluate(paths with
         {
             ShortForm = shortForm,
-            RehearsalReport = Option(rest, "--rehearsal"),
-            EvidenceFolder = Option(rest, "--evidence") ?? settings.EvidenceFolder,
-            RegulatoryFile = Option(rest, "--regulatory"),
             AuditVerification = verification,
             Expiries = expiries,
         });
-        foreach (var c in report.Criteria)
-            Console.WriteLine($"{ReadinessReportWriter.VerdictText(c.Verdict),-11} {c.Name}: {Clip(c.Reason)} [{c.Measured}]");
-        var folder = Option(rest, "--out") ?? Path.Combine("readiness", now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-        var (json, html) = ReadinessReportWriter.Write(report, folder);
-        Console.WriteLine($"{report.Answer} for Stadig {report.Version} ({report.Commit}), go-live {report.GoLive:yyyy-MM-dd}. Report: {html} and {json}");
-        return report.Go ? 0 : NoGo;
     }
 
     /// <summary>The console gets the start of a long reason; the report has all of it.</summary>

@@ -110,5 +110,13 @@ public class ExpiryRegisterPageTests
         var refused = await physician.GetStringAsync("/admin/expiry");
         Assert.Contains("form-error", refused);
         Assert.DoesNotContain("Labbets mellanprogram", refused);
+
+        // The gate's page answers from the same register: the licence expires inside the margin, and no region evidence is configured.
+        var gate = await StadigServer.PostFormAsync(admin, "/admin/readiness", "readiness-run", new());
+        var page = await gate.Content.ReadAsStringAsync();
+        Assert.Contains("id=\"readiness-answer\"", page);
+        Assert.Contains("NO-GO", page);
+        Assert.Contains("Labbets mellanprogram", page);
+        Assert.Contains("form-error", await physician.GetStringAsync("/admin/readiness"));
     }
 }
