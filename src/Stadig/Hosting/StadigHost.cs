@@ -79,6 +79,11 @@ public static class StadigHost
             if (string.IsNullOrWhiteSpace(options.Oidc.HsaIdClaim))
                 throw new StartupException("Invalid configuration value: Stadig:Oidc:HsaIdClaim is empty; it names the ID token's HSA-id claim.");
         }
+        if (!string.IsNullOrWhiteSpace(options.Telemetry.OtlpEndpoint)
+            && !(Uri.TryCreate(options.Telemetry.OtlpEndpoint, UriKind.Absolute, out var otlp) && otlp.Scheme is "http" or "https"))
+            throw new StartupException($"Invalid configuration value: Stadig:Telemetry:OtlpEndpoint '{options.Telemetry.OtlpEndpoint}' is not an http(s) URL.");
+        if (options.Telemetry.OtlpProtocol is not ("grpc" or "http/protobuf"))
+            throw new StartupException($"Invalid configuration value: Stadig:Telemetry:OtlpProtocol '{options.Telemetry.OtlpProtocol}' is neither grpc nor http/protobuf.");
         return (options, configuration);
     }
 

@@ -14,6 +14,7 @@ using Stadig.Patients;
 using Stadig.Patients.Identifiers;
 using Stadig.Seeding;
 using Stadig.Storage;
+using Stadig.Telemetry;
 
 namespace Stadig.Hosting;
 
@@ -105,6 +106,7 @@ public static class StadigServices
         services.AddHostedService<Stadig.Fhir.FhirProfileWarmUp>();
         services.AddHttpContextAccessor();
 
+        services.AddStadigTelemetry(options);
         AddForwardedHeaders(services, options);
         AddAuthentication(services, options);
         services.AddAuthorizationBuilder()
@@ -189,7 +191,8 @@ public static class StadigServices
             .AddPolicyScheme("Stadig", "Cookie or bearer token", policy =>
             {
                 policy.ForwardDefaultSelector = http =>
-                    http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                    Stadig.Telemetry.TelemetrySetup.IsScrapeWithToken(http.Request, options.Telemetry) ? Stadig.Telemetry.TelemetrySetup.ScrapeTokenScheme
+                    : http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
                         ? JwtBearerDefaults.AuthenticationScheme
                         : CookieAuthenticationDefaults.AuthenticationScheme;
             })
@@ -207,13 +210,13 @@ public static class StadigServices
                 cookie.AccessDeniedPath = "/assignment";
                 cookie.Events.OnRedirectToAccessDenied = context =>
                 {
-                    if (context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/fhir")) context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                    if (IsMachineEndpoint(context.Request)) context.Response.StatusCode = StatusCodes.Status403Forbidden;
                     else context.Response.Redirect(context.RedirectUri);
                     return Task.CompletedTask;
                 };
                 cookie.Events.OnRedirectToLogin = context =>
                 {
-                    if (context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/fhir")) context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    if (IsMachineEndpoint(context.Request)) context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                     else context.Response.Redirect(context.RedirectUri);
                     return Task.CompletedTask;
                 };
@@ -252,6 +255,10 @@ public static class StadigServices
             })
             .AddOidc(options.Oidc);
     }
+
+    /// <summary>The JSON API, FHIR and the metrics scrape answer a missing or insufficient login with 401/403, not a redirect to the login page.</summary>
+    private static bool IsMachineEndpoint(HttpRequest request) =>
+        request.Path.StartsWithSegments("/api") || request.Path.StartsWithSegments("/fhir") || request.Path.StartsWithSegments(Stadig.Telemetry.TelemetrySetup.MetricsPath);
 
     public static void UseStadig(this WebApplication app)
     {
@@ -295,6 +302,7 @@ public static class StadigServices
 
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync }).AllowAnonymous();
+        app.MapMetrics();
         app.MapLoginEndpoints();
         app.MapPatientApi();
         Stadig.Notes.NoteApi.MapNoteApi(app);
