@@ -162,6 +162,9 @@ public sealed class Database
         await command.ExecuteScalarAsync(cancellationToken);
     }
 
+    /// <summary>Drops the pool's idle connections (PostgreSQL): after the server went away they are broken.</summary>
+    public void ClearPool() => _postgres?.Clear();
+
     public bool IsUniqueViolation(Exception exception) => exception switch
     {
         PostgresException pg => pg.SqlState == PostgresErrorCodes.UniqueViolation,

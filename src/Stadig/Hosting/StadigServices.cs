@@ -41,6 +41,8 @@ public static class StadigServices
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new Stadig.Common.RegionTime(options.TimeZone));
         services.AddSingleton(_ => Database.FromConnectionString(options.Database));
+        services.AddSingleton<DatabaseReadiness>();
+        services.AddHostedService<DatabaseStartup>();
         services.AddSingleton(new ReservnummerFormat(options.ReservnummerPattern));
         services.AddSingleton<PatientIdentifierRules>();
         services.AddSingleton(options.Access);
@@ -264,6 +266,15 @@ public static class StadigServices
     {
         // First, so that everything its requests do, error pages included, is rolled back.
         app.UseWarmUpRollBack();
+        // Until the database is reached and prepared, only health and the metrics scrape are answered.
+        app.Use((http, next) =>
+        {
+            if (http.RequestServices.GetRequiredService<DatabaseReadiness>().IsReady || AdmissionControl.Classify(http.Request) == RequestClass.Exempt)
+                return next(http);
+            http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            http.Response.Headers.RetryAfter = "5";
+            return Task.CompletedTask;
+        });
         if (app.Services.GetRequiredService<StadigOptions>().ForwardedProxies.Length > 0) app.UseForwardedHeaders();
         // One error map (ProblemMapping): the API gets ProblemDetails; a page request gets the error
         // page re-executed with the failure's status, in the layout and the user's language.

@@ -66,10 +66,11 @@ public sealed class RequestMetrics
 /// Counts the HL7 messages still waiting every Stadig:Telemetry:QueueCountSeconds: a gauge's callback
 /// runs inside the scrape and may not wait for the database.
 /// </summary>
-public sealed class Hl7QueueCounter(MessageTracking messages, RequestMetrics metrics, TelemetrySettings settings) : BackgroundService
+public sealed class Hl7QueueCounter(MessageTracking messages, RequestMetrics metrics, TelemetrySettings settings, DatabaseReadiness readiness) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await readiness.WhenReady.WaitAsync(stoppingToken);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(1, settings.QueueCountSeconds)));
         do
         {
