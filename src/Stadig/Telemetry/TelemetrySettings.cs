@@ -3,6 +3,9 @@ namespace Stadig.Telemetry;
 /// <summary>Stadig:Telemetry: the Prometheus scrape endpoint's access and OTLP export (docs/operations.md, "Telemetry").</summary>
 public sealed class TelemetrySettings
 {
+    /// <summary>Metrics at /metrics (and traces, with <see cref="OtlpEndpoint"/>); false: none are collected and /metrics does not exist.</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>
     /// A secret a Prometheus server sends as "Authorization: Bearer …" to scrape /metrics. Empty: only
     /// a signed-in administrator may read /metrics (the series are counts and times, but they show

@@ -36,6 +36,7 @@ public static class TelemetrySetup
         var settings = options.Telemetry;
         services.AddSingleton(settings);
         services.AddSingleton<RequestMetrics>();
+        if (!settings.Enabled) return;
         services.AddHostedService<Hl7QueueCounter>();
         var otlp = string.IsNullOrWhiteSpace(settings.OtlpEndpoint) ? null : new Uri(settings.OtlpEndpoint);
         var telemetry = services.AddOpenTelemetry()
@@ -57,6 +58,11 @@ public static class TelemetrySetup
                 ConfigureTracing(tracing);
                 tracing.AddOtlpExporter(o => ConfigureOtlp(o, otlp, settings));
             });
+        AddMetricsAccess(services);
+    }
+
+    private static void AddMetricsAccess(IServiceCollection services)
+    {
         services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, ScrapeTokenHandler>(ScrapeTokenScheme, null);
         services.AddAuthorizationBuilder().AddPolicy(MetricsPolicy, policy => policy
             .RequireAuthenticatedUser()
@@ -97,12 +103,15 @@ public static class TelemetrySetup
     }
 
     /// <summary>/metrics, for an administrator or a scraper with the token; never public.</summary>
-    public static void MapMetrics(this WebApplication app) =>
-        app.MapPrometheusScrapingEndpoint(MetricsPath).RequireAuthorization(MetricsPolicy);
+    public static void MapMetrics(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<TelemetrySettings>().Enabled)
+            app.MapPrometheusScrapingEndpoint(MetricsPath).RequireAuthorization(MetricsPolicy);
+    }
 
     /// <summary>Whether a request is a scrape presenting a bearer token, which is the scrape token's to judge, not the JWT handler's.</summary>
     public static bool IsScrapeWithToken(HttpRequest request, TelemetrySettings settings) =>
-        request.Path == MetricsPath && !string.IsNullOrEmpty(settings.ScrapeToken)
+        settings.Enabled && request.Path == MetricsPath && !string.IsNullOrEmpty(settings.ScrapeToken)
         && request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase);
 }
 
