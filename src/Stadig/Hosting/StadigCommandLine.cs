@@ -209,4 +209,4 @@ public static class StadigCommandLine
 }
 
 /// <summary>A problem at start that the operator can fix; shown as one line.</summary>
-public sealed class StartupException(string message) : Exception(message);
+public sealed class StartupException(string message, Exception? inner = null) : Exception(message, inner);
