@@ -24,6 +24,16 @@ public class CountedConnection(DbConnection inner) : DbConnection
     /// </summary>
     internal DbTransaction? Scratch { get; init; }
 
+    /// <summary>Gives a scratch lease's turn on the one connection back (once), when the lease is closed or disposed.</summary>
+    internal Action? ScratchRelease { private get; init; }
+
+    private void ReleaseScratch()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0) ScratchRelease?.Invoke();
+    }
+
+    private int _released;
+
     [AllowNull]
     public override string ConnectionString { get => Inner.ConnectionString; set => Inner.ConnectionString = value; }
     public override string Database => Inner.Database;
@@ -34,6 +44,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
     public override void Close()
     {
         if (Scratch is null) Inner.Close();
+        else ReleaseScratch();
     }
     public override void Open() => Inner.Open();
     public override Task OpenAsync(CancellationToken cancellationToken) => Inner.OpenAsync(cancellationToken);
@@ -67,10 +78,16 @@ public class CountedConnection(DbConnection inner) : DbConnection
     protected override void Dispose(bool disposing)
     {
         if (disposing && Scratch is null) Inner.Dispose();
+        else if (disposing) ReleaseScratch();
         base.Dispose(disposing);
     }
 
-    public override ValueTask DisposeAsync() => Scratch is null ? Inner.DisposeAsync() : ValueTask.CompletedTask;
+    public override ValueTask DisposeAsync()
+    {
+        if (Scratch is null) return Inner.DisposeAsync();
+        ReleaseScratch();
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>The engine's connection under a counted one (or the connection itself).</summary>
     public static DbConnection Unwrap(DbConnection connection) => connection is CountedConnection counted ? counted.Inner : connection;

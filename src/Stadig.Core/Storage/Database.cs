@@ -154,7 +154,7 @@ public sealed class Database
     public sealed class ScratchScope : RollBackScope, IAsyncDisposable
     {
         private readonly Database _database;
-        private readonly SemaphoreSlim _opening = new(1, 1);
+        private readonly SemaphoreSlim _turn = new(1, 1);
         private CountedConnection? _connection;
         private DbTransaction? _transaction;
 
@@ -168,7 +168,11 @@ public sealed class Database
         /// </summary>
         internal async Task<DbConnection> LeaseAsync(CancellationToken cancellationToken)
         {
-            await _opening.WaitAsync(cancellationToken);
+            // One lease at a time: a page's components load side by side, and one connection runs one
+            // command (and one savepoint) at a time. A step that opened a second connection while it
+            // held the first would wait for itself: it fails the scope instead of hanging.
+            if (!await _turn.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken))
+                throw new InvalidOperationException("The scratch scope's connection was not given back in time (a step holding it opened another).");
             try
             {
                 if (_connection is null)
@@ -177,12 +181,16 @@ public sealed class Database
                     _transaction = await _database.BeginAsync(connection, cancellationToken);
                     _connection = connection;
                 }
+                var scope = CountedConnection.Unwrap(_transaction!);
+                return _database._postgres is not null
+                    ? new Counted.NpgsqlConnection((NpgsqlConnection)_connection.Inner) { Scratch = scope, ScratchRelease = () => _turn.Release() }
+                    : new CountedConnection(_connection.Inner) { Scratch = scope, ScratchRelease = () => _turn.Release() };
             }
-            finally { _opening.Release(); }
-            var scope = CountedConnection.Unwrap(_transaction!);
-            return _database._postgres is not null
-                ? new Counted.NpgsqlConnection((NpgsqlConnection)_connection.Inner) { Scratch = scope }
-                : new CountedConnection(_connection.Inner) { Scratch = scope };
+            catch
+            {
+                _turn.Release();
+                throw;
+            }
         }
 
         public override void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
