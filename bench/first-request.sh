@@ -26,7 +26,12 @@
 #   --label L         a label for the rows (default: the warm-up setting)
 #   --server-dll F    run this stadig.dll instead of the Release build (e.g. a ReadyToRun publish; implies --no-build)
 #
-# Output: bench/results/first-request-<UTC timestamp>/samples.tsv (every sample) and summary.txt.
+# Output: bench/results/first-request-<UTC timestamp>/samples.tsv (every sample) and summary.txt:
+# per action and phase (first / steady) the server's p50, p95, p99 and max, and from the same
+# Server-Timing header the time outside the database (total minus db), the round trips, the most
+# methods the process compiled during one request (jit: hundreds on a first request = not warmed;
+# with tiered compilation a few on steady requests are background recompilations) and the KiB it
+# allocated meanwhile (alloc-kb).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
