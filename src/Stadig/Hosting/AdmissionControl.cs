@@ -255,6 +255,11 @@ public static class AdmissionControlMiddleware
         var admission = context.RequestServices.GetRequiredService<AdmissionControl>();
         var requestClass = AdmissionControl.Classify(context.Request);
         var arrived = Stopwatch.GetTimestamp();
+        // Methods compiled and bytes allocated in the whole process while the request ran: exact when
+        // it ran alone (a test, a bench's first request), an upper bound otherwise. A first request
+        // that compiles hundreds of methods was not warmed up (tests/Stadig.Tests/Hosting/FirstUseTests.cs).
+        var jitted = System.Runtime.JitInfo.GetCompiledMethodCount();
+        var allocated = GC.GetTotalAllocatedBytes();
         var cost = Stadig.Storage.RequestCost.Begin();
         using var slot = await admission.TryEnterAsync(requestClass, context.RequestAborted);
         var admittedAfter = Stopwatch.GetElapsedTime(arrived);
@@ -266,7 +271,7 @@ public static class AdmissionControlMiddleware
             // The database's share apart: its round trips and statements are what the cost tests
             // pin (tests/Stadig.Tests/Hosting/RequestCostTests.cs), its phases what a profile reads.
             context.Response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture,
-                $"queue;dur={admittedAfter.TotalMilliseconds:0.0}, access;dur={cost.Access.TotalMilliseconds:0.0}, audit;dur={cost.Audit.TotalMilliseconds:0.0}, db;dur={cost.Database.TotalMilliseconds:0.0}, db-round-trips;desc={cost.RoundTrips}, db-statements;desc={cost.Statements}, total;dur={Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:0.0}");
+                $"queue;dur={admittedAfter.TotalMilliseconds:0.0}, access;dur={cost.Access.TotalMilliseconds:0.0}, audit;dur={cost.Audit.TotalMilliseconds:0.0}, db;dur={cost.Database.TotalMilliseconds:0.0}, db-round-trips;desc={cost.RoundTrips}, db-statements;desc={cost.Statements}, jit;desc={System.Runtime.JitInfo.GetCompiledMethodCount() - jitted}, alloc-kb;desc={(GC.GetTotalAllocatedBytes() - allocated) / 1024}, total;dur={Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:0.0}");
             return Task.CompletedTask;
         });
         var metrics = context.RequestServices.GetRequiredService<Stadig.Telemetry.RequestMetrics>();
