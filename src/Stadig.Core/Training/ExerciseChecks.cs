@@ -36,7 +36,10 @@ public static class ExerciseChecks
     /// <summary>Actions that change a patient's record: done to a patient outside the exercise, they are the wrong patient.</summary>
     private static readonly HashSet<string> Changes = ["Write", "Sign", "Attest", "EmergencyOpen"];
 
-    public static async Task<AttemptVerdict> EvaluateAsync(DbConnection c, Exercise exercise, Guid staffId, DateTimeOffset startedAt,
+    /// <summary>Exercise patients whose key starts so are look-alikes set up to be confused with the right one: any change to them is the wrong patient.</summary>
+    public const string DistractorPrefix = "distractor";
+
+    public static async Task<AttemptVerdict> EvaluateAsync(Storage.Database database, DbConnection c, Exercise exercise, Guid staffId, DateTimeOffset startedAt,
         IReadOnlyDictionary<string, TrainingPatient> patients, DateTimeOffset until)
     {
         var events = (await c.QueryAsync<Event>(
@@ -82,18 +85,21 @@ public static class ExerciseChecks
             matchedIndex.Add(index);
         }
 
-        // Mistakes up to the moment the exercise was done (or now): changes to patients outside the
-        // exercise, except those the trainee registered in it (the reservnummer patient), and refusals.
+        // Mistakes up to the moment the exercise was done (or now): changes to a patient other than the
+        // exercise's own (its look-alike distractors included), except patients the trainee registered
+        // in it (the reservnummer patient), and refusals.
         var end = results.All(r => r.Passed) ? results.Max(r => r.At)!.Value : until;
         var window = events.Where(e => e.OccurredAt <= end).ToList();
-        var mine = patients.Values.Select(p => p.PatientId).ToHashSet();
+        var mine = patients.Values.Where(p => !p.Key.StartsWith(DistractorPrefix, StringComparison.Ordinal)).Select(p => p.PatientId).ToHashSet();
         var outside = window.Where(e => e.Outcome == "Allowed" && e.PatientId is { } p && !mine.Contains(p) && Changes.Contains(e.Activity))
             .Select(e => e.PatientId!.Value).Distinct().ToList();
         if (outside.Count > 0)
         {
+            var parameters = new DynamicParameters(new { startedAt });
+            database.AddIds(parameters, "outside", outside);
             var registeredHere = (await c.QueryAsync<Guid>(
-                "SELECT id FROM patient WHERE id IN @outside AND created_at >= @startedAt AND id NOT IN (SELECT patient_id FROM training_patient)",
-                new { outside, startedAt })).ToHashSet();
+                $"SELECT id FROM patient WHERE {database.AnyOf("id", "outside")} AND created_at >= @startedAt AND id NOT IN (SELECT patient_id FROM training_patient)",
+                parameters)).ToHashSet();
             outside.RemoveAll(registeredHere.Contains);
         }
         var refused = window.Count(e => e.Outcome == "Denied");

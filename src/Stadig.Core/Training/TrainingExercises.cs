@@ -84,7 +84,7 @@ public sealed class TrainingExercises(Database database, ExerciseSetup setup, In
     {
         var exercise = ExerciseCatalogue.Find(attempt.ExerciseId) ?? throw new NotFoundException("Övningen finns inte längre.");
         var patients = (await PatientsAsync(c, attempt.Id)).ToDictionary(p => p.Key);
-        var verdict = await ExerciseChecks.EvaluateAsync(c, exercise, attempt.StaffId, attempt.StartedAt, patients, attempt.CompletedAt ?? clock.GetUtcNow());
+        var verdict = await ExerciseChecks.EvaluateAsync(database, c, exercise, attempt.StaffId, attempt.StartedAt, patients, attempt.CompletedAt ?? clock.GetUtcNow());
         if (attempt.CompletedAt is null)
         {
             await c.ExecuteAsync(
