@@ -23,6 +23,8 @@ public enum RecordPart
     LogExtract,
     /// <summary>Bulk export and import of whole records (a move to or from another system), never a view.</summary>
     BulkTransfer,
+    /// <summary>Who has trained what (a training installation's report): people and exercises, no patient data.</summary>
+    TrainingReport,
 }
 
 [Flags]
@@ -68,6 +70,8 @@ public static class RolePermissions
         [(Role.Administrator, RecordPart.BulkTransfer)] = RW,
         [(Role.LogAuditor, RecordPart.AuditLog)] = RW,
         [(Role.LogAuditor, RecordPart.LogExtract)] = R,
+        [(Role.UnitManager, RecordPart.TrainingReport)] = R,
+        [(Role.TrainingLead, RecordPart.TrainingReport)] = R,
     };
 
     public static RecordActions ActionsOf(Role role, RecordPart part) => Matrix.GetValueOrDefault((role, part));
@@ -95,6 +99,7 @@ public static class RolePermissions
         "EmergencyReveal" or "EmergencyAccess" => RecordPart.EmergencyAccess,
         "UnitGroup" => RecordPart.UnitGroups,
         "LogExtract" => RecordPart.LogExtract,
+        "TrainingReport" => RecordPart.TrainingReport,
         _ => RecordPart.Record,
     };
 
@@ -112,6 +117,9 @@ public static class RolePermissions
 
     /// <summary>Blocks and consents are recorded at the patient's request by the care unit's staff.</summary>
     public static bool MayRecordBlocksAndConsents(Role role) => Allows(role, RecordPart.BlocksAndConsents, RecordActions.Write);
+
+    /// <summary>The training report: a unit manager sees their unit, the training lead every unit.</summary>
+    public static bool FollowsTraining(Role role) => Allows(role, RecordPart.TrainingReport, RecordActions.Read);
 
     /// <summary>The matrix as the Markdown table docs/architecture.md prints.</summary>
     public static string MarkdownTable()

@@ -8,6 +8,10 @@ public enum Role
     LabStaff,
     Administrator,
     LogAuditor,
+    /// <summary>Vårdenhetschef: follows their unit's training (issue #21), never the record.</summary>
+    UnitManager,
+    /// <summary>Utbildningsansvarig: follows every unit's training, never the record.</summary>
+    TrainingLead,
 }
 
 /// <summary>The purposes of processing in the national audit vocabulary (Patientdatalagen).</summary>
@@ -39,6 +43,8 @@ public static class VocabularyText
         Role.LabStaff => "Laboratoriepersonal",
         Role.Administrator => "Administratör",
         Role.LogAuditor => "Logggranskare",
+        Role.UnitManager => "Vårdenhetschef",
+        Role.TrainingLead => "Utbildningsansvarig",
         _ => role.ToString(),
     };
 

@@ -17,6 +17,8 @@ public enum PatientRowRole
     Audit,
     /// <summary>The merge record itself, naming both patients.</summary>
     Merge,
+    /// <summary>A training installation's own bookkeeping (which exercise patients are whose): never moves, the checks read it as set up.</summary>
+    Training,
 }
 
 /// <summary>What a merge does with a table's rows of the merged (source) patient.</summary>
@@ -54,7 +56,7 @@ public sealed record PatientOwnedTable(string Name, string PatientColumn, Patien
     {
         PatientRowRole.ClinicalRecord or PatientRowRole.AccessDecision or PatientRowRole.LabMessage => PatientMergeAction.RePoint,
         PatientRowRole.FhirStore => PatientMergeAction.RewriteFhir,
-        PatientRowRole.Audit => PatientMergeAction.KeepWithLink,
+        PatientRowRole.Audit or PatientRowRole.Training => PatientMergeAction.KeepWithLink,
         PatientRowRole.Merge => PatientMergeAction.WrittenByMerge,
         _ => throw new InvalidOperationException($"No merge action for the role {Role} of {Name}."),
     };
@@ -98,6 +100,7 @@ public static class PatientOwnedTables
         new("fhir_search", "patient_id", PatientRowRole.FhirStore, NotPublished("the FHIR store itself")),
         new("hl7_message", "patient_id", PatientRowRole.LabMessage, NotPublished("the message as received; what it filed is published as lab reports")),
         new("result_quarantine", "resolved_patient_id", PatientRowRole.LabMessage, NotPublished("the lab's worklist, not a record")),
+        new("training_patient", "patient_id", PatientRowRole.Training, NotPublished("a trainee's exercise set-up, not a record")),
         new("audit_event", "patient_id", PatientRowRole.Audit, NotPublished("served as AuditEvent from the log itself")),
         new("patient_merge", "source_patient_id", PatientRowRole.Merge, NotPublished("served as Patient.link")),
         new("patient_merge", "target_patient_id", PatientRowRole.Merge, NotPublished("served as Patient.link")),

@@ -20,6 +20,17 @@ public static class StadigCommandLine
         Verbs:
           serve                 Serve the web UI and API (default). Migrates and, for the embedded
                                 SQLite database, seeds a demo region at first start.
+          training              Serve a training installation (ÖVNINGSMILJÖ): as serve, with Stadig:Mode=Training,
+                                on a database of its own. A new, empty database is marked training and gets a
+                                synthetic region, practice logins and the exercises; a production database is
+                                refused. No MLLP listener, no lab orders sent. See docs/training.md.
+          training-import --file <staff.csv>
+                                Import the production staff directory into a training database: who must be
+                                trained (header hsa_id;username;name;title;role;unit_hsa_id;unit_name). The
+                                whole file is checked first; any error, named by line and column, and nothing
+                                is imported. Safe to re-run.
+          training-report [--format json|csv] [--unit <HSA-id>]
+                                Print the training report (the readiness gate reads the JSON).
           migrate               Apply pending database migrations and exit.
           seed --patients N [--seed S] [--demo-users]
                                 Generate a synthetic region into an empty database.
@@ -67,6 +78,9 @@ public static class StadigCommandLine
             return verb switch
             {
                 "serve" => await ServeAsync(rest),
+                "training" => await ServeAsync([.. rest, "--Stadig:Mode=Training"]),
+                "training-import" => await TrainingImportAsync(rest),
+                "training-report" => await TrainingReportAsync(rest),
                 "migrate" => await MigrateAsync(rest),
                 "seed" => await SeedAsync(rest),
                 "verify" => await VerifyAsync(rest),
@@ -94,6 +108,7 @@ public static class StadigCommandLine
         var options = app.Services.GetRequiredService<StadigOptions>();
         var addresses = app.Urls;
         Console.WriteLine($"Stadig is running at {string.Join(", ", addresses)}");
+        if (options.IsTraining) Console.WriteLine("ÖVNINGSMILJÖ — inga riktiga patienter (training installation: no real patients, no lab connections).");
         if (await app.Services.GetRequiredService<InstallationSettings>().ModeAsync() != InstallationMode.Production)
         {
             Console.WriteLine("Demo logins (password 'demo'): " + string.Join(", ", DemoLogins.Usernames));
@@ -184,6 +199,48 @@ public static class StadigCommandLine
             new Medication.ProductCatalogue(database, TimeProvider.System).ImportAsync(lines, new ConsoleLines(), CancellationToken.None));
         Console.WriteLine($"Imported: {result.Added} added, {result.Updated} updated, {result.Unchanged} unchanged.");
         return 0;
+    }
+
+    private static async Task<int> TrainingImportAsync(string[] args)
+    {
+        var path = StringOption(args, "--file") ?? throw new StartupException("training-import needs --file <staff.csv>.");
+        if (!File.Exists(path)) throw new StartupException($"No such file: {path}");
+        var (options, _) = StadigHost.ReadOptions(args, allowExtra: ["--file"]);
+        var database = Storage.Database.FromConnectionString(options.Database);
+        await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
+        if (await StadigHost.GuardDatabaseAsync(options, () => new InstallationSettings(database).ModeAsync()) != InstallationMode.Training)
+            throw new StartupException("training-import writes only to a training database (one started with 'stadig training').");
+        IReadOnlyList<Training.RosterLine> lines;
+        using (var reader = new StreamReader(path, System.Text.Encoding.UTF8))
+            lines = Training.TrainingRoster.Read(reader);
+        var staff = new Organisation.StaffDirectory(database, TimeProvider.System);
+        var hash = new PasswordHasher<object>().HashPassword(new object(), RegionSeeder.DemoPassword);
+        var result = await StadigHost.GuardDatabaseAsync(options, () => new Training.TrainingRoster(database, staff, TimeProvider.System).ImportAsync(lines, hash));
+        Console.WriteLine($"{path}: {result.People} people to train ({result.NewStaff} new practice logins, password '{RegionSeeder.DemoPassword}'; {result.NewUnits} new units).");
+        return 0;
+    }
+
+    private static async Task<int> TrainingReportAsync(string[] args)
+    {
+        var format = StringOption(args, "--format") ?? "json";
+        if (format is not ("json" or "csv")) throw new StartupException("--format is json or csv.");
+        var unit = StringOption(args, "--unit");
+        var (options, _) = StadigHost.ReadOptions(args, allowExtra: ["--format", "--unit"]);
+        var database = Storage.Database.FromConnectionString(options.Database);
+        await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
+        var core = CoreServices.Create(database, TimeProvider.System);
+        var identifiers = new Patients.Identifiers.PatientIdentifierRules(TimeProvider.System);
+        var setup = new Training.ExerciseSetup(database, core.Audit, core.Staff, core.Patients, core.Notes, core.Access, core.Chart, identifiers, TimeProvider.System);
+        var exercises = new Training.TrainingExercises(database, setup, new InstallationSettings(database), TimeProvider.System);
+        var report = await StadigHost.GuardDatabaseAsync(options, () => new Training.TrainingReport(database, exercises, options.Training, core.Audit, TimeProvider.System).BuildAsync(unit));
+        Console.Write(format == "json" ? report.ToJson() + "\n" : report.ToCsv());
+        return 0;
+    }
+
+    private static string? StringOption(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     /// <summary>Progress printed as it happens (Progress&lt;T&gt; would print on the thread pool, possibly after the summary).</summary>

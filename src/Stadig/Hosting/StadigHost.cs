@@ -83,6 +83,16 @@ public static class StadigHost
         foreach (var proxy in options.ForwardedProxies)
             if (!(proxy.Contains('/') ? System.Net.IPNetwork.TryParse(proxy, out _) : System.Net.IPAddress.TryParse(proxy, out _)))
                 throw new StartupException($"Invalid configuration value: Stadig:ForwardedProxies has '{proxy}', which is not an IP address or network.");
+        if (options.Mode is not (InstallationMode.Production or InstallationMode.Training))
+            throw new StartupException($"Invalid configuration value: Stadig:Mode is {options.Mode}; it is Production or Training.");
+        if (options.Training.UnknownExercises().ToList() is { Count: > 0 } unknownExercises)
+            throw new StartupException($"Invalid configuration value: Stadig:Training:Required names exercises that do not exist: {string.Join(", ", unknownExercises)}.");
+        if (options.IsTraining)
+        {
+            // A training installation talks to no lab: nothing it does may reach a real system, and no real result may reach it.
+            options.Mllp.Port = 0;
+            options.LabOrders.Port = 0;
+        }
         if (options.Oidc.IsConfigured)
         {
             if (!Uri.TryCreate(options.Oidc.Authority, UriKind.Absolute, out var authority) || authority.Scheme is not ("https" or "http"))
@@ -128,6 +138,7 @@ public static class StadigHost
         await services.GetRequiredService<Stadig.Fhir.FhirService>().FailInterruptedImportsAsync(options.NodeName);
 
         var installation = services.GetRequiredService<InstallationSettings>();
+        await Training.TrainingInstallation.CheckModeAsync(services, options);
         if (options.ShouldSeedDemo && !await installation.HasRegionAsync())
         {
             var hasher = services.GetRequiredService<IPasswordHasher<object>>();

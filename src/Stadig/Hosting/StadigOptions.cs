@@ -19,6 +19,16 @@ public sealed class StadigOptions
     public bool MigrateAtStart { get; set; } = true;
 
     /// <summary>
+    /// Production (the default) or Training: a training installation (also `stadig training`) runs on
+    /// its own database, marked training at creation, with a synthetic region, exercises and practice
+    /// logins, and no lab connections. Each refuses the other's database at start.
+    /// </summary>
+    public InstallationMode Mode { get; set; } = InstallationMode.Production;
+
+    /// <summary>Exercises required per role, and the release whose new exercises everyone must do.</summary>
+    public Stadig.Training.TrainingOptions Training { get; set; } = new();
+
+    /// <summary>
     /// This app node's name, stable across its restarts (default: the host name). Work that runs inside
     /// the process (bulk export jobs) is marked with it, so that a restarted node fails only its own
     /// interrupted jobs. Set it when several nodes share a database and host names change on restart.
@@ -93,7 +103,9 @@ public sealed class StadigOptions
 
     public DatabaseEngine Engine => Storage.Database.EngineOf(Database);
 
-    public bool ShouldSeedDemo => SeedDemoAtStart ?? Engine == DatabaseEngine.Sqlite;
+    public bool ShouldSeedDemo => Mode != InstallationMode.Training && (SeedDemoAtStart ?? Engine == DatabaseEngine.Sqlite);
+
+    public bool IsTraining => Mode == InstallationMode.Training;
 }
 
 /// <summary>The lab's MLLP endpoint for orders; port 0 keeps orders queued (no lab connected).</summary>

@@ -99,6 +99,11 @@ public static class StadigServices
         services.AddHostedService<Stadig.LabResults.MllpHostedService>();
         services.AddSingleton<InstallationSettings>();
         services.AddSingleton<RegionSeeder>();
+        services.AddSingleton(options.Training);
+        services.AddSingleton<Stadig.Training.ExerciseSetup>();
+        services.AddSingleton<Stadig.Training.TrainingExercises>();
+        services.AddSingleton<Stadig.Training.TrainingRoster>();
+        services.AddSingleton<Stadig.Training.TrainingReport>();
         services.AddSingleton<IPasswordHasher<object>, PasswordHasher<object>>();
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<LoginService>();
@@ -321,6 +326,7 @@ public static class StadigServices
         Stadig.Audit.AuditEndpoints.MapAuditEndpoints(app);
         Stadig.Audit.PrintEndpoints.MapPrintEndpoints(app);
         Stadig.LabResults.QuarantineEndpoints.MapQuarantineEndpoints(app);
+        Stadig.Training.TrainingEndpoints.MapTrainingEndpoints(app);
         Stadig.LabResults.InboxEndpoints.MapInboxEndpoints(app);
         Stadig.LabResults.AttachmentEndpoints.MapAttachmentEndpoints(app);
         Stadig.Fhir.FhirEndpoints.MapFhirEndpoints(app);

@@ -42,6 +42,8 @@ public partial class CheckpointArchitectureTests
             "Log review (loggranskning) reads audit_event under its own rule: log auditors, each review itself audited.",
         ["src/Stadig.Core/Audit/AuditVerifier.cs"] =
             "Verifying the audit chains reads every audit_event in one snapshot; it shows hashes and counts, never content.",
+        ["src/Stadig.Core/Training/TrainingExercises.cs"] =
+            "A training installation decides an exercise from the trainee's own recorded actions (their audit events, the notes, warnings, merges and quarantine filings they made on their exercise patients); it shows met or not met, never content.",
         ["src/Stadig.Core/Fhir/FhirService.AuditEvent.cs"] =
             "Log review over FHIR (AuditEvent): audit_event read under the log auditor's rule, as AuditQueries.",
     };
