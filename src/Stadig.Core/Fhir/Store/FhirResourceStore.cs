@@ -170,6 +170,22 @@ public static class FhirResourceStore
         return (own, exists, ofRegistry);
     }
 
+    /// <summary>
+    /// <see cref="PatientByIdOrRegistryIdAsync"/>'s two readings of a uuid, and the registry row, as
+    /// statements to run after the checkpoint's facts (parameters @id and @patientId, the uuid as a
+    /// registry id): read back with <see cref="ReadPatientByIdOrRegistryIdAsync"/>.
+    /// </summary>
+    internal const string PatientByIdOrRegistryIdSql =
+        $"""
+         SELECT {Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND id = @id;
+         SELECT {Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = @patientId ORDER BY last_updated DESC LIMIT 1;
+         SELECT {Stadig.Patients.PatientRegistry.PatientColumns} FROM patient WHERE id = @patientId;
+         """;
+
+    internal static async Task<(FhirResourceRow? Own, FhirResourceRow? OfRegistry, Stadig.Patients.Patient? Registry)> ReadPatientByIdOrRegistryIdAsync(SqlMapper.GridReader grid) =>
+        (await grid.ReadSingleOrDefaultAsync<FhirResourceRow>(), await grid.ReadSingleOrDefaultAsync<FhirResourceRow>(),
+            await grid.ReadSingleOrDefaultAsync<Stadig.Patients.Patient>());
+
     public static Task<FhirResourceRow?> PatientOfAsync(DbConnection connection, DbTransaction? transaction, Guid patientId) =>
         connection.QuerySingleOrDefaultAsync<FhirResourceRow>(
             $"SELECT {Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = @patientId ORDER BY last_updated DESC LIMIT 1",
