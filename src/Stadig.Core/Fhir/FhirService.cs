@@ -128,7 +128,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
     private static FhirResourceRow AnswerRow(Patient patient, FhirResourceRow? stored) => new()
     {
         ResourceType = "Patient", Id = stored?.Id ?? patient.Id.ToString(), VersionId = patient.Version, PatientId = patient.Id,
-        LastUpdated = patient.UpdatedAt, Content = FhirPatientAnswer.Text(patient, stored),
+        LastUpdated = patient.UpdatedAt, Content = stored?.AnswerFor(patient.Version) ?? FhirPatientAnswer.Text(patient, stored),
     };
 
     /// <summary>
