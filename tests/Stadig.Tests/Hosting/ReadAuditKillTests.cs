@@ -74,11 +74,9 @@ public class ReadAuditKillTests
                     }
                     using (response)
                     {
-                        if (response.StatusCode != HttpStatusCode.OK)
-                        {
-                            Assert.True(server.Killed, $"read answered {response.StatusCode} before the kill\n{server.Output}");
-                            return;
-                        }
+                        // A busy node's 503 answers nothing: not a read, and no event owed.
+                        if (response.StatusCode == HttpStatusCode.ServiceUnavailable) continue;
+                        Assert.True(response.StatusCode == HttpStatusCode.OK, $"read answered {response.StatusCode}\n{server.Output}");
                         // Answered means the whole body arrived: a kill mid-body is no answer.
                         try { await response.Content.ReadAsByteArrayAsync(Cancel); }
                         catch (Exception e) when (e is HttpRequestException or IOException) { Interlocked.Increment(ref interrupted); return; }
@@ -120,8 +118,6 @@ public class ReadAuditKillTests
 
         public Uri Url { get; }
 
-        public bool Killed => Volatile.Read(ref _killed) == 1;
-
         public string Output
         {
             get { lock (_output) return _output.ToString(); }
@@ -155,7 +151,7 @@ public class ReadAuditKillTests
                 }
                 catch (HttpRequestException) { }
                 catch (TaskCanceledException) when (!Cancel.IsCancellationRequested) { }
-                Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(2), $"the server did not get ready\n{server.Output}");
+                Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(5), $"the server did not get ready\n{server.Output}");
                 // Polling for the process to listen: there is nothing to wait on in another process.
                 await Task.Delay(50, Cancel);
             }
