@@ -23,13 +23,17 @@ public static class FhirHttpBench
 {
     private const string PersonnummerSystem = "http://electronichealth.se/identifier/personnummer";
 
-    public static async Task<int> RunAsync(Database database, Uri url, int serverPid, string signingKey, int requests, int warmUp, int concurrency)
+    public static async Task<int> RunAsync(Database database, Uri url, int serverPid, string signingKey, int requests, int warmUp, int concurrency,
+        IReadOnlyCollection<string>? only = null)
     {
         var (hsaId, unitHsaId, patients) = await CallerAndPatientsAsync(database);
         if (patients.Count == 0) throw new InvalidOperationException("No unit has recent encounters with a physician of its own: seed the database first.");
         var token = Token(signingKey, hsaId, unitHsaId);
         Console.WriteLine($"server pid {serverPid}, {patients.Count} patients in the caller's unit, {requests} measured requests per row ({warmUp} before, untimed)");
-        Console.WriteLine($"{"request",-24} {"conns",5} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"req/s",8} {"req/CPU-s",10} {"errors",6}");
+        // rt/stmt: the server's database round trips and statements per request (Server-Timing, median);
+        // alloc KB: what the server process allocated per request (Server-Timing's alloc, when the server
+        // counts it: Stadig:Admission:CountAllocations), exact on one connection only.
+        Console.WriteLine($"{"request",-24} {"conns",5} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"req/s",8} {"req/CPU-s",10} {"errors",6} {"rt",3} {"stmt",4} {"alloc KB",8}");
         var serials = new Random(23);
         foreach (var connections in new[] { 1, concurrency })
         {
@@ -47,22 +51,24 @@ public static class FhirHttpBench
             };
             foreach (var (name, make) in kinds)
             {
+                if (only is not null && !only.Contains(name.Split(' ')[0])) continue;
                 await RunRowAsync(http, make, warmUp, connections, null);
                 var cpuBefore = CpuSeconds(serverPid);
                 var watch = Stopwatch.StartNew();
-                var (times, errors) = await RunRowAsync(http, make, requests, connections, new List<double>());
+                var costs = new List<(int RoundTrips, int Statements, long Allocated)>();
+                var (times, errors) = await RunRowAsync(http, make, requests, connections, new List<double>(), costs);
                 var elapsed = watch.Elapsed.TotalSeconds;
                 var cpu = CpuSeconds(serverPid) - cpuBefore;
                 times.Sort();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{name,-24} {connections,5} {times.Count,6} {Percentile(times, 0.50),8:0.00} {Percentile(times, 0.95),8:0.00} {Percentile(times, 0.99),8:0.00} {times.Count / elapsed,8:0} {(cpu > 0 ? times.Count / cpu : double.NaN),10:0} {errors,6}"));
+                    $"{name,-24} {connections,5} {times.Count,6} {Percentile(times, 0.50),8:0.00} {Percentile(times, 0.95),8:0.00} {Percentile(times, 0.99),8:0.00} {times.Count / elapsed,8:0} {(cpu > 0 ? times.Count / cpu : double.NaN),10:0} {errors,6} {Median(costs, c => c.RoundTrips),3:0} {Median(costs, c => c.Statements),4:0} {(connections == 1 ? Median(costs, c => c.Allocated) / 1024.0 : double.NaN),8:0.0}"));
             }
         }
         return 0;
     }
 
     private static async Task<(List<double> Times, int Errors)> RunRowAsync(HttpClient http, Func<int, HttpRequestMessage> make, int count, int workers,
-        List<double>? times)
+        List<double>? times, List<(int, int, long)>? costs = null)
     {
         var next = -1;
         var errors = 0;
@@ -80,12 +86,43 @@ public static class FhirHttpBench
                 var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                 if (response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Created)
                 {
-                    lock (gate) all.Add(ms);
+                    var cost = CostOf(response);
+                    lock (gate)
+                    {
+                        all.Add(ms);
+                        costs?.Add(cost);
+                    }
                 }
                 else Interlocked.Increment(ref errors);
             }
         })));
         return (all, errors);
+    }
+
+    /// <summary>The server's counts from Server-Timing: db-round-trips, db-statements and alloc (-1 where absent).</summary>
+    private static (int, int, long) CostOf(HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues("Server-Timing", out var values)) return (-1, -1, -1);
+        int roundTrips = -1, statements = -1;
+        long allocated = -1;
+        foreach (var metric in values.SelectMany(v => v.Split(',')))
+        {
+            var parts = metric.Trim().Split(";desc=");
+            if (parts.Length != 2 || !long.TryParse(parts[1], CultureInfo.InvariantCulture, out var value)) continue;
+            switch (parts[0])
+            {
+                case "db-round-trips": roundTrips = (int)value; break;
+                case "db-statements": statements = (int)value; break;
+                case "alloc": allocated = value; break;
+            }
+        }
+        return (roundTrips, statements, allocated);
+    }
+
+    private static double Median<T>(List<T> items, Func<T, double> of)
+    {
+        var values = items.Select(of).Where(v => v >= 0).Order().ToList();
+        return values.Count == 0 ? double.NaN : values[values.Count / 2];
     }
 
     private static double Percentile(List<double> sorted, double p) =>

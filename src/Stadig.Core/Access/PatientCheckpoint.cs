@@ -34,6 +34,20 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
     public async Task<(PatientAccessGrant Grant, T Data)> ReadWithAsync<T>(Caller caller, Guid patientId, string resource,
         string sql, object? parameters, Func<SqlMapper.GridReader, Task<T>> read, CancellationToken cancellationToken = default)
     {
+        var (grant, data) = await ReadWithAsync(caller, patientId, resource, sql, parameters, read, static _ => true, cancellationToken);
+        return (grant!, data);
+    }
+
+    /// <summary>
+    /// As <see cref="ReadWithAsync{T}(Caller, Guid, string, string, object?, Func{SqlMapper.GridReader, Task{T}}, CancellationToken)"/>
+    /// for a caller that guessed which patient the data belongs to (a FHIR Patient id is a registry id,
+    /// or the id of a resource stored for another patient): when <paramref name="stands"/> says the
+    /// guess was wrong, nothing is decided or audited, the data is discarded by the caller, and the
+    /// grant is null; the caller then asks again for the right patient.
+    /// </summary>
+    public async Task<(PatientAccessGrant? Grant, T Data)> ReadWithAsync<T>(Caller caller, Guid patientId, string resource,
+        string sql, object? parameters, Func<SqlMapper.GridReader, Task<T>> read, Func<T, bool> stands, CancellationToken cancellationToken = default)
+    {
         T data = default!;
         PatientAccessContext? context;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -42,6 +56,7 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
             try { context = await GatherAsync(caller, patientId, connection, null, (sql, parameters, async grid => data = await read(grid))); }
             finally { RequestCost.AddAccess(started); }
         }
+        if (!stands(data)) return (null, data);
         var grant = await DecideReadAsync(caller, patientId, resource, context, cancellationToken);
         return (grant, data);
     }

@@ -162,8 +162,10 @@ public sealed partial class FhirService
             await CheckReferencesAsync(connection, transaction, resource, "Patient", path, arriving);
             var after = await TranslatingAsync(() => registry.UpdateInAsync(grant!, connection, transaction, before.Version, part.Details), path);
             decided?.Forget(known.PatientId);
-            var stored = await FhirResourceStore.PutAsync(connection, transaction, resource, fhirId, known.PatientId, caller.Caller.UnitId, now, after.Version);
-            return new FhirWriteOutcome(PatientResource(after, stored),
+            var updated = new Answered(after);
+            await FhirResourceStore.PutAsync(connection, transaction, resource, fhirId, known.PatientId, caller.Caller.UnitId, now, after.Version,
+                await FhirResourceStore.CurrentAsync(connection, transaction, "Patient", fhirId), updated.Of);
+            return new FhirWriteOutcome(updated.Resource!,
                 "Patient", fhirId, after.Version, after.UpdatedAt, Created: false);
         }
 
@@ -182,11 +184,26 @@ public sealed partial class FhirService
                 $"Patient.birthDate {birthDate:yyyy-MM-dd} does not match the identity number {identifier}, which gives {patient.BirthDate:yyyy-MM-dd}.");
         var newFhirId = id ?? registryId.ToString();
         // A create without an id has a new one, so no stored row to read first; the row written is the one answered.
-        var written = id is null
-            ? await FhirResourceStore.PutAsync(connection, transaction, resource, newFhirId, patient.Id, caller.Caller.UnitId, now, patient.Version, current: null)
-            : await FhirResourceStore.PutAsync(connection, transaction, resource, newFhirId, patient.Id, caller.Caller.UnitId, now, patient.Version);
-        return new FhirWriteOutcome(PatientResource(patient, written),
+        var answered = new Answered(patient);
+        await FhirResourceStore.PutAsync(connection, transaction, resource, newFhirId, patient.Id, caller.Caller.UnitId, now, patient.Version,
+            id is null ? null : await FhirResourceStore.CurrentAsync(connection, transaction, "Patient", newFhirId), answered.Of);
+        return new FhirWriteOutcome(answered.Resource!,
             "Patient", newFhirId, patient.Version, patient.UpdatedAt, Created: true);
+    }
+
+    /// <summary>
+    /// The read answer kept with a Patient's stored row (migration 0032): the merge the write answers
+    /// with anyway, kept as text, so a read need not parse the stored resource to make it again.
+    /// </summary>
+    private sealed class Answered(Stadig.Patients.Patient patient)
+    {
+        public JsonObject? Resource { get; private set; }
+
+        public (string, int) Of(FhirResourceRow row)
+        {
+            Resource = PatientResource(patient, row);
+            return (FhirJson.Serialize(Resource), patient.Version);
+        }
     }
 
     private static async Task<T> TranslatingAsync<T>(Func<Task<T>> work, string? path)

@@ -42,7 +42,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
     {
         RequireKnownType(type);
         caller.Scopes.Demand(type, write: false);
-        if (type == "Patient") return (await ReadPatientAsync(caller, id, null, cancellationToken), null);
+        if (type == "Patient") return (null, await ReadPatientAnswerAsync(caller, id, cancellationToken));
         if (type == FhirResourceTypes.AuditEvent) return (await ReadAuditEventAsync(caller, id, cancellationToken), null);
         await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var row = await FhirResourceStore.CurrentAsync(connection, null, type, id) ?? throw NotFound(type, id);
@@ -99,10 +99,50 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
     }
 
     /// <summary>
+    /// A Patient read as the API answers it: the answer's text with its version. A uuid is taken first
+    /// as a registry id, and resolved in the same round trip as the checkpoint's facts and the registry
+    /// row (one round trip and the audit append, issue 23); only when it turns out to be the id of a
+    /// Patient stored for another registry patient, or no patient's at all, is it resolved on its own
+    /// first, as are other ids and callers held to one patient's context.
+    /// </summary>
+    private async Task<FhirResourceRow> ReadPatientAnswerAsync(FhirCaller caller, string id, CancellationToken cancellationToken)
+    {
+        Patient patient;
+        FhirResourceRow? stored;
+        if (Guid.TryParse(id, out var registryId) && !caller.Scopes.OnlyPatientContext("Patient", write: false))
+        {
+            var (grant, found) = await checkpoint.ReadWithAsync(caller.Caller, registryId, "Patient", FhirResourceStore.PatientByIdOrRegistryIdSql, new { id },
+                FhirResourceStore.ReadPatientByIdOrRegistryIdAsync,
+                f => f.Registry is not null && (f.Own is not { PatientId: { } linked, Deleted: false } || linked == registryId), cancellationToken);
+            if (grant is not null)
+            {
+                patient = found.Registry!;
+                stored = found.Own is { PatientId: not null, Deleted: false } ? found.Own : found.OfRegistry;
+                return AnswerRow(patient, stored);
+            }
+        }
+        (patient, stored) = await PatientAndStoredAsync(caller, id, null, cancellationToken);
+        return AnswerRow(patient, stored);
+    }
+
+    private static FhirResourceRow AnswerRow(Patient patient, FhirResourceRow? stored) => new()
+    {
+        ResourceType = "Patient", Id = stored?.Id ?? patient.Id.ToString(), VersionId = patient.Version, PatientId = patient.Id,
+        LastUpdated = patient.UpdatedAt, Content = stored?.AnswerFor(patient.Version) ?? FhirPatientAnswer.Text(patient, stored),
+    };
+
+    /// <summary>
     /// A Patient resource: the registry's facts over what was stored. <paramref name="grant"/> is
     /// passed when the caller already holds the checkpoint's grant (search, $everything).
     /// </summary>
     private async Task<JsonObject> ReadPatientAsync(FhirCaller caller, string id, PatientAccessGrant? grant, CancellationToken cancellationToken)
+    {
+        var (patient, stored) = await PatientAndStoredAsync(caller, id, grant, cancellationToken);
+        return PatientResource(patient, stored);
+    }
+
+    private async Task<(Patient Patient, FhirResourceRow? Stored)> PatientAndStoredAsync(FhirCaller caller, string id, PatientAccessGrant? grant,
+        CancellationToken cancellationToken)
     {
         await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
         var (patientId, stored) = await ResolvePatientAsync(connection, null, id) ?? throw NotFound("Patient", id);
@@ -110,18 +150,10 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
         Patient patient;
         if (grant is null) patient = await registry.GetAsync(caller.Caller, patientId, cancellationToken);
         else patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw NotFound("Patient", id);
-        return PatientResource(patient, stored);
+        return (patient, stored);
     }
 
-    private static JsonObject PatientResource(Patient patient, FhirResourceRow? stored)
-    {
-        var resource = FhirPatientMapping.ToFhir(patient, stored is null ? null : FhirJson.Parse(stored.Content), stored?.Id ?? patient.Id.ToString());
-        var meta = resource["meta"] as JsonObject ?? new JsonObject();
-        meta["versionId"] = patient.Version.ToString(CultureInfo.InvariantCulture);
-        meta["lastUpdated"] = FhirJson.Instant(patient.UpdatedAt);
-        resource["meta"] = meta;
-        return FhirJson.Ordered(resource);
-    }
+    private static JsonObject PatientResource(Patient patient, FhirResourceRow? stored) => FhirPatientAnswer.Resource(patient, stored);
 
     /// <summary>
     /// Which registry patient a FHIR Patient id stands for: a Patient stored through the API (its own

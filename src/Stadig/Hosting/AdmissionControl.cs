@@ -76,6 +76,13 @@ public sealed class AdmissionOptions
     /// above all on a busy node) and an $import's upload (the import itself runs as background work).
     /// </summary>
     public int BulkWriteTimeoutSeconds { get; set; } = 600;
+
+    /// <summary>
+    /// A profiling aid, off in production: Server-Timing also tells the bytes the process allocated
+    /// while the request ran (alloc;desc=…), exact only while requests do not overlap (bench/fhir-cost.sh's
+    /// sequential rows). Counting them precisely costs a pass over the threads' allocation contexts.
+    /// </summary>
+    public bool CountAllocations { get; set; }
 }
 
 /// <summary>
@@ -87,6 +94,8 @@ public sealed class AdmissionOptions
 /// </summary>
 public sealed class AdmissionControl(AdmissionOptions options)
 {
+    internal bool CountAllocations => options.CountAllocations;
+
     private readonly object _lock = new();
     private readonly LinkedList<Waiter>[] _waiting = [new(), new(), new(), new(), new()];
     private readonly int[] _inUse = new int[5];
@@ -261,6 +270,7 @@ public static class AdmissionControlMiddleware
         var jitted = System.Runtime.JitInfo.GetCompiledMethodCount();
         var allocated = GC.GetTotalAllocatedBytes();
         var cost = Stadig.Storage.RequestCost.Begin();
+        var allocatedBefore = admission.CountAllocations ? GC.GetTotalAllocatedBytes(precise: true) : -1;
         using var slot = await admission.TryEnterAsync(requestClass, context.RequestAborted);
         var admittedAfter = Stopwatch.GetElapsedTime(arrived);
         // The server's own time for the request, from its arrival here (waiting for a slot
@@ -272,6 +282,8 @@ public static class AdmissionControlMiddleware
             // pin (tests/Stadig.Tests/Hosting/RequestCostTests.cs), its phases what a profile reads.
             context.Response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture,
                 $"queue;dur={admittedAfter.TotalMilliseconds:0.0}, access;dur={cost.Access.TotalMilliseconds:0.0}, audit;dur={cost.Audit.TotalMilliseconds:0.0}, db;dur={cost.Database.TotalMilliseconds:0.0}, db-round-trips;desc={cost.RoundTrips}, db-statements;desc={cost.Statements}, jit;desc={System.Runtime.JitInfo.GetCompiledMethodCount() - jitted}, alloc-kb;desc={(GC.GetTotalAllocatedBytes() - allocated) / 1024}, total;dur={Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:0.0}");
+            if (allocatedBefore >= 0)
+                context.Response.Headers.Append("Server-Timing", $"alloc;desc={GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore}");
             return Task.CompletedTask;
         });
         var metrics = context.RequestServices.GetRequiredService<Stadig.Telemetry.RequestMetrics>();

@@ -50,22 +50,43 @@ public static class FhirResourceStore
         await PutAsync(connection, transaction, resource, id, patientId, unitId, now, version,
             await CurrentAsync(connection, transaction, resource["resourceType"]!.GetValue<string>(), id));
 
-    /// <summary>As above, with the current row already read on this transaction (null: there is none).</summary>
+    /// <summary>
+    /// As above, with the current row already read on this transaction (null: there is none).
+    /// <paramref name="answer"/> gives a Patient's read answer for the row as stored, with the registry
+    /// version it was made at, kept beside the row (migration 0032); any other write of the row clears it.
+    /// </summary>
     public static async Task<FhirResourceRow> PutAsync(DbConnection connection, DbTransaction transaction, JsonObject resource, string id,
-        Guid? patientId, Guid unitId, DateTimeOffset now, int? version, FhirResourceRow? current)
+        Guid? patientId, Guid unitId, DateTimeOffset now, int? version, FhirResourceRow? current,
+        Func<FhirResourceRow, (string Text, int RegistryVersion)>? answer = null)
     {
         var type = resource["resourceType"]!.GetValue<string>();
         var row = Stamp(resource, id, patientId, unitId, now, version ?? (current?.VersionId ?? 0) + 1);
-        // The current row and its version in one round trip.
+        string? answerText = null;
+        var registryVersion = 0;
+        if (answer is not null) (answerText, registryVersion) = answer(row);
+        // The current row and its version in one round trip. Only a Patient's row keeps an answer
+        // (and has it replaced or cleared by every write); other types' statements leave it out.
+        var answered = type == "Patient";
         await connection.ExecuteAsync(
             (current is null
-                ? "INSERT INTO fhir_resource (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content) VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content);"
-                : "UPDATE fhir_resource SET version_id = @VersionId, patient_id = @PatientId, unit_id = @UnitId, last_updated = @LastUpdated, deleted = @Deleted, content = @Content WHERE resource_type = @ResourceType AND id = @Id;")
+                ? $"""
+                   INSERT INTO fhir_resource (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content{(answered ? ", answer, answer_registry_version, answer_of_version" : "")})
+                   VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content{(answered ? ", @answerText, @answerRegistryVersion, @answerOfVersion" : "")});
+                   """
+                : $"""
+                   UPDATE fhir_resource SET version_id = @VersionId, patient_id = @PatientId, unit_id = @UnitId, last_updated = @LastUpdated, deleted = @Deleted, content = @Content
+                       {(answered ? ", answer = @answerText, answer_registry_version = @answerRegistryVersion, answer_of_version = @answerOfVersion" : "")}
+                   WHERE resource_type = @ResourceType AND id = @Id;
+                   """)
             + """
 
             INSERT INTO fhir_resource_version (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content)
             VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content);
-            """, row, transaction);
+            """, new
+            {
+                row.ResourceType, row.Id, row.VersionId, row.PatientId, row.UnitId, row.LastUpdated, row.Deleted, row.Content, answerText,
+                answerRegistryVersion = answerText is null ? (int?)null : registryVersion, answerOfVersion = answerText is null ? (int?)null : row.VersionId,
+            }, transaction);
         await FhirSearchIndexWriter.ReplaceAsync(connection, transaction, type, id, patientId, FhirSearchIndexer.Extract(resource), isNew: current is null);
         return row;
     }
@@ -143,7 +164,8 @@ public static class FhirResourceStore
             ResourceType = type, Id = id, VersionId = current.VersionId + 1, PatientId = current.PatientId, UnitId = current.UnitId, LastUpdated = now, Deleted = true, Content = current.Content,
         };
         await connection.ExecuteAsync(
-            "UPDATE fhir_resource SET version_id = @VersionId, last_updated = @LastUpdated, deleted = @Deleted WHERE resource_type = @ResourceType AND id = @Id", row, transaction);
+            $"UPDATE fhir_resource SET version_id = @VersionId, last_updated = @LastUpdated, deleted = @Deleted{(type == "Patient" ? ", answer = NULL" : "")} WHERE resource_type = @ResourceType AND id = @Id",
+            row, transaction);
         await connection.ExecuteAsync(
             """
             INSERT INTO fhir_resource_version (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content)
@@ -169,6 +191,24 @@ public static class FhirResourceStore
         var ofRegistry = await grid.ReadSingleOrDefaultAsync<FhirResourceRow>();
         return (own, exists, ofRegistry);
     }
+
+    /// <summary>
+    /// <see cref="PatientByIdOrRegistryIdAsync"/>'s two readings of a uuid, and the registry row, as
+    /// statements to run after the checkpoint's facts (parameters @id and @patientId, the uuid as a
+    /// registry id): read back with <see cref="ReadPatientByIdOrRegistryIdAsync"/>.
+    /// </summary>
+    private const string AnswerColumns = "answer AS Answer, answer_registry_version AS AnswerRegistryVersion, answer_of_version AS AnswerOfVersion";
+
+    internal const string PatientByIdOrRegistryIdSql =
+        $"""
+         SELECT {Columns}, {AnswerColumns} FROM fhir_resource WHERE resource_type = 'Patient' AND id = @id;
+         SELECT {Columns}, {AnswerColumns} FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = @patientId ORDER BY last_updated DESC LIMIT 1;
+         SELECT {Stadig.Patients.PatientRegistry.PatientColumns} FROM patient WHERE id = @patientId;
+         """;
+
+    internal static async Task<(FhirResourceRow? Own, FhirResourceRow? OfRegistry, Stadig.Patients.Patient? Registry)> ReadPatientByIdOrRegistryIdAsync(SqlMapper.GridReader grid) =>
+        (await grid.ReadSingleOrDefaultAsync<FhirResourceRow>(), await grid.ReadSingleOrDefaultAsync<FhirResourceRow>(),
+            await grid.ReadSingleOrDefaultAsync<Stadig.Patients.Patient>());
 
     public static Task<FhirResourceRow?> PatientOfAsync(DbConnection connection, DbTransaction? transaction, Guid patientId) =>
         connection.QuerySingleOrDefaultAsync<FhirResourceRow>(
