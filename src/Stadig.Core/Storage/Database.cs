@@ -41,7 +41,15 @@ public sealed class Database
                 builder.MaxAutoPrepare = 50;
             if (!(builder.Options ?? "").Contains("plan_cache_mode", StringComparison.Ordinal))
                 builder.Options = ((builder.Options ?? "") + " -c plan_cache_mode=force_custom_plan").Trim();
-            _postgres = NpgsqlDataSource.Create(builder.ConnectionString);
+            var source = new NpgsqlDataSourceBuilder(builder.ConnectionString)
+            {
+                // The pool's name in the pool metrics: without one Npgsql names it by the connection string.
+                Name = "stadig",
+            };
+            // Npgsql's spans carry the statement's text with its placeholders ($1), never parameter
+            // values; the first-response event is noise per command.
+            source.ConfigureTracing(tracing => tracing.EnableFirstResponseEvent(false));
+            _postgres = source.Build();
         }
         else
         {
@@ -153,6 +161,9 @@ public sealed class Database
         command.CommandText = "SELECT 1";
         await command.ExecuteScalarAsync(cancellationToken);
     }
+
+    /// <summary>Drops the pool's idle connections (PostgreSQL): after the server went away they are broken.</summary>
+    public void ClearPool() => _postgres?.Clear();
 
     public bool IsUniqueViolation(Exception exception) => exception switch
     {
