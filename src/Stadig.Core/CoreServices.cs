@@ -35,12 +35,16 @@ public sealed class CoreServices
     public required Warnings.PatientWarnings Warnings { get; init; }
     public required Problems.PatientProblems Problems { get; init; }
     public required Encounters.PatientEncounters Encounters { get; init; }
+    public required Medication.ProductCatalogue Catalogue { get; init; }
+    public required Medication.MedicationList Medication { get; init; }
 
-    public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null)
+    public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null,
+        Medication.MedicationOptions? medication = null)
     {
         var audit = new AuditLog(database, clock);
         var checkpoint = new PatientCheckpoint(database, audit, access ?? new AccessOptions(), clock);
         var accessControl = new AccessControl(database, checkpoint, audit, clock);
+        var catalogue = new Medication.ProductCatalogue(database, clock);
         return new CoreServices
         {
             Database = database, Clock = clock, Audit = audit, Checkpoint = checkpoint,
@@ -61,6 +65,8 @@ public sealed class CoreServices
             Warnings = new Warnings.PatientWarnings(checkpoint, clock),
             Problems = new Problems.PatientProblems(checkpoint, clock),
             Encounters = new Encounters.PatientEncounters(database, checkpoint, accessControl, new Encounters.EncounterOptions(), Common.RegionTime.Sweden, clock),
+            Catalogue = catalogue,
+            Medication = new Medication.MedicationList(checkpoint, catalogue, audit, medication ?? new Medication.MedicationOptions(), clock),
         };
     }
 }

@@ -11,7 +11,7 @@ namespace Stadig.Audit;
 public sealed class Printouts(PatientCheckpoint checkpoint, AuditLog audit)
 {
     /// <summary>What can be printed from a page: the resource the audit event names.</summary>
-    public static readonly IReadOnlySet<string> Kinds = new HashSet<string>(StringComparer.Ordinal) { "Note", "Trend", "LogExtract" };
+    public static readonly IReadOnlySet<string> Kinds = new HashSet<string>(StringComparer.Ordinal) { "Note", "Trend", "LogExtract", "MedicationList" };
 
     public async Task RecordAsync(Caller caller, Guid patientId, string? kind, CancellationToken cancellationToken = default)
     {

@@ -239,20 +239,31 @@ public sealed class RegionSeeder(Database database, TimeProvider clock)
             random.NextBytes(bytes);
             return new Guid(bytes);
         }
+        // The inpatients' medication lists are prescribed from the catalogue, which a new database has only once seeded.
+        await new Medication.ProductCatalogue(database, clock).SeedIfEmptyAsync(ct);
         await using var connection = await database.OpenUnscopedAsync(ct);
         var wards = (await connection.QueryAsync<Guid>("SELECT id FROM care_unit WHERE kind = 'Ward' ORDER BY hsa_id")).ToList();
         var patients = (await connection.QueryAsync<Guid>(
             $"SELECT id FROM patient WHERE deceased_date IS NULL AND merged_into_id IS NULL ORDER BY identifier LIMIT {wards.Count * perWard}")).ToList();
-        var admitted = 0;
+        var admitted = new List<(Guid Patient, Guid Ward, DateTimeOffset Admitted)>();
         for (var i = 0; i < patients.Count; i++)
         {
             var ward = wards[i / perWard];
             var place = i % perWard;
+            var started = now.AddHours(-(6 + 19 * place));
             await connection.ExecuteAsync(
                 "INSERT INTO encounter (id, patient_id, unit_id, kind, bed, started_at) VALUES (@id, @patient, @ward, 'Inpatient', @bed, @started)",
-                new { id = NextId(), patient = patients[i], ward, bed = $"Sal {place / 4 + 1} säng {place % 4 + 1}", started = now.AddHours(-(6 + 19 * place)) });
-            admitted++;
+                new { id = NextId(), patient = patients[i], ward, bed = $"Sal {place / 4 + 1} säng {place % 4 + 1}", started });
+            admitted.Add((patients[i], ward, started));
         }
-        return admitted;
+        // Their own random source, so that the region's patients and encounters stay as they were before medication.
+        var medication = new Random(seed + 11);
+        await MedicationSeed.WriteAsync(connection, medication, () =>
+        {
+            var bytes = new byte[16];
+            medication.NextBytes(bytes);
+            return new Guid(bytes);
+        }, admitted, now);
+        return admitted.Count;
     }
 }

@@ -87,6 +87,9 @@ public sealed class StadigOptions
     /// <summary>Encounters: how long a discharge may be undone.</summary>
     public Stadig.Encounters.EncounterOptions Encounters { get; set; } = new();
 
+    /// <summary>Medication: whether nurses prescribe as-needed doses by delegation.</summary>
+    public Stadig.Medication.MedicationOptions Medication { get; set; } = new();
+
     /// <summary>The node's own first use of the main pages at start, before it reports ready.</summary>
     public WarmUpSettings WarmUp { get; set; } = new();
 

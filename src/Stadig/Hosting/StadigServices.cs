@@ -65,6 +65,8 @@ public static class StadigServices
         services.AddSingleton<Stadig.Audit.AuditLog>();
         services.AddSingleton<Stadig.Audit.AuditVerifier>();
         services.AddSingleton<Stadig.Medication.ProductCatalogue>();
+        services.AddSingleton(options.Medication);
+        services.AddSingleton<Stadig.Medication.MedicationList>();
         services.AddSingleton<Stadig.Audit.AuditCheckpoints>();
         services.AddHostedService<Stadig.Audit.AuditCheckpointService>();
         services.AddSingleton(options.Audit);

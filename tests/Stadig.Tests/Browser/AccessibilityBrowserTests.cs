@@ -12,9 +12,9 @@ namespace Stadig.Tests.Browser;
 [Collection("Browser")]
 public class AccessibilityBrowserTests(EveryPageBrowser everyPage) : IClassFixture<EveryPageBrowser>
 {
-    private sealed record Violation(string Id, string? Impact, string Help, int Nodes, string Targets);
+    internal sealed record Violation(string Id, string? Impact, string Help, int Nodes, string Targets);
 
-    private static async Task<IReadOnlyList<Violation>> AxeAsync(IPage page, bool wcagOnly = false)
+    internal static async Task<IReadOnlyList<Violation>> AxeAsync(IPage page, bool wcagOnly = false)
     {
         if (!await page.EvaluateAsync<bool>("() => typeof axe !== 'undefined'"))
             await page.AddScriptTagAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "Browser", "axe", "axe.min.js") });

@@ -250,4 +250,25 @@ public class RegionSeederTests
         await using (var c = await plain.OpenUnscopedAsync())
             Assert.Equal(0, await c.ExecuteScalarAsync<long>(open));
     }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_demo_regions_inpatients_have_medication_lists_the_wards_physician_reads(DatabaseEngine engine)
+    {
+        var (demo, _) = await SeedAsync(engine, patients: 60, demo: true);
+        await using var c = await demo.OpenUnscopedAsync();
+        var inpatients = (await c.QueryAsync<(Guid Patient, Guid Ward)>(
+            "SELECT e.patient_id, e.unit_id FROM encounter e JOIN care_unit u ON u.id = e.unit_id WHERE u.kind = 'Ward' AND e.kind = 'Inpatient' AND e.ended_at IS NULL")).ToList();
+        var counts = (await c.QueryAsync<(Guid Patient, long Orders)>("SELECT patient_id, COUNT(*) FROM medication_order GROUP BY patient_id")).ToDictionary(r => r.Patient, r => r.Orders);
+        Assert.NotEmpty(inpatients);
+        Assert.All(inpatients, i => Assert.InRange(counts.GetValueOrDefault(i.Patient), 3, 5));
+
+        var (staffId, hsaId, unitHsa) = await c.QuerySingleAsync<(Guid, string, string)>(
+            "SELECT s.id, s.hsa_id, u.hsa_id FROM staff s JOIN care_unit u ON u.id = @ward WHERE s.username = 'lakare'", new { ward = inpatients[0].Ward });
+        var physician = new Stadig.Access.Caller(staffId, hsaId, "Lena Läkare", Stadig.Organisation.Role.Physician, inpatients[0].Ward, unitHsa, Stadig.Organisation.Purpose.CareAndTreatment);
+        var list = await CoreServices.Create(demo, Clock).Medication.ListAsync(physician, inpatients[0].Patient);
+        Assert.InRange(list.Count, 3, 5);
+        Assert.All(list, o => Assert.False(string.IsNullOrEmpty(o.Current.DosageText)));
+        var all = await c.QueryAsync<string>("SELECT DISTINCT origin FROM medication_order");
+        Assert.Contains("Prescribed", all);
+    }
 }

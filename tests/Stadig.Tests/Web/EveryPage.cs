@@ -52,6 +52,9 @@ internal sealed class EveryPage : IAsyncDisposable
         await notes.SignAsync(eva, note.Id, note.Version);
         var draft = await notes.CreateDraftAsync(eva, patientId, "Daganteckning");
         await server.Services.GetRequiredService<Stadig.Orders.LabOrders>().PlaceAsync(eva, patientId, ["NPU02593"]);
+        var alvedon = (await server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>().SearchAsync("alvedon 500")).First();
+        var medication = await server.Services.GetRequiredService<Stadig.Medication.MedicationList>().PrescribeAsync(eva, patientId,
+            new Stadig.Medication.MedicationDraft { ProductId = alvedon.Id, DoseValue = 1, DoseUnit = "tablett", TimesOfDay = [new(8, 0), new(20, 0)], Indication = "Smärta" });
 
         var labUnit = (await server.Staff.UnitsAsync()).First(u => u.Id == labAssignments[0].UnitId);
         var ingest = new IngestOruMessage(server.Database, server.Services.GetRequiredService<Stadig.Audit.AuditLog>(),
@@ -72,7 +75,7 @@ internal sealed class EveryPage : IAsyncDisposable
         }
         return new EveryPage(server, new Dictionary<string, string>
         {
-            ["Id"] = patientId.ToString(), ["NoteId"] = draft.Id.ToString(), ["Code"] = "NPU02593", ["EventId"] = eventId.ToString(), ["ReportId"] = reportId.ToString(),
+            ["Id"] = patientId.ToString(), ["NoteId"] = draft.Id.ToString(), ["Code"] = "NPU02593", ["EventId"] = eventId.ToString(), ["ReportId"] = reportId.ToString(), ["OrderId"] = medication.Id.ToString(),
         });
     }
 

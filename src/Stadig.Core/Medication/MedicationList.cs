@@ -1,0 +1,390 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using Dapper;
+using Stadig.Access;
+using Stadig.Audit;
+using Stadig.Chart;
+using Stadig.Common;
+using Stadig.Organisation;
+using Stadig.Patients;
+using Stadig.Storage;
+
+namespace Stadig.Medication;
+
+/// <summary>Settings of medication (Stadig:Medication).</summary>
+public sealed class MedicationOptions
+{
+    /// <summary>Nurses may prescribe as-needed doses by delegation (a local routine); never scheduled ones.</summary>
+    public bool NursesPrescribeAsNeeded { get; set; } = true;
+}
+
+/// <summary>The medication page: the list, and the banner's attention signals under the same decision.</summary>
+public sealed record MedicationView(Patient Patient, IReadOnlyList<MedicationOrder> Orders, IReadOnlyList<RecordEntry> Signals)
+{
+    public IReadOnlyList<MedicationOrder> Current => Orders.Where(o => o.IsCurrent).ToList();
+    public IReadOnlyList<MedicationOrder> Ended => Orders.Where(o => !o.IsCurrent).ToList();
+}
+
+/// <summary>An ordination with every version, newest first.</summary>
+public sealed record MedicationHistory(Patient Patient, MedicationOrder Order, IReadOnlyList<MedicationVersion> Versions, IReadOnlyList<RecordEntry> Signals);
+
+/// <summary>The prescribing checks found something and no reason to go on was given: nothing was written.</summary>
+public sealed class PrescribingChecksException(IReadOnlyList<CheckFinding> findings)
+    : ConflictException("Kontrollerna vid ordination gav varningar: ange skäl för att ordinera ändå.")
+{
+    public IReadOnlyList<CheckFinding> Findings { get; } = findings;
+}
+
+/// <summary>
+/// The medication list (läkemedelslista) and prescribing (ordination), issue #18: ordinations with
+/// structured dosage, each change a new version with who, when and why; the prescribing checks run
+/// before signing and again in the signing transaction, and going on past a finding needs a reason,
+/// which is kept with the version. Every read and write goes through the checkpoint (resource
+/// <c>Medication</c>), with inner secrecy and blocks by the prescribing unit.
+/// </summary>
+public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogue catalogue, AuditLog audit, MedicationOptions options, TimeProvider clock)
+{
+    public const string Resource = "Medication";
+    public const int MaxTextLength = 1_000;
+    public const int MaxFieldLength = 200;
+
+    /// <summary>Physicians prescribe; nurses as-needed doses only, where the region's routine delegates it.</summary>
+    public bool MayPrescribe(Role role, bool asNeeded) => role == Role.Physician || (role == Role.Nurse && asNeeded && options.NursesPrescribeAsNeeded);
+
+    /// <summary>Recording what another system prescribed or the patient takes: physicians and nurses.</summary>
+    public static bool MayRecord(Role role) => role is Role.Physician or Role.Nurse;
+
+    /// <summary>The list the caller may see: current ordinations by product, then ended ones, latest ended first.</summary>
+    public async Task<IReadOnlyList<MedicationOrder>> ListAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        var grant = await checkpoint.ReadAsync(caller, patientId, Resource, cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
+        return await ListInAsync(connection, null, grant.Context);
+    }
+
+    /// <summary>The medication page with its banner: one decision, one audited read.</summary>
+    public async Task<MedicationView> ViewAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        var grant = await checkpoint.ReadAsync(caller, patientId, Resource, cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
+        var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
+        return new MedicationView(patient, await ListInAsync(connection, null, grant.Context), await PatientRecord.SignalsAsync(connection, checkpoint.Engine, grant.Context));
+    }
+
+    /// <summary>An ordination with all its versions (the list's history), audited as a read of the patient's medication.</summary>
+    public async Task<MedicationHistory> HistoryAsync(Caller caller, Guid orderId, CancellationToken cancellationToken = default)
+    {
+        var found = await FindAsync(caller, orderId, cancellationToken) ?? throw new NotFoundException("Ordinationen finns inte.");
+        var grant = await checkpoint.ReadAsync(caller, found.PatientId, Resource, cancellationToken);
+        if (!grant.Context.MaySee(found.UnitId)) throw await checkpoint.RefuseAsync(caller, found.PatientId, Resource, AuditActivity.Read, cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
+        var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
+        var versions = (await connection.QueryAsync<MedicationVersion>($"{VersionSelect} WHERE v.order_id = @orderId ORDER BY v.version DESC", new { orderId })).AsList();
+        return new MedicationHistory(patient, found, versions, await PatientRecord.SignalsAsync(connection, checkpoint.Engine, grant.Context));
+    }
+
+    /// <summary>
+    /// The prescribing checks for a draft, before signing (audited as a read of the patient's medication).
+    /// <paramref name="replacing"/> is the ordination a change replaces, which is no duplicate of itself.
+    /// </summary>
+    public async Task<IReadOnlyList<CheckFinding>> CheckAsync(Caller caller, Guid patientId, MedicationDraft draft, Guid? replacing = null,
+        CancellationToken cancellationToken = default)
+    {
+        var (product, substances, clean) = await ValidateAsync(draft, cancellationToken);
+        var grant = await checkpoint.ReadAsync(caller, patientId, Resource, cancellationToken);
+        await using var connection = await grant.OpenAsync(cancellationToken);
+        return await FindingsAsync(connection, grant.Context, product, substances, clean, replacing);
+    }
+
+    /// <summary>
+    /// Prescribes (or records, for <see cref="MedicationOrigin.OtherSystem"/> and <see cref="MedicationOrigin.PatientOwn"/>) a new
+    /// ordination. The checks run in the signing transaction: with findings and no <paramref name="overrideReason"/>,
+    /// <see cref="PrescribingChecksException"/> and nothing is written.
+    /// </summary>
+    public async Task<MedicationOrder> PrescribeAsync(Caller caller, Guid patientId, MedicationDraft draft, string? overrideReason = null,
+        MedicationOrigin origin = MedicationOrigin.Prescribed, CancellationToken cancellationToken = default)
+    {
+        var allowed = origin == MedicationOrigin.Prescribed ? MayPrescribe(caller.Role, draft.AsNeeded) : MayRecord(caller.Role);
+        if (!allowed) throw await DenyAsync(caller, patientId, origin == MedicationOrigin.Prescribed
+            ? "Bara läkare ordinerar läkemedel (sjuksköterskor vid behov, på delegering)." : "Din roll får inte registrera läkemedel.", cancellationToken);
+        var (product, substances, clean) = await ValidateAsync(draft, cancellationToken);
+        if (origin == MedicationOrigin.Prescribed && clean.PrescriberText is not null)
+            throw new InvalidInputException("prescriberText", "Den som ordinerar här är du: ange förskrivare bara för läkemedel från annat system eller patientens egna.");
+        var why = Optional(overrideReason, "overrideReason");
+        var id = Guid.CreateVersion7();
+        var now = clock.GetUtcNow();
+        await checkpoint.WriteAsync(caller, patientId, Resource, AuditActivity.Write, async (connection, transaction, grant) =>
+        {
+            var findings = await CheckedAsync(grant, product, substances, clean, null, why);
+            await connection.ExecuteAsync(
+                """
+                INSERT INTO medication_order (id, patient_id, unit_id, origin, current_version, status, created_at, created_by)
+                VALUES (@id, @patientId, @unitId, @origin, 1, 'Active', @now, @staffId)
+                """, new { id, patientId, unitId = caller.UnitId, origin = origin.ToString(), now, staffId = caller.StaffId }, transaction);
+            await InsertVersionAsync(connection, transaction, caller, id, 1, patientId,
+                origin == MedicationOrigin.Prescribed ? MedicationAction.Prescribe : MedicationAction.Record, MedicationStatus.Active,
+                Row(product, clean, now, origin == MedicationOrigin.Prescribed ? caller.StaffId : null), null, findings, why, now);
+            return 0;
+        }, cancellationToken);
+        return (await FindAsync(caller, id, cancellationToken))!;
+    }
+
+    /// <summary>Changes an ordination (product, dose, schedule …): a new version, checked as a new prescription, with the reason for the change.</summary>
+    public async Task<MedicationOrder> ChangeAsync(Caller caller, Guid orderId, MedicationDraft draft, string reason, string? overrideReason = null,
+        CancellationToken cancellationToken = default)
+    {
+        var order = await FindAsync(caller, orderId, cancellationToken) ?? throw new NotFoundException("Ordinationen finns inte.");
+        await RequireWriterAsync(caller, order, draft.AsNeeded && order.Current.AsNeeded, cancellationToken);
+        var why = Required(reason, "reason", "Ange varför ordinationen ändras.");
+        var overrideWhy = Optional(overrideReason, "overrideReason");
+        var (product, substances, clean) = await ValidateAsync(draft, cancellationToken);
+        if (order.Origin == nameof(MedicationOrigin.Prescribed) && clean.PrescriberText is not null)
+            throw new InvalidInputException("prescriberText", "Den som ändrar en ordination här är du.");
+        if (order.Status == nameof(MedicationStatus.Ended)) throw new ConflictException("Ordinationen är utsatt och kan inte ändras; ordinera på nytt.");
+        var now = clock.GetUtcNow();
+        await WriteVersionAsync(caller, order, MedicationAction.Change, async (connection, transaction, grant) =>
+        {
+            var findings = await CheckedAsync(grant, product, substances, clean, order.Id, overrideWhy);
+            var prescriber = order.Origin == nameof(MedicationOrigin.Prescribed) ? caller.StaffId : (Guid?)null;
+            var row = Row(product, clean with { PrescriberText = clean.PrescriberText ?? order.Current.PrescriberName }, now, prescriber);
+            return (MedicationStatus.Active, row, why, findings, overrideWhy);
+        }, cancellationToken);
+        return (await FindAsync(caller, orderId, cancellationToken))!;
+    }
+
+    /// <summary>Pauses an active ordination (utsättning tills vidare), with the reason.</summary>
+    public Task<MedicationOrder> PauseAsync(Caller caller, Guid orderId, string reason, CancellationToken cancellationToken = default) =>
+        SetStatusAsync(caller, orderId, MedicationAction.Pause, MedicationStatus.Paused, reason, cancellationToken);
+
+    /// <summary>Resumes a paused ordination as it was, with the reason.</summary>
+    public Task<MedicationOrder> ResumeAsync(Caller caller, Guid orderId, string reason, CancellationToken cancellationToken = default) =>
+        SetStatusAsync(caller, orderId, MedicationAction.Resume, MedicationStatus.Active, reason, cancellationToken);
+
+    /// <summary>Stops (sätter ut) an ordination now, with the reason; it stays in the list among the ended ones.</summary>
+    public Task<MedicationOrder> StopAsync(Caller caller, Guid orderId, string reason, CancellationToken cancellationToken = default) =>
+        SetStatusAsync(caller, orderId, MedicationAction.Stop, MedicationStatus.Ended, reason, cancellationToken);
+
+    private async Task<MedicationOrder> SetStatusAsync(Caller caller, Guid orderId, MedicationAction action, MedicationStatus status, string reason,
+        CancellationToken cancellationToken)
+    {
+        var order = await FindAsync(caller, orderId, cancellationToken) ?? throw new NotFoundException("Ordinationen finns inte.");
+        await RequireWriterAsync(caller, order, order.Current.AsNeeded, cancellationToken);
+        var why = Required(reason, "reason", action switch
+        {
+            MedicationAction.Pause => "Ange varför ordinationen pausas.",
+            MedicationAction.Resume => "Ange varför ordinationen återupptas.",
+            _ => "Ange varför läkemedlet sätts ut.",
+        });
+        var allowedFrom = action switch
+        {
+            MedicationAction.Pause => new[] { nameof(MedicationStatus.Active) },
+            MedicationAction.Resume => [nameof(MedicationStatus.Paused)],
+            _ => [nameof(MedicationStatus.Active), nameof(MedicationStatus.Paused)],
+        };
+        if (!allowedFrom.Contains(order.Status))
+            throw new ConflictException(order.Status == nameof(MedicationStatus.Ended) ? "Ordinationen är redan utsatt." : $"Ordinationen är {Swedish(order.Status)}.");
+        var now = clock.GetUtcNow();
+        await WriteVersionAsync(caller, order, action, (_, _, _) =>
+        {
+            var current = order.Current;
+            var row = new VersionRow(current.ProductId, current.ProductText, current.AtcCode, current.Indication, current.DoseValue, current.DoseUnit, current.Route,
+                current.TimesOfDay, current.IntervalHours, current.AsNeeded, current.MaxDosesPer24h, current.DurationDays, current.Instructions, current.StartsAt,
+                status == MedicationStatus.Ended ? now : current.EndsAt, current.PrescriberId, current.PrescriberId is null ? current.PrescriberName : null);
+            return Task.FromResult((status, row, why, (IReadOnlyList<CheckFinding>)[], (string?)null));
+        }, cancellationToken);
+        return (await FindAsync(caller, orderId, cancellationToken))!;
+    }
+
+    private static string Swedish(string status) => status switch { "Active" => "aktiv", "Paused" => "pausad", _ => "utsatt" };
+
+    private async Task RequireWriterAsync(Caller caller, MedicationOrder order, bool asNeeded, CancellationToken cancellationToken)
+    {
+        var allowed = order.Origin == nameof(MedicationOrigin.Prescribed) ? MayPrescribe(caller.Role, asNeeded) : MayRecord(caller.Role);
+        if (!allowed) throw await DenyAsync(caller, order.PatientId, "Bara läkare ändrar och sätter ut ordinationer (sjuksköterskor vid behov, på delegering).", cancellationToken);
+    }
+
+    /// <summary>A role that may not prescribe is refused before the checkpoint, and the refusal is logged like the checkpoint's.</summary>
+    private async Task<ForbiddenException> DenyAsync(Caller caller, Guid patientId, string why, CancellationToken cancellationToken)
+    {
+        await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.Write, Resource, AuditOutcome.Denied), cancellationToken);
+        return new ForbiddenException(why);
+    }
+
+    private sealed record VersionRow(Guid? ProductId, string ProductText, string? AtcCode, string? Indication, double? DoseValue, string? DoseUnit, string? Route,
+        string? TimesOfDay, int? IntervalHours, bool AsNeeded, double? MaxDosesPer24h, int? DurationDays, string? Instructions, DateTimeOffset StartsAt,
+        DateTimeOffset? EndsAt, Guid? PrescriberId, string? PrescriberText);
+
+    private static VersionRow Row(MedicationProduct product, MedicationDraft draft, DateTimeOffset now, Guid? prescriber)
+    {
+        var starts = draft.StartsAt ?? now;
+        return new VersionRow(product.Id, product.Display, product.AtcCode, draft.Indication, draft.DoseValue, draft.DoseUnit, draft.Route,
+            draft.TimesOfDay.Count > 0 ? string.Join(",", draft.TimesOfDay.Select(t => t.ToString("HH:mm", CultureInfo.InvariantCulture))) : null,
+            draft.IntervalHours, draft.AsNeeded, draft.AsNeeded ? draft.MaxDosesPer24h : null, draft.DurationDays, draft.Instructions, starts,
+            draft.DurationDays is { } days ? starts.AddDays(days) : null, prescriber, draft.PrescriberText);
+    }
+
+    /// <summary>A new version of an existing ordination, in one transaction with its audit event; a concurrent change answers conflict.</summary>
+    private async Task WriteVersionAsync(Caller caller, MedicationOrder order, MedicationAction action,
+        Func<DbConnection, DbTransaction, PatientAccessGrant, Task<(MedicationStatus Status, VersionRow Row, string Reason, IReadOnlyList<CheckFinding> Findings, string? Override)>> build,
+        CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var context = await checkpoint.ContextAsync(caller, order.PatientId, cancellationToken);
+        if (context is not null && context.MayOpen && !context.MaySee(order.UnitId))
+            throw await checkpoint.RefuseAsync(caller, order.PatientId, Resource, AuditActivity.Write, cancellationToken);
+        await checkpoint.WriteAsync(caller, order.PatientId, Resource, AuditActivity.Write, async (connection, transaction, grant) =>
+        {
+            if (!grant.Context.MaySee(order.UnitId)) throw new NotFoundException("Ordinationen finns inte, eller så saknar du vårdrelation.");
+            var (status, row, reason, findings, overrideWhy) = await build(connection, transaction, grant);
+            var next = order.Current.Version + 1;
+            var moved = await connection.ExecuteAsync(
+                "UPDATE medication_order SET current_version = @next, status = @status WHERE id = @id AND current_version = @current",
+                new { next, status = status.ToString(), id = order.Id, current = order.Current.Version }, transaction);
+            if (moved == 0) throw new ConflictException("Ordinationen har ändrats av någon annan under tiden: läs om listan och försök igen.");
+            await InsertVersionAsync(connection, transaction, caller, order.Id, next, order.PatientId, action, status, row, reason, findings, overrideWhy, now);
+            return 0;
+        }, cancellationToken);
+    }
+
+    private static Task InsertVersionAsync(DbConnection connection, DbTransaction transaction, Caller caller, Guid orderId, int version, Guid patientId,
+        MedicationAction action, MedicationStatus status, VersionRow row, string? reason, IReadOnlyList<CheckFinding> findings, string? overrideReason, DateTimeOffset now) =>
+        connection.ExecuteAsync(
+            """
+            INSERT INTO medication_order_version (order_id, version, patient_id, action, status, product_id, product_text, atc_code, indication, dose_value, dose_unit,
+                route, times_of_day, interval_hours, as_needed, max_doses_per_24h, duration_days, instructions, starts_at, ends_at, prescriber_id, prescriber_text,
+                reason, check_findings, override_reason, recorded_at, recorded_by, recorded_role)
+            VALUES (@orderId, @version, @patientId, @action, @status, @ProductId, @ProductText, @AtcCode, @Indication, @DoseValue, @DoseUnit,
+                @Route, @TimesOfDay, @IntervalHours, @AsNeeded, @MaxDosesPer24h, @DurationDays, @Instructions, @StartsAt, @EndsAt, @PrescriberId, @PrescriberText,
+                @reason, @findings, @overrideReason, @now, @staffId, @role)
+            """,
+            new
+            {
+                orderId, version, patientId, action = action.ToString(), status = status.ToString(), row.ProductId, row.ProductText, row.AtcCode, row.Indication,
+                row.DoseValue, row.DoseUnit, row.Route, row.TimesOfDay, row.IntervalHours, row.AsNeeded, row.MaxDosesPer24h, row.DurationDays, row.Instructions,
+                row.StartsAt, row.EndsAt, row.PrescriberId, row.PrescriberText, reason,
+                findings = findings.Count > 0 ? PrescribingChecks.SerializeFindings(findings) : null,
+                overrideReason = findings.Count > 0 ? overrideReason : null, now, staffId = caller.StaffId, role = caller.Role.ToString(),
+            }, transaction);
+
+    /// <summary>The checks again at signing, on what is committed now; findings without a reason stop the write.</summary>
+    private async Task<IReadOnlyList<CheckFinding>> CheckedAsync(PatientAccessGrant grant, MedicationProduct product, IReadOnlyList<ProductSubstance> substances,
+        MedicationDraft draft, Guid? replacing, string? overrideReason)
+    {
+        await using var read = await grant.OpenAsync();
+        var findings = await FindingsAsync(read, grant.Context, product, substances, draft, replacing);
+        if (findings.Count > 0 && overrideReason is null) throw new PrescribingChecksException(findings);
+        return findings;
+    }
+
+    private async Task<IReadOnlyList<CheckFinding>> FindingsAsync(DbConnection connection, PatientAccessContext context, MedicationProduct product,
+        IReadOnlyList<ProductSubstance> substances, MedicationDraft draft, Guid? replacing)
+    {
+        // The same hypersensitivities the banner shows: the chart's warnings and those other systems sent over FHIR, as the caller may see them.
+        var signals = await PatientRecord.SignalsAsync(connection, checkpoint.Engine, context);
+        var allergies = signals.Where(s => s.Kind == RecordKind.Allergy).Select(s => new Allergy(s.Title, s.Code)).ToList();
+        var words = allergies.SelectMany(a => PrescribingChecks.AgentWords(a.Agent).Append(NameSearch.Fold(a.Agent))).Distinct().ToList();
+        var groups = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        if (words.Count > 0)
+        {
+            var rows = await connection.QueryAsync<(string Name, string Atc)>(
+                "SELECT DISTINCT s.name_search, p.atc_code FROM medication_substance s JOIN medication_product p ON p.id = s.product_id WHERE "
+                + (checkpoint.Engine == DatabaseEngine.Postgres ? "s.name_search = ANY(@words)" : "s.name_search IN @words"), new { words = words.ToArray() });
+            foreach (var g in rows.GroupBy(r => r.Name))
+                groups[g.Key] = g.Select(r => r.Atc.Length >= PrescribingChecks.GroupLength ? r.Atc[..PrescribingChecks.GroupLength] : r.Atc).Distinct().ToList();
+        }
+        var current = (await ListInAsync(connection, null, context)).Where(o => o.Id != replacing).ToList();
+        return PrescribingChecks.Run(product, substances, draft, allergies, groups, current);
+    }
+
+    internal static async Task<IReadOnlyList<MedicationOrder>> ListInAsync(DbConnection connection, DbTransaction? transaction, PatientAccessContext context)
+    {
+        var rows = await connection.QueryAsync<MedicationOrder, MedicationVersion, MedicationOrder>(
+            $"{OrderSelect} WHERE o.patient_id = @patientId", (o, v) => o with { Current = v }, new { patientId = context.PatientId }, transaction, splitOn: "OrderId");
+        return rows.Where(o => context.MaySee(o.UnitId))
+            .OrderBy(o => o.IsCurrent ? 0 : 1)
+            .ThenBy(o => o.IsCurrent ? o.Current.ProductText : "", StringComparer.Create(CultureInfo.GetCultureInfo("sv-SE"), true))
+            .ThenByDescending(o => o.Current.EndsAt ?? o.Current.RecordedAt).ToList();
+    }
+
+    private const string VersionColumns =
+        """
+        v.order_id AS OrderId, v.version AS Version, v.patient_id AS PatientId, v.action AS Action, v.status AS Status, v.product_id AS ProductId,
+        v.product_text AS ProductText, v.atc_code AS AtcCode, v.indication AS Indication, v.dose_value AS DoseValue, v.dose_unit AS DoseUnit, v.route AS Route,
+        v.times_of_day AS TimesOfDay, v.interval_hours AS IntervalHours, v.as_needed AS AsNeeded, v.max_doses_per_24h AS MaxDosesPer24h,
+        v.duration_days AS DurationDays, v.instructions AS Instructions, v.starts_at AS StartsAt, v.ends_at AS EndsAt, v.prescriber_id AS PrescriberId,
+        COALESCE(ps.display_name, v.prescriber_text) AS PrescriberName, v.reason AS Reason, v.check_findings AS CheckFindings,
+        v.override_reason AS OverrideReason, v.recorded_at AS RecordedAt, v.recorded_by AS RecordedBy, rs.display_name AS RecordedByName, v.recorded_role AS RecordedRole
+        """;
+
+    private const string VersionSelect =
+        $"SELECT {VersionColumns} FROM medication_order_version v JOIN staff rs ON rs.id = v.recorded_by LEFT JOIN staff ps ON ps.id = v.prescriber_id";
+
+    private const string OrderSelect =
+        $"""
+        SELECT o.id AS Id, o.patient_id AS PatientId, o.unit_id AS UnitId, u.name AS UnitName, o.origin AS Origin, o.status AS Status, o.created_at AS CreatedAt,
+               {VersionColumns}
+        FROM medication_order o JOIN care_unit u ON u.id = o.unit_id
+        JOIN medication_order_version v ON v.order_id = o.id AND v.version = o.current_version
+        JOIN staff rs ON rs.id = v.recorded_by LEFT JOIN staff ps ON ps.id = v.prescriber_id
+        """;
+
+    /// <summary>An ordination by its id, in the caller's scope: its patient and unit are what the checkpoint then decides on.</summary>
+    private async Task<MedicationOrder?> FindAsync(Caller caller, Guid orderId, CancellationToken cancellationToken)
+    {
+        await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<MedicationOrder, MedicationVersion, MedicationOrder>(
+            $"{OrderSelect} WHERE o.id = @orderId", (o, v) => o with { Current = v }, new { orderId }, splitOn: "OrderId");
+        return rows.SingleOrDefault();
+    }
+
+    /// <summary>Checks a draft against the catalogue and the dosage rules, naming the field at fault; texts normalised to NFC.</summary>
+    private async Task<(MedicationProduct Product, IReadOnlyList<ProductSubstance> Substances, MedicationDraft Draft)> ValidateAsync(MedicationDraft draft,
+        CancellationToken cancellationToken)
+    {
+        var product = draft.ProductId == Guid.Empty ? null : await catalogue.FindAsync(draft.ProductId, cancellationToken);
+        if (product is null) throw new InvalidInputException("productId", "Välj ett läkemedel ur produktregistret.");
+        if (!double.IsFinite(draft.DoseValue) || draft.DoseValue <= 0 || draft.DoseValue > 100_000) throw new InvalidInputException("doseValue", "Ange en dos större än noll.");
+        var unit = Clean(draft.DoseUnit);
+        if (unit.Length == 0) throw new InvalidInputException("doseUnit", "Ange dosens enhet (t.ex. mg eller tablett).");
+        if (unit.Length > 30) throw new InvalidInputException("doseUnit", "Enheten är längre än 30 tecken.", 30);
+        var times = draft.TimesOfDay.Distinct().Order().ToList();
+        if (draft.AsNeeded)
+        {
+            if (times.Count > 0 || draft.IntervalHours is not null) throw new InvalidInputException("timesOfDay", "Vid behov har inga fasta tider: ange högsta antal doser per dygn i stället.");
+            if (draft.MaxDosesPer24h is not ({ } max and > 0 and <= 48)) throw new InvalidInputException("maxDosesPer24h", "Ange högsta antal doser per dygn vid behov (1–48).");
+        }
+        else
+        {
+            if (times.Count == 0 && draft.IntervalHours is null) throw new InvalidInputException("timesOfDay", "Ange tider på dygnet, ett intervall, eller vid behov.");
+            if (times.Count > 0 && draft.IntervalHours is not null) throw new InvalidInputException("intervalHours", "Ange antingen tider på dygnet eller ett intervall, inte båda.");
+            if (times.Count > 24) throw new InvalidInputException("timesOfDay", "Högst 24 tider per dygn.");
+            if (draft.IntervalHours is { } hours && hours is < 1 or > 168) throw new InvalidInputException("intervalHours", "Intervallet ska vara 1–168 timmar.");
+        }
+        if (draft.DurationDays is { } days && days is < 1 or > 3650) throw new InvalidInputException("durationDays", "Behandlingstiden ska vara 1–3650 dagar.");
+        var clean = draft with
+        {
+            DoseUnit = unit, TimesOfDay = times, MaxDosesPer24h = draft.AsNeeded ? draft.MaxDosesPer24h : null,
+            Route = Optional(draft.Route, "route", 50) ?? product.Route,
+            Indication = Optional(draft.Indication, "indication", MaxFieldLength),
+            Instructions = Optional(draft.Instructions, "instructions", MaxTextLength, allowNewlines: true),
+            PrescriberText = Optional(draft.PrescriberText, "prescriberText", MaxFieldLength),
+        };
+        return (product, await catalogue.SubstancesAsync(product.Id, cancellationToken), clean);
+    }
+
+    private static string Clean(string? text) =>
+        (text ?? "").Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').Trim().Normalize(NormalizationForm.FormC);
+
+    private static string? Optional(string? text, string field, int max = MaxTextLength, bool allowNewlines = false)
+    {
+        var clean = Clean(text);
+        if (clean.Length == 0) return null;
+        if (clean.Length > max) throw new InvalidInputException(field, $"Texten är längre än {max} tecken.", max);
+        if (clean.Any(c => char.IsControl(c) && !(allowNewlines && c is '\n' or '\t'))) throw new InvalidInputException(field, "Texten innehåller otillåtna tecken.");
+        return clean;
+    }
+
+    private static string Required(string? text, string field, string missing) =>
+        Optional(text, field) ?? throw new InvalidInputException(field, missing);
+}
