@@ -26,7 +26,12 @@
 #   --label L         a label for the rows (default: the warm-up setting)
 #   --server-dll F    run this stadig.dll instead of the Release build (e.g. a ReadyToRun publish; implies --no-build)
 #
-# Output: bench/results/first-request-<UTC timestamp>/samples.tsv (every sample) and summary.txt.
+# Output: bench/results/first-request-<UTC timestamp>/samples.tsv (every sample) and summary.txt:
+# per action and phase (first / steady) the server's p50, p95, p99 and max, and from the same
+# Server-Timing header the time outside the database (total minus db), the round trips, the most
+# methods the process compiled during one request (jit: hundreds on a first request = not warmed;
+# with tiered compilation a few on steady requests are background recompilations) and the KiB it
+# allocated meanwhile (alloc-kb).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,7 +65,7 @@ fi
 URL="http://127.0.0.1:$PORT"
 JAR="$OUT/cookies.txt"; BODY="$OUT/body.html"; HEADERS="$OUT/headers.txt"
 SAMPLES="$OUT/samples.tsv"
-printf 'engine\tlabel\trun\taction\tphase\tserver_ms\n' >"$SAMPLES"
+printf 'engine\tlabel\trun\taction\tphase\tserver_ms\tdb_ms\tround_trips\tjit_methods\talloc_kib\n' >"$SAMPLES"
 
 SERVER_PID=""
 stop_server() {
@@ -102,12 +107,21 @@ request() {
             # Sent again after the server's own Retry-After (seconds), as a well-behaved client would.
             local after; after=$(grep -i '^retry-after:' "$HEADERS" | head -n 1 | sed 's/^[^:]*: *//' | tr -d '\r')
             [[ "$after" =~ ^[0-9]+$ ]] || after=1
-            record shed -; sleep "$after"; continue
+            record shed - - - - - -; sleep "$after"; continue
         fi
         break
     done
     LOCATION=$(grep -i '^location:' "$HEADERS" | sed 's/^[Ll]ocation: *//' | tr -d '\r' | sed 's|^http://[^/]*||' || true)
-    MS=$(grep -i '^server-timing:' "$HEADERS" | sed 's/.*total;dur=\([0-9.]*\).*/\1/' | tr -d '\r')
+    local timing; timing=$(grep -i '^server-timing:' "$HEADERS" | tr -d '\r')
+    MS=$(metric "$timing" 'total;dur')
+    # The database's share, and what the process compiled (methods) and allocated (KiB) meanwhile.
+    DB_MS=$(metric "$timing" 'db;dur'); TRIPS=$(metric "$timing" 'db-round-trips;desc')
+    JIT=$(metric "$timing" 'jit;desc'); ALLOC=$(metric "$timing" 'alloc-kb;desc')
+}
+
+metric() { # $1: the Server-Timing header, $2: "name;dur" or "name;desc"; "-" when absent
+    local value; value=$(printf '%s' "$1" | grep -o "\(^\|[ ,:]\)$2=[0-9.]*" | head -n 1 | sed 's/.*=//')
+    echo "${value:--}"
 }
 
 token() { grep -o 'name="__RequestVerificationToken"[^>]*value="[^"]*"' "$BODY" | head -n 1 | sed 's/.*value="//; s/"$//; s/&#x2B;/+/g; s/&#x2F;/\//g; s/&#x3D;/=/g; s/&amp;/\&/g'; }
@@ -124,8 +138,9 @@ login() {
     [[ "$CODE" == 302 ]] || { echo "first-request: assignment refused ($CODE)" >&2; exit 1; }
 }
 
-RUN=0; ROW_LABEL=setup
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$ENGINE" "$ROW_LABEL" "$RUN" "$1" "$2" "$3" >>"$SAMPLES"; }
+RUN=0; ROW_LABEL=setup; DB_MS=-; TRIPS=-; JIT=-; ALLOC=-
+# $1 action, $2 phase, $3 server ms; the other columns from the last request unless given ($4 db ms, $5 round trips, $6 methods, $7 KiB).
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ENGINE" "$ROW_LABEL" "$RUN" "$1" "$2" "$3" "${4:-$DB_MS}" "${5:-$TRIPS}" "${6:-$JIT}" "${7:-$ALLOC}" >>"$SAMPLES"; }
 
 search() { # $1: phase, $2: query
     request -G --data-urlencode "q=$2" "$URL/"
@@ -142,12 +157,13 @@ chart() { # $1: phase, $2: patient id
 new_note() { # $1: phase, $2: patient id; the chart page is in $BODY
     request --data-urlencode "__RequestVerificationToken=$(token)" -d _handler=new-note -d NewNote.NoteType=Daganteckning "$URL/patients/$2"
     [[ "$CODE" == 302 && "$LOCATION" == /notes/* ]] || { echo "first-request: note not created ($CODE)" >&2; exit 1; }
-    local post=$MS
+    local post=$MS post_db=$DB_MS post_trips=$TRIPS post_jit=$JIT post_alloc=$ALLOC
     request "$URL$LOCATION"
     [[ "$CODE" == 200 ]] && grep -q 'id="note-editor"' "$BODY" || { echo "first-request: no note editor ($CODE)" >&2; exit 1; }
-    record note-create-post "$1" "$post"
+    record note-create-post "$1" "$post" "$post_db" "$post_trips" "$post_jit" "$post_alloc"
     record note-editor "$1" "$MS"
-    record note-create "$1" "$(awk -v a="$post" -v b="$MS" 'BEGIN { printf "%.1f", a + b }')"
+    record note-create "$1" "$(awk -v a="$post" -v b="$MS" 'BEGIN { printf "%.1f", a + b }')" \
+        "$(awk -v a="$post_db" -v b="$DB_MS" 'BEGIN { printf "%.1f", a + b }')" $((post_trips + TRIPS)) $((post_jit + JIT)) $((post_alloc + ALLOC))
 }
 
 echo "== the ward's patients (one start, not measured)"
@@ -165,7 +181,7 @@ for RUN in $(seq 1 "$RUNS"); do
     for MODE in "${MODES[@]}"; do
         ROW_LABEL="${LABEL:-warm-up $MODE}"
         start_server "$MODE"
-        record ready start "$READY_MS"
+        record ready start "$READY_MS" - - - -
         login
         i=$(( RUN % ${#PATIENTS[@]} ))
         id="${PATIENTS[$i]%%$'\t'*}"; name="${PATIENTS[$i]#*$'\t'}"
@@ -186,24 +202,30 @@ for RUN in $(seq 1 "$RUNS"); do
     done
 done
 
-# Percentiles (nearest rank) per engine, label, action and phase.
+# Percentiles (nearest rank) per engine, label, action and phase: the server's time, and apart from
+# it the time outside the database (server minus db), the round trips, the methods the process
+# compiled during the request (a first request that compiles hundreds was not warmed up) and the KiB
+# it allocated meanwhile.
+values_of() { # $1 key (engine, label, action, phase tab-separated), $2 an awk expression of the row's fields
+    awk -F'\t' -v key="$1" 'NR > 1 && ($1 "\t" $2 "\t" $4 "\t" $5) == key && $7 != "-" { print '"$2"' }' "$SAMPLES" | sort -g
+}
+pct() { awk -v q="$1" '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit } i = int(NR * q + 0.999999); if (i < 1) i = 1; print a[i] }'; }
 summarise() {
-    awk -F'\t' 'NR > 1 { key = $1 "\t" $2 "\t" $4 "\t" $5; v[key] = v[key] " " $6 }
-        END { for (k in v) print k "\t" v[k] }' "$SAMPLES" | sort | while IFS=$'\t' read -r engine label action phase values; do
-        # shellcheck disable=SC2086
-        printf '%s\n' $values | sort -n | awk -v k="$engine | $label | $action | $phase" '
-            { a[NR] = $1 }
-            END {
-                p50 = a[int(NR * 0.50 + 0.999999)]; p95 = a[int(NR * 0.95 + 0.999999)]; p99 = a[int(NR * 0.99 + 0.999999)]
-                printf "| %s | %d | %.1f | %.1f | %.1f | %.1f |\n", k, NR, p50, p95, p99, a[NR]
-            }'
+    awk -F'\t' 'NR > 1 && $4 != "shed" { print $1 "\t" $2 "\t" $4 "\t" $5 }' "$SAMPLES" | sort -u | while IFS=$'\t' read -r engine label action phase; do
+        key="$engine"$'\t'"$label"$'\t'"$action"$'\t'"$phase"
+        server=$(awk -F'\t' -v key="$key" 'NR > 1 && ($1 "\t" $2 "\t" $4 "\t" $5) == key { print $6 }' "$SAMPLES" | sort -g)
+        n=$(printf '%s\n' "$server" | grep -c .)
+        printf '| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$engine" "$label" "$action" "$phase" "$n" \
+            "$(pct 0.50 <<<"$server")" "$(pct 0.95 <<<"$server")" "$(pct 0.99 <<<"$server")" "$(pct 1 <<<"$server")" \
+            "$(values_of "$key" '$6 - $7' | pct 0.50)" "$(values_of "$key" '$6 - $7' | pct 0.99)" \
+            "$(values_of "$key" '$8' | pct 0.50)" "$(values_of "$key" '$9' | pct 1)" "$(values_of "$key" '$10' | pct 0.50)"
     done
 }
 {
     echo "bash bench/first-request.sh --engine $ENGINE --runs $RUNS --iterations $ITERATIONS (${SERVER_ENV[*]:-})"
     echo "$(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "| engine | label | action | phase | n | p50 ms | p95 ms | p99 ms | max ms |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| engine | label | action | phase | n | p50 ms | p95 ms | p99 ms | max ms | outside db p50 ms | outside db p99 ms | round trips p50 | methods compiled max | KiB allocated p50 |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     summarise
 } | tee "$OUT/summary.txt"
 rm -f "$JAR" "$BODY" "$HEADERS"

@@ -117,6 +117,9 @@ public sealed class AuditLog(Database database, TimeProvider clock)
     private async Task<AuditEvent> AppendCoreAsync(AuditEntry entry, DbConnection connection, DbTransaction? transaction)
     {
         var chain = entry.PatientId?.ToString() ?? SystemChain;
+        // A scratch scope holds its locks until it ends: the system chain's head is every node's.
+        if (chain == SystemChain && Database.InScratch)
+            throw new InvalidOperationException("A scratch scope may not append to the system audit chain: its lock would be held until the scope ends.");
         var caller = entry.Caller;
         var now = clock.GetUtcNow();
         // Both engines keep microseconds; hashing the stored precision keeps the hash checkable.

@@ -17,6 +17,23 @@ public class CountedConnection(DbConnection inner) : DbConnection
     /// <summary>The engine's connection, for engine-specific work (COPY, SQLite's deferred transactions).</summary>
     public DbConnection Inner { get; } = inner;
 
+    /// <summary>
+    /// Set on a lease of a scratch scope's one connection (<see cref="Database.Scratch"/>): the
+    /// scope's transaction is under everything, so closing the lease leaves the connection open, a
+    /// transaction begun on it is a savepoint, and a command without a transaction runs in the scope's.
+    /// </summary>
+    internal DbTransaction? Scratch { get; init; }
+
+    /// <summary>Gives a scratch lease's turn on the one connection back (once), when the lease is closed or disposed.</summary>
+    internal Action? ScratchRelease { private get; init; }
+
+    private void ReleaseScratch()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0) ScratchRelease?.Invoke();
+    }
+
+    private int _released;
+
     [AllowNull]
     public override string ConnectionString { get => Inner.ConnectionString; set => Inner.ConnectionString = value; }
     public override string Database => Inner.Database;
@@ -24,30 +41,59 @@ public class CountedConnection(DbConnection inner) : DbConnection
     public override string ServerVersion => Inner.ServerVersion;
     public override ConnectionState State => Inner.State;
     public override void ChangeDatabase(string databaseName) => Inner.ChangeDatabase(databaseName);
-    public override void Close() => Inner.Close();
+    public override void Close()
+    {
+        if (Scratch is null) Inner.Close();
+        else ReleaseScratch();
+    }
     public override void Open() => Inner.Open();
     public override Task OpenAsync(CancellationToken cancellationToken) => Inner.OpenAsync(cancellationToken);
 
-    protected override DbTransaction BeginDbTransaction(IsolationLevel isolationLevel) => new CountedTransaction(this, Inner.BeginTransaction(isolationLevel));
+    protected override DbTransaction BeginDbTransaction(IsolationLevel isolationLevel)
+    {
+        if (Scratch is not null) return SavepointTransaction.BeginAsync(this, Scratch, CancellationToken.None).GetAwaiter().GetResult();
+        return new CountedTransaction(this, Inner.BeginTransaction(isolationLevel));
+    }
 
     protected override async ValueTask<DbTransaction> BeginDbTransactionAsync(IsolationLevel isolationLevel, CancellationToken cancellationToken) =>
-        new CountedTransaction(this, await Inner.BeginTransactionAsync(isolationLevel, cancellationToken));
+        Scratch is not null
+            ? await SavepointTransaction.BeginAsync(this, Scratch, cancellationToken)
+            : new CountedTransaction(this, await Inner.BeginTransactionAsync(isolationLevel, cancellationToken));
+
+    /// <summary>A transaction on a scratch lease: a savepoint of the scope's transaction, which is never committed.</summary>
+    internal Task<DbTransaction> BeginScratchAsync(CancellationToken cancellationToken) =>
+        SavepointTransaction.BeginAsync(this, Scratch ?? throw new InvalidOperationException("Not a scratch connection."), cancellationToken);
 
     /// <summary>Wraps a transaction begun on <see cref="Inner"/> by engine-specific means.</summary>
     public DbTransaction Adopt(DbTransaction transaction) => new CountedTransaction(this, transaction);
 
-    protected override DbCommand CreateDbCommand() => new CountedCommand(this, Inner.CreateCommand());
+    protected override DbCommand CreateDbCommand()
+    {
+        var command = Inner.CreateCommand();
+        // SQLite refuses a command without the connection's transaction; PostgreSQL runs it in it anyway.
+        if (Scratch is not null) command.Transaction = Scratch;
+        return new CountedCommand(this, command);
+    }
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) Inner.Dispose();
+        if (disposing && Scratch is null) Inner.Dispose();
+        else if (disposing) ReleaseScratch();
         base.Dispose(disposing);
     }
 
-    public override ValueTask DisposeAsync() => Inner.DisposeAsync();
+    public override ValueTask DisposeAsync()
+    {
+        if (Scratch is null) return Inner.DisposeAsync();
+        ReleaseScratch();
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>The engine's connection under a counted one (or the connection itself).</summary>
     public static DbConnection Unwrap(DbConnection connection) => connection is CountedConnection counted ? counted.Inner : connection;
+
+    /// <summary>The engine's transaction under a counted one (or the transaction itself).</summary>
+    internal static DbTransaction Unwrap(DbTransaction transaction) => transaction is CountedTransaction counted ? counted.Inner : transaction;
 
     private sealed class CountedTransaction(CountedConnection connection, DbTransaction inner) : DbTransaction
     {
@@ -92,6 +138,71 @@ public class CountedConnection(DbConnection inner) : DbConnection
         public override ValueTask DisposeAsync() => Inner.DisposeAsync();
     }
 
+    /// <summary>
+    /// "Commit" releases the savepoint (the work stays in the scope's transaction, for the next step
+    /// to see); a rollback, or disposal without a commit, goes back to it, as a failed transaction would.
+    /// </summary>
+    private sealed class SavepointTransaction : DbTransaction
+    {
+        private static int _next;
+        private readonly CountedConnection _connection;
+        private readonly string _name = "scratch_" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        private bool _done;
+
+        private SavepointTransaction(CountedConnection connection, DbTransaction scope)
+        {
+            _connection = connection;
+            Scope = scope;
+        }
+
+        public DbTransaction Scope { get; }
+
+        public static async Task<DbTransaction> BeginAsync(CountedConnection connection, DbTransaction scope, CancellationToken cancellationToken)
+        {
+            var savepoint = new SavepointTransaction(connection, scope);
+            var started = Stopwatch.GetTimestamp();
+            await scope.SaveAsync(savepoint._name, cancellationToken);
+            RequestCost.Current?.AddRoundTrip(1, started);
+            return savepoint;
+        }
+
+        public override IsolationLevel IsolationLevel => Scope.IsolationLevel;
+        protected override DbConnection DbConnection => _connection;
+
+        public override void Commit() => CommitAsync().GetAwaiter().GetResult();
+
+        public override async Task CommitAsync(CancellationToken cancellationToken = default)
+        {
+            if (_done) throw new InvalidOperationException("The transaction is over.");
+            _done = true;
+            var started = Stopwatch.GetTimestamp();
+            await Scope.ReleaseAsync(_name, cancellationToken);
+            RequestCost.Current?.AddRoundTrip(1, started);
+        }
+
+        public override void Rollback() => RollbackAsync().GetAwaiter().GetResult();
+
+        public override async Task RollbackAsync(CancellationToken cancellationToken = default)
+        {
+            if (_done) return;
+            _done = true;
+            var started = Stopwatch.GetTimestamp();
+            await Scope.RollbackAsync(_name, cancellationToken);
+            RequestCost.Current?.AddRoundTrip(1, started);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && !_done) Rollback();
+            base.Dispose(disposing);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            if (!_done) await RollbackAsync();
+        }
+    }
+
     private sealed class CountedCommand(CountedConnection connection, DbCommand inner) : DbCommand
     {
         private CountedConnection? _connection = connection;
@@ -122,7 +233,13 @@ public class CountedConnection(DbConnection inner) : DbConnection
             set
             {
                 _transaction = value;
-                inner.Transaction = value is CountedTransaction counted ? counted.Inner : value;
+                inner.Transaction = value switch
+                {
+                    CountedTransaction counted => counted.Inner,
+                    SavepointTransaction savepoint => savepoint.Scope,
+                    null when _connection?.Scratch is { } scratch => scratch,
+                    _ => value,
+                };
             }
         }
 
@@ -134,6 +251,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
         public override int ExecuteNonQuery()
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return inner.ExecuteNonQuery(); }
             finally { Count(started); }
         }
@@ -141,6 +259,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
         public override object? ExecuteScalar()
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return inner.ExecuteScalar(); }
             finally { Count(started); }
         }
@@ -148,6 +267,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
         protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior)
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return inner.ExecuteReader(behavior); }
             finally { Count(started); }
         }
@@ -155,6 +275,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
         public override async Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken)
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return await inner.ExecuteNonQueryAsync(cancellationToken); }
             finally { Count(started); }
         }
@@ -162,6 +283,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
         public override async Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken)
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return await inner.ExecuteScalarAsync(cancellationToken); }
             finally { Count(started); }
         }
@@ -169,8 +291,28 @@ public class CountedConnection(DbConnection inner) : DbConnection
         protected override async Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return await inner.ExecuteReaderAsync(behavior, cancellationToken); }
             finally { Count(started); }
+        }
+
+        /// <summary>
+        /// A span per SQLite command (PostgreSQL's come from Npgsql): the operation only, not the
+        /// statement, so no value written into a statement's text can reach a trace.
+        /// </summary>
+        private Activity? SqliteSpan()
+        {
+            if (inner is not Microsoft.Data.Sqlite.SqliteCommand || !Stadig.Telemetry.StadigTelemetry.Storage.HasListeners()) return null;
+            var activity = Stadig.Telemetry.StadigTelemetry.Storage.StartActivity("sqlite", ActivityKind.Client);
+            if (activity is null) return null;
+            activity.SetTag("db.system.name", "sqlite");
+            var text = inner.CommandText.AsSpan().TrimStart();
+            var end = text.IndexOfAny(' ', '\n', '\r');
+            var operation = (end < 0 ? text : text[..end]).ToString().ToUpperInvariant();
+            if (!operation.All(char.IsAsciiLetter)) operation = "OTHER";
+            activity.SetTag("db.operation.name", operation);
+            activity.DisplayName = "sqlite " + operation;
+            return activity;
         }
 
         private void Count(long started)

@@ -41,7 +41,15 @@ public sealed class Database
                 builder.MaxAutoPrepare = 50;
             if (!(builder.Options ?? "").Contains("plan_cache_mode", StringComparison.Ordinal))
                 builder.Options = ((builder.Options ?? "") + " -c plan_cache_mode=force_custom_plan").Trim();
-            _postgres = NpgsqlDataSource.Create(builder.ConnectionString);
+            var source = new NpgsqlDataSourceBuilder(builder.ConnectionString)
+            {
+                // The pool's name in the pool metrics: without one Npgsql names it by the connection string.
+                Name = "stadig",
+            };
+            // Npgsql's spans carry the statement's text with its placeholders ($1), never parameter
+            // values; the first-response event is noise per command.
+            source.ConfigureTracing(tracing => tracing.EnableFirstResponseEvent(false));
+            _postgres = source.Build();
         }
         else
         {
@@ -56,6 +64,12 @@ public sealed class Database
 
     /// <summary>A connection outside any patient data scope: the checkpoint, migrations, seeding, directory and audit tables (see the class summary).</summary>
     internal async Task<DbConnection> OpenUnscopedAsync(CancellationToken cancellationToken = default)
+    {
+        if (CurrentRollBack.Value is { IsActive: true, Scratch: { } scratch }) return await scratch.LeaseAsync(cancellationToken);
+        return await OpenEngineAsync(cancellationToken);
+    }
+
+    private async Task<DbConnection> OpenEngineAsync(CancellationToken cancellationToken)
     {
         if (_postgres is not null)
         {
@@ -97,7 +111,8 @@ public sealed class Database
     /// <summary>Commits, or rolls back inside <see cref="RollBackEverything"/>.</summary>
     public static async Task CommitAsync(DbTransaction transaction, CancellationToken cancellationToken = default)
     {
-        if (CurrentRollBack.Value is { IsActive: true } scope)
+        // In a scratch scope the transaction is a savepoint of the scope's own, which is never committed.
+        if (CurrentRollBack.Value is { IsActive: true, Scratch: null } scope)
         {
             await transaction.RollbackAsync(cancellationToken);
             Interlocked.Increment(ref scope.RolledBackCount);
@@ -106,21 +121,105 @@ public sealed class Database
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public sealed class RollBackScope : IDisposable
+    public class RollBackScope : IDisposable
     {
         internal int RolledBackCount;
 
-        public bool IsActive { get; private set; } = true;
+        public bool IsActive { get; protected set; } = true;
 
         /// <summary>How many transactions were rolled back instead of committed.</summary>
         public int RolledBack => Volatile.Read(ref RolledBackCount);
 
+        internal virtual ScratchScope? Scratch => null;
+
         // Work started inside the scope that outlives it (nothing does today) would commit again.
-        public void Dispose() => IsActive = false;
+        public virtual void Dispose() => IsActive = false;
+    }
+
+    /// <summary>
+    /// A scope in which every connection opened is the same one, inside one transaction that is rolled
+    /// back when the scope ends: steps that each "commit" (register a patient, then write a note for
+    /// them) see each other's work, and nothing of it is ever visible to anyone else or kept. The
+    /// start-up warm-up runs the note path through it for a patient of its own. Its locks are held
+    /// until the end, so nothing in it may lock a row others need: the system audit chain is refused
+    /// (<see cref="InScratch"/>), and the rows it writes are its own new ones.
+    /// </summary>
+    public ScratchScope Scratch()
+    {
+        if (CurrentRollBack.Value is { IsActive: true }) throw new InvalidOperationException("A scratch scope cannot begin inside another roll-back scope.");
+        // Set here, not in an async method: a flow's value set inside an awaited call is lost when it returns.
+        var scope = new ScratchScope(this);
+        CurrentRollBack.Value = scope;
+        return scope;
+    }
+
+    /// <summary>Whether this flow of control is in a scratch scope (whose transaction holds its locks until the scope ends).</summary>
+    public static bool InScratch => CurrentRollBack.Value is { IsActive: true, Scratch: not null };
+
+    /// <summary>Makes this flow of control (e.g. a request the scope's owner sent) run in <paramref name="scope"/> too.</summary>
+    public static void Join(ScratchScope scope) => CurrentRollBack.Value = scope;
+
+    public sealed class ScratchScope : RollBackScope, IAsyncDisposable
+    {
+        private readonly Database _database;
+        private readonly SemaphoreSlim _turn = new(1, 1);
+        private CountedConnection? _connection;
+        private DbTransaction? _transaction;
+
+        internal ScratchScope(Database database) => _database = database;
+
+        internal override ScratchScope? Scratch => IsActive ? this : null;
+
+        /// <summary>
+        /// The scope's connection (opened, with its transaction, on first use), in a wrapper whose
+        /// closing leaves it open; the PostgreSQL one keeps Dapper's name for array parameters.
+        /// </summary>
+        internal async Task<DbConnection> LeaseAsync(CancellationToken cancellationToken)
+        {
+            // One lease at a time: a page's components load side by side, and one connection runs one
+            // command (and one savepoint) at a time. A step that opened a second connection while it
+            // held the first would wait for itself: it fails the scope instead of hanging.
+            if (!await _turn.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken))
+                throw new InvalidOperationException("The scratch scope's connection was not given back in time (a step holding it opened another).");
+            try
+            {
+                if (_connection is null)
+                {
+                    var connection = (CountedConnection)await _database.OpenEngineAsync(cancellationToken);
+                    _transaction = await _database.BeginAsync(connection, cancellationToken);
+                    _connection = connection;
+                }
+                var scope = CountedConnection.Unwrap(_transaction!);
+                return _database._postgres is not null
+                    ? new Counted.NpgsqlConnection((NpgsqlConnection)_connection.Inner) { Scratch = scope, ScratchRelease = () => _turn.Release() }
+                    : new CountedConnection(_connection.Inner) { Scratch = scope, ScratchRelease = () => _turn.Release() };
+            }
+            catch
+            {
+                _turn.Release();
+                throw;
+            }
+        }
+
+        public override void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!IsActive) return;
+            IsActive = false;
+            if (_transaction is not null)
+            {
+                await _transaction.RollbackAsync();
+                Interlocked.Increment(ref RolledBackCount);
+                await _transaction.DisposeAsync();
+            }
+            if (_connection is not null) await _connection.DisposeAsync();
+        }
     }
 
     public async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken)
     {
+        if (connection is CountedConnection { Scratch: not null } scratch) return await scratch.BeginScratchAsync(cancellationToken);
         if (CountedConnection.Unwrap(connection) is SqliteConnection sqlite)
         {
             // Deferred SQLite transactions that later write can fail with SQLITE_BUSY without waiting;
@@ -153,6 +252,9 @@ public sealed class Database
         command.CommandText = "SELECT 1";
         await command.ExecuteScalarAsync(cancellationToken);
     }
+
+    /// <summary>Drops the pool's idle connections (PostgreSQL): after the server went away they are broken.</summary>
+    public void ClearPool() => _postgres?.Clear();
 
     public bool IsUniqueViolation(Exception exception) => exception switch
     {

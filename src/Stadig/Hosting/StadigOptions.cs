@@ -83,6 +83,12 @@ public sealed class StadigOptions
     /// <summary>Care relation and emergency access durations.</summary>
     public Stadig.Access.AccessOptions Access { get; set; } = new();
 
+    /// <summary>Thresholds of `stadig readiness` (docs/readiness.md).</summary>
+    public Stadig.Readiness.ReadinessSettings Readiness { get; set; } = new();
+
+    /// <summary>Metrics at /metrics and OTLP export of traces and metrics.</summary>
+    public Stadig.Telemetry.TelemetrySettings Telemetry { get; set; } = new();
+
     public const string DefaultSqlite = "Data Source=data/stadig.db";
 
     public DatabaseEngine Engine => Storage.Database.EngineOf(Database);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -79,6 +80,8 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
         {
             // The server listens from here on; until the warm-up is over /health/ready says not ready.
             await WhenStartedAsync(stoppingToken);
+            // A database that was down at start: the warm-up waits for it (its requests would only be refused).
+            await services.GetRequiredService<DatabaseReadiness>().WhenReady.WaitAsync(stoppingToken);
             State = WarmUpState.Running;
             var started = Stopwatch.GetTimestamp();
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -96,7 +99,8 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
             {
                 // A warm-up is an optimisation: a node that cannot do it still serves, only slower at first.
                 State = WarmUpState.Failed;
-                logger.LogWarning("Warm-up failed ({Reason}); the node is ready without it.", e.GetType().Name);
+                // The warm-up touches no one's record, so its failure's message holds no patient data.
+                logger.LogWarning("Warm-up failed ({Reason}: {Message}); the node is ready without it.", e.GetType().Name, e.Message);
             }
             Elapsed = Stopwatch.GetElapsedTime(started);
             logger.LogInformation("Warm-up {State} in {Milliseconds:0} ms: {Steps} steps, {RolledBack} transactions rolled back.",
@@ -141,7 +145,107 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
         await NewNoteAsync(nobody, cancellationToken);
         await services.GetRequiredService<Stadig.Chart.PatientChart>().WarmUpAsync(Caller(), nobody, cancellationToken);
         Record(new WarmUpStep("PatientChart.WarmUpAsync", 0));
+        await ScratchPatientAsync(http, cancellationToken);
     }
+
+    /// <summary>The scratch scope the warm-up's own requests join while it writes a note (null otherwise).</summary>
+    private Database.ScratchScope? _scratch;
+
+    internal Database.ScratchScope? Scratch => State == WarmUpState.Running ? _scratch : null;
+
+    /// <summary>
+    /// What only a caller with a care relation reaches — the chart with its sections, the new note's
+    /// form post and insert, the note editor, an autosave — run for a patient of the warm-up's own in a
+    /// scratch scope (<see cref="Database.Scratch"/>): one transaction, rolled back at the end, so
+    /// the unit, staff member, patient and note it makes are never seen by anyone or kept. Its locks are
+    /// on those new rows only; the system audit chain is refused inside it.
+    /// </summary>
+    private async Task ScratchPatientAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        var database = services.GetRequiredService<Database>();
+        await using var scratch = database.Scratch();
+        _scratch = scratch;
+        try
+        {
+            // Everything below writes: outside the scope it would be kept.
+            if (!Database.InScratch) throw new InvalidOperationException("The warm-up's scratch scope is not in effect.");
+            var (member, assignment, patientId) = await ScratchRecordAsync(cancellationToken);
+            var cookies = new Dictionary<string, string> { ["stadig.session"] = SessionCookie(member, assignment) };
+            var chart = await SendAsync(http, HttpMethod.Get, $"/patients/{patientId}", cookies, null, cancellationToken);
+            var noteType = Stadig.Notes.NoteTypes.For(Role.Physician)[0];
+            var posted = await SendAsync(http, HttpMethod.Post, $"/patients/{patientId}", cookies, new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["__RequestVerificationToken"] = AntiforgeryToken(chart), ["_handler"] = "new-note", ["NewNote.NoteType"] = noteType.Name,
+            }), cancellationToken);
+            var editor = posted.Location is { } location && Uri.TryCreate(http.BaseAddress, location, out var target) ? target.AbsolutePath : "";
+            if (!editor.StartsWith("/notes/", StringComparison.Ordinal))
+                throw new InvalidOperationException("The warm-up's new note was not created.");
+            await SendAsync(http, HttpMethod.Get, editor, cookies, null, cancellationToken);
+            var keyword = noteType.Keywords.FirstOrDefault() ?? "";
+            await SendAsync(http, HttpMethod.Put, "/api" + editor + "/draft", cookies, JsonContent.Create(new
+            {
+                version = 1, keywords = new[] { new { keyword, text = "Uppvärmning" } },
+            }), cancellationToken);
+            await SendAsync(http, HttpMethod.Get, $"/patients/{patientId}", cookies, null, cancellationToken, "with its note");
+        }
+        finally
+        {
+            _scratch = null;
+            await scratch.DisposeAsync();
+            CountRolledBack(scratch.RolledBack);
+        }
+    }
+
+    /// <summary>A care unit, a physician working there and a patient registered by them (which gives the unit its care relation), all in the scratch scope.</summary>
+    private async Task<(StaffMember Member, Assignment Assignment, Guid PatientId)> ScratchRecordAsync(CancellationToken cancellationToken)
+    {
+        var staff = services.GetRequiredService<StaffDirectory>();
+        string Local() => "WARMUP" + System.Security.Cryptography.RandomNumberGenerator.GetInt32(0, 1_000_000_000).ToString("D9", System.Globalization.CultureInfo.InvariantCulture);
+        var provider = await staff.AddProviderAsync("SE0000000000-" + Local(), "Uppvärmning", cancellationToken);
+        var unit = await staff.AddUnitAsync(provider.Id, "SE0000000000-" + Local(), "Uppvärmning", UnitKind.Ward, cancellationToken);
+        var member = await staff.AddStaffAsync("SE0000000000-" + Local(), "warm-up-" + Guid.NewGuid().ToString("N"), "Uppvärmning", "Läkare", null, false, cancellationToken);
+        var assignment = await staff.AddAssignmentAsync(member.Id, unit.Id, Role.Physician, Purpose.CareAndTreatment, cancellationToken);
+        var caller = new Caller(member.Id, member.HsaId, member.DisplayName, assignment.Role, assignment.UnitId, assignment.UnitHsaId, assignment.Purpose);
+        var registry = services.GetRequiredService<Stadig.Patients.PatientRegistry>();
+        var registered = await registry.RegisterAsync(caller, ScratchIdentityNumber(), new Stadig.Patients.PatientDetails("Uppvärmning", "Test"), cancellationToken);
+        // A number someone has would lead to their record: the warm-up uses only a patient it made.
+        if (!registered.Created) throw new InvalidOperationException("The warm-up's identity number belongs to a patient.");
+        Record(new WarmUpStep("Scratch patient", 0));
+        return (member, assignment, registered.PatientId);
+    }
+
+    /// <summary>A samordningsnummer (day + 60) with a random date and serial, valid by its check digit.</summary>
+    private static string ScratchIdentityNumber()
+    {
+        var date = new DateOnly(1900, 1, 1).AddDays(System.Security.Cryptography.RandomNumberGenerator.GetInt32(0, 36_000));
+        var serial = System.Security.Cryptography.RandomNumberGenerator.GetInt32(0, 1000);
+        var digits = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{date.Year:D4}{date.Month:D2}{date.Day + 60:D2}{serial:D3}");
+        return digits + Stadig.Patients.Identifiers.Luhn.CheckDigit(digits[2..]).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private sealed record Answer(int Status, string Body, string? Location);
+
+    /// <summary>A request with the given cookies; cookies the answer sets (the antiforgery cookie) are kept for the next.</summary>
+    private async Task<Answer> SendAsync(HttpClient http, HttpMethod method, string path, Dictionary<string, string> cookies, HttpContent? content,
+        CancellationToken cancellationToken, string? what = null)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        request.Headers.Add("Cookie", string.Join("; ", cookies.Select(c => c.Key + "=" + c.Value)));
+        using var response = await http.SendAsync(request, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (response.Headers.TryGetValues("Set-Cookie", out var set))
+            foreach (var cookie in set)
+                if (cookie.Split(';')[0].Split('=', 2) is [var name, var value] && name != "stadig.session") cookies[name] = value;
+        Record(new WarmUpStep($"{method.Method} {PathOnly(path)} (scratch{(what is null ? "" : ", " + what)})", (int)response.StatusCode));
+        if ((int)response.StatusCode >= 400)
+            throw new InvalidOperationException($"The warm-up's {method.Method} {PathOnly(path)} was answered {(int)response.StatusCode}.");
+        return new Answer((int)response.StatusCode, body, response.Headers.Location?.OriginalString);
+    }
+
+    private static string AntiforgeryToken(Answer page) =>
+        System.Text.RegularExpressions.Regex.Match(page.Body, "name=\"__RequestVerificationToken\"[^>]*value=\"([^\"]*)\"") is { Success: true } m
+            ? WebUtility.HtmlDecode(m.Groups[1].Value)
+            : throw new InvalidOperationException("The warm-up's chart has no antiforgery token.");
 
     /// <summary>Two name words no one has: the search runs every branch of its query and finds nobody.</summary>
     internal const string NoSuchName = "Qxzqwarmup Zqxwarmup";
@@ -191,10 +295,12 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
 
     internal static Caller Caller() => new(StaffId, "WARM-UP", "Uppvärmning", Role.Physician, UnitId, "WARM-UP", Purpose.CareAndTreatment);
 
-    private string SessionCookie()
+    private string SessionCookie() => SessionCookie(
+        new StaffMember { Id = StaffId, HsaId = "WARM-UP", DisplayName = "Uppvärmning" },
+        new Assignment { Id = AssignmentId, StaffId = StaffId, UnitId = UnitId, UnitHsaId = "WARM-UP", UnitName = "Uppvärmning", Role = Role.Physician, Purpose = Purpose.CareAndTreatment });
+
+    private string SessionCookie(StaffMember member, Assignment assignment)
     {
-        var member = new StaffMember { Id = StaffId, HsaId = "WARM-UP", DisplayName = "Uppvärmning" };
-        var assignment = new Assignment { Id = AssignmentId, StaffId = StaffId, UnitId = UnitId, UnitHsaId = "WARM-UP", UnitName = "Uppvärmning", Role = Role.Physician, Purpose = Purpose.CareAndTreatment };
         var now = DateTimeOffset.UtcNow;
         var ticket = new AuthenticationTicket(LoginService.PrincipalFor(member, assignment),
             new AuthenticationProperties { IssuedUtc = now, ExpiresUtc = now.AddMinutes(5) }, CookieAuthenticationDefaults.AuthenticationScheme);
@@ -238,6 +344,13 @@ public static class WarmUpMiddleware
         {
             if (!warmUp.IsOwnRequest(context))
             {
+                await next(context);
+                return;
+            }
+            // While the warm-up writes its scratch note, its requests run in that one transaction.
+            if (warmUp.Scratch is { } scratch)
+            {
+                Database.Join(scratch);
                 await next(context);
                 return;
             }

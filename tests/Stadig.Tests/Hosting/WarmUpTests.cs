@@ -48,7 +48,7 @@ public class WarmUpTests
         var warmUp = server.Services.GetRequiredService<WarmUp>();
         await warmUp.Finished.WaitAsync(Cancel);
 
-        Assert.Equal(WarmUpState.Done, warmUp.State);
+        Assert.True(warmUp.State == WarmUpState.Done, $"{warmUp.State}: {string.Join(", ", warmUp.Steps)}\n{server.Log}");
         var steps = warmUp.Steps.ToDictionary(s => s.What, s => s.Outcome);
         // While it ran, the node said it was not ready.
         Assert.Equal(503, steps["GET /health/ready"]);
@@ -58,6 +58,13 @@ public class WarmUpTests
             Assert.True(steps[page] < 500, $"{page} answered {steps[page]}");
         }
         Assert.Equal(404, steps["ClinicalNotes.CreateDraftAsync"]);
+        // What only a caller with a care relation reaches, for the warm-up's own patient in its scratch transaction.
+        Assert.Equal(0, steps["Scratch patient"]);
+        Assert.Equal(200, steps["GET /patients/{id} (scratch)"]);
+        Assert.Equal(302, steps["POST /patients/{id} (scratch)"]);
+        Assert.Equal(200, steps["GET /notes/{id} (scratch)"]);
+        Assert.Equal(200, steps["PUT /api/notes/{id}/draft (scratch)"]);
+        Assert.Equal(200, steps["GET /patients/{id} (scratch, with its note)"]);
         Assert.Contains("PatientChart.WarmUpAsync", steps.Keys);
         // Its audit events (and the new note's refusal) were written and rolled back.
         Assert.True(warmUp.RolledBack >= 3, $"{warmUp.RolledBack} transactions rolled back");
