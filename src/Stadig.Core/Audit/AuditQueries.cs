@@ -53,7 +53,7 @@ public sealed record LogExtractRow(DateTimeOffset OccurredAt, string UnitName, s
     public string ActivitySwedish => Activity.Swedish();
 }
 
-public sealed record LogExtract(Guid PatientId, string PatientName, string PatientIdentifier, DateTimeOffset? From, DateTimeOffset? To,
+public sealed record LogExtract(Guid PatientId, string? PatientName, string PatientIdentifier, DateTimeOffset? From, DateTimeOffset? To,
     DateTimeOffset ProducedAt, bool IncludesStaffNames, IReadOnlyList<LogExtractRow> Rows);
 
 public sealed class AuditQueryOptions
@@ -227,7 +227,7 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
         // Fail closed: the extract is in the log before it is handed out.
         await audit.AppendAsync(new AuditEntry(caller, patientId, producedAs, "LogExtract",
             Detail: includeStaffNames ? "med namn" : "utan namn"), cancellationToken);
-        return new LogExtract(patientId, $"{patient.FamilyName}, {patient.GivenNames}", IdentifierDisplay(patient.Kind, patient.Identifier),
+        return new LogExtract(patientId, Patients.PatientNames.Sort(patient.FamilyName, patient.GivenNames), IdentifierDisplay(patient.Kind, patient.Identifier),
             from ?? rows.FirstOrDefault()?.OccurredAt, to ?? producedAt, producedAt, includeStaffNames, rows);
     }
 
@@ -273,7 +273,7 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
 
         string? name = row.FamilyName is null ? null
             : row.ProtectedIdentity is { } shielded && !shielded.Equals("None", StringComparison.OrdinalIgnoreCase) ? "Skyddad identitet"
-            : $"{row.FamilyName}, {row.GivenNames}";
+            : Patients.PatientNames.Sort(row.FamilyName, row.GivenNames);
         return new AuditSearchItem(e, automatic, row.PatientIdentifier is null ? null : IdentifierDisplay(row.IdentifierKind, row.PatientIdentifier), name, row.ReviewCount);
     }
 

@@ -83,6 +83,9 @@ public sealed record ChartOverview(
 {
     /// <summary>The active problems and diagnoses the caller may see, newest first.</summary>
     public IReadOnlyList<ProblemItem> Problems { get; init; } = [];
+
+    /// <summary>The merges this record took part in (the merge trail), read in the overview's one audited access.</summary>
+    public IReadOnlyList<PatientMerge> Merges { get; init; } = [];
 }
 
 /// <summary>The chart overview: banner facts, active warnings and problems, latest notes, results and encounters, one audited read.</summary>
@@ -120,7 +123,7 @@ public sealed class PatientChart(PatientCheckpoint checkpoint)
     private static object Parameters() => new { types = ExternalTypes, published = PatientRecordQueries.PublishedPattern };
 
     private sealed record Rows(Patient? Patient, List<WarningItem> Warnings, List<NoteItem> Notes, List<ResultItem> Results, List<EncounterItem> Encounters,
-        List<Guid> Units, List<ProblemItem> Problems, List<PatientRecordQueries.ExternalRow> External);
+        List<Guid> Units, List<ProblemItem> Problems, List<PatientRecordQueries.ExternalRow> External, List<PatientMerge> Merges);
 
     /// <summary>Every part is read before the patient is looked at, so the warm-up prepares them all.</summary>
     private static async Task<Rows> ReadRowsAsync(SqlMapper.GridReader rows) => new(
@@ -131,7 +134,8 @@ public sealed class PatientChart(PatientCheckpoint checkpoint)
         (await rows.ReadAsync<EncounterItem>()).AsList(),
         (await rows.ReadAsync<Guid>()).AsList(),
         (await rows.ReadAsync<ProblemItem>()).AsList(),
-        (await rows.ReadAsync<PatientRecordQueries.ExternalRow>()).AsList());
+        (await rows.ReadAsync<PatientRecordQueries.ExternalRow>()).AsList(),
+        (await rows.ReadAsync<PatientMerge>()).AsList());
 
     /// <summary>The overview's statements (parameter @patientId and <see cref="Parameters"/>), the FHIR-written signals last.</summary>
     private static string Sql(DatabaseEngine engine) =>
@@ -154,6 +158,7 @@ public sealed class PatientChart(PatientCheckpoint checkpoint)
             SELECT p.id AS Id, p.unit_id AS UnitId, u.name AS UnitName, p.code AS Code, p.text AS Text, p.onset_date AS OnsetDate, p.recorded_at AS RecordedAt
                 FROM problem p JOIN care_unit u ON u.id = p.unit_id WHERE p.patient_id = @patientId AND p.status = 'Active' ORDER BY p.recorded_at DESC;
             {PatientRecordQueries.ExternalSql(engine)};
+            {PatientRegistry.MergesSql};
             """;
 
     private static ChartOverview? Build(PatientAccessContext context, Rows rows)
@@ -182,6 +187,6 @@ public sealed class PatientChart(PatientCheckpoint checkpoint)
         if (patient is null) return null;
         return new ChartOverview(patient, warnings, notes, results, encounters,
             BlockedRecordsWithheld: units.Any(context.IsBlockedFromCaller),
-            OpenedInEmergency: context.EmergencyOpen && !context.HasCareRelation) { Problems = problems };
+            OpenedInEmergency: context.EmergencyOpen && !context.HasCareRelation) { Problems = problems, Merges = rows.Merges };
     }
 }

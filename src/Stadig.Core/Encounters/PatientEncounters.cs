@@ -42,7 +42,11 @@ public sealed record UnsignedNote(Guid Id, string NoteType, DateTimeOffset Creat
 
 /// <summary>What the discharge form shows: the patient for the banner, the admission, and what is still missing.</summary>
 public sealed record DischargePreparation(Patient Patient, Encounter? Admission, DateTimeOffset AdmittedAt,
-    IReadOnlyList<UnsignedNote> UnsignedNotes, bool HasDischargeSummary);
+    IReadOnlyList<UnsignedNote> UnsignedNotes, bool HasDischargeSummary)
+{
+    /// <summary>The banner's attention signals, read under the form's grant and audit event.</summary>
+    public IReadOnlyList<Stadig.Chart.RecordEntry>? Signals { get; init; }
+}
 
 /// <summary>One current inpatient on the ward list: bed, who, since when.</summary>
 public sealed record WardPatient(Guid EncounterId, string? Bed, DateTimeOffset AdmittedAt, Patient Patient);
@@ -188,6 +192,14 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, "Discharge", cancellationToken);
         await using var connection = await grant.OpenAsync(cancellationToken);
+        var prepared = await PrepareDischargeInAsync(grant, connection, patientId, cancellationToken);
+        // The banner's signals under the same grant and audit event, once the form's snapshot is read.
+        return prepared with { Signals = await Chart.PatientRecord.SignalsAsync(connection, database.Engine, grant.Context) };
+    }
+
+    private async Task<DischargePreparation> PrepareDischargeInAsync(PatientAccessGrant grant, System.Data.Common.DbConnection connection, Guid patientId,
+        CancellationToken cancellationToken)
+    {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var patient = await PatientRegistry.FindInAsync(grant, connection, transaction) ?? throw new NotFoundException("Patienten finns inte.");
         var admission = await OpenAdmissionAsync(connection, transaction, patientId);

@@ -33,6 +33,9 @@ public sealed record Patient
 
     public string FullName => $"{GivenNames} {FamilyName}";
 
+    /// <summary>"Family, Given" as pages show a patient; null when the record holds no name (see <see cref="PatientNames.Sort"/>).</summary>
+    public string? SortName => PatientNames.Sort(FamilyName, GivenNames);
+
     /// <summary>True when name, address and contact were withheld (protected identity, no care relation).</summary>
     public bool Masked { get; init; }
 
@@ -52,6 +55,28 @@ public sealed record Patient
         var age = end.Year - born.Year;
         if (end < born.AddYears(age)) age--;
         return age;
+    }
+}
+
+/// <summary>How a patient's name is written on a page, one rule for every place that shows it.</summary>
+public static class PatientNames
+{
+    /// <summary>
+    /// "Family, Given", or the one part there is; null when there is no name at all (a newborn, an
+    /// unknown patient, a FHIR Patient with only name.text or none): the page then shows a placeholder
+    /// with the identifier, never a blank or a lone comma.
+    /// </summary>
+    public static string? Sort(string? family, string? given)
+    {
+        family = family?.Trim();
+        given = given?.Trim();
+        return (string.IsNullOrEmpty(family), string.IsNullOrEmpty(given)) switch
+        {
+            (true, true) => null,
+            (false, true) => family,
+            (true, false) => given,
+            _ => $"{family}, {given}",
+        };
     }
 }
 
@@ -87,3 +112,6 @@ public sealed record PatientDetails(
     DateOnly? BirthDate = null,
     Sex? Sex = null,
     bool NameUnknown = false);
+
+/// <param name="Signals">The banner's attention signals, read under the page's grant; null for roles that never read the record.</param>
+public sealed record RegistryPage(Patient Patient, IReadOnlyList<PatientMerge> Merges, IReadOnlyList<Stadig.Chart.RecordEntry>? Signals);

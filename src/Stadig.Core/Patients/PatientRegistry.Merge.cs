@@ -97,10 +97,32 @@ public sealed partial class PatientRegistry
         return merges;
     }
 
+    /// <summary>
+    /// The registry row with its merge trail, and the banner's attention signals when the caller's role
+    /// reads the record: one decision and one audit event for the registry pages (edit, merge, the
+    /// registry view of the overview), as the chart pages read theirs.
+    /// </summary>
+    public async Task<RegistryPage> GetForPageAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    {
+        var (grant, read) = await checkpoint.ReadWithAsync(caller, patientId, "Patient",
+            $"SELECT {PatientColumns} FROM patient WHERE id = @patientId; {MergesSql};", null,
+            async grid => (Patient: await grid.ReadSingleOrDefaultAsync<Patient>(), Merges: (IReadOnlyList<PatientMerge>)(await grid.ReadAsync<PatientMerge>()).AsList()),
+            cancellationToken);
+        if (read.Patient is null) throw new NotFoundException("Patienten finns inte.");
+        IReadOnlyList<Chart.RecordEntry>? signals = null;
+        // Registry work and log review never read clinical content (Patientdatalagen): their banner stays without signals.
+        if (RolePermissions.Allows(caller.Role, RecordPart.Record, RecordActions.Read))
+        {
+            await using var connection = await grant.OpenAsync(cancellationToken);
+            signals = await Chart.PatientRecord.SignalsAsync(connection, database.Engine, grant.Context);
+        }
+        return new RegistryPage(read.Patient, read.Merges, signals);
+    }
+
     private static async Task<IReadOnlyList<PatientMerge>> MergesAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, Guid patientId) =>
         (await connection.QueryAsync<PatientMerge>(MergesSql, new { patientId }, transaction)).ToList();
 
-    private const string MergesSql =
+    internal const string MergesSql =
             """
             SELECT m.id AS Id, m.source_patient_id AS SourcePatientId, s.identifier AS SourceIdentifier,
                    m.target_patient_id AS TargetPatientId, t.identifier AS TargetIdentifier, m.merged_at AS MergedAt,

@@ -14,7 +14,10 @@ public sealed record InboxItem
     public Guid PatientId { get; init; }
     /// <summary>The unit that filed the report (the lab): inner secrecy and blocks are decided by it.</summary>
     public Guid UnitId { get; init; }
-    public string PatientName { get; init; } = "";
+    public string FamilyName { get; init; } = "";
+    public string GivenNames { get; init; } = "";
+    /// <summary>Null when the record holds no name (the page shows a placeholder).</summary>
+    public string? PatientName => Patients.PatientNames.Sort(FamilyName, GivenNames);
     public string Identifier { get; init; } = "";
     public string ServiceName { get; init; } = "";
     public string Status { get; init; } = "";
@@ -123,7 +126,7 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
         await using (var connection = await scope.OpenAsync(cancellationToken))
             rows = (await connection.QueryAsync<InboxItem>(
                 $"""
-                SELECT r.id AS ReportId, r.patient_id AS PatientId, r.unit_id AS UnitId, p.family_name || ', ' || p.given_names AS PatientName, p.identifier AS Identifier,
+                SELECT r.id AS ReportId, r.patient_id AS PatientId, r.unit_id AS UnitId, p.family_name AS FamilyName, p.given_names AS GivenNames, p.identifier AS Identifier,
                        r.service_name AS ServiceName, r.status AS Status, r.created_at AS CreatedAt,
                        (SELECT COUNT(*) FROM lab_result o WHERE o.report_id = r.id AND o.superseded_by IS NULL AND o.abnormal_flag IS NOT NULL AND o.abnormal_flag NOT IN ('N', '')) AS Abnormal,
                        (SELECT COUNT(*) FROM lab_result o WHERE o.report_id = r.id AND o.superseded_by IS NULL AND o.abnormal_flag IN ('HH', 'LL', 'AA', '>', '<')) AS Critical,

@@ -38,6 +38,8 @@ public sealed class DejaVuFontResolver(string directory = DejaVuFontResolver.Def
 public sealed class LogExtractPdf(DejaVuFontResolver fonts, RegionTime? regionTime = null)
 {
     private const double Margin = 42;
+    // The extract is in Swedish throughout (a document handed to the patient); as the pages' "Namn saknas".
+    private const string NameMissing = "Namn saknas";
     private const double RowHeight = 14;
     private const double TextSize = 9;
     private const double HeaderSize = 9.5;
@@ -70,7 +72,7 @@ public sealed class LogExtractPdf(DejaVuFontResolver fonts, RegionTime? regionTi
             y -= 16;
             page.AddText("Loggutdrag", 16, new PdfPoint(Margin, y), bold);
             y -= 18;
-            page.AddText($"{extract.PatientName}   {extract.PatientIdentifier}", 11, new PdfPoint(Margin, y), bold);
+            page.AddText($"{extract.PatientName ?? NameMissing}   {extract.PatientIdentifier}", 11, new PdfPoint(Margin, y), bold);
             y -= 15;
             page.AddText($"Period: {Day(extract.From)} – {Day(extract.To)}   Framtaget: {Time(extract.ProducedAt)}", TextSize, new PdfPoint(Margin, y), regular);
             y -= 13;
@@ -105,7 +107,7 @@ public sealed class LogExtractPdf(DejaVuFontResolver fonts, RegionTime? regionTi
             }
 
             page.DrawLine(new PdfPoint(Margin, Margin + 14), new PdfPoint(A4.Width - Margin, Margin + 14), 0.5);
-            page.AddText($"Loggutdrag för {extract.PatientName}, {extract.PatientIdentifier}", 8, new PdfPoint(Margin, Margin), regular);
+            page.AddText($"Loggutdrag för {extract.PatientName ?? NameMissing}, {extract.PatientIdentifier}", 8, new PdfPoint(Margin, Margin), regular);
             var pageText = $"Sida {pageNumber} av {pages}";
             page.AddText(pageText, 8, new PdfPoint(A4.Width - Margin - Width(page, pageText, 8, regular), Margin), regular);
         }

@@ -43,6 +43,7 @@ public class BannerCostTests
             await server.Database.InUnscopedTransactionAsync(async (c, tx) => await FhirResourceStore.PutAsync(c, tx, resource, id, patient, user.UnitId, DateTimeOffset.UtcNow));
         }
         var note = await server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(user, patient, "Daganteckning");
+        await server.Services.GetRequiredService<Stadig.Encounters.PatientEncounters>().AdmitAsync(user, patient, user.UnitId, "4");
         async Task<long> AuditEventsAsync()
         {
             await using var c = await server.Database.OpenUnscopedAsync();
@@ -50,7 +51,9 @@ public class BannerCostTests
         }
 
         foreach (var page in new[] { $"/patients/{patient}/record", $"/patients/{patient}/timeline", $"/patients/{patient}/trends/29463-7", $"/patients/{patient}/warnings", $"/patients/{patient}/problems",
-                     $"/patients/{patient}/orders", $"/notes/{note.Id}", $"/notes/{note.Id}/history" })
+                     $"/patients/{patient}/orders", $"/notes/{note.Id}", $"/notes/{note.Id}/history",
+                     // The overview with its merge trail, and the registry and discharge forms: their banners too.
+                     $"/patients/{patient}", $"/patients/{patient}/edit", $"/patients/{patient}/merge", $"/patients/{patient}/discharge" })
         {
             var before = await AuditEventsAsync();
             var response = await client.GetAsync(page);

@@ -105,6 +105,13 @@ public static class FhirProfileValidator
             issues.AddRange(Issues(e.ToOperationOutcome()));
             poco = e.PartialResult as Resource;
         }
+        catch (System.Text.Json.JsonException e)
+        {
+            // The library's reader stops at 64 levels of JSON (extensions nested 40 deep are more): found by the
+            // fuzzed resources, where it escaped as an exception. A verdict, not a fault: the library cannot read it.
+            issues.Add(FhirIssue.Error("structure", null, $"The profile validator cannot read this resource: {e.Message}"));
+            return issues;
+        }
         if (poco is null) return issues;
         try
         {

@@ -253,8 +253,12 @@ public static partial class FhirValidator
                 return;
             }
 
-            if (type?.Code == "Resource")
+            // An element whose type is a resource (Bundle.entry.resource, contained, and Bundle.entry.response.outcome,
+            // typed OperationOutcome) holds a whole resource with its resourceType, not a datatype's children.
+            if (type?.Code == "Resource" || type is not null && structure.AllResourceTypes.Contains(type.Code))
             {
+                if (type.Code != "Resource" && obj["resourceType"] is JsonValue named && named.GetValueKind() == JsonValueKind.String && GetString(named) != type.Code)
+                    Error("structure", $"Element '{element.Name}' holds a {type.Code}, not a {GetString(named)}.");
                 ValidateResource(obj, nested: true);
                 return;
             }

@@ -29,6 +29,17 @@ public static partial class Labels
     /// <summary>A note type is stored by its Swedish name, which stays its identity; only the shown name changes.</summary>
     public static string NoteType(this IStringLocalizer texts, string? name) => texts.Label("NoteType", name);
 
+    /// <summary>
+    /// A patient's name as every page shows it (<see cref="Stadig.Patients.PatientNames.Sort"/>); when the
+    /// record holds none, "Namn saknas" with the identifier where the page shows it nowhere else, so a
+    /// row or heading is never blank.
+    /// </summary>
+    public static string PatientName(this IStringLocalizer texts, string? sortName, string? identifier = null) =>
+        sortName ?? (identifier is null ? texts["NameMissing"].Value : texts["NameMissingFor", identifier].Value);
+
+    public static string PatientName(this IStringLocalizer texts, Stadig.Patients.Patient patient, bool withIdentifier = false) =>
+        texts.PatientName(patient.SortName, withIdentifier ? patient.IdentifierDisplay : null);
+
     /// <summary>A measured value in the page's culture: 6,4 in Swedish, 6.4 in English.</summary>
     public static string Number(double value) => value.ToString("0.##", CultureInfo.CurrentCulture);
 
