@@ -17,6 +17,7 @@ public sealed class Database
 {
     private readonly NpgsqlDataSource? _postgres;
     private readonly string _sqliteConnectionString = "";
+    private readonly string _probeConnectionString;
 
     public Database(DatabaseEngine engine, string connectionString)
     {
@@ -42,6 +43,7 @@ public sealed class Database
             if (!(builder.Options ?? "").Contains("plan_cache_mode", StringComparison.Ordinal))
                 builder.Options = ((builder.Options ?? "") + " -c plan_cache_mode=force_custom_plan").Trim();
             _postgres = NpgsqlDataSource.Create(builder.ConnectionString);
+            _probeConnectionString = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false, Timeout = 5 }.ConnectionString;
         }
         else
         {
@@ -49,10 +51,47 @@ public sealed class Database
             var directory = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
             if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
             _sqliteConnectionString = builder.ToString();
+            _probeConnectionString = new SqliteConnectionStringBuilder(_sqliteConnectionString) { Pooling = false }.ToString();
         }
     }
 
     public DatabaseEngine Engine { get; }
+
+    /// <summary>Whether this node may write now (read-only mode: docs/operations.md, "Read-only mode").</summary>
+    public Downtime.WriteAvailability Writes { get; } = new();
+
+    /// <summary>
+    /// Closes the pooled connections. A PostgreSQL session's read-only default is fixed when it
+    /// connects: after the database changed between writable and not, only fresh sessions tell.
+    /// </summary>
+    public void ClearPool()
+    {
+        if (_postgres is not null) _postgres.Clear();
+        else SqliteConnection.ClearPool(new SqliteConnection(_sqliteConnectionString));
+    }
+
+    /// <summary>
+    /// Whether the database takes a write now, at the cost of one statement that changes nothing: an
+    /// UPDATE of no row is still refused by a read-only transaction, a hot standby or a read-only file.
+    /// A full disk shows only on a real write (<see cref="Downtime.WriteAvailability.IsRefusal"/>).
+    /// </summary>
+    public async Task<bool> ProbeWritableAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            // A session of its own: a pooled one may predate the change (see ClearPool).
+            await using DbConnection connection = _postgres is not null ? new NpgsqlConnection(_probeConnectionString) : new SqliteConnection(_probeConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE installation SET value = value WHERE 1 = 0";
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return true;
+        }
+        catch (Exception e) when (Downtime.WriteAvailability.IsRefusal(e))
+        {
+            return false;
+        }
+    }
 
     /// <summary>A connection outside any patient data scope: the checkpoint, migrations, seeding, directory and audit tables (see the class summary).</summary>
     internal async Task<DbConnection> OpenUnscopedAsync(CancellationToken cancellationToken = default)
