@@ -72,7 +72,8 @@ public sealed class Database
 
     /// <summary>
     /// Whether the database takes a write now, at the cost of one statement that changes nothing: an
-    /// UPDATE of no row is still refused by a read-only transaction, a hot standby or a read-only file.
+    /// UPDATE of no row is still refused by a read-only transaction or a hot standby; on SQLite, a
+    /// row inserted and rolled back is refused by a read-only file.
     /// A full disk shows only on a real write (<see cref="Downtime.WriteAvailability.IsRefusal"/>).
     /// </summary>
     public async Task<bool> ProbeWritableAsync(CancellationToken cancellationToken = default)
@@ -83,13 +84,21 @@ public sealed class Database
             await using DbConnection connection = _postgres is not null ? new NpgsqlConnection(_probeConnectionString) : new SqliteConnection(_probeConnectionString);
             await connection.OpenAsync(cancellationToken);
             await using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE installation SET value = value WHERE 1 = 0";
+            // SQLite finds out only when a page is about to change: a row written and rolled back.
+            command.CommandText = _postgres is not null
+                ? "UPDATE installation SET value = value WHERE 1 = 0"
+                : "BEGIN IMMEDIATE; INSERT INTO installation (key, value) VALUES ('write-probe', ''); ROLLBACK;";
             await command.ExecuteNonQueryAsync(cancellationToken);
             return true;
         }
         catch (Exception e) when (Downtime.WriteAvailability.IsRefusal(e))
         {
             return false;
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == 5)
+        {
+            // SQLITE_BUSY: another connection holds the write lock, so the file takes writes.
+            return true;
         }
     }
 
