@@ -33,5 +33,16 @@ for trx in "$results"/*.trx; do
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 done
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # a build failure is a failure
+
+# The readiness gate's short form (docs/readiness.md): this release's regulatory file from this run's
+# results (every hazard needs its tests passed, every package a purpose), then the gate on what CI can
+# produce. Evidence only a region has (rehearsal, drills, training, incidents) is reported as not checked.
+stadig=src/Stadig/bin/Release/net10.0/stadig.dll
+if [ -f "$stadig" ] && ls "$results"/*.trx >/dev/null 2>&1; then
+  rm -rf artifacts/regulatory artifacts/readiness
+  dotnet "$stadig" regulatory-file --out artifacts/regulatory --test-results "$results" | tail -n 5
+  dotnet "$stadig" readiness --short --regulatory artifacts/regulatory --database "Data Source=$results/readiness.db" --out artifacts/readiness
+  [ $? -eq 0 ] || { echo "The readiness gate's short form answered NO-GO (artifacts/readiness/readiness.html)."; failed=$((failed + 1)); }
+fi
 echo "$passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -114,7 +114,8 @@ dotnet "$ROOT/bench/Stadig.Rehearsal/bin/Release/net10.0/Stadig.Rehearsal.dll" \
     --url "http://127.0.0.1:$PORT" --mllp-port "$MLLP_PORT" --database "$CONNECTION" \
     --jwt-key "$JWT_KEY" --jwt-issuer stadig-rehearsal --jwt-audience stadig \
     --config "$CONFIG" --server-pid "$SERVER_PID" --out "$OUT" \
-    --engine "$ENGINE" --patients "$PATIENTS" --command "$COMMAND" "${GENERATOR_ARGS[@]}"
+    --engine "$ENGINE" --patients "$PATIENTS" --command "$COMMAND" \
+    --commit "$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" "${GENERATOR_ARGS[@]}"
 STATUS=$?
 set -e
 stop_server

@@ -6,7 +6,7 @@ using Stadig.Rehearsal;
 //
 //   Stadig.Rehearsal --url http://127.0.0.1:5080 --mllp-port 2576 --database "<conn>" --jwt-key <key>
 //       [--jwt-issuer I] [--jwt-audience A] [--config regional-day.json] [--clinicians N] [--seconds S]
-//       [--lab-rate R] [--fhir-rate R] [--server-pid PID] [--out DIR] [--engine E] [--patients N] [--command "..."]
+//       [--lab-rate R] [--fhir-rate R] [--server-pid PID] [--out DIR] [--engine E] [--patients N] [--command "..."] [--commit SHA]
 //       [--think-scale X] [--bucket-seconds S]
 //       [--overload F --baseline-seconds S --overload-seconds S --recovery-seconds S]   (the overload run)
 //   Stadig.Rehearsal --render DIR     (report.html drawn again from DIR/report.json)
@@ -48,7 +48,9 @@ try
     var target = new RehearsalTarget(baseAddress, Opt("mllp-host") ?? "127.0.0.1", (int)(Num("mllp-port") ?? 2575), Need("database"),
         new JwtSettings(Need("jwt-key"), Opt("jwt-issuer"), Opt("jwt-audience")), Num("server-pid") is { } pid ? (int)pid : null);
     var run = new RunInfo(baseAddress.ToString(), Opt("engine"), Num("patients") is { } n ? (int)n : null, config.Clinicians,
-        config.LabMessagesPerSecond, config.FhirRequestsPerSecond, Environment.ProcessorCount, Machine(), Opt("command"), config.ThinkScale);
+        config.LabMessagesPerSecond, config.FhirRequestsPerSecond, Environment.ProcessorCount, Machine(), Opt("command"), config.ThinkScale,
+        // The readiness gate accepts a rehearsal only as evidence for the release it ran.
+        Opt("commit"));
 
     using var interrupt = new CancellationTokenSource();
     Console.CancelKeyPress += (_, e) => { e.Cancel = true; interrupt.Cancel(); };

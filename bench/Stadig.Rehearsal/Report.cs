@@ -15,7 +15,7 @@ public sealed record ServerSummary(int? Pid, double? CpuAvgPercent, double? CpuM
 
 public sealed record RunInfo(
     string BaseUrl, string? Engine, int? Patients, int Clinicians, double LabMessagesPerSecond, double FhirRequestsPerSecond,
-    int ProcessorCount, string Machine, string? Command, double ThinkScale = 1);
+    int ProcessorCount, string Machine, string? Command, double ThinkScale = 1, string? Commit = null);
 
 public sealed record RehearsalReport(
     string Name, DateTimeOffset StartedAt, double DurationSeconds, RunInfo Run,

@@ -23,7 +23,11 @@ public sealed class ReadOnlyMode(Database database, AuditLog audit, TimeProvider
     public async Task ProbeAsync(CancellationToken cancellationToken = default)
     {
         var writable = await database.ProbeWritableAsync(cancellationToken);
-        if (!writable)
+        if (writable is null)
+        {
+            // Another writer held the lock: the state stays as it was until the next probe.
+        }
+        else if (writable == false)
         {
             if (!Writes.DatabaseRefusing)
             {

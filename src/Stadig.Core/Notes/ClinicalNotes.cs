@@ -8,6 +8,8 @@ using Stadig.Fhir.Records;
 using Stadig.Organisation;
 using Stadig.Storage;
 
+using Stadig.Telemetry;
+
 namespace Stadig.Notes;
 
 /// <summary>Someone else saved the draft first. Carries what is stored now, so both texts can be shown.</summary>
@@ -66,6 +68,13 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     /// </summary>
     public async Task<Note> SaveDraftAsync(Caller caller, Guid noteId, int expectedVersion, IReadOnlyList<NoteKeyword> keywords, CancellationToken cancellationToken = default)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try { return await SaveDraftTimedAsync(caller, noteId, expectedVersion, keywords, cancellationToken); }
+        finally { StadigTelemetry.RecordSince(StadigTelemetry.AutosaveDuration, started); }
+    }
+
+    private async Task<Note> SaveDraftTimedAsync(Caller caller, Guid noteId, int expectedVersion, IReadOnlyList<NoteKeyword> keywords, CancellationToken cancellationToken)
+    {
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
         var note = await FindForAsync(caller, noteId, AuditActivity.Write, cancellationToken);
         var clean = Validate(note.NoteType, keywords);
@@ -85,6 +94,13 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
 
     /// <summary>Signs the draft as it stands at <paramref name="expectedVersion"/>; from then on it never changes.</summary>
     public async Task<Note> SignAsync(Caller caller, Guid noteId, int expectedVersion, CancellationToken cancellationToken = default)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try { return await SignTimedAsync(caller, noteId, expectedVersion, cancellationToken); }
+        finally { StadigTelemetry.RecordSince(StadigTelemetry.SignDuration, started); }
+    }
+
+    private async Task<Note> SignTimedAsync(Caller caller, Guid noteId, int expectedVersion, CancellationToken cancellationToken)
     {
         var note = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
         if (!MaySign(caller.Role, note.NoteType)) throw new ForbiddenException("Din roll får inte signera den här anteckningen.");
@@ -106,6 +122,13 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     /// Either both happen or neither. The version moves as a save and a sign would move it (+2).
     /// </summary>
     public async Task SaveAndSignAsync(Caller caller, Guid noteId, int expectedVersion, IReadOnlyList<NoteKeyword> keywords, CancellationToken cancellationToken = default)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try { await SaveAndSignTimedAsync(caller, noteId, expectedVersion, keywords, cancellationToken); }
+        finally { StadigTelemetry.RecordSince(StadigTelemetry.SignDuration, started); }
+    }
+
+    private async Task SaveAndSignTimedAsync(Caller caller, Guid noteId, int expectedVersion, IReadOnlyList<NoteKeyword> keywords, CancellationToken cancellationToken)
     {
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
         var note = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);

@@ -8,6 +8,7 @@ using Stadig.Fhir.Store;
 using Stadig.Hl7;
 using Stadig.Hl7.Mllp;
 using Stadig.Storage;
+using Stadig.Telemetry;
 
 namespace Stadig.LabResults;
 
@@ -81,7 +82,7 @@ internal sealed record PreparedMessage(IReadOnlyList<(OruGroup Group, IReadOnlyL
 /// transactions (<see cref="IngestOptions.BatchObservations"/>) that file nothing, and the filing
 /// transaction moves them, so no result is ever half filed and no other message waits long.
 /// </summary>
-public sealed class IngestOruMessage(Database database, AuditLog audit, PatientMatcher matcher, Caller lab, TimeProvider clock, IngestOptions? options = null)
+public sealed partial class IngestOruMessage(Database database, AuditLog audit, PatientMatcher matcher, Caller lab, TimeProvider clock, IngestOptions? options = null)
     : IHl7MessageHandler
 {
     public const string Inbound = "Inbound";
@@ -157,7 +158,28 @@ public sealed class IngestOruMessage(Database database, AuditLog audit, PatientM
 
     private async Task<IngestOutcome> IngestMessageAsync(string text, long bytes, CancellationToken cancellationToken)
     {
-        if (!Hl7Parser.TryParse(text, out var message, out var error))
+        Hl7Message? message;
+        Hl7ParseException? error;
+        using (StadigTelemetry.Hl7.StartActivity("hl7 parse"))
+            Hl7Parser.TryParse(text, out message, out error);
+        using var filing = StadigTelemetry.Hl7.StartActivity("hl7 file");
+        var outcome = await FileMessageAsync(text, bytes, message, error, cancellationToken);
+        if (filing is not null)
+        {
+            // Kinds and codes only: MSH-9 when it has the shape of a message type (a sender's free text could be anything).
+            if (message is not null && MessageTypeShape().IsMatch(message.MessageType)) filing.SetTag("hl7.message_type", message.MessageType);
+            filing.SetTag("hl7.state", outcome.State.ToString());
+            filing.SetTag("hl7.ack_code", outcome.AckCode);
+        }
+        return outcome;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Z0-9]{3}\\^[A-Z0-9]{3}$")]
+    private static partial System.Text.RegularExpressions.Regex MessageTypeShape();
+
+    private async Task<IngestOutcome> FileMessageAsync(string text, long bytes, Hl7Message? message, Hl7ParseException? error, CancellationToken cancellationToken)
+    {
+        if (message is null)
         {
             return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.SegmentSequenceError, error!.Message, cancellationToken);
         }

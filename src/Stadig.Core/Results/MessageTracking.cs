@@ -78,6 +78,20 @@ public sealed class MessageTracking(Database database, AuditLog audit, TimeProvi
         return new MessageOverview(counts, oldest, stuck, stuckAfter) { Unanswered = unanswered };
     }
 
+    /// <summary>
+    /// Counts of messages in the states that still wait (the queue depths, for metrics): counts only,
+    /// no patient data, and read through the state index, so it stays cheap however many messages are filed.
+    /// </summary>
+    public async Task<IReadOnlyList<MessageStateCount>> UnfinishedCountsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+        return (await connection.QueryAsync<MessageStateCount>(new CommandDefinition(UnfinishedCountsSql, cancellationToken: cancellationToken))).ToList();
+    }
+
+    // The states are constants, written into the statement: a list parameter is an array on one engine and expanded on the other.
+    private static readonly string UnfinishedCountsSql =
+        $"SELECT direction AS Direction, state AS State, COUNT(*) AS Count FROM hl7_message WHERE state IN ({string.Join(", ", Unfinished.Select(s => $"'{s}'"))}) GROUP BY direction, state";
+
     private const string UnansweredSql =
         "SELECT COUNT(*) FROM hl7_message WHERE direction = @Inbound AND state = 'Received' AND state_changed_at < @threshold";
 

@@ -70,6 +70,9 @@ internal sealed class PostgresBatchWriter(NpgsqlConnection connection) : IBatchW
     {
         if (rows.Count == 0) return;
         await using var importer = await connection.BeginBinaryImportAsync($"COPY {target} FROM STDIN (FORMAT BINARY)", cancellationToken);
+        // A bulk load has no natural deadline: on a loaded machine the server may take longer than the
+        // connection's command timeout to finish a batch, and the operator cancels a seed, not a timer.
+        importer.Timeout = TimeSpan.Zero;
         foreach (var row in rows)
         {
             // Synchronous writes into Npgsql's buffer: an await per value would cost more than the value.

@@ -134,6 +134,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
         public override int ExecuteNonQuery()
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return inner.ExecuteNonQuery(); }
             finally { Count(started); }
         }
@@ -141,6 +142,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
         public override object? ExecuteScalar()
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return inner.ExecuteScalar(); }
             finally { Count(started); }
         }
@@ -148,6 +150,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
         protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior)
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return inner.ExecuteReader(behavior); }
             finally { Count(started); }
         }
@@ -155,6 +158,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
         public override async Task<int> ExecuteNonQueryAsync(CancellationToken cancellationToken)
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return await inner.ExecuteNonQueryAsync(cancellationToken); }
             finally { Count(started); }
         }
@@ -162,6 +166,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
         public override async Task<object?> ExecuteScalarAsync(CancellationToken cancellationToken)
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return await inner.ExecuteScalarAsync(cancellationToken); }
             finally { Count(started); }
         }
@@ -169,8 +174,28 @@ public class CountedConnection(DbConnection inner) : DbConnection
         protected override async Task<DbDataReader> ExecuteDbDataReaderAsync(CommandBehavior behavior, CancellationToken cancellationToken)
         {
             var started = Stopwatch.GetTimestamp();
+            using var span = SqliteSpan();
             try { return await inner.ExecuteReaderAsync(behavior, cancellationToken); }
             finally { Count(started); }
+        }
+
+        /// <summary>
+        /// A span per SQLite command (PostgreSQL's come from Npgsql): the operation only, not the
+        /// statement, so no value written into a statement's text can reach a trace.
+        /// </summary>
+        private Activity? SqliteSpan()
+        {
+            if (inner is not Microsoft.Data.Sqlite.SqliteCommand || !Stadig.Telemetry.StadigTelemetry.Storage.HasListeners()) return null;
+            var activity = Stadig.Telemetry.StadigTelemetry.Storage.StartActivity("sqlite", ActivityKind.Client);
+            if (activity is null) return null;
+            activity.SetTag("db.system.name", "sqlite");
+            var text = inner.CommandText.AsSpan().TrimStart();
+            var end = text.IndexOfAny(' ', '\n', '\r');
+            var operation = (end < 0 ? text : text[..end]).ToString().ToUpperInvariant();
+            if (!operation.All(char.IsAsciiLetter)) operation = "OTHER";
+            activity.SetTag("db.operation.name", operation);
+            activity.DisplayName = "sqlite " + operation;
+            return activity;
         }
 
         private void Count(long started)

@@ -42,7 +42,15 @@ public sealed class Database
                 builder.MaxAutoPrepare = 50;
             if (!(builder.Options ?? "").Contains("plan_cache_mode", StringComparison.Ordinal))
                 builder.Options = ((builder.Options ?? "") + " -c plan_cache_mode=force_custom_plan").Trim();
-            _postgres = NpgsqlDataSource.Create(builder.ConnectionString);
+            var source = new NpgsqlDataSourceBuilder(builder.ConnectionString)
+            {
+                // The pool's name in the pool metrics: without one Npgsql names it by the connection string.
+                Name = "stadig",
+            };
+            // Npgsql's spans carry the statement's text with its placeholders ($1), never parameter
+            // values; the first-response event is noise per command.
+            source.ConfigureTracing(tracing => tracing.EnableFirstResponseEvent(false));
+            _postgres = source.Build();
             _probeConnectionString = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false, Timeout = 5 }.ConnectionString;
         }
         else
@@ -61,8 +69,9 @@ public sealed class Database
     public Downtime.WriteAvailability Writes { get; } = new();
 
     /// <summary>
-    /// Closes the pooled connections. A PostgreSQL session's read-only default is fixed when it
-    /// connects: after the database changed between writable and not, only fresh sessions tell.
+    /// Closes the pooled connections: after the server went away they are broken, and a PostgreSQL
+    /// session's read-only default is fixed when it connects (after the database changed between
+    /// writable and not, only fresh sessions tell).
     /// </summary>
     public void ClearPool()
     {
@@ -74,9 +83,9 @@ public sealed class Database
     /// Whether the database takes a write now, at the cost of one statement that changes nothing: an
     /// UPDATE of no row is still refused by a read-only transaction or a hot standby; on SQLite, a
     /// row inserted and rolled back is refused by a read-only file.
-    /// A full disk shows only on a real write (<see cref="Downtime.WriteAvailability.IsRefusal"/>).
+    /// A full disk shows only on a real write (<see cref="Downtime.WriteAvailability.IsRefusal"/>). Null: cannot tell now.
     /// </summary>
-    public async Task<bool> ProbeWritableAsync(CancellationToken cancellationToken = default)
+    public async Task<bool?> ProbeWritableAsync(CancellationToken cancellationToken = default)
     {
         try
         {
@@ -97,8 +106,9 @@ public sealed class Database
         }
         catch (SqliteException e) when (e.SqliteErrorCode == 5)
         {
-            // SQLITE_BUSY: another connection holds the write lock, so the file takes writes.
-            return true;
+            // SQLITE_BUSY: another connection holds the write lock (that lock lives in the -shm file, which
+            // may be writable while the database file is not): this probe cannot tell.
+            return null;
         }
     }
 

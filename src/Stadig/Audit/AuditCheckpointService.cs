@@ -4,11 +4,13 @@ namespace Stadig.Audit;
 /// Takes the audit log's checkpoint every Stadig:Audit:CheckpointMinutes. Every node runs the
 /// timer; the checkpoint itself skips when another node took one within the interval.
 /// </summary>
-public sealed class AuditCheckpointService(AuditSettings settings, AuditCheckpoints checkpoints, ILogger<AuditCheckpointService> logger) : BackgroundService
+public sealed class AuditCheckpointService(AuditSettings settings, AuditCheckpoints checkpoints, ILogger<AuditCheckpointService> logger,
+    Stadig.Hosting.DatabaseReadiness readiness) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (settings.CheckpointMinutes <= 0) return;
+        await readiness.WhenReady.WaitAsync(stoppingToken);
         var interval = TimeSpan.FromMinutes(settings.CheckpointMinutes);
         using var timer = new PeriodicTimer(interval);
         do

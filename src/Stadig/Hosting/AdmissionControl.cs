@@ -108,10 +108,18 @@ public sealed class AdmissionControl(AdmissionOptions options)
         }
     }
 
+    /// <summary>Requests of the class being served and waiting for a slot now (the queue depth), for metrics.</summary>
+    public (int InUse, int Waiting) Occupancy(RequestClass requestClass)
+    {
+        lock (_lock)
+            return (_inUse[(int)requestClass], _waiting[(int)requestClass].Count);
+    }
+
     public static RequestClass Classify(HttpRequest request)
     {
         var path = request.Path.Value ?? "";
-        if (path.StartsWith("/health/", StringComparison.Ordinal)) return RequestClass.Exempt;
+        // Health and the metrics scrape: an operator must see an overloaded node, not be shed by it.
+        if (path.StartsWith("/health/", StringComparison.Ordinal) || path == "/metrics") return RequestClass.Exempt;
         if (HttpMethods.IsPut(request.Method) && path.StartsWith("/api/notes/", StringComparison.Ordinal) && path.EndsWith("/draft", StringComparison.Ordinal))
             return RequestClass.Priority;
         if (HttpMethods.IsPost(request.Method) && (path.StartsWith("/notes/", StringComparison.Ordinal)
@@ -261,8 +269,10 @@ public static class AdmissionControlMiddleware
                 $"queue;dur={admittedAfter.TotalMilliseconds:0.0}, access;dur={cost.Access.TotalMilliseconds:0.0}, audit;dur={cost.Audit.TotalMilliseconds:0.0}, db;dur={cost.Database.TotalMilliseconds:0.0}, db-round-trips;desc={cost.RoundTrips}, db-statements;desc={cost.Statements}, total;dur={Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:0.0}");
             return Task.CompletedTask;
         });
+        var metrics = context.RequestServices.GetRequiredService<Stadig.Telemetry.RequestMetrics>();
         if (slot is null)
         {
+            metrics.Shed(requestClass);
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             context.Response.Headers.RetryAfter = "2";
             if (requestClass == RequestClass.Integration)
@@ -292,6 +302,13 @@ public static class AdmissionControlMiddleware
             await context.Response.WriteAsJsonAsync(new { title = busy, status = 503 });
             return;
         }
-        await next();
+        try
+        {
+            await next();
+        }
+        finally
+        {
+            metrics.Served(requestClass, arrived);
+        }
     });
 }

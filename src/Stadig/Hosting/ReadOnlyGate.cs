@@ -55,10 +55,12 @@ public static class ReadOnlyGate
 }
 
 /// <summary>Probes the database on a timer, so the banner shows before anyone's write fails and goes when writes are back.</summary>
-public sealed class ReadOnlyProbeService(ReadOnlyMode mode, DowntimeSettings settings, ILogger<ReadOnlyProbeService> logger) : BackgroundService
+public sealed class ReadOnlyProbeService(ReadOnlyMode mode, DowntimeSettings settings, DatabaseReadiness readiness, ILogger<ReadOnlyProbeService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Not before the database is reached and migrated at start.
+        await readiness.WhenReady.WaitAsync(stoppingToken);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(1, settings.ProbeSeconds)));
         do
         {

@@ -43,6 +43,17 @@ public static class StadigCommandLine
                                 An existing database is replaced only with --force.
           restore-check         Check a restored database (either engine): migrations complete, rows per
                                 table, the audit log's hash chains. Exit code 0 when it passes, 2 when not.
+          regulatory-file --out <folder> --test-results <trx|json|folder> [--repo <checkout>] [--vulnerable <json>]
+                                Build this release's regulatory file (intended use, hazard log with each
+                                hazard's test status, SOUP list, test evidence) as Markdown, HTML and JSON
+                                in <folder>/<version>-<commit>/. Exit code 3 when a hazard has no passing
+                                test or a package has no stated purpose (docs/readiness.md).
+          readiness [--short] [--evidence <folder>] [--rehearsal <report.json|folder>]
+                    [--regulatory <folder>] [--go-live yyyy-MM-dd] [--out <folder>] [--database <conn>]
+                                May we go live? Every criterion (performance, reliability, integrity,
+                                training, licences, regulatory file, open incidents) from its evidence,
+                                with an HTML and JSON report. Exit code 0 GO, 3 NO-GO; missing evidence is
+                                NO-GO. --short: what CI can check (docs/readiness.md).
           --help                Show this text.
 
         Options (also settable in appsettings.json under "Stadig", or as environment variables Stadig__Key):
@@ -73,6 +84,8 @@ public static class StadigCommandLine
                 "backup" => await BackupAsync(rest),
                 "restore" => await RestoreAsync(rest),
                 "restore-check" => await RestoreCheckAsync(rest),
+                "regulatory-file" => await ReadinessVerbs.RegulatoryFileAsync(rest),
+                "readiness" => await ReadinessVerbs.ReadinessAsync(rest),
                 _ => Fail($"Unknown verb '{verb}'. Run 'stadig --help' for the list."),
             };
         }
@@ -251,4 +264,4 @@ public static class StadigCommandLine
 }
 
 /// <summary>A problem at start that the operator can fix; shown as one line.</summary>
-public sealed class StartupException(string message) : Exception(message);
+public sealed class StartupException(string message, Exception? inner = null) : Exception(message, inner);

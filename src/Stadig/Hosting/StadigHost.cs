@@ -30,7 +30,20 @@ public static class StadigHost
         configure?.Invoke(builder);
 
         var app = builder.Build();
-        await PrepareDatabaseAsync(app.Services, options);
+        var readiness = app.Services.GetRequiredService<DatabaseReadiness>();
+        try
+        {
+            await PrepareDatabaseAsync(app.Services, options);
+            readiness.MarkReady();
+        }
+        catch (Exception e) when (DatabaseReadiness.IsUnreachable(e))
+        {
+            // Down, not wrong: the node starts without it and DatabaseStartup keeps trying, so a
+            // database that comes up later (or a failover at start) needs no restart of Stadig.
+            readiness.NotYet(DescribeFailure(options, e));
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Stadig.Startup")
+                .LogWarning("The database is not reachable at start ({Problem}); serving /health/live and trying again in the background.", readiness.Problem);
+        }
         app.UseStadig();
         return app;
     }
@@ -79,6 +92,11 @@ public static class StadigHost
             if (string.IsNullOrWhiteSpace(options.Oidc.HsaIdClaim))
                 throw new StartupException("Invalid configuration value: Stadig:Oidc:HsaIdClaim is empty; it names the ID token's HSA-id claim.");
         }
+        if (!string.IsNullOrWhiteSpace(options.Telemetry.OtlpEndpoint)
+            && !(Uri.TryCreate(options.Telemetry.OtlpEndpoint, UriKind.Absolute, out var otlp) && otlp.Scheme is "http" or "https"))
+            throw new StartupException($"Invalid configuration value: Stadig:Telemetry:OtlpEndpoint '{options.Telemetry.OtlpEndpoint}' is not an http(s) URL.");
+        if (options.Telemetry.OtlpProtocol is not ("grpc" or "http/protobuf"))
+            throw new StartupException($"Invalid configuration value: Stadig:Telemetry:OtlpProtocol '{options.Telemetry.OtlpProtocol}' is neither grpc nor http/protobuf.");
         return (options, configuration);
     }
 
@@ -88,7 +106,7 @@ public static class StadigHost
             .Where(a => a is not ("--patients" or "--seed"))
             .ToArray();
 
-    private static async Task PrepareDatabaseAsync(IServiceProvider services, StadigOptions options)
+    internal static async Task PrepareDatabaseAsync(IServiceProvider services, StadigOptions options)
     {
         var database = services.GetRequiredService<Database>();
         if (options.MigrateAtStart)
@@ -133,11 +151,11 @@ public static class StadigHost
         }
         catch (NpgsqlException e) when (e.InnerException is SocketException or TimeoutException || e is PostgresException)
         {
-            throw new StartupException($"Cannot use the PostgreSQL database ({Describe(options.Database)}): {e.InnerException?.Message ?? e.Message}");
+            throw new StartupException($"Cannot use the PostgreSQL database ({Describe(options.Database)}): {e.InnerException?.Message ?? e.Message}", e);
         }
         catch (NpgsqlException e)
         {
-            throw new StartupException($"Cannot reach the PostgreSQL database ({Describe(options.Database)}): {e.Message}");
+            throw new StartupException($"Cannot reach the PostgreSQL database ({Describe(options.Database)}): {e.Message}", e);
         }
         catch (Microsoft.Data.Sqlite.SqliteException e)
         {
@@ -149,8 +167,16 @@ public static class StadigHost
         }
     }
 
+    /// <summary>The database and what went wrong, for the log and /health/ready: never the connection string.</summary>
+    internal static string DescribeFailure(StadigOptions options, Exception e) => e switch
+    {
+        StartupException startup => startup.Message,
+        NpgsqlException npgsql => $"{Describe(options.Database)}: {npgsql.InnerException?.Message ?? npgsql.Message}",
+        _ => $"{Describe(options.Database)}: {e.GetType().Name}",
+    };
+
     /// <summary>Host, port, database and file only: never a password in a message.</summary>
-    private static string Describe(string connectionString)
+    internal static string Describe(string connectionString)
     {
         try
         {

@@ -86,6 +86,12 @@ public sealed class StadigOptions
     /// <summary>Read-only mode: the probe's interval, where read events' audit records wait, an operator's switch.</summary>
     public DowntimeSettings Downtime { get; set; } = new();
 
+    /// <summary>Thresholds of `stadig readiness` (docs/readiness.md).</summary>
+    public Stadig.Readiness.ReadinessSettings Readiness { get; set; } = new();
+
+    /// <summary>Metrics at /metrics and OTLP export of traces and metrics.</summary>
+    public Stadig.Telemetry.TelemetrySettings Telemetry { get; set; } = new();
+
     public const string DefaultSqlite = "Data Source=data/stadig.db";
 
     public DatabaseEngine Engine => Storage.Database.EngineOf(Database);

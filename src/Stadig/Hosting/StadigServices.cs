@@ -14,6 +14,7 @@ using Stadig.Patients;
 using Stadig.Patients.Identifiers;
 using Stadig.Seeding;
 using Stadig.Storage;
+using Stadig.Telemetry;
 
 namespace Stadig.Hosting;
 
@@ -48,6 +49,8 @@ public static class StadigServices
             database.Writes.OperatorSwitch(database.Writes.ConfiguredSince);
             return database;
         });
+        services.AddSingleton<DatabaseReadiness>();
+        services.AddHostedService<DatabaseStartup>();
         services.AddSingleton(options.Downtime);
         services.AddSingleton<Stadig.Downtime.ReadOnlyMode>();
         services.AddHostedService<ReadOnlyProbeService>();
@@ -89,6 +92,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Notes.ClinicalNotes>();
         services.AddSingleton<Stadig.LabResults.ResultQuarantine>();
         services.AddSingleton<Stadig.LabResults.MessageTracking>();
+        services.AddSingleton<Stadig.Readiness.ExpiryRegister>();
         services.AddSingleton<Stadig.LabResults.ResultInbox>();
         services.AddSingleton<Stadig.LabResults.ResultTrends>();
         services.AddSingleton<Stadig.LabResults.ResultAttachments>();
@@ -116,6 +120,7 @@ public static class StadigServices
         services.AddHostedService<Stadig.Fhir.FhirProfileWarmUp>();
         services.AddHttpContextAccessor();
 
+        services.AddStadigTelemetry(options);
         AddForwardedHeaders(services, options);
         AddAuthentication(services, options);
         services.AddAuthorizationBuilder()
@@ -201,7 +206,8 @@ public static class StadigServices
             .AddPolicyScheme("Stadig", "Cookie or bearer token", policy =>
             {
                 policy.ForwardDefaultSelector = http =>
-                    http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                    Stadig.Telemetry.TelemetrySetup.IsScrapeWithToken(http.Request, options.Telemetry) ? Stadig.Telemetry.TelemetrySetup.ScrapeTokenScheme
+                    : http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
                         ? JwtBearerDefaults.AuthenticationScheme
                         : CookieAuthenticationDefaults.AuthenticationScheme;
             })
@@ -219,13 +225,13 @@ public static class StadigServices
                 cookie.AccessDeniedPath = "/assignment";
                 cookie.Events.OnRedirectToAccessDenied = context =>
                 {
-                    if (context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/fhir")) context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                    if (IsMachineEndpoint(context.Request)) context.Response.StatusCode = StatusCodes.Status403Forbidden;
                     else context.Response.Redirect(context.RedirectUri);
                     return Task.CompletedTask;
                 };
                 cookie.Events.OnRedirectToLogin = context =>
                 {
-                    if (context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/fhir")) context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    if (IsMachineEndpoint(context.Request)) context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                     else context.Response.Redirect(context.RedirectUri);
                     return Task.CompletedTask;
                 };
@@ -265,10 +271,23 @@ public static class StadigServices
             .AddOidc(options.Oidc);
     }
 
+    /// <summary>The JSON API, FHIR and the metrics scrape answer a missing or insufficient login with 401/403, not a redirect to the login page.</summary>
+    private static bool IsMachineEndpoint(HttpRequest request) =>
+        request.Path.StartsWithSegments("/api") || request.Path.StartsWithSegments("/fhir") || request.Path.StartsWithSegments(Stadig.Telemetry.TelemetrySetup.MetricsPath);
+
     public static void UseStadig(this WebApplication app)
     {
         // First, so that everything its requests do, error pages included, is rolled back.
         app.UseWarmUpRollBack();
+        // Until the database is reached and prepared, only health and the metrics scrape are answered.
+        app.Use((http, next) =>
+        {
+            if (http.RequestServices.GetRequiredService<DatabaseReadiness>().IsReady || AdmissionControl.Classify(http.Request) == RequestClass.Exempt)
+                return next(http);
+            http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            http.Response.Headers.RetryAfter = "5";
+            return Task.CompletedTask;
+        });
         if (app.Services.GetRequiredService<StadigOptions>().ForwardedProxies.Length > 0) app.UseForwardedHeaders();
         // One error map (ProblemMapping): the API gets ProblemDetails; a page request gets the error
         // page re-executed with the failure's status, in the layout and the user's language.
@@ -308,6 +327,7 @@ public static class StadigServices
 
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync }).AllowAnonymous();
+        app.MapMetrics();
         app.MapLoginEndpoints();
         app.MapPatientApi();
         Stadig.Notes.NoteApi.MapNoteApi(app);

@@ -79,6 +79,8 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
         {
             // The server listens from here on; until the warm-up is over /health/ready says not ready.
             await WhenStartedAsync(stoppingToken);
+            // A database that was down at start: the warm-up waits for it (its requests would only be refused).
+            await services.GetRequiredService<DatabaseReadiness>().WhenReady.WaitAsync(stoppingToken);
             State = WarmUpState.Running;
             var started = Stopwatch.GetTimestamp();
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);

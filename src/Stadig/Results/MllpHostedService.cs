@@ -14,12 +14,31 @@ namespace Stadig.LabResults;
 /// </summary>
 public sealed class MllpHostedService(
     Stadig.Hosting.StadigOptions stadigOptions, Database database, AuditLog audit, PatientIdentifierRules identifiers, StaffDirectory staff,
-    TimeProvider clock, Stadig.Common.RegionTime regionTime, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    TimeProvider clock, Stadig.Common.RegionTime regionTime, ILoggerFactory loggers, Stadig.Hosting.DatabaseReadiness readiness) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger<MllpHostedService>();
+    private readonly CancellationTokenSource _stopping = new();
     private MllpListener? _listener;
+    private Task _starting = Task.CompletedTask;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (readiness.IsReady) return StartListenerAsync(cancellationToken);
+        // The database is not reached yet: the lab unit is read from it, so the port opens once it is
+        // (until then labs cannot connect and keep their messages).
+        _starting = Task.Run(async () =>
+        {
+            try
+            {
+                await readiness.WhenReady.WaitAsync(_stopping.Token);
+                await StartListenerAsync(_stopping.Token);
+            }
+            catch (OperationCanceledException) { }
+        });
+        return Task.CompletedTask;
+    }
+
+    private async Task StartListenerAsync(CancellationToken cancellationToken)
     {
         var settings = stadigOptions.Mllp;
         var port = settings.Port;
@@ -56,6 +75,8 @@ public sealed class MllpHostedService(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        await _stopping.CancelAsync();
+        await _starting;
         if (_listener is not null) await _listener.StopAsync();
     }
 

@@ -8,12 +8,13 @@ namespace Stadig.LabResults;
 /// seconds. Port 0 (the default, as a demo has no lab) leaves orders queued, where the operations
 /// page shows them waiting.
 /// </summary>
-public sealed class OrderOutboxService(StadigOptions options, OrderOutbox outbox, ILogger<OrderOutboxService> logger) : BackgroundService
+public sealed class OrderOutboxService(StadigOptions options, OrderOutbox outbox, ILogger<OrderOutboxService> logger, DatabaseReadiness readiness) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.LabOrders;
         if (settings.Port == 0) return;
+        await readiness.WhenReady.WaitAsync(stoppingToken);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(1, settings.IntervalSeconds)));
         do
         {

@@ -91,6 +91,8 @@ public class PermissionMatrixTests
         ["GET /log-extract"] = "choosing a patient for a log extract by number: AuditPagesTests.A_log_auditor_reaches_a_patients_log_extract_by_number_and_a_physician_may_not_look_numbers_up_for_it",
         ["GET /audit"] = "audit log: AuditPagesTests (log auditors only)",
         ["GET /audit/events/{EventId:guid}"] = "audit event review: AuditPagesTests",
+        ["GET /admin/readiness"] = "the go-live gate, no patient data: ExpiryRegisterPageTests (administrators only)",
+        ["GET /admin/expiry"] = "the expiry register, no patient data: ExpiryRegisterTests (administrators only, audited)",
         ["GET /admin/unit-groups"] = "unit groups: AccessPagesTests.Only_an_administrator_groups_units_and_each_change_is_audited_with_the_caller",
         ["GET /assignment"] = "the caller's own assignments",
         ["GET /login"] = "anonymous",

@@ -16,6 +16,7 @@ public class NoteBrowserTests
     }
 
     [Fact]
+    [Hazard("H-03")]
     public async Task Typed_text_survives_a_server_restart_mid_typing_is_signed_byte_exact_and_amended_with_history()
     {
         var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
@@ -89,6 +90,7 @@ public class NoteOfflineAndKeyboardBrowserTests
     }
 
     [Fact]
+    [Hazard("H-03")]
     public async Task Typing_on_while_the_browser_is_offline_syncs_the_draft_when_the_network_returns()
     {
         var (server, browser, page, patientId) = await StartAsync();

@@ -11,6 +11,7 @@ public class PrintBrowserTests
         page.EvalOnSelectorAsync<string>(selector, "e => getComputedStyle(e).display");
 
     [Fact]
+    [Hazard("H-02")]
     public async Task The_chart_overview_and_a_note_print_with_the_banner_and_without_navigation_or_forms()
     {
         var pages = await ChartPages.CreateAsync();

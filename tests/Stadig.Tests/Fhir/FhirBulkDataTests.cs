@@ -10,6 +10,7 @@ namespace Stadig.Tests.Fhir;
 public class FhirBulkDataTests
 {
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-11")]
     public async Task Export_import_into_an_empty_database_and_export_again_gives_the_same_content(DatabaseEngine engine)
     {
         await using var source = await FhirTestServer.StartAsync(engine, Role.Physician, Role.Administrator);

@@ -27,6 +27,26 @@ public sealed class PostgresServer : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        await CreateClusterAsync();
+        await StartClusterAsync();
+        _instance = this;
+    }
+
+    /// <summary>
+    /// A second cluster of a test's own, made but not started: for a test of Stadig starting while its
+    /// database is down. Dispose it to stop and remove it.
+    /// </summary>
+    public static async Task<PostgresServer> CreateStoppedAsync()
+    {
+        var server = new PostgresServer();
+        await server.CreateClusterAsync();
+        return server;
+    }
+
+    public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres";
+
+    private async Task CreateClusterAsync()
+    {
         _binaries = FindBinaries();
         _asPostgresUser = Environment.UserName == "root";
         _root = Directory.CreateTempSubdirectory("stadig-pg-").FullName;
@@ -39,19 +59,27 @@ public sealed class PostgresServer : IAsyncLifetime
         await RunAsync(Path.Combine(_binaries, "initdb"),
             ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], _asPostgresUser);
         Port = FreePort();
+    }
+
+    public async Task StartClusterAsync()
+    {
+        var sockets = Path.Combine(_root, "sock");
         await RunAsync(Path.Combine(_binaries, "pg_ctl"),
-            ["-D", data, "-l", Path.Combine(sockets, "pg.log"), "-w", "-t", "60",
+            ["-D", Path.Combine(_root, "data"), "-l", Path.Combine(sockets, "pg.log"), "-w", "-t", "60",
              "-o", $"-p {Port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=1000", "start"],
             _asPostgresUser);
-        _instance = this;
     }
+
+    /// <summary>Stops the cluster as a crash would (immediate: no checkpoint, clients cut off).</summary>
+    public Task StopClusterAsync() =>
+        RunAsync(Path.Combine(_binaries, "pg_ctl"), ["-D", Path.Combine(_root, "data"), "-m", "immediate", "-w", "stop"], _asPostgresUser);
 
     public async ValueTask DisposeAsync()
     {
         if (_root.Length == 0) return;
         try
         {
-            await RunAsync(Path.Combine(_binaries, "pg_ctl"), ["-D", Path.Combine(_root, "data"), "-m", "immediate", "-w", "stop"], _asPostgresUser);
+            if (File.Exists(Path.Combine(_root, "data", "postmaster.pid"))) await StopClusterAsync();
         }
         finally
         {

@@ -88,6 +88,7 @@ public class NoteLifecycleTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-03")]
     public async Task A_second_save_from_a_stale_version_is_a_conflict_that_shows_both_texts_and_overwrites_nothing(DatabaseEngine engine)
     {
         var (region, patientId) = await PatientAsync(engine);
@@ -176,6 +177,7 @@ public class NoteLifecycleTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-04")]
     public async Task A_signed_note_whose_stored_text_was_altered_fails_its_integrity_check(DatabaseEngine engine)
     {
         var (region, patientId) = await PatientAsync(engine);

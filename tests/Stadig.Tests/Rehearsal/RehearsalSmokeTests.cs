@@ -54,6 +54,7 @@ public sealed class RehearsalSmokeTests
     /// load was gone. Whether the criteria pass is the rehearsal's business, not a test's.
     /// </summary>
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-05")]
     public async Task A_short_overload_run_sheds_with_retry_after_and_measures_every_criterion(DatabaseEngine engine)
     {
         var mllpPort = FreePort();
@@ -69,7 +70,8 @@ public sealed class RehearsalSmokeTests
         config.Overload = new OverloadSettings
         {
             Factor = 3, BaselineSeconds = 3, OverloadSeconds = 4, RecoverySeconds = 3, RampUpSeconds = 0.5, RecoveryWindowSeconds = 1,
-            ExportGraceSeconds = 20,
+            // An upper bound only (the run stops polling once the export is done): how soon it finishes is the rehearsal's measure, not the test's.
+            ExportGraceSeconds = 300,
         };
         var target = new RehearsalTarget(server.Address, "127.0.0.1", mllpPort, server.ConnectionString, new JwtSettings(SigningKey, null, null), null);
         var run = new RunInfo(server.Address.ToString(), engine.ToString(), 150, config.Clinicians, config.LabMessagesPerSecond, config.FhirRequestsPerSecond,
@@ -122,7 +124,10 @@ public sealed class RehearsalSmokeTests
         var quick = new ThinkRange(0.005, 0.02);
         return new RehearsalConfig
         {
-            Name = "smoke", Clinicians = 6, PhysicianShare = 0.5, DurationSeconds = 25, RampUpSeconds = 0,
+            // Upper bounds, not judgements: the short run stops once every kind has succeeded, and a request
+            // slower than the production deadline on a busy CI machine is still an answer. A real hang still
+            // shows (cut off at the end of the run, or the test run's own timeout); how fast is bench/rehearsal.sh's verdict.
+            Name = "smoke", Clinicians = 6, PhysicianShare = 0.5, DurationSeconds = 300, RampUpSeconds = 0, RequestTimeoutSeconds = 600,
             NoteShare = 1, InboxShare = 1, SearchByNameShare = 0.5, BucketSeconds = 1,
             Think = new ThinkTimes
             {

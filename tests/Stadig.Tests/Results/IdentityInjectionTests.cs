@@ -19,6 +19,7 @@ public class IdentityInjectionTests
     private sealed record Registered(Guid Id, string Number, string Family, string Given, DateOnly Born);
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-01")]
     public async Task Ten_thousand_results_with_identity_defects_file_none_wrongly_lose_none_and_quarantine_each_defect_for_its_reason(DatabaseEngine engine)
     {
         const int messages = 10_000;

@@ -71,6 +71,7 @@ public class IngestOruMessageTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-01")]
     public async Task Each_identity_defect_sends_the_result_to_quarantine_with_its_reason_and_files_nothing(DatabaseEngine engine)
     {
         await using var lab = await CreateAsync(engine);

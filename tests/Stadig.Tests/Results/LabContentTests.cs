@@ -66,6 +66,7 @@ public class LabContentTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-04")]
     public async Task NTE_comments_are_kept_with_their_line_or_report_exactly_and_shown_and_published(DatabaseEngine engine)
     {
         var (region, ingest, patientId, number) = await LabAsync(engine);

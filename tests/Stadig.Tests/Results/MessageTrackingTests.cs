@@ -16,6 +16,7 @@ public class MessageTrackingTests
         "OBX|1|NM|HB^Hemoglobin^L||128|g/L|117-153|N|||F\r";
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-07")]
     public async Task Every_message_is_counted_in_its_state_and_an_open_quarantine_item_becomes_stuck_after_the_threshold(DatabaseEngine engine)
     {
         var clock = new FixedClock(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));

@@ -9,6 +9,7 @@ namespace Stadig.Tests.Results;
 public class OruPatientGroupTests
 {
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-01")]
     public async Task Two_patients_in_one_message_each_get_their_own_results(DatabaseEngine engine)
     {
         await using var lab = await CreateAsync(engine);

@@ -9,6 +9,7 @@ namespace Stadig.Tests.Results;
 public class ResultTrendsTests
 {
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-02")]
     public async Task A_trend_comes_with_its_patient_for_the_banner_under_one_audited_access(DatabaseEngine engine)
     {
         var clock = new FixedClock(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));

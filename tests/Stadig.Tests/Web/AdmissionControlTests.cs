@@ -8,6 +8,7 @@ namespace Stadig.Tests.Web;
 public class AdmissionControlTests
 {
     [Fact]
+    [Hazard("H-06")]
     public async Task When_every_slot_is_taken_reads_get_503_at_once_while_autosave_and_health_still_answer()
     {
         await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite, "--Stadig:Admission:MaxConcurrent=2");
@@ -116,6 +117,7 @@ public class AdmissionControlTests
     }
 
     [Fact]
+    [Hazard("H-06")]
     public async Task Autosave_and_sign_have_reserve_slots_when_screens_fill_the_node_and_a_request_that_waits_too_long_is_turned_away()
     {
         var admission = new AdmissionControl(new AdmissionOptions { MaxConcurrent = 2, PriorityReserve = 1, QueueWaitMilliseconds = 1, PriorityQueueWaitMilliseconds = 1 });

@@ -15,6 +15,7 @@ namespace Stadig.Tests.Web;
 public class BannerCostTests
 {
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-02")]
     public async Task Patient_pages_are_one_audit_event_each_with_the_external_allergy_in_the_banner(DatabaseEngine engine)
     {
         await using var server = await StadigServer.StartAsync(engine);

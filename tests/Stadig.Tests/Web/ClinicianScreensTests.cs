@@ -67,6 +67,7 @@ public class ClinicianScreensTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-03")]
     public async Task An_autosave_over_the_limit_gets_a_problem_naming_the_field_and_the_limit(DatabaseEngine engine)
     {
         var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);

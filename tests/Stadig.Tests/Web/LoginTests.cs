@@ -66,6 +66,7 @@ public class LoginTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-06")]
     public async Task Wrong_passwords_slow_the_address_they_come_from_but_never_lock_the_clinician_out(DatabaseEngine engine)
     {
         var clock = new FixedClock(DateTimeOffset.UtcNow);

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Stadig.Telemetry;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -83,6 +85,9 @@ public sealed class MllpListener(IHl7MessageHandler handler, MllpOptions options
                         _logger.LogWarning("MLLP connection from {Remote} sent bytes that are not a frame; closing", remote);
                         return;
                 }
+                // One trace per frame: receive (this span) → parse → file (the handler's) → ACK.
+                using var receive = StadigTelemetry.Hl7.StartActivity("mllp receive", ActivityKind.Server);
+                receive?.SetTag("hl7.frame.bytes", frame.Length);
                 var received = new ReceivedHl7Message(Hl7Text.FromBytes(frame.Bytes), frame.Outcome == MllpReadOutcome.Oversized, frame.Length, remote);
                 string ack;
                 try
@@ -92,10 +97,12 @@ public sealed class MllpListener(IHl7MessageHandler handler, MllpOptions options
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // Not acknowledged: the sender still holds the message and sends it again.
+                    receive?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
                     _logger.LogError("MLLP message from {Remote} could not be handled ({Error}); closing without ACK", remote, e.GetType().Name);
                     return;
                 }
-                await stream.WriteAsync(MllpFraming.Frame(ack), stopping);
+                using (StadigTelemetry.Hl7.StartActivity("mllp ack"))
+                    await stream.WriteAsync(MllpFraming.Frame(ack), stopping);
             }
         }
         catch (OperationCanceledException) { }

@@ -1,0 +1,49 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using Stadig.Storage;
+using static Stadig.Tests.Results.IngestLab;
+
+namespace Stadig.Tests.Results;
+
+/// <summary>An MLLP message's trace: receive → parse → file → ACK, with kinds and codes and no patient data.</summary>
+public class Hl7TracingTests
+{
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_message_over_mllp_is_traced_from_receive_to_ack_without_the_patients_number_or_name(DatabaseEngine engine)
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "Stadig.Hl7" or "Stadig.Storage" or "Npgsql",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var lab = await CreateAsync(engine);
+        var number = TestNumbers.Personnummer(1944, 2, 9, serial: 987);
+        await lab.PatientAsync(number, family: "Fjällström", given: "Ingegerd");
+        var controlId = "trace-" + Guid.NewGuid().ToString("N")[..8];
+
+        var ack = await lab.SendAsync(Msh(controlId) + Group(Personnummer(number), "Fjällström^Ingegerd", "F1", "4.1"));
+        Assert.Equal("AA", ack.Get("MSA-1"));
+
+        // Other tests send messages too: this message's trace is the one whose receive span has all four steps.
+        var traces = spans.ToArray().GroupBy(s => s.TraceId).Select(t => t.ToList()).ToList();
+        Assert.Contains(traces, t =>
+            t.Any(s => s.DisplayName == "mllp receive" && s.Kind == ActivityKind.Server && s.Parent is null)
+            && t.Any(s => s.DisplayName == "hl7 parse")
+            && t.Any(s => s.DisplayName == "hl7 file" && (string?)s.GetTagItem("hl7.message_type") == "ORU^R01" && (string?)s.GetTagItem("hl7.state") == "Filed")
+            && t.Any(s => s.DisplayName == "mllp ack")
+            && t.Any(s => s.Source.Name == (engine == DatabaseEngine.Postgres ? "Npgsql" : "Stadig.Storage")));
+
+        var recorded = new StringBuilder();
+        foreach (var span in spans)
+        {
+            recorded.Append(span.DisplayName).Append(' ').Append(span.StatusDescription).Append('\n');
+            foreach (var tag in span.TagObjects) recorded.Append(tag.Key).Append('=').Append(tag.Value).Append('\n');
+        }
+        foreach (var secret in new[] { number, Digits(number), "Fjällström", "Ingegerd" })
+            Assert.DoesNotContain(secret, recorded.ToString(), StringComparison.OrdinalIgnoreCase);
+    }
+}
