@@ -69,24 +69,52 @@ public sealed class AuditLog(Database database, TimeProvider clock)
     public async Task<AuditEvent> AppendAsync(AuditEntry entry, CancellationToken cancellationToken = default)
     {
         var started = Stopwatch.GetTimestamp();
+        var unsigned = Unsigned(entry);
         try
         {
+            if (database.Writes.DatabaseRefusing && database.Writes.AuditSpoolFolder is { } spool)
+                return await HoldAsync(spool, unsigned, cancellationToken);
             await using var connection = await database.OpenUnscopedAsync(cancellationToken);
             if (database.Engine == DatabaseEngine.Postgres && !Database.RollingBack)
-                return await AppendCoreAsync(entry, connection, null);
+                return await ChainAsync(unsigned, connection, null);
             await using var transaction = await database.BeginAsync(connection, cancellationToken);
-            var written = await AppendCoreAsync(entry, connection, transaction);
+            var written = await ChainAsync(unsigned, connection, transaction);
             await Database.CommitAsync(transaction, cancellationToken);
             return written;
         }
+        catch (Exception e) when (Downtime.WriteAvailability.IsRefusal(e) && database.Writes.AuditSpoolFolder is { } spool)
+        {
+            // The database stopped taking writes: the read is still audited before it is shown, on this node's disk.
+            database.Writes.DatabaseRefused(clock.GetUtcNow());
+            return await HoldAsync(spool, unsigned, cancellationToken);
+        }
         finally { RequestCost.AddAudit(started); }
     }
+
+    /// <summary>Held on this node's disk; if even that fails, nothing is shown (fail closed) and the caller is told writes are off.</summary>
+    private static async Task<AuditEvent> HoldAsync(string spool, AuditEvent unsigned, CancellationToken cancellationToken)
+    {
+        try { return await AuditSpool.HoldAsync(spool, unsigned, cancellationToken); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Downtime.ReadOnlyException();
+        }
+    }
+
+    /// <summary>Chains an event held on disk while the database refused writes, at its original time; false if it is already in the log.</summary>
+    internal async Task<bool> AppendHeldAsync(AuditEvent held, CancellationToken cancellationToken) =>
+        await database.InUnscopedTransactionAsync(async (c, t) =>
+        {
+            if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE id = @Id", new { held.Id }, t) > 0) return false;
+            await ChainAsync(held, c, t);
+            return true;
+        }, cancellationToken);
 
     /// <summary>Appends inside the caller's transaction (writes: the event commits with the change, or neither does).</summary>
     public async Task<AuditEvent> AppendAsync(AuditEntry entry, DbConnection connection, DbTransaction transaction)
     {
         var started = Stopwatch.GetTimestamp();
-        try { return await AppendCoreAsync(entry, connection, transaction); }
+        try { return await ChainAsync(Unsigned(entry), connection, transaction); }
         finally { RequestCost.AddAudit(started); }
     }
 
@@ -114,24 +142,29 @@ public sealed class AuditLog(Database database, TimeProvider clock)
         RETURNING appended.chain_seq AS Seq, appended.prev_hash AS Prev, appended.hash AS Hash;
         """;
 
-    private async Task<AuditEvent> AppendCoreAsync(AuditEntry entry, DbConnection connection, DbTransaction? transaction)
+    /// <summary>The event as it happened now, before it has a place in its chain.</summary>
+    private AuditEvent Unsigned(AuditEntry entry)
     {
-        var chain = entry.PatientId?.ToString() ?? SystemChain;
-        // A scratch scope holds its locks until it ends: the system chain's head is every node's.
-        if (chain == SystemChain && Database.InScratch)
-            throw new InvalidOperationException("A scratch scope may not append to the system audit chain: its lock would be held until the scope ends.");
         var caller = entry.Caller;
         var now = clock.GetUtcNow();
         // Both engines keep microseconds; hashing the stored precision keeps the hash checkable.
         now = new DateTimeOffset(now.UtcTicks - now.UtcTicks % 10, TimeSpan.Zero);
-        var unsigned = new AuditEvent
+        return new AuditEvent
         {
-            Id = Guid.CreateVersion7(now), ChainKey = chain, OccurredAt = now,
+            Id = Guid.CreateVersion7(now), ChainKey = entry.PatientId?.ToString() ?? SystemChain, OccurredAt = now,
             StaffId = caller.StaffId == Guid.Empty ? null : caller.StaffId, StaffHsaId = caller.HsaId, StaffName = caller.DisplayName,
             Role = caller.Role.ToString(), UnitId = caller.UnitId == Guid.Empty ? null : caller.UnitId, UnitHsaId = caller.UnitHsaId,
             PatientId = entry.PatientId, Activity = entry.Activity, Purpose = caller.Purpose.ToString(), Resource = entry.Resource,
             Outcome = entry.Outcome, Flags = entry.Flags, Detail = entry.Detail,
         };
+    }
+
+    private async Task<AuditEvent> ChainAsync(AuditEvent unsigned, DbConnection connection, DbTransaction? transaction)
+    {
+        var chain = unsigned.ChainKey;
+        // A scratch scope holds its locks until it ends: the system chain's head is every node's.
+        if (chain == SystemChain && Database.InScratch)
+            throw new InvalidOperationException("A scratch scope may not append to the system audit chain: its lock would be held until the scope ends.");
 
         if (database.Engine == DatabaseEngine.Postgres)
         {

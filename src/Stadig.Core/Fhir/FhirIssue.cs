@@ -45,6 +45,9 @@ public enum FhirFailureKind
 
     /// <summary>The body is in a format Stadig does not read.</summary>
     UnsupportedFormat,
+
+    /// <summary>Stadig cannot write now (read-only mode): the same request may succeed later (503, Retry-After).</summary>
+    Unavailable,
 }
 
 /// <summary>A FHIR request that cannot be done: answered with its kind's status and an OperationOutcome.</summary>

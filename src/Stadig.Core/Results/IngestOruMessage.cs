@@ -95,6 +95,36 @@ public sealed partial class IngestOruMessage(Database database, AuditLog audit, 
     /// <summary>Takes in one MLLP frame's text; the outcome's ACK answers the whole frame (a batch ACK for a batch).</summary>
     public async Task<IngestOutcome> IngestAsync(string text, bool oversized = false, long? byteCount = null, CancellationToken cancellationToken = default)
     {
+        if (!database.Writes.CanWrite) return RefuseWhileReadOnly(text);
+        try
+        {
+            return await IngestWritableAsync(text, oversized, byteCount, cancellationToken);
+        }
+        catch (Exception e) when (Downtime.WriteAvailability.IsRefusal(e))
+        {
+            // Every step is its own transaction and rolled back when refused: the lab sends the message again.
+            database.Writes.DatabaseRefused(clock.GetUtcNow());
+            return RefuseWhileReadOnly(text);
+        }
+    }
+
+    /// <summary>
+    /// Read-only mode: nothing is stored, and the answer is AR with error 207 (application internal
+    /// error), HL7 v2.5's original-mode answer for a message refused for reasons unrelated to its content
+    /// ("system down"): the lab keeps it and sends it again later.
+    /// </summary>
+    private IngestOutcome RefuseWhileReadOnly(string text)
+    {
+        const string problem = "Stadig är i läsläge och kan inte ta emot meddelanden just nu; skicka igen senare.";
+        var now = clock.GetUtcNow();
+        var ack = Hl7Parser.TryParse(text, out var parsed, out _) && parsed!.ControlId.Trim().Length > 0
+            ? Hl7Ack.Create(parsed, AckCode.Reject, now, AckControlId(), Hl7ErrorCode.ApplicationInternalError, problem)
+            : Hl7Ack.CreateForUnreadable(Hl7Ack.Salvage(text).ControlId, AckCode.Reject, now, AckControlId(), Hl7ErrorCode.ApplicationInternalError, problem, Hl7Ack.Salvage(text));
+        return new IngestOutcome(Guid.Empty, Hl7MessageState.Rejected, AckCode.Reject, Hl7Writer.Write(ack), Duplicate: false);
+    }
+
+    private async Task<IngestOutcome> IngestWritableAsync(string text, bool oversized, long? byteCount, CancellationToken cancellationToken)
+    {
         var bytes = byteCount ?? Hl7Text.ToBytes(text).LongLength;
         if (oversized)
         {

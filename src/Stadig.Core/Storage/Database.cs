@@ -17,6 +17,7 @@ public sealed class Database
 {
     private readonly NpgsqlDataSource? _postgres;
     private readonly string _sqliteConnectionString = "";
+    private readonly string _probeConnectionString;
 
     public Database(DatabaseEngine engine, string connectionString)
     {
@@ -50,6 +51,7 @@ public sealed class Database
             // values; the first-response event is noise per command.
             source.ConfigureTracing(tracing => tracing.EnableFirstResponseEvent(false));
             _postgres = source.Build();
+            _probeConnectionString = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false, Timeout = 5 }.ConnectionString;
         }
         else
         {
@@ -57,10 +59,58 @@ public sealed class Database
             var directory = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
             if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
             _sqliteConnectionString = builder.ToString();
+            _probeConnectionString = new SqliteConnectionStringBuilder(_sqliteConnectionString) { Pooling = false }.ToString();
         }
     }
 
     public DatabaseEngine Engine { get; }
+
+    /// <summary>Whether this node may write now (read-only mode: docs/operations.md, "Read-only mode").</summary>
+    public Downtime.WriteAvailability Writes { get; } = new();
+
+    /// <summary>
+    /// Closes the pooled connections: after the server went away they are broken, and a PostgreSQL
+    /// session's read-only default is fixed when it connects (after the database changed between
+    /// writable and not, only fresh sessions tell).
+    /// </summary>
+    public void ClearPool()
+    {
+        if (_postgres is not null) _postgres.Clear();
+        else SqliteConnection.ClearPool(new SqliteConnection(_sqliteConnectionString));
+    }
+
+    /// <summary>
+    /// Whether the database takes a write now, at the cost of one statement that changes nothing: an
+    /// UPDATE of no row is still refused by a read-only transaction or a hot standby; on SQLite, a
+    /// row inserted and rolled back is refused by a read-only file.
+    /// A full disk shows only on a real write (<see cref="Downtime.WriteAvailability.IsRefusal"/>). Null: cannot tell now.
+    /// </summary>
+    public async Task<bool?> ProbeWritableAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            // A session of its own: a pooled one may predate the change (see ClearPool).
+            await using DbConnection connection = _postgres is not null ? new NpgsqlConnection(_probeConnectionString) : new SqliteConnection(_probeConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            // SQLite finds out only when a page is about to change: a row written and rolled back.
+            command.CommandText = _postgres is not null
+                ? "UPDATE installation SET value = value WHERE 1 = 0"
+                : "BEGIN IMMEDIATE; INSERT INTO installation (key, value) VALUES ('write-probe', ''); ROLLBACK;";
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return true;
+        }
+        catch (Exception e) when (Downtime.WriteAvailability.IsRefusal(e))
+        {
+            return false;
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == 5)
+        {
+            // SQLITE_BUSY: another connection holds the write lock (that lock lives in the -shm file, which
+            // may be writable while the database file is not): this probe cannot tell.
+            return null;
+        }
+    }
 
     /// <summary>A connection outside any patient data scope: the checkpoint, migrations, seeding, directory and audit tables (see the class summary).</summary>
     internal async Task<DbConnection> OpenUnscopedAsync(CancellationToken cancellationToken = default)
@@ -252,9 +302,6 @@ public sealed class Database
         command.CommandText = "SELECT 1";
         await command.ExecuteScalarAsync(cancellationToken);
     }
-
-    /// <summary>Drops the pool's idle connections (PostgreSQL): after the server went away they are broken.</summary>
-    public void ClearPool() => _postgres?.Clear();
 
     public bool IsUniqueViolation(Exception exception) => exception switch
     {

@@ -17,6 +17,7 @@ namespace Stadig.Hosting;
 ///   NotFoundException              404        404    404
 ///   ForbiddenException             403        403    403
 ///   ConflictException              409        409    409
+///   ReadOnlyException (read-only)  503        503    503 (the read-only message; Retry-After)
 ///   request timed out / overload   503        503    503
 ///   anything else                  500        500    500 (never the exception's text)
 /// </code>
@@ -32,6 +33,7 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
         NotFoundException => StatusCodes.Status404NotFound,
         ConflictException => StatusCodes.Status409Conflict,
         ForbiddenException => StatusCodes.Status403Forbidden,
+        Downtime.ReadOnlyException => StatusCodes.Status503ServiceUnavailable,
         StadigException => StatusCodes.Status400BadRequest,
         FhirException fhir => FhirStatusOf(fhir.Kind),
         BadHttpRequestException bad => bad.StatusCode,
@@ -55,6 +57,7 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
         FhirFailureKind.NotAllowed => StatusCodes.Status405MethodNotAllowed,
         FhirFailureKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
         FhirFailureKind.UnsupportedFormat => StatusCodes.Status415UnsupportedMediaType,
+        FhirFailureKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "A FHIR failure without a status."),
     };
 
@@ -73,6 +76,12 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
         return path.StartsWithSegments("/api") || path.StartsWithSegments("/fhir");
     }
 
+    private static bool IsFhir(HttpContext http)
+    {
+        var path = http.Features.Get<IExceptionHandlerPathFeature>()?.Path is { } original ? new PathString(original) : http.Request.Path;
+        return path.StartsWithSegments("/fhir");
+    }
+
     /// <summary>Expected failures (a use case said no) are answers, not errors worth a log line with a stack.</summary>
     public static bool IsExpected(Exception exception) =>
         exception is StadigException or FhirException or BadHttpRequestException;
@@ -82,6 +91,13 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
         // Pages: the exception handler re-executes the error page with StatusOf's status.
         if (!WantsJson(httpContext)) return false;
         var status = StatusOf(exception);
+        // Refused before any endpoint ran (read-only mode's gate): FHIR still answers in FHIR.
+        if (exception is Downtime.ReadOnlyException readOnly && IsFhir(httpContext))
+        {
+            httpContext.Response.StatusCode = status;
+            await Fhir.FhirEndpoints.Outcome(status, FhirService.Translate(readOnly).Issues).ExecuteAsync(httpContext);
+            return true;
+        }
         ProblemDetails details = exception switch
         {
             InvalidInputException invalid => new ValidationProblemDetails(new Dictionary<string, string[]> { [invalid.Field] = [invalid.Message] }) { Detail = invalid.Message, Title = invalid.Message },

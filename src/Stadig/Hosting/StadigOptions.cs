@@ -96,6 +96,9 @@ public sealed class StadigOptions
     /// <summary>Care relation and emergency access durations.</summary>
     public Stadig.Access.AccessOptions Access { get; set; } = new();
 
+    /// <summary>Read-only mode: the probe's interval, where read events' audit records wait, an operator's switch.</summary>
+    public DowntimeSettings Downtime { get; set; } = new();
+
     /// <summary>Thresholds of `stadig readiness` (docs/readiness.md).</summary>
     public Stadig.Readiness.ReadinessSettings Readiness { get; set; } = new();
 
@@ -109,6 +112,28 @@ public sealed class StadigOptions
     public bool ShouldSeedDemo => Mode != InstallationMode.Training && (SeedDemoAtStart ?? Engine == DatabaseEngine.Sqlite);
 
     public bool IsTraining => Mode == InstallationMode.Training;
+}
+
+/// <summary>Read-only mode (docs/operations.md, "Read-only mode").</summary>
+public sealed class DowntimeSettings
+{
+    /// <summary>How often every node asks the database whether it takes writes (and is the Retry-After of a refused write).</summary>
+    public int ProbeSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// Where this node holds the audit records of reads while the database refuses writes, until they
+    /// can be chained into the log. Default: audit-spool beside the SQLite file, or in the working
+    /// directory for PostgreSQL. It must be on a disk that survives a restart.
+    /// </summary>
+    public string? AuditSpoolFolder { get; set; }
+
+    /// <summary>This node serves read-only whatever the database says (the operations page's switch acts on every node instead).</summary>
+    public bool ReadOnly { get; set; }
+
+    public string SpoolFolderFor(string database) =>
+        AuditSpoolFolder ?? (Storage.Database.EngineOf(database) == DatabaseEngine.Sqlite
+            ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(database).DataSource)) ?? ".", "audit-spool")
+            : Path.GetFullPath("audit-spool"));
 }
 
 /// <summary>The lab's MLLP endpoint for orders; port 0 keeps orders queued (no lab connected).</summary>

@@ -40,9 +40,20 @@ public static class StadigServices
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new Stadig.Common.RegionTime(options.TimeZone));
-        services.AddSingleton(_ => Database.FromConnectionString(options.Database));
+        services.AddSingleton(sp =>
+        {
+            var database = Database.FromConnectionString(options.Database);
+            database.Writes.AuditSpoolFolder = options.Downtime.SpoolFolderFor(options.Database);
+            database.Writes.RetryAfterSeconds = Math.Max(1, options.Downtime.ProbeSeconds);
+            if (options.Downtime.ReadOnly) database.Writes.ConfiguredSince = sp.GetRequiredService<TimeProvider>().GetUtcNow();
+            database.Writes.OperatorSwitch(database.Writes.ConfiguredSince);
+            return database;
+        });
         services.AddSingleton<DatabaseReadiness>();
         services.AddHostedService<DatabaseStartup>();
+        services.AddSingleton(options.Downtime);
+        services.AddSingleton<Stadig.Downtime.ReadOnlyMode>();
+        services.AddHostedService<ReadOnlyProbeService>();
         services.AddSingleton(new ReservnummerFormat(options.ReservnummerPattern));
         services.AddSingleton<PatientIdentifierRules>();
         services.AddSingleton(options.Access);
@@ -148,7 +159,8 @@ public static class StadigServices
         services.AddExceptionHandler<ProblemMapping>();
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
             .AddCheck<LabMessagesHealthCheck>("hl7-messages", tags: ["ready"])
-            .AddCheck<WarmUpHealthCheck>("warm-up", tags: ["ready"]);
+            .AddCheck<WarmUpHealthCheck>("warm-up", tags: ["ready"])
+            .AddCheck<WritesHealthCheck>("writes", tags: ["ready"]);
         services.AddRazorComponents();
         // Swedish text is written as UTF-8 characters, not as numeric entities: smaller pages, and the
         // bytes on screen, in print and in a saved page are the letters that were typed.
@@ -311,6 +323,7 @@ public static class StadigServices
         app.UseHsts();
         app.UseSecurityHeaders();
         app.UseAdmissionControl();
+        app.UseReadOnlyGate();
         app.UseStaticFiles();
         app.UseRequestLocalization();
         app.UseRateLimiter();
@@ -332,6 +345,7 @@ public static class StadigServices
         Stadig.LabResults.InboxEndpoints.MapInboxEndpoints(app);
         Stadig.LabResults.AttachmentEndpoints.MapAttachmentEndpoints(app);
         Stadig.Fhir.FhirEndpoints.MapFhirEndpoints(app);
+        Stadig.Downtime.ReadOnlyEndpoints.MapReadOnlyEndpoints(app);
         app.MapRazorComponents<App>();
     }
 }

@@ -105,6 +105,13 @@ if (form) {
         }
       } else if (response.status === 401) {
         say(msg('msgLoggedOut'));
+      } else if (response.status === 503 && response.headers.has('Retry-After')) {
+        // Read-only mode (or overload): the text stays in the browser and is sent when the server says
+        // to try again, until it is taken; then the browser copy goes.
+        keep();
+        say(msg('msgReadOnly'));
+        const seconds = Number(response.headers.get('Retry-After'));
+        setTimeout(save, (Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 30) : RETRY_MS / 1000) * 1000);
       } else {
         say(msg('msgFailed', String(response.status)));
         setTimeout(save, RETRY_MS);
