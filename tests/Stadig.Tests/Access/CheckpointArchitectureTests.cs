@@ -42,6 +42,8 @@ public partial class CheckpointArchitectureTests
             "Log review (loggranskning) reads audit_event under its own rule: log auditors, each review itself audited.",
         ["src/Stadig.Core/Audit/AuditVerifier.cs"] =
             "Verifying the audit chains reads every audit_event in one snapshot; it shows hashes and counts, never content.",
+        ["src/Stadig.Core/Downtime/SqliteBackup.cs"] =
+            "An operator's backup and restore copy the whole database file page by page (SQLite's online backup) and count its audit events to name the copy; no one's record is read or shown.",
         ["src/Stadig.Core/Training/TrainingExercises.cs"] =
             "A training installation decides an exercise from the trainee's own recorded actions (their audit events, the notes, warnings, merges and quarantine filings they made on their exercise patients); it shows met or not met, never content.",
         ["src/Stadig.Core/Fhir/FhirService.AuditEvent.cs"] =

@@ -46,6 +46,17 @@ public class MergePatientsTests
         await c.ExecuteAsync(
             "INSERT INTO lab_order_item (order_id, patient_id, position, analysis_code, analysis_name, specimen) VALUES (@order, @patientId, 0, 'NPU03230', 'P-Kalium', 'Plasma')",
             new { order, patientId });
+        var prescription = Guid.NewGuid();
+        await c.ExecuteAsync(
+            "INSERT INTO medication_order (id, patient_id, unit_id, origin, current_version, status, created_at, created_by) VALUES (@prescription, @patientId, @unit, 'Prescribed', 1, 'Active', @now, @by)",
+            new { prescription, patientId, unit = region.Ward.Id, now, by = region.Physician.StaffId });
+        await c.ExecuteAsync(
+            "INSERT INTO medication_order_version (order_id, version, patient_id, action, status, product_text, as_needed, starts_at, recorded_at, recorded_by, recorded_role) " +
+            "VALUES (@prescription, 1, @patientId, 'Prescribe', 'Active', 'Alvedon 500 mg tablett', @asNeeded, @now, @now, @by, 'Physician')",
+            new { prescription, patientId, asNeeded = false, now, by = region.Physician.StaffId });
+        await c.ExecuteAsync(
+            "INSERT INTO medication_administration (id, patient_id, order_id, order_version, unit_id, outcome, given_by, recorded_at) VALUES (@id, @patientId, @prescription, 1, @unit, 'Given', @by, @now)",
+            new { id = Guid.NewGuid(), patientId, prescription, unit = region.Ward.Id, by = region.Physician.StaffId, now });
     }
 
     private static async Task<long> RowsOfAsync(TestRegion region, string table, Guid patientId)

@@ -13,7 +13,7 @@ namespace Stadig.Tests.Web;
 /// </summary>
 public class PatientEndpointsAccessTests
 {
-    private sealed record Scenario(StadigServer Server, HttpClient Client, Caller User, Caller Other, Guid Patient, Guid MergeTarget, Guid Note, Guid Report, Guid Document)
+    private sealed record Scenario(StadigServer Server, HttpClient Client, Caller User, Caller Other, Guid Patient, Guid MergeTarget, Guid Note, Guid Report, Guid Document, Guid MedicationOrder)
     {
         /// <summary>An antiforgery token for the logged-in user (from a form on a page of a patient they may open).</summary>
         public async Task<string> TokenAsync() => StadigServer.AntiforgeryToken(await Client.GetStringAsync($"/patients/{MergeTarget}/orders"));
@@ -75,6 +75,10 @@ public class PatientEndpointsAccessTests
             new { version = await s.NoteVersionAsync(), keywords = new[] { new { keyword = "Aktuellt", text = "Ingen feber." } } }), IsNotFoundOrForbidden),
         ["/api/notes/{noteId:guid}/sign"] = new(async s => await s.Client.PostAsJsonAsync($"/api/notes/{s.Note}/sign", new { version = await s.NoteVersionAsync() }), IsNotFoundOrForbidden),
         ["/api/notes/{noteId:guid}/amend"] = new(s => s.Client.PostAsync($"/api/notes/{s.Note}/amend", null), IsNotFoundOrForbidden),
+        ["/patients/{Id:guid}/medication"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication"), SaysNoAccess),
+        ["/patients/{Id:guid}/medication/print"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication/print"), SaysNoAccess),
+        ["/patients/{Id:guid}/medication/prescribe"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication/prescribe"), SaysNoAccess),
+        ["/patients/{Id:guid}/medication/{OrderId:guid}"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication/{s.MedicationOrder}"), SaysNoAccess),
     };
 
     /// <summary>Routes with a patient id that are the sanctioned way in without a care relation; each audits what it reveals.</summary>
@@ -105,6 +109,14 @@ public class PatientEndpointsAccessTests
         var patient = (await server.Patients.RegisterAsync(other, "991234567890", new("Reservsson", "Okänd"))).PatientId;
         var target = (await server.Patients.RegisterAsync(user, "19121212-1212", new("Känd", "Person"))).PatientId;
         var note = await server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(other, patient, "Daganteckning");
+        // A prescription by the patient's own unit, so that the order page has something to refuse.
+        var catalogue = server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
+        await catalogue.SeedIfEmptyAsync();
+        var product = (await catalogue.SearchAsync("paracetamol")).First();
+        var order = await server.Services.GetRequiredService<Stadig.Medication.MedicationList>().PrescribeAsync(other, patient, new Stadig.Medication.MedicationDraft
+        {
+            ProductId = product.Id, Indication = "Smärta", DoseValue = 1, DoseUnit = "tablett", TimesOfDay = [new TimeOnly(8, 0)],
+        });
         var (message, report, document) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         await using (var c = await server.Database.OpenUnscopedAsync())
         {
@@ -126,7 +138,7 @@ public class PatientEndpointsAccessTests
         }
         var client = server.CreateClient();
         await server.PostLoginAsync(client, "vera", "lösen");
-        return new Scenario(server, client, user, other, patient, target, note.Id, report, document);
+        return new Scenario(server, client, user, other, patient, target, note.Id, report, document, order.Id);
     }
 
     private static async Task<long> AuditedAsync(Scenario s, string outcome)
