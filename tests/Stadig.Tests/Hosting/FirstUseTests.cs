@@ -25,7 +25,10 @@ public partial class FirstUseTests
     /// <summary>More than this many methods compiled for one request means its path was not warmed up.</summary>
     private const int MostNewMethods = 60;
 
-    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    // SQLite only in CI: with tiered compilation off a run costs minutes of CPU on CI's two cores, and
+    // the PostgreSQL run doubled that. The warm-up itself is checked on both engines (WarmUpTests), and
+    // the PostgreSQL case runs with InlineData(DatabaseEngine.Postgres) added here when the warm-up changes.
+    [Theory, InlineData(DatabaseEngine.Sqlite)]
     public async Task After_start_the_first_search_chart_and_new_note_compile_almost_no_new_methods(DatabaseEngine engine)
     {
         var connectionString = await TestDatabases.CreateConnectionStringAsync(engine);
