@@ -22,7 +22,8 @@ internal sealed class IngestLab : IAsyncDisposable
     public required Caller Caller { get; init; }
     public required FixedClock Clock { get; init; }
 
-    public static CancellationToken Patience => new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
+    // A guard against a hang, not a judgement of speed: a large message on a busy 2-core CI machine took over a minute.
+    public static CancellationToken Patience => new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token;
 
     public static async Task<IngestLab> CreateAsync(DatabaseEngine engine, IngestOptions? options = null)
     {
