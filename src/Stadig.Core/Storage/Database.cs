@@ -18,6 +18,7 @@ public sealed class Database
     private readonly NpgsqlDataSource? _postgres;
     private readonly string _sqliteConnectionString = "";
     private readonly string _probeConnectionString;
+    private readonly string? _sqliteFile;
 
     public Database(DatabaseEngine engine, string connectionString)
     {
@@ -60,6 +61,7 @@ public sealed class Database
             if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
             _sqliteConnectionString = builder.ToString();
             _probeConnectionString = new SqliteConnectionStringBuilder(_sqliteConnectionString) { Pooling = false }.ToString();
+            if (builder.Mode != SqliteOpenMode.Memory && builder.DataSource is not ("" or ":memory:")) _sqliteFile = Path.GetFullPath(builder.DataSource);
         }
     }
 
@@ -87,6 +89,10 @@ public sealed class Database
     /// </summary>
     public async Task<bool?> ProbeWritableAsync(CancellationToken cancellationToken = default)
     {
+        // SQLite in this process may hand a new connection a file handle left open by an earlier one
+        // (the unix VFS reuses them while another connection holds a lock), which still writes after
+        // the file has been made read-only: ask the file system itself first (access(2)).
+        if (_sqliteFile is not null && File.Exists(_sqliteFile) && !SqliteFileWritable(_sqliteFile)) return false;
         try
         {
             // A session of its own: a pooled one may predate the change (see ClearPool).
@@ -111,6 +117,13 @@ public sealed class Database
             return null;
         }
     }
+
+    // access(2), not an open: closing any descriptor of the file would drop the POSIX locks SQLite's
+    // other connections in this process hold on it.
+    private static bool SqliteFileWritable(string file) => OperatingSystem.IsWindows() || access(file, 2 /* W_OK */) == 0;
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int access([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int mode);
 
     /// <summary>A connection outside any patient data scope: the checkpoint, migrations, seeding, directory and audit tables (see the class summary).</summary>
     internal async Task<DbConnection> OpenUnscopedAsync(CancellationToken cancellationToken = default)
