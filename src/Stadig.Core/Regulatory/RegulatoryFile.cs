@@ -72,6 +72,8 @@ public sealed record RegulatoryFile(
         }
         foreach (var name in soup.MissingPurpose)
             problems.Add($"SOUP: package {name} has no stated purpose in docs/regulatory/{SoupList.PurposeFileName}.");
+        // A release is not verified while any of its test cases fails, whether or not it names a hazard.
+        if (run.FailedCases > 0) problems.Add($"{run.FailedCases} test case(s) of this release's run failed.");
         var evidence = new TestEvidence(run.Sources, run.Methods, run.Cases, run.PassedCases, run.FailedCases, run.NotRunCases);
         return new RegulatoryFile(release.Version, release.Commit, now, intendedUse, hazards, soup, evidence, problems);
     }

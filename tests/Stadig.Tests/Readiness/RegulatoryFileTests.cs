@@ -29,6 +29,21 @@ public class RegulatoryFileTests
 
     [Fact]
     [Hazard("H-08")]
+    public void A_failed_test_that_names_no_hazard_still_leaves_the_file_incomplete()
+    {
+        var hazardTests = Evidence.AllHazardTests();
+        var run = new TestRun(Evidence.Hazards.Hazards.SelectMany(h => h.Controls).SelectMany(c => c.Tests).Distinct()
+            .Select(t => new TestOutcome(t, 1, 0, 0)).Append(new TestOutcome("Stadig.Tests.Other.Something_unrelated", 0, 1, 0)), ["test.json"]);
+        Assert.True(Build(hazardTests).Complete);
+
+        var file = Build(run);
+        Assert.False(file.Complete);
+        Assert.Contains("1 test case(s) of this release's run failed.", file.Problems);
+        Assert.All(file.Hazards, h => Assert.StartsWith("verified", h.Verdict));
+    }
+
+    [Fact]
+    [Hazard("H-08")]
     public void The_file_is_written_as_markdown_html_and_json_with_every_hazard_and_its_test_status()
     {
         var trx = Path.Combine(Evidence.Temp(), "run.trx");
