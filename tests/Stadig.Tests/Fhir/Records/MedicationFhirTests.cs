@@ -30,8 +30,9 @@ public class MedicationFhirTests
         var catalogue = chart.Get<ProductCatalogue>();
         await catalogue.ImportAsync(CatalogueFile.Read(new StringReader(Catalogue)), null, Ct);
         var products = new Dictionary<string, Guid>();
-        foreach (var name in new[] { "Alvedon", "Morfin" })
-            products[name] = (await catalogue.SearchAsync(name, cancellationToken: Ct)).Single(p => p.Name == name).Id;
+        // The server's starter catalogue has these names too, in other strengths: the file's lines are the ones with its NPL id, or its strength and form.
+        products["Alvedon"] = (await catalogue.SearchAsync("Alvedon", cancellationToken: Ct)).Single(p => p.NplId == "19750101000011").Id;
+        products["Morfin"] = (await catalogue.SearchAsync("Morfin", cancellationToken: Ct)).First(p => p.Display == "Morfin 10 mg tablett").Id;
         return products;
     }
 
