@@ -81,8 +81,10 @@ public sealed class SnapshotPage(RegionTime time)
             foreach (var w in p.Warnings.OrderBy(w => w.Category == "Hypersensitivity" ? 0 : 1))
             {
                 html.Append("<li><strong>").Append(E(T("WarningCategory_" + w.Category))).Append(":</strong> ").Append(E(w.Agent ?? w.Text));
-                foreach (var extra in new[] { w.Agent is null ? null : w.Text == w.Agent ? null : w.Text, w.Reaction, w.Severity })
-                    if (!string.IsNullOrWhiteSpace(extra)) html.Append(" – ").Append(E(extra));
+                // A hypersensitivity's text is made from its agent and reaction: shown once, as its parts.
+                var severity = w.Severity is null ? null : Resources.GetString("Severity_" + w.Severity, Culture) ?? w.Severity;
+                foreach (var extra in new[] { w.Agent is null || w.Category == "Hypersensitivity" ? null : w.Text, w.Reaction, severity })
+                    if (!string.IsNullOrWhiteSpace(extra) && extra != w.Agent) html.Append(" – ").Append(E(extra));
                 html.Append(" <span class=\"origin\">(").Append(E(w.Source ?? w.UnitName)).Append(")</span></li>");
             }
             html.Append("</ul>");
