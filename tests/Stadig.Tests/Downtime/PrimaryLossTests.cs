@@ -31,7 +31,8 @@ public class PrimaryLossTests
 
     private static async Task<long> ReadEventsAsync(PostgresServer cluster, string patientId)
     {
-        await using var connection = new NpgsqlConnection(cluster.ConnectionString);
+        // Not pooled: the cluster restarts during the test, and a pooled session would be a dead one.
+        await using var connection = new NpgsqlConnection(cluster.ConnectionString + ";Pooling=false");
         return await connection.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId::uuid AND activity = 'Read'", new { patientId });
     }
