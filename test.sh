@@ -10,25 +10,10 @@ need_apt=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
-# The failover test (PatroniFailoverTests) starts the loopback HA layout (bench/ha/loopback.sh):
-# Patroni, etcd and HAProxy, without their recommendations and without starting their own services.
-need_ha=()
-command -v patroni >/dev/null 2>&1 || need_ha+=(patroni)
-command -v etcd >/dev/null 2>&1 || need_ha+=(etcd-server)
-command -v haproxy >/dev/null 2>&1 || need_ha+=(haproxy)
-if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_ha[@]} -gt 0 ]; then
-  echo "Installing: ${need_apt[*]} ${need_ha[*]}"
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "Installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq || { echo "apt-get update failed"; echo "0 passed, 1 failed"; exit 1; }
-  if [ ${#need_apt[@]} -gt 0 ]; then
-    apt-get install -y -qq "${need_apt[@]}" >/dev/null || { echo "apt-get install failed"; echo "0 passed, 1 failed"; exit 1; }
-  fi
-  if [ ${#need_ha[@]} -gt 0 ]; then
-    policy=""
-    if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; policy=1; fi
-    apt-get install -y -qq --no-install-recommends "${need_ha[@]}" >/dev/null || { echo "apt-get install failed"; echo "0 passed, 1 failed"; exit 1; }
-    [ -n "$policy" ] && rm -f /usr/sbin/policy-rc.d
-  fi
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null || { echo "apt-get install failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
 # The host's zone must never show on a page: run as a container does (UTC), so a time shown in the
