@@ -187,6 +187,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         if (!await ContinueAsync(created, stopping)) return false;
         var (notePath, editorPage) = created.Value;
         var noteId = notePath["/notes/".Length..];
+        AcknowledgedWrites.Add("note-create", noteId);
         var keywords = KeywordFields().Matches(editorPage).Select(m => WebUtility.HtmlDecode(m.Groups[1].Value)).ToList();
         var version = int.Parse(VersionField().Match(editorPage).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         var texts = keywords.Select(_ => "").ToArray();
@@ -207,7 +208,11 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
                 return ActionResult<int>.Ok(json.RootElement.GetProperty("version").GetInt32());
             }, stopping);
             if (saved.WasCancelled) return false;
-            if (saved.IsOk) version = saved.Value;
+            if (saved.IsOk)
+            {
+                version = saved.Value;
+                AcknowledgedWrites.Add("autosave", noteId, version.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
             // Shed or failed: the editor keeps the text and the next save carries it (as notes.js does).
         }
 
@@ -226,6 +231,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
             using var response = await _http.PostAsync(notePath, new FormUrlEncodedContent(fields), stopping);
             return Redirected(response, out var location) && location == notePath ? ActionResult<bool>.Ok(true) : Failed<bool>(response, "not signed");
         }, stopping);
+        if (signed.IsOk) AcknowledgedWrites.Add("sign", noteId);
         return await ContinueAsync(signed, stopping);
     }
 
@@ -247,6 +253,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
                 ? ActionResult<bool>.Ok(true)
                 : Failed<bool>(response, "attest refused");
         }, stopping);
+        if (attested.IsOk) foreach (var id in chosen) AcknowledgedWrites.Add("attest", id);
         await ContinueAsync(attested, stopping);
     }
 

@@ -70,6 +70,7 @@ public sealed class LabFeed(string host, int port, RehearsalConfig config, IRead
                     }
                 }, stopping);
                 if (result.WasCancelled) return;
+                if (result.IsOk) AcknowledgedWrites.Add("lab", message.Split('\r')[0].Split('|')[9]);
             }
         }
         catch (OperationCanceledException) when (pauses.IsCancellationRequested)

@@ -9,7 +9,10 @@ using Stadig.Rehearsal;
 //       [--lab-rate R] [--fhir-rate R] [--server-pid PID] [--out DIR] [--engine E] [--patients N] [--command "..."] [--commit SHA]
 //       [--think-scale X] [--bucket-seconds S]
 //       [--overload F --baseline-seconds S --overload-seconds S --recovery-seconds S]   (the overload run)
+//       [--ledger FILE] [--stop-file FILE]   (bench/failover.sh: record every acknowledged write; stop when FILE exists)
 //   Stadig.Rehearsal --render DIR     (report.html drawn again from DIR/report.json)
+//   Stadig.Rehearsal --verify-ledger FILE --database "<conn>" --out DIR [--events FILE] [--audit-verify EXIT]
+//       (bench/failover.sh: every acknowledged write present on the database now; failover.txt/json)
 
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var i = 0; i < args.Length; i++)
@@ -32,6 +35,9 @@ try
         Console.WriteLine($"report: {Path.Combine(folder, "report.html")}");
         return 0;
     }
+    if (Opt("verify-ledger") is { } ledger)
+        return await FailoverVerifier.RunAsync(ledger, Need("database"), Opt("events"), Need("out"), Opt("audit-verify") is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : null, Opt("commit"));
+    if (Opt("ledger") is { } ledgerFile) AcknowledgedWrites.Open(ledgerFile);
     var config = RehearsalConfig.Load(Opt("config") ?? Path.Combine(AppContext.BaseDirectory, "regional-day.json"));
     if (Num("clinicians") is { } clinicians) config.Clinicians = (int)clinicians;
     if (Num("seconds") is { } seconds) config.DurationSeconds = seconds;
@@ -54,8 +60,11 @@ try
 
     using var interrupt = new CancellationTokenSource();
     Console.CancelKeyPress += (_, e) => { e.Cancel = true; interrupt.Cancel(); };
-    var report = await RehearsalEngine.RunAsync(target, config, run, progress: Console.Out, cancellationToken: interrupt.Token);
+    // bench/failover.sh ends the load when its drill is over, by creating this file.
+    Func<Recorder, bool>? stopWhen = Opt("stop-file") is { } stopFile ? _ => File.Exists(stopFile) : null;
+    var report = await RehearsalEngine.RunAsync(target, config, run, stopWhen, progress: Console.Out, cancellationToken: interrupt.Token);
     var output = Opt("out") ?? Path.Combine("bench", "results", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+    AcknowledgedWrites.Close();
     report.Write(output);
     Console.WriteLine(report.ConsoleTable());
     Console.WriteLine($"report: {Path.Combine(output, "report.html")} and report.json");

@@ -74,7 +74,8 @@ public sealed class AuditLog(Database database, TimeProvider clock)
         {
             if (database.Writes.DatabaseRefusing && database.Writes.AuditSpoolFolder is { } spool)
                 return await HoldAsync(spool, unsigned, cancellationToken);
-            await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+            // Always the primary, also inside a flow that reads from the replica.
+            await using var connection = await database.OpenPrimaryAsync(cancellationToken);
             if (database.Engine == DatabaseEngine.Postgres && !Database.RollingBack)
                 return await ChainAsync(unsigned, connection, null);
             await using var transaction = await database.BeginAsync(connection, cancellationToken);

@@ -111,7 +111,8 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
 
         var items = new List<AuditSearchItem>();
         var volumes = new Dictionary<(string Staff, DateOnly Day), long>();
-        await using (var connection = await database.OpenUnscopedAsync(cancellationToken))
+        // Log review tolerates a replica's lag (docs/operations.md, "High availability").
+        await using (var connection = await database.OpenReplicaTolerantAsync(cancellationToken))
         {
             if (!filter.FlaggedOnly)
             {
@@ -153,7 +154,7 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
     public async Task<(AuditSearchItem Item, IReadOnlyList<AuditReviewNote> Reviews)> GetEventAsync(Caller auditor, Guid eventId, CancellationToken cancellationToken = default)
     {
         await RequireAuditorAsync(auditor, null, "AuditEvent", cancellationToken);
-        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+        await using var connection = await database.OpenReplicaTolerantAsync(cancellationToken);
         var row = await connection.QuerySingleOrDefaultAsync<Row>(
             $"""
             SELECT {Prefixed(AuditLog.Columns)}, p.identifier AS PatientIdentifier, p.identifier_kind AS IdentifierKind, p.family_name AS FamilyName, p.given_names AS GivenNames,
@@ -210,7 +211,7 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
             await audit.AppendAsync(new AuditEntry(caller, null, producedAs, "LogExtract", AuditOutcome.Denied, Detail: patientId.ToString()), cancellationToken);
             throw new ForbiddenException("Endast logggranskare och administratörer får ta fram loggutdrag.");
         }
-        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+        await using var connection = await database.OpenReplicaTolerantAsync(cancellationToken);
         var patient = await connection.QuerySingleOrDefaultAsync<(string Kind, string Identifier, string FamilyName, string GivenNames)?>(
             "SELECT identifier_kind, identifier, family_name, given_names FROM patient WHERE id = @patientId", new { patientId })
             ?? throw new NotFoundException("Patienten finns inte.");

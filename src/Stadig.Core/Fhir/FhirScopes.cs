@@ -54,6 +54,12 @@ public sealed class FhirScopes
                 $"The token's scopes do not allow {(write ? "writing" : "reading")} {type} (needs e.g. user/{type}.{(write ? "write" : "read")}).");
     }
 
+    /// <summary>
+    /// A system integration's token (system/ scopes only, no user and no patient): its searches tolerate
+    /// a replica's lag, and go there when one is configured.
+    /// </summary>
+    public bool OnlySystem => _grants.Count > 0 && _grants.All(g => g.Context == "system");
+
     public bool Allows(string type, bool write) =>
         _grants.Any(g => (g.Type == "*" || g.Type == type) && (write ? g.Write : g.Read));
 

@@ -20,7 +20,7 @@ public sealed partial class FhirService
     {
         await RequireLogReviewAsync(caller, "FHIR AuditEvent", cancellationToken);
         if (!Guid.TryParse(id, out var eventId)) throw NotFound(FhirResourceTypes.AuditEvent, id);
-        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+        await using var connection = await database.OpenReplicaTolerantAsync(cancellationToken);
         var parameters = new DynamicParameters();
         parameters.AddGuid(database.Engine, "eventId", eventId);
         var row = await connection.QuerySingleOrDefaultAsync<FhirAuditEventRow>($"{FhirAuditEventSearch.Select} WHERE e.id = @eventId", parameters)
@@ -45,7 +45,7 @@ public sealed partial class FhirService
         }
         var orderBy = FhirAuditEventSearch.OrderBy(request);
 
-        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+        await using var connection = await database.OpenReplicaTolerantAsync(cancellationToken);
         var patients = new Dictionary<string, Guid>(StringComparer.Ordinal);
         foreach (var fhirId in FhirAuditEventSearch.PatientIds(request))
         {

@@ -48,6 +48,11 @@ public sealed partial class FhirService
         {
             var files = new Dictionary<string, (StringBuilder Text, int Lines, int Position)>(StringComparer.Ordinal);
             await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
+            // The records are read from the replica when one is configured (an export tolerates its lag
+            // and is the heaviest read there is); the job's files and state are written to the primary.
+            System.Data.Common.DbConnection reads;
+            using (database.PreferReplica()) reads = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
+            await using var readsLease = reads;
             async Task WriteAsync(JsonObject resource)
             {
                 var type = FhirJson.String(resource["resourceType"])!;
@@ -65,21 +70,21 @@ public sealed partial class FhirService
 
             if (scope.Level == "system")
             {
-                foreach (var row in await connection.QueryAsync<FhirResourceRow>(
+                foreach (var row in await reads.QueryAsync<FhirResourceRow>(
                     "SELECT resource_type AS ResourceType, id AS Id, content AS Content, last_updated AS LastUpdated FROM fhir_resource WHERE patient_id IS NULL AND NOT deleted ORDER BY resource_type, id"))
                 {
                     if (scope.Since is null || row.LastUpdated > scope.Since) await WriteAsync(FhirJson.Parse(row.Content));
                 }
             }
-            await foreach (var patientId in PatientsToExportAsync(connection, scope.GroupUnitId, cancellationToken))
+            await foreach (var patientId in PatientsToExportAsync(reads, scope.GroupUnitId, cancellationToken))
             {
                 if (background is not null) await background.YieldAsync(cancellationToken);
                 var grant = await checkpoint.ExportAsync(caller.Caller, patientId, "FHIR $export", cancellationToken);
-                var patient = await PatientRegistry.FindInAsync(grant, connection, null);
+                var patient = await PatientRegistry.FindInAsync(grant, reads, null);
                 if (patient is null) continue;
-                var stored = await FhirResourceStore.PatientOfAsync(connection, null, patientId);
+                var stored = await FhirResourceStore.PatientOfAsync(reads, null, patientId);
                 if (scope.Since is null || patient.UpdatedAt > scope.Since) await WriteAsync(PatientResource(patient, stored));
-                foreach (var row in await FhirResourceStore.CompartmentAsync(connection, patientId, scope.Types))
+                foreach (var row in await FhirResourceStore.CompartmentAsync(reads, patientId, scope.Types))
                 {
                     if (scope.Since is null || row.LastUpdated > scope.Since) await WriteAsync(FhirJson.Parse(row.Content));
                 }

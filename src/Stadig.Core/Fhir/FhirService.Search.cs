@@ -22,6 +22,8 @@ public sealed partial class FhirService
     {
         RequireKnownType(type);
         caller.Scopes.Demand(type, write: false);
+        // An integration's search tolerates the replica's lag; a user's (a SMART app a clinician opened) stays on the primary.
+        using var onReplica = caller.Scopes.OnlySystem ? database.PreferReplica() : null;
         if (type == "Patient") return await SearchPatientsAsync(caller, query, strict, baseUrl, cancellationToken);
         if (type == FhirResourceTypes.AuditEvent) return await SearchAuditEventsAsync(caller, query, strict, baseUrl, cancellationToken);
 

@@ -216,6 +216,7 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
         ForbiddenException => new FhirException(FhirFailureKind.Forbidden, "forbidden", expression, error.Message),
         ConflictException => new FhirException(FhirFailureKind.Conflict, "conflict", expression, error.Message),
         Downtime.ReadOnlyException => new FhirException(FhirFailureKind.Unavailable, "transient", expression, error.Message),
+        Storage.DatabaseUnavailableException => new FhirException(FhirFailureKind.Unavailable, "transient", expression, error.Message),
         InvalidInputException invalid => new FhirException(FhirFailureKind.Unprocessable, "value", expression ?? PatientPath(invalid.Field), error.Message),
         _ => new FhirException(FhirFailureKind.Invalid, "invalid", expression, error.Message),
     };

@@ -34,6 +34,12 @@ public class CountedConnection(DbConnection inner) : DbConnection
 
     private int _released;
 
+    /// <summary>Throws when the server said a commit on this connection may not be on the standby (PostgreSQL; see Counted.NpgsqlConnection).</summary>
+    internal virtual void ThrowIfUnconfirmed() { }
+
+    /// <summary>The exception a failed command is answered with (a write on a replica connection is a bug).</summary>
+    internal virtual Exception Translate(Exception e) => e;
+
     [AllowNull]
     public override string ConnectionString { get => Inner.ConnectionString; set => Inner.ConnectionString = value; }
     public override string Database => Inner.Database;
@@ -106,6 +112,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             Inner.Commit();
             RequestCost.Current?.AddRoundTrip(1, started);
+            connection.ThrowIfUnconfirmed();
         }
 
         public override async Task CommitAsync(CancellationToken cancellationToken = default)
@@ -113,6 +120,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             await Inner.CommitAsync(cancellationToken);
             RequestCost.Current?.AddRoundTrip(1, started);
+            connection.ThrowIfUnconfirmed();
         }
 
         public override void Rollback()
@@ -252,7 +260,9 @@ public class CountedConnection(DbConnection inner) : DbConnection
         {
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
-            try { return inner.ExecuteNonQuery(); }
+            _connection?.ThrowIfUnconfirmed();
+            try { return Confirmed(inner.ExecuteNonQuery()); }
+            catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
 
@@ -260,7 +270,9 @@ public class CountedConnection(DbConnection inner) : DbConnection
         {
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
-            try { return inner.ExecuteScalar(); }
+            _connection?.ThrowIfUnconfirmed();
+            try { return Confirmed(inner.ExecuteScalar()); }
+            catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
 
@@ -268,7 +280,9 @@ public class CountedConnection(DbConnection inner) : DbConnection
         {
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
-            try { return inner.ExecuteReader(behavior); }
+            _connection?.ThrowIfUnconfirmed();
+            try { return Confirmed(inner.ExecuteReader(behavior)); }
+            catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
 
@@ -276,7 +290,9 @@ public class CountedConnection(DbConnection inner) : DbConnection
         {
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
-            try { return await inner.ExecuteNonQueryAsync(cancellationToken); }
+            _connection?.ThrowIfUnconfirmed();
+            try { return Confirmed(await inner.ExecuteNonQueryAsync(cancellationToken)); }
+            catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
 
@@ -284,7 +300,9 @@ public class CountedConnection(DbConnection inner) : DbConnection
         {
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
-            try { return await inner.ExecuteScalarAsync(cancellationToken); }
+            _connection?.ThrowIfUnconfirmed();
+            try { return Confirmed(await inner.ExecuteScalarAsync(cancellationToken)); }
+            catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
 
@@ -292,7 +310,9 @@ public class CountedConnection(DbConnection inner) : DbConnection
         {
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
-            try { return await inner.ExecuteReaderAsync(behavior, cancellationToken); }
+            _connection?.ThrowIfUnconfirmed();
+            try { return Confirmed(await inner.ExecuteReaderAsync(behavior, cancellationToken)); }
+            catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
 
@@ -313,6 +333,13 @@ public class CountedConnection(DbConnection inner) : DbConnection
             activity.SetTag("db.operation.name", operation);
             activity.DisplayName = "sqlite " + operation;
             return activity;
+        }
+
+        /// <summary>A statement that committed on its own (no transaction) is checked like a commit.</summary>
+        private T Confirmed<T>(T result)
+        {
+            _connection?.ThrowIfUnconfirmed();
+            return result;
         }
 
         private void Count(long started)
@@ -338,5 +365,50 @@ namespace Stadig.Storage.Counted
     /// arrays (column = ANY(@ids)) only on a connection whose type is named NpgsqlConnection, and
     /// would otherwise expand them into a list of parameters the statement cannot take.
     /// </summary>
-    public sealed class NpgsqlConnection(Npgsql.NpgsqlConnection inner) : CountedConnection(inner);
+    public sealed class NpgsqlConnection : CountedConnection
+    {
+        private int _unconfirmed;
+
+        public NpgsqlConnection(Npgsql.NpgsqlConnection inner) : base(inner) => inner.Notice += OnNotice;
+
+        /// <summary>
+        /// A replica connection opened for reads while the primary answers (<see cref="Database.PreferReplica"/>):
+        /// a write refused on it is a bug in the caller, never the database refusing writes.
+        /// </summary>
+        internal bool ReadsOnly { get; init; }
+
+        /// <summary>
+        /// PostgreSQL tells a commit it stopped waiting for the synchronous standby (the wait was
+        /// cancelled: a statement timeout, a client's cancel, pg_cancel_backend) only by a WARNING, and
+        /// answers the commit as done although it may be on this server alone. Any such warning
+        /// (01000) marks the connection; the next step on it throws instead of going on as saved.
+        /// </summary>
+        private void OnNotice(object sender, Npgsql.NpgsqlNoticeEventArgs e)
+        {
+            if (e.Notice.SqlState == "01000" && e.Notice.InvariantSeverity == "WARNING") Volatile.Write(ref _unconfirmed, 1);
+        }
+
+        internal override void ThrowIfUnconfirmed()
+        {
+            if (Interlocked.Exchange(ref _unconfirmed, 0) == 1) throw new DatabaseUnavailableException(DatabaseUnavailableException.UnconfirmedCommit);
+        }
+
+        internal override Exception Translate(Exception e) =>
+            ReadsOnly && e is Npgsql.PostgresException { SqlState: "25006" }
+                ? new InvalidOperationException("A write on a replica connection: the flow asked for replica reads (Database.PreferReplica) and then wrote.", e)
+                : e;
+
+        public override void Close()
+        {
+            base.Close();
+            ThrowIfUnconfirmed();
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await base.DisposeAsync();
+            ((Npgsql.NpgsqlConnection)Inner).Notice -= OnNotice;
+            ThrowIfUnconfirmed();
+        }
+    }
 }

@@ -16,11 +16,16 @@ namespace Stadig.Storage;
 public sealed class Database
 {
     private readonly NpgsqlDataSource? _postgres;
+    private readonly NpgsqlDataSource? _replica;
     private readonly string _sqliteConnectionString = "";
     private readonly string _probeConnectionString;
     private readonly string? _sqliteFile;
 
-    public Database(DatabaseEngine engine, string connectionString)
+    /// <param name="replicaConnectionString">
+    /// A streaming replica (PostgreSQL only): reads that tolerate its lag go there (<see cref="PreferReplica"/>),
+    /// and while the primary is unreachable every read does, with the node read-only.
+    /// </param>
+    public Database(DatabaseEngine engine, string connectionString, string? replicaConnectionString = null)
     {
         Engine = engine;
         TypeHandlers.Register();
@@ -43,16 +48,21 @@ public sealed class Database
                 builder.MaxAutoPrepare = 50;
             if (!(builder.Options ?? "").Contains("plan_cache_mode", StringComparison.Ordinal))
                 builder.Options = ((builder.Options ?? "") + " -c plan_cache_mode=force_custom_plan").Trim();
-            var source = new NpgsqlDataSourceBuilder(builder.ConnectionString)
-            {
-                // The pool's name in the pool metrics: without one Npgsql names it by the connection string.
-                Name = "stadig",
-            };
-            // Npgsql's spans carry the statement's text with its placeholders ($1), never parameter
-            // values; the first-response event is noise per command.
-            source.ConfigureTracing(tracing => tracing.EnableFirstResponseEvent(false));
-            _postgres = source.Build();
+            _postgres = BuildSource(builder.ConnectionString, "stadig");
             _probeConnectionString = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false, Timeout = 5 }.ConnectionString;
+            if (!string.IsNullOrWhiteSpace(replicaConnectionString))
+            {
+                var replica = new NpgsqlConnectionStringBuilder(replicaConnectionString);
+                // The primary's session settings, so a statement plans and behaves the same on either.
+                replica.NoResetOnClose = builder.NoResetOnClose;
+                replica.MaxAutoPrepare = builder.MaxAutoPrepare;
+                replica.Options = builder.Options;
+                _replica = BuildSource(replica.ConnectionString, "stadig-replica");
+            }
+        }
+        else if (!string.IsNullOrWhiteSpace(replicaConnectionString))
+        {
+            throw new ArgumentException("A replica is for PostgreSQL only: SQLite has no streaming replicas.", nameof(replicaConnectionString));
         }
         else
         {
@@ -65,7 +75,61 @@ public sealed class Database
         }
     }
 
+    private static NpgsqlDataSource BuildSource(string connectionString, string name)
+    {
+        var source = new NpgsqlDataSourceBuilder(connectionString)
+        {
+            // The pool's name in the pool metrics: without one Npgsql names it by the connection string.
+            Name = name,
+        };
+        // Npgsql's spans carry the statement's text with its placeholders ($1), never parameter
+        // values; the first-response event is noise per command.
+        source.ConfigureTracing(tracing => tracing.EnableFirstResponseEvent(false));
+        return source.Build();
+    }
+
     public DatabaseEngine Engine { get; }
+
+    /// <summary>The clock of the times in <see cref="Writes"/> and <see cref="Connectivity"/>.</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    /// <summary>Whether the primary answers now; see <see cref="DatabaseConnectivity"/>.</summary>
+    public DatabaseConnectivity Connectivity { get; } = new();
+
+    /// <summary>Whether a streaming replica is configured.</summary>
+    public bool HasReplica => _replica is not null;
+
+    private static readonly AsyncLocal<bool> ReplicaPreferred = new();
+
+    /// <summary>
+    /// Until disposed, connections this flow of control opens for reads go to the streaming replica
+    /// when one is configured and answers (else to the primary): for reads that tolerate the replica's
+    /// lag — a FHIR search by an integration, a bulk export, log review, the downtime snapshots. Never
+    /// for what a clinician has just written (the chart, the note editor): that stays on the primary.
+    /// Transactions (<see cref="InUnscopedTransactionAsync{T}"/>) and audit events always go to the
+    /// primary; a write on a replica connection is a bug and fails as one (never as read-only mode).
+    /// <code>using (database.PreferReplica()) { … reads … }</code>
+    /// </summary>
+    public ReplicaScope PreferReplica()
+    {
+        // Set here, not in an async method: a flow's value set inside an awaited call is lost when it returns.
+        var scope = new ReplicaScope(ReplicaPreferred.Value);
+        ReplicaPreferred.Value = true;
+        return scope;
+    }
+
+    public sealed class ReplicaScope : IDisposable
+    {
+        private readonly bool _previous;
+        internal ReplicaScope(bool previous) => _previous = previous;
+        public void Dispose() => ReplicaPreferred.Value = _previous;
+    }
+
+    /// <summary>A connection for reads that tolerate a replica's lag (see <see cref="PreferReplica"/>); dispose it.</summary>
+    internal async Task<DbConnection> OpenReplicaTolerantAsync(CancellationToken cancellationToken = default)
+    {
+        using (PreferReplica()) return await OpenUnscopedAsync(cancellationToken);
+    }
 
     /// <summary>Whether this node may write now (read-only mode: docs/operations.md, "Read-only mode").</summary>
     public Downtime.WriteAvailability Writes { get; } = new();
@@ -79,6 +143,47 @@ public sealed class Database
     {
         if (_postgres is not null) _postgres.Clear();
         else SqliteConnection.ClearPool(new SqliteConnection(_sqliteConnectionString));
+    }
+
+    /// <summary>
+    /// A failure that means the primary is gone: marks it lost (the first time: clears the pool, whose
+    /// connections went with the server, and with a replica makes the node read-only while reads go
+    /// on from the replica). True when the failure was of that kind.
+    /// </summary>
+    public bool NoteFailure(Exception exception)
+    {
+        if (_postgres is null || !DatabaseConnectivity.IsConnectionLost(exception)) return false;
+        var now = Clock.GetUtcNow();
+        if (Connectivity.MarkPrimaryLost(now, exception))
+        {
+            _postgres.Clear();
+            if (_replica is not null) Writes.DatabaseRefused(now);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Tries a fresh connection to the primary (not from the pool). When it answers after a loss, the
+    /// pool is cleared again (connections made during the failover may lead to the old server) and
+    /// the loss ends. True when the primary answered.
+    /// </summary>
+    public async Task<bool> TryReachPrimaryAsync(CancellationToken cancellationToken = default)
+    {
+        if (_postgres is null) return true;
+        try
+        {
+            await using var connection = new NpgsqlConnection(_probeConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT 1";
+            await command.ExecuteScalarAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException or System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+        if (Connectivity.MarkPrimaryBack()) _postgres.Clear();
+        return true;
     }
 
     /// <summary>
@@ -98,6 +203,7 @@ public sealed class Database
             // A session of its own: a pooled one may predate the change (see ClearPool).
             await using DbConnection connection = _postgres is not null ? new NpgsqlConnection(_probeConnectionString) : new SqliteConnection(_probeConnectionString);
             await connection.OpenAsync(cancellationToken);
+            if (_postgres is not null && Connectivity.MarkPrimaryBack()) _postgres.Clear();
             await using var command = connection.CreateCommand();
             // SQLite finds out only when a page is about to change: a row written and rolled back.
             command.CommandText = _postgres is not null
@@ -132,11 +238,48 @@ public sealed class Database
         return await OpenEngineAsync(cancellationToken);
     }
 
-    private async Task<DbConnection> OpenEngineAsync(CancellationToken cancellationToken)
+    /// <summary>A connection to the primary whatever the flow prefers (<see cref="PreferReplica"/>): for writes.</summary>
+    internal async Task<DbConnection> OpenPrimaryAsync(CancellationToken cancellationToken = default)
+    {
+        if (CurrentRollBack.Value is { IsActive: true, Scratch: { } scratch }) return await scratch.LeaseAsync(cancellationToken);
+        return await OpenEngineAsync(cancellationToken, primaryOnly: true);
+    }
+
+    private async Task<DbConnection> OpenEngineAsync(CancellationToken cancellationToken, bool primaryOnly = false)
     {
         if (_postgres is not null)
         {
-            return new Counted.NpgsqlConnection(await _postgres.OpenConnectionAsync(cancellationToken));
+            // While the primary is lost every connection goes to the replica (writes are refused there,
+            // as read-only mode expects); otherwise only reads that asked for it.
+            var primaryLost = Connectivity.PrimaryLost;
+            if (_replica is not null && (primaryLost || (!primaryOnly && ReplicaPreferred.Value)) && !Connectivity.ReplicaResting(Clock.GetUtcNow()))
+            {
+                try
+                {
+                    var replica = new Counted.NpgsqlConnection(await _replica.OpenConnectionAsync(cancellationToken)) { ReadsOnly = !primaryLost };
+                    Connectivity.MarkReplicaBack();
+                    return replica;
+                }
+                catch (Exception e) when (DatabaseConnectivity.IsConnectionLost(e))
+                {
+                    // The primary has everything the replica has: the read goes there (unless it is gone too).
+                    Connectivity.MarkReplicaLost(Clock.GetUtcNow());
+                    _replica.Clear();
+                }
+            }
+            Npgsql.NpgsqlConnection opened;
+            try
+            {
+                opened = await _postgres.OpenConnectionAsync(cancellationToken);
+            }
+            catch (Exception e)
+            {
+                NoteFailure(e);
+                throw;
+            }
+            // A connection made after the loss (the pool was cleared then) is to whoever answers now.
+            if (primaryLost && _replica is null) Connectivity.MarkPrimaryBack();
+            return new Counted.NpgsqlConnection(opened);
         }
 
         var connection = new CountedConnection(new SqliteConnection(_sqliteConnectionString));
@@ -151,7 +294,7 @@ public sealed class Database
     /// <summary>Runs <paramref name="work"/> in one transaction outside any patient data scope: all of it is stored, or none.</summary>
     internal async Task<T> InUnscopedTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenUnscopedAsync(cancellationToken);
+        await using var connection = await OpenPrimaryAsync(cancellationToken);
         await using var transaction = await BeginAsync(connection, cancellationToken);
         var result = await work(connection, transaction);
         await CommitAsync(transaction, cancellationToken);
@@ -181,7 +324,11 @@ public sealed class Database
             Interlocked.Increment(ref scope.RolledBackCount);
             return;
         }
-        await transaction.CommitAsync(cancellationToken);
+        // Never cancelled: PostgreSQL answers a commit cancelled while it waits for the synchronous standby
+        // as done (committed here, perhaps not there), which a failover could then lose. The connection
+        // reports that answer too (Counted.NpgsqlConnection), for commits made elsewhere.
+        _ = cancellationToken;
+        await transaction.CommitAsync(CancellationToken.None);
     }
 
     public class RollBackScope : IDisposable

@@ -18,6 +18,7 @@ namespace Stadig.Hosting;
 ///   ForbiddenException             403        403    403
 ///   ConflictException              409        409    409
 ///   ReadOnlyException (read-only)  503        503    503 (the read-only message; Retry-After)
+///   DatabaseUnavailableException   503        503    503 (primary gone or commit unconfirmed; Retry-After)
 ///   request timed out / overload   503        503    503
 ///   anything else                  500        500    500 (never the exception's text)
 /// </code>
@@ -34,6 +35,7 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
         ConflictException => StatusCodes.Status409Conflict,
         ForbiddenException => StatusCodes.Status403Forbidden,
         Downtime.ReadOnlyException => StatusCodes.Status503ServiceUnavailable,
+        Storage.DatabaseUnavailableException => StatusCodes.Status503ServiceUnavailable,
         StadigException => StatusCodes.Status400BadRequest,
         FhirException fhir => FhirStatusOf(fhir.Kind),
         BadHttpRequestException bad => bad.StatusCode,
@@ -92,10 +94,10 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
         if (!WantsJson(httpContext)) return false;
         var status = StatusOf(exception);
         // Refused before any endpoint ran (read-only mode's gate): FHIR still answers in FHIR.
-        if (exception is Downtime.ReadOnlyException readOnly && IsFhir(httpContext))
+        if (exception is Downtime.ReadOnlyException or Storage.DatabaseUnavailableException && IsFhir(httpContext))
         {
             httpContext.Response.StatusCode = status;
-            await Fhir.FhirEndpoints.Outcome(status, FhirService.Translate(readOnly).Issues).ExecuteAsync(httpContext);
+            await Fhir.FhirEndpoints.Outcome(status, FhirService.Translate((StadigException)exception).Issues).ExecuteAsync(httpContext);
             return true;
         }
         ProblemDetails details = exception switch

@@ -28,6 +28,9 @@ public static class ReadOnlyGate
             {
                 if (http.Response.StatusCode == StatusCodes.Status503ServiceUnavailable && !writes.CanWrite)
                     http.Response.Headers.RetryAfter = writes.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                // The primary is away (a failover takes seconds): soon.
+                else if (http.Response.StatusCode == StatusCodes.Status503ServiceUnavailable && !http.Response.Headers.ContainsKey("Retry-After"))
+                    http.Response.Headers.RetryAfter = "2";
                 return Task.CompletedTask;
             });
             if (!writes.CanWrite && Writes(http.Request)) throw new ReadOnlyException();
@@ -41,6 +44,12 @@ public static class ReadOnlyGate
                 if (!writes.DatabaseRefusing) database.ClearPool();
                 writes.DatabaseRefused(clock.GetUtcNow());
                 throw new ReadOnlyException();
+            }
+            catch (Exception e) when (e is not (ReadOnlyException or DatabaseUnavailableException) && database.NoteFailure(e))
+            {
+                // The primary is gone (killed, failing over): the transaction died with the connection,
+                // so nothing was saved, and the answer says so (503, try again) instead of a 500.
+                throw new DatabaseUnavailableException(inner: e);
             }
         });
     }
@@ -92,7 +101,8 @@ public sealed class WritesHealthCheck(Database database) : IHealthCheck
         var writes = database.Writes;
         if (writes.CanWrite) return Task.FromResult(HealthCheckResult.Healthy("writable"));
         var since = writes.ReadOnlySince?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
-        var why = writes.Cause == ReadOnlyCause.Database ? "the database refuses writes" : "switched on by an operator";
+        var why = writes.Cause != ReadOnlyCause.Database ? "switched on by an operator"
+            : database.Connectivity.PrimaryLost ? "the primary is unreachable; reads from the replica" : "the database refuses writes";
         return Task.FromResult(HealthCheckResult.Degraded($"read-only since {since} ({why})"));
     }
 }

@@ -83,6 +83,9 @@ public static class StadigHost
         foreach (var proxy in options.ForwardedProxies)
             if (!(proxy.Contains('/') ? System.Net.IPNetwork.TryParse(proxy, out _) : System.Net.IPAddress.TryParse(proxy, out _)))
                 throw new StartupException($"Invalid configuration value: Stadig:ForwardedProxies has '{proxy}', which is not an IP address or network.");
+        if (!string.IsNullOrWhiteSpace(options.ReplicaDatabase)
+            && (options.Engine != DatabaseEngine.Postgres || Storage.Database.EngineOf(options.ReplicaDatabase) != DatabaseEngine.Postgres))
+            throw new StartupException("Invalid configuration value: Stadig:ReplicaDatabase is a PostgreSQL streaming replica (Host=…) of a PostgreSQL Stadig:Database; SQLite has none.");
         if (options.Mode is not (InstallationMode.Production or InstallationMode.Training))
             throw new StartupException($"Invalid configuration value: Stadig:Mode is {options.Mode}; it is Production or Training.");
         if (options.Training.UnknownExercises().ToList() is { Count: > 0 } unknownExercises)

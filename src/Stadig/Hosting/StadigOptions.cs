@@ -16,6 +16,13 @@ public sealed class StadigOptions
     /// <summary>A PostgreSQL connection string (Host=...) or a SQLite one (Data Source=...).</summary>
     public string Database { get; set; } = DefaultSqlite;
 
+    /// <summary>
+    /// A PostgreSQL streaming replica (or HAProxy's replica port): reads that tolerate its lag go there
+    /// (FHIR search by integrations, bulk export, log review, downtime snapshots), and while the primary
+    /// is unreachable every read does, with the node read-only. Unset: everything on <see cref="Database"/>.
+    /// </summary>
+    public string? ReplicaDatabase { get; set; }
+
     public bool MigrateAtStart { get; set; } = true;
 
     /// <summary>

@@ -42,7 +42,10 @@ public static class StadigServices
         services.AddSingleton(new Stadig.Common.RegionTime(options.TimeZone));
         services.AddSingleton(sp =>
         {
-            var database = Database.FromConnectionString(options.Database);
+            var database = new Database(Database.EngineOf(options.Database), options.Database, options.ReplicaDatabase)
+            {
+                Clock = sp.GetRequiredService<TimeProvider>(),
+            };
             database.Writes.AuditSpoolFolder = options.Downtime.SpoolFolderFor(options.Database);
             database.Writes.RetryAfterSeconds = Math.Max(1, options.Downtime.ProbeSeconds);
             if (options.Downtime.ReadOnly) database.Writes.ConfiguredSince = sp.GetRequiredService<TimeProvider>().GetUtcNow();
@@ -54,6 +57,7 @@ public static class StadigServices
         services.AddSingleton(options.Downtime);
         services.AddSingleton<Stadig.Downtime.ReadOnlyMode>();
         services.AddHostedService<ReadOnlyProbeService>();
+        services.AddHostedService<DatabaseReconnectService>();
         services.AddSingleton(options.Downtime.Snapshots);
         services.AddSingleton<Stadig.Downtime.UnitSnapshotReader>();
         services.AddSingleton<Stadig.Downtime.SnapshotPage>();

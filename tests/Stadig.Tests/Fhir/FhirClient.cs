@@ -29,6 +29,14 @@ public sealed class FhirTestServer : IAsyncDisposable
         return new FhirTestServer { Server = server, Member = member, Assignment = assignments[0] };
     }
 
+    /// <summary>On a database of the test's own (a cluster it stops and starts), with extra <paramref name="settings"/>.</summary>
+    public static async Task<FhirTestServer> StartOnAsync(string connectionString, string[] settings, params Role[] roles)
+    {
+        var server = await StadigServer.StartOnAsync(connectionString, "http://127.0.0.1:0", [.. JwtSettings, .. settings]);
+        var (member, assignments) = await server.AddUserAsync("fhir", "x", false, roles.Length == 0 ? [Role.Physician] : roles);
+        return new FhirTestServer { Server = server, Member = member, Assignment = assignments[0] };
+    }
+
     /// <summary>Stops this server and starts a new process on the same database, as after a restart; the same person and assignment.</summary>
     public async Task<FhirTestServer> RestartAsync()
     {

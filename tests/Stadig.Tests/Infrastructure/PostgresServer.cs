@@ -45,6 +45,33 @@ public sealed class PostgresServer : IAsyncLifetime
 
     public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres";
 
+    /// <summary>
+    /// A streaming replica of this (started) cluster, of a test's own: a base backup taken over the
+    /// replication protocol and started as a hot standby on its own port. Dispose it to stop and remove it.
+    /// </summary>
+    public async Task<PostgresServer> StartReplicaAsync()
+    {
+        var replica = new PostgresServer { _binaries = _binaries, _asPostgresUser = _asPostgresUser };
+        replica._root = Directory.CreateTempSubdirectory("stadig-pg-replica-").FullName;
+        Directory.CreateDirectory(Path.Combine(replica._root, "sock"));
+        if (_asPostgresUser) await RunAsync("chown", ["-R", "postgres:postgres", replica._root], asPostgres: false);
+        await RunAsync(Path.Combine(_binaries, "pg_basebackup"),
+            ["-h", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", "postgres",
+             "-D", Path.Combine(replica._root, "data"), "-R", "-X", "stream", "--no-sync"], _asPostgresUser);
+        replica.Port = FreePort();
+        await replica.StartClusterAsync();
+        return replica;
+    }
+
+    /// <summary>Runs one statement as the superuser on this cluster's postgres database (ALTER SYSTEM, pg_wal_replay_pause …).</summary>
+    public async Task<object?> ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return await command.ExecuteScalarAsync();
+    }
+
     private async Task CreateClusterAsync()
     {
         _binaries = FindBinaries();
