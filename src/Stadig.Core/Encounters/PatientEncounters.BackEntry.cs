@@ -33,7 +33,8 @@ public sealed partial class PatientEncounters
             if (await OpenAdmissionAsync(connection, transaction, patientId) is not null)
                 throw new ConflictException("Patienten är redan inskriven. Efterregistrera en flytt eller utskrivning i stället.");
             var lastEnded = await connection.QuerySingleOrDefaultAsync<DateTimeOffset?>(
-                "SELECT MAX(ended_at) FROM encounter WHERE patient_id = @patientId AND kind = @kind", new { patientId, kind = EncounterKinds.Inpatient }, transaction);
+                "SELECT ended_at FROM encounter WHERE patient_id = @patientId AND kind = @kind AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1",
+                new { patientId, kind = EncounterKinds.Inpatient }, transaction);
             if (lastEnded is { } ended && ended > backEntry.ClinicalAt)
                 throw new InvalidInputException("clinicalAt",
                     $"Patienten var inskriven till {time.Format(ended)}; en ny inskrivning {time.Format(backEntry.ClinicalAt)} skulle överlappa den.");
