@@ -37,6 +37,8 @@ public sealed class CoreServices
     public required Encounters.PatientEncounters Encounters { get; init; }
     public required Medication.ProductCatalogue Catalogue { get; init; }
     public required Medication.MedicationList Medication { get; init; }
+    public required Downtime.DowntimePeriods DowntimePeriods { get; init; }
+    public required Observations.VitalSigns VitalSigns { get; init; }
 
     public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null,
         Medication.MedicationOptions? medication = null)
@@ -67,6 +69,8 @@ public sealed class CoreServices
             Encounters = new Encounters.PatientEncounters(database, checkpoint, accessControl, new Encounters.EncounterOptions(), Common.RegionTime.Sweden, clock),
             Catalogue = catalogue,
             Medication = new Medication.MedicationList(checkpoint, catalogue, audit, medication ?? new Medication.MedicationOptions(), clock),
+            DowntimePeriods = new Downtime.DowntimePeriods(database, audit, Common.RegionTime.Sweden, clock),
+            VitalSigns = new Observations.VitalSigns(checkpoint, Common.RegionTime.Sweden, clock),
         };
     }
 }

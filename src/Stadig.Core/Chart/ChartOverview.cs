@@ -48,6 +48,12 @@ public sealed record NoteItem
     public string AuthorName { get; init; } = "";
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? SignedAt { get; init; }
+    /// <summary>For a note written on paper during a downtime and entered afterwards: the time on the paper, and when it was entered.</summary>
+    public DateTimeOffset? BackEntryClinicalAt { get; init; }
+    public DateTimeOffset? BackEnteredAt { get; init; }
+
+    /// <summary>The time the overview shows the note at: the paper's for a back-entered note, else when it was written.</summary>
+    public DateTimeOffset ShownAt => BackEntryClinicalAt ?? CreatedAt;
 }
 
 /// <summary>A result line as the overview lists it: the shared line row with the name of the unit that filed it.</summary>
@@ -157,9 +163,11 @@ public sealed class PatientChart(PatientCheckpoint checkpoint)
             SELECT {PatientRegistry.PatientColumns} FROM patient WHERE id = @patientId;
             SELECT w.id AS Id, w.unit_id AS UnitId, u.name AS UnitName, w.category AS Category, w.text AS Text, w.agent AS Agent, w.reaction AS Reaction, w.severity AS Severity, w.created_at AS CreatedAt
                 FROM warning w JOIN care_unit u ON u.id = w.unit_id WHERE w.patient_id = @patientId AND w.inactivated_at IS NULL ORDER BY w.created_at DESC;
-            SELECT n.id AS Id, n.unit_id AS UnitId, u.name AS UnitName, n.note_type AS NoteType, n.status AS Status, s.display_name AS AuthorName, n.created_at AS CreatedAt, n.signed_at AS SignedAt
+            SELECT n.id AS Id, n.unit_id AS UnitId, u.name AS UnitName, n.note_type AS NoteType, n.status AS Status, s.display_name AS AuthorName, n.created_at AS CreatedAt, n.signed_at AS SignedAt,
+                   b.clinical_at AS BackEntryClinicalAt, b.entered_at AS BackEnteredAt
                 FROM note n JOIN care_unit u ON u.id = n.unit_id JOIN staff s ON s.id = n.author_id
-                WHERE n.patient_id = @patientId AND n.status <> 'Discarded' ORDER BY n.created_at DESC LIMIT {Latest * 3};
+                     LEFT JOIN back_entry b ON b.record_id = n.id AND b.event = 'Note'
+                WHERE n.patient_id = @patientId AND n.status <> 'Discarded' ORDER BY COALESCE(b.clinical_at, n.created_at) DESC LIMIT {Latest * 3};
             {ResultLineRows.Select(false, ", u.name AS UnitName", " JOIN care_unit u ON u.id = r.unit_id")}
                 WHERE r.patient_id = @patientId AND r.superseded_by IS NULL ORDER BY r.observed_at DESC LIMIT {Latest * 3};
             SELECT e.id AS Id, e.unit_id AS UnitId, u.name AS UnitName, e.kind AS Kind, e.bed AS Bed, e.started_at AS StartedAt, e.ended_at AS EndedAt,

@@ -114,15 +114,16 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
         var rows = await PatientRecordQueries.ExternalAsync(connection, database.Engine, context.PatientId, FhirRecordReader.Kinds.Keys.Except(SignalTypes).ToArray());
         var external = rows.Where(r => context.MaySee(r.UnitId ?? Guid.Empty)).Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).ToList();
         var withheld = rows.Any(r => r.UnitId is { } unit && context.IsBlockedFromCaller(unit));
-        // The chart's own problems and encounters come through the timeline's query (one read of each table).
-        var chart = await PatientRecordQueries.TimelineAsync(connection, database.Engine, context, [RecordKind.Problem, RecordKind.Encounter], null, null, null, 1000);
+        // The chart's own problems, encounters and vital signs come through the timeline's query (one read of each table).
+        var chart = await PatientRecordQueries.TimelineAsync(connection, database.Engine, context, [RecordKind.Problem, RecordKind.Encounter, RecordKind.Observation], null, null, null, 1000);
         var chartEntries = chart.Where(r => r.ResourceType is null).Select(r => r.ToEntry()).ToList();
 
         List<RecordEntry> Of(params RecordKind[] kinds) => external.Where(e => kinds.Contains(e.Kind)).OrderByDescending(e => e.At).ToList();
         var problems = chartEntries.Where(e => e.Kind == RecordKind.Problem).Concat(Of(RecordKind.Problem))
             .OrderBy(e => IsActiveProblem(e) ? 0 : 1).ThenByDescending(e => e.At).ToList();
         var encounters = chartEntries.Where(e => e.Kind == RecordKind.Encounter).Concat(Of(RecordKind.Encounter)).OrderByDescending(e => e.At).ToList();
-        var observations = Of(RecordKind.Observation, RecordKind.Result).Where(e => e.Code is not null)
+        var observations = chartEntries.Where(e => e.Kind == RecordKind.Observation).Concat(Of(RecordKind.Observation, RecordKind.Result)).Where(e => e.Code is not null)
+            .OrderByDescending(e => e.At)
             .GroupBy(e => e.Code!).Select(g => new ObservationSeries(g.First(), g.Count())).OrderBy(s => s.Latest.Title, StringComparer.CurrentCulture).ToList();
         return new RecordSections(patient, signals, problems, observations, Of(RecordKind.Medication), Of(RecordKind.Immunization), Of(RecordKind.Procedure),
             encounters, Of(RecordKind.Document), withheld);

@@ -93,6 +93,14 @@ internal static class PatientRecordQueries
         public Guid? Amends { get; init; }
         public string? ResourceType { get; init; }
         public string? Content { get; init; }
+        public DateTimeOffset? BackEnteredAt { get; init; }
+        public string? BackEnteredBy { get; init; }
+        public DateTimeOffset? DowntimeFrom { get; init; }
+        public DateTimeOffset? DowntimeTo { get; init; }
+
+        private Downtime.BackEntryMark? BackEntry => BackEnteredAt is { } entered
+            ? new Downtime.BackEntryMark { ClinicalAt = At, EnteredAt = entered, EnteredByName = BackEnteredBy ?? "", DowntimeFrom = DowntimeFrom ?? At, DowntimeTo = DowntimeTo ?? At }
+            : null;
 
         public RecordEntry ToEntry()
         {
@@ -107,7 +115,7 @@ internal static class PatientRecordQueries
             {
                 Kind = kind, Key = EntryKey, At = At, EndedAt = EndedAt, Title = Title ?? "", Code = Code, Detail = Detail, Number = Number,
                 NumberUnit = NumberUnit, Status = Status, Severity = Severity, Verification = Verification, Category = Category,
-                UnitId = UnitId, UnitName = UnitName, Author = Author,
+                UnitId = UnitId, UnitName = UnitName, Author = Author, BackEntry = BackEntry,
             };
         }
     }
@@ -153,32 +161,48 @@ internal static class PatientRecordQueries
         var noId = engine == DatabaseEngine.Postgres ? "CAST(NULL AS uuid)" : "NULL";
         var sql = $"""
             SELECT t.* FROM (
-                SELECT 'Note' AS Kind, CAST(n.id AS {text}) AS EntryKey, COALESCE(n.signed_at, n.created_at) AS At, {noTime} AS EndedAt, n.note_type AS Title,
+                SELECT 'Note' AS Kind, CAST(n.id AS {text}) AS EntryKey, COALESCE(b.clinical_at, n.signed_at, n.created_at) AS At, {noTime} AS EndedAt, n.note_type AS Title,
                        {noText} AS Code, {noText} AS Detail, {noNumber} AS Number, {noText} AS NumberUnit, n.status AS Status, {noText} AS Severity,
                        {noText} AS Verification, {noText} AS Category, n.unit_id AS UnitId, u.name AS UnitName, s.display_name AS Author, n.amends_note_id AS Amends,
-                       {noText} AS ResourceType, {noText} AS Content
+                       {noText} AS ResourceType, {noText} AS Content, b.entered_at AS BackEnteredAt, bs.display_name AS BackEnteredBy,
+                       bp.started_at AS DowntimeFrom, bp.ended_at AS DowntimeTo
                 FROM note n JOIN care_unit u ON u.id = n.unit_id JOIN staff s ON s.id = n.author_id
+                     -- A note written on paper during a downtime is shown at the time on the paper, marked as back-entered.
+                     LEFT JOIN back_entry b ON b.record_id = n.id AND b.event = 'Note'
+                     LEFT JOIN staff bs ON bs.id = b.entered_by LEFT JOIN downtime_period bp ON bp.id = b.downtime_period_id
                 WHERE n.patient_id = @patientId AND n.status <> 'Discarded'
                   AND NOT EXISTS (SELECT 1 FROM note a WHERE a.amends_note_id = n.id AND a.status = 'Signed')
                 UNION ALL
                 SELECT 'Result', CAST(r.id AS {text}), r.observed_at, {noTime}, r.analysis_name, r.analysis_code, r.value_text, r.value_numeric, r.unit, r.status,
-                       r.abnormal_flag, {noText}, {noText}, r.unit_id, u.name, {noText}, {noId}, {noText}, {noText}
+                       r.abnormal_flag, {noText}, {noText}, r.unit_id, u.name, {noText}, {noId}, {noText}, {noText}, {noTime}, {noText}, {noTime}, {noTime}
                 FROM lab_result r JOIN care_unit u ON u.id = r.unit_id
                 WHERE r.patient_id = @patientId AND r.superseded_by IS NULL
                 UNION ALL
                 SELECT 'Encounter', CAST(e.id AS {text}), e.started_at, e.ended_at, e.kind, {noText}, e.bed, {noNumber}, {noText},
-                       CASE WHEN e.ended_at IS NULL THEN 'in-progress' ELSE 'finished' END, {noText}, {noText}, {noText}, e.unit_id, u.name, {noText}, {noId}, {noText}, {noText}
+                       CASE WHEN e.ended_at IS NULL THEN 'in-progress' ELSE 'finished' END, {noText}, {noText}, {noText}, e.unit_id, u.name, {noText}, {noId}, {noText}, {noText},
+                       b.entered_at, bs.display_name, bp.started_at, bp.ended_at
                 FROM encounter e JOIN care_unit u ON u.id = e.unit_id
+                     -- An encounter with a back-entered admission, transfer or discharge is marked once (its first back-entered event).
+                     LEFT JOIN back_entry b ON b.id = (SELECT b2.id FROM back_entry b2 WHERE b2.record_id = e.id ORDER BY b2.entered_at, b2.event LIMIT 1)
+                     LEFT JOIN staff bs ON bs.id = b.entered_by LEFT JOIN downtime_period bp ON bp.id = b.downtime_period_id
                 WHERE e.patient_id = @patientId
                 UNION ALL
+                SELECT 'Observation', CAST(v.id AS {text}), COALESCE(b.clinical_at, v.observed_at), {noTime}, v.name, v.code, {noText}, v.value_numeric, v.unit, 'final',
+                       {noText}, {noText}, {noText}, v.unit_id, u.name, s.display_name, {noId}, {noText}, {noText},
+                       b.entered_at, bs.display_name, bp.started_at, bp.ended_at
+                FROM vital_sign v JOIN care_unit u ON u.id = v.unit_id JOIN staff s ON s.id = v.recorded_by
+                     LEFT JOIN back_entry b ON b.record_id = v.id AND b.event = 'Observation'
+                     LEFT JOIN staff bs ON bs.id = b.entered_by LEFT JOIN downtime_period bp ON bp.id = b.downtime_period_id
+                WHERE v.patient_id = @patientId
+                UNION ALL
                 SELECT 'Problem', CAST(p.id AS {text}), p.recorded_at, p.resolved_at, p.text, p.code, {noText}, {noNumber}, {noText}, p.status,
-                       {noText}, {noText}, {noText}, p.unit_id, u.name, s.display_name, {noId}, {noText}, {noText}
+                       {noText}, {noText}, {noText}, p.unit_id, u.name, s.display_name, {noId}, {noText}, {noText}, {noTime}, {noText}, {noTime}, {noTime}
                 FROM problem p JOIN care_unit u ON u.id = p.unit_id JOIN staff s ON s.id = p.recorded_by
                 WHERE p.patient_id = @patientId
                 UNION ALL
                 SELECT CASE WHEN w.category = 'Hypersensitivity' THEN 'Allergy' ELSE 'Warning' END, CAST(w.id AS {text}), w.created_at, w.inactivated_at,
                        COALESCE(w.agent, w.text), {noText}, w.reaction, {noNumber}, {noText}, CASE WHEN w.inactivated_at IS NULL THEN 'active' ELSE 'inactive' END,
-                       w.severity, w.certainty, w.category, w.unit_id, u.name, s.display_name, {noId}, {noText}, {noText}
+                       w.severity, w.certainty, w.category, w.unit_id, u.name, s.display_name, {noId}, {noText}, {noText}, {noTime}, {noText}, {noTime}, {noTime}
                 FROM warning w JOIN care_unit u ON u.id = w.unit_id JOIN staff s ON s.id = w.created_by
                 WHERE w.patient_id = @patientId
                 UNION ALL
@@ -191,7 +215,7 @@ internal static class PatientRecordQueries
                        r.resource_type || '/' || r.id,
                        COALESCE(d.low, r.last_updated),
                        {noTime}, {noText}, {noText}, {noText}, {noNumber}, {noText}, {noText}, {noText}, {noText}, {noText}, r.unit_id, u.name, {noText}, {noId},
-                       r.resource_type, r.content
+                       r.resource_type, r.content, {noTime}, {noText}, {noTime}, {noTime}
                 FROM fhir_resource r LEFT JOIN care_unit u ON u.id = r.unit_id
                 -- The patient's clinical dates and laboratory categories in one range scan each of the index (patient, type, param), not a probe per resource.
                 LEFT JOIN (SELECT s.resource_type, s.id, s.param, MIN(s.low) AS low FROM fhir_search s

@@ -56,6 +56,8 @@ public sealed record RecordEntry
     public string? Category { get; init; }
     /// <summary>A text document the resource carries (presentedForm, attachment), decoded when it is plain text.</summary>
     public string? DocumentText { get; init; }
+    /// <summary>Set for a chart record documented on paper during a downtime and entered afterwards; <see cref="At"/> is then the time on the paper.</summary>
+    public Downtime.BackEntryMark? BackEntry { get; init; }
 
     /// <summary>The chart record's id when it is one (for links to the note, result …).</summary>
     public Guid? RecordId => Source is null && Guid.TryParse(Key, out var id) ? id : null;

@@ -13,7 +13,7 @@ namespace Stadig.Downtime;
 /// timer on every node (Stadig:Downtime:ProbeSeconds); the operator's switch is kept in the database,
 /// so every node follows it at its next probe.
 /// </summary>
-public sealed class ReadOnlyMode(Database database, AuditLog audit, TimeProvider clock, ILogger<ReadOnlyMode> logger)
+public sealed class ReadOnlyMode(Database database, AuditLog audit, TimeProvider clock, ILogger<ReadOnlyMode> logger, DowntimePeriods? periods = null)
 {
     private const string SwitchKey = "read_only_since";
 
@@ -39,11 +39,19 @@ public sealed class ReadOnlyMode(Database database, AuditLog audit, TimeProvider
         }
         else
         {
+            var refusedSince = Writes.DatabaseRefusing ? Writes.ReadOnlySince : null;
             if (Writes.DatabaseAccepted())
             {
                 logger.LogWarning("The database takes writes again: this node writes again");
                 // Sessions opened while the database refused writes keep refusing them.
                 database.ClearPool();
+                // What this node saw, pre-filled for the register of downtime periods (an administrator registers it).
+                if (periods is not null && refusedSince is { } since)
+                {
+                    // A convenience for the administrator: a failure here must not stop the node from writing again.
+                    try { await periods.SuggestAsync(DowntimeCause.Database, since, clock.GetUtcNow(), cancellationToken); }
+                    catch (System.Data.Common.DbException e) { logger.LogWarning(e, "The downtime period this node saw could not be suggested"); }
+                }
             }
             if (Writes.AuditSpoolFolder is { } spool && AuditSpool.Count(spool) > 0)
             {
@@ -73,6 +81,7 @@ public sealed class ReadOnlyMode(Database database, AuditLog audit, TimeProvider
         if (Writes.DatabaseRefusing && !readOnly)
             throw new ReadOnlyException("Databasen tar inte emot skrivningar: läsläget går inte att slå av förrän den gör det.");
         var now = clock.GetUtcNow();
+        var switchedOnAt = readOnly ? null : await OperatorSwitchAsync(cancellationToken);
         await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             if (readOnly)
@@ -85,6 +94,7 @@ public sealed class ReadOnlyMode(Database database, AuditLog audit, TimeProvider
             return 0;
         }, cancellationToken);
         logger.LogWarning("An administrator switched read-only mode {State}", readOnly ? "on" : "off");
+        if (periods is not null && switchedOnAt is { } from) await periods.SuggestAsync(DowntimeCause.Operator, from, now, cancellationToken);
         Writes.OperatorSwitch(Writes.ConfiguredSince ?? await OperatorSwitchAsync(cancellationToken));
     }
 }

@@ -55,7 +55,7 @@ public sealed record WardPatient(Guid EncounterId, string? Bed, DateTimeOffset A
 /// Encounters (vårdkontakter): outpatient visits, admissions to a ward with a bed, transfers and
 /// discharges, and the ward list. Every read and write goes through the checkpoint.
 /// </summary>
-public sealed class PatientEncounters(Database database, PatientCheckpoint checkpoint, AccessControl access, EncounterOptions options,
+public sealed partial class PatientEncounters(Database database, PatientCheckpoint checkpoint, AccessControl access, EncounterOptions options,
     RegionTime time, TimeProvider clock)
 {
     public const int MaxBedLength = 20;
@@ -142,7 +142,11 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
     /// time in the future, a time before the admission (transfers included), no destination. Audited
     /// as a write to "Discharge"; undone within <see cref="EncounterOptions.UndoDischargeMinutes"/>.
     /// </summary>
-    public async Task<Encounter> DischargeAsync(Caller caller, Guid patientId, DischargeDetails details, CancellationToken cancellationToken = default)
+    public Task<Encounter> DischargeAsync(Caller caller, Guid patientId, DischargeDetails details, CancellationToken cancellationToken = default) =>
+        DischargeAsync(caller, patientId, details, backEntry: null, cancellationToken);
+
+    private async Task<Encounter> DischargeAsync(Caller caller, Guid patientId, DischargeDetails details, Downtime.BackEntryClaim? backEntry,
+        CancellationToken cancellationToken)
     {
         RequireRole(caller);
         if (details.Destination is not { } destination || !Enum.IsDefined(destination))
@@ -161,6 +165,9 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
                 WHERE id = @id AND ended_at IS NULL
                 """,
                 new { at = at < current.StartedAt ? current.StartedAt : at, now, staffId = caller.StaffId, destination = destination.ToString(), id = current.Id }, transaction);
+            if (backEntry is not null)
+                await Downtime.BackEntries.MarkAsync(connection, transaction, caller, patientId, Downtime.BackEntryRecord.Encounter, current.Id,
+                    Downtime.BackEntryEvent.Discharge, backEntry, now, time);
             await EncounterAsFhir.PublishAsync(connection, transaction, current.Id, now);
             return current.Id;
         }, cancellationToken);
@@ -251,6 +258,8 @@ public sealed class PatientEncounters(Database database, PatientCheckpoint check
                     UPDATE encounter SET ended_at = NULL, ended_by = NULL, discharge_destination = NULL, discharge_recorded_at = NULL
                     WHERE id = @id AND ended_at IS NOT NULL
                     """, new { id = last.Id }, transaction);
+                // An undone discharge was never made, back-entered or not: its mark goes with its fields (the audit log keeps both steps).
+                await connection.ExecuteAsync("DELETE FROM back_entry WHERE record_id = @id AND event = 'Discharge'", new { id = last.Id }, transaction);
             }
             catch (DbException e) when (database.IsUniqueViolation(e))
             {

@@ -36,6 +36,8 @@ public sealed record Note
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? UpdatedAt { get; init; }
     public IReadOnlyList<NoteKeyword> Keywords { get; init; } = [];
+    /// <summary>Set when the note was written on paper during a downtime and entered afterwards: its clinical time, who entered it, when, for which period.</summary>
+    public Downtime.BackEntryMark? BackEntry { get; init; }
 
     public bool IsSigned => Status == NoteStatus.Signed;
 

@@ -398,13 +398,22 @@ public sealed partial class IngestOruMessage(Database database, AuditLog audit, 
                 Detail: $"HL7 {message.ControlId} grupp {d.Group.Number}: {d.Match.Reason}"), c, t);
         }
         var filed = decisions.Where(d => d.Match.PatientId is not null).GroupBy(d => d.Match.PatientId!.Value).ToList();
+        var resends = new List<string>();
         foreach (var perPatient in filed)
         {
             var patientId = perPatient.Key;
             var reports = perPatient.SelectMany(d => d.Reports).ToList();
             await MarkOrdersResultedAsync(c, t, reports);
             var groups = perPatient.Select(d => d.Group.Number).ToHashSet();
-            await LabResultFiling.FileAsync(c, t, id, prepared.Plans.Where(p => groups.Contains(p.Group)).ToList(), patientId, lab.UnitId, now, prepared.Staged);
+            var plans = prepared.Plans.Where(p => groups.Contains(p.Group)).ToList();
+            // Results the lab held or resent after a downtime under a new MSH-10: what is already current is not filed twice.
+            var resent = await LabResultResends.FindAsync(c, t, plans, patientId, id);
+            if (resent.Count > 0)
+                resends.AddRange(resent.Select(r => r.Report.FillerOrderNumber!).Distinct());
+            if (resent.Count == plans.Count) continue;
+            // A staged message's lines are moved per patient group, all of them: a partly resent large message is filed whole (superseding as before).
+            if (resent.Count > 0 && prepared.Staged is null) plans = plans.Except(resent).ToList();
+            await LabResultFiling.FileAsync(c, t, id, plans, patientId, lab.UnitId, now, prepared.Staged);
             // The lab integration files without a care relation, so it does not go through
             // PatientCheckpoint.WriteAsync (which requires one): the lab is the source of the data, not a
             // reader of the record, and a result must reach the patient whoever treats them. It is
@@ -420,7 +429,8 @@ public sealed partial class IngestOruMessage(Database database, AuditLog audit, 
             var reasons = string.Join("; ", quarantined.Select(d => (decisions.Count > 1 ? $"grupp {d.Group.Number}: " : "") + $"{d.Match.Reason}: {d.Match.Detail}"));
             return await FinishAsync(c, t, id, message, Hl7MessageState.Quarantined, AckCode.Accept, now, reason: reasons);
         }
-        return await FinishAsync(c, t, id, message, Hl7MessageState.Filed, AckCode.Accept, now);
+        return await FinishAsync(c, t, id, message, Hl7MessageState.Filed, AckCode.Accept, now,
+            reason: resends.Count == 0 ? null : $"Omsänt: redan journalfört ({string.Join(", ", resends.Distinct())}); inget sparat två gånger.");
     }
 
     /// <summary>

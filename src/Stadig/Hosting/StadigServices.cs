@@ -116,6 +116,8 @@ public static class StadigServices
         services.AddSingleton<Stadig.Problems.PatientProblems>();
         services.AddSingleton(options.Encounters);
         services.AddSingleton<Stadig.Encounters.PatientEncounters>();
+        services.AddSingleton<Stadig.Downtime.DowntimePeriods>();
+        services.AddSingleton<Stadig.Observations.VitalSigns>();
         services.AddSingleton<StaffDirectory>();
         services.AddSingleton<Stadig.Fhir.FhirService>();
         // The HL7 v2 MLLP listener for lab results (Stadig:Mllp:Port, default 2575; 0 turns it off).

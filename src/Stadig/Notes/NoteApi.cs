@@ -7,17 +7,18 @@ namespace Stadig.Notes;
 /// <summary>Notes as JSON: the browser's autosave and sign calls, and integrations.</summary>
 public static class NoteApi
 {
-    public sealed record CreateRequest(string? NoteType, Guid? ResponsibleSignerId, string? ClientRequestId);
+    /// <param name="BackEnteredClinicalAt">Set for a note written on paper during a downtime: the time on the paper (efterregistrering).</param>
+    public sealed record CreateRequest(string? NoteType, Guid? ResponsibleSignerId, string? ClientRequestId, DateTimeOffset? BackEnteredClinicalAt = null);
     public sealed record KeywordDto(string? Keyword, string? Text);
     public sealed record SaveRequest(int Version, IReadOnlyList<KeywordDto>? Keywords);
     public sealed record SignRequest(int Version);
 
     public sealed record NoteDto(Guid Id, Guid PatientId, string NoteType, string Status, int Version, string AuthorName, string? SignerName,
-        DateTimeOffset? SignedAt, Guid? AmendsNoteId, bool IntegrityIntact, IReadOnlyList<NoteKeyword>? Keywords)
+        DateTimeOffset? SignedAt, Guid? AmendsNoteId, bool IntegrityIntact, IReadOnlyList<NoteKeyword>? Keywords, Downtime.BackEntryMark? BackEntry = null)
     {
         /// <summary>A signed note whose text no longer matches its hash is sent without the text.</summary>
         public static NoteDto From(Note n) => new(n.Id, n.PatientId, n.NoteType, n.Status, n.Version, n.AuthorName, n.SignerName, n.SignedAt,
-            n.AmendsNoteId, n.IntegrityIntact, n.IntegrityIntact ? n.Keywords : null);
+            n.AmendsNoteId, n.IntegrityIntact, n.IntegrityIntact ? n.Keywords : null, n.BackEntry);
     }
 
     public static void MapNoteApi(this WebApplication app)
@@ -34,7 +35,8 @@ public static class NoteApi
 
     private static async Task<Created<NoteDto>> CreateAsync(Guid id, CreateRequest request, ClinicalNotes notes, CallerAccessor caller, CancellationToken ct)
     {
-        var note = await notes.CreateDraftAsync(await caller.CurrentAsync(ct), id, request.NoteType ?? "", request.ResponsibleSignerId, request.ClientRequestId, ct);
+        var note = await notes.CreateDraftAsync(await caller.CurrentAsync(ct), id, request.NoteType ?? "", request.ResponsibleSignerId, request.ClientRequestId,
+            request.BackEnteredClinicalAt is { } clinicalAt ? new Downtime.BackEntryClaim(clinicalAt) : null, ct);
         return TypedResults.Created($"/api/notes/{note.Id}", NoteDto.From(note));
     }
 

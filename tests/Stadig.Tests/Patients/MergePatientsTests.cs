@@ -57,6 +57,17 @@ public class MergePatientsTests
         await c.ExecuteAsync(
             "INSERT INTO medication_administration (id, patient_id, order_id, order_version, unit_id, outcome, given_by, recorded_at) VALUES (@id, @patientId, @prescription, 1, @unit, 'Given', @by, @now)",
             new { id = Guid.NewGuid(), patientId, prescription, unit = region.Ward.Id, by = region.Physician.StaffId, now });
+        var (period, vital) = (Guid.NewGuid(), Guid.NewGuid());
+        await c.ExecuteAsync(
+            "INSERT INTO downtime_period (id, started_at, ended_at, description, cause, registered_by, registered_at) VALUES (@period, @now, @now, 'Strömavbrott', 'Manual', @by, @now)",
+            new { period, by = region.Physician.StaffId, now });
+        await c.ExecuteAsync(
+            "INSERT INTO vital_sign (id, patient_id, unit_id, code, name, value_numeric, unit, observed_at, recorded_at, recorded_by) VALUES (@vital, @patientId, @unit, '8867-4', 'Puls', 72, '/min', @now, @now, @by)",
+            new { vital, patientId, unit = region.Ward.Id, by = region.Physician.StaffId, now });
+        await c.ExecuteAsync(
+            "INSERT INTO back_entry (id, patient_id, record_type, record_id, event, downtime_period_id, clinical_at, entered_at, entered_by, unit_id) " +
+            "VALUES (@id, @patientId, 'Observation', @vital, 'Observation', @period, @now, @now, @by, @unit)",
+            new { id = Guid.NewGuid(), patientId, vital, period, unit = region.Ward.Id, by = region.Physician.StaffId, now });
     }
 
     private static async Task<long> RowsOfAsync(TestRegion region, string table, Guid patientId)

@@ -67,6 +67,7 @@ public class PatientEndpointsAccessTests
         ["/patients/{Id:guid}/discharge"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/discharge"), SaysNoAccess),
         ["/patients/{Id:guid}/record"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/record"), SaysNoAccess),
         ["/patients/{Id:guid}/timeline"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/timeline"), SaysNoAccess),
+        ["/patients/{Id:guid}/back-entry"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/back-entry"), SaysNoAccess),
         ["/api/patients/{id:guid}/printouts"] = new(s => s.Client.PostAsJsonAsync($"/api/patients/{s.Patient}/printouts", new { kind = "Note" }), IsNotFound),
         ["/notes/{NoteId:guid}/history"] = new(s => s.Client.GetAsync($"/notes/{s.Note}/history"), SaysNoAccess),
         ["/api/notes/{noteId:guid}"] = new(s => s.Client.GetAsync($"/api/notes/{s.Note}"), IsNotFound),

@@ -132,7 +132,7 @@ if (form) {
 
   for (const area of areas) {
     count(area);
-    area.addEventListener('input', () => { keep(); count(area); say('Ändrat – sparas strax…'); schedule(); });
+    area.addEventListener('input', () => { keep(); count(area); say(msg('msgChanged')); schedule(); });
   }
   window.addEventListener('online', () => save());
 
