@@ -9,7 +9,8 @@ namespace Stadig.Rehearsal;
 /// One simulated clinician in a browser: logs in with the form (antiforgery token and cookie, as a
 /// browser does), picks an assignment, and then works patient after patient — ward list or
 /// worklist, search, chart, a note and the results, writing a note with autosave and signing it;
-/// physicians also attest results from the inbox. Every step is timed; think times sit between them.
+/// physicians also attest results from the inbox. On a ward, the medication round: physicians prescribe
+/// for an inpatient, nurses give a dose (ClinicianSession.Medication.cs). Every step is timed; think times sit between them.
 /// </summary>
 public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig config, PoolUnit unit, bool isPhysician, Recorder recorder, int seed)
 {
@@ -34,8 +35,13 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         public const string Sign = "note-sign";
         public const string Inbox = "result-inbox";
         public const string Attest = "result-attest";
+        public const string MedicationRound = "medication-round";
+        public const string MedicationList = "medication-list";
+        public const string Prescribe = "prescribe";
+        public const string Administer = "administer";
 
-        public static readonly string[] All = [Login, ChooseAssignment, WardList, Worklist, Search, Chart, ReadNote, Results, CreateNote, Autosave, Sign, Inbox, Attest];
+        public static readonly string[] All = [Login, ChooseAssignment, WardList, Worklist, Search, Chart, ReadNote, Results, CreateNote, Autosave, Sign, Inbox, Attest,
+            MedicationRound, MedicationList, Prescribe, Administer];
     }
 
     private static HttpClient NewClient(Uri baseAddress, RehearsalConfig config, Recorder recorder) =>
@@ -167,6 +173,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
 
         if (_random.NextDouble() < config.NoteShare && !await WriteNoteAsync(patient, chart.Value!, stopping)) return;
         if (isPhysician && _random.NextDouble() < config.InboxShare) await AttestResultsAsync(stopping);
+        if (unit.IsWard && _random.NextDouble() < (isPhysician ? config.PrescribeShare : config.AdministerShare)) await MedicationRoundAsync(stopping);
     }
 
     /// <summary>New note from the chart, autosaves while typing, then sign with the editor's form (save at the version seen, then sign).</summary>

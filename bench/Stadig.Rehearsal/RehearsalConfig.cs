@@ -44,6 +44,12 @@ public sealed class RehearsalConfig
     /// <summary>Share of a physician's patient cycles that end with the result inbox (and attesting what is there).</summary>
     public double InboxShare { get; set; } = 0.5;
 
+    /// <summary>Share of a ward physician's patient cycles that end at the ward's medication round, prescribing for an inpatient.</summary>
+    public double PrescribeShare { get; set; } = 0.3;
+
+    /// <summary>Share of a ward nurse's patient cycles that end at the ward's medication round, giving a dose that is due.</summary>
+    public double AdministerShare { get; set; } = 0.6;
+
     /// <summary>At most this many results are attested in one go.</summary>
     public int AttestMax { get; set; } = 5;
 

@@ -31,6 +31,11 @@ public sealed record RehearsalReport(
         [ClinicianSession.Actions.Autosave] = 30,
         [ClinicianSession.Actions.Sign] = 50,
         [ClinicianSession.Actions.Attest] = 50,
+        // Issue #18: the medication list and the ward's round (30 beds) 100 ms, prescribe and administer 50 ms.
+        [ClinicianSession.Actions.MedicationList] = 100,
+        [ClinicianSession.Actions.MedicationRound] = 100,
+        [ClinicianSession.Actions.Prescribe] = 50,
+        [ClinicianSession.Actions.Administer] = 50,
         [FhirIntegration.Read] = 10,
         [FhirIntegration.PatientSearch] = 20,
         [FhirIntegration.ObservationSearch] = 30,

@@ -39,6 +39,7 @@ public sealed class CoreServices
     public required Medication.MedicationList Medication { get; init; }
     public required Downtime.DowntimePeriods DowntimePeriods { get; init; }
     public required Observations.VitalSigns VitalSigns { get; init; }
+    public required Medication.MedicationAdministration Administration { get; init; }
 
     public static CoreServices Create(Database database, TimeProvider clock, AccessOptions? access = null, ReservnummerFormat? reservnummer = null,
         Medication.MedicationOptions? medication = null)
@@ -47,6 +48,8 @@ public sealed class CoreServices
         var checkpoint = new PatientCheckpoint(database, audit, access ?? new AccessOptions(), clock);
         var accessControl = new AccessControl(database, checkpoint, audit, clock);
         var catalogue = new Medication.ProductCatalogue(database, clock);
+        var encounters = new Encounters.PatientEncounters(database, checkpoint, accessControl, new Encounters.EncounterOptions(), Common.RegionTime.Sweden, clock);
+        var medicationOptions = medication ?? new Medication.MedicationOptions();
         return new CoreServices
         {
             Database = database, Clock = clock, Audit = audit, Checkpoint = checkpoint,
@@ -66,11 +69,12 @@ public sealed class CoreServices
             Quarantine = new LabResults.ResultQuarantine(database, audit, new PatientIdentifierRules(clock, reservnummer ?? ReservnummerFormat.Default), clock),
             Warnings = new Warnings.PatientWarnings(checkpoint, clock),
             Problems = new Problems.PatientProblems(checkpoint, clock),
-            Encounters = new Encounters.PatientEncounters(database, checkpoint, accessControl, new Encounters.EncounterOptions(), Common.RegionTime.Sweden, clock),
+            Encounters = encounters,
             Catalogue = catalogue,
-            Medication = new Medication.MedicationList(checkpoint, catalogue, audit, medication ?? new Medication.MedicationOptions(), clock),
             DowntimePeriods = new Downtime.DowntimePeriods(database, audit, Common.RegionTime.Sweden, clock),
             VitalSigns = new Observations.VitalSigns(checkpoint, Common.RegionTime.Sweden, clock),
+            Medication = new Medication.MedicationList(checkpoint, catalogue, audit, medicationOptions, clock),
+            Administration = new Medication.MedicationAdministration(database, checkpoint, encounters, audit, medicationOptions, Common.RegionTime.Sweden, clock),
         };
     }
 }

@@ -18,6 +18,12 @@ public sealed class MedicationOptions
 {
     /// <summary>Nurses may prescribe as-needed doses by delegation (a local routine); never scheduled ones.</summary>
     public bool NursesPrescribeAsNeeded { get; set; } = true;
+
+    /// <summary>
+    /// A scheduled dose is due from this many minutes before its time to this many after; past that it is
+    /// overdue on the ward list, and a dose given then is recorded as given late (eMAR).
+    /// </summary>
+    public int DoseWindowMinutes { get; set; } = 60;
 }
 
 /// <summary>The medication page: the list, and the banner's attention signals under the same decision.</summary>
@@ -36,7 +42,11 @@ public sealed record MedicationView(Patient Patient, IReadOnlyList<MedicationOrd
 }
 
 /// <summary>An ordination with every version, newest first.</summary>
-public sealed record MedicationHistory(Patient Patient, MedicationOrder Order, IReadOnlyList<MedicationVersion> Versions, IReadOnlyList<RecordEntry> Signals);
+public sealed record MedicationHistory(Patient Patient, MedicationOrder Order, IReadOnlyList<MedicationVersion> Versions, IReadOnlyList<RecordEntry> Signals)
+{
+    /// <summary>The doses recorded for the ordination (eMAR), newest first, corrected ones kept and marked.</summary>
+    public IReadOnlyList<AdministrationEntry> Administrations { get; init; } = [];
+}
 
 /// <summary>The prescribing checks found something and no reason to go on was given: nothing was written.</summary>
 public sealed class PrescribingChecksException(IReadOnlyList<CheckFinding> findings)
@@ -94,7 +104,10 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         await using var connection = await grant.OpenAsync(cancellationToken);
         var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
         var versions = (await connection.QueryAsync<MedicationVersion>($"{VersionSelect} WHERE v.order_id = @orderId ORDER BY v.version DESC", new { orderId })).AsList();
-        return new MedicationHistory(patient, found, versions, await PatientRecord.SignalsAsync(connection, checkpoint.Engine, grant.Context));
+        return new MedicationHistory(patient, found, versions, await PatientRecord.SignalsAsync(connection, checkpoint.Engine, grant.Context))
+        {
+            Administrations = await MedicationAdministration.ForOrderInAsync(connection, null, orderId),
+        };
     }
 
     /// <summary>

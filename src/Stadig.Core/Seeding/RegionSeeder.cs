@@ -264,6 +264,14 @@ public sealed class RegionSeeder(Database database, TimeProvider clock)
             medication.NextBytes(bytes);
             return new Guid(bytes);
         }, admitted, now);
+        // And the medication round's last day, with its own random source for the same reason.
+        var administration = new Random(seed + 13);
+        await AdministrationSeed.WriteAsync(connection, administration, () =>
+        {
+            var bytes = new byte[16];
+            administration.NextBytes(bytes);
+            return new Guid(bytes);
+        }, admitted, now);
         return admitted.Count;
     }
 }

@@ -26,6 +26,8 @@ public enum PatientSetup
     ExplicitCareRelationByColleague,
     /// <summary>At another unit; a colleague at a third unit opens the record in emergency: for the log auditor.</summary>
     OpenedInEmergencyByColleague,
+    /// <summary>Admitted to a bed at the trainee's ward, with an ordination whose dose is due now: for the medication round.</summary>
+    AdmittedWithDoseDue,
 }
 
 /// <param name="LabFamilyName">For a quarantined result: the family name as the lab (wrongly) sent it.</param>
@@ -71,6 +73,8 @@ public enum CheckKind
     EventReviewed,
     /// <summary>An ordination of a product with the ATC code prescribed by the trainee for the patient, signed with no prescribing check gone past.</summary>
     Prescribed,
+    /// <summary>A dose of the patient recorded by the trainee as given (or given late), and not corrected since.</summary>
+    DoseGiven,
 }
 
 /// <summary>One exercise, read from a JSON file under Training/Exercises (versioned with the code).</summary>

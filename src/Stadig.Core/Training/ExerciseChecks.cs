@@ -18,7 +18,7 @@ public sealed record AttemptVerdict(IReadOnlyList<CheckResult> Checks, int Wrong
 
 /// <summary>
 /// Decides an attempt from what was recorded: the trainee's audit events and the domain tables
-/// (signed notes, warnings, merges, the quarantine). Nothing the trainee says counts, only what they did.
+/// (signed notes, warnings, merges, the quarantine, doses given). Nothing the trainee says counts, only what they did.
 /// </summary>
 public static class ExerciseChecks
 {
@@ -87,6 +87,13 @@ public static class ExerciseChecks
                       AND check_findings IS NULL AND recorded_at >= @startedAt
                     ORDER BY recorded_at
                     """, new { patient, staffId, atc = check.Atc + "%", startedAt }), -1),
+                CheckKind.DoseGiven => (await c.QueryFirstOrDefaultAsync<DateTimeOffset?>(
+                    """
+                    SELECT a.recorded_at FROM medication_administration a
+                    WHERE a.patient_id = @patient AND a.given_by = @staffId AND a.outcome IN ('Given', 'GivenLate') AND a.recorded_at >= @startedAt
+                      AND NOT EXISTS (SELECT 1 FROM medication_administration n WHERE n.corrects_id = a.id)
+                    ORDER BY a.recorded_at
+                    """, new { patient, staffId, startedAt }), -1),
                 _ => throw new InvalidOperationException($"No check of kind {check.Kind}."),
             };
             results.Add(new CheckResult(check, at is not null, at));

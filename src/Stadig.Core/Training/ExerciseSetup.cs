@@ -1,6 +1,7 @@
 using System.Globalization;
 using Stadig.Access;
 using Stadig.Audit;
+using Stadig.Common;
 using Stadig.LabResults;
 using Stadig.Organisation;
 using Stadig.Patients;
@@ -18,7 +19,8 @@ public sealed record TrainingPatient(string Key, Guid PatientId, string Identifi
 /// </summary>
 public sealed class ExerciseSetup(
     Storage.Database database, AuditLog audit, StaffDirectory staff, PatientRegistry registry, Notes.ClinicalNotes notes,
-    AccessControl access, Chart.PatientChart chart, Warnings.PatientWarnings warnings, PatientIdentifierRules identifiers, TimeProvider clock)
+    AccessControl access, Chart.PatientChart chart, Warnings.PatientWarnings warnings, PatientIdentifierRules identifiers, TimeProvider clock,
+    Encounters.PatientEncounters encounters, Medication.MedicationList medication, Medication.ProductCatalogue catalogue)
 {
     public const string SystemUsername = "ovningssystem";
     public const string ColleagueUsername = "ovningskollega";
@@ -36,7 +38,8 @@ public sealed class ExerciseSetup(
     private async Task<TrainingPatient> SetUpAsync(ExercisePatient spec, Caller trainee, CancellationToken ct)
     {
         var (other, colleagueUnit) = await OtherUnitsAsync(trainee, ct);
-        var atTraineeUnit = spec.Setup is PatientSetup.AtTraineeUnit or PatientSetup.WithCriticalResult or PatientSetup.WithQuarantinedResult;
+        var atTraineeUnit = spec.Setup is PatientSetup.AtTraineeUnit or PatientSetup.WithCriticalResult or PatientSetup.WithQuarantinedResult
+            or PatientSetup.AdmittedWithDoseDue;
         var registrar = await ActorAsync(SystemUsername, "Övningsledaren", atTraineeUnit ? trainee.UnitId : other.Id, atTraineeUnit ? trainee.UnitHsaId : other.HsaId, ct);
         var sex = spec.Sex.Equals("male", StringComparison.OrdinalIgnoreCase) ? Sex.Male : Sex.Female;
         var (patientId, identifier) = await RegisterAsync(registrar, spec, sex, ct);
@@ -63,6 +66,9 @@ public sealed class ExerciseSetup(
                 await access.RecordCareRelationAsync(colleague, patientId, "Tror att patienten ska komma hit", ct);
                 await chart.OverviewAsync(colleague, patientId, ct);
                 break;
+            case PatientSetup.AdmittedWithDoseDue:
+                await AdmitWithDoseDueAsync(registrar, patientId, trainee.UnitId, ct);
+                break;
             case PatientSetup.OpenedInEmergencyByColleague:
                 var opener = await ActorAsync(ColleagueUsername, "Kim Kollega", colleagueUnit.Id, colleagueUnit.HsaId, ct);
                 await access.RevealAsync(opener, patientId, ct);
@@ -70,6 +76,30 @@ public sealed class ExerciseSetup(
                 break;
         }
         return new TrainingPatient(spec.Key, patientId, identifier.Value, spec.FamilyName, spec.GivenNames, controlId);
+    }
+
+    /// <summary>
+    /// In a bed of the trainee's ward with omeprazol once a day from now, prescribed by the exercise's physician:
+    /// its first dose is due at once, so it stands on the ward's medication round.
+    /// </summary>
+    private async Task AdmitWithDoseDueAsync(Caller physician, Guid patientId, Guid wardId, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await encounters.AdmitAsync(physician, patientId, wardId, "Ö" + Random.Shared.Next(100, 10_000).ToString(CultureInfo.InvariantCulture), ct);
+                break;
+            }
+            // Another trainee's copy may lie in that bed: draw another.
+            catch (ConflictException) when (attempt < 20) { }
+        }
+        await catalogue.SeedIfEmptyAsync(ct);
+        var product = (await catalogue.SearchAsync("omeprazol 20", cancellationToken: ct)).First(p => p.Name == "Omeprazol");
+        await medication.PrescribeAsync(physician, patientId, new Medication.MedicationDraft
+        {
+            ProductId = product.Id, DoseValue = 1, DoseUnit = "kapsel", IntervalHours = 24, Indication = "Ulcusprofylax",
+        }, "Övningsordination", cancellationToken: ct);
     }
 
     private async Task<(Guid, PatientIdentifier)> RegisterAsync(Caller registrar, ExercisePatient spec, Sex sex, CancellationToken ct)

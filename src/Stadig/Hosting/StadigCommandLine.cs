@@ -249,7 +249,8 @@ public static class StadigCommandLine
         await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
         var core = CoreServices.Create(database, TimeProvider.System);
         var identifiers = new Patients.Identifiers.PatientIdentifierRules(TimeProvider.System);
-        var setup = new Training.ExerciseSetup(database, core.Audit, core.Staff, core.Patients, core.Notes, core.Access, core.Chart, core.Warnings, identifiers, TimeProvider.System);
+        var setup = new Training.ExerciseSetup(database, core.Audit, core.Staff, core.Patients, core.Notes, core.Access, core.Chart, core.Warnings, identifiers, TimeProvider.System,
+            core.Encounters, core.Medication, core.Catalogue);
         var exercises = new Training.TrainingExercises(database, setup, new InstallationSettings(database), TimeProvider.System);
         var report = await StadigHost.GuardDatabaseAsync(options, () => new Training.TrainingReport(database, exercises, options.Training, core.Audit, TimeProvider.System).BuildAsync(unit));
         Console.Write(format == "json" ? report.ToJson() + "\n" : report.ToCsv());

@@ -88,6 +88,7 @@ public static class StadigServices
         services.AddSingleton(options.Medication);
         services.AddSingleton<Stadig.Medication.MedicationList>();
         services.AddSingleton<Stadig.Medication.DischargeReconciliation>();
+        services.AddSingleton<Stadig.Medication.MedicationAdministration>();
         services.AddSingleton<Stadig.Audit.AuditCheckpoints>();
         services.AddHostedService<Stadig.Audit.AuditCheckpointService>();
         services.AddSingleton(options.Audit);

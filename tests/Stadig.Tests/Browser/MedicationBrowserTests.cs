@@ -6,8 +6,9 @@ namespace Stadig.Tests.Browser;
 /// <summary>
 /// Prescribing in a real browser, by keyboard: a physician finds the product in the catalogue, the
 /// allergy check stands on the page before anything is signed, the override needs a reason, and the
-/// list, the history and the printout show the prescription with its warning; the medication pages
-/// have no WCAG 2.1 AA violations.
+/// list, the history and the printout show the prescription with its warning; then a nurse gives a due
+/// dose from the ward's medication round, and a high-risk one with a second nurse signing in, and the
+/// round and the ordination's administration record show both; the pages have no WCAG 2.1 AA violations.
 /// </summary>
 [Collection("Browser")]
 public class MedicationBrowserTests
@@ -16,7 +17,7 @@ public class MedicationBrowserTests
         (await AccessibilityBrowserTests.AxeAsync(page, wcagOnly: true)).Select(v => $"{where}: {v.Id} ({v.Impact}, {v.Nodes}) {v.Help}: {v.Targets}").ToList();
 
     [Fact]
-    public async Task A_physician_prescribes_from_the_catalogue_by_keyboard_sees_the_allergy_check_overrides_with_a_reason_and_the_list_shows_it()
+    public async Task A_physician_prescribes_from_the_catalogue_by_keyboard_sees_the_allergy_check_overrides_with_a_reason_and_a_nurse_gives_the_dose_from_the_ward_round()
     {
         await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
         var (member, assignments) = await server.AddUserAsync("lena", "lösen");
@@ -98,6 +99,62 @@ public class MedicationBrowserTests
         Assert.Contains("Öström", await page.InnerTextAsync(".patient-banner"));
         await page.WaitForSelectorAsync("#print:visible");
         violations.AddRange(await AxeAsync(page, "print"));
+
+        // The nurse's round (eMAR): an ordination every 24 hours from now has its first dose due now; a high-risk one as needed needs a second nurse.
+        var medication = server.Services.GetRequiredService<Stadig.Medication.MedicationList>();
+        var catalogue = server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
+        var omeprazol = (await catalogue.SearchAsync("omeprazol 20")).First(p => p.Name == "Omeprazol");
+        var morfin = (await catalogue.SearchAsync("morfin 10 mg")).First(p => p.Name == "Morfin" && p.DoseForm == "tablett" && p.Strength == "10 mg");
+        var daily = await medication.PrescribeAsync(caller, patientId, new() { ProductId = omeprazol.Id, DoseValue = 1, DoseUnit = "kapsel", IntervalHours = 24, Indication = "Ulcusprofylax" });
+        var asNeeded = await medication.PrescribeAsync(caller, patientId, new() { ProductId = morfin.Id, DoseValue = 1, DoseUnit = "tablett", AsNeeded = true, MaxDosesPer24h = 4, Indication = "Smärta" });
+        foreach (var (name, hsa) in new[] { ("sven", "SE2321000016-SSK801"), ("sara", "SE2321000016-SSK802") })
+        {
+            var nurse = await server.Staff.AddStaffAsync(hsa, name, $"Test {name}", "Sjuksköterska", server.HashPassword("lösen"), isDemo: false);
+            await server.Staff.AddAssignmentAsync(nurse.Id, caller.UnitId, Stadig.Organisation.Role.Nurse, Stadig.Organisation.Purpose.CareAndTreatment);
+        }
+        await using var nurseContext = await browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = server.Address.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 900 }, BypassCSP = true, Locale = "sv-SE",
+        });
+        var ward = await nurseContext.NewPageAsync();
+        ward.SetDefaultTimeout(90_000);
+        await Infrastructure.Browser.LogInAsync(ward, "sven");
+        await ward.GotoAsync("/ward");
+        await ward.ClickAsync("#ward-medication-link");
+        var due = await ward.WaitForSelectorAsync($"li.dose-due[data-order-id='{daily.Id}']");
+        Assert.Contains("Att ge", await due!.InnerTextAsync());
+        violations.AddRange(await AxeAsync(ward, "medication round"));
+        await ward.ClickAsync($"li.dose-due[data-order-id='{daily.Id}'] a");
+        await ward.WaitForSelectorAsync("#record-dose");
+        Assert.Contains("Öström", await ward.InnerTextAsync(".patient-banner"));
+        violations.AddRange(await AxeAsync(ward, "record a dose"));
+        await ward.ClickAsync("#record-dose");
+        await ward.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/ward/medication");
+        var given = await ward.InnerTextAsync($"li[data-order-id='{daily.Id}']");
+        Assert.Contains("Given", given);
+        Assert.Contains("Test sven", given);
+
+        // The high-risk dose: refused without the second nurse, recorded once she signs in on the form.
+        await ward.ClickAsync($"div.as-needed[data-order-id='{asNeeded.Id}'] a");
+        await ward.FillAsync("#dose-reason", "Smärta VAS 7");
+        await ward.ClickAsync("#record-dose");
+        Assert.Contains("andra sjuksköterska", await (await ward.WaitForSelectorAsync("#form-error"))!.InnerTextAsync());
+        await ward.FillAsync("#checker-username", "sara");
+        await ward.FillAsync("#checker-password", "lösen");
+        await ward.ClickAsync("#record-dose");
+        await ward.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/ward/medication");
+        Assert.Contains("1 av högst 4", await ward.InnerTextAsync($"div.as-needed[data-order-id='{asNeeded.Id}']"));
+        await ward.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("52-medication-round"), FullPage = true });
+
+        // The ordination's administration record shows the dose, who gave it and when.
+        await ward.GotoAsync($"/patients/{patientId}/medication/{daily.Id}");
+        var record = await ward.InnerTextAsync("#administrations");
+        Assert.Contains("Given", record);
+        Assert.Contains("Test sven", record);
+        await ward.GotoAsync($"/patients/{patientId}/medication/{asNeeded.Id}");
+        Assert.Contains("Kontrollerad av Test sara", await ward.InnerTextAsync("#administrations"));
+        await ward.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("53-medication-administrations"), FullPage = true });
+        violations.AddRange(await AxeAsync(ward, "administration record"));
 
         Assert.True(violations.Count == 0, string.Join("\n", violations));
     }

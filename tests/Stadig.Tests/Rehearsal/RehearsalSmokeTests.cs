@@ -128,7 +128,7 @@ public sealed class RehearsalSmokeTests
             // slower than the production deadline on a busy CI machine is still an answer. A real hang still
             // shows (cut off at the end of the run, or the test run's own timeout); how fast is bench/rehearsal.sh's verdict.
             Name = "smoke", Clinicians = 6, PhysicianShare = 0.5, DurationSeconds = 300, RampUpSeconds = 0, RequestTimeoutSeconds = 600,
-            NoteShare = 1, InboxShare = 1, SearchByNameShare = 0.5, BucketSeconds = 1,
+            NoteShare = 1, InboxShare = 1, SearchByNameShare = 0.5, BucketSeconds = 1, PrescribeShare = 1, AdministerShare = 1,
             Think = new ThinkTimes
             {
                 AfterLogin = quick, AfterList = quick, AfterSearch = quick, ReadChart = quick, ReadNote = quick, ReadResults = quick,

@@ -271,4 +271,29 @@ public class RegionSeederTests
         var all = await c.QueryAsync<string>("SELECT DISTINCT origin FROM medication_order");
         Assert.Contains("Prescribed", all);
     }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Every_demo_ward_has_a_medication_round_with_doses_given_due_and_one_overdue(DatabaseEngine engine)
+    {
+        var (demo, _) = await SeedAsync(engine, patients: 60, demo: true);
+        await using var c = await demo.OpenUnscopedAsync();
+        var wards = (await c.QueryAsync<(Guid Id, string HsaId)>("SELECT id, hsa_id FROM care_unit WHERE kind = 'Ward'")).ToList();
+        var (staffId, hsaId) = await c.QuerySingleAsync<(Guid, string)>("SELECT id, hsa_id FROM staff WHERE username = 'sjukskoterska'");
+        var administration = CoreServices.Create(demo, Clock).Administration;
+        Assert.NotEmpty(wards);
+        foreach (var (ward, unitHsa) in wards)
+        {
+            var nurse = new Stadig.Access.Caller(staffId, hsaId, "Sven Sjuksköterska", Stadig.Organisation.Role.Nurse, ward, unitHsa, Stadig.Organisation.Purpose.CareAndTreatment);
+            var round = await administration.WardAsync(nurse);
+            var doses = round.SelectMany(b => b.Doses).ToList();
+            Assert.Equal(1, doses.Count(d => d.State == Stadig.Medication.DoseState.Overdue));
+            Assert.Contains(doses, d => d.State == Stadig.Medication.DoseState.Due);
+            Assert.True(await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM medication_administration WHERE unit_id = @ward AND outcome = 'Given'", new { ward }) > 5);
+        }
+        // Over the last day every high-risk dose given was checked by a second nurse.
+        Assert.Equal(0, await c.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM medication_administration a JOIN medication_order_version v ON v.order_id = a.order_id AND v.version = a.order_version "
+            + "JOIN medication_product p ON p.id = v.product_id WHERE p.high_risk AND a.outcome <> 'NotGiven' AND (a.checked_by IS NULL OR a.checked_by = a.given_by)"));
+        Assert.True(await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM medication_administration WHERE scheduled_at IS NULL AND reason IS NOT NULL") > 0);
+    }
 }

@@ -52,6 +52,14 @@ public class ExerciseCheckTests
         await w.Region.Notes.SignAsync(t, note.Id, note.Version);
     }
 
+    /// <summary>The dose due on the trainee's round, recorded given or not given.</summary>
+    private static async Task GiveDueDoseAsync(TrainingWorld w, Caller t, Guid patient, bool given)
+    {
+        var dose = (await w.Region.Services.Administration.WardAsync(t)).Single(b => b.Bed.Patient.Id == patient).Doses.Single(d => d.State == Stadig.Medication.DoseState.Due);
+        await w.Region.Services.Administration.RecordAsync(t, dose.Order.Id,
+            new Stadig.Medication.DoseInput { ScheduledAt = dose.ScheduledAt, Given = given, Reason = given ? null : "Patienten sov" });
+    }
+
     private static async Task AttestAsync(TrainingWorld w, Caller t, Guid patient)
     {
         var reportId = await w.QueryOneAsync<Guid>("SELECT id FROM diagnostic_report WHERE patient_id = @patient", new { patient });
@@ -96,6 +104,10 @@ public class ExerciseCheckTests
             async (w, t, p) => await w.Region.Services.Warnings.AddAsync(t, p["patient"].PatientId, new NewWarning("Hypersensitivity", "Penicillin: nässelutslag", "Penicillin", "Nässelutslag")),
             // Written as free text: the allergy checks never see it.
             async (w, t, p) => await w.Region.Services.Warnings.AddAsync(t, p["patient"].PatientId, new NewWarning("Unstructured", "Tål inte penicillin")), Mistake.None),
+        new("nurse-record-dose", Role.Nurse,
+            (w, t, p) => GiveDueDoseAsync(w, t, p["patient"].PatientId, given: true),
+            // Recorded, but as not given: the exercise asks for the dose given.
+            (w, t, p) => GiveDueDoseAsync(w, t, p["patient"].PatientId, given: false), Mistake.None),
         new("nurse-care-note", Role.Nurse,
             (w, t, p) => SignNoteAsync(w, t, p["patient"].PatientId, "Omvårdnadsanteckning", "Omvårdnadsstatus"),
             // The right patient, but the keyword the exercise asks for is left out.
