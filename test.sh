@@ -39,8 +39,19 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # a build fail
 # produce. Evidence only a region has (rehearsal, drills, training, incidents) is reported as not checked.
 stadig=src/Stadig/bin/Release/net10.0/stadig.dll
 if [ -f "$stadig" ] && ls "$results"/*.trx >/dev/null 2>&1; then
-  rm -rf artifacts/regulatory artifacts/readiness
-  dotnet "$stadig" regulatory-file --out artifacts/regulatory --test-results "$results" | tail -n 5
+  rm -rf artifacts/regulatory artifacts/readiness artifacts/sbom
+  # The CycloneDX SBOM of what ships (the tool and version pinned in .config/dotnet-tools.json), from the
+  # restore graph the build just used: the SOUP list is checked against it.
+  sbom=()
+  if dotnet tool restore >"$results/sbom.log" 2>&1 \
+     && dotnet CycloneDX src/Stadig/Stadig.csproj --output artifacts/sbom --filename bom.json --output-format Json \
+          --disable-package-restore >>"$results/sbom.log" 2>&1 \
+     && [ -f artifacts/sbom/bom.json ]; then
+    sbom=(--sbom artifacts/sbom/bom.json)
+  else
+    echo "The CycloneDX SBOM could not be made:"; tail -n 5 "$results/sbom.log"; failed=$((failed + 1))
+  fi
+  dotnet "$stadig" regulatory-file --out artifacts/regulatory --test-results "$results" "${sbom[@]}" | tail -n 5
   dotnet "$stadig" readiness --short --regulatory artifacts/regulatory --database "Data Source=$results/readiness.db" --out artifacts/readiness
   [ $? -eq 0 ] || { echo "The readiness gate's short form answered NO-GO (artifacts/readiness/readiness.html)."; failed=$((failed + 1)); }
 fi

@@ -21,7 +21,7 @@ const SUPPORTED_RESOURCES = [
   'Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Encounter', 'Condition',
   'AllergyIntolerance', 'Flag', 'ServiceRequest', 'DiagnosticReport', 'Observation',
   'DocumentReference', 'Composition', 'Consent', 'AuditEvent', 'Bundle', 'OperationOutcome',
-  'Immunization', 'Procedure', 'MedicationRequest', 'CarePlan', 'Goal', 'Claim',
+  'Immunization', 'Procedure', 'MedicationRequest', 'MedicationStatement', 'MedicationAdministration', 'CarePlan', 'Goal', 'Claim',
   'ExplanationOfBenefit', 'ImagingStudy', 'Medication', 'Specimen', 'Location', 'CareTeam',
   'Provenance',
 ];

@@ -24,6 +24,8 @@ public static class FhirResourceTypes
         ["Immunization"] = "patient",
         ["Procedure"] = "subject",
         ["MedicationRequest"] = "subject",
+        ["MedicationStatement"] = "subject",
+        ["MedicationAdministration"] = "subject",
         ["CarePlan"] = "subject",
         ["Goal"] = "subject",
         ["Claim"] = "patient",

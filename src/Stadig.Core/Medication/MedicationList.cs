@@ -6,6 +6,7 @@ using Stadig.Access;
 using Stadig.Audit;
 using Stadig.Chart;
 using Stadig.Common;
+using Stadig.Fhir.Records;
 using Stadig.Organisation;
 using Stadig.Patients;
 using Stadig.Storage;
@@ -22,6 +23,14 @@ public sealed class MedicationOptions
 /// <summary>The medication page: the list, and the banner's attention signals under the same decision.</summary>
 public sealed record MedicationView(Patient Patient, IReadOnlyList<MedicationOrder> Orders, IReadOnlyList<RecordEntry> Signals)
 {
+    /// <summary>
+    /// What other systems wrote over FHIR (MedicationRequest, MedicationStatement), each once with its system and time:
+    /// read-only here, as the system that owns them changes them (the one-record rule, docs/architecture.md).
+    /// </summary>
+    public IReadOnlyList<RecordEntry> External { get; init; } = [];
+    public IReadOnlyList<RecordEntry> ExternalCurrent => External.Where(ExternalMedications.IsCurrent).ToList();
+    public IReadOnlyList<RecordEntry> ExternalEnded => External.Where(e => !ExternalMedications.IsCurrent(e)).ToList();
+
     public IReadOnlyList<MedicationOrder> Current => Orders.Where(o => o.IsCurrent).ToList();
     public IReadOnlyList<MedicationOrder> Ended => Orders.Where(o => !o.IsCurrent).ToList();
 }
@@ -69,8 +78,12 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         var grant = await checkpoint.ReadAsync(caller, patientId, Resource, cancellationToken);
         await using var connection = await grant.OpenAsync(cancellationToken);
         var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
-        return new MedicationView(patient, await ListInAsync(connection, null, grant.Context), await PatientRecord.SignalsAsync(connection, checkpoint.Engine, grant.Context));
+        return new MedicationView(patient, await ListInAsync(connection, null, grant.Context), await PatientRecord.SignalsAsync(connection, checkpoint.Engine, grant.Context))
+        {
+            External = await ExternalMedications.ReadAsync(connection, checkpoint.Engine, grant.Context),
+        };
     }
+
 
     /// <summary>An ordination with all its versions (the list's history), audited as a read of the patient's medication.</summary>
     public async Task<MedicationHistory> HistoryAsync(Caller caller, Guid orderId, CancellationToken cancellationToken = default)
@@ -125,14 +138,20 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
             await InsertVersionAsync(connection, transaction, caller, id, 1, patientId,
                 origin == MedicationOrigin.Prescribed ? MedicationAction.Prescribe : MedicationAction.Record, MedicationStatus.Active,
                 Row(product, clean, now, origin == MedicationOrigin.Prescribed ? caller.StaffId : null), null, findings, why, now);
+            await MedicationOrderAsFhir.PublishAsync(connection, transaction, id, now);
             return 0;
         }, cancellationToken);
         return (await FindAsync(caller, id, cancellationToken))!;
     }
 
     /// <summary>Changes an ordination (product, dose, schedule …): a new version, checked as a new prescription, with the reason for the change.</summary>
-    public async Task<MedicationOrder> ChangeAsync(Caller caller, Guid orderId, MedicationDraft draft, string reason, string? overrideReason = null,
-        CancellationToken cancellationToken = default)
+    public Task<MedicationOrder> ChangeAsync(Caller caller, Guid orderId, MedicationDraft draft, string reason, string? overrideReason = null,
+        CancellationToken cancellationToken = default) =>
+        ChangeAsync(caller, orderId, draft, reason, overrideReason, null, cancellationToken);
+
+    /// <summary>A change; at discharge (<see cref="DischargeReconciliation"/>) it names the admission it reconciles for.</summary>
+    internal async Task<MedicationOrder> ChangeAsync(Caller caller, Guid orderId, MedicationDraft draft, string reason, string? overrideReason,
+        Guid? dischargeEncounterId, CancellationToken cancellationToken)
     {
         var order = await FindAsync(caller, orderId, cancellationToken) ?? throw new NotFoundException("Ordinationen finns inte.");
         await RequireWriterAsync(caller, order, draft.AsNeeded && order.Current.AsNeeded, cancellationToken);
@@ -149,7 +168,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
             var prescriber = order.Origin == nameof(MedicationOrigin.Prescribed) ? caller.StaffId : (Guid?)null;
             var row = Row(product, clean with { PrescriberText = clean.PrescriberText ?? order.Current.PrescriberName }, now, prescriber);
             return (MedicationStatus.Active, row, why, findings, overrideWhy);
-        }, cancellationToken);
+        }, cancellationToken, dischargeEncounterId);
         return (await FindAsync(caller, orderId, cancellationToken))!;
     }
 
@@ -165,8 +184,17 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
     public Task<MedicationOrder> StopAsync(Caller caller, Guid orderId, string reason, CancellationToken cancellationToken = default) =>
         SetStatusAsync(caller, orderId, MedicationAction.Stop, MedicationStatus.Ended, reason, cancellationToken);
 
+    /// <summary>Continues or stops an ordination at discharge, with the reason, naming the admission it reconciles for.</summary>
+    internal Task<MedicationOrder> ReconcileAsync(Caller caller, Guid orderId, MedicationAction action, string reason, Guid dischargeEncounterId,
+        CancellationToken cancellationToken) => action switch
+        {
+            MedicationAction.Continue => SetStatusAsync(caller, orderId, action, MedicationStatus.Active, reason, cancellationToken, dischargeEncounterId),
+            MedicationAction.Stop => SetStatusAsync(caller, orderId, action, MedicationStatus.Ended, reason, cancellationToken, dischargeEncounterId),
+            _ => throw new ArgumentOutOfRangeException(nameof(action)),
+        };
+
     private async Task<MedicationOrder> SetStatusAsync(Caller caller, Guid orderId, MedicationAction action, MedicationStatus status, string reason,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Guid? dischargeEncounterId = null)
     {
         var order = await FindAsync(caller, orderId, cancellationToken) ?? throw new NotFoundException("Ordinationen finns inte.");
         await RequireWriterAsync(caller, order, order.Current.AsNeeded, cancellationToken);
@@ -174,12 +202,14 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         {
             MedicationAction.Pause => "Ange varför ordinationen pausas.",
             MedicationAction.Resume => "Ange varför ordinationen återupptas.",
+            MedicationAction.Continue => "Ange varför läkemedlet fortsätter efter utskrivningen.",
             _ => "Ange varför läkemedlet sätts ut.",
         });
         var allowedFrom = action switch
         {
             MedicationAction.Pause => new[] { nameof(MedicationStatus.Active) },
             MedicationAction.Resume => [nameof(MedicationStatus.Paused)],
+            MedicationAction.Continue => [nameof(MedicationStatus.Active), nameof(MedicationStatus.Paused)],
             _ => [nameof(MedicationStatus.Active), nameof(MedicationStatus.Paused)],
         };
         if (!allowedFrom.Contains(order.Status))
@@ -192,7 +222,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
                 current.TimesOfDay, current.IntervalHours, current.AsNeeded, current.MaxDosesPer24h, current.DurationDays, current.Instructions, current.StartsAt,
                 status == MedicationStatus.Ended ? now : current.EndsAt, current.PrescriberId, current.PrescriberId is null ? current.PrescriberName : null);
             return Task.FromResult((status, row, why, (IReadOnlyList<CheckFinding>)[], (string?)null));
-        }, cancellationToken);
+        }, cancellationToken, dischargeEncounterId);
         return (await FindAsync(caller, orderId, cancellationToken))!;
     }
 
@@ -227,7 +257,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
     /// <summary>A new version of an existing ordination, in one transaction with its audit event; a concurrent change answers conflict.</summary>
     private async Task WriteVersionAsync(Caller caller, MedicationOrder order, MedicationAction action,
         Func<DbConnection, DbTransaction, PatientAccessGrant, Task<(MedicationStatus Status, VersionRow Row, string Reason, IReadOnlyList<CheckFinding> Findings, string? Override)>> build,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Guid? dischargeEncounterId = null)
     {
         var now = clock.GetUtcNow();
         var context = await checkpoint.ContextAsync(caller, order.PatientId, cancellationToken);
@@ -242,21 +272,24 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
                 "UPDATE medication_order SET current_version = @next, status = @status WHERE id = @id AND current_version = @current",
                 new { next, status = status.ToString(), id = order.Id, current = order.Current.Version }, transaction);
             if (moved == 0) throw new ConflictException("Ordinationen har ändrats av någon annan under tiden: läs om listan och försök igen.");
-            await InsertVersionAsync(connection, transaction, caller, order.Id, next, order.PatientId, action, status, row, reason, findings, overrideWhy, now);
+            await InsertVersionAsync(connection, transaction, caller, order.Id, next, order.PatientId, action, status, row, reason, findings, overrideWhy, now,
+                dischargeEncounterId);
+            await MedicationOrderAsFhir.PublishAsync(connection, transaction, order.Id, now);
             return 0;
         }, cancellationToken);
     }
 
     private static Task InsertVersionAsync(DbConnection connection, DbTransaction transaction, Caller caller, Guid orderId, int version, Guid patientId,
-        MedicationAction action, MedicationStatus status, VersionRow row, string? reason, IReadOnlyList<CheckFinding> findings, string? overrideReason, DateTimeOffset now) =>
+        MedicationAction action, MedicationStatus status, VersionRow row, string? reason, IReadOnlyList<CheckFinding> findings, string? overrideReason, DateTimeOffset now,
+        Guid? dischargeEncounterId = null) =>
         connection.ExecuteAsync(
             """
             INSERT INTO medication_order_version (order_id, version, patient_id, action, status, product_id, product_text, atc_code, indication, dose_value, dose_unit,
                 route, times_of_day, interval_hours, as_needed, max_doses_per_24h, duration_days, instructions, starts_at, ends_at, prescriber_id, prescriber_text,
-                reason, check_findings, override_reason, recorded_at, recorded_by, recorded_role)
+                reason, check_findings, override_reason, recorded_at, recorded_by, recorded_role, discharge_encounter_id)
             VALUES (@orderId, @version, @patientId, @action, @status, @ProductId, @ProductText, @AtcCode, @Indication, @DoseValue, @DoseUnit,
                 @Route, @TimesOfDay, @IntervalHours, @AsNeeded, @MaxDosesPer24h, @DurationDays, @Instructions, @StartsAt, @EndsAt, @PrescriberId, @PrescriberText,
-                @reason, @findings, @overrideReason, @now, @staffId, @role)
+                @reason, @findings, @overrideReason, @now, @staffId, @role, @dischargeEncounterId)
             """,
             new
             {
@@ -264,7 +297,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
                 row.DoseValue, row.DoseUnit, row.Route, row.TimesOfDay, row.IntervalHours, row.AsNeeded, row.MaxDosesPer24h, row.DurationDays, row.Instructions,
                 row.StartsAt, row.EndsAt, row.PrescriberId, row.PrescriberText, reason,
                 findings = findings.Count > 0 ? PrescribingChecks.SerializeFindings(findings) : null,
-                overrideReason = findings.Count > 0 ? overrideReason : null, now, staffId = caller.StaffId, role = caller.Role.ToString(),
+                overrideReason = findings.Count > 0 ? overrideReason : null, now, staffId = caller.StaffId, role = caller.Role.ToString(), dischargeEncounterId,
             }, transaction);
 
     /// <summary>The checks again at signing, on what is committed now; findings without a reason stop the write.</summary>
@@ -314,10 +347,11 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         v.times_of_day AS TimesOfDay, v.interval_hours AS IntervalHours, v.as_needed AS AsNeeded, v.max_doses_per_24h AS MaxDosesPer24h,
         v.duration_days AS DurationDays, v.instructions AS Instructions, v.starts_at AS StartsAt, v.ends_at AS EndsAt, v.prescriber_id AS PrescriberId,
         COALESCE(ps.display_name, v.prescriber_text) AS PrescriberName, v.reason AS Reason, v.check_findings AS CheckFindings,
-        v.override_reason AS OverrideReason, v.recorded_at AS RecordedAt, v.recorded_by AS RecordedBy, rs.display_name AS RecordedByName, v.recorded_role AS RecordedRole
+        v.override_reason AS OverrideReason, v.recorded_at AS RecordedAt, v.recorded_by AS RecordedBy, rs.display_name AS RecordedByName, v.recorded_role AS RecordedRole,
+        v.discharge_encounter_id AS DischargeEncounterId
         """;
 
-    private const string VersionSelect =
+    internal const string VersionSelect =
         $"SELECT {VersionColumns} FROM medication_order_version v JOIN staff rs ON rs.id = v.recorded_by LEFT JOIN staff ps ON ps.id = v.prescriber_id";
 
     private const string OrderSelect =

@@ -28,6 +28,8 @@ public enum MedicationAction
     Pause,
     Resume,
     Stop,
+    /// <summary>Reconciled at discharge: goes on as it is (a paused one resumes), with the reason.</summary>
+    Continue,
 }
 
 /// <summary>
@@ -103,6 +105,8 @@ public sealed record MedicationVersion
     public Guid RecordedBy { get; init; }
     public string RecordedByName { get; init; } = "";
     public string RecordedRole { get; init; } = "";
+    /// <summary>The admission whose discharge this version reconciled the ordination for (continue, change, stop); null for every other change.</summary>
+    public Guid? DischargeEncounterId { get; init; }
 
     /// <summary>The checks shown when this version was signed.</summary>
     public IReadOnlyList<CheckFinding> Findings => PrescribingChecks.ParseFindings(CheckFindings);

@@ -202,12 +202,14 @@ public sealed class ReadinessGate(ReadinessSettings settings, ReleaseInfo releas
     private Criterion TrainingCriterion(string? folder)
     {
         var path = folder is null ? null : Path.Combine(folder, EvidenceFiles.Training);
-        var report = EvidenceFiles.Read<TrainingReport>(path);
+        var report = TrainingEvidence.Read(path);
         if (report is null) return Criterion.Missing(Training, path ?? EvidenceFiles.Training, TrainingThreshold);
         var reasons = new List<string>();
         var bars = new List<PlotBar>();
         if (report.Units is not { Count: > 0 }) reasons.Add("the report lists no units");
         foreach (var unit in report.Units ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(unit.Unit)) reasons.Add($"a unit ({unit.UnitName ?? "no name"}) without its id");
             foreach (var role in unit.Roles ?? [])
             {
                 if (role.Required < 0 || role.Completed < 0 || role.Completed > role.Required)
@@ -221,6 +223,9 @@ public sealed class ReadinessGate(ReadinessSettings settings, ReleaseInfo releas
                 if (rate < settings.TrainingThreshold)
                     reasons.Add($"{unit.UnitName ?? unit.Unit} ({unit.Unit}) {role.Role}: {role.Completed} of {role.Required} ({rate:P0})");
             }
+        }
+        // A report in which nobody must be trained says nothing (a file of another shape reads as all zeros).
+        if (report.Units is { Count: > 0 } && bars.Count == 0 && reasons.Count == 0) reasons.Add("the report counts nobody who must be trained");
         if ((now - report.GeneratedAt).TotalDays > settings.EvidenceMaxAgeDays) reasons.Add($"stale: {(now - report.GeneratedAt).TotalDays:0.#} days old");
         var lowest = bars.Count == 0 ? "—" : $"lowest {bars.Min(b => b.Value):0.#} % ({bars.MinBy(b => b.Value)!.Label})";
         return new Criterion(Training, reasons.Count == 0 ? Verdict.Go : Verdict.NoGo, path!, $"{report.Units?.Count ?? 0} units; {lowest}", TrainingThreshold,
@@ -254,7 +259,8 @@ public sealed class ReadinessGate(ReadinessSettings settings, ReleaseInfo releas
     // ---- regulatory file
 
     private string RegulatoryThreshold(bool shortForm) =>
-        "complete (every hazard verified by passing tests, every package with a purpose) and from this release" + (shortForm ? "" : "; no open control");
+        "complete (every hazard verified by passing tests, every package with a purpose) and from this release"
+        + (shortForm ? "" : "; the SOUP list checked against the release's CycloneDX SBOM; no open control");
 
     private Criterion RegulatoryCriterion(ReadinessInputs inputs, RegulatoryFile? file, string? error)
     {
@@ -266,10 +272,12 @@ public sealed class ReadinessGate(ReadinessSettings settings, ReleaseInfo releas
         var reasons = new List<string>();
         if (!release.Matches(file.Commit)) reasons.Add($"built for another release ({file.Version}, {Short(file.Commit)}; this is {release.Version}, {release.ShortCommit})");
         reasons.AddRange(file.Problems);
+        if (!inputs.ShortForm && file.Soup.Sbom is null) reasons.Add("the SOUP list was not checked against a CycloneDX SBOM (regulatory-file --sbom)");
         if (!inputs.ShortForm && file.OpenControls > 0)
             reasons.Add($"{file.OpenControls} open control(s): " + string.Join(", ", file.Hazards.Where(h => h.Controls.Any(c => c.Status == "open")).Select(h => h.Id)));
         var measured = $"{file.Hazards.Count} hazards, {file.Hazards.Count(h => h.Verdict.StartsWith("verified", StringComparison.Ordinal))} verified, {file.OpenControls} open controls, " +
-                       $"{file.Soup.Items.Count} SOUP packages ({file.Soup.MissingPurpose.Count} without purpose), {file.Tests.Passed}/{file.Tests.Cases} test cases passed";
+                       $"{file.Soup.Items.Count} SOUP packages ({file.Soup.MissingPurpose.Count} without purpose, "
+                       + (file.Soup.Sbom is { } sbom ? $"{sbom.Differences.Count} differing from the SBOM" : "no SBOM") + $"), {file.Tests.Passed}/{file.Tests.Cases} test cases passed";
         return new Criterion(Regulatory, reasons.Count == 0 ? Verdict.Go : Verdict.NoGo, inputs.RegulatoryFile!, measured, threshold, file.GeneratedAt,
             reasons.Count == 0 ? "complete, this release" : string.Join("; ", reasons));
     }

@@ -72,6 +72,8 @@ public sealed record RegulatoryFile(
         }
         foreach (var name in soup.MissingPurpose)
             problems.Add($"SOUP: package {name} has no stated purpose in docs/regulatory/{SoupList.PurposeFileName}.");
+        foreach (var difference in soup.Sbom?.Differences ?? [])
+            problems.Add("SOUP: " + difference);
         // A release is not verified while any of its test cases fails, whether or not it names a hazard.
         if (run.FailedCases > 0) problems.Add($"{run.FailedCases} test case(s) of this release's run failed.");
         var evidence = new TestEvidence(run.Sources, run.Methods, run.Cases, run.PassedCases, run.FailedCases, run.NotRunCases);
@@ -111,7 +113,7 @@ public sealed record RegulatoryFile(
             foreach (var c in h.Controls)
                 s.AppendLine($"| {h.Id} {Cell(h.Title)} | {h.Severity} | {Cell(h.Cause)} | {Cell(c.Control)} | {c.Status} | " +
                              (c.Tests.Count == 0 ? "—" : string.Join("<br>", c.Tests.Select(t => $"{t.Status}: `{Short(t.Name)}`"))) + " |");
-        s.AppendLine().AppendLine("## SOUP").AppendLine().AppendLine(Soup.KnownIssuesNote).AppendLine()
+        s.AppendLine().AppendLine("## SOUP").AppendLine().AppendLine(SbomText).AppendLine().AppendLine(Soup.KnownIssuesNote).AppendLine()
             .AppendLine("| Package | Version | Direct | Licence | Purpose | Known issues |").AppendLine("|---|---|---|---|---|---|");
         foreach (var i in Soup.Items)
             s.AppendLine($"| {i.Name} | {i.Version} | {(i.Direct ? "yes" : "no")} | {Cell(i.Licence)} | {Cell(i.Purpose ?? "MISSING")} | {Cell(i.KnownIssues)} |");
@@ -136,7 +138,7 @@ public sealed record RegulatoryFile(
                 s.Append("<tr><td>").Append(E(h.Id)).Append(' ').Append(E(h.Title)).Append("</td><td>").Append(E(h.Severity)).Append("</td><td>").Append(E(h.Cause))
                     .Append("</td><td>").Append(E(c.Control)).Append("</td><td").Append(c.Status == "open" ? " class=\"bad\"" : "").Append('>').Append(E(c.Status)).Append("</td><td>")
                     .Append(string.Join("<br>", c.Tests.Select(t => $"<span class=\"{(t.Status == "passed" ? "ok" : "bad")}\">{E(t.Status)}</span> {E(Short(t.Name))}"))).Append("</td></tr>");
-        s.Append("</table><h2>SOUP</h2><p>").Append(E(Soup.KnownIssuesNote)).Append("</p><table><tr><th>Package</th><th>Version</th><th>Direct</th><th>Licence</th><th>Purpose</th><th>Known issues</th></tr>");
+        s.Append("</table><h2>SOUP</h2><p>").Append(E(SbomText)).Append("</p><p>").Append(E(Soup.KnownIssuesNote)).Append("</p><table><tr><th>Package</th><th>Version</th><th>Direct</th><th>Licence</th><th>Purpose</th><th>Known issues</th></tr>");
         foreach (var i in Soup.Items)
             s.Append("<tr><td>").Append(E(i.Name)).Append("</td><td>").Append(E(i.Version)).Append("</td><td>").Append(i.Direct ? "yes" : "no").Append("</td><td>").Append(E(i.Licence))
                 .Append("</td><td").Append(i.Purpose is null ? " class=\"bad\">MISSING" : ">" + E(i.Purpose)).Append("</td><td>").Append(E(i.KnownIssues)).Append("</td></tr>");
@@ -144,6 +146,13 @@ public sealed record RegulatoryFile(
             .Append(Tests.Failed).Append(" failed, ").Append(Tests.NotRun).Append(" not run.</p></body></html>");
         return s.ToString();
     }
+
+    /// <summary>Whether the SOUP list was checked against the release's CycloneDX SBOM, and with what result.</summary>
+    [JsonIgnore]
+    public string SbomText => Soup.Sbom is not { } sbom
+        ? "Not checked against a CycloneDX SBOM (built without --sbom)."
+        : $"Checked against the CycloneDX {sbom.SpecVersion} SBOM {sbom.File} ({sbom.Components} NuGet packages): "
+          + (sbom.Differences.Count == 0 ? "the same packages and versions." : $"{sbom.Differences.Count} difference(s), listed as problems above.");
 
     private static string Cell(string v) => v.Replace("|", "\\|").Replace("\n", " ");
     private static string Short(string test) => test.StartsWith("Stadig.Tests.", StringComparison.Ordinal) ? test["Stadig.Tests.".Length..] : test;

@@ -6,6 +6,13 @@ namespace Stadig.Regulatory;
 public sealed record SoupItem(string Name, string Version, bool Direct, string Licence, string? Purpose, string KnownIssues);
 
 /// <summary>
+/// The CycloneDX SBOM the SOUP list was checked against (made by the CycloneDX tool pinned in
+/// .config/dotnet-tools.json): its file, specification version, NuGet components, and every package on
+/// which the two disagree, each of which makes the regulatory file incomplete.
+/// </summary>
+public sealed record SbomCheck(string File, string SpecVersion, int Components, IReadOnlyList<string> Differences);
+
+/// <summary>
 /// Software of unknown provenance: every package the shipped executable is built from, read from the
 /// restore graph of src/Stadig (obj/project.assets.json: the same graph `dotnet list package
 /// --include-transitive` and CycloneDX read), with the licence from each package's nuspec and the purpose
@@ -24,7 +31,70 @@ public sealed record SoupList(IReadOnlyList<SoupItem> Items, string KnownIssuesN
         "Not checked in this build: known vulnerabilities come from nuget.org's vulnerability data, which needs the network. Run `dotnet list package --vulnerable --include-transitive` on src/Stadig where it is reachable and attach the output.";
 
     public IReadOnlyList<string> MissingPurpose => Items.Where(i => string.IsNullOrWhiteSpace(i.Purpose)).Select(i => i.Name).ToList();
-    public bool IsComplete => MissingPurpose.Count == 0;
+    public bool IsComplete => MissingPurpose.Count == 0 && (Sbom?.Differences.Count ?? 0) == 0;
+
+    /// <summary>Null: not checked against an SBOM (`stadig regulatory-file` without --sbom).</summary>
+    public SbomCheck? Sbom { get; init; }
+
+    /// <summary>
+    /// Checks the list against a CycloneDX SBOM (JSON) of the same project: every NuGet component must be
+    /// in the list at the same version and every listed package in the SBOM. A licence the local package
+    /// cache could not tell is taken from the SBOM.
+    /// </summary>
+    public SoupList CheckedAgainst(string bomJson, string fileName)
+    {
+        var components = new Dictionary<string, (string Version, string? Licence)>(StringComparer.OrdinalIgnoreCase);
+        string spec;
+        try
+        {
+            using var doc = JsonDocument.Parse(bomJson);
+            var root = doc.RootElement;
+            if (!root.TryGetProperty("bomFormat", out var format) || format.GetString() != "CycloneDX")
+                throw new EvidenceException($"{fileName} is not a CycloneDX SBOM (no bomFormat CycloneDX).");
+            spec = root.TryGetProperty("specVersion", out var v) ? v.GetString() ?? "?" : "?";
+            var list = root.TryGetProperty("components", out var found) ? found.EnumerateArray().ToList() : new List<JsonElement>();
+            foreach (var c in list)
+            {
+                // Only NuGet packages: the SBOM may also name the projects themselves, which are Stadig, not SOUP.
+                var purl = c.TryGetProperty("purl", out var p) ? p.GetString() ?? "" : "";
+                if (!purl.StartsWith("pkg:nuget/", StringComparison.OrdinalIgnoreCase)) continue;
+                var name = c.GetProperty("name").GetString()!;
+                var version = c.GetProperty("version").GetString()!;
+                components[name] = (version, SbomLicence(c));
+            }
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new EvidenceException($"{fileName} is not a readable CycloneDX SBOM: {e.Message}");
+        }
+        var differences = new List<string>();
+        foreach (var (name, (version, _)) in components.OrderBy(c => c.Key, StringComparer.OrdinalIgnoreCase))
+        {
+            var item = Items.FirstOrDefault(i => i.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+            if (item is null) differences.Add($"package {name} {version} is in the CycloneDX SBOM but not in the SOUP list.");
+            else if (item.Version != version) differences.Add($"package {name} is {item.Version} in the SOUP list but {version} in the CycloneDX SBOM.");
+        }
+        foreach (var item in Items.Where(i => !components.ContainsKey(i.Name)))
+            differences.Add($"package {item.Name} {item.Version} is in the SOUP list but not in the CycloneDX SBOM.");
+        var items = Items.Select(i => i.Licence.StartsWith("unknown", StringComparison.Ordinal) || i.Licence == "not stated in the package"
+                ? components.TryGetValue(i.Name, out var c) && c.Licence is { } l ? i with { Licence = l + " (from the SBOM)" } : i
+                : i).ToList();
+        return this with { Items = items, Sbom = new SbomCheck(fileName, spec, components.Count, differences) };
+    }
+
+    private static string? SbomLicence(JsonElement component)
+    {
+        if (!component.TryGetProperty("licenses", out var licences)) return null;
+        var names = new List<string>();
+        foreach (var entry in licences.EnumerateArray())
+        {
+            if (entry.TryGetProperty("expression", out var expression)) names.Add(expression.GetString() ?? "");
+            else if (entry.TryGetProperty("license", out var licence))
+                names.Add(licence.TryGetProperty("id", out var id) ? id.GetString() ?? "" : licence.TryGetProperty("name", out var n) ? n.GetString() ?? "" : "");
+        }
+        names.RemoveAll(string.IsNullOrWhiteSpace);
+        return names.Count == 0 ? null : string.Join(" OR ", names);
+    }
 
     public static SoupList Read(string repositoryRoot, string? knownIssuesFile = null)
     {

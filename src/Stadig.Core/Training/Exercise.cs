@@ -29,7 +29,9 @@ public enum PatientSetup
 }
 
 /// <param name="LabFamilyName">For a quarantined result: the family name as the lab (wrongly) sent it.</param>
-public sealed record ExercisePatient(string Key, PatientSetup Setup, string FamilyName, string GivenNames, string Sex = "female", string? LabFamilyName = null);
+/// <param name="Hypersensitivity">An agent the patient is recorded (by the exercise, before the start) as hypersensitive to, so the prescribing checks have something to warn about.</param>
+public sealed record ExercisePatient(string Key, PatientSetup Setup, string FamilyName, string GivenNames, string Sex = "female", string? LabFamilyName = null,
+    string? Hypersensitivity = null);
 
 /// <summary>What the recorded events must show. Which fields matter depends on <see cref="Kind"/> (docs/training.md lists them).</summary>
 public sealed record ExerciseCheck
@@ -48,6 +50,8 @@ public sealed record ExerciseCheck
     public string? Keyword { get; init; }
     /// <summary>A warning's category (WarningRecorded), or the audit flag of the reviewed event (EventReviewed).</summary>
     public string? Category { get; init; }
+    /// <summary>The ATC code (or its start) of the product to prescribe (Prescribed).</summary>
+    public string? Atc { get; init; }
     public TrainingText? Description { get; init; }
 }
 
@@ -65,6 +69,8 @@ public enum CheckKind
     QuarantineFiled,
     /// <summary>The trainee marked reviewed an audit event of the patient that lacked a care relation.</summary>
     EventReviewed,
+    /// <summary>An ordination of a product with the ATC code prescribed by the trainee for the patient, signed with no prescribing check gone past.</summary>
+    Prescribed,
 }
 
 /// <summary>One exercise, read from a JSON file under Training/Exercises (versioned with the code).</summary>
@@ -156,6 +162,7 @@ public static class ExerciseCatalogue
             Require(c.Activity is null || c.Activity.Split('|').All(a => Enum.TryParse<Audit.AuditActivity>(a, out _)), $"check {i}: unknown activity '{c.Activity}'.");
             Require(c.Kind != CheckKind.EventReviewed || Enum.TryParse<Audit.AuditFlags>(c.Category, out _), $"check {i}: a review check needs the event's flag as category.");
             Require(c.Kind != CheckKind.WarningRecorded || Enum.TryParse<Warnings.WarningCategory>(c.Category, out _), $"check {i}: a warning check needs a warning category.");
+            Require(c.Kind != CheckKind.Prescribed || c.Atc is { Length: > 0 }, $"check {i}: a prescribing check needs an atc code.");
             Require(c.Kind != CheckKind.NoteSigned || (c.NoteType is not null && c.Keyword is not null && c.Patient is not null), $"check {i}: a note check needs patient, noteType and keyword.");
             Require(c.Kind is CheckKind.Audit || c.Patient is not null, $"check {i}: needs a patient.");
         }

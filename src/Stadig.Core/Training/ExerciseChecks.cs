@@ -8,10 +8,11 @@ namespace Stadig.Training;
 public sealed record CheckResult(ExerciseCheck Check, bool Passed, DateTimeOffset? At);
 
 /// <summary>An attempt's verdict, with the mistakes counted from the recorded events.</summary>
-public sealed record AttemptVerdict(IReadOnlyList<CheckResult> Checks, int WrongPatient, int Refused)
+/// <param name="WarningsIgnored">Prescriptions signed past a prescribing check's warning (a reason given to go on).</param>
+public sealed record AttemptVerdict(IReadOnlyList<CheckResult> Checks, int WrongPatient, int Refused, int WarningsIgnored = 0)
 {
     public bool Passed => Checks.All(c => c.Passed);
-    public int Errors => WrongPatient + Refused;
+    public int Errors => WrongPatient + Refused + WarningsIgnored;
     public DateTimeOffset? CompletedAt => Passed ? Checks.Max(c => c.At) : null;
 }
 
@@ -79,6 +80,13 @@ public static class ExerciseChecks
                     WHERE m.control_id = @control AND q.state = 'Filed' AND q.resolved_by = @staffId AND q.resolved_patient_id = @patient
                     """, new { control = patients[check.Patient!].QuarantineControlId, staffId, patient }), -1),
                 CheckKind.EventReviewed => await ReviewMatchAsync(c, events, check, patient!.Value, staffId),
+                CheckKind.Prescribed => (await c.QueryFirstOrDefaultAsync<DateTimeOffset?>(
+                    """
+                    SELECT recorded_at FROM medication_order_version
+                    WHERE patient_id = @patient AND recorded_by = @staffId AND action = 'Prescribe' AND atc_code LIKE @atc
+                      AND check_findings IS NULL AND recorded_at >= @startedAt
+                    ORDER BY recorded_at
+                    """, new { patient, staffId, atc = check.Atc + "%", startedAt }), -1),
                 _ => throw new InvalidOperationException($"No check of kind {check.Kind}."),
             };
             results.Add(new CheckResult(check, at is not null, at));
@@ -87,7 +95,7 @@ public static class ExerciseChecks
 
         // Mistakes up to the moment the exercise was done (or now): changes to a patient other than the
         // exercise's own (its look-alike distractors included), except patients the trainee registered
-        // in it (the reservnummer patient), and refusals.
+        // in it (the reservnummer patient), refusals, and warnings gone past.
         var end = results.All(r => r.Passed) ? results.Max(r => r.At)!.Value : until;
         var window = events.Where(e => e.OccurredAt <= end).ToList();
         var mine = patients.Values.Where(p => !p.Key.StartsWith(DistractorPrefix, StringComparison.Ordinal)).Select(p => p.PatientId).ToHashSet();
@@ -103,7 +111,12 @@ public static class ExerciseChecks
             outside.RemoveAll(registeredHere.Contains);
         }
         var refused = window.Count(e => e.Outcome == "Denied");
-        return new AttemptVerdict(results, outside.Count, refused);
+        // A prescription is stored with its findings only when the prescriber gave a reason to go on past
+        // them: a warning heeded (the prescription changed or dropped) leaves nothing, which is right.
+        var ignored = await c.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM medication_order_version WHERE recorded_by = @staffId AND recorded_at >= @startedAt AND recorded_at <= @end AND check_findings IS NOT NULL",
+            new { staffId, startedAt, end });
+        return new AttemptVerdict(results, outside.Count, refused, (int)ignored);
     }
 
     private static (DateTimeOffset?, int) AuditMatch(List<Event> events, ExerciseCheck check, Guid? patient, int after)

@@ -18,7 +18,7 @@ public sealed record TrainingPatient(string Key, Guid PatientId, string Identifi
 /// </summary>
 public sealed class ExerciseSetup(
     Storage.Database database, AuditLog audit, StaffDirectory staff, PatientRegistry registry, Notes.ClinicalNotes notes,
-    AccessControl access, Chart.PatientChart chart, PatientIdentifierRules identifiers, TimeProvider clock)
+    AccessControl access, Chart.PatientChart chart, Warnings.PatientWarnings warnings, PatientIdentifierRules identifiers, TimeProvider clock)
 {
     public const string SystemUsername = "ovningssystem";
     public const string ColleagueUsername = "ovningskollega";
@@ -41,6 +41,8 @@ public sealed class ExerciseSetup(
         var sex = spec.Sex.Equals("male", StringComparison.OrdinalIgnoreCase) ? Sex.Male : Sex.Female;
         var (patientId, identifier) = await RegisterAsync(registrar, spec, sex, ct);
         string? controlId = null;
+        if (spec.Hypersensitivity is { } agent)
+            await warnings.AddAsync(registrar, patientId, new Warnings.NewWarning("Hypersensitivity", "", agent, "Astma", "Harmful", "Confirmed"), ct);
         switch (spec.Setup)
         {
             case PatientSetup.AtOtherUnit:

@@ -89,7 +89,7 @@ public sealed class TrainingExercises(Database database, ExerciseSetup setup, In
         {
             await c.ExecuteAsync(
                 "UPDATE training_attempt SET completed_at = @completed, errors = @Errors, error_detail = @detail WHERE id = @id AND completed_at IS NULL",
-                new { id = attempt.Id, completed = verdict.CompletedAt, verdict.Errors, detail = $"wrong-patient:{verdict.WrongPatient};refused:{verdict.Refused}" });
+                new { id = attempt.Id, completed = verdict.CompletedAt, verdict.Errors, detail = $"wrong-patient:{verdict.WrongPatient};refused:{verdict.Refused};warning-ignored:{verdict.WarningsIgnored}" });
         }
         return verdict;
     }

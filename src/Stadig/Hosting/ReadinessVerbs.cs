@@ -13,15 +13,23 @@ public static class ReadinessVerbs
     /// <summary>Exit code when the file is incomplete or the gate answers NO-GO: distinct from 1 (could not run).</summary>
     public const int NoGo = 3;
 
+    /// <summary>The CycloneDX SBOM's name in the release's regulatory folder.</summary>
+    public const string SbomFileName = "sbom.cdx.json";
+
     public static Task<int> RegulatoryFileAsync(string[] args)
     {
         var output = Option(args, "--out") ?? throw new StartupException("regulatory-file needs --out <folder>.");
         var results = Option(args, "--test-results") ?? throw new StartupException("regulatory-file needs --test-results <trx file, json file or folder>.");
         var repository = Option(args, "--repo") ?? Directory.GetCurrentDirectory();
         var vulnerable = Option(args, "--vulnerable");
+        var sbom = Option(args, "--sbom");
         var soup = SoupList.Read(repository, vulnerable);
+        if (sbom is not null)
+            soup = soup.CheckedAgainst(File.Exists(sbom) ? File.ReadAllText(sbom) : throw new EvidenceException($"No CycloneDX SBOM at {sbom}."), SbomFileName);
         var file = RegulatoryFile.Build(repository, TestRun.Read(results), ReleaseInfo.Current, DateTimeOffset.UtcNow, soup);
         var folder = file.Write(output);
+        // The SBOM goes with the release's file, so what was checked is kept with what it was checked for.
+        if (sbom is not null) File.Copy(sbom, Path.Combine(folder, SbomFileName), overwrite: true);
         foreach (var p in file.Problems) Console.WriteLine("PROBLEM: " + p);
         Console.WriteLine($"Regulatory file for {file.Version} ({file.Commit}) written to {folder}: " +
                           $"{file.Hazards.Count} hazards, {file.OpenControls} open control(s), {file.Soup.Items.Count} SOUP packages, " +

@@ -60,7 +60,7 @@ public static class StadigCommandLine
                                 and print the times (bench/snapshot.sh).
           restore-check         Check a restored database (either engine): migrations complete, rows per
                                 table, the audit log's hash chains. Exit code 0 when it passes, 2 when not.
-          regulatory-file --out <folder> --test-results <trx|json|folder> [--repo <checkout>] [--vulnerable <json>]
+          regulatory-file --out <folder> --test-results <trx|json|folder> [--repo <checkout>] [--sbom <cyclonedx json>] [--vulnerable <json>]
                                 Build this release's regulatory file (intended use, hazard log with each
                                 hazard's test status, SOUP list, test evidence) as Markdown, HTML and JSON
                                 in <folder>/<version>-<commit>/. Exit code 3 when a hazard has no passing
@@ -249,7 +249,7 @@ public static class StadigCommandLine
         await StadigHost.GuardDatabaseAsync(options, () => new Migrator(database).MigrateAsync());
         var core = CoreServices.Create(database, TimeProvider.System);
         var identifiers = new Patients.Identifiers.PatientIdentifierRules(TimeProvider.System);
-        var setup = new Training.ExerciseSetup(database, core.Audit, core.Staff, core.Patients, core.Notes, core.Access, core.Chart, identifiers, TimeProvider.System);
+        var setup = new Training.ExerciseSetup(database, core.Audit, core.Staff, core.Patients, core.Notes, core.Access, core.Chart, core.Warnings, identifiers, TimeProvider.System);
         var exercises = new Training.TrainingExercises(database, setup, new InstallationSettings(database), TimeProvider.System);
         var report = await StadigHost.GuardDatabaseAsync(options, () => new Training.TrainingReport(database, exercises, options.Training, core.Audit, TimeProvider.System).BuildAsync(unit));
         Console.Write(format == "json" ? report.ToJson() + "\n" : report.ToCsv());

@@ -83,6 +83,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Medication.ProductCatalogue>();
         services.AddSingleton(options.Medication);
         services.AddSingleton<Stadig.Medication.MedicationList>();
+        services.AddSingleton<Stadig.Medication.DischargeReconciliation>();
         services.AddSingleton<Stadig.Audit.AuditCheckpoints>();
         services.AddHostedService<Stadig.Audit.AuditCheckpointService>();
         services.AddSingleton(options.Audit);

@@ -21,4 +21,7 @@ public sealed class TelemetrySettings
 
     /// <summary>How often the HL7 message queue depths are counted for the metrics.</summary>
     public int QueueCountSeconds { get; set; } = 15;
+
+    /// <summary>How often the expiry register and the configured certificates and keys are read for the metrics (an hour: expiry is counted in days).</summary>
+    public int ExpiryCountSeconds { get; set; } = 3600;
 }

@@ -38,6 +38,8 @@ public static class TelemetrySetup
         services.AddSingleton<RequestMetrics>();
         if (!settings.Enabled) return;
         services.AddHostedService<Hl7QueueCounter>();
+        services.AddSingleton<ExpiryMetrics>();
+        services.AddHostedService<ExpiryCounter>();
         var otlp = string.IsNullOrWhiteSpace(settings.OtlpEndpoint) ? null : new Uri(settings.OtlpEndpoint);
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("stadig", serviceInstanceId: options.NodeName))

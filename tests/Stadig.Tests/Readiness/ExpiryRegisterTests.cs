@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Diagnostics.Metrics;
 using Dapper;
 using Microsoft.Extensions.Configuration;
 using Stadig.Access;
@@ -9,6 +10,7 @@ using Stadig.Hosting;
 using Stadig.Organisation;
 using Stadig.Readiness;
 using Stadig.Storage;
+using Stadig.Telemetry;
 
 namespace Stadig.Tests.Readiness;
 
@@ -74,14 +76,57 @@ public class ExpiryRegisterTests
     }
 }
 
+public class ExpiryMetricsTests
+{
+    [Fact]
+    [Hazard("H-09")]
+    public void Each_entry_has_its_days_left_and_each_warning_step_its_count()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        var metrics = new ExpiryMetrics(meters, RegionTime.Sweden, new FixedClock(new DateTimeOffset(2026, 12, 5, 8, 0, 0, TimeSpan.Zero)));
+        metrics.Set(
+        [
+            new(Guid.NewGuid(), "licence", "Lab middleware", "IT: Anna", new DateOnly(2026, 12, 10), "register"),
+            new(null, "certificate", "Kestrel default certificate (CN=stadig)", ConfiguredExpiries.Owner, new DateOnly(2027, 1, 20), "configuration"),
+            new(null, "key", "OIDC signing keys", "https://idp.example", null, "configuration", Problem: "could not be checked"),
+            new(Guid.NewGuid(), "contract", "Old support", "Procurement: Per", new DateOnly(2026, 12, 1), "register"),
+            new(Guid.NewGuid(), "contract", "Long support", "Procurement: Per", new DateOnly(2028, 1, 1), "register"),
+        ]);
+
+        var days = new Dictionary<string, int>();
+        var warnings = new Dictionary<string, int>();
+        using var listener = new MeterListener();
+        // Only this test's meter: servers of other tests in the process have gauges of the same names.
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument.Meter.Scope, meters) && instrument.Name.StartsWith("stadig.expiry.", StringComparison.Ordinal)) l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) =>
+        {
+            var tag = tags.ToArray().ToDictionary(t => t.Key, t => (string)t.Value!);
+            if (instrument.Name == "stadig.expiry.remaining") days[tag["expiry.name"]] = value;
+            else warnings[tag["expiry.level"]] = value;
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(new Dictionary<string, int>
+        {
+            ["Lab middleware"] = 5, ["Kestrel default certificate (CN=stadig)"] = 46, ["Old support"] = -4, ["Long support"] = 392,
+        }, days);
+        Assert.Equal(new Dictionary<string, int> { ["90"] = 1, ["30"] = 0, ["7"] = 1, ["0"] = 2 }, warnings);
+    }
+}
+
 public class ExpiryRegisterPageTests
 {
     [Fact]
     [Hazard("H-09")]
-    public async Task An_administrator_enters_a_licence_that_the_operations_page_warns_of_and_a_physician_may_not()
+    public async Task An_administrator_enters_a_licence_that_the_operations_page_and_the_metrics_warn_of_and_a_physician_may_not()
     {
         // One engine is enough for the page; storage runs on both in ExpiryRegisterTests.
-        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite);
+        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite, "--Stadig:Telemetry:ExpiryCountSeconds=1");
         await server.AddUserAsync("admin", "lösen", false, Role.Administrator);
         var admin = server.CreateClient();
         await server.PostLoginAsync(admin, "admin", "lösen");
@@ -96,6 +141,18 @@ public class ExpiryRegisterPageTests
         var operations = await admin.GetStringAsync("/operations");
         Assert.Contains("id=\"expiring\"", operations);
         Assert.Contains("data-warning=\"30\"", operations);
+
+        // Telemetry: its days left and the 30-day step, once the register has been read again (every second here, hourly by default).
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(TimeSpan.FromMinutes(2));
+        var remaining = new System.Text.RegularExpressions.Regex("^stadig_expiry_remaining_days\\{[^}]*expiry_name=\"Labbets mellanprogram\"[^}]*\\} (-?[0-9]+)",
+            System.Text.RegularExpressions.RegexOptions.Multiline);
+        var metrics = await admin.GetStringAsync("/metrics", deadline.Token);
+        while (!remaining.IsMatch(metrics) && !deadline.IsCancellationRequested)
+            metrics = await admin.GetStringAsync("/metrics", deadline.Token);
+        Assert.InRange(int.Parse(remaining.Match(metrics).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 19, 21);
+        Assert.Matches("(?m)^stadig_expiry_warnings\\{[^}]*expiry_level=\"30\"[^}]*\\} 1( |$)", metrics);
+        Assert.Matches("(?m)^stadig_expiry_warnings\\{[^}]*expiry_level=\"7\"[^}]*\\} 0( |$)", metrics);
 
         var missingOwner = await StadigServer.PostFormAsync(admin, "/admin/expiry", "expiry-add", new()
         {

@@ -1,6 +1,8 @@
 using System.Text.Json;
+using Stadig.Organisation;
 using Stadig.Readiness;
 using Stadig.Regulatory;
+using Stadig.Training;
 
 namespace Stadig.Tests.Readiness;
 
@@ -68,12 +70,13 @@ public class ReadinessGateTests
                 generatedAt, incidents = incidents.Select(i => new { id = i.Id, title = "Printer queue", severity = i.Severity, status = i.Status, openedAt = Now.AddDays(-5) }),
             }));
 
-        public void WriteRegulatory(ReleaseInfo release, bool openControls, string? failedTest = null)
+        public void WriteRegulatory(ReleaseInfo release, bool openControls, string? failedTest = null, bool sbom = true)
         {
             var log = Evidence.Hazards;
             if (!openControls) log = new HazardLog(log.Hazards.Select(h => h with { Controls = h.Controls.Where(c => !c.IsOpen).ToList() }).ToList());
             var run = Evidence.AllHazardTests(except: failedTest is null ? null : new Dictionary<string, string> { [failedTest] = "Failed" });
-            RegulatoryFile.Build("intended use", log, Evidence.Soup(("Dapper", "SQL")), run, release, Now.AddHours(-1)).Write(RegulatoryFolder);
+            var soup = Evidence.Soup(("Dapper", "SQL")) with { Sbom = sbom ? new SbomCheck("sbom.cdx.json", "1.6", 1, []) : null };
+            RegulatoryFile.Build("intended use", log, soup, run, release, Now.AddHours(-1)).Write(RegulatoryFolder);
         }
 
         public ReadinessInputs Inputs(bool shortForm = false) => new()
@@ -184,6 +187,33 @@ public class ReadinessGateTests
     }
 
     [Fact]
+    [Hazard("H-10")]
+    public void Training_reads_the_training_installations_own_report_and_is_NO_GO_for_its_untrained_unit()
+    {
+        var region = new Region();
+        void WriteReport(int akutReady) => File.WriteAllText(Path.Combine(region.Folder, EvidenceFiles.Training), new TrainingReportResult(Now.AddDays(-1), "1.2", null,
+        [
+            new UnitFigures("SE2321000016-MED1", "Medicin 1", [new RoleFigures(Role.Physician, 4, 4, 7, 28, 1.0, 300, 0)], []),
+            new UnitFigures("SE2321000016-AKUT", "Akuten", [new RoleFigures(Role.Nurse, 10, akutReady, 6, 55, 0.9167, 250, 0)], []),
+        ]).ToJson());
+
+        WriteReport(akutReady: 7);
+        var training = Of(region.Evaluate(), ReadinessGate.Training);
+        Assert.Equal(Verdict.NoGo, training.Verdict);
+        Assert.Equal("below the threshold or invalid: Akuten (SE2321000016-AKUT) Nurse: 7 of 10 (70%)", training.Reason.Replace(" %", "%"));
+
+        WriteReport(akutReady: 10);
+        Assert.Equal(Verdict.Go, Of(region.Evaluate(), ReadinessGate.Training).Verdict);
+
+        // A file of another shape reads as units without ids or counts: NO-GO, never a GO over nobody.
+        File.WriteAllText(Path.Combine(region.Folder, EvidenceFiles.Training),
+            """{"generatedAt":"2026-12-04T08:00:00Z","units":[{"hsaId":"SE2321000016-AKUT","roles":[{"role":"Nurse","people":10,"ready":2}]}]}""");
+        training = Of(region.Evaluate(), ReadinessGate.Training);
+        Assert.Equal(Verdict.NoGo, training.Verdict);
+        Assert.Contains("without its id", training.Reason);
+    }
+
+    [Fact]
     [Hazard("H-09")]
     public void Licences_are_NO_GO_when_an_entry_expires_inside_the_margin_of_go_live_day()
     {
@@ -207,7 +237,14 @@ public class ReadinessGateTests
         region.WriteRegulatory(Evidence.Release, openControls: true);
         var open = Of(region.Evaluate(), ReadinessGate.Regulatory);
         Assert.Equal(Verdict.NoGo, open.Verdict);
-        Assert.StartsWith("2 open control(s): H-10, H-11", open.Reason);
+        Assert.StartsWith("1 open control(s): H-11", open.Reason);
+
+        // The full form wants the SOUP list checked against the release's CycloneDX SBOM; the short form reports it.
+        region.WriteRegulatory(Evidence.Release, openControls: false, sbom: false);
+        Assert.Equal("the SOUP list was not checked against a CycloneDX SBOM (regulatory-file --sbom)", Of(region.Evaluate(), ReadinessGate.Regulatory).Reason);
+        var shortForm = Of(region.Evaluate(shortForm: true), ReadinessGate.Regulatory);
+        Assert.Equal(Verdict.Go, shortForm.Verdict);
+        Assert.Contains("no SBOM", shortForm.Measured);
 
         var identity = Evidence.Hazards.Hazards[0].Controls[0].Tests[0];
         region.WriteRegulatory(Evidence.Release, openControls: false, failedTest: identity);

@@ -6,6 +6,7 @@ namespace Stadig.Tests.Training;
 public class TrainingIsolationTests
 {
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-10")]
     public async Task Two_trainees_get_their_own_patients_and_one_doing_the_exercise_completes_it_only_for_themselves(DatabaseEngine engine)
     {
         var world = await TrainingWorld.CreateAsync(engine);

@@ -11,6 +11,7 @@ public class TrainingPagesTests
     private const string Banner = "ÖVNINGSMILJÖ — inga riktiga patienter";
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-10")]
     public async Task A_training_installation_refuses_a_production_database_and_production_refuses_a_training_database_and_training_logins(DatabaseEngine engine)
     {
         var production = await TestDatabases.CreateConnectionStringAsync(engine);

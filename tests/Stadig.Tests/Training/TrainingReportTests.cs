@@ -12,6 +12,7 @@ public class TrainingReportTests
     private static IReadOnlyList<RosterLine> Directory(string text) => TrainingRoster.Read(new StringReader(text));
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-10")]
     public async Task The_report_counts_from_completed_exercises_per_unit_and_role_and_names_who_is_not_ready(DatabaseEngine engine)
     {
         var options = new TrainingOptions { Required = new RequiredExercises { Physician = ["physician-problem-diagnosis", "physician-lab-order"], Nurse = ["nurse-read-warnings"] } };

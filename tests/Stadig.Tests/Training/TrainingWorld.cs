@@ -28,7 +28,7 @@ internal sealed class TrainingWorld
         await new InstallationSettings(region.Database).SetModeAsync(InstallationMode.Training);
         var lab = await region.Staff.AddUnitAsync(region.Ward.ProviderId, "SE2321000016-0099", "Klinisk kemi", UnitKind.Lab);
         var s = region.Services;
-        var setup = new ExerciseSetup(region.Database, s.Audit, s.Staff, s.Patients, s.Notes, s.Access, s.Chart, new PatientIdentifierRules(TimeProvider.System), TimeProvider.System);
+        var setup = new ExerciseSetup(region.Database, s.Audit, s.Staff, s.Patients, s.Notes, s.Access, s.Chart, s.Warnings, new PatientIdentifierRules(TimeProvider.System), TimeProvider.System);
         return new TrainingWorld
         {
             Region = region, Lab = lab, Options = options ?? new TrainingOptions(),

@@ -79,6 +79,7 @@ public class PatientEndpointsAccessTests
         ["/patients/{Id:guid}/medication/print"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication/print"), SaysNoAccess),
         ["/patients/{Id:guid}/medication/prescribe"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication/prescribe"), SaysNoAccess),
         ["/patients/{Id:guid}/medication/{OrderId:guid}"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication/{s.MedicationOrder}"), SaysNoAccess),
+        ["/patients/{Id:guid}/discharge/medication"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/discharge/medication"), SaysNoAccess),
     };
 
     /// <summary>Routes with a patient id that are the sanctioned way in without a care relation; each audits what it reveals.</summary>

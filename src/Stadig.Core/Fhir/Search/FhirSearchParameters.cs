@@ -39,6 +39,40 @@ public static class FhirSearchParameters
     public static FhirSearchParameter? Find(string resourceType, string name) =>
         ByType.TryGetValue(resourceType, out var parameters) && parameters.TryGetValue(name, out var parameter) ? parameter : null;
 
+    private delegate void Adder(string types, string name, FhirSearchParamType type, string paths, string[]? targets = null, bool onlyTargets = false,
+        string? expression = null, bool byIdentifier = false);
+
+    /// <summary>
+    /// MedicationStatement, MedicationAdministration and Medication (issue #18), and MedicationRequest's
+    /// medication reference. <c>code</c> also finds a contained product (<c>medicationReference: #product</c>,
+    /// as Stadig publishes its ordinations), which R4's expression reaches only through the reference.
+    /// </summary>
+    private static void AddMedication(Adder add)
+    {
+        const FhirSearchParamType Token = FhirSearchParamType.Token, Ref = FhirSearchParamType.Reference, Date = FhirSearchParamType.Date;
+        string[] patient = ["Patient"];
+        add("MedicationStatement MedicationAdministration Medication", "identifier", Token, "identifier");
+        add("MedicationStatement MedicationAdministration", "patient", Ref, "subject", patient, onlyTargets: true);
+        add("MedicationStatement MedicationAdministration", "subject", Ref, "subject", ["Group", "Patient"]);
+        add("MedicationStatement MedicationAdministration Medication", "status", Token, "status");
+        add("MedicationStatement MedicationAdministration", "code", Token, "medication[CodeableConcept] | contained.code",
+            expression: "(MedicationStatement.medication as CodeableConcept) | (MedicationAdministration.medication as CodeableConcept)");
+        add("MedicationRequest MedicationStatement MedicationAdministration", "medication", Ref, "medication[Reference]", ["Medication"]);
+        add("MedicationStatement", "category", Token, "category");
+        add("MedicationStatement", "effective", Date, "effective[DateTime|Period]", expression: "MedicationStatement.effective");
+        add("MedicationStatement", "context", Ref, "context", ["Encounter", "EpisodeOfCare"]);
+        add("MedicationStatement", "source", Ref, "informationSource", ["Practitioner", "Organization", "Patient", "PractitionerRole", "RelatedPerson"]);
+        add("MedicationAdministration", "effective-time", Date, "effective[DateTime|Period]", expression: "MedicationAdministration.effective");
+        add("MedicationAdministration", "context", Ref, "context", ["Encounter", "EpisodeOfCare"]);
+        add("MedicationAdministration", "request", Ref, "request", ["MedicationRequest"]);
+        add("MedicationAdministration", "performer", Ref, "performer.actor", ["Practitioner", "Patient", "PractitionerRole", "RelatedPerson", "Device"]);
+        add("MedicationRequest", "requester", Ref, "requester", ["Practitioner", "Organization", "Patient", "PractitionerRole", "RelatedPerson", "Device"]);
+        add("MedicationRequest", "intent", Token, "intent");
+        add("Medication", "code", Token, "code");
+        add("Medication", "form", Token, "form");
+        add("Medication", "ingredient-code", Token, "ingredient.item[CodeableConcept]", expression: "(Medication.ingredient.item as CodeableConcept)");
+    }
+
     private static Dictionary<string, Dictionary<string, FhirSearchParameter>> Build()
     {
         var table = new Dictionary<string, Dictionary<string, FhirSearchParameter>>(StringComparer.Ordinal);
@@ -63,6 +97,7 @@ public static class FhirSearchParameters
             + "Flag Goal ImagingStudy Immunization MedicationRequest Observation Organization Patient Practitioner PractitionerRole Procedure ServiceRequest",
             "identifier", Token, "identifier");
         Add("DocumentReference", "identifier", Token, "masterIdentifier | identifier");
+        AddMedication(Add);
 
         Add("Patient Practitioner", "name", Str, "name");
         Add("Organization", "name", Str, "name | alias");
@@ -97,7 +132,7 @@ public static class FhirSearchParameters
 
         Add("Condition DiagnosticReport Observation Procedure ServiceRequest", "code", Token, "code");
         Add("AllergyIntolerance", "code", Token, "code | reaction.substance");
-        Add("MedicationRequest", "code", Token, "medication[CodeableConcept]", expression: "(MedicationRequest.medication as CodeableConcept)");
+        Add("MedicationRequest", "code", Token, "medication[CodeableConcept] | contained.code", expression: "(MedicationRequest.medication as CodeableConcept)");
         Add("Immunization", "vaccine-code", Token, "vaccineCode");
         Add("AllergyIntolerance Composition DocumentReference Encounter", "type", Token, "type");
         // AuditEvent is searched on Stadig's audit log itself (FhirAuditEventSearch), not on this index.

@@ -32,6 +32,8 @@ public class FhirRecordBackfillTests
             ["Problem"] = await CountAsync("SELECT COUNT(*) FROM problem"),
             ["Note"] = await CountAsync("SELECT COUNT(*) FROM note WHERE status = 'Signed'"),
             ["Consent"] = await CountAsync("SELECT COUNT(*) FROM consent"),
+            ["Medication order"] = await CountAsync("SELECT COUNT(*) FROM medication_order"),
+            ["Medication administration"] = await CountAsync("SELECT COUNT(*) FROM medication_administration"),
         };
         // The directory and lab kinds: rows read per kind (a lab report publishes its report and its lines).
         var directoryAndLab = new Dictionary<string, long>
@@ -72,6 +74,8 @@ public class FhirRecordBackfillTests
         Assert.Equal(expected["Encounter"], resources.Count(r => r.Type == "Encounter"));
         Assert.Equal(expected["Warning"], resources.Count(r => r.Type is "Flag" or "AllergyIntolerance"));
         Assert.Equal(expected["Note"], resources.Count(r => r.Type == "DocumentReference"));
+        Assert.Equal(expected["Medication order"], resources.Count(r => r.Type is "MedicationRequest" or "MedicationStatement"));
+        Assert.Equal(expected["Medication administration"], resources.Count(r => r.Type == "MedicationAdministration"));
         foreach (var resource in resources)
         {
             var json = FhirJson.Parse(resource.Content);

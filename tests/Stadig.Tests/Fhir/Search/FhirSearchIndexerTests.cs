@@ -111,7 +111,7 @@ public class FhirSearchIndexerTests
     }
 
     [Fact]
-    public void Medication_code_is_taken_only_from_a_codeable_concept()
+    public void Medication_code_is_taken_from_a_codeable_concept_or_a_contained_product_and_a_reference_is_only_the_medication_parameter()
     {
         var values = Extract("""
             {"resourceType":"MedicationRequest","medicationCodeableConcept":{"coding":[{"system":"urn:npl","code":"123"}]},
@@ -119,6 +119,14 @@ public class FhirSearchIndexerTests
             """);
         Assert.Contains(new FhirSearchValue("code", "urn:npl", "123"), values);
         Assert.Contains(new FhirSearchValue("patient", Value: "Patient/p1"), values);
-        Assert.Empty(Extract("""{"resourceType":"MedicationRequest","medicationReference":{"reference":"Medication/m1"}}"""));
+        Assert.Equal([new FhirSearchValue("medication", Value: "Medication/m1")],
+            Extract("""{"resourceType":"MedicationRequest","medicationReference":{"reference":"Medication/m1"}}"""));
+        // Stadig's own ordinations name a contained product (#product): its code is the request's code.
+        var contained = Extract("""
+            {"resourceType":"MedicationStatement","contained":[{"resourceType":"Medication","id":"product","code":{"coding":[{"system":"http://www.whocc.no/atc","code":"N02BE01"}]}}],
+             "medicationReference":{"reference":"#product"},"subject":{"reference":"Patient/p1"},"status":"active"}
+            """);
+        Assert.Contains(new FhirSearchValue("code", "http://www.whocc.no/atc", "N02BE01"), contained);
+        Assert.DoesNotContain(contained, v => v.Param == "medication");
     }
 }

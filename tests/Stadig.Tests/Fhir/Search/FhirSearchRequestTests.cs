@@ -166,7 +166,7 @@ public class FhirSearchRequestTests
     [Fact]
     public void Every_listed_resource_type_has_the_common_parameters()
     {
-        foreach (var type in "Practitioner PractitionerRole Organization Encounter Condition AllergyIntolerance Flag ServiceRequest DiagnosticReport Observation DocumentReference Composition Consent AuditEvent Immunization Procedure MedicationRequest CarePlan Goal Claim ExplanationOfBenefit ImagingStudy Patient".Split(' '))
+        foreach (var type in "Practitioner PractitionerRole Organization Encounter Condition AllergyIntolerance Flag ServiceRequest DiagnosticReport Observation DocumentReference Composition Consent AuditEvent Immunization Procedure MedicationRequest MedicationStatement MedicationAdministration Medication CarePlan Goal Claim ExplanationOfBenefit ImagingStudy Patient".Split(' '))
         {
             Assert.NotNull(FhirSearchParameters.Find(type, "_id"));
             Assert.NotNull(FhirSearchParameters.Find(type, "_lastUpdated"));
