@@ -105,12 +105,39 @@ public sealed partial class PatientRegistry
                 ORDER BY family_search, given_search, identifier LIMIT {limit + 1})
             ORDER BY family_search, given_search, identifier
             """;
+        if (pair.A >= 0 && words[pair.A].Length >= GenericPlanWordLength && words[pair.B].Length >= GenericPlanWordLength)
+            sql = OnGenericPlan(sql);
         await using var connection = await database.OpenUnscopedAsync(cancellationToken);
         var rows = (await connection.QueryAsync<Patient>(sql, parameters)).ToList();
         var more = rows.Count > limit;
         if (more) rows.RemoveAt(rows.Count - 1);
         return new PatientSearchResult(rows, more, null);
     }
+
+    /// <summary>
+    /// The shortest pair words whose search runs on the generic plan (<see cref="OnGenericPlan"/>).
+    /// That plan reads each "longer than x" range whole and sorts it: few rows when x is a name,
+    /// tens of thousands when it is one or two letters ("ma an"), where a custom plan may walk the
+    /// name order instead and stop early. At 1,000,000 patients, pairs of three letters or more read
+    /// no more index entries on the generic plan than on custom plans (whole names: fewer), pairs of
+    /// two letters up to four times as many (docs/benchmarks.md, "Two-word search on a generic plan").
+    /// </summary>
+    private const int GenericPlanWordLength = 3;
+
+    /// <summary>
+    /// On PostgreSQL, <paramref name="select"/> run on the generic plan of its prepared statement,
+    /// made once per connection, instead of a plan made for each execution (every other statement's
+    /// rule: Database sets force_custom_plan). Planning the pair search's 18 branches took longer than
+    /// running them (2–12 ms against 1–3 ms), and the plan it needs hardly depends on the words: each
+    /// branch is an index range bounded by parameters, walked in result order when an equality
+    /// leads, else read whole and sorted, which is what the generic plan does. One round trip still;
+    /// the setting ends with the transaction, which a failure rolls back. Not in a scratch scope,
+    /// whose transaction the COMMIT would end.
+    /// </summary>
+    private string OnGenericPlan(string select) =>
+        database.Engine != DatabaseEngine.Postgres || Database.InScratch
+            ? select
+            : $"BEGIN;\nSET LOCAL plan_cache_mode = force_generic_plan;\n{select};\nCOMMIT";
 
     /// <summary>The first word of given_search, as migration 0014 indexes it.</summary>
     private string FirstGivenName => database.Engine == DatabaseEngine.Postgres

@@ -43,6 +43,7 @@ public sealed class Database
             // by a quarter to a third. Each execution is still planned for its own parameters
             // (force_custom_plan): a generic plan made one FHIR search 5 times slower
             // (docs/benchmarks.md, "Not adopted: Npgsql automatic preparation", and "Overload run").
+            // The one exception chooses it per transaction: PatientRegistry.OnGenericPlan.
             if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase)
                 && !connectionString.Contains("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase))
                 builder.MaxAutoPrepare = 50;

@@ -1,3 +1,4 @@
+using Stadig.Access;
 using Stadig.Common;
 using Stadig.Patients;
 using Stadig.Patients.Identifiers;
@@ -212,6 +213,34 @@ public class PatientRegistryTests
         Assert.Contains(byName["Per Anna"], await FindAsync(region, "per anna"));                          // a given name as family name
         Assert.Contains(byName["Anna Karin Maria Lovisa Lind"], await FindAsync(region, "karin maria lind")); // two middle given names
         Assert.NotEmpty(Expected("lars erik"));
+    }
+
+    [Fact]
+    public async Task On_PostgreSQL_a_search_by_two_names_is_planned_once_per_connection_and_leaves_the_session_as_it_was()
+    {
+        // One connection in the pool, so that every search below runs in the same session.
+        var database = new Database(DatabaseEngine.Postgres, await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres) + ";Maximum Pool Size=1");
+        await new Migrator(database).MigrateAsync();
+        var registry = CoreServices.Create(database, TimeProvider.System).Patients;
+        foreach (var (number, family, given) in new[] { ("19121212-1212", "Andersson", "Anna"), (TestNumbers.Personnummer(1950, 1, 1), "Andersson", "Anna Maria"), (TestNumbers.Personnummer(1980, 1, 1), "Berg", "Anna") })
+            await registry.RegisterAsync(Caller.System, number, Details(family, given));
+
+        // Npgsql prepares a statement from its fifth run on; then names get the generic plan, and
+        // words of one or two letters (which may start thousands of names) a plan for their values.
+        for (var i = 0; i < 7; i++)
+        {
+            Assert.Equal(2, (await registry.SearchAsync(Caller.System, "anna andersson")).Patients.Count);
+            Assert.Single((await registry.SearchAsync(Caller.System, "be an")).Patients);
+        }
+
+        await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
+        var plans = (await Dapper.SqlMapper.QueryAsync<(long Generic, long Custom)>(connection,
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%UNION%' AND statement NOT LIKE 'BEGIN%'")).ToList();
+        var search = Assert.Single(plans);
+        Assert.True(search.Generic >= 1, $"generic plans: {search.Generic}");
+        Assert.True(search.Custom >= 1, $"custom plans: {search.Custom}");
+        // SET LOCAL lasts until its transaction ends: the search's has, and left the session's setting.
+        Assert.Equal("force_custom_plan", await Dapper.SqlMapper.ExecuteScalarAsync<string>(connection, "SHOW plan_cache_mode"));
     }
 }
 
