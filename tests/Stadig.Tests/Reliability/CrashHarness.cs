@@ -265,13 +265,14 @@ public sealed class CrashHarness
 
         foreach (var (source, target) in ledger.MergesTried)
         {
-            var mergedInto = await c.QueryFirstOrDefaultAsync<Guid?>("SELECT merged_into_id FROM patient WHERE id = @source", new { source });
+            var intoTarget = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM patient WHERE id = @source AND merged_into_id = @target", new { source, target });
+            var merged = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM patient WHERE id = @source AND merged_into_id IS NOT NULL", new { source });
             var records = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM patient_merge WHERE source_patient_id = @source AND target_patient_id = @target", new { source, target });
-            if (ledger.Merges.ContainsKey(source) && mergedInto != target)
+            if (ledger.Merges.ContainsKey(source) && intoTarget != 1)
                 findings.Add($"{LostMark}merge of {source} was answered 200 and the patient is not merged");
-            if ((mergedInto == target) != (records == 1))
-                findings.Add($"merge of {source}: merged into {mergedInto}, {records} merge records");
-            if (mergedInto is null) continue;
+            if (merged != intoTarget || intoTarget != records)
+                findings.Add($"merge of {source}: merged {merged}, into its target {intoTarget}, {records} merge records");
+            if (merged == 0) continue;
             foreach (var table in PatientOwnedTables.All.Where(t => t.MergeAction == PatientMergeAction.RePoint))
             {
                 var left = await c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM {table.Name} WHERE {table.PatientColumn} = @source", new { source });

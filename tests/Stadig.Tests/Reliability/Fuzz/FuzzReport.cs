@@ -7,7 +7,7 @@ namespace Stadig.Tests.Reliability.Fuzz;
 
 /// <summary>One engine's fuzz run: inputs by target, and each distinct failure with up to three of its inputs.</summary>
 public sealed record FuzzReport(string Engine, int Seed, long Inputs, SortedDictionary<string, long> ByTarget, IReadOnlyList<FuzzFailure> Failures,
-    int FailingInputs, double Seconds)
+    int FailingInputs, double Seconds, SortedDictionary<string, double> SecondsByTarget)
 {
     public bool Passed => FailingInputs == 0;
 
@@ -17,7 +17,7 @@ public sealed record FuzzReport(string Engine, int Seed, long Inputs, SortedDict
 
     public string ToJson() => JsonSerializer.Serialize(new
     {
-        kind = "fuzz", Engine, Seed, Inputs, ByTarget, FailingInputs, Passed,
+        kind = "fuzz", Engine, Seed, Inputs, ByTarget, SecondsByTarget, FailingInputs, Passed,
         Responses500 = Failures.Count(f => f.Signature.Contains(" answered 5", StringComparison.Ordinal)),
         Hangs = Failures.Count(f => f.Signature.EndsWith(": hang", StringComparison.Ordinal)),
         Failures = Distinct.Select(g => new { signature = g.Key, first = g.First().Input[..Math.Min(2000, g.First().Input.Length)], detail = g.First().Detail[..Math.Min(3000, g.First().Detail.Length)] }),
@@ -27,7 +27,7 @@ public sealed record FuzzReport(string Engine, int Seed, long Inputs, SortedDict
     public string ToText()
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"Fuzzing on {Engine} (seed {Seed}): {Inputs} inputs in {Seconds:0} s ({string.Join(", ", ByTarget.Select(t => $"{t.Key} {t.Value}"))})\n");
+        text.Append(CultureInfo.InvariantCulture, $"Fuzzing on {Engine} (seed {Seed}): {Inputs} inputs in {Seconds:0} s ({string.Join(", ", ByTarget.Select(t => $"{t.Key} {t.Value} in {SecondsByTarget.GetValueOrDefault(t.Key):0.0} s"))})\n");
         text.Append(CultureInfo.InvariantCulture, $"Failing inputs: {FailingInputs} ({Distinct.Count()} distinct failures)\n");
         foreach (var group in Distinct.Take(30))
         {

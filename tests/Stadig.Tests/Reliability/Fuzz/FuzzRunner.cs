@@ -51,8 +51,8 @@ public sealed class FuzzRunner
     /// <summary>How often each target is picked, per 1000 inputs: parsers in bulk, use cases and the wire as a share.</summary>
     private static readonly (FuzzTarget Target, int Weight)[] Weights =
     [
-        (FuzzTarget.Hl7Parse, 420), (FuzzTarget.FhirParse, 400), (FuzzTarget.Hl7Ingest, 35), (FuzzTarget.FhirWrite, 35),
-        (FuzzTarget.FhirSearch, 35), (FuzzTarget.RegistrySearch, 35), (FuzzTarget.Http, 35), (FuzzTarget.Mllp, 5),
+        (FuzzTarget.Hl7Parse, 460), (FuzzTarget.FhirParse, 440), (FuzzTarget.Hl7Ingest, 20), (FuzzTarget.FhirWrite, 20),
+        (FuzzTarget.FhirSearch, 20), (FuzzTarget.RegistrySearch, 15), (FuzzTarget.Http, 20), (FuzzTarget.Mllp, 5),
     ];
 
     private static readonly string[] SearchTypes = ["Patient", "Observation", "DiagnosticReport", "Condition", "Encounter", "AuditEvent", "Practitioner", "Nonsense", "patient", ""];
@@ -67,6 +67,7 @@ public sealed class FuzzRunner
     private readonly string[] _hl7Seeds;
     private readonly JsonObject[] _fhirSeeds;
     private readonly Dictionary<FuzzTarget, long> _counts = Enum.GetValues<FuzzTarget>().ToDictionary(t => t, _ => 0L);
+    private readonly Dictionary<FuzzTarget, long> _ticks = Enum.GetValues<FuzzTarget>().ToDictionary(t => t, _ => 0L);
     private readonly List<FuzzFailure> _failures = [];
     private readonly Dictionary<string, int> _signatures = new(StringComparer.Ordinal);
     private sealed record Running(FuzzTarget Target, string Input, long Started);
@@ -152,7 +153,8 @@ public sealed class FuzzRunner
         if (finished == hang.Task) Record(await hang.Task);
         else await loop;
         return new FuzzReport(_options.Engine.ToString(), _options.Seed, _counts.Values.Sum(), new SortedDictionary<string, long>(_counts.ToDictionary(c => c.Key.ToString(), c => c.Value)),
-            [.. _failures], _signatures.Values.Sum(), clock.Elapsed.TotalSeconds);
+            [.. _failures], _signatures.Values.Sum(), clock.Elapsed.TotalSeconds,
+            new SortedDictionary<string, double>(_ticks.ToDictionary(t => t.Key.ToString(), t => Math.Round((double)t.Value / Stopwatch.Frequency, 1))));
     }
 
     private async Task LoopAsync(CancellationToken cancellationToken)
@@ -164,7 +166,9 @@ public sealed class FuzzRunner
             var pick = _random.Next(total);
             var target = Weights.First(w => (pick -= w.Weight) < 0).Target;
             _counts[target]++;
+            var started = Stopwatch.GetTimestamp();
             await RunOneAsync(target, cancellationToken);
+            _ticks[target] += Stopwatch.GetTimestamp() - started;
         }
         _current = null;
     }
