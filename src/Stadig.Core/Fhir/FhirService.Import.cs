@@ -107,6 +107,7 @@ public sealed partial class FhirService
                 return stored;
             }, cancellationToken);
             var outcome = FhirBundles.Information("Imported " + string.Join(", ", counts.Select(c => $"{c.Value} {c.Key}")) + ".");
+            await AnalyzeAfterImportAsync(cancellationToken);
             await FinishImportAsync(caller, job, "completed", null, outcome);
         }
         catch (Exception failure)
@@ -172,6 +173,19 @@ public sealed partial class FhirService
             if (issues.Count >= MaxImportIssues) break;
         }
         return (ranks, arriving.Keys.ToHashSet(StringComparer.Ordinal), issues);
+    }
+
+    /// <summary>
+    /// Fresh planner statistics before the job reports done: until autovacuum's next analyze the
+    /// statistics predate the load, and the journal timeline of an imported patient was planned ten
+    /// times slower with them (docs/benchmarks.md, second quiet-machine run). PostgreSQL samples, so
+    /// this costs about a second at any size; SQLite plans without statistics unless told to keep them.
+    /// </summary>
+    private async Task AnalyzeAfterImportAsync(CancellationToken cancellationToken)
+    {
+        if (database.Engine != Storage.DatabaseEngine.Postgres) return;
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("ANALYZE fhir_resource, fhir_search", commandTimeout: 600, cancellationToken: cancellationToken));
     }
 
     private async Task FinishImportAsync(FhirCaller caller, Guid job, string status, string? failure, JsonObject outcome)
