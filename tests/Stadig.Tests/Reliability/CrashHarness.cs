@@ -141,8 +141,10 @@ public sealed class CrashHarness
                 {
                     postgresKills++;
                     await postgres!.StartClusterAsync();
-                    // This process's own pooled connections died with the backends; the checks need live ones.
-                    Npgsql.NpgsqlConnection.ClearAllPools();
+                    // This process's own pooled connections died with the backends (a cleared pool is not enough: the
+                    // database's data source keeps its own): the checks and the next round's set-up get a fresh one.
+                    _database = new Database(_options.Engine, connectionString);
+                    services = CoreServices.Create(_database, TimeProvider.System);
                     await server.WaitUntilReadyAsync(cancellationToken);
                 }
                 else
