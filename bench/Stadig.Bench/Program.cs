@@ -32,12 +32,13 @@ using Stadig.Storage;
 //                                                          issue 23 over HTTP against a running server (bench/fhir-cost.sh):
 //                                                          FHIR read, search by identifier, create; one keep-alive connection,
 //                                                          then C; p50/p95/p99 and requests per server CPU-second
+//   snapshot-ward --connection "<conn>" [--beds N]         a ward with N admitted patients for bench/snapshot.sh (issue 19)
 // Times are measured in-process around the use case (server time, no HTTP), but for fhir-http.
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling" or "fhir" or "timeline" or "fhir-transaction" or "fhir-import" or "fhir-http"))
+if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audit" or "chart" or "notes" or "ingest" or "ceiling" or "fhir" or "timeline" or "fhir-transaction" or "fhir-import" or "fhir-http" or "snapshot-ward"))
 {
     Console.Error.WriteLine("usage: Stadig.Bench seed --connection <conn> --patients N [--seed S] [--batch B]");
     Console.Error.WriteLine("       Stadig.Bench search --connection <conn> [--iterations N] [--seed S]");
@@ -51,6 +52,7 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench timeline --connection <conn> [--entries N] [--iterations N]");
     Console.Error.WriteLine("       Stadig.Bench fhir-transaction --connection <conn> [--bundle FILE] [--repeat N] [--target-mb M]");
     Console.Error.WriteLine("       Stadig.Bench fhir-import --connection <conn> [--lines N]");
+    Console.Error.WriteLine("       Stadig.Bench snapshot-ward --connection <conn> [--beds N]");
     Console.Error.WriteLine("       Stadig.Bench fhir-http --connection <conn> --url U --server-pid P --signing-key K [--requests N] [--warm-up W] [--concurrency C] [--only read,search,create]");
     return 2;
 }
@@ -66,6 +68,7 @@ return args[0] switch
     "seed" => await SeedAsync(), "migrate" => await MigrateAsync(), "audit" => await AuditAsync(), "chart" => await ChartAsync(), "notes" => await NotesAsync(), "ingest" => await IngestAsync(), "fhir" => await FhirAsync(), "timeline" => await TimelineAsync(),
     "fhir-transaction" => await Stadig.Bench.FhirBulkBench.TransactionAsync(database, BenchCallerAsync, Option("bundle", LargestSyntheaBundle()),
         int.Parse(Option("repeat", "5"), CultureInfo.InvariantCulture), double.Parse(Option("target-mb", "0"), CultureInfo.InvariantCulture)),
+    "snapshot-ward" => await Stadig.Bench.SnapshotWardBench.RunAsync(database, int.Parse(Option("beds", "30"), CultureInfo.InvariantCulture)),
     "fhir-import" => await Stadig.Bench.FhirBulkBench.ImportAsync(database, BenchCallerAsync, int.Parse(Option("lines", "100000"), CultureInfo.InvariantCulture)),
     "fhir-http" => await Stadig.Bench.FhirHttpBench.RunAsync(database, new Uri(Option("url")), int.Parse(Option("server-pid"), CultureInfo.InvariantCulture),
         Option("signing-key"), int.Parse(Option("requests", "2000"), CultureInfo.InvariantCulture), int.Parse(Option("warm-up", "300"), CultureInfo.InvariantCulture),

@@ -254,7 +254,8 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
         // "Same address as the user" is a common review criterion, but staff have no address in the
         // schema (the staff table holds no home address), so it is not computed.
 
-        if (e.PatientId is not null && e.StaffHsaId.Length > 0)
+        // The system (no person: a downtime snapshot reads every ward's patients each quarter hour) has no volume to review.
+        if (e.PatientId is not null && e.StaffHsaId.Length > 0 && e.StaffId is not null)
         {
             var day = _time.Day(e.OccurredAt);
             if (!volumes.TryGetValue((e.StaffHsaId, day), out var patients))

@@ -104,6 +104,20 @@ public sealed class PatientChart(PatientCheckpoint checkpoint)
     }
 
     /// <summary>
+    /// The overview under a grant already held, on its connection: a downtime snapshot reads it with the
+    /// rest of the patient's page under the one decision and audit event that allowed them.
+    /// </summary>
+    internal static async Task<ChartOverview> OverviewInAsync(PatientAccessGrant grant, System.Data.Common.DbConnection connection, DatabaseEngine engine)
+    {
+        var parameters = new DynamicParameters(Parameters());
+        parameters.Add("patientId", grant.PatientId);
+        Rows rows;
+        using (var grid = await connection.QueryMultipleAsync(Sql(engine), parameters))
+            rows = await ReadRowsAsync(grid);
+        return Build(grant.Context, rows) ?? throw new NotFoundException("Patienten finns inte.");
+    }
+
+    /// <summary>
     /// The start-up warm-up: the overview's statements for a patient id that does not exist, so that the
     /// first real chart finds them compiled and prepared. Nothing of anyone's is read — the id is checked
     /// to belong to no patient first — so there is no access to decide or audit.

@@ -12,7 +12,9 @@ namespace Stadig.Hosting;
 public static class ReadOnlyGate
 {
     /// <summary>Posts that write nothing but what read-only mode keeps (audit events, the session) or that switch the mode itself.</summary>
-    private static readonly string[] AllowedPosts = ["/login", "/logout", "/assignment", "/signin-oidc", "/operations/read-only"];
+    private static readonly string[] AllowedPosts = ["/login", "/logout", "/assignment", "/signin-oidc", "/operations/read-only",
+        // Snapshots only read the record (their audit events wait in the spool like every read's).
+        "/operations/snapshots"];
 
     public static void UseReadOnlyGate(this WebApplication app)
     {

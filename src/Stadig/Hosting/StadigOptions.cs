@@ -130,6 +130,9 @@ public sealed class DowntimeSettings
     /// <summary>This node serves read-only whatever the database says (the operations page's switch acts on every node instead).</summary>
     public bool ReadOnly { get; set; }
 
+    /// <summary>Downtime snapshots (reservrutin): the folder, the units' keys, the schedule and how many generations are kept.</summary>
+    public Stadig.Downtime.SnapshotSettings Snapshots { get; set; } = new();
+
     public string SpoolFolderFor(string database) =>
         AuditSpoolFolder ?? (Storage.Database.EngineOf(database) == DatabaseEngine.Sqlite
             ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(database).DataSource)) ?? ".", "audit-spool")

@@ -54,6 +54,11 @@ public static class StadigServices
         services.AddSingleton(options.Downtime);
         services.AddSingleton<Stadig.Downtime.ReadOnlyMode>();
         services.AddHostedService<ReadOnlyProbeService>();
+        services.AddSingleton(options.Downtime.Snapshots);
+        services.AddSingleton<Stadig.Downtime.UnitSnapshotReader>();
+        services.AddSingleton<Stadig.Downtime.SnapshotPage>();
+        services.AddSingleton<Stadig.Downtime.DowntimeSnapshots>();
+        services.AddHostedService<Stadig.Downtime.SnapshotScheduleService>();
         services.AddSingleton(new ReservnummerFormat(options.ReservnummerPattern));
         services.AddSingleton<PatientIdentifierRules>();
         services.AddSingleton(options.Access);
@@ -346,6 +351,7 @@ public static class StadigServices
         Stadig.LabResults.AttachmentEndpoints.MapAttachmentEndpoints(app);
         Stadig.Fhir.FhirEndpoints.MapFhirEndpoints(app);
         Stadig.Downtime.ReadOnlyEndpoints.MapReadOnlyEndpoints(app);
+        Stadig.Downtime.SnapshotEndpoints.MapSnapshotEndpoints(app);
         app.MapRazorComponents<App>();
     }
 }
