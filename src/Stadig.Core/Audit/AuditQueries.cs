@@ -177,7 +177,7 @@ public sealed class AuditQueries(Database database, AuditLog audit, TimeProvider
     public async Task<AuditReviewNote> MarkReviewedAsync(Caller auditor, Guid eventId, string comment, CancellationToken cancellationToken = default)
     {
         await RequireAuditorAsync(auditor, null, "AuditReview", cancellationToken, AuditActivity.Write);
-        var text = (comment ?? "").Trim().Normalize(NormalizationForm.FormC);
+        var text = (comment ?? "").Trim().NormalizeText(NormalizationForm.FormC);
         if (text.Length == 0) throw new InvalidInputException("comment", "Kommentar saknas.");
         if (text.Length > MaxCommentLength) throw new InvalidInputException("comment", $"Kommentaren är längre än {MaxCommentLength} tecken.");
 

@@ -45,11 +45,38 @@ public static class FhirJson
             // A JsonObject given the same key twice (when the parser itself let it through).
             throw new FhirException(FhirFailureKind.Invalid, "structure", null, $"The body is not valid FHIR JSON: {e.Message}");
         }
+        catch (InvalidOperationException)
+        {
+            throw HalfSurrogate();
+        }
         if (node is not JsonObject resource)
             throw new FhirException(FhirFailureKind.Invalid, "structure", null, "The body must be a JSON object holding one FHIR resource.");
+        // An escape of half a surrogate pair ("\ud800") is JSON syntax but no text: the parse reads strings lazily, and it
+        // threw wherever the string was first read (the validator, the store), answering 500. Read every string now.
+        try { RequireText(resource); }
+        catch (InvalidOperationException) { throw HalfSurrogate(); }
         if (resource["resourceType"] is not JsonValue typeValue || !typeValue.TryGetValue<string>(out _))
             throw new FhirException(FhirFailureKind.Invalid, "required", "resourceType", "The resource has no resourceType.");
         return resource;
+    }
+
+    private static FhirException HalfSurrogate() => new(FhirFailureKind.Invalid, "structure", null,
+        "The body is not valid FHIR JSON: a string holds half of a surrogate pair (an escape \\uD800–\\uDFFF without its partner).");
+
+    private static void RequireText(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (_, value) in o) RequireText(value);
+                break;
+            case JsonArray a:
+                foreach (var value in a) RequireText(value);
+                break;
+            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                v.GetValue<string>();
+                break;
+        }
     }
 
     public static string Serialize(JsonNode node) => node.ToJsonString(Compact);

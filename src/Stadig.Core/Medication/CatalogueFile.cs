@@ -174,9 +174,9 @@ public static partial class CatalogueFile
     [GeneratedRegex(@"^[A-Za-z0-9-]{1,40}$")]
     private static partial Regex NplId();
 
-    [GeneratedRegex(@"^[A-Z](\d{2}([A-Z]([A-Z](\d{2})?)?)?)?$")]
+    [GeneratedRegex(@"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$")]
     private static partial Regex AtcCode();
 
-    [GeneratedRegex(@"^(\d[\d ]*(?:[.,]\d+)?)\s*(\S.*)$")]
+    [GeneratedRegex(@"^([0-9][0-9 ]*(?:[.,][0-9]+)?)\s*(\S.*)$")]
     private static partial Regex AmountPattern();
 }

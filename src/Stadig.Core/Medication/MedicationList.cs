@@ -421,7 +421,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
     }
 
     private static string Clean(string? text) =>
-        (text ?? "").Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').Trim().Normalize(NormalizationForm.FormC);
+        (text ?? "").Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').Trim().NormalizeText(NormalizationForm.FormC);
 
     private static string? Optional(string? text, string field, int max = MaxTextLength, bool allowNewlines = false)
     {

@@ -423,7 +423,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
             var field = $"keywords[{i}]";
             if (!template.Contains(k.Keyword)) throw new InvalidInputException("keywords", $"Sökordet \"{k.Keyword}\" hör inte till {noteType}.");
             if (clean.Any(c => c.Keyword == k.Keyword)) throw new InvalidInputException("keywords", $"Sökordet \"{k.Keyword}\" förekommer två gånger.");
-            var text = (k.Text ?? "").Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').Normalize(NormalizationForm.FormC);
+            var text = (k.Text ?? "").Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').NormalizeText(NormalizationForm.FormC);
             if (text.Length > MaxKeywordLength)
                 throw new InvalidInputException(field, $"Texten under \"{k.Keyword}\" är {text.Length} tecken; högst {MaxKeywordLength} får plats.", MaxKeywordLength);
             if (text.Any(c => char.IsControl(c) && c is not '\n' and not '\t')) throw new InvalidInputException(field, $"Texten under \"{k.Keyword}\" innehåller otillåtna tecken.");

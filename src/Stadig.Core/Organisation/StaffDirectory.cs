@@ -166,7 +166,7 @@ public sealed class StaffDirectory(Database database, TimeProvider clock)
     /// <summary>HSA-ids look like SE + organisation number + '-' + local part (e.g. SE2321000016-1234).</summary>
     private static void RequireHsaId(string? hsaId, string field)
     {
-        if (string.IsNullOrWhiteSpace(hsaId) || !System.Text.RegularExpressions.Regex.IsMatch(hsaId, @"^SE\d{10}-[A-Za-z0-9]{1,20}$"))
+        if (string.IsNullOrWhiteSpace(hsaId) || !System.Text.RegularExpressions.Regex.IsMatch(hsaId, @"^SE[0-9]{10}-[A-Za-z0-9]{1,20}$"))
             throw new InvalidInputException(field, $"HSA-id \"{hsaId}\" har fel format (väntat SE + 10 siffror + '-' + lokal del).");
     }
 }

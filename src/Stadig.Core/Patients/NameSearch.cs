@@ -13,7 +13,7 @@ public static class NameSearch
     public static string Fold(string? text)
     {
         if (string.IsNullOrWhiteSpace(text)) return "";
-        var decomposed = text.Trim().ToLowerInvariant().Normalize(NormalizationForm.FormD);
+        var decomposed = text.Trim().ToLowerInvariant().NormalizeText(NormalizationForm.FormD);
         var folded = new StringBuilder(decomposed.Length);
         foreach (var c in decomposed)
         {

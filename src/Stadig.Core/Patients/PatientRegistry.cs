@@ -58,7 +58,7 @@ public sealed partial class PatientRegistry(Database database, PatientIdentifier
     {
         string Required(string? value, string field, string label)
         {
-            var text = (value ?? "").Trim().Normalize(System.Text.NormalizationForm.FormC);
+            var text = (value ?? "").Trim().NormalizeText(System.Text.NormalizationForm.FormC);
             if (text.Length == 0 && !details.NameUnknown) throw new InvalidInputException(field, $"{label} saknas.");
             if (text.Length > MaxNameLength) throw new InvalidInputException(field, $"{label} är längre än {MaxNameLength} tecken.");
             if (text.Any(char.IsControl)) throw new InvalidInputException(field, $"{label} innehåller otillåtna tecken.");
@@ -66,7 +66,7 @@ public sealed partial class PatientRegistry(Database database, PatientIdentifier
         }
         string? Optional(string? value, string field, string label, int max)
         {
-            var text = value?.Trim().Normalize(System.Text.NormalizationForm.FormC);
+            var text = value?.Trim().NormalizeText(System.Text.NormalizationForm.FormC);
             if (string.IsNullOrEmpty(text)) return null;
             if (text.Length > max) throw new InvalidInputException(field, $"{label} är längre än {max} tecken.");
             if (text.Any(char.IsControl)) throw new InvalidInputException(field, $"{label} innehåller otillåtna tecken.");

@@ -20,7 +20,7 @@ public sealed record Icd10Code(string Code, string Title, string SearchTerms = "
 /// </summary>
 public static partial class Icd10Se
 {
-    [GeneratedRegex(@"^[A-Z]\d{2}(\.\d{1,2})?[A-Z]?$")]
+    [GeneratedRegex(@"^[A-Z][0-9]{2}(\.[0-9]{1,2})?[A-Z]?$")]
     private static partial Regex Syntax();
 
     /// <summary>Whether <paramref name="code"/> looks like an ICD-10 code (e.g. "J18.9", "I10", "S72.0", "E11.9A" is not in the list but valid).</summary>

@@ -99,7 +99,7 @@ public sealed class PatientProblems(PatientCheckpoint checkpoint, TimeProvider c
     public static (string Code, string Text) Validate(string? code, string? text, DateOnly? onsetDate, DateOnly notAfter)
     {
         var normalized = Icd10Se.Normalize(code);
-        var cleanText = (text ?? "").Trim().Normalize(NormalizationForm.FormC);
+        var cleanText = (text ?? "").Trim().NormalizeText(NormalizationForm.FormC);
         if (normalized.Length == 0) throw new InvalidInputException("code", "Ange en diagnoskod.");
         var known = Icd10Se.Find(normalized);
         if (known is null && !Icd10Se.IsValidSyntax(normalized))

@@ -19,7 +19,8 @@ public static partial class LabFormat
     };
 
     // "10^9/L", "10*9/L", "10E9/L", "x10(9)/L", "×10⁹/l", "E9/L": a power of ten before the rest.
-    [GeneratedRegex(@"^\s*(?:[x×*]\s*)?10\s*(?:\^|\*|\*\*|E|e|\()\s*(-?\d{1,2})\s*\)?\s*(/.*)?$")]
+    // [0-9], not \d: another script's digit has no superscript in the table, and the lookup threw on every page showing the result.
+    [GeneratedRegex(@"^\s*(?:[x×*]\s*)?10\s*(?:\^|\*|\*\*|E|e|\()\s*(-?[0-9]{1,2})\s*\)?\s*(/.*)?$")]
     private static partial Regex PowerOfTen();
 
     /// <summary>The unit as Swedish labs print it; empty for none.</summary>

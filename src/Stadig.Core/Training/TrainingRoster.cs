@@ -76,7 +76,7 @@ public sealed partial class TrainingRoster(Database database, StaffDirectory sta
         Enum.TryParse<Role>(text, ignoreCase: true, out var role) && Enum.IsDefined(role) ? role
         : Enum.GetValues<Role>().Cast<Role?>().FirstOrDefault(r => string.Equals(r!.Value.Swedish(), text, StringComparison.OrdinalIgnoreCase));
 
-    [GeneratedRegex(@"^SE\d{10}-[A-Za-z0-9]{1,20}$")]
+    [GeneratedRegex(@"^SE[0-9]{10}-[A-Za-z0-9]{1,20}$")]
     private static partial Regex HsaId();
 
     /// <summary>

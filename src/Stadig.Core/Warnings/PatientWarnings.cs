@@ -178,7 +178,7 @@ public sealed class PatientWarnings(PatientCheckpoint checkpoint, TimeProvider c
     }
 
     private static string Clean(string? text) =>
-        (text ?? "").Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').Trim().Normalize(NormalizationForm.FormC);
+        (text ?? "").Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n').Trim().NormalizeText(NormalizationForm.FormC);
 
     private static string? Optional(string? text) => Clean(text) is { Length: > 0 } value ? value : null;
 }

@@ -18,6 +18,9 @@ public sealed class LongestFirstCollectionOrderer : ITestCollectionOrderer
     internal static readonly string[] Longest =
     [
         "Browser",
+        // Issue 20's short forms (kill points, fuzz inputs): minutes each, added before a CI run could measure them.
+        "Stadig.Tests.Reliability.CrashPointTests",
+        "Stadig.Tests.Reliability.Fuzz.FuzzTests",
         "Stadig.Tests.Results.IdentityInjectionTests",
         "Stadig.Tests.Fhir.FhirPatientSearchTests",
         "Stadig.Tests.Fhir.Validation.ValidatorDifferentialTests",

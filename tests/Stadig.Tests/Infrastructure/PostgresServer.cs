@@ -72,6 +72,62 @@ public sealed class PostgresServer : IAsyncLifetime
         return await command.ExecuteScalarAsync();
     }
 
+    /// <summary>A started cluster of a test's own, for a test that kills PostgreSQL (the shared one serves every other test).</summary>
+    public static async Task<PostgresServer> StartOwnAsync()
+    {
+        var server = await CreateStoppedAsync();
+        await server.StartClusterAsync();
+        return server;
+    }
+
+    /// <summary>
+    /// SIGKILL to the postmaster and every backend it started, as a crash of the database node's
+    /// processes: no checkpoint, no shutdown, clients cut off mid-transaction. Start it again with
+    /// <see cref="StartClusterAsync"/>, which runs crash recovery.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        var pidFile = Path.Combine(_root, "data", "postmaster.pid");
+        var postmaster = int.Parse(File.ReadLines(pidFile).First(), System.Globalization.CultureInfo.InvariantCulture);
+        var family = new List<int> { postmaster };
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            if (int.TryParse(Path.GetFileName(dir), out var pid) && ParentOf(pid) == postmaster) family.Add(pid);
+        foreach (var pid in family)
+        {
+            try { using var process = Process.GetProcessById(pid); process.Kill(); }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception) { }
+        }
+        // Gone or a zombie (a container's init may not reap): either way it holds no lock and no shared memory.
+        var guard = Stopwatch.StartNew();
+        while (family.Any(IsAlive))
+        {
+            if (guard.Elapsed > TimeSpan.FromMinutes(1)) throw new TimeoutException("PostgreSQL's processes did not die after SIGKILL.");
+            await Task.Delay(20);
+        }
+        // A zombie postmaster's pid still answers kill(pid, 0), and the new postmaster would take it for a running one.
+        File.Delete(pidFile);
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)] != 'Z';
+        }
+        catch (IOException) { return false; }
+    }
+
+    private static int ParentOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException or UnauthorizedAccessException) { return -1; }
+    }
+
     private async Task CreateClusterAsync()
     {
         _binaries = FindBinaries();

@@ -65,6 +65,9 @@ public class AnalysisCatalogueTests
     [InlineData("mIU/L", "mIE/L")]
     [InlineData("mmol/mol", "mmol/mol")]
     [InlineData(null, "")]
+    // A power written in another script's digits is shown as sent: it made the superscript lookup throw, and every page showing the result answered 500.
+    [InlineData("10^٣/l", "10^٣/L")]
+    [InlineData("10*９/L", "10*９/L")]
     public void Units_are_written_as_Swedish_labs_print_them(string? sent, string shown) => Assert.Equal(shown, LabFormat.Unit(sent));
 
     [Fact]

@@ -169,11 +169,11 @@ public static class FhirPatientMapping
     {
         var name = OfficialName(patient);
         if (name is null) return ("", "");
-        var family = (FhirJson.String(name["family"]) ?? "").Trim().Normalize(System.Text.NormalizationForm.FormC);
+        var family = (FhirJson.String(name["family"]) ?? "").Trim().NormalizeText(System.Text.NormalizationForm.FormC);
         var given = name["given"] is JsonArray givens ? string.Join(' ', givens.Select(FhirJson.String).Where(g => !string.IsNullOrWhiteSpace(g)).Select(g => g!.Trim())) : "";
-        given = given.Normalize(System.Text.NormalizationForm.FormC);
+        given = given.NormalizeText(System.Text.NormalizationForm.FormC);
         if (family.Length > 0 || given.Length > 0) return (family, given);
-        var words = (FhirJson.String(name["text"]) ?? "").Normalize(System.Text.NormalizationForm.FormC).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        var words = (FhirJson.String(name["text"]) ?? "").NormalizeText(System.Text.NormalizationForm.FormC).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         return words.Length == 0 ? ("", "") : (words[^1], string.Join(' ', words[..^1]));
     }
 

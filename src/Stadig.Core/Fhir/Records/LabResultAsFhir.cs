@@ -248,7 +248,7 @@ public static partial class LabResultAsFhir
         return range.Count > 0 ? range : null;
     }
 
-    [GeneratedRegex(@"^NPU\d+$")]
+    [GeneratedRegex(@"^NPU[0-9]+$")]
     private static partial Regex NpuCode();
 
     [GeneratedRegex(@"^\s*(<=|>=|<|>)\s*([0-9]+(?:[.,][0-9]+)?)\s*$")]

@@ -10,8 +10,9 @@ namespace Stadig.Fhir.Search;
 /// </summary>
 public readonly record struct FhirDateRange(DateTimeOffset Low, DateTimeOffset High)
 {
+    // [0-9], not \d: .NET's \d takes any script's digits (٢٠١٣), which int.Parse below cannot read (the fuzz runner's 500).
     private static readonly Regex Pattern = new(
-        @"^(?<y>\d{4})(-(?<m>\d{2})(-(?<d>\d{2})(T(?<h>\d{2}):(?<mi>\d{2})(:(?<s>\d{2})(\.(?<f>\d{1,9}))?)?(?<z>Z|[+-]\d{2}:\d{2})?)?)?)?$",
+        @"^(?<y>[0-9]{4})(-(?<m>[0-9]{2})(-(?<d>[0-9]{2})(T(?<h>[0-9]{2}):(?<mi>[0-9]{2})(:(?<s>[0-9]{2})(\.(?<f>[0-9]{1,9}))?)?(?<z>Z|[+-][0-9]{2}:[0-9]{2})?)?)?)?$",
         RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture);
 
     public static bool TryParse(string? text, out FhirDateRange range)

@@ -314,12 +314,15 @@ public sealed partial class FhirSearchRequest
     private static FhirSearchOperand ParseNumber(string key, string value, string text)
     {
         var match = NumberPattern().Match(text);
-        if (!match.Success || !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+        var exponent = 0;
+        // A number past double's range reads as infinity, and an exponent past int's would overflow: neither is a number to search for.
+        if (!match.Success || !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) || !double.IsFinite(number)
+            || match.Groups["exponent"].Success && !int.TryParse(match.Groups["exponent"].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out exponent))
         {
-            throw Invalid(key, value, "expected a number");
+            throw Invalid(key, value, "expected a number (at most about 1.7e308)");
         }
         // Implied precision: "100" is [99.5, 100.5), "100.00" is [99.995, 100.005).
-        var decimals = match.Groups["fraction"].Length - (match.Groups["exponent"].Success ? int.Parse(match.Groups["exponent"].Value, CultureInfo.InvariantCulture) : 0);
+        var decimals = match.Groups["fraction"].Length - exponent;
         var half = 0.5 * Math.Pow(10, -decimals);
         return new FhirSearchOperand { Number = number, NumberLow = number - half, NumberHigh = number + half };
     }
@@ -360,6 +363,6 @@ public sealed partial class FhirSearchRequest
     [GeneratedRegex(@"^[A-Z][A-Za-z]+$")]
     private static partial Regex ResourceTypeName();
 
-    [GeneratedRegex(@"^-?\d+(\.(?<fraction>\d+))?([eE](?<exponent>[+-]?\d+))?$", RegexOptions.ExplicitCapture)]
+    [GeneratedRegex(@"^-?[0-9]+(\.(?<fraction>[0-9]+))?([eE](?<exponent>[+-]?[0-9]+))?$", RegexOptions.ExplicitCapture)]
     private static partial Regex NumberPattern();
 }

@@ -154,7 +154,7 @@ public sealed class PatientIdentifierRules(TimeProvider clock, ReservnummerForma
 /// </summary>
 public sealed class ReservnummerFormat(string pattern)
 {
-    public static readonly ReservnummerFormat Default = new(@"^99\d{10}$");
+    public static readonly ReservnummerFormat Default = new(@"^99[0-9]{10}$");
 
     private readonly Regex _regex = new(pattern, RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, TimeSpan.FromMilliseconds(100));
 

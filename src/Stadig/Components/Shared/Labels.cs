@@ -52,6 +52,6 @@ public static partial class Labels
     public static string Range(string? text) => text is null ? "" :
         DecimalPattern().Replace(text, m => m.Groups[1].Value + CultureInfo.CurrentCulture.NumberFormat.NumberDecimalSeparator + m.Groups[2].Value);
 
-    [GeneratedRegex(@"(?<![\d.,])(\d+)[.,](\d+)(?![\d.,])")]
+    [GeneratedRegex(@"(?<![0-9.,])([0-9]+)[.,]([0-9]+)(?![0-9.,])")]
     private static partial Regex DecimalPattern();
 }

@@ -79,6 +79,11 @@ public class FhirSearchIndexerTests
     [InlineData("2013-02-30")]
     [InlineData("13-01-2013")]
     [InlineData("2013-01-14T25:00:00Z")]
+    // Digits of other scripts are not FHIR dates (they threw FormatException from the parse after the pattern).
+    [InlineData("٢٠١٣-٠١-١٤")]
+    [InlineData("２０１３")]
+    [InlineData("2013-01-14T10:00:05.٢٥Z")]
+    [InlineData("2013-01-14T10:00+٠١:٠٠")]
     public void Impossible_dates_are_not_dates(string date) => Assert.False(FhirDateRange.TryParse(date, out _));
 
     [Fact]

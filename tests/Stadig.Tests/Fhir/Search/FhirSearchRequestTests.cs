@@ -58,6 +58,14 @@ public class FhirSearchRequestTests
     [InlineData("Observation", "_include=Observation", "_include")]
     [InlineData("Observation", "subject:missing=maybe", "subject:missing")]
     [InlineData("Patient", "name=---", "name")]
+    // Found by the fuzz runner: \d in the patterns took any Unicode digit, which the parse after it could not read
+    // (FormatException), and an exponent beyond int overflowed (OverflowException): both answered 500.
+    [InlineData("Observation", "date=٢٠١٣-٠١-١٤", "date")]
+    [InlineData("Observation", "date=2013-01-14T10:00:05.٢٥Z", "date")]
+    [InlineData("Observation", "date=ge2013-01-14T10:00+٠١:٠٠", "date")]
+    [InlineData("Observation", "value-quantity=1e99999999999", "value-quantity")]
+    [InlineData("Observation", "value-quantity=1e400", "value-quantity")]
+    [InlineData("Observation", "value-quantity=٥", "value-quantity")]
     public void Malformed_values_are_refused_naming_the_parameter_whatever_the_handling(string type, string query, string parameter)
     {
         foreach (var strict in new[] { true, false })
