@@ -131,6 +131,14 @@ public sealed partial class IngestOruMessage(Database database, AuditLog audit, 
             return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.ApplicationInternalError,
                 $"Meddelandet är för stort ({bytes} byte); bara början är sparad.", cancellationToken);
         }
+        if (text.IndexOf('\0') is var nul and >= 0)
+        {
+            // HL7 v2 text has no NUL, and PostgreSQL's text cannot hold one: refused as a whole with the
+            // place named, and kept with each NUL written as HL7's hex escape, so nothing the lab sent is lost.
+            var kept = text.Replace("\0", "\\X00\\", StringComparison.Ordinal);
+            return await RejectUnreadableAsync(kept, bytes, Hl7Ack.Salvage(kept), Hl7ErrorCode.DataTypeError,
+                $"Meddelandet innehåller ett nolltecken (NUL, 0x00) vid tecken {nul + 1}, vilket HL7 v2 inte tillåter; det är sparat med tecknet skrivet \\X00\\.", cancellationToken);
+        }
         var frame = Hl7Frame.Split(text);
         if (frame.Problem is { } problem)
             return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.SegmentSequenceError, problem, cancellationToken);

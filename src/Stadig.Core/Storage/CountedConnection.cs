@@ -393,10 +393,16 @@ namespace Stadig.Storage.Counted
             if (Interlocked.Exchange(ref _unconfirmed, 0) == 1) throw new DatabaseUnavailableException(DatabaseUnavailableException.UnconfirmedCommit);
         }
 
-        internal override Exception Translate(Exception e) =>
-            ReadsOnly && e is Npgsql.PostgresException { SqlState: "25006" }
-                ? new InvalidOperationException("A write on a replica connection: the flow asked for replica reads (Database.PreferReplica) and then wrote.", e)
-                : e;
+        internal override Exception Translate(Exception e) => e switch
+        {
+            Npgsql.PostgresException { SqlState: "25006" } when ReadsOnly =>
+                new InvalidOperationException("A write on a replica connection: the flow asked for replica reads (Database.PreferReplica) and then wrote.", e),
+            // A NUL character in a value (22021) or in JSON text (22P05): PostgreSQL's text cannot hold it, so the
+            // input is refused by name wherever it came from (a query string, a form, a FHIR body), never a 500.
+            Npgsql.PostgresException { SqlState: "22021" or "22P05" } =>
+                new Common.InvalidInputException("text", "Texten innehåller ett nolltecken (NUL, U+0000) eller annat tecken som inte kan sparas."),
+            _ => e,
+        };
 
         public override void Close()
         {
