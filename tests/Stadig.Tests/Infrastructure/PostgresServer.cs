@@ -104,8 +104,10 @@ public sealed class PostgresServer : IAsyncLifetime
             if (guard.Elapsed > TimeSpan.FromMinutes(1)) throw new TimeoutException("PostgreSQL's processes did not die after SIGKILL.");
             await Task.Delay(20);
         }
-        // A zombie postmaster's pid still answers kill(pid, 0), and the new postmaster would take it for a running one.
+        // A zombie postmaster's pid still answers kill(pid, 0), and the new postmaster would take it for a running one:
+        // in the data folder's lock file and in the socket's.
         File.Delete(pidFile);
+        foreach (var socketLock in Directory.EnumerateFiles(Path.Combine(_root, "sock"), ".s.PGSQL.*.lock")) File.Delete(socketLock);
     }
 
     private static bool IsAlive(int pid)
