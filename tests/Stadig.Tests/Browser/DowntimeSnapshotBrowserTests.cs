@@ -11,6 +11,7 @@ namespace Stadig.Tests.Browser;
 public class DowntimeSnapshotBrowserTests
 {
     [Fact]
+    [Hazard("H-11")]
     public async Task The_snapshot_file_opens_offline_with_the_units_key_refuses_a_wrong_key_clearly_and_prints_one_patient_per_page()
     {
         var s = await SnapshotScenario.CreateAsync(DatabaseEngine.Sqlite);

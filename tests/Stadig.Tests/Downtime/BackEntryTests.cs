@@ -43,6 +43,7 @@ public class BackEntryTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-11")]
     public async Task A_back_entered_note_keeps_its_clinical_time_apart_from_when_it_was_entered_and_says_who_entered_it_for_which_period(DatabaseEngine engine)
     {
         var w = await WorldAsync(engine);

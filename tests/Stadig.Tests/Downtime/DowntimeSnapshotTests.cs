@@ -13,6 +13,7 @@ public class DowntimeSnapshotTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-11")]
     public async Task A_units_snapshot_holds_only_its_own_patients_with_their_chart_essentials_and_respects_blocks_and_protected_identity(DatabaseEngine engine)
     {
         var s = await SnapshotScenario.CreateAsync(engine);
@@ -131,6 +132,7 @@ public class DowntimeSnapshotTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-11")]
     public async Task A_snapshot_is_made_while_the_database_refuses_writes_its_audit_events_held_in_the_spool_until_writes_return(DatabaseEngine engine)
     {
         var s = await SnapshotScenario.CreateAsync(engine);

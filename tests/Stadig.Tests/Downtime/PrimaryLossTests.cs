@@ -38,6 +38,7 @@ public class PrimaryLossTests
     }
 
     [Fact]
+    [Hazard("H-11")]
     public async Task A_write_while_the_primary_is_gone_is_refused_as_not_saved_and_the_node_writes_again_by_itself_when_it_is_back()
     {
         await using var cluster = await PostgresServer.CreateStoppedAsync();

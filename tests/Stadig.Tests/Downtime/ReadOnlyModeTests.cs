@@ -39,6 +39,7 @@ public class ReadOnlyModeTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-11")]
     public async Task A_database_that_refuses_writes_leaves_reads_served_with_a_banner_refuses_each_write_cleanly_and_writes_again_when_it_takes_them(DatabaseEngine engine)
     {
         await using var fhir = await StartAsync(engine);

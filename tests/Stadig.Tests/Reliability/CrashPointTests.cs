@@ -14,8 +14,8 @@ public class CrashPointTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Killed_at_random_points_under_write_load_no_acknowledged_write_is_lost_and_none_is_half_written(DatabaseEngine engine)
     {
-        var serverKills = Setting("STADIG_CRASH_SERVER_KILLS", 8);
-        var postgresKills = engine == DatabaseEngine.Postgres ? Setting("STADIG_CRASH_POSTGRES_KILLS", 4) : 0;
+        var serverKills = Setting("STADIG_CRASH_SERVER_KILLS", 20);
+        var postgresKills = engine == DatabaseEngine.Postgres ? Setting("STADIG_CRASH_POSTGRES_KILLS", 10) : 0;
         var seed = Setting("STADIG_CRASH_SEED", engine == DatabaseEngine.Sqlite ? 20261205 : 20261206);
         var output = TestContext.Current.TestOutputHelper;
         var report = await CrashHarness.RunAsync(new CrashRunOptions(engine, serverKills, postgresKills, seed), line => output?.WriteLine(line),
