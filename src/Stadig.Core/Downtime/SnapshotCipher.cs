@@ -20,7 +20,7 @@ public static class SnapshotCipher
     public static byte[] NewSalt() => RandomNumberGenerator.GetBytes(16);
 
     public static byte[] DeriveKey(string passphrase, byte[] salt, int iterations = Iterations) =>
-        Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(passphrase.Trim().Normalize(NormalizationForm.FormC)), salt, iterations, HashAlgorithmName.SHA256, 32);
+        Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(passphrase.Trim().NormalizeText(NormalizationForm.FormC)), salt, iterations, HashAlgorithmName.SHA256, 32);
 
     public static SealedPayload Seal(byte[] key, byte[] salt, int iterations, string aad, string plaintext)
     {

@@ -38,7 +38,7 @@ public static class SnapshotKeys
         var path = PathFor(keyFolder, unitHsaId);
         if (!File.Exists(path)) return (null, SnapshotProblem.NoKey);
         if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & OthersMayUse) != 0) return (null, SnapshotProblem.KeyReadableByOthers);
-        var key = File.ReadAllText(path, Encoding.UTF8).Trim().Normalize(NormalizationForm.FormC);
+        var key = File.ReadAllText(path, Encoding.UTF8).Trim().NormalizeText(NormalizationForm.FormC);
         return key.Length < MinLength ? (null, SnapshotProblem.KeyTooShort) : (key, SnapshotProblem.None);
     }
 

@@ -123,7 +123,7 @@ public sealed class MedicationAdministration(Database database, PatientCheckpoin
             original = await connection.QuerySingleOrDefaultAsync<AdministrationEntry>($"{EntrySelect} WHERE a.id = @administrationId", new { administrationId });
         if (original is null) throw new NotFoundException("Administreringen finns inte.");
         var order = await FindOrderAsync(caller, original.OrderId, cancellationToken) ?? throw new NotFoundException("Ordinationen finns inte.");
-        var why = Text.Optional(correctionReason, "correctionReason") ?? throw new InvalidInputException("correctionReason", "Ange varför dokumentationen korrigeras.");
+        var why = AdministrationText.Optional(correctionReason, "correctionReason") ?? throw new InvalidInputException("correctionReason", "Ange varför dokumentationen korrigeras.");
         return await WriteAsync(caller, order, input with { ScheduledAt = original.ScheduledAt }, original, why, cancellationToken);
     }
 
@@ -202,7 +202,7 @@ public sealed class MedicationAdministration(Database database, PatientCheckpoin
     /// <summary>The input against the ordination and the clock, naming the field at fault; nothing is read.</summary>
     private Row Validate(Caller caller, DoseOrder order, DoseInput input, DateTimeOffset now, bool correcting)
     {
-        var reason = Text.Optional(input.Reason, "reason");
+        var reason = AdministrationText.Optional(input.Reason, "reason");
         input = input with { ScheduledAt = input.ScheduledAt?.ToUniversalTime() };
         if (order.AsNeeded && input.ScheduledAt is not null)
             throw new InvalidInputException("scheduledAt", "Ordinationen är vid behov och har inga fasta tider.");
@@ -295,11 +295,11 @@ public sealed class MedicationAdministration(Database database, PatientCheckpoin
         """;
 
     /// <summary>Free text as the rest of the chart takes it: trimmed, NFC, no control characters, at most <see cref="MedicationList.MaxTextLength"/>.</summary>
-    private static class Text
+    private static class AdministrationText
     {
         public static string? Optional(string? text, string field)
         {
-            var clean = (text ?? "").Replace("\r\n", "\n", StringComparison.Ordinal).Trim().Normalize(NormalizationForm.FormC);
+            var clean = (text ?? "").Replace("\r\n", "\n", StringComparison.Ordinal).Trim().NormalizeText(NormalizationForm.FormC);
             if (clean.Length == 0) return null;
             if (clean.Length > MedicationList.MaxTextLength)
                 throw new InvalidInputException(field, $"Texten är längre än {MedicationList.MaxTextLength} tecken.", MedicationList.MaxTextLength);

@@ -46,8 +46,6 @@ public partial class CheckpointArchitectureTests
             "An operator's backup and restore copy the whole database file page by page (SQLite's online backup) and count its audit events to name the copy; no one's record is read or shown.",
         ["src/Stadig.Core/Training/TrainingExercises.cs"] =
             "A training installation decides an exercise from the trainee's own recorded actions (their audit events, the notes, warnings, merges and quarantine filings they made on their exercise patients); it shows met or not met, never content.",
-        ["src/Stadig.Core/Fhir/FhirService.AuditEvent.cs"] =
-            "Log review over FHIR (AuditEvent): audit_event read under the log auditor's rule, as AuditQueries.",
     };
 
     /// <summary>The checkpoint and the storage layer, which the rule is about, not under it.</summary>

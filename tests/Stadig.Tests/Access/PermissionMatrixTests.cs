@@ -85,6 +85,7 @@ public class PermissionMatrixTests
         ["GET /worklist"] = "the caller's own unsigned notes: NoteWorklist through the checkpoint (Record part)",
         ["GET /api/notes/worklist"] = "the caller's own unsigned notes: NoteWorklist through the checkpoint (Record part)",
         ["GET /ward"] = "ward list: EncounterPagesTests",
+        ["GET /patients/{Id:guid}/discharge/medication"] = "the reconciliation of one admission's ordinations at discharge (409 when the patient is not admitted): PatientEndpointsAccessTests, DischargeReconciliationTests, DischargeMedicationBrowserTests",
         ["GET /ward/medication"] = "the ward's medication round: one audited read per patient shown through ListVisibleAcrossAsync; MedicationAdministrationTests, MedicationBrowserTests",
         ["GET /patients/{Id:guid}/medication/administer"] = "one dose of an ordination found by its id: MedicationAdministrationTests.Only_nurses_record_doses_every_read_and_write_is_audited_and_a_caller_without_care_relation_gets_nothing, PatientEndpointsAccessTests",
         ["GET /results/inbox"] = "result inbox: InboxPageTests (the inbox helper's)",

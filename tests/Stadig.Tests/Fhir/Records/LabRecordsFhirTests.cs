@@ -352,7 +352,8 @@ public class LabRecordsFhirTests
             await RunAsync((c, t, after) => LabResultAsFhir.BackfillBatchAsync(c, t, after, 1, Start)),
             await RunAsync((c, t, after) => LabResultAsFhir.BackfillUnreportedBatchAsync(c, t, after, 1, Start)));
 
-        Assert.Equal((1, 4, 1), await BackfillAsync());
+        // Three reports: b-2 resent the smear (OBR 2) unchanged, which is not filed a second time (LabResendTests).
+        Assert.Equal((1, 3, 1), await BackfillAsync());
         var backfilled = (await PublishedAsync(region.Database)).Where(r => types.Contains(r.Type)).ToList();
         // The same resources as published live (the correction's earlier value is not re-created as history), plus the line without a report.
         var glucose = Assert.Single(backfilled, r => !live.ContainsKey((r.Type, r.Id)));
@@ -361,7 +362,7 @@ public class LabRecordsFhirTests
         Assert.All(backfilled, r => Assert.Equal(1, r.Version));
 
         // Again: nothing changes, no new versions.
-        Assert.Equal((1, 4, 1), await BackfillAsync());
+        Assert.Equal((1, 3, 1), await BackfillAsync());
         Assert.Equal(backfilled, (await PublishedAsync(region.Database)).Where(r => types.Contains(r.Type)).ToList());
         await AssertPublishedValidAsync(region.Database);
     }

@@ -356,7 +356,7 @@ public class FhirValidatorTests
     [Fact]
     public void Every_supported_type_is_known_and_the_unchecked_value_sets_are_listed()
     {
-        Assert.Equal(30, FhirValidator.SupportedResourceTypes.Count);
+        Assert.Equal(32, FhirValidator.SupportedResourceTypes.Count);
         Assert.Contains("http://hl7.org/fhir/ValueSet/mimetypes", FhirValidator.UncheckedRequiredValueSets);
     }
 }
