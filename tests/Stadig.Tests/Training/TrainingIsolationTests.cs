@@ -42,7 +42,7 @@ public class TrainingIsolationTests
         var world = await TrainingWorld.CreateAsync(engine);
         var nurse = await world.TraineeAsync(Role.Nurse);
         await Assert.ThrowsAsync<Stadig.Common.ForbiddenException>(() => world.Exercises.StartAsync(nurse, "physician-admission-note"));
-        await Assert.ThrowsAsync<Stadig.Common.ConflictException>(() => world.Exercises.StartAsync(nurse, "nurse-record-dose"));
+        await Assert.ThrowsAsync<Stadig.Common.ConflictException>(() => world.Exercises.StartAsync(nurse, "nurse-downtime-snapshot"));
         await new Stadig.Installation.InstallationSettings(world.Region.Database).SetModeAsync(Stadig.Installation.InstallationMode.Production);
         await Assert.ThrowsAsync<Stadig.Common.ForbiddenException>(() => world.Exercises.StartAsync(nurse, "nurse-care-note"));
     }
