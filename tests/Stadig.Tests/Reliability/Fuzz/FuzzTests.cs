@@ -3,7 +3,7 @@ using Stadig.Storage;
 namespace Stadig.Tests.Reliability.Fuzz;
 
 /// <summary>
-/// The fuzz runner's short form (issue 20, item 4): 25,000 generated inputs per engine (50,000 in
+/// The fuzz runner's short form (issue 20, item 4): 10,000 generated inputs per engine (20,000 in
 /// all) over HL7 v2, FHIR JSON and bundles, searches, form posts and query strings: no exception but
 /// a target's own refusal, no answer ≥ 500, no hang. bench/fuzz.sh runs the full count
 /// (STADIG_FUZZ_INPUTS, STADIG_FUZZ_SEED, STADIG_FUZZ_REPORT for the report folder and its corpus).
