@@ -9,7 +9,7 @@
 # Then every acknowledged write (note created, autosave at its version, signature with its hash,
 # attestation, lab message answered AA, each with its audit event) is looked up on the new primary,
 # the audit chain is verified (`stadig verify`), and the write outage of each kill is measured: the
-# seconds from the kill to the first acknowledged write after it.
+# seconds from the kill until the first write sent after it was acknowledged.
 #
 #   bash bench/failover.sh                              # the full drill (defaults below)
 #   bash bench/failover.sh --patients 2000 --clinicians 8 --settle 15   # a brief proof that it works
@@ -60,13 +60,18 @@ echo "== build (Release)"
 dotnet build -c Release -v quiet -nologo src/Stadig/Stadig.csproj >/dev/null
 dotnet build -c Release -v quiet -nologo bench/Stadig.Rehearsal/Stadig.Rehearsal.csproj >/dev/null
 
-SERVER_PID=""; LOAD_PID=""
+SERVER_PID=""; LOAD_PID=""; SAMPLER_PID=""
 cleanup() {
+    [[ -n "$SAMPLER_PID" ]] && kill -TERM "$SAMPLER_PID" 2>/dev/null || true
     [[ -n "$LOAD_PID" ]] && kill -TERM "$LOAD_PID" 2>/dev/null || true
     [[ -n "$SERVER_PID" ]] && { kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
     "${LOOPBACK[@]}" stop --dir "$CLUSTER" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+
+# The machine's load average every 5 s: the outage is Patroni's timing, but a busy machine stretches it.
+while sleep 5; do printf '%s\t%s\n' "$(now_ms)" "$(cut -d' ' -f1-3 /proc/loadavg)"; done >"$OUT/loadavg.tsv" &
+SAMPLER_PID=$!
 
 echo "== the loopback layout in $CLUSTER"
 "${LOOPBACK[@]}" start --dir "$CLUSTER" --base-port "$BASE" "${FAST[@]}" | tee "$OUT/cluster.log"
@@ -151,5 +156,10 @@ dotnet "$ROOT/bench/Stadig.Rehearsal/bin/Release/net10.0/Stadig.Rehearsal.dll" \
     --commit "$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
 STATUS=$?
 set -e
+kill -TERM "$SAMPLER_PID" 2>/dev/null || true
+SAMPLER_PID=""
+awk -F'\t' '{ split($2, l, " "); n++; sum += l[1]; if (l[1] > max) max = l[1] }
+    END { if (n) printf "  machine load average (1 min) during the run: mean %.1f, max %.1f (%d samples, %d cores)\n", sum / n, max, n, cores }' \
+    cores="$(nproc)" "$OUT/loadavg.tsv" | tee -a "$OUT/failover.txt"
 echo "== report: $OUT/failover.txt and failover.json"
 exit $STATUS

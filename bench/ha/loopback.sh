@@ -22,6 +22,8 @@
 # Needs (Debian 12): patroni etcd-server haproxy postgresql-15. As root, the database processes run
 # as the postgres user (PostgreSQL refuses root).
 set -euo pipefail
+# Debian installs haproxy in /usr/sbin, outside a plain user's PATH.
+PATH="$PATH:/usr/sbin:/sbin"
 
 COMMAND="${1:-}"; shift || true
 DIR=/tmp/stadig-ha; BASE=15400; FAST=0; NODE=""
@@ -90,11 +92,13 @@ wait_for() {
 }
 
 # Each daemon's pid file holds its own pid (the shell writes its pid, then becomes the program), not
-# runuser's: stop and kill-node signal the daemon itself.
+# runuser's: stop and kill-node signal the daemon itself. Each is started with the caller's stdin and
+# stdout closed (</dev/null >/dev/null): runuser stays as the daemon's parent, and one holding the
+# caller's output open would make a `start | tee` or a test reading the output wait for ever.
 start_patroni() {
     local n="$1"
     rm -f "$DIR/$n/patroni.pid"
-    as_db bash -c "echo \$\$ >'$DIR/$n/patroni.pid'; exec patroni '$DIR/$n/patroni.yml' >>'$DIR/$n/patroni.log' 2>&1" &
+    as_db bash -c "echo \$\$ >'$DIR/$n/patroni.pid'; exec patroni '$DIR/$n/patroni.yml' >>'$DIR/$n/patroni.log' 2>&1" </dev/null >/dev/null 2>&1 &
     wait_for "$n's Patroni to start" 10 test -s "$DIR/$n/patroni.pid"
 }
 
@@ -128,7 +132,7 @@ EOF
         --listen-client-urls http://127.0.0.1:$ETCD_PORT --advertise-client-urls http://127.0.0.1:$ETCD_PORT \
         --listen-peer-urls http://127.0.0.1:$ETCD_PEER --initial-advertise-peer-urls http://127.0.0.1:$ETCD_PEER \
         --initial-cluster e1=http://127.0.0.1:$ETCD_PEER --initial-cluster-state new --initial-cluster-token stadig-$BASE \
-        >'$DIR/etcd.log' 2>&1" &
+        >'$DIR/etcd.log' 2>&1" </dev/null >/dev/null 2>&1 &
     wait_for "etcd start" 60 curl -fs -m 1 "http://127.0.0.1:$ETCD_PORT/health" -o /dev/null
 
     fsync=on; [[ $FAST == 1 ]] && fsync=off
@@ -220,7 +224,7 @@ listen replicas
     default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
 $(for n in "${NODES[@]}"; do echo "    server $n 127.0.0.1:$(pg_port "$n") maxconn 500 check port $(api_port "$n")"; done)
 EOF
-    as_db bash -c "echo \$\$ >'$DIR/haproxy.pid'; exec haproxy -db -f '$DIR/haproxy.cfg' >'$DIR/haproxy.log' 2>&1" &
+    as_db bash -c "echo \$\$ >'$DIR/haproxy.pid'; exec haproxy -db -f '$DIR/haproxy.cfg' >'$DIR/haproxy.log' 2>&1" </dev/null >/dev/null 2>&1 &
 
     wait_for "three members with a synchronous standby" 180 healthy
     wait_for "the primary through HAProxy" 30 as_db psql -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -d postgres -qAtc "SELECT 1" -o /dev/null
