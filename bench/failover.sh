@@ -96,8 +96,9 @@ for _ in $(seq 1 240); do
     sleep 0.5
 done
 
-# The load runs for the whole drill; each phase waits on the cluster, so the total is an upper bound.
-TOTAL=$((SETTLE * 3 + 240))
+# The load runs for the whole drill and ends with the stop file; each phase waits on the cluster, so
+# this is only an upper bound.
+TOTAL=$((SETTLE * 3 + 1200))
 echo "== load: $CLINICIANS clinicians, lab $LAB_RATE/s, up to $TOTAL s"
 dotnet "$ROOT/bench/Stadig.Rehearsal/bin/Release/net10.0/Stadig.Rehearsal.dll" \
     --url "http://127.0.0.1:$PORT" --mllp-port "$MLLP_PORT" --database "$PRIMARY" \
@@ -116,18 +117,30 @@ wait_healthy() {
     done
 }
 
+# The rehearsal signs its clinicians in and warms up before it writes: the settling starts with the first
+# acknowledged write, so that the first kill falls on a running load.
+deadline=$((SECONDS + 600))
+until [[ -s "$OUT/ledger.tsv" ]]; do
+    (( SECONDS < deadline )) || { echo "failover: the load acknowledged no write within 600 s; see $OUT/load.log" >&2; exit 1; }
+    kill -0 "$LOAD_PID" 2>/dev/null || { echo "failover: the load stopped; see $OUT/load.log" >&2; exit 1; }
+    sleep 1
+done
 sleep "$SETTLE"
 victim=$("${LOOPBACK[@]}" primary --dir "$CLUSTER")
-printf '%s\tkill -9 postgres of the primary (%s)\n' "$(now_ms)" "$victim" >>"$OUT/events.tsv"
-"${LOOPBACK[@]}" kill-postgres "$victim" --dir "$CLUSTER" >/dev/null
+# The moment of the kill is the script's own, taken right after kill -9 (starting the script takes a while on a busy machine).
+read -r _ at < <("${LOOPBACK[@]}" kill-postgres "$victim" --dir "$CLUSTER") || true
+[[ -n "${at:-}" ]] || { echo "failover: kill-postgres of $victim failed" >&2; exit 1; }
+printf '%s\tkill -9 postgres of the primary (%s)\n' "$at" "$victim" >>"$OUT/events.tsv"
 echo "== killed the postmaster of $victim; waiting for the cluster to heal"
 wait_healthy
 "${LOOPBACK[@]}" status --dir "$CLUSTER" | tee -a "$OUT/cluster.log"
 
 sleep "$SETTLE"
 victim=$("${LOOPBACK[@]}" primary --dir "$CLUSTER")
-printf '%s\tkill -9 of every process of the primary node (%s)\n' "$(now_ms)" "$victim" >>"$OUT/events.tsv"
-"${LOOPBACK[@]}" kill-node "$victim" --dir "$CLUSTER" >/dev/null
+at=""
+read -r _ at < <("${LOOPBACK[@]}" kill-node "$victim" --dir "$CLUSTER") || true
+[[ -n "$at" ]] || { echo "failover: kill-node of $victim failed" >&2; exit 1; }
+printf '%s\tkill -9 of every process of the primary node (%s)\n' "$at" "$victim" >>"$OUT/events.tsv"
 echo "== killed node $victim whole; waiting for a new primary, then starting $victim again"
 deadline=$((SECONDS + 120))
 until new=$("${LOOPBACK[@]}" primary --dir "$CLUSTER" 2>/dev/null) && [[ "$new" != "$victim" ]]; do

@@ -13,6 +13,7 @@
 #   bash bench/ha/loopback.sh primary [--dir DIR]     # the leader's node name (node1, node2, node3)
 #   bash bench/ha/loopback.sh kill-postgres [NODE] [--dir DIR]   # kill -9 of that node's postmaster (default: the primary's)
 #   bash bench/ha/loopback.sh kill-node [NODE] [--dir DIR]       # kill -9 of all its processes: Patroni, the postmaster and its children
+#                                          (both print the node and the moment of the kill, Unix ms: "node2 1796479205300")
 #   bash bench/ha/loopback.sh restart-node NODE [--dir DIR]      # start its Patroni again (it rejoins as a replica)
 #   bash bench/ha/loopback.sh stop [--dir DIR]        # stops everything it started and removes DIR
 #
@@ -151,10 +152,11 @@ etcd3:
   hosts: 127.0.0.1:$ETCD_PORT
 bootstrap:
   dcs:
-    # The leader key lives 10 s without renewal: a node that dies whole is replaced within about that.
-    ttl: 10
+    # The leader key lives 6 s without renewal: a node that dies whole is replaced about 7-9 s after
+    # (docs/operations.md, "High availability": the trade-off against a stalled primary demoted).
+    ttl: 6
     loop_wait: 1
-    retry_timeout: 4
+    retry_timeout: 2
     maximum_lag_on_failover: 1048576
     synchronous_mode: true
     synchronous_mode_strict: true
@@ -173,6 +175,9 @@ bootstrap:
         max_replication_slots: 10
         max_connections: 300
         synchronous_commit: "on"
+        # A standby whose primary went away retries every second, not every 5 s: after a failover the
+        # new primary's writes wait (synchronous_mode_strict) until a standby streams from it.
+        wal_retrieve_retry_interval: 1s
         fsync: "$fsync"
   initdb:
     - encoding: UTF8
@@ -247,12 +252,12 @@ kill-postgres)
     pm=$(postmaster_pid "$n")
     [[ -n "$pm" ]] || { echo "loopback: $n has no postmaster" >&2; exit 1; }
     kill -9 "$pm"
-    echo "$n"
+    echo "$n $(date +%s%3N)"
     ;;
 kill-node)
     n="${NODE:-$(leader)}"
     kill_tree_of_node "$n"
-    echo "$n"
+    echo "$n $(date +%s%3N)"
     ;;
 restart-node)
     [[ -n "$NODE" ]] || { echo "loopback: restart-node needs the node's name" >&2; exit 2; }
