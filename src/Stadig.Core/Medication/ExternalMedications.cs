@@ -71,10 +71,11 @@ public static class ExternalMedications
         for (var i = 0; i < current.Count; i++)
         {
             var codings = Codings(current[i].Product);
-            if (codings.FirstOrDefault(c => AtcSystems.Contains(c.System) && PrescribingChecks.IsAtcCode(c.Code.ToUpperInvariant())) is { } atc)
-                result[i] = new ForeignMedication(current[i].Entry, [PrescribingChecks.Group(atc.Code.ToUpperInvariant())], $"ATC {atc.Code.ToUpperInvariant()}");
-            else if (codings.FirstOrDefault(c => c.System == MedicationOrderAsFhir.NplSystem) is { } nplCode)
-                npl[i] = nplCode.Code;
+            var atc = codings.Where(c => AtcSystems.Contains(c.System)).Select(c => c.Code.ToUpperInvariant()).FirstOrDefault(PrescribingChecks.IsAtcCode);
+            if (atc is not null)
+                result[i] = new ForeignMedication(current[i].Entry, [PrescribingChecks.Group(atc)], $"ATC {atc}");
+            else if (codings.Where(c => c.System == MedicationOrderAsFhir.NplSystem).Select(c => c.Code).FirstOrDefault() is { } nplCode)
+                npl[i] = nplCode;
         }
         if (npl.Count > 0)
         {
