@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Stadig test on a fresh Debian 12 machine: installs what is missing (PostgreSQL server
-# binaries, the tests start their own throwaway cluster; Debian's Chromium for the browser tests),
+# binaries, the tests start their own throwaway cluster; pgBackRest for the downtime drill's backup and
+# point-in-time restore; Debian's Chromium for the browser tests),
 # restores packages, builds, runs all tests,
 # and ends with one line "N passed, N failed".
 set -uo pipefail
@@ -8,6 +9,7 @@ cd "$(dirname "$0")"
 
 need_apt=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+[ -x /usr/bin/pgbackrest ] || need_apt+=(pgbackrest)   # the downtime drill backs up and restores with it
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
