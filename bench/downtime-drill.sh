@@ -12,8 +12,9 @@
 #   (c) restores the database from the backup to a point in time under load (pgBackRest PITR: full +
 #       incremental + WAL) into a new data directory, checks it with restore-check (migrations, counts, audit
 #       chain) and looks up every write acknowledged before that point; the recovery time is measured;
-#   (d) starts Stadig again, registers the downtime period (the node's own suggestion, confirmed) and
-#       back-enters paper records (a note, a vital sign, an admission), which must show as back-entered.
+#   (d) once writes are back: registers the downtime period (the node's own suggestion, confirmed) and
+#       back-enters paper records (a note, a vital sign, an admission, a dose), which must show as back-entered.
+# (The order run is a, d, b, c: the paper records are entered while Stadig still runs.)
 #
 # The driver is tests/Stadig.Tests/Downtime/Drill (DowntimeDrill); CI runs its short form
 # (DowntimeDrillTests: 150 patients, 4 clinicians, each stretch only until a few writes are acknowledged).
@@ -67,7 +68,7 @@ OUT="$(cd "$OUT" && pwd)"
 
 export TZ=UTC STADIG_DRILL_REPORT="$OUT" STADIG_DRILL_PATIENTS="$PATIENTS" STADIG_DRILL_CLINICIANS="$CLINICIANS" \
   STADIG_DRILL_THINK_SCALE="$THINK" STADIG_DRILL_PHASE_SECONDS="$PHASE" STADIG_DRILL_ARCHIVE_TIMEOUT="$ARCHIVE" \
-  STADIG_DRILL_SNAPSHOT_INTERVAL="$INTERVAL" STADIG_DRILL_LAB_RATE=5 STADIG_DRILL_FHIR_RATE=5 \
+  STADIG_DRILL_SNAPSHOT_INTERVAL="$INTERVAL" STADIG_DRILL_SNAPSHOT_WARDS=0 STADIG_DRILL_LAB_RATE=5 STADIG_DRILL_FHIR_RATE=5 \
   STADIG_DRILL_COMMAND="bash bench/downtime-drill.sh $ARGS"
 [ "$REPLICA" -eq 0 ] && export STADIG_DRILL_NO_REPLICA=1
 status=0

@@ -40,6 +40,9 @@ public sealed record DrillOptions
 
     public int ArchiveTimeoutSeconds { get; init; } = 60;
     public int SnapshotIntervalMinutes { get; init; } = 15;
+
+    /// <summary>How many wards' snapshots are opened in the browser (0: every ward); each costs the key's derivation in the page.</summary>
+    public int SnapshotWards { get; init; }
     public double LabPerSecond { get; init; } = 2;
     public double FhirPerSecond { get; init; } = 2;
     public required string OutFolder { get; init; }
@@ -147,9 +150,6 @@ public sealed class DowntimeDrill(DrillOptions options, TextWriter log)
         StadigServer? server = await StadigServer.StartOnAsync(connectionString, "http://127.0.0.1:0", settings);
         try
         {
-            // The schedule's first round runs as the node gets ready: every ward has its snapshot from then on.
-            await UntilAsync("every ward's first snapshot", () => wards.All(w => SnapshotFiles.Generations(snapshotFolder, w.HsaId).Count > 0), cancellationToken);
-
             // ---- the load, as in the rehearsal, every acknowledged write in the ledger
             var ledger = Path.Combine(options.OutFolder, "ledger.tsv");
             AcknowledgedWrites.Open(ledger);
@@ -205,21 +205,21 @@ public sealed class DowntimeDrill(DrillOptions options, TextWriter log)
             var loadSeconds = r.Elapsed;
             var primaryStop = await JudgePrimaryStopAsync(r.Samples.ToList(), stoppedAt, restartedAt, replica is not null, ledger, primary.ConnectionString, database, cancellationToken);
 
-            // ---- (b) Stadig stops entirely: the downtime PC opens the last snapshot
+            // ---- (d) writes are back: the paper records of the primary's downtime are entered
+            Say("(d) back-entering the paper records of the downtime");
+            var (period, backEntries) = await BackEnterAsync(core, wards[0], stoppedWall, restartedWall, cancellationToken);
+
+            // ---- (b) Stadig stops entirely: the downtime PC opens the last snapshot. The schedule's first round ran as the node got ready.
+            await UntilAsync("every ward's first snapshot", () => wards.All(w => SnapshotFiles.Generations(snapshotFolder, w.HsaId).Count > 0), cancellationToken);
             await server.DisposeAsync();
             server = null;
             var stadigStopped = DateTimeOffset.UtcNow;
-            Say("(b) Stadig stopped; opening each ward's last snapshot offline");
-            var snapshots = await ReadSnapshotsAsync(wards, snapshotFolder, keys, stadigStopped, database, cancellationToken);
+            Say("(b) Stadig stopped; opening the wards' last snapshots offline");
+            var snapshots = await ReadSnapshotsAsync(options.SnapshotWards > 0 ? wards.Take(options.SnapshotWards).ToList() : wards, snapshotFolder, keys,
+                stadigStopped, database, cancellationToken);
 
             // ---- (c) point-in-time restore from the backup into a new data directory, then restore-check
             var restore = await RestoreAsync(backRest, restoreTarget, ledger, full, incremental, databaseBytes, cancellationToken);
-
-            // ---- (d) Stadig is back: the paper records of the downtime are entered
-            // MLLP off: the first node's port may still be held by its closed connections.
-            server = await StadigServer.StartOnAsync(connectionString, "http://127.0.0.1:0", [.. settings, "--Stadig:Mllp:Port=0"]);
-            Say("(d) Stadig started again; back-entering the paper records");
-            var (period, backEntries) = await BackEnterAsync(core, wards[0], stoppedWall, restartedWall, cancellationToken);
 
             var lost = primaryStop.Lost + restore.LostBeforeTarget;
             var passed = _checks.All(c => c.Passed) && lost == 0;
@@ -272,9 +272,15 @@ public sealed class DowntimeDrill(DrillOptions options, TextWriter log)
         return config;
     }
 
-    /// <summary>Served, or refused as the read-only mode refuses: 503 with Retry-After (shed), or the lab's AR.</summary>
+    /// <summary>
+    /// Refused as Stadig refuses what it cannot store: 503 with Retry-After (shed), or to the lab an AR — or, for a
+    /// message under way when the primary went, the connection closed without an ACK (MllpListener): either way
+    /// not acknowledged, and the lab sends it again.
+    /// </summary>
     private static bool IsCleanRefusal(Sample s) =>
-        s.Outcome == Outcome.Shed || s.Outcome == Outcome.Error && (s.Status ?? "").StartsWith("ACK AR", StringComparison.Ordinal);
+        s.Outcome == Outcome.Shed
+        || s.Outcome == Outcome.Error && s.Action == LabFeed.Action && s.Status is { } status
+           && (status.StartsWith("ACK AR", StringComparison.Ordinal) || status is "IOException" or "SocketException" || status.StartsWith("connection", StringComparison.Ordinal));
 
     private static bool IsClean(Sample s) => s.Outcome == Outcome.Ok || IsCleanRefusal(s);
 
@@ -301,7 +307,7 @@ public sealed class DowntimeDrill(DrillOptions options, TextWriter log)
         if (replica)
             Check("reads went on from the replica while the primary was stopped", served.Count > 0 && reads.All(IsClean),
                 string.Create(CultureInfo.InvariantCulture, $"{served.Count} of {reads.Count} served over {restartedAt - stoppedAt:0.0} s, the rest refused 503; longest wait {longestGap:0.0} s"));
-        Check("every write refused cleanly while the primary was stopped (503 with Retry-After, or AR to the lab)", refused > 0,
+        Check("every write refused cleanly while the primary was stopped (503 with Retry-After; to the lab AR or no ACK)", refused > 0,
             $"{refused} refused");
         Check("every answer of the drill served or refused cleanly", unclean.Count == 0,
             unclean.Count == 0 ? $"{samples.Count} answers" : $"{unclean.Count} not: " + string.Join(", ", unclean.GroupBy(s => $"{s.Action} {s.Status}").Take(5).Select(g => $"{g.Key} × {g.Count()}")));
@@ -459,7 +465,8 @@ public sealed class DowntimeDrill(DrillOptions options, TextWriter log)
         async Task ShownAsync(string kind, Guid patient, RecordKind recordKind)
         {
             var entries = (await core.Record.TimelineAsync(nurse, patient, new TimelineQuery([recordKind]), cancellationToken)).Entries;
-            figures.Add(new BackEntryFigures(kind, onPaper, entries.Any(e => e.BackEntry is { } m && m.DowntimePeriodId == period.Id && e.At == onPaper)));
+            figures.Add(new BackEntryFigures(kind, onPaper, entries.Any(e => e.BackEntry is { } m && e.At == onPaper
+                && m.DowntimeFrom == period.StartedAt && m.DowntimeTo == period.EndedAt && m.EnteredByName.Length > 0)));
         }
         await ShownAsync("note", inpatient, RecordKind.Note);
         await ShownAsync("vital sign", inpatient, RecordKind.Observation);

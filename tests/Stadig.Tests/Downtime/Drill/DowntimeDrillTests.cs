@@ -32,6 +32,8 @@ public class DowntimeDrillTests
             Replica = Setting("NO_REPLICA") is null,
             ArchiveTimeoutSeconds = (int)(Number("ARCHIVE_TIMEOUT") ?? 60),
             SnapshotIntervalMinutes = (int)(Number("SNAPSHOT_INTERVAL") ?? 15),
+            // The short form opens one ward's snapshot (the key's derivation in the page is most of its cost); the full one every ward's.
+            SnapshotWards = (int)(Number("SNAPSHOT_WARDS") ?? 1),
             LabPerSecond = Number("LAB_RATE") ?? 2,
             FhirPerSecond = Number("FHIR_RATE") ?? 2,
             Command = Setting("COMMAND"),
@@ -49,8 +51,8 @@ public class DowntimeDrillTests
 
         Assert.True(report.Passed, report.ToText() + "\n" + log);
         Assert.Equal(0, report.Lost);
-        // Every ward of the demo region, each paper record, and both ends of the restore are in it.
-        Assert.Equal(2, report.Snapshots.Count);
+        // The ward(s) read, each paper record, and both ends of the restore are in it.
+        Assert.Equal(options.SnapshotWards == 0 ? 2 : options.SnapshotWards, report.Snapshots.Count); // the demo region has two wards
         Assert.Equal(["note", "vital sign", "admission", "administration"], report.BackEntries.Select(b => b.Kind));
         Assert.True(report.Restore.AcknowledgedBeforeTarget > 0 && report.PrimaryStop.WritesRefused > 0, report.ToText());
 
