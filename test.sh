@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Stadig test on a fresh Debian 12 machine: installs what is missing (PostgreSQL server
-# binaries, the tests start their own throwaway cluster; Patroni, etcd and HAProxy for the failover
-# test; Debian's Chromium for the browser tests),
+# binaries, the tests start their own throwaway cluster; pgBackRest for the downtime drill's backup and
+# point-in-time restore; Patroni, etcd and HAProxy for the failover test; Debian's Chromium for the
+# browser tests),
 # restores packages, builds, runs all tests,
 # and ends with one line "N passed, N failed".
 set -uo pipefail
@@ -9,6 +10,7 @@ cd "$(dirname "$0")"
 
 need_apt=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+[ -x /usr/bin/pgbackrest ] || need_apt+=(pgbackrest)   # the downtime drill backs up and restores with it
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 # The failover test (PatroniFailoverTests) starts bench/ha/loopback.sh's layout itself, on loopback

@@ -6,16 +6,19 @@ namespace Stadig.Rehearsal;
 /// Every write the server acknowledged during a run (a note created, an autosave at a version, a
 /// signature, an attestation, a lab message answered AA), one line each with the moment of the answer,
 /// when the run is given --ledger FILE. bench/failover.sh checks each of them on the database after
-/// the failovers (<see cref="FailoverVerifier"/>). Ids only: no patient data.
+/// the failovers (<see cref="FailoverVerifier"/>). Ids only: no patient data. The ledger belongs to the
+/// flow that opened it (and the tasks it starts): a run inside the test process (the downtime drill's
+/// short form) must not collect another test's acknowledgements.
 /// </summary>
 public static class AcknowledgedWrites
 {
-    private static StreamWriter? _writer;
+    private static readonly AsyncLocal<StreamWriter?> Writer = new();
     private static readonly Lock Gate = new();
 
+    /// <summary>Opens the ledger for this flow; call it (synchronously) before starting the run.</summary>
     public static void Open(string path)
     {
-        _writer = new StreamWriter(path, append: false) { AutoFlush = true };
+        Writer.Value = new StreamWriter(path, append: false) { AutoFlush = true };
     }
 
     /// <summary>
@@ -25,18 +28,18 @@ public static class AcknowledgedWrites
     /// </summary>
     public static void Add(string kind, string id, DateTimeOffset sentAt, string extra = "")
     {
-        if (_writer is null) return;
+        if (Writer.Value is not { } writer) return;
         var line = string.Create(CultureInfo.InvariantCulture,
             $"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}\t{kind}\t{id}\t{extra}\t{sentAt.ToUnixTimeMilliseconds()}");
-        lock (Gate) _writer.WriteLine(line);
+        lock (Gate) writer.WriteLine(line);
     }
 
     public static void Close()
     {
         lock (Gate)
         {
-            _writer?.Dispose();
-            _writer = null;
+            Writer.Value?.Dispose();
+            Writer.Value = null;
         }
     }
 }

@@ -38,6 +38,13 @@ public sealed record DoseInput
     public DateTimeOffset? GivenAt { get; init; }
     public string? Reason { get; init; }
     public Guid? CheckedBy { get; init; }
+
+    /// <summary>
+    /// A dose documented on paper during a downtime and entered afterwards (docs/operations.md, "Back-entry
+    /// after downtime"): given at the paper's time, which must lie in a registered downtime period, and
+    /// marked back-entered in the same transaction.
+    /// </summary>
+    public Downtime.BackEntryClaim? BackEntry { get; init; }
 }
 
 /// <summary>One row of the administration record (append-only): a dose given, given late or not given, or a correction of one.</summary>

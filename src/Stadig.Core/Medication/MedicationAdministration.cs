@@ -188,6 +188,9 @@ public sealed class MedicationAdministration(Database database, PatientCheckpoin
             {
                 throw new ConflictException("Dosen dokumenterades av någon annan under tiden: läs om listan.");
             }
+            if (input.BackEntry is { } claim)
+                await Downtime.BackEntries.MarkAsync(connection, transaction, caller, order.PatientId, Downtime.BackEntryRecord.MedicationAdministration, id,
+                    Downtime.BackEntryEvent.Administration, claim, now, time);
             // Published on the recording transaction, as every chart record is (a correction also republishes the row it corrects).
             await Fhir.Records.MedicationAdministrationAsFhir.PublishAsync(connection, transaction, id, now);
             return 0;
@@ -218,7 +221,9 @@ public sealed class MedicationAdministration(Database database, PatientCheckpoin
             if (input.CheckedBy is not null) throw new InvalidInputException("checkedBy", "En dos som inte gavs kontrolleras inte av en andra sjuksköterska.");
             return new Row(input.ScheduledAt, AdministrationOutcome.NotGiven, null, null, null, reason, null);
         }
-        var givenAt = (input.GivenAt ?? now).ToUniversalTime();
+        if (input.BackEntry is { } paper && input.GivenAt is { } stated && stated != paper.ClinicalAt)
+            throw new InvalidInputException("givenAt", "Tiden då dosen gavs är tiden på pappret när dosen efterregistreras.");
+        var givenAt = (input.BackEntry?.ClinicalAt ?? input.GivenAt ?? now).ToUniversalTime();
         if (givenAt > now.AddMinutes(1)) throw new InvalidInputException("givenAt", "Tiden då dosen gavs kan inte ligga i framtiden.");
         if (givenAt < now - AdministrationSchedule.Lookback - Window) throw new InvalidInputException("givenAt", "En dos kan efterregistreras högst ett dygn bakåt.");
         var outcome = AdministrationOutcome.Given;

@@ -31,6 +31,8 @@ public sealed class LongestFirstCollectionOrderer : ITestCollectionOrderer
         "Stadig.Tests.Web.AuditPagesTests",
         "Stadig.Tests.Web.LoginTests",
         "Stadig.Tests.Rehearsal.RehearsalSmokeTests",
+        // Issue 19's downtime drill in its short form: about a minute, one test.
+        "Stadig.Tests.Downtime.Drill.DowntimeDrillTests",
     ];
 
     public IReadOnlyCollection<TTestCollection> OrderTestCollections<TTestCollection>(IReadOnlyCollection<TTestCollection> testCollections)

@@ -45,6 +45,41 @@ public sealed class PostgresServer : IAsyncLifetime
 
     public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres";
 
+    /// <summary>The cluster's data directory (PGDATA).</summary>
+    public string DataDirectory => Path.Combine(_root, "data");
+
+    /// <summary>Where the server's Unix socket and its log are.</summary>
+    public string SocketDirectory => Path.Combine(_root, "sock");
+
+    /// <summary>Whether the server's files belong to the postgres account (the tests run as root) rather than to this process's user.</summary>
+    public bool RunsAsPostgresUser => _asPostgresUser;
+
+    /// <summary>
+    /// The folders of a cluster whose data directory another tool fills (a restore from backup), with
+    /// its own port: an empty, private data directory owned by the account the server runs as.
+    /// Start it with <see cref="StartClusterAsync"/>; dispose it to stop and remove it.
+    /// </summary>
+    public static async Task<PostgresServer> CreateForRestoreAsync()
+    {
+        var server = new PostgresServer { _binaries = FindBinaries(), _asPostgresUser = Environment.UserName == "root" };
+        server._root = Directory.CreateTempSubdirectory("stadig-pg-restore-").FullName;
+        Directory.CreateDirectory(server.SocketDirectory);
+        Directory.CreateDirectory(server.DataDirectory);
+        // PostgreSQL starts only on a data directory nobody else may read.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(server.DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (server._asPostgresUser) await RunAsync("chown", ["-R", "postgres:postgres", server._root], asPostgres: false);
+        server.Port = FreePort();
+        return server;
+    }
+
+    /// <summary>Adds settings to the cluster's postgresql.conf (later lines win); they apply at its next start.</summary>
+    public Task AppendSettingsAsync(params string[] lines) =>
+        File.AppendAllTextAsync(Path.Combine(DataDirectory, "postgresql.conf"), "\n" + string.Join("\n", lines) + "\n");
+
+    /// <summary>Runs a program as the account the server runs as (pgBackRest must read and write what the server does); its output, or an error naming it.</summary>
+    public static Task<string> RunAsServerAccountAsync(string file, params string[] arguments) =>
+        RunAsync(file, arguments, Environment.UserName == "root");
+
     /// <summary>
     /// A streaming replica of this (started) cluster, of a test's own: a base backup taken over the
     /// replication protocol and started as a hot standby on its own port. Dispose it to stop and remove it.
@@ -201,7 +236,7 @@ public sealed class PostgresServer : IAsyncLifetime
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static async Task RunAsync(string file, string[] arguments, bool asPostgres)
+    private static async Task<string> RunAsync(string file, string[] arguments, bool asPostgres)
     {
         var start = new ProcessStartInfo(asPostgres ? "runuser" : file)
         {
@@ -215,5 +250,6 @@ public sealed class PostgresServer : IAsyncLifetime
         await process.WaitForExitAsync();
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"{file} failed ({process.ExitCode}): {await stderr}{await stdout}");
+        return await stdout;
     }
 }

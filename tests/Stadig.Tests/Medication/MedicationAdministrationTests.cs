@@ -239,4 +239,28 @@ public class MedicationAdministrationTests
         Assert.Empty(await f.Administration.WardAsync(stranger, Ct));
         Assert.Equal(1, await RowsAsync(f.Region, f.PatientId));
     }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_dose_given_on_paper_during_a_downtime_is_entered_at_the_papers_time_marked_with_its_period_and_refused_outside_one(DatabaseEngine engine)
+    {
+        var f = await CreateAsync(engine);
+        var order = await f.Medication.PrescribeAsync(f.Region.Physician, f.PatientId, Scheduled(f.Alvedon, "08:00"), cancellationToken: Ct);
+        // Stadig was down from 07:30 to 09:30; the 08:00 dose was given at 08:05 and written on paper. Entered at 10:00.
+        f.Clock.Advance(TimeSpan.FromHours(2));
+        var admin = await f.Region.AddCallerAsync("drift", Role.Administrator, f.Region.Ward);
+        var period = await f.Region.Services.DowntimePeriods.RegisterAsync(admin, Local(7, 30), Local(9, 30), "Databasen stannade.", Ct);
+
+        var outside = await Assert.ThrowsAsync<InvalidInputException>(() => f.Administration.RecordAsync(f.Nurse, order.Id,
+            new DoseInput { ScheduledAt = Local(8), BackEntry = new Stadig.Downtime.BackEntryClaim(Local(9, 45)) }, Ct));
+        Assert.Equal("clinicalAt", outside.Field);
+        Assert.Equal(0, await RowsAsync(f.Region, f.PatientId));
+
+        var given = await f.Administration.RecordAsync(f.Nurse, order.Id,
+            new DoseInput { ScheduledAt = Local(8), BackEntry = new Stadig.Downtime.BackEntryClaim(Local(8, 5)) }, Ct);
+
+        Assert.Equal((Local(8, 5), nameof(AdministrationOutcome.Given), Local(10)), (given.GivenAt, given.Outcome, given.RecordedAt));
+        await using var c = await f.Region.Database.OpenUnscopedAsync(Ct);
+        var mark = Assert.Single(await Stadig.Downtime.BackEntries.OfRecordAsync(c, null, given.Id));
+        Assert.Equal((Stadig.Downtime.BackEntryEvent.Administration, Local(8, 5), Local(10), period.Id), (mark.Event, mark.ClinicalAt, mark.EnteredAt, mark.DowntimePeriodId));
+    }
 }
