@@ -71,7 +71,7 @@ public static class Hl7Ack
         var start = text.IndexOf("MSH", StringComparison.Ordinal);
         if (start < 0) return SalvagedHeader.None;
         var line = text[start..].Split('\r', '\n')[0];
-        if (line.Length < 4 || char.IsLetterOrDigit(line[3]) || char.IsWhiteSpace(line[3])) return SalvagedHeader.None;
+        if (line.Length < 4 || !CouldSeparate(line[3])) return SalvagedHeader.None;
         var fields = line.Split(line[3]);
         var component = fields.Length > 1 && fields[1].Length > 0 ? fields[1][0] : '^';
         string Field(int n)
@@ -79,10 +79,17 @@ public static class Hl7Ack
             // fields[0] is "MSH", fields[1] the encoding characters (MSH-2): MSH-n is fields[n - 1].
             var value = fields.Length > n - 1 ? fields[n - 1] : "";
             if (component != line[3]) value = value.Split(component)[0];
-            return value.Length <= 50 && value.All(ch => !char.IsControl(ch)) ? value : "";
+            return value.Length <= 50 && value.All(ch => !char.IsControl(ch) && !char.IsSurrogate(ch)) ? value : "";
         }
         return new SalvagedHeader(Field(10), Field(3), Field(4), Field(11));
     }
+
+    /// <summary>
+    /// Whether a header's fourth character can be read as its field separator: not a letter, digit,
+    /// space or control character, and not half of a surrogate pair (splitting there would leave the
+    /// other half alone in every field, text that can be neither stored nor sent).
+    /// </summary>
+    private static bool CouldSeparate(char c) => !char.IsLetterOrDigit(c) && !char.IsWhiteSpace(c) && !char.IsControl(c) && !char.IsSurrogate(c);
 
     /// <summary>
     /// The answer to a batch (HL7 v2.5 2.10.3): [FHS] BHS, the ACK of every message in the batch's
@@ -95,7 +102,7 @@ public static class Hl7Ack
         var time = now.UtcDateTime.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + "+0000";
         string Header(string id, string? sent)
         {
-            var fields = sent is { Length: > 3 } ? sent.Split(sent[3]) : [id];
+            var fields = sent is { Length: > 3 } && CouldSeparate(sent[3]) ? sent.Split(sent[3]) : [id];
             string Field(int n) => fields.Length > n - 1 && n > 2 ? Hl7Writer.Escape(fields[n - 1].Split(fields.Length > 1 && fields[1].Length > 0 ? fields[1][0] : '^')[0], e) : "";
             return $"{id}{e.Field}{e.EncodingCharacters}{e.Field}{StadigApplication}{e.Field}{e.Field}{Field(3)}{e.Field}{Field(4)}{e.Field}{time}"
                 + $"{e.Field}{e.Field}{e.Field}{e.Field}{Hl7Writer.Escape(controlId, e)}{e.Field}{Field(11)}\r";
@@ -106,7 +113,7 @@ public static class Hl7Ack
         foreach (var ack in acks) text.Append(ack.TrimEnd('\r', '\n')).Append('\r');
         text.Append($"BTS{e.Field}{acks.Count}\r");
         if (fileHeader is not null) text.Append($"FTS{e.Field}1\r");
-        return text.ToString();
+        return UnicodeText.WellFormed(text.ToString());
     }
 
     /// <summary>MSH-11 echoed in the ACK (P, T or D; its first component), P when unreadable.</summary>

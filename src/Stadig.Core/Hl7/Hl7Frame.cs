@@ -5,7 +5,8 @@ namespace Stadig.Hl7;
 /// envelope segments (FHS, BHS, BTS, FTS) are set aside and whose messages are returned one by one,
 /// each as its own text (segments joined by CR). Several messages without a batch envelope are a
 /// <see cref="Problem"/>: one frame gets one ACK, so they are refused as a whole rather than split
-/// (only one could be answered) or merged (one patient's results would be read as another's).
+/// (only one could be answered) or merged (one patient's results would be read as another's). So is a
+/// batch with a segment outside its messages, or with no message at all: nothing in it is dropped unanswered.
 /// </summary>
 public sealed record Hl7Frame(IReadOnlyList<string> Messages, bool IsBatch, string? FileHeader, string? BatchHeader, string? Problem)
 {
@@ -42,6 +43,9 @@ public sealed record Hl7Frame(IReadOnlyList<string> Messages, bool IsBatch, stri
             }
         }
         Close();
+        // An empty batch answered BTS|0 would tell the sender all is well while whatever it held is dropped unread.
+        if (isBatch && messages.Count == 0)
+            problem ??= $"Batchen innehåller inget meddelande (inget MSH-segment bland {lines.Count} segment); inget är taget emot.";
         if (!isBatch && messages.Count > 1)
         {
             var controlIds = string.Join(", ", messages.Select(m => Hl7Ack.Salvage(m).ControlId));
@@ -56,5 +60,6 @@ public sealed record Hl7Frame(IReadOnlyList<string> Messages, bool IsBatch, stri
         }
     }
 
-    private static string Printable(string id) => new(id.Select(c => char.IsControl(c) ? '?' : c).ToArray());
+    // The first three characters can cut a surrogate pair in half: the problem is stored and sent in the ACK.
+    private static string Printable(string id) => UnicodeText.WellFormed(new(id.Select(c => char.IsControl(c) ? '?' : c).ToArray()));
 }

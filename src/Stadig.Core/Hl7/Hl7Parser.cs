@@ -172,7 +172,7 @@ public static class Hl7Parser
             throw new Hl7ParseException("Meddelandet börjar inte med MSH", 1, SafeId(header));
         if (header.Length < 4) throw new Hl7ParseException("MSH saknar fältavgränsare", 1, "MSH", 1);
         var fieldSeparator = header[3];
-        if (!IsDelimiter(fieldSeparator)) throw new Hl7ParseException($"Ogiltig fältavgränsare '{Printable(fieldSeparator)}'", 1, "MSH", 1);
+        if (!IsDelimiter(fieldSeparator)) throw new Hl7ParseException($"Ogiltig fältavgränsare '{Printable(header, 3)}'", 1, "MSH", 1);
 
         var encodingEnd = header.IndexOf(fieldSeparator, 4);
         var encodingCharacters = encodingEnd < 0 ? header[4..] : header[4..encodingEnd];
@@ -218,8 +218,16 @@ public static class Hl7Parser
 
     private static string? SafeId(string line) => line.Length >= 3 && IsSegmentId(line[..3]) ? line[..3] : null;
 
+    // The problem is stored and sent back in the ACK: a cut that leaves half a surrogate pair could be neither.
     private static string Printable(string text) =>
-        new(text.Take(20).Select(c => char.IsControl(c) ? '?' : c).ToArray());
+        UnicodeText.WellFormed(new(text.Take(20).Select(c => char.IsControl(c) ? '?' : c).ToArray()));
 
-    private static string Printable(char c) => char.IsControl(c) ? $"0x{(int)c:X2}" : c.ToString();
+    /// <summary>The character at <paramref name="at"/> as it can be shown: a control character or either half of a surrogate pair as its code point.</summary>
+    private static string Printable(string text, int at)
+    {
+        var c = text[at];
+        if (char.IsHighSurrogate(c) && at + 1 < text.Length && char.IsLowSurrogate(text[at + 1]))
+            return $"U+{char.ConvertToUtf32(c, text[at + 1]):X4}";
+        return char.IsControl(c) || char.IsSurrogate(c) ? $"U+{(int)c:X4}" : c.ToString();
+    }
 }

@@ -128,16 +128,22 @@ public sealed partial class IngestOruMessage(Database database, AuditLog audit, 
         var bytes = byteCount ?? Hl7Text.ToBytes(text).LongLength;
         if (oversized)
         {
-            return await RejectUnreadableAsync(text, bytes, Hl7Ack.Salvage(text), Hl7ErrorCode.ApplicationInternalError,
+            // Kept as far as it was read: a NUL read as Latin-1 is escaped like in a message of normal size.
+            var start = EscapeUnstorable(text);
+            return await RejectUnreadableAsync(start, bytes, Hl7Ack.Salvage(start), Hl7ErrorCode.ApplicationInternalError,
                 $"Meddelandet är för stort ({bytes} byte); bara början är sparad.", cancellationToken);
         }
-        if (text.IndexOf('\0') is var nul and >= 0)
+        if (Unstorable(text) is var bad and >= 0)
         {
-            // HL7 v2 text has no NUL, and PostgreSQL's text cannot hold one: refused as a whole with the
-            // place named, and kept with each NUL written as HL7's hex escape, so nothing the lab sent is lost.
-            var kept = text.Replace("\0", "\\X00\\", StringComparison.Ordinal);
-            return await RejectUnreadableAsync(kept, bytes, Hl7Ack.Salvage(kept), Hl7ErrorCode.DataTypeError,
-                $"Meddelandet innehåller ett nolltecken (NUL, 0x00) vid tecken {nul + 1}, vilket HL7 v2 inte tillåter; det är sparat med tecknet skrivet \\X00\\.", cancellationToken);
+            // HL7 v2 text has no NUL, and PostgreSQL's text cannot hold one; half of a surrogate pair (text handed in
+            // in-process, never bytes off the wire) is not text at all and no database encoding takes it. Refused as a
+            // whole with the place named, and kept with each such character written as HL7's hex escape (\X00\,
+            // \Xdc00\), so nothing the lab sent is lost.
+            var kept = EscapeUnstorable(text);
+            var refusal = text[bad] == '\0'
+                ? $"Meddelandet innehåller ett nolltecken (NUL, 0x00) vid tecken {bad + 1}, vilket HL7 v2 inte tillåter; det är sparat med tecknet skrivet \\X00\\."
+                : $"Meddelandet innehåller ett ensamt surrogattecken (U+{(int)text[bad]:X4}, halva teckenpar) vid tecken {bad + 1}, vilket inte är text; det är sparat med tecknet skrivet \\X{(int)text[bad]:x4}\\.";
+            return await RejectUnreadableAsync(kept, bytes, Hl7Ack.Salvage(kept), Hl7ErrorCode.DataTypeError, refusal, cancellationToken);
         }
         var frame = Hl7Frame.Split(text);
         if (frame.Problem is { } problem)
@@ -145,6 +151,35 @@ public sealed partial class IngestOruMessage(Database database, AuditLog audit, 
         return frame.IsBatch
             ? await IngestBatchAsync(frame, cancellationToken)
             : await IngestMessageAsync(text, bytes, cancellationToken);
+    }
+
+    /// <summary>The first NUL or lone surrogate in the text (-1: none): characters no database column can keep.</summary>
+    private static int Unstorable(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '\0') return i;
+            if (!char.IsSurrogate(c)) continue;
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+            return i;
+        }
+        return -1;
+    }
+
+    /// <summary>The text with each NUL and lone surrogate written as HL7's hex escape of its code.</summary>
+    private static string EscapeUnstorable(string text)
+    {
+        var kept = new System.Text.StringBuilder(text.Length + 16);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { kept.Append(c).Append(text[++i]); continue; }
+            if (c == '\0') kept.Append("\\X00\\");
+            else if (char.IsSurrogate(c)) kept.Append("\\X").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture)).Append('\\');
+            else kept.Append(c);
+        }
+        return kept.ToString();
     }
 
     /// <summary>
@@ -511,7 +546,10 @@ public sealed partial class IngestOruMessage(Database database, AuditLog audit, 
     private async Task<IngestOutcome> FinishAsync(DbConnection c, DbTransaction t, Guid id, Hl7Message message, Hl7MessageState state, string code,
         DateTimeOffset now, string? errorCode = null, string? errorText = null, string? reason = null)
     {
-        var ack = Hl7Writer.Write(Hl7Ack.Create(message, code, now, AckControlId(), errorCode, errorText));
+        // Problem texts quote what was sent: whatever half of a character pair a quote cut off is not stored or sent.
+        errorText = errorText is null ? null : UnicodeText.WellFormed(errorText);
+        reason = reason is null ? null : UnicodeText.WellFormed(reason);
+        var ack = UnicodeText.WellFormed(Hl7Writer.Write(Hl7Ack.Create(message, code, now, AckControlId(), errorCode, errorText)));
         await c.ExecuteAsync(
             "UPDATE hl7_message SET state = @state, state_changed_at = @now, ack_code = @code, ack_text = @ack WHERE id = @id",
             new { state = state.ToString(), now, code, ack, id }, t);
@@ -573,9 +611,11 @@ public sealed partial class IngestOruMessage(Database database, AuditLog audit, 
     {
         var id = Guid.CreateVersion7();
         var now = clock.GetUtcNow();
-        var ack = Hl7Writer.Write(parsed is null
+        // The problem quotes what was sent: a quote that cut a character pair in half must still be stored and answered.
+        problem = UnicodeText.WellFormed(problem);
+        var ack = UnicodeText.WellFormed(Hl7Writer.Write(parsed is null
             ? Hl7Ack.CreateForUnreadable(salvaged.ControlId, AckCode.Reject, now, AckControlId(), errorCode, problem, salvaged)
-            : Hl7Ack.Create(parsed, AckCode.Reject, now, AckControlId(), errorCode, problem));
+            : Hl7Ack.Create(parsed, AckCode.Reject, now, AckControlId(), errorCode, problem)));
         await database.InUnscopedTransactionAsync(async (c, t) =>
         {
             await c.ExecuteAsync(

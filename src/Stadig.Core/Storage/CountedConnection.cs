@@ -38,7 +38,15 @@ public class CountedConnection(DbConnection inner) : DbConnection
     internal virtual void ThrowIfUnconfirmed() { }
 
     /// <summary>The exception a failed command is answered with (a write on a replica connection is a bug).</summary>
-    internal virtual Exception Translate(Exception e) => e;
+    internal virtual Exception Translate(Exception e) => e switch
+    {
+        // Half of a surrogate pair in a parameter (text from a JSON escape, a form, an HL7 message handed in as a
+        // string): the engine's driver cannot encode it. The input is refused by name wherever it came from, never a
+        // 500; the places that must keep what they were sent (HL7 ingest) escape such characters before storing.
+        System.Text.EncoderFallbackException =>
+            new Common.InvalidInputException("text", "Texten innehåller ett ensamt surrogattecken (halva ett UTF-16-teckenpar), som inte är text och inte kan sparas."),
+        _ => e,
+    };
 
     [AllowNull]
     public override string ConnectionString { get => Inner.ConnectionString; set => Inner.ConnectionString = value; }
@@ -401,7 +409,7 @@ namespace Stadig.Storage.Counted
             // input is refused by name wherever it came from (a query string, a form, a FHIR body), never a 500.
             Npgsql.PostgresException { SqlState: "22021" or "22P05" } =>
                 new Common.InvalidInputException("text", "Texten innehåller ett nolltecken (NUL, U+0000) eller annat tecken som inte kan sparas."),
-            _ => e,
+            _ => base.Translate(e),
         };
 
         public override void Close()

@@ -264,7 +264,17 @@ public static class FhirEndpoints
 
     private static async Task<IResult> SearchByPostAsync(string type, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
     {
-        var form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(ct) : null;
+        IFormCollection? form;
+        try
+        {
+            form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(ct) : null;
+        }
+        catch (InvalidDataException e)
+        {
+            // The framework refuses a form it cannot read (a NUL escaped as %00, a key or value over its limits) with an
+            // exception of its own: the client's request, so a 400 naming it, never a 500.
+            throw new FhirException(FhirFailureKind.Invalid, "invalid", null, $"The search form cannot be read: {e.Message}");
+        }
         var parameters = http.Request.Query.SelectMany(q => q.Value.Select(v => KeyValuePair.Create(q.Key, v ?? "")))
             .Concat(form?.SelectMany(f => f.Value.Select(v => KeyValuePair.Create(f.Key, v ?? ""))) ?? []).ToList();
         return Resource(Subsetted(await fhir.SearchAsync(await CallerAsync(http, callers, ct), type, parameters, Strict(http), BaseUrl(http), ct), parameters));

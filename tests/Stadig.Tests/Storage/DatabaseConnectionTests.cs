@@ -26,4 +26,18 @@ public class DatabaseConnectionTests
         for (var i = 0; i < 6; i++) await connection.ExecuteScalarAsync<int>("SELECT @i + 1", new { i });
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM pg_prepared_statements"));
     }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Half_a_character_pair_in_a_parameter_is_refused_as_invalid_input_never_an_encoder_fault(DatabaseEngine engine)
+    {
+        var database = new Database(engine, await TestDatabases.CreateConnectionStringAsync(engine));
+        await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
+
+        var refused = await Record.ExceptionAsync(() => connection.ExecuteScalarAsync<string>("SELECT @text", new { text = "a\ud800b" }));
+
+        // PostgreSQL's driver cannot encode it: refused by name (400 over HTTP). SQLite's writes U+FFFD in its place;
+        // the paths that must keep what they were sent (HL7 ingest) escape such text before it gets here.
+        if (engine == DatabaseEngine.Postgres) Assert.Contains("surrogat", Assert.IsType<Stadig.Common.InvalidInputException>(refused).Message, StringComparison.Ordinal);
+        else Assert.Null(refused);
+    }
 }

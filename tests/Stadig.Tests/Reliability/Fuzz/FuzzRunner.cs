@@ -386,7 +386,10 @@ public sealed class FuzzRunner
         if ((int)response.StatusCode < 500) return null;
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
         var path = url.Split('?')[0];
-        return new FuzzFailure(FuzzTarget.Http, $"Http: {method} {Template(path)} answered {(int)response.StatusCode}", input, text[..Math.Min(2000, text.Length)]);
+        // The server's own account of the failure (its exception, logged as an error): the answer says only "unexpected".
+        var logged = _world.Server.Log.Lines.LastOrDefault(l => l.StartsWith("Error", StringComparison.Ordinal) && l.Contains("Exception", StringComparison.Ordinal)) ?? "";
+        return new FuzzFailure(FuzzTarget.Http, $"Http: {method} {Template(path)} answered {(int)response.StatusCode}", input,
+            text[..Math.Min(2000, text.Length)] + (logged.Length > 0 ? "\nserver log: " + logged[..Math.Min(4000, logged.Length)] : ""));
     }
 
     public static (string Method, string Url, string? ContentType, string Body) ParseHttp(string input)
