@@ -113,7 +113,8 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
         {
             var (grant, found) = await checkpoint.ReadWithAsync(caller.Caller, registryId, "Patient", FhirResourceStore.PatientByIdOrRegistryIdSql, new { id },
                 FhirResourceStore.ReadPatientByIdOrRegistryIdAsync,
-                f => f.Registry is not null && (f.Own is not { PatientId: { } linked, Deleted: false } || linked == registryId), cancellationToken);
+                f => f.Registry is not null && (f.Own is not { PatientId: { } linked, Deleted: false } || linked == registryId),
+                FhirResourceStore.NoOtherPatientStoredUnderIdSql, cancellationToken);
             if (grant is not null)
             {
                 patient = found.Registry!;

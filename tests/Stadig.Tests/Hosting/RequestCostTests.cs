@@ -53,7 +53,8 @@ public partial class RequestCostTests
         var response = await send();
         Assert.True(response.IsSuccessStatusCode || response.StatusCode == HttpStatusCode.Redirect, $"{what}: {response.StatusCode}\n{s.Fhir.Server.Log}");
         var cost = CostOf(response);
-        TestContext.Current.TestOutputHelper?.WriteLine($"{what}: {cost.RoundTrips} round trips, {cost.Statements} statements");
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{what}: {cost.RoundTrips} round trips, {cost.Statements} statements ({string.Join(",", response.Headers.GetValues("Server-Timing"))})");
         return cost;
     }
 
