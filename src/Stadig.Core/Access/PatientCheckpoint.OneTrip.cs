@@ -54,6 +54,43 @@ public sealed partial class PatientCheckpoint
         SELECT source_unit_id AS SourceUnitId FROM consent WHERE patient_id = {Person} AND viewer_unit_id = @unitId AND revoked_at IS NULL AND expires_at > @now;
         """;
 
+    /// <summary>
+    /// A cached bearer caller (<see cref="Caller.Unconfirmed"/>) confirmed, as a condition on the batch's
+    /// parameters: the token's claims name exactly one assignment, as CallerAccessor's lookup requires,
+    /// and it is this caller's, with the person's and unit's names and ids and the purpose unchanged.
+    /// </summary>
+    private const string ConfirmSql =
+        """
+        (SELECT COUNT(*) FROM assignment ca JOIN staff cs ON cs.id = ca.staff_id JOIN care_unit cu ON cu.id = ca.unit_id
+            WHERE cs.hsa_id = @confirm_hsa AND (CAST(@confirm_unit AS text) IS NULL OR cu.hsa_id = @confirm_unit)
+                AND (CAST(@confirm_role AS text) IS NULL OR lower(ca.role) = lower(@confirm_role))) = 1
+        AND EXISTS (SELECT 1 FROM assignment ca JOIN staff cs ON cs.id = ca.staff_id JOIN care_unit cu ON cu.id = ca.unit_id
+            WHERE cs.hsa_id = @confirm_hsa AND (CAST(@confirm_unit AS text) IS NULL OR cu.hsa_id = @confirm_unit)
+                AND (CAST(@confirm_role AS text) IS NULL OR lower(ca.role) = lower(@confirm_role))
+                AND ca.staff_id = @confirm_staff AND cs.display_name = @confirm_name AND ca.unit_id = @confirm_unit_id
+                AND cu.hsa_id = @confirm_unit_hsa AND ca.role = @confirm_assigned_role AND ca.purpose = @confirm_purpose)
+        """;
+
+    /// <summary><paramref name="condition"/>, and for a cached caller <see cref="ConfirmSql"/> with its parameters added.</summary>
+    private static string ConfirmedWhere(Caller caller, DynamicParameters values, string condition)
+    {
+        if (caller.Unconfirmed is not { } claims) return condition;
+        values.Add("confirm_hsa", claims.HsaId, System.Data.DbType.String);
+        values.Add("confirm_unit", claims.UnitHsaId, System.Data.DbType.String);
+        values.Add("confirm_role", claims.Role, System.Data.DbType.String);
+        values.Add("confirm_staff", caller.StaffId);
+        values.Add("confirm_name", caller.DisplayName);
+        values.Add("confirm_unit_id", caller.UnitId);
+        values.Add("confirm_unit_hsa", caller.UnitHsaId);
+        values.Add("confirm_assigned_role", caller.Role.ToString());
+        values.Add("confirm_purpose", caller.Purpose.ToString());
+        return $"({condition}) AND {ConfirmSql}";
+    }
+
+    /// <summary>Whether a cached bearer caller can be confirmed in the one statement now (else every request would be made twice).</summary>
+    public bool ConfirmsCachedCallers =>
+        database.Engine == DatabaseEngine.Postgres && !database.HasReplica && !database.Writes.DatabaseRefusing;
+
     private sealed class Decided : AuditLog.Appended
     {
         public string ProtectedIdentity { get; init; } = "";
@@ -75,7 +112,11 @@ public sealed partial class PatientCheckpoint
     private async Task<OneTrip<T>> ReadInOneTripAsync<T>(Caller caller, Guid patientId, string resource, string sql, object? parameters,
         Func<SqlMapper.GridReader, Task<T>> read, Func<T, bool> stands, string standsSql, CancellationToken cancellationToken)
     {
-        if (!audit.MayBatch(patientId.ToString())) return default;
+        if (!audit.MayBatch(patientId.ToString()))
+        {
+            if (caller.Unconfirmed is not null) throw new CallerUnconfirmedException();
+            return default;
+        }
         var now = clock.GetUtcNow();
         var values = new DynamicParameters(new { patientId, unitId = caller.UnitId, staffId = caller.StaffId, since = now.AddDays(-options.CareRelationDays), now });
         if (parameters is not null) values.AddDynamicParams(parameters);
@@ -83,7 +124,7 @@ public sealed partial class PatientCheckpoint
         var (_, auditValues) = audit.AppendParameters(new AuditEntry(caller, patientId, AuditActivity.Read, resource));
         values.AddDynamicParams(auditValues);
         var batch = VisibilityFactsSql + "\n" + (sql.TrimEnd().EndsWith(';') ? sql : sql + ";") + "\n"
-            + AuditLog.AppendSql(DecisionSql(standsSql), "WHERE EXISTS (SELECT 1 FROM patient WHERE id = @patientId)");
+            + AuditLog.AppendSql(DecisionSql(ConfirmedWhere(caller, values, standsSql)), "WHERE EXISTS (SELECT 1 FROM patient WHERE id = @patientId)");
 
         (HashSet<Guid> Grouped, HashSet<Guid> Blocked, HashSet<Guid?> Consented, T Data, Decided? Decided) found;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -101,10 +142,13 @@ public sealed partial class PatientCheckpoint
         catch (Exception e) when (Downtime.WriteAvailability.IsRefusal(e))
         {
             // Nothing was appended (the batch is one transaction): the two-step path holds the event on disk, or refuses.
+            if (caller.Unconfirmed is not null) throw new CallerUnconfirmedException();
             return default;
         }
         finally { RequestCost.AddAccess(started); }
 
+        // Nothing decided for a cached caller: its claims may no longer hold, so nothing more is done with it.
+        if (found.Decided is null && caller.Unconfirmed is not null) throw new CallerUnconfirmedException();
         if (found.Decided is not { } decided)
             return stands(found.Data) ? default : new OneTrip<T>(true, null, found.Data);
         if (decided.Seq is null)
@@ -156,25 +200,32 @@ public sealed partial class PatientCheckpoint
     public async Task<T> AuditRegistryWithAsync<T>(Caller caller, string resource, string detail, string sql, DynamicParameters parameters,
         Func<SqlMapper.GridReader, Task<T>> read, CancellationToken cancellationToken = default)
     {
-        if (RoleAllows(caller, resource, AuditActivity.Read) && audit.MayBatch(AuditLog.SystemChain))
+        var batched = RoleAllows(caller, resource, AuditActivity.Read) && audit.MayBatch(AuditLog.SystemChain);
+        if (!batched && caller.Unconfirmed is not null) throw new CallerUnconfirmedException();
+        if (batched)
         {
             var (_, auditValues) = audit.AppendParameters(new AuditEntry(caller, null, AuditActivity.Read, resource, AuditOutcome.Allowed, AuditFlags.None, detail));
             var values = new DynamicParameters(parameters);
             values.AddDynamicParams(auditValues);
+            var decision = "SELECT @audit_outcome AS outcome, @audit_flags AS flags" + (caller.Unconfirmed is null ? "" : " WHERE " + ConfirmedWhere(caller, values, "true"));
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 // The append last: the system chain's head is locked from its statement to the commit, not while the rows are read.
-                return await BatchAsync((sql.TrimEnd().EndsWith(';') ? sql : sql + ";") + "\n" + AuditLog.AppendSql(), values, async grid =>
+                return await BatchAsync((sql.TrimEnd().EndsWith(';') ? sql : sql + ";") + "\n" + AuditLog.AppendSql(decision), values, async grid =>
                 {
                     var data = await read(grid);
-                    if ((await grid.ReadSingleAsync<AuditLog.Appended>()).Seq is null)
+                    if ((await grid.ReadSingleOrDefaultAsync<AuditLog.Appended>())?.Seq is null)
+                    {
+                        if (caller.Unconfirmed is not null) throw new CallerUnconfirmedException();
                         throw new InvalidOperationException("A registry read appended no audit event: it is not answered.");
+                    }
                     return data;
                 }, cancellationToken);
             }
             catch (Exception e) when (Downtime.WriteAvailability.IsRefusal(e))
             {
+                if (caller.Unconfirmed is not null) throw new CallerUnconfirmedException();
                 // Nothing was appended (one transaction): audited below as any registry read, held on disk or refused.
             }
             finally { RequestCost.AddAudit(started); }
