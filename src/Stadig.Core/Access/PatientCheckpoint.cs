@@ -34,7 +34,7 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
     public async Task<(PatientAccessGrant Grant, T Data)> ReadWithAsync<T>(Caller caller, Guid patientId, string resource,
         string sql, object? parameters, Func<SqlMapper.GridReader, Task<T>> read, CancellationToken cancellationToken = default)
     {
-        var (grant, data) = await ReadWithAsync(caller, patientId, resource, sql, parameters, read, static _ => true, cancellationToken);
+        var (grant, data) = await ReadWithAsync(caller, patientId, resource, sql, parameters, read, static _ => true, "true", cancellationToken);
         return (grant!, data);
     }
 
@@ -43,11 +43,16 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
     /// for a caller that guessed which patient the data belongs to (a FHIR Patient id is a registry id,
     /// or the id of a resource stored for another patient): when <paramref name="stands"/> says the
     /// guess was wrong, nothing is decided or audited, the data is discarded by the caller, and the
-    /// grant is null; the caller then asks again for the right patient.
+    /// grant is null; the caller then asks again for the right patient. <paramref name="standsSql"/> is
+    /// the same test as a condition on the batch's parameters, for PostgreSQL's one round trip
+    /// (PatientCheckpoint.OneTrip.cs), which decides and audits in the statement that reads the facts.
     /// </summary>
     public async Task<(PatientAccessGrant? Grant, T Data)> ReadWithAsync<T>(Caller caller, Guid patientId, string resource,
-        string sql, object? parameters, Func<SqlMapper.GridReader, Task<T>> read, Func<T, bool> stands, CancellationToken cancellationToken = default)
+        string sql, object? parameters, Func<SqlMapper.GridReader, Task<T>> read, Func<T, bool> stands, string standsSql,
+        CancellationToken cancellationToken = default)
     {
+        var oneTrip = await ReadInOneTripAsync(caller, patientId, resource, sql, parameters, read, stands, standsSql, cancellationToken);
+        if (oneTrip.Done) return (oneTrip.Grant, oneTrip.Data);
         T data = default!;
         PatientAccessContext? context;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();

@@ -1,3 +1,4 @@
+using System.Data;
 using System.Diagnostics;
 using System.Data.Common;
 using System.Globalization;
@@ -122,26 +123,90 @@ public sealed class AuditLog(Database database, TimeProvider clock)
     /// <summary>
     /// PostgreSQL's append in one round trip: the chain's head is made if it is new, then locked and
     /// read, the event hashed over it and inserted, and the head moved on, in one statement. The hash
-    /// is <see cref="HashOf"/>'s: its text is made here around the two values only the head knows
-    /// (the sequence number and the previous hash), and SHA-256 is taken by the server.
+    /// is <see cref="HashOf"/>'s: its text is made here around the values only the head knows (the
+    /// sequence number and the previous hash) and the outcome and flags, which
+    /// <paramref name="decision"/> gives: a query of one row (or none: then nothing is appended and
+    /// the head is not locked) with the columns outcome and flags, and any others the caller wants
+    /// back. A read decided in the same statement as its event (<see cref="PatientCheckpoint"/>'s
+    /// one round trip, issue 23) passes the decision itself; a plain append passes its entry's
+    /// (@audit_outcome, @audit_flags). The parameters are <see cref="AppendParameters"/>, all
+    /// named audit_*, so the statements can follow others in one batch. The result: the decision's
+    /// columns and Seq, Prev and Hash (null when nothing was appended).
     /// </summary>
-    private const string AppendSql =
-        """
-        INSERT INTO audit_chain_head (chain_key, last_seq, last_hash) VALUES (@ChainKey, 0, @Genesis) ON CONFLICT (chain_key) DO NOTHING;
-        WITH head AS (
-            SELECT last_seq + 1 AS seq, last_hash AS prev FROM audit_chain_head WHERE chain_key = @ChainKey FOR UPDATE
+    internal static string AppendSql(string decision = "SELECT @audit_outcome AS outcome, @audit_flags AS flags", string headCondition = "") =>
+        $"""
+        INSERT INTO audit_chain_head (chain_key, last_seq, last_hash) SELECT @audit_chain, 0, @audit_genesis {headCondition} ON CONFLICT (chain_key) DO NOTHING;
+        WITH decision AS MATERIALIZED ({decision}), head AS (
+            SELECT last_seq + 1 AS seq, last_hash AS prev FROM audit_chain_head WHERE chain_key = @audit_chain AND EXISTS (SELECT 1 FROM decision) FOR UPDATE
         ), appended AS (
             INSERT INTO audit_event (id, chain_key, chain_seq, occurred_at, staff_id, staff_hsa_id, staff_name, role, unit_id,
                 unit_hsa_id, patient_id, activity, purpose, resource, outcome, flags, detail, prev_hash, hash)
-            SELECT @Id, @ChainKey, head.seq, @OccurredAt, @StaffId, @StaffHsaId, @StaffName, @Role, @UnitId,
-                @UnitHsaId, @PatientId, @activity, @Purpose, @Resource, @outcome, @flags, @Detail, head.prev,
-                encode(sha256(convert_to(@hashBefore || head.seq::text || @hashAfter || head.prev, 'UTF8')), 'hex')
-            FROM head
+            SELECT @audit_id, @audit_chain, head.seq, @audit_at, @audit_staff, @audit_staff_hsa, @audit_staff_name, @audit_role, @audit_unit,
+                @audit_unit_hsa, @audit_patient, @audit_activity, @audit_purpose, @audit_resource, decision.outcome, decision.flags, @audit_detail, head.prev,
+                encode(sha256(convert_to(@audit_before || head.seq::text || @audit_after_head || decision.outcome || @audit_separator || decision.flags
+                    || @audit_after_tail || head.prev, 'UTF8')), 'hex')
+            FROM head, decision
             RETURNING chain_seq, prev_hash, hash
+        ), moved AS (
+            UPDATE audit_chain_head h SET last_seq = appended.chain_seq, last_hash = appended.hash FROM appended WHERE h.chain_key = @audit_chain
+            RETURNING appended.chain_seq AS seq, appended.prev_hash AS prev, appended.hash AS hash
         )
-        UPDATE audit_chain_head h SET last_seq = appended.chain_seq, last_hash = appended.hash FROM appended WHERE h.chain_key = @ChainKey
-        RETURNING appended.chain_seq AS Seq, appended.prev_hash AS Prev, appended.hash AS Hash;
+        SELECT decision.*, moved.seq AS Seq, moved.prev AS Prev, moved.hash AS Hash FROM decision LEFT JOIN moved ON true;
         """;
+
+    /// <summary>What <see cref="AppendSql"/> gives back of the appended event.</summary>
+    internal class Appended
+    {
+        public long? Seq { get; init; }
+        public string? Prev { get; init; }
+        public string? Hash { get; init; }
+    }
+
+    /// <summary>The event <paramref name="entry"/> as it happened now, and <see cref="AppendSql"/>'s parameters for it.</summary>
+    internal (AuditEvent Unsigned, DynamicParameters Parameters) AppendParameters(AuditEntry entry)
+    {
+        var unsigned = Unsigned(entry);
+        return (unsigned, AppendParameters(unsigned));
+    }
+
+    private static DynamicParameters AppendParameters(AuditEvent e)
+    {
+        var (before, afterHead, afterTail) = HashTextAroundDecision(e);
+        // Typed, so that a null still says what it is (an INSERT … SELECT does not infer it from the column).
+        var parameters = new DynamicParameters();
+        parameters.Add("audit_id", e.Id);
+        parameters.Add("audit_chain", e.ChainKey);
+        parameters.Add("audit_genesis", Genesis);
+        parameters.Add("audit_at", e.OccurredAt);
+        parameters.Add("audit_staff", e.StaffId, DbType.Guid);
+        parameters.Add("audit_staff_hsa", e.StaffHsaId);
+        parameters.Add("audit_staff_name", e.StaffName);
+        parameters.Add("audit_role", e.Role);
+        parameters.Add("audit_unit", e.UnitId, DbType.Guid);
+        parameters.Add("audit_unit_hsa", e.UnitHsaId);
+        parameters.Add("audit_patient", e.PatientId, DbType.Guid);
+        parameters.Add("audit_activity", e.Activity.ToString());
+        parameters.Add("audit_purpose", e.Purpose);
+        parameters.Add("audit_resource", e.Resource);
+        parameters.Add("audit_outcome", e.Outcome.ToString());
+        parameters.Add("audit_flags", e.Flags.ToString());
+        parameters.Add("audit_detail", e.Detail, DbType.String);
+        parameters.Add("audit_before", before);
+        parameters.Add("audit_after_head", afterHead);
+        parameters.Add("audit_separator", Separator.ToString());
+        parameters.Add("audit_after_tail", afterTail);
+        return parameters;
+    }
+
+    /// <summary>
+    /// Whether this flow may append with PostgreSQL's one statement inside a batch of other reads
+    /// (<see cref="AppendSql"/> after them, in the batch's implicit transaction): not while the
+    /// database refuses writes (the event is then held on disk: <see cref="AppendAsync(AuditEntry, CancellationToken)"/>),
+    /// not when the flow reads from a replica, and not to the system chain in a scratch scope.
+    /// </summary>
+    internal bool MayBatch(string chainKey) =>
+        database.Engine == DatabaseEngine.Postgres && !database.Writes.DatabaseRefusing && !database.ReadsFromReplica
+        && !(chainKey == SystemChain && Database.InScratch);
 
     /// <summary>The event as it happened now, before it has a place in its chain.</summary>
     private AuditEvent Unsigned(AuditEntry entry)
@@ -169,15 +234,8 @@ public sealed class AuditLog(Database database, TimeProvider clock)
 
         if (database.Engine == DatabaseEngine.Postgres)
         {
-            var (before, after) = HashTextAround(unsigned);
-            var head = await connection.QuerySingleAsync<(long Seq, string Prev, string Hash)>(AppendSql, new
-            {
-                unsigned.Id, unsigned.ChainKey, unsigned.OccurredAt, unsigned.StaffId, unsigned.StaffHsaId,
-                unsigned.StaffName, unsigned.Role, unsigned.UnitId, unsigned.UnitHsaId, unsigned.PatientId,
-                activity = unsigned.Activity.ToString(), unsigned.Purpose, unsigned.Resource, outcome = unsigned.Outcome.ToString(),
-                flags = unsigned.Flags.ToString(), unsigned.Detail, Genesis, hashBefore = before, hashAfter = after,
-            }, transaction);
-            return unsigned with { ChainSeq = head.Seq, PrevHash = head.Prev, Hash = head.Hash };
+            var head = await connection.QuerySingleAsync<Appended>(AppendSql(), AppendParameters(unsigned), transaction);
+            return unsigned with { ChainSeq = head.Seq!.Value, PrevHash = head.Prev!, Hash = head.Hash! };
         }
 
         await connection.ExecuteAsync(
@@ -205,17 +263,25 @@ public sealed class AuditLog(Database database, TimeProvider clock)
         return audited;
     }
 
+    private const char Separator = '\u001f';
+
     /// <summary>The hashed text (<see cref="HashOf"/>) before the sequence number and between it and the previous hash.</summary>
     private static (string Before, string After) HashTextAround(AuditEvent e)
     {
-        const char separator = '\u001f';
-        var before = string.Concat(e.Id.ToString(), separator.ToString(), e.ChainKey, separator.ToString());
-        var after = separator + string.Join(separator,
+        var (before, afterHead, afterTail) = HashTextAroundDecision(e);
+        return (before, afterHead + e.Outcome.ToString() + Separator + e.Flags.ToString() + afterTail);
+    }
+
+    /// <summary>As <see cref="HashTextAround"/>, with the text after the sequence number cut around the outcome and flags (which a statement may decide).</summary>
+    private static (string Before, string AfterHead, string AfterTail) HashTextAroundDecision(AuditEvent e)
+    {
+        var separator = Separator.ToString();
+        var before = string.Concat(e.Id.ToString(), separator, e.ChainKey, separator);
+        var afterHead = separator + string.Join(separator,
             e.OccurredAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
             e.StaffId?.ToString() ?? "", e.StaffHsaId, e.StaffName, e.Role, e.UnitId?.ToString() ?? "", e.UnitHsaId,
-            e.PatientId?.ToString() ?? "", e.Activity.ToString(), e.Purpose, e.Resource, e.Outcome.ToString(), e.Flags.ToString(),
-            e.Detail ?? "") + separator;
-        return (before, after);
+            e.PatientId?.ToString() ?? "", e.Activity.ToString(), e.Purpose, e.Resource) + separator;
+        return (before, afterHead, separator + (e.Detail ?? "") + separator);
     }
 
     /// <summary>SHA-256 over every field but the hash itself, in a fixed order and text form.</summary>

@@ -184,17 +184,25 @@ public sealed partial class FhirService
         var request = parsed.Request;
         if (caller.Scopes.OnlyPatientContext("Patient", write: false))
             throw new FhirException(FhirFailureKind.Forbidden, "forbidden", null, "With patient/ scopes, read the token's patient (Patient/{id}) instead of searching.");
-        await checkpoint.AuditRegistryAsync(caller.Caller, "FHIR Patient search", string.Join("&", query.Select(q => q.Key)), cancellationToken: cancellationToken);
-        await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
-        long? total = request.Summary == "count" || request.Total is "accurate" or "estimate"
-            ? await connection.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM patient p WHERE {parsed.Where}", parsed.Parameters)
-            : null;
-        if (request.Summary == "count") return SearchSet(baseUrl, "Patient", query, [], [], parsed.Ignored, (int?)total, 0, 0, hasMore: false);
+        var wantsTotal = request.Summary == "count" || request.Total is "accurate" or "estimate";
+        var wantsPage = request.Summary != "count";
         parsed.Parameters.Add("limit", request.Count + 1);
         parsed.Parameters.Add("offset", request.Offset);
         parsed.Parameters.Add("window", request.Count + 1 + request.Offset);
-        var patients = (await connection.QueryAsync<Patient>(
-            parsed.PageSql(PatientRegistry.PatientColumns.Replace("id AS Id", "p.id AS Id", StringComparison.Ordinal)), parsed.Parameters)).ToList();
+        var page = parsed.PageSql(PatientRegistry.PatientColumns.Replace("id AS Id", "p.id AS Id", StringComparison.Ordinal));
+        // The count, the page and its patients' stored rows in one round trip with the search's audit event (issue 23).
+        var sql = (wantsTotal ? $"SELECT COUNT(*) FROM patient p WHERE {parsed.Where};\n" : "")
+            + (wantsPage ? page + ";\n" + FhirResourceStore.PatientsOfSql($"SELECT page.Id FROM ({page}) AS page") + ";" : "");
+        var (total, patients, storedRows) = await checkpoint.AuditRegistryWithAsync(caller.Caller, "FHIR Patient search", string.Join("&", query.Select(q => q.Key)),
+            sql, parsed.Parameters, async grid =>
+            {
+                long? count = wantsTotal ? await grid.ReadSingleAsync<long>() : null;
+                if (!wantsPage) return (count, new List<Patient>(), new Dictionary<Guid, FhirResourceRow>());
+                var rows = (await grid.ReadAsync<Patient>()).ToList();
+                var stored = (await grid.ReadAsync<FhirResourceRow>()).ToDictionary(r => r.PatientId!.Value);
+                return (count, rows, stored);
+            }, cancellationToken);
+        if (request.Summary == "count") return SearchSet(baseUrl, "Patient", query, [], [], parsed.Ignored, (int?)total, 0, 0, hasMore: false);
         var hasMore = patients.Count > request.Count;
         if (hasMore) patients.RemoveAt(patients.Count - 1);
         var shown = new List<(Patient Patient, JsonObject Resource)>();
@@ -207,7 +215,7 @@ public sealed partial class FhirService
                 var context = await checkpoint.ContextAsync(caller.Caller, patient.Id, cancellationToken);
                 if (context?.HasCareRelation != true) visible = patient.AsMasked();
             }
-            var stored = visible.Masked ? null : await FhirResourceStore.PatientOfAsync(connection, null, patient.Id);
+            var stored = visible.Masked ? null : storedRows.GetValueOrDefault(patient.Id);
             shown.Add((visible, PatientResource(visible, stored)));
         }
         // _revinclude=Observation:patient and the like: each patient's records, through the same search (and checkpoint) as any other.

@@ -24,6 +24,9 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
 {
     public const int MaxHistory = 100;
 
+    /// <summary>Whether a Patient read or search may start from a cached bearer caller (<see cref="PatientCheckpoint.ConfirmsCachedCallers"/>).</summary>
+    public bool ConfirmsCachedCallers => checkpoint.ConfirmsCachedCallers;
+
     public async Task<JsonObject> ReadAsync(FhirCaller caller, string type, string id, CancellationToken cancellationToken = default) =>
         await ReadStoredAsync(caller, type, id, cancellationToken) switch
         {
@@ -113,7 +116,8 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
         {
             var (grant, found) = await checkpoint.ReadWithAsync(caller.Caller, registryId, "Patient", FhirResourceStore.PatientByIdOrRegistryIdSql, new { id },
                 FhirResourceStore.ReadPatientByIdOrRegistryIdAsync,
-                f => f.Registry is not null && (f.Own is not { PatientId: { } linked, Deleted: false } || linked == registryId), cancellationToken);
+                f => f.Registry is not null && (f.Own is not { PatientId: { } linked, Deleted: false } || linked == registryId),
+                FhirResourceStore.NoOtherPatientStoredUnderIdSql, cancellationToken);
             if (grant is not null)
             {
                 patient = found.Registry!;
@@ -121,6 +125,8 @@ public sealed partial class FhirService(Database database, PatientCheckpoint che
                 return AnswerRow(patient, stored);
             }
         }
+        // A cached caller is confirmed only by the one statement above; any other way goes with a caller looked up.
+        if (caller.Caller.Unconfirmed is not null) throw new CallerUnconfirmedException();
         (patient, stored) = await PatientAndStoredAsync(caller, id, null, cancellationToken);
         return AnswerRow(patient, stored);
     }

@@ -126,6 +126,9 @@ public sealed class Database
         public void Dispose() => ReplicaPreferred.Value = _previous;
     }
 
+    /// <summary>Whether this flow's reads go to a replica (<see cref="PreferReplica"/> with one configured): then they are not batched with writes.</summary>
+    internal bool ReadsFromReplica => _replica is not null && ReplicaPreferred.Value;
+
     /// <summary>A connection for reads that tolerate a replica's lag (see <see cref="PreferReplica"/>); dispose it.</summary>
     internal async Task<DbConnection> OpenReplicaTolerantAsync(CancellationToken cancellationToken = default)
     {

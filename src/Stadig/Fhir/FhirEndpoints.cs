@@ -85,9 +85,32 @@ public static class FhirEndpoints
 
     internal static string BaseUrl(HttpContext http) => $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}/fhir";
 
-    internal static async Task<FhirCaller> CallerAsync(HttpContext http, CallerAccessor callers, CancellationToken ct)
+    /// <summary>
+    /// A Patient read by uuid or a Patient search (issue 23) may start from the bearer token's cached caller
+    /// (BearerCallers), which the checkpoint confirms in the statement that decides and audits: the staff
+    /// directory's round trip saved. When it cannot confirm it, nothing was shown or audited, and the
+    /// request is made again with the caller looked up (a removed assignment is then refused as ever).
+    /// </summary>
+    private static async Task<T> WithCallerAsync<T>(HttpContext http, CallerAccessor callers, FhirService fhir, bool mayBeCached,
+        Func<FhirCaller, Task<T>> work, CancellationToken ct)
     {
-        var caller = await callers.CurrentAsync(ct);
+        if (mayBeCached && fhir.ConfirmsCachedCallers)
+        {
+            var cached = await CallerAsync(http, callers, ct, mayBeUnconfirmed: true);
+            if (cached.Caller.Unconfirmed is null) return await work(cached);
+            // A patient-context token's read goes the two-step way, which confirms nothing: its caller is looked up.
+            if (!cached.Scopes.OnlyPatientContext("Patient", write: false))
+            {
+                try { return await work(cached); }
+                catch (Stadig.Access.CallerUnconfirmedException) { callers.Forget(); }
+            }
+        }
+        return await work(await CallerAsync(http, callers, ct));
+    }
+
+    internal static async Task<FhirCaller> CallerAsync(HttpContext http, CallerAccessor callers, CancellationToken ct, bool mayBeUnconfirmed = false)
+    {
+        var caller = await callers.CurrentAsync(mayBeUnconfirmed, ct);
         var user = http.User;
         var isBearer = http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase);
         if (!isBearer) return new FhirCaller(caller, FhirScopes.Unlimited);
@@ -135,7 +158,8 @@ public static class FhirEndpoints
     private static async Task<IResult> ReadAsync(string type, string id, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
     {
         var (summary, elements) = SubsetOf(http.Request.Query.SelectMany(q => q.Value.Select(v => KeyValuePair.Create(q.Key, v ?? ""))));
-        var (resource, stored) = await fhir.ReadStoredAsync(await CallerAsync(http, callers, ct), type, id, ct);
+        var (resource, stored) = await WithCallerAsync(http, callers, fhir, type == "Patient" && Guid.TryParse(id, out _),
+            caller => fhir.ReadStoredAsync(caller, type, id, ct), ct);
         if (resource is not null) return WithVersionHeaders(http, resource, Resource(FhirSubset.Apply(resource, summary, elements)));
         if (FhirSubset.Subsets(summary, elements))
         {
@@ -259,7 +283,8 @@ public static class FhirEndpoints
     private static async Task<IResult> SearchAsync(string type, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)
     {
         var parameters = http.Request.Query.SelectMany(q => q.Value.Select(v => KeyValuePair.Create(q.Key, v ?? ""))).ToList();
-        return Resource(Subsetted(await fhir.SearchAsync(await CallerAsync(http, callers, ct), type, parameters, Strict(http), BaseUrl(http), ct), parameters));
+        return Resource(Subsetted(await WithCallerAsync(http, callers, fhir, type == "Patient",
+            caller => fhir.SearchAsync(caller, type, parameters, Strict(http), BaseUrl(http), ct), ct), parameters));
     }
 
     private static async Task<IResult> SearchByPostAsync(string type, HttpContext http, FhirService fhir, CallerAccessor callers, CancellationToken ct)

@@ -135,6 +135,7 @@ public static class StadigServices
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<LoginService>();
         services.AddScoped<CallerAccessor>();
+        services.AddSingleton<BearerCallers>();
         services.AddSingleton(options.WarmUp);
         services.AddSingleton<WarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<WarmUp>());

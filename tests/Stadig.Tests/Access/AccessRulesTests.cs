@@ -213,6 +213,50 @@ public class AccessRulesTests
         await Assert.ThrowsAsync<ForbiddenException>(() => region.Access.OpenInEmergencyAsync(secretary, patientId, "skäl"));
     }
 
+    /// <summary>
+    /// On PostgreSQL a read through <c>ReadWithAsync</c> (the registry's patient, the chart) is decided and audited by
+    /// one statement (PatientCheckpoint.OneTrip.cs, issue 23); <c>ReadAsync</c> still decides in two steps. Both
+    /// must come to the same answer and the same audit event for every kind of caller, and the chains stay intact.
+    /// </summary>
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_read_decided_in_one_statement_is_answered_and_audited_as_the_two_step_rule_decides(DatabaseEngine engine)
+    {
+        var (region, _) = await RegionAsync(engine);
+        var (open, clinicNurse) = await PatientOfTheClinicAsync(region);
+        var (shielded, _) = await PatientOfTheClinicAsync(region, TestNumbers.Personnummer(1985, 3, 2), ProtectedIdentity.SkyddadFolkbokforing);
+        var auditor = await region.AddCallerAsync("granskare", Role.LogAuditor, region.Clinic, Purpose.Administration);
+        var checkpoint = region.Services.Checkpoint;
+
+        async Task<(AuditOutcome, AuditFlags)> LastAsync(Guid patientId)
+        {
+            var last = (await EventsAsync(region, patientId)).Last();
+            return (last.Outcome, last.Flags);
+        }
+        async Task SameAsync(Caller caller, Guid patientId, AuditOutcome outcome, AuditFlags flags)
+        {
+            Exception? oneStatement = await Record.ExceptionAsync(() => region.Patients.GetAsync(caller, patientId));
+            var audited = await LastAsync(patientId);
+            Exception? twoSteps = await Record.ExceptionAsync(() => checkpoint.ReadAsync(caller, patientId, "Patient"));
+            Assert.Equal((outcome, flags), audited);
+            Assert.Equal(audited, await LastAsync(patientId));
+            Assert.Equal(twoSteps?.GetType(), oneStatement?.GetType());
+            Assert.Equal(outcome == AuditOutcome.Allowed ? null : typeof(NotFoundException), oneStatement?.GetType());
+        }
+
+        await SameAsync(clinicNurse, open, AuditOutcome.Allowed, AuditFlags.None);
+        await SameAsync(clinicNurse, shielded, AuditOutcome.Allowed, AuditFlags.ProtectedIdentity);
+        await SameAsync(region.Physician, open, AuditOutcome.Denied, AuditFlags.NoCareRelation);
+        await SameAsync(auditor, open, AuditOutcome.Denied, AuditFlags.NoCareRelation);
+        await region.Access.OpenInEmergencyAsync(region.Physician, open, "Medvetslös");
+        await region.Access.OpenInEmergencyAsync(region.Physician, shielded, "Medvetslös");
+        await SameAsync(region.Physician, open, AuditOutcome.Allowed, AuditFlags.Emergency);
+        await SameAsync(region.Physician, shielded, AuditOutcome.Allowed, AuditFlags.Emergency | AuditFlags.ProtectedIdentity);
+        // A patient no one has: refused as before, and on the system chain.
+        await Assert.ThrowsAsync<NotFoundException>(() => region.Patients.GetAsync(clinicNurse, Guid.NewGuid()));
+
+        Assert.True((await new AuditVerifier(region.Database).VerifyAsync()).Intact);
+    }
+
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task When_the_audit_event_cannot_be_written_nothing_is_returned(DatabaseEngine engine)
     {

@@ -206,6 +206,23 @@ public static class FhirResourceStore
          SELECT {Stadig.Patients.PatientRegistry.PatientColumns} FROM patient WHERE id = @patientId;
          """;
 
+    /// <summary>
+    /// The uuid read as a registry id stands (SQL over @id and @patientId, as <see cref="PatientByIdOrRegistryIdSql"/>):
+    /// no live Patient stored under that id belongs to another registry patient.
+    /// </summary>
+    internal const string NoOtherPatientStoredUnderIdSql =
+        "NOT EXISTS (SELECT 1 FROM fhir_resource o WHERE o.resource_type = 'Patient' AND o.id = @id AND o.patient_id IS NOT NULL AND NOT o.deleted AND o.patient_id <> @patientId)";
+
+    /// <summary>
+    /// The stored Patients of a page of registry patients (<paramref name="patientIds"/>: a query of their ids), the
+    /// newest of each, as <see cref="PatientOfAsync"/> reads one: for a search to read them with its page.
+    /// </summary>
+    internal static string PatientsOfSql(string patientIds) =>
+        $"""
+         SELECT * FROM (SELECT {Columns}, row_number() OVER (PARTITION BY patient_id ORDER BY last_updated DESC) AS newest
+             FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id IN ({patientIds})) AS stored WHERE newest = 1
+         """;
+
     internal static async Task<(FhirResourceRow? Own, FhirResourceRow? OfRegistry, Stadig.Patients.Patient? Registry)> ReadPatientByIdOrRegistryIdAsync(SqlMapper.GridReader grid) =>
         (await grid.ReadSingleOrDefaultAsync<FhirResourceRow>(), await grid.ReadSingleOrDefaultAsync<FhirResourceRow>(),
             await grid.ReadSingleOrDefaultAsync<Stadig.Patients.Patient>());
