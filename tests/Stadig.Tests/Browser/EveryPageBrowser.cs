@@ -16,6 +16,9 @@ public sealed class EveryPageBrowser : IAsyncLifetime
 
     public IBrowser Browser { get; private set; } = null!;
 
+    /// <summary>A script run in every document of every context made here, before the page's own (axe for the walk over every page).</summary>
+    public string? InitScript { get; init; }
+
     public async ValueTask InitializeAsync()
     {
         Pages = await EveryPage.CreateAsync();
@@ -44,6 +47,7 @@ public sealed class EveryPageBrowser : IAsyncLifetime
         });
         // Generous waits: a busy two-core CI machine runs the whole suite at once (waiting on conditions, never sleeping).
         context.SetDefaultTimeout(90_000);
+        if (InitScript is not null) await context.AddInitScriptAsync(InitScript);
         var page = await context.NewPageAsync();
         if (user.Length > 0)
         {

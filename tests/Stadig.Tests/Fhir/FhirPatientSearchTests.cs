@@ -5,8 +5,47 @@ using Stadig.Storage;
 namespace Stadig.Tests.Fhir;
 
 /// <summary>Patient search runs on the registry: each parameter and date prefix, through a real server, on both engines.</summary>
-public class FhirPatientSearchTests
+public class FhirPatientSearchTests(FhirPatientSearchTests.ThreePatients patients) : IClassFixture<FhirPatientSearchTests.ThreePatients>
 {
+    /// <summary>
+    /// One server per engine with the same three patients, made on first use: every case only searches,
+    /// so they share it instead of each starting a server and registering the three again.
+    /// </summary>
+    public sealed class ThreePatients : IAsyncDisposable
+    {
+        private readonly Dictionary<DatabaseEngine, Task<(FhirTestServer Server, string AnnaId)>> _servers = [];
+
+        public Task<(FhirTestServer Server, string AnnaId)> OnAsync(DatabaseEngine engine)
+        {
+            lock (_servers)
+            {
+                if (!_servers.TryGetValue(engine, out var server)) _servers[engine] = server = StartAsync(engine);
+                return server;
+            }
+        }
+
+        private static async Task<(FhirTestServer, string)> StartAsync(DatabaseEngine engine)
+        {
+            var fhir = await FhirTestServer.StartAsync(engine);
+            var client = fhir.Client();
+            var anna = await CreateAsync(client, FhirCalls.Patient("191212121212", "Öström", "Anna"));
+            await CreateAsync(client, FhirCalls.Patient("198505152390", "Berg", "Bo"));
+            var cia = FhirCalls.Patient("201212121212", "Lind-Öström", "Cia");
+            ((JsonArray)cia["identifier"]!).Add(new JsonObject { ["system"] = "http://example.org/mrn", ["value"] = "X-17" });
+            await CreateAsync(client, cia);
+            return (fhir, anna);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var server in _servers.Values)
+            {
+                try { await (await server).Server.DisposeAsync(); }
+                catch (Exception) when (!server.IsCompletedSuccessfully) { }
+            }
+        }
+    }
+
     public static TheoryData<DatabaseEngine, string, string> Cases()
     {
         var cases = new TheoryData<DatabaseEngine, string, string>();
@@ -49,13 +88,7 @@ public class FhirPatientSearchTests
     [Theory, MemberData(nameof(Cases))]
     public async Task Each_parameter_finds_exactly_its_patients(DatabaseEngine engine, string query, string expected)
     {
-        await using var fhir = await FhirTestServer.StartAsync(engine);
-        var client = fhir.Client();
-        await CreateAsync(client, FhirCalls.Patient("191212121212", "Öström", "Anna"));
-        await CreateAsync(client, FhirCalls.Patient("198505152390", "Berg", "Bo"));
-        var cia = FhirCalls.Patient("201212121212", "Lind-Öström", "Cia");
-        ((JsonArray)cia["identifier"]!).Add(new JsonObject { ["system"] = "http://example.org/mrn", ["value"] = "X-17" });
-        await CreateAsync(client, cia);
+        var client = (await patients.OnAsync(engine)).Server.Client();
 
         var (status, bundle, _) = await client.GetFhirAsync($"/fhir/Patient?{query}");
         Assert.True(status == HttpStatusCode.OK, bundle.ToJsonString());
@@ -66,11 +99,8 @@ public class FhirPatientSearchTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Id_paging_total_and_unknown_parameters(DatabaseEngine engine)
     {
-        await using var fhir = await FhirTestServer.StartAsync(engine);
+        var (fhir, anna) = await patients.OnAsync(engine);
         var client = fhir.Client();
-        var anna = await CreateAsync(client, FhirCalls.Patient("191212121212", "Öström", "Anna"));
-        await CreateAsync(client, FhirCalls.Patient("198505152390", "Berg", "Bo"));
-        await CreateAsync(client, FhirCalls.Patient("201212121212", "Lind-Öström", "Cia"));
 
         var (_, byId, _) = await client.GetFhirAsync($"/fhir/Patient?_id={anna}");
         Assert.Equal(anna, byId["entry"]![0]!["resource"]!["id"]!.GetValue<string>());

@@ -22,7 +22,6 @@ public sealed class LongestFirstCollectionOrderer : ITestCollectionOrderer
         "Stadig.Tests.Reliability.CrashPointTests",
         "Stadig.Tests.Reliability.Fuzz.FuzzTests",
         "Stadig.Tests.Results.IdentityInjectionTests",
-        "Stadig.Tests.Fhir.FhirPatientSearchTests",
         "Stadig.Tests.Fhir.Validation.ValidatorDifferentialTests",
         "Stadig.Tests.Results.LargeMessageTests",
         "Stadig.Tests.Fhir.FhirTransactionReferenceTests",

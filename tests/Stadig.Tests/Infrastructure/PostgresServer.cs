@@ -207,13 +207,16 @@ public sealed class PostgresServer : IAsyncLifetime
         }
     }
 
-    /// <summary>A new empty database on the server; each test gets its own, so tests never share state.</summary>
-    public async Task<string> CreateDatabaseAsync()
+    /// <summary>
+    /// A new database on the server, empty or a copy of <paramref name="template"/> (a database nobody
+    /// is connected to); each test gets its own, so tests never share state.
+    /// </summary>
+    public async Task<string> CreateDatabaseAsync(string? template = null)
     {
         var name = "stadig_" + Guid.NewGuid().ToString("N");
         await using var connection = new NpgsqlConnection(AdminConnectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+        await using var command = new NpgsqlCommand($"CREATE DATABASE {name}{(template is null ? "" : $" TEMPLATE {template}")}", connection);
         await command.ExecuteNonQueryAsync();
         return $"Host=127.0.0.1;Port={Port};Username=postgres;Database={name};Maximum Pool Size=20";
     }

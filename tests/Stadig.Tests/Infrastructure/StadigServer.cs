@@ -42,15 +42,15 @@ public sealed partial class StadigServer : IAsyncDisposable
     public StaffDirectory Staff => Services.GetRequiredService<StaffDirectory>();
 
     public static async Task<StadigServer> StartAsync(DatabaseEngine engine, params string[] settings) =>
-        await StartOnAsync(await TestDatabases.CreateConnectionStringAsync(engine), "http://127.0.0.1:0", settings);
+        await StartOnAsync(await TestDatabases.CreateForServerAsync(engine), "http://127.0.0.1:0", settings);
 
     /// <summary>A server with extra wiring of the test's own (an in-memory trace exporter, say).</summary>
     public static async Task<StadigServer> StartAsync(DatabaseEngine engine, Action<WebApplicationBuilder> configure, params string[] settings) =>
-        await StartOnAsync(await TestDatabases.CreateConnectionStringAsync(engine), "http://127.0.0.1:0", settings, null, configure);
+        await StartOnAsync(await TestDatabases.CreateForServerAsync(engine), "http://127.0.0.1:0", settings, null, configure);
 
     /// <summary>A server whose clock stands still unless the test moves it.</summary>
     public static async Task<StadigServer> StartWithClockAsync(DatabaseEngine engine, TimeProvider clock, params string[] settings) =>
-        await StartOnAsync(await TestDatabases.CreateConnectionStringAsync(engine), "http://127.0.0.1:0", settings, clock);
+        await StartOnAsync(await TestDatabases.CreateForServerAsync(engine), "http://127.0.0.1:0", settings, clock);
 
     /// <summary>Starts on a given database and address: a restart of the same server, as after a crash.</summary>
     public static Task<StadigServer> StartOnAsync(string connectionString, string url, params string[] settings) => StartOnAsync(connectionString, url, settings, null);

@@ -64,7 +64,7 @@ public sealed class CrashHarness
         await using var postgres = _options.Engine == DatabaseEngine.Postgres && _options.PostgresKills > 0 ? await PostgresServer.StartOwnAsync() : null;
         var connectionString = postgres is not null
             ? await postgres.CreateDatabaseAsync()
-            : await TestDatabases.CreateConnectionStringAsync(_options.Engine);
+            : await TestDatabases.CreateForServerAsync(_options.Engine);
         _database = new Database(_options.Engine, connectionString);
         await new Migrator(_database).MigrateAsync();
         var region = await PrepareAsync(_database, 8, NextNumber, cancellationToken);

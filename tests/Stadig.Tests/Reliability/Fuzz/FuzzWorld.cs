@@ -44,7 +44,7 @@ public sealed class FuzzWorld : IAsyncDisposable
 
     public static async Task<FuzzWorld> StartAsync(DatabaseEngine engine)
     {
-        var connectionString = await TestDatabases.CreateConnectionStringAsync(engine);
+        var connectionString = await TestDatabases.CreateForServerAsync(engine);
         var database = new Database(engine, connectionString);
         await new Migrator(database).MigrateAsync();
         var services = CoreServices.Create(database, TimeProvider.System);
