@@ -45,12 +45,42 @@ public sealed record ReconciledOrder(MedicationOrder Order, MedicationVersion? R
     public bool ChangedSince => Reconciled is { } r && Order.Current.Version > r.Version;
 }
 
-/// <summary>The discharge medication: the stay, each ordination with its decision, what other systems sent (read-only), and the banner's signals.</summary>
+/// <summary>The discharge's decision on a medication another system sent: it stays as sent, the decision is kept beside it.</summary>
+public sealed record ExternalDecision
+{
+    public Guid Id { get; init; }
+    public string ResourceKey { get; init; } = "";
+    public string Title { get; init; } = "";
+    public string Decision { get; init; } = "";
+    public string Reason { get; init; } = "";
+    /// <summary>Changed: the dosage after discharge, in the physician's words.</summary>
+    public string? DosageAfter { get; init; }
+    public Guid UnitId { get; init; }
+    public DateTimeOffset RecordedAt { get; init; }
+    public Guid RecordedBy { get; init; }
+    public string RecordedByName { get; init; } = "";
+    public string RecordedRole { get; init; } = "";
+}
+
+/// <summary>A medication another system sent, as the discharge sees it: the resource as it stands, and this stay's decision (null: not yet).</summary>
+public sealed record ReconciledExternal(RecordEntry Entry, ExternalDecision? Reconciled)
+{
+    public DischargeDecision? Decision => Enum.TryParse<DischargeDecision>(Reconciled?.Decision, out var d) ? d : null;
+}
+
+/// <summary>
+/// The discharge medication: the stay, each ordination with its decision, each current medication other
+/// systems sent with its decision, every medication other systems sent (as the list shows them), and the banner's signals.
+/// </summary>
 public sealed record DischargeMedicationView(Patient Patient, DischargeAdmission? Admission, IReadOnlyList<ReconciledOrder> Orders,
     IReadOnlyList<RecordEntry> External, IReadOnlyList<RecordEntry> Signals)
 {
-    public int Reconciled => Orders.Count(o => o.Decision is not null);
-    public bool Complete => Orders.All(o => o.Decision is not null);
+    /// <summary>Other systems' medications to reconcile: the current ones, and those this stay decided on.</summary>
+    public IReadOnlyList<ReconciledExternal> ExternalOrders { get; init; } = [];
+
+    public int Reconciled => Orders.Count(o => o.Decision is not null) + ExternalOrders.Count(o => o.Decision is not null);
+    public int ToReconcile => Orders.Count + ExternalOrders.Count;
+    public bool Complete => Orders.All(o => o.Decision is not null) && ExternalOrders.All(o => o.Decision is not null);
 }
 
 /// <summary>
@@ -58,8 +88,9 @@ public sealed record DischargeMedicationView(Patient Patient, DischargeAdmission
 /// admitted, each current ordination is reconciled — continued, changed or stopped — and each decision is a
 /// new version of the ordination with its reason, written by <see cref="MedicationList"/> (the same rules,
 /// checks, access and audit as any change) and naming the admission. The reconciled list is what the
-/// discharge summary prints. Medications other systems sent over FHIR are listed read-only: their system
-/// changes them.
+/// discharge summary prints. A current medication another system sent over FHIR is reconciled too, by a
+/// physician: the resource stays as sent (its system owns it), and the decision — continue, change with the
+/// dosage after discharge, stop — is kept beside it for the stay (<c>discharge_external_medication</c>).
 /// </summary>
 public sealed class DischargeReconciliation(MedicationList medication, PatientCheckpoint checkpoint)
 {
@@ -83,8 +114,44 @@ public sealed class DischargeReconciliation(MedicationList medication, PatientCh
         // The list at discharge: what is current, and what this stay's reconciliation stopped.
         var listed = orders.Where(o => o.IsCurrent || reconciled.ContainsKey(o.Id))
             .Select(o => new ReconciledOrder(o, reconciled.GetValueOrDefault(o.Id))).ToList();
-        return new DischargeMedicationView(patient, admission, listed, await ExternalMedications.ReadAsync(connection, checkpoint.Engine, grant.Context),
-            await PatientRecord.SignalsAsync(connection, checkpoint.Engine, grant.Context));
+        var external = await ExternalMedications.ReadAsync(connection, checkpoint.Engine, grant.Context);
+        var decided = new Dictionary<string, ExternalDecision>(StringComparer.Ordinal);
+        if (admission is not null)
+        {
+            var rows = await connection.QueryAsync<ExternalDecision>(
+                $"{ExternalDecisionSelect} WHERE d.patient_id = @patientId AND d.encounter_id = @encounterId ORDER BY d.recorded_at, d.id",
+                new { patientId, encounterId = admission.Id });
+            // The newest decision stands; one made at a unit the caller may not see is not shown.
+            foreach (var d in rows.Where(d => grant.Context.MaySee(d.UnitId))) decided[d.ResourceKey] = d;
+        }
+        var externalOrders = external.Where(e => ExternalMedications.IsCurrent(e) || decided.ContainsKey(e.Key))
+            .Select(e => new ReconciledExternal(e, decided.GetValueOrDefault(e.Key))).ToList();
+        // A decided one its sender has since deleted (or moved out of sight) still prints as decided, by the name it had.
+        foreach (var (key, d) in decided.Where(d => externalOrders.All(o => o.Entry.Key != d.Key)))
+            externalOrders.Add(new ReconciledExternal(new RecordEntry { Kind = RecordKind.Medication, Key = key, Title = d.Title, Source = "FHIR", At = d.RecordedAt }, d));
+        return new DischargeMedicationView(patient, admission, listed, external, await PatientRecord.SignalsAsync(connection, checkpoint.Engine, grant.Context))
+        {
+            ExternalOrders = externalOrders,
+        };
+    }
+
+    internal const string ExternalDecisionSelect =
+        """
+        SELECT d.id AS Id, d.resource_key AS ResourceKey, d.title AS Title, d.decision AS Decision, d.reason AS Reason, d.dosage_after AS DosageAfter,
+               d.unit_id AS UnitId, d.recorded_at AS RecordedAt, d.recorded_by AS RecordedBy, s.display_name AS RecordedByName, d.recorded_role AS RecordedRole
+        FROM discharge_external_medication d JOIN staff s ON s.id = d.recorded_by
+        """;
+
+    /// <summary>
+    /// Decides, for the open admission, what becomes of a current medication another system sent
+    /// (<paramref name="resourceKey"/> "MedicationRequest/…" or "MedicationStatement/…"): continue, change (with
+    /// <paramref name="dosageAfter"/>) or stop, with the reason. Physicians only; the resource is not changed.
+    /// </summary>
+    public async Task<ExternalDecision> DecideExternalAsync(Caller caller, Guid patientId, string resourceKey, DischargeDecision decision, string reason,
+        string? dosageAfter = null, CancellationToken cancellationToken = default)
+    {
+        var encounterId = await OpenAdmissionOfPatientAsync(caller, patientId, cancellationToken);
+        return await medication.ReconcileExternalAsync(caller, patientId, encounterId, resourceKey, decision, reason, dosageAfter, cancellationToken);
     }
 
     /// <summary>The ordination goes on after discharge as it is (a paused one is resumed), with the reason.</summary>
@@ -103,9 +170,16 @@ public sealed class DischargeReconciliation(MedicationList medication, PatientCh
     /// <summary>The open admission of the ordination's patient: reconciliation is part of a discharge, so a patient not admitted has none.</summary>
     private async Task<Guid> OpenAdmissionAsync(Caller caller, Guid orderId, CancellationToken cancellationToken)
     {
+        Guid patientId;
+        await using (var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken))
+            patientId = await connection.QuerySingleOrDefaultAsync<Guid?>("SELECT patient_id FROM medication_order WHERE id = @orderId", new { orderId })
+                ?? throw new NotFoundException("Ordinationen finns inte.");
+        return await OpenAdmissionOfPatientAsync(caller, patientId, cancellationToken);
+    }
+
+    private async Task<Guid> OpenAdmissionOfPatientAsync(Caller caller, Guid patientId, CancellationToken cancellationToken)
+    {
         await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
-        var patientId = await connection.QuerySingleOrDefaultAsync<Guid?>("SELECT patient_id FROM medication_order WHERE id = @orderId", new { orderId })
-            ?? throw new NotFoundException("Ordinationen finns inte.");
         return await connection.QuerySingleOrDefaultAsync<Guid?>(
                 "SELECT id FROM encounter WHERE patient_id = @patientId AND kind = @kind AND ended_at IS NULL",
                 new { patientId, kind = EncounterKinds.Inpatient })

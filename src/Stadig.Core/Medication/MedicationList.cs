@@ -206,6 +206,52 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
             _ => throw new ArgumentOutOfRangeException(nameof(action)),
         };
 
+    /// <summary>
+    /// The discharge's decision on another system's current medication, for the open admission: a row beside the
+    /// resource (which stays as sent), in one transaction with its audit event. Deciding what becomes of another
+    /// prescriber's medication is prescribing: physicians only.
+    /// </summary>
+    internal async Task<ExternalDecision> ReconcileExternalAsync(Caller caller, Guid patientId, Guid encounterId, string resourceKey,
+        DischargeDecision decision, string reason, string? dosageAfter, CancellationToken cancellationToken)
+    {
+        if (!MayPrescribe(caller.Role, asNeeded: false))
+            throw await DenyAsync(caller, patientId, "Bara läkare stämmer av läkemedel från andra system vid utskrivning.", cancellationToken);
+        if (!Enum.IsDefined(decision)) throw new InvalidInputException("decision", "Välj fortsätter, ändras eller sätts ut.");
+        var key = Clean(resourceKey);
+        if (!(key.StartsWith("MedicationRequest/", StringComparison.Ordinal) || key.StartsWith("MedicationStatement/", StringComparison.Ordinal)) || key.Length > MaxFieldLength)
+            throw new InvalidInputException("resource", "Ange ett läkemedel från ett annat system (MedicationRequest/… eller MedicationStatement/…).");
+        var why = Required(reason, "reason", "Ange skäl för beslutet.");
+        var after = decision == DischargeDecision.Change
+            ? Optional(dosageAfter, "dosageAfter", MaxFieldLength) ?? throw new InvalidInputException("dosageAfter", "Ange doseringen efter utskrivningen.")
+            : null;
+        var now = clock.GetUtcNow();
+        var id = Guid.CreateVersion7();
+        await checkpoint.WriteAsync(caller, patientId, Resource, AuditActivity.Write, async (connection, transaction, grant) =>
+        {
+            IReadOnlyList<RecordEntry> external;
+            await using (var read = await grant.OpenAsync())
+                external = await ExternalMedications.ReadAsync(read, checkpoint.Engine, grant.Context);
+            var entry = external.FirstOrDefault(e => e.Key == key)
+                ?? throw new NotFoundException("Läkemedlet från det andra systemet finns inte, eller så saknar du vårdrelation.");
+            if (!ExternalMedications.IsCurrent(entry))
+                throw new ConflictException($"{entry.Title} är inte aktuellt längre i systemet som skickade det: det finns inget att stämma av.");
+            await connection.ExecuteAsync(
+                """
+                INSERT INTO discharge_external_medication (id, patient_id, encounter_id, resource_key, title, decision, reason, dosage_after, unit_id,
+                    recorded_at, recorded_by, recorded_role)
+                VALUES (@id, @patientId, @encounterId, @key, @title, @decision, @why, @after, @unitId, @now, @staffId, @role)
+                """,
+                new
+                {
+                    id, patientId, encounterId, key, title = entry.Title.Length > 0 ? entry.Title : key, decision = decision.ToString(), why, after,
+                    unitId = caller.UnitId, now, staffId = caller.StaffId, role = caller.Role.ToString(),
+                }, transaction);
+            return 0;
+        }, cancellationToken);
+        await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
+        return await connection.QuerySingleAsync<ExternalDecision>($"{DischargeReconciliation.ExternalDecisionSelect} WHERE d.id = @id", new { id });
+    }
+
     private async Task<MedicationOrder> SetStatusAsync(Caller caller, Guid orderId, MedicationAction action, MedicationStatus status, string reason,
         CancellationToken cancellationToken, Guid? dischargeEncounterId = null)
     {
@@ -340,7 +386,8 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
                 groups[g.Key] = g.Select(r => r.Atc.Length >= PrescribingChecks.GroupLength ? r.Atc[..PrescribingChecks.GroupLength] : r.Atc).Distinct().ToList();
         }
         var current = (await ListInAsync(connection, null, context)).Where(o => o.Id != replacing).ToList();
-        return PrescribingChecks.Run(product, substances, draft, allergies, groups, current);
+        var foreign = await ExternalMedications.CurrentClassifiedAsync(connection, checkpoint.Engine, context);
+        return PrescribingChecks.Run(product, substances, draft, allergies, groups, current, foreign);
     }
 
     internal static async Task<IReadOnlyList<MedicationOrder>> ListInAsync(DbConnection connection, DbTransaction? transaction, PatientAccessContext context)

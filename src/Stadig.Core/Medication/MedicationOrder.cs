@@ -71,6 +71,11 @@ public enum CheckKind
     DuplicateTherapy,
     /// <summary>The daily dose is above the product's maximum in the catalogue.</summary>
     MaxDose,
+    /// <summary>
+    /// A current medication another system sent could not be classified (no ATC code, no NPL id or substance the
+    /// catalogue knows): duplicate therapy was not checked against it, and the prescriber is told so by its name.
+    /// </summary>
+    NotChecked,
 }
 
 /// <summary>One version of an ordination: the whole ordination as it stood from <see cref="RecordedAt"/>, with who and why.</summary>

@@ -50,6 +50,12 @@ public static partial class PrescribingChecks
     [GeneratedRegex("^[A-Z][0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?$")]
     private static partial Regex AtcCode();
 
+    /// <summary>An ATC code at any level, upper case (N, N02, N02B, N02BE, N02BE01).</summary>
+    public static bool IsAtcCode(string code) => AtcCode().IsMatch(code);
+
+    /// <summary>The group the duplicate-therapy check compares: the first <see cref="GroupLength"/> characters, or a shorter code as it is.</summary>
+    public static string Group(string atc) => atc.Length >= GroupLength ? atc[..GroupLength] : atc;
+
     /// <summary>The folded words of an allergy's agent worth matching, and class words kept whole ("ace-hammare").</summary>
     public static IReadOnlyList<string> AgentWords(string agent) =>
         NameSearch.Words(agent).Where(w => !Filler.Contains(w)).Distinct().ToList();
@@ -75,8 +81,15 @@ public static partial class PrescribingChecks
     /// names, the ATC groups (<see cref="GroupLength"/>) of catalogue products holding it, so that an
     /// allergy to ibuprofen is found for naproxen (both M01AE).
     /// </summary>
+    /// <remarks>
+    /// <paramref name="foreign"/>: the current medications other systems sent over FHIR, classified (see
+    /// <see cref="ExternalMedications"/>). One in the product's group is a duplicate like an ordination here;
+    /// one that could not be classified is a <see cref="CheckKind.NotChecked"/> finding naming it, so the
+    /// prescriber sees that this check could not be made against it and goes on only with a reason.
+    /// </remarks>
     public static IReadOnlyList<CheckFinding> Run(MedicationProduct product, IReadOnlyList<ProductSubstance> substances, MedicationDraft draft,
-        IReadOnlyList<Allergy> allergies, IReadOnlyDictionary<string, IReadOnlyList<string>> substanceGroups, IReadOnlyList<MedicationOrder> current)
+        IReadOnlyList<Allergy> allergies, IReadOnlyDictionary<string, IReadOnlyList<string>> substanceGroups, IReadOnlyList<MedicationOrder> current,
+        IReadOnlyList<ForeignMedication>? foreign = null)
     {
         var findings = new List<CheckFinding>();
         var productSubstances = substances.Select(s => NameSearch.Fold(s.Name)).Where(s => s.Length > 0).ToList();
@@ -102,11 +115,22 @@ public static partial class PrescribingChecks
         foreach (var other in current.Where(o => o.IsCurrent && o.Current.AtcCode is { Length: >= GroupLength } atc && atc[..GroupLength] == group))
             findings.Add(new(nameof(CheckKind.DuplicateTherapy),
                 $"Dubbelbehandling: {other.Current.ProductText} ({other.Current.AtcCode}) är redan ordinerat, i samma ATC-grupp {group}."));
+        foreach (var other in (foreign ?? []).Where(f => f.Classified))
+        {
+            if (other.Groups.FirstOrDefault(g => g.Length >= GroupLength ? g == group : product.AtcCode.StartsWith(g, StringComparison.Ordinal)) is { } same)
+                findings.Add(new(nameof(CheckKind.DuplicateTherapy),
+                    $"Dubbelbehandling: {Named(other.Entry)} från {other.Entry.Source ?? "FHIR"} ({other.Basis}) är aktuellt, i samma ATC-grupp {same}."));
+        }
         if (product.MaxDailyValue is { } max && product.MaxDailyUnit is { } maxUnit && DailyAmount(product, draft, maxUnit) is { } daily && daily > max * 1.0000001)
             findings.Add(new(nameof(CheckKind.MaxDose),
                 $"Dygnsdosen {Number(daily)} {maxUnit} är över maxdosen för {product.Display}, {Number(max)} {maxUnit} per dygn."));
+        foreach (var other in (foreign ?? []).Where(f => !f.Classified))
+            findings.Add(new(nameof(CheckKind.NotChecked),
+                $"Ej kontrollerat mot dubbelbehandling: {Named(other.Entry)} från {other.Entry.Source ?? "FHIR"} saknar ATC-kod och känd substans."));
         return findings;
     }
+
+    private static string Named(Chart.RecordEntry entry) => entry.Title.Length > 0 ? entry.Title : entry.Key;
 
     /// <summary>
     /// The most the dosage gives in 24 hours, in <paramref name="unit"/>; null when it cannot be

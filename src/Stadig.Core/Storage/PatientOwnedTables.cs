@@ -93,6 +93,8 @@ public static class PatientOwnedTables
         new("medication_order_version", "patient_id", PatientRowRole.ClinicalRecord, Within("medication_order")),
         new("medication_administration", "patient_id", PatientRowRole.ClinicalRecord,
             As("Medication administration", MedicationAdministrationAsFhir.Instance.PublishBatchAsync)),
+        new("discharge_external_medication", "patient_id", PatientRowRole.ClinicalRecord,
+            NotPublished("the discharge's decision on another system's medication: printed with the discharge summary, the resource stays its sender's")),
         new("note_keyword", "patient_id", PatientRowRole.ClinicalRecord, Within("note")),
         new("vital_sign", "patient_id", PatientRowRole.ClinicalRecord,
             NotPublished("not yet: vital signs as FHIR Observation (vital-signs profile); the chart's timeline and record show them")),

@@ -97,6 +97,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Audit.AuditQueries>();
         services.AddSingleton(_ => new Stadig.Audit.DejaVuFontResolver());
         services.AddSingleton<Stadig.Audit.LogExtractPdf>();
+        services.AddSingleton<Stadig.Medication.MedicationListPdf>();
         services.AddSingleton<Stadig.Audit.Printouts>();
         services.AddSingleton<Stadig.Access.PatientCheckpoint>();
         services.AddSingleton<Stadig.Access.AccessControl>();
@@ -354,6 +355,7 @@ public static class StadigServices
         Stadig.Notes.NoteApi.MapNoteApi(app);
         Stadig.Audit.AuditEndpoints.MapAuditEndpoints(app);
         Stadig.Audit.PrintEndpoints.MapPrintEndpoints(app);
+        Stadig.Medication.MedicationEndpoints.MapMedicationEndpoints(app);
         Stadig.LabResults.QuarantineEndpoints.MapQuarantineEndpoints(app);
         Stadig.Training.TrainingEndpoints.MapTrainingEndpoints(app);
         Stadig.LabResults.InboxEndpoints.MapInboxEndpoints(app);

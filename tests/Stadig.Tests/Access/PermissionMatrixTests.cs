@@ -43,6 +43,7 @@ public class PermissionMatrixTests
         new("GET /patients/{Id:guid}/medication", RecordPart.Record, p => Get($"/patients/{p.Id}/medication")),
         new("GET /patients/{Id:guid}/medication/prescribe", RecordPart.Record, p => Get($"/patients/{p.Id}/medication/prescribe")),
         new("GET /patients/{Id:guid}/medication/print", RecordPart.Record, p => Get($"/patients/{p.Id}/medication/print")),
+        new("GET /patients/{id:guid}/medication.pdf", RecordPart.Record, p => Get($"/patients/{p.Id}/medication.pdf")),
         new("GET /patients/{Id:guid}/orders", RecordPart.Record, p => Get($"/patients/{p.Id}/orders")),
         new("GET /patients/{Id:guid}/trends/{Code}", RecordPart.Record, p => Get($"/patients/{p.Id}/trends/NPU02319")),
         new("GET /patients/{Id:guid}/discharge", RecordPart.Record, p => Get($"/patients/{p.Id}/discharge")),

@@ -36,6 +36,9 @@ public class DischargeMedicationBrowserTests
             });
         var alvedon = await PrescribeAsync("alvedon 500", "Alvedon 500 mg", "08:00", "20:00");
         var losec = await PrescribeAsync("losec 20", "Losec 20 mg", "08:00");
+        // Another system's current warfarin, as it sent it (ATC-coded): reconciled beside it, never changed.
+        var waran = await Stadig.Tests.Medication.MedicationListTests.ForeignAsync(server.Database, patientId, caller.UnitId, "MedicationRequest",
+            Stadig.Tests.Medication.MedicationListTests.Coded("Waran 2,5 mg", "http://www.whocc.no/atc", "B01AA03"), source: "urn:system:vc-norr");
 
         var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
         using var _p = playwright;
@@ -54,7 +57,7 @@ public class DischargeMedicationBrowserTests
         await page.GotoAsync($"/patients/{patientId}/discharge");
         await page.ClickAsync("#discharge-medication-link a");
         await page.WaitForSelectorAsync("#reconciliation-form");
-        Assert.Contains("0 av 2 ordinationer avstämda", await page.InnerTextAsync("#reconciliation-progress"));
+        Assert.Contains("0 av 3 ordinationer avstämda", await page.InnerTextAsync("#reconciliation-progress"));
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("61-discharge-medication"), FullPage = true });
         violations.AddRange(await AxeAsync(page, "reconciliation"));
 
@@ -72,15 +75,22 @@ public class DischargeMedicationBrowserTests
         violations.AddRange(await AxeAsync(page, "reconciliation with errors"));
 
         await page.Locator($"fieldset[data-order-id='{losec.Id}']").GetByLabel("Skäl", new() { Exact = true }).FillAsync("Ingen indikation efter operationen");
+        var waranSet = page.Locator($"fieldset[data-resource='{waran}']");
+        await waranSet.GetByLabel("Ändras", new() { Exact = true }).CheckAsync();
+        await waranSet.GetByLabel("Skäl", new() { Exact = true }).FillAsync("INR 3,8 vid utskrivning");
+        await waranSet.Locator("input[name$='DosageAfter']").FillAsync("2,5 mg varannan dag, nytt INR om en vecka");
         await page.Locator($"fieldset[data-order-id='{alvedon.Id}']").GetByLabel("Fortsätter", new() { Exact = true }).CheckAsync();
         await page.Locator($"fieldset[data-order-id='{losec.Id}']").GetByLabel("Sätts ut", new() { Exact = true }).CheckAsync();
         await page.ClickAsync("#save-reconciliation");
         await page.WaitForSelectorAsync("#reconciliation-saved");
-        Assert.Contains("2 av 2 ordinationer avstämda", await page.InnerTextAsync("#reconciliation-progress"));
+        Assert.Contains("3 av 3 ordinationer avstämda", await page.InnerTextAsync("#reconciliation-progress"));
         var reconciled = await page.InnerTextAsync("#reconciled-medication");
         Assert.Contains("Fortsätter", reconciled);
         Assert.Contains("Sätts ut", reconciled);
         Assert.Contains("Ingen indikation efter operationen", reconciled);
+        Assert.Contains("Waran 2,5 mg", reconciled);
+        Assert.Contains("urn:system:vc-norr", reconciled);
+        Assert.Contains("2,5 mg varannan dag, nytt INR om en vecka", reconciled);
         Assert.Equal(0, await page.Locator("#reconciliation-form").CountAsync());
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("62-discharge-medication-reconciled"), FullPage = true });
         violations.AddRange(await AxeAsync(page, "reconciled"));
@@ -100,6 +110,10 @@ public class DischargeMedicationBrowserTests
         Assert.Contains("Smärta kvarstår, fortsätter hemma", text);
         Assert.Contains("Losec 20 mg", text);
         Assert.Contains("Sätts ut", text);
+        Assert.Contains("Waran 2,5 mg", text);
+        Assert.Contains("Ändras", text);
+        Assert.Contains("INR 3,8 vid utskrivning", text);
+        Assert.Contains("2,5 mg varannan dag, nytt INR om en vecka", text);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("63-discharge-summary-medication-print"), FullPage = true });
         await page.EmulateMediaAsync(new PageEmulateMediaOptions { Media = Media.Screen });
         violations.AddRange(await AxeAsync(page, "discharge summary"));

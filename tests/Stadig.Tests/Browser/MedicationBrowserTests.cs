@@ -27,6 +27,11 @@ public class MedicationBrowserTests
         await server.Services.GetRequiredService<Stadig.Warnings.PatientWarnings>().AddAsync(caller, patientId,
             new("Hypersensitivity", "", "Paracetamol", "Urtikaria", "Harmful", "Confirmed"));
         await server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>().SeedIfEmptyAsync();
+        // Another system's paracetamol (a Synthea bundle's RxNorm-coded request) and a remedy no check can place, both current.
+        await Stadig.Tests.Medication.MedicationListTests.ForeignAsync(server.Database, patientId, caller.UnitId, "MedicationRequest",
+            Stadig.Tests.Medication.MedicationListTests.Coded("Acetaminophen 325 MG Oral Tablet", "http://www.nlm.nih.gov/research/umls/rxnorm", "313782"), source: "urn:system:synthea");
+        await Stadig.Tests.Medication.MedicationListTests.ForeignAsync(server.Database, patientId, caller.UnitId, "MedicationStatement",
+            Stadig.Tests.Medication.MedicationListTests.Coded("Lugna Nätter örtte"));
 
         var (playwright, browser) = await Infrastructure.Browser.LaunchAsync();
         using var _p = playwright;
@@ -69,6 +74,10 @@ public class MedicationBrowserTests
         var checkText = await checks!.InnerTextAsync();
         Assert.Contains("Överkänslighet mot substansen", checkText);
         Assert.Contains("Paracetamol", checkText);
+        // The other system's medications are checked too: a duplicate by substance, and the one that could not be classified named as not checked.
+        Assert.Contains("Dubbelbehandling: Acetaminophen 325 MG Oral Tablet från urn:system:synthea", checkText);
+        Assert.Contains("Ej kontrollerat", checkText);
+        Assert.Contains("Lugna Nätter örtte", checkText);
         Assert.Equal("Signera trots varningarna", (await page.InnerTextAsync("#sign-prescription")).Trim());
         await page.WaitForSelectorAsync("#override-reason:focus");
         Assert.Equal("2", await page.InputValueAsync("#dose-value"));
@@ -95,9 +104,33 @@ public class MedicationBrowserTests
         Assert.Contains("Skäl: Tålt paracetamol 2025, urtikarian kom av annat", history);
         violations.AddRange(await AxeAsync(page, "history"));
         await page.GotoAsync($"/patients/{patientId}/medication/print");
-        Assert.Contains("Alvedon 500 mg filmdragerad tablett", await page.InnerTextAsync("#print-current"));
-        Assert.Contains("Öström", await page.InnerTextAsync(".patient-banner"));
         await page.WaitForSelectorAsync("#print:visible");
+        // The printed list, as the printer gets it: the patient, the prescription with its dosage, indication, prescriber and warning, the other systems' ones.
+        await page.EmulateMediaAsync(new PageEmulateMediaOptions { Media = Media.Print });
+        Assert.True(await page.Locator("#medication-print").IsVisibleAsync(), "The list is not on the printed page.");
+        Assert.False(await page.Locator("#print").IsVisibleAsync(), "The print button is on the printed page.");
+        Assert.Contains("Öström", await page.InnerTextAsync(".patient-banner"));
+        var printed = await page.InnerTextAsync("#print-current");
+        Assert.Contains("Alvedon 500 mg filmdragerad tablett", printed);
+        Assert.Contains("2 tablett kl. 08:00, 14:00, 20:00", printed);
+        Assert.Contains("Smärta efter operation", printed);
+        Assert.Contains("Test lena", printed);
+        Assert.Contains("Ordinerat trots varning", printed);
+        var printedExternal = await page.InnerTextAsync("#print-external");
+        Assert.Contains("Acetaminophen 325 MG Oral Tablet", printedExternal);
+        Assert.Contains("urn:system:synthea", printedExternal);
+        Assert.Contains("Lugna Nätter örtte", printedExternal);
+        Assert.Contains("Inga avslutade läkemedel.", await page.InnerTextAsync("#medication-print"));
+        await page.EmulateMediaAsync(new PageEmulateMediaOptions { Media = Media.Screen });
+        // The same list as a PDF, from the print view's link.
+        var pdf = await context.APIRequest.GetAsync((await page.GetAttributeAsync("#print-pdf-link", "href"))!);
+        Assert.Equal("application/pdf", pdf.Headers["content-type"]);
+        using (var document = UglyToad.PdfPig.PdfDocument.Open(await pdf.BodyAsync()))
+        {
+            var text = Stadig.Tests.Medication.MedicationListPdfTests.Text(document.GetPage(1));
+            Assert.Contains(Stadig.Tests.Medication.MedicationListPdfTests.Squash("Alvedon 500 mg filmdragerad tablett"), text);
+            Assert.Contains(Stadig.Tests.Medication.MedicationListPdfTests.Squash("2 tablett kl. 08:00, 14:00, 20:00"), text);
+        }
         violations.AddRange(await AxeAsync(page, "print"));
 
         // The nurse's round (eMAR): an ordination every 24 hours from now has its first dose due now; a high-risk one as needed needs a second nurse.
@@ -105,8 +138,12 @@ public class MedicationBrowserTests
         var catalogue = server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
         var omeprazol = (await catalogue.SearchAsync("omeprazol 20")).First(p => p.Name == "Omeprazol");
         var morfin = (await catalogue.SearchAsync("morfin 10 mg")).First(p => p.Name == "Morfin" && p.DoseForm == "tablett" && p.Strength == "10 mg");
-        var daily = await medication.PrescribeAsync(caller, patientId, new() { ProductId = omeprazol.Id, DoseValue = 1, DoseUnit = "kapsel", IntervalHours = 24, Indication = "Ulcusprofylax" });
-        var asNeeded = await medication.PrescribeAsync(caller, patientId, new() { ProductId = morfin.Id, DoseValue = 1, DoseUnit = "tablett", AsNeeded = true, MaxDosesPer24h = 4, Indication = "Smärta" });
+        // The remedy no check can place stands against every prescription for her: each goes on with a reason.
+        const string checkedByHand = "Örtteet är kontrollerat, ingen dubbelbehandling";
+        var daily = await medication.PrescribeAsync(caller, patientId, new() { ProductId = omeprazol.Id, DoseValue = 1, DoseUnit = "kapsel", IntervalHours = 24, Indication = "Ulcusprofylax" },
+            checkedByHand);
+        var asNeeded = await medication.PrescribeAsync(caller, patientId, new() { ProductId = morfin.Id, DoseValue = 1, DoseUnit = "tablett", AsNeeded = true, MaxDosesPer24h = 4, Indication = "Smärta" },
+            checkedByHand);
         foreach (var (name, hsa) in new[] { ("sven", "SE2321000016-SSK801"), ("sara", "SE2321000016-SSK802") })
         {
             var nurse = await server.Staff.AddStaffAsync(hsa, name, $"Test {name}", "Sjuksköterska", server.HashPassword("lösen"), isDemo: false);

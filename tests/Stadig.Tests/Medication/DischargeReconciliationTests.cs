@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Dapper;
 using Stadig.Access;
 using Stadig.Common;
@@ -104,5 +105,76 @@ public class DischargeReconciliationTests
         await using var connection = await region.Database.OpenUnscopedAsync(Ct);
         var request = FhirJson.Parse((await FhirResourceStore.CurrentAsync(connection, null, "MedicationRequest", morfin.Id.ToString()))!.Content);
         Assert.Equal(("stopped", "Smärtfri, behövs inte hemma"), (request["status"]!.GetValue<string>(), request["statusReason"]!["text"]!.GetValue<string>()));
+    }
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Another_systems_current_medication_is_reconciled_at_discharge_by_a_physician_beside_the_resource_which_stays_as_sent(DatabaseEngine engine)
+    {
+        var (region, patientId) = await TestRegion.WithPatientAsync(engine);
+        await region.Services.Catalogue.ImportAsync(CatalogueFile.Read(new StringReader(Catalogue)), null, Ct);
+        var reconciliation = new DischargeReconciliation(region.Services.Medication, region.Services.Checkpoint);
+        var physician = region.Physician;
+        var nurse = await region.AddCallerAsync("ssk", Role.Nurse, region.Ward);
+        var waran = await MedicationListTests.ForeignAsync(region, patientId, "MedicationRequest", MedicationListTests.Coded("Waran 2,5 mg", "http://www.whocc.no/atc", "B01AA03"));
+        var statement = await MedicationListTests.ForeignAsync(region, patientId, "MedicationStatement", MedicationListTests.Coded("Omeprazole 20 MG"), source: "urn:system:synthea");
+        var ended = await MedicationListTests.ForeignAsync(region, patientId, "MedicationRequest", MedicationListTests.Coded("Amoxicillin 500 MG"), status: "completed");
+        async Task<long> DecisionsAsync()
+        {
+            await using var c = await region.Database.OpenUnscopedAsync(Ct);
+            return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM discharge_external_medication WHERE patient_id = @patientId", new { patientId });
+        }
+        async Task<int> VersionOfAsync(string key)
+        {
+            await using var c = await region.Database.OpenUnscopedAsync(Ct);
+            return (await FhirResourceStore.CurrentAsync(c, null, key.Split('/')[0], key.Split('/')[1]))!.VersionId;
+        }
+
+        // Not admitted: nothing to reconcile for.
+        await Assert.ThrowsAsync<ConflictException>(() => reconciliation.DecideExternalAsync(physician, patientId, waran, DischargeDecision.Continue, "Fortsätter", cancellationToken: Ct));
+        var admission = await region.Services.Encounters.AdmitAsync(physician, patientId, region.Ward.Id, "4", Ct);
+
+        var open = await reconciliation.ViewAsync(physician, patientId, Ct);
+        Assert.Equal([waran, statement], open.ExternalOrders.Select(o => o.Entry.Key).Order(StringComparer.Ordinal));
+        Assert.All(open.ExternalOrders, o => Assert.Null(o.Decision));
+        Assert.Equal((0, 2, false), (open.Reconciled, open.ToReconcile, open.Complete));
+
+        // A nurse does not decide on another prescriber's medication; a change needs the dosage after discharge; an ended or unknown
+        // resource has nothing to reconcile; none of them writes anything.
+        await Assert.ThrowsAsync<ForbiddenException>(() => reconciliation.DecideExternalAsync(nurse, patientId, waran, DischargeDecision.Continue, "Fortsätter", cancellationToken: Ct));
+        Assert.Equal("dosageAfter", (await Assert.ThrowsAsync<InvalidInputException>(() =>
+            reconciliation.DecideExternalAsync(physician, patientId, waran, DischargeDecision.Change, "INR högt", " ", Ct))).Field);
+        Assert.Equal("reason", (await Assert.ThrowsAsync<InvalidInputException>(() =>
+            reconciliation.DecideExternalAsync(physician, patientId, waran, DischargeDecision.Stop, "", cancellationToken: Ct))).Field);
+        await Assert.ThrowsAsync<ConflictException>(() => reconciliation.DecideExternalAsync(physician, patientId, ended, DischargeDecision.Stop, "Klar", cancellationToken: Ct));
+        await Assert.ThrowsAsync<NotFoundException>(() => reconciliation.DecideExternalAsync(physician, patientId, "MedicationRequest/finns-inte", DischargeDecision.Stop, "Klar", cancellationToken: Ct));
+        Assert.Equal("resource", (await Assert.ThrowsAsync<InvalidInputException>(() =>
+            reconciliation.DecideExternalAsync(physician, patientId, "Observation/x", DischargeDecision.Stop, "Klar", cancellationToken: Ct))).Field);
+        Assert.Equal(0, await DecisionsAsync());
+
+        var first = await reconciliation.DecideExternalAsync(physician, patientId, waran, DischargeDecision.Continue, "Fortsätter enligt AK-mottagningen", cancellationToken: Ct);
+        Assert.Equal(("Continue", "Waran 2,5 mg", physician.DisplayName), (first.Decision, first.Title, first.RecordedByName));
+        // A new decision for the same stay stands over the first, which is kept.
+        await reconciliation.DecideExternalAsync(physician, patientId, waran, DischargeDecision.Change, "INR 3,8 vid utskrivning", "2,5 mg varannan dag, nytt INR om en vecka", Ct);
+        await reconciliation.DecideExternalAsync(physician, patientId, statement, DischargeDecision.Stop, "Ingen indikation, PPI sätts ut", cancellationToken: Ct);
+        Assert.Equal(3, await DecisionsAsync());
+        // The resources stay as their systems sent them.
+        Assert.Equal((1, 1), (await VersionOfAsync(waran), await VersionOfAsync(statement)));
+
+        await region.Services.Encounters.DischargeAsync(physician, patientId, Ct);
+        var printed = await reconciliation.ViewAsync(physician, patientId, Ct);
+        Assert.Equal((admission.Id, false), (printed.Admission!.Id, printed.Admission.IsOpen));
+        Assert.True(printed.Complete);
+        Assert.Equal((2, 2), (printed.Reconciled, printed.ToReconcile));
+        var decided = printed.ExternalOrders.ToDictionary(o => o.Entry.Key);
+        Assert.Equal((DischargeDecision.Change, "INR 3,8 vid utskrivning", "2,5 mg varannan dag, nytt INR om en vecka"),
+            (decided[waran].Decision!.Value, decided[waran].Reconciled!.Reason, decided[waran].Reconciled!.DosageAfter));
+        Assert.Equal((DischargeDecision.Stop, "urn:system:synthea"), (decided[statement].Decision!.Value, decided[statement].Entry.Source));
+        await Assert.ThrowsAsync<ConflictException>(() => reconciliation.DecideExternalAsync(physician, patientId, waran, DischargeDecision.Stop, "Igen", cancellationToken: Ct));
+
+        // Each decision and each refusal is in the patient's audit trail.
+        await using var connection = await region.Database.OpenUnscopedAsync(Ct);
+        Assert.Equal(3, await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND resource = 'Medication' AND activity = 'Write' AND outcome = 'Allowed'", new { patientId }));
+        Assert.True(await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM audit_event WHERE patient_id = @patientId AND resource = 'Medication' AND outcome = 'Denied'", new { patientId }) >= 1);
     }
 }

@@ -22,7 +22,7 @@ public class MedicationListTests
         ;Amimox;Amoxicillin;500 mg;kapsel;oral;J01CA04;;nej
         ;Ibuprofen;Ibuprofen;400 mg;tablett;oral;M01AE01;1200 mg;nej
         ;Naproxen;Naproxen;250 mg;tablett;oral;M01AE02;1000 mg;nej
-        ;Morfin;Morfin;10 mg;tablett;oral;N02AA01;;ja
+        20050101000100;Morfin;Morfin;10 mg;tablett;oral;N02AA01;;ja
 
         """;
 
@@ -190,6 +190,97 @@ public class MedicationListTests
         await f.Medication.StopAsync(f.Region.Physician, panodil.Id, "Smärtfri", Ct);
         Assert.Empty(await f.Medication.CheckAsync(f.Region.Physician, f.PatientId, Scheduled(f["Panodil"]), cancellationToken: Ct));
     }
+
+    /// <summary>A MedicationRequest or MedicationStatement another system sent, stored as sent; returns its key ("MedicationRequest/…").</summary>
+    internal static Task<string> ForeignAsync(TestRegion region, Guid patientId, string type, JsonObject product, string status = "active",
+        string source = "urn:system:annan-region") =>
+        ForeignAsync(region.Database, patientId, region.Ward.Id, type, product, status, source);
+
+    internal static async Task<string> ForeignAsync(Database database, Guid patientId, Guid unitId, string type, JsonObject product, string status = "active",
+        string source = "urn:system:annan-region")
+    {
+        var id = Guid.NewGuid().ToString();
+        var resource = new JsonObject
+        {
+            ["resourceType"] = type, ["meta"] = new JsonObject { ["source"] = source }, ["status"] = status,
+            ["subject"] = new JsonObject { ["reference"] = $"Patient/{patientId}" },
+        };
+        if (type == "MedicationRequest") { resource["intent"] = "order"; resource["authoredOn"] = "2026-01-10"; }
+        else resource["effectiveDateTime"] = "2026-01-10";
+        foreach (var (name, value) in product) resource[name] = value?.DeepClone();
+        await database.InUnscopedTransactionAsync(async (connection, transaction) =>
+        {
+            await FhirResourceStore.PutAsync(connection, transaction, resource, id, patientId, unitId, DateTimeOffset.UtcNow);
+            return 0;
+        }, Ct);
+        return $"{type}/{id}";
+    }
+
+    internal static JsonObject Coded(string text, string? system = null, string? code = null) => new()
+    {
+        ["medicationCodeableConcept"] = system is null
+            ? new JsonObject { ["text"] = text }
+            : new JsonObject { ["text"] = text, ["coding"] = new JsonArray(new JsonObject { ["system"] = system, ["code"] = code, ["display"] = text }) },
+    };
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Another_systems_current_medication_is_a_duplicate_by_its_ATC_code_NPL_id_or_substance_name_and_one_that_cannot_be_classified_is_named_as_not_checked(DatabaseEngine engine)
+    {
+        var f = await CreateAsync(engine);
+        // By ATC code (the name says nothing the catalogue knows), by NPL id of a contained Medication, by substance name (RxNorm, English spelling).
+        await ForeignAsync(f.Region, f.PatientId, "MedicationRequest", Coded("Brufen 400 mg", "http://www.whocc.no/atc", "M01AE01"));
+        await ForeignAsync(f.Region, f.PatientId, "MedicationStatement", new JsonObject
+        {
+            ["contained"] = new JsonArray(new JsonObject
+            {
+                ["resourceType"] = "Medication", ["id"] = "m1",
+                ["code"] = new JsonObject { ["coding"] = new JsonArray(new JsonObject { ["system"] = "urn:oid:1.2.752.129.2.1.5.1", ["code"] = "20050101000100", ["display"] = "Dolcontin" }) },
+            }),
+            ["medicationReference"] = new JsonObject { ["reference"] = "#m1" },
+        });
+        await ForeignAsync(f.Region, f.PatientId, "MedicationRequest", Coded("Acetaminophen 325 MG Oral Tablet", "http://www.nlm.nih.gov/research/umls/rxnorm", "313782"),
+            source: "urn:system:synthea");
+        // Ended there: no longer a duplicate of anything.
+        await ForeignAsync(f.Region, f.PatientId, "MedicationRequest", Coded("Amoxicillin 500 MG Oral Capsule"), status: "stopped");
+
+        var naproxen = await f.Medication.CheckAsync(f.Region.Physician, f.PatientId, Scheduled(f["Naproxen"]), cancellationToken: Ct);
+        var alvedon = await f.Medication.CheckAsync(f.Region.Physician, f.PatientId, Scheduled(f["Alvedon"]), cancellationToken: Ct);
+        var morfin = await f.Medication.CheckAsync(f.Region.Physician, f.PatientId, AsNeeded(f["Morfin"], 1, "tablett", 4), cancellationToken: Ct);
+
+        var byAtc = Assert.Single(naproxen);
+        Assert.Equal("DuplicateTherapy", byAtc.Kind);
+        Assert.Contains("Brufen 400 mg från urn:system:annan-region (ATC M01AE01)", byAtc.Text);
+        Assert.Contains("M01AE", byAtc.Text);
+        var bySubstance = Assert.Single(alvedon);
+        Assert.Equal("DuplicateTherapy", bySubstance.Kind);
+        Assert.Contains("Acetaminophen 325 MG Oral Tablet från urn:system:synthea (substans paracetamol)", bySubstance.Text);
+        Assert.Contains("Dolcontin", Assert.Single(morfin).Text);
+        Assert.Contains("NPL-id 20050101000100", morfin[0].Text);
+        Assert.Empty(await f.Medication.CheckAsync(f.Region.Physician, f.PatientId, Scheduled(f["Amimox"]), cancellationToken: Ct));
+
+        // A medication the check cannot place is named as not checked, never passed over: it needs a reason like any finding.
+        await ForeignAsync(f.Region, f.PatientId, "MedicationStatement", Coded("Lugna Nätter örtte", "urn:oid:1.2.3.4.5", "LN-77"));
+        var notChecked = Assert.Single(await f.Medication.CheckAsync(f.Region.Physician, f.PatientId, Scheduled(f["Amimox"]), cancellationToken: Ct));
+        Assert.Equal("NotChecked", notChecked.Kind);
+        Assert.Contains("Lugna Nätter örtte från urn:system:annan-region", notChecked.Text);
+        var refused = await Assert.ThrowsAsync<PrescribingChecksException>(() => f.Medication.PrescribeAsync(f.Region.Physician, f.PatientId, Scheduled(f["Naproxen"]), cancellationToken: Ct));
+        Assert.Equal(["DuplicateTherapy", "NotChecked"], refused.Findings.Select(x => x.Kind));
+        Assert.Equal(0, await OrdersAsync(f.Region, f.PatientId));
+        var order = await f.Medication.PrescribeAsync(f.Region.Physician, f.PatientId, Scheduled(f["Naproxen"]), "Brufen sätts ut i dag, örtteet tål naproxen", cancellationToken: Ct);
+        Assert.Equal(["DuplicateTherapy", "NotChecked"], order.Current.Findings.Select(x => x.Kind));
+        Assert.Equal("Brufen sätts ut i dag, örtteet tål naproxen", order.Current.OverrideReason);
+    }
+
+    [Theory]
+    [InlineData("Amlodipine", "amlodipin")]
+    [InlineData("Diclofenac", "diklofenak")]
+    [InlineData("Oxycodone", "oxikodon")]
+    [InlineData("Levothyroxine", "levotyroxin")]
+    [InlineData("Quetiapine", "kvetiapin")]
+    [InlineData("Hydrochlorothiazide", "hydroklortiazid")]
+    [InlineData("Acetaminophen", "Paracetamol")]
+    public void A_substance_in_the_international_spelling_has_the_spelling_key_of_the_catalogues_Swedish_name(string sent, string catalogue) =>
+        Assert.Equal(ExternalMedications.SpellingKey(catalogue), ExternalMedications.SpellingKey(sent));
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_daily_dose_above_the_products_maximum_is_found_for_scheduled_and_as_needed_doses_in_any_unit(DatabaseEngine engine)

@@ -78,6 +78,7 @@ public class PatientEndpointsAccessTests
         ["/api/notes/{noteId:guid}/amend"] = new(s => s.Client.PostAsync($"/api/notes/{s.Note}/amend", null), IsNotFoundOrForbidden),
         ["/patients/{Id:guid}/medication"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication"), SaysNoAccess),
         ["/patients/{Id:guid}/medication/print"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication/print"), SaysNoAccess),
+        ["/patients/{id:guid}/medication.pdf"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication.pdf"), IsNotFoundOrForbidden),
         ["/patients/{Id:guid}/medication/prescribe"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication/prescribe"), SaysNoAccess),
         ["/patients/{Id:guid}/medication/{OrderId:guid}"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/medication/{s.MedicationOrder}"), SaysNoAccess),
         ["/patients/{Id:guid}/discharge/medication"] = new(s => s.Client.GetAsync($"/patients/{s.Patient}/discharge/medication"), SaysNoAccess),
