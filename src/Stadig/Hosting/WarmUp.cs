@@ -171,7 +171,7 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
     /// caches and parses and plans each statement anew (the two-word search's generic plan: ~12 ms),
     /// and Npgsql prepares a statement on a connection only at its fifth use there; the pool hands a
     /// request whichever connection is free. So the warm-up opens the connections the pool keeps
-    /// (<see cref="Database.WarmConnections"/>: held at once, so each is one of its own) and on each
+    /// (<see cref="Database.WarmConnections"/>, and any other idle one: held at once, so each is one of its own) and on each
     /// runs the searches and the scratch patient's pages with every statement prepared explicitly:
     /// a clinician's first request finds its statements prepared and planned on whichever it gets.
     /// </summary>
@@ -180,7 +180,15 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
         var pins = new List<Database.ConnectionPin>();
         try
         {
-            for (var i = 0; i < database.WarmConnections; i++) pins.Add(await database.PinAsync(prepare: true, cancellationToken));
+            // The pool may hold more than that by now (the pages above load side by side, background
+            // services run meanwhile): every idle one is taken too, until taking one opened a new one.
+            var opened = false;
+            while (pins.Count < database.WarmConnections || !opened && pins.Count < database.WarmConnections + 20)
+            {
+                var before = database.Connects;
+                pins.Add(await database.PinAsync(prepare: true, cancellationToken));
+                opened = database.Connects > before;
+            }
             lock (_steps) _warmed.AddRange(pins.Select(p => p.ServerProcessId));
             for (var i = 0; i < pins.Count; i++)
             {
