@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Stadig test on a fresh Debian 12 machine: installs what is missing (PostgreSQL server
-# binaries, the tests start their own throwaway cluster; Debian's Chromium for the browser tests),
+# binaries, the tests start their own throwaway cluster; Patroni, etcd and HAProxy for the failover
+# test; Debian's Chromium for the browser tests),
 # restores packages, builds, runs all tests,
 # and ends with one line "N passed, N failed".
 set -uo pipefail
@@ -10,10 +11,26 @@ need_apt=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+# The failover test (PatroniFailoverTests) starts bench/ha/loopback.sh's layout itself, on loopback
+# ports in a folder of its own: Patroni (python3-etcd is its etcd client), etcd and HAProxy; the
+# script asks Patroni's REST API with curl.
+command -v patroni >/dev/null 2>&1 || need_apt+=(patroni python3-etcd)
+command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+[ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || need_apt+=(haproxy)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null || { echo "apt-get install failed"; echo "0 passed, 1 failed"; exit 1; }
+  # Nothing is started system-wide: etcd-server, haproxy and postgresql would start their services on
+  # install (policy-rc.d answering 101 forbids it, with or without systemd); the tests start their own.
+  no_services=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && no_services=1
+  fi
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  installed=$?
+  [ "$no_services" -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+  [ "$installed" -eq 0 ] || { echo "apt-get install failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
 # The host's zone must never show on a page: run as a container does (UTC), so a time shown in the

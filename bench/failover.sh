@@ -9,7 +9,7 @@
 # Then every acknowledged write (note created, autosave at its version, signature with its hash,
 # attestation, lab message answered AA, each with its audit event) is looked up on the new primary,
 # the audit chain is verified (`stadig verify`), and the write outage of each kill is measured: the
-# seconds from the kill to the first acknowledged write after it.
+# seconds from the kill until the first write sent after it was acknowledged.
 #
 #   bash bench/failover.sh                              # the full drill (defaults below)
 #   bash bench/failover.sh --patients 2000 --clinicians 8 --settle 15   # a brief proof that it works
@@ -60,13 +60,18 @@ echo "== build (Release)"
 dotnet build -c Release -v quiet -nologo src/Stadig/Stadig.csproj >/dev/null
 dotnet build -c Release -v quiet -nologo bench/Stadig.Rehearsal/Stadig.Rehearsal.csproj >/dev/null
 
-SERVER_PID=""; LOAD_PID=""
+SERVER_PID=""; LOAD_PID=""; SAMPLER_PID=""
 cleanup() {
+    [[ -n "$SAMPLER_PID" ]] && kill -TERM "$SAMPLER_PID" 2>/dev/null || true
     [[ -n "$LOAD_PID" ]] && kill -TERM "$LOAD_PID" 2>/dev/null || true
     [[ -n "$SERVER_PID" ]] && { kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
     "${LOOPBACK[@]}" stop --dir "$CLUSTER" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+
+# The machine's load average every 5 s: the outage is Patroni's timing, but a busy machine stretches it.
+while sleep 5; do printf '%s\t%s\n' "$(now_ms)" "$(cut -d' ' -f1-3 /proc/loadavg)"; done >"$OUT/loadavg.tsv" &
+SAMPLER_PID=$!
 
 echo "== the loopback layout in $CLUSTER"
 "${LOOPBACK[@]}" start --dir "$CLUSTER" --base-port "$BASE" "${FAST[@]}" | tee "$OUT/cluster.log"
@@ -91,8 +96,9 @@ for _ in $(seq 1 240); do
     sleep 0.5
 done
 
-# The load runs for the whole drill; each phase waits on the cluster, so the total is an upper bound.
-TOTAL=$((SETTLE * 3 + 240))
+# The load runs for the whole drill and ends with the stop file; each phase waits on the cluster, so
+# this is only an upper bound.
+TOTAL=$((SETTLE * 3 + 1200))
 echo "== load: $CLINICIANS clinicians, lab $LAB_RATE/s, up to $TOTAL s"
 dotnet "$ROOT/bench/Stadig.Rehearsal/bin/Release/net10.0/Stadig.Rehearsal.dll" \
     --url "http://127.0.0.1:$PORT" --mllp-port "$MLLP_PORT" --database "$PRIMARY" \
@@ -111,18 +117,30 @@ wait_healthy() {
     done
 }
 
+# The rehearsal signs its clinicians in and warms up before it writes: the settling starts with the first
+# acknowledged write, so that the first kill falls on a running load.
+deadline=$((SECONDS + 600))
+until [[ -s "$OUT/ledger.tsv" ]]; do
+    (( SECONDS < deadline )) || { echo "failover: the load acknowledged no write within 600 s; see $OUT/load.log" >&2; exit 1; }
+    kill -0 "$LOAD_PID" 2>/dev/null || { echo "failover: the load stopped; see $OUT/load.log" >&2; exit 1; }
+    sleep 1
+done
 sleep "$SETTLE"
 victim=$("${LOOPBACK[@]}" primary --dir "$CLUSTER")
-printf '%s\tkill -9 postgres of the primary (%s)\n' "$(now_ms)" "$victim" >>"$OUT/events.tsv"
-"${LOOPBACK[@]}" kill-postgres "$victim" --dir "$CLUSTER" >/dev/null
+# The moment of the kill is the script's own, taken right after kill -9 (starting the script takes a while on a busy machine).
+read -r _ at < <("${LOOPBACK[@]}" kill-postgres "$victim" --dir "$CLUSTER") || true
+[[ -n "${at:-}" ]] || { echo "failover: kill-postgres of $victim failed" >&2; exit 1; }
+printf '%s\tkill -9 postgres of the primary (%s)\n' "$at" "$victim" >>"$OUT/events.tsv"
 echo "== killed the postmaster of $victim; waiting for the cluster to heal"
 wait_healthy
 "${LOOPBACK[@]}" status --dir "$CLUSTER" | tee -a "$OUT/cluster.log"
 
 sleep "$SETTLE"
 victim=$("${LOOPBACK[@]}" primary --dir "$CLUSTER")
-printf '%s\tkill -9 of every process of the primary node (%s)\n' "$(now_ms)" "$victim" >>"$OUT/events.tsv"
-"${LOOPBACK[@]}" kill-node "$victim" --dir "$CLUSTER" >/dev/null
+at=""
+read -r _ at < <("${LOOPBACK[@]}" kill-node "$victim" --dir "$CLUSTER") || true
+[[ -n "$at" ]] || { echo "failover: kill-node of $victim failed" >&2; exit 1; }
+printf '%s\tkill -9 of every process of the primary node (%s)\n' "$at" "$victim" >>"$OUT/events.tsv"
 echo "== killed node $victim whole; waiting for a new primary, then starting $victim again"
 deadline=$((SECONDS + 120))
 until new=$("${LOOPBACK[@]}" primary --dir "$CLUSTER" 2>/dev/null) && [[ "$new" != "$victim" ]]; do
@@ -151,5 +169,10 @@ dotnet "$ROOT/bench/Stadig.Rehearsal/bin/Release/net10.0/Stadig.Rehearsal.dll" \
     --commit "$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
 STATUS=$?
 set -e
+kill -TERM "$SAMPLER_PID" 2>/dev/null || true
+SAMPLER_PID=""
+awk -F'\t' '{ split($2, l, " "); n++; sum += l[1]; if (l[1] > max) max = l[1] }
+    END { if (n) printf "  machine load average (1 min) during the run: mean %.1f, max %.1f (%d samples, %d cores)\n", sum / n, max, n, cores }' \
+    cores="$(nproc)" "$OUT/loadavg.tsv" | tee -a "$OUT/failover.txt"
 echo "== report: $OUT/failover.txt and failover.json"
 exit $STATUS

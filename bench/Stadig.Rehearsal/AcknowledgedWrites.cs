@@ -18,10 +18,16 @@ public static class AcknowledgedWrites
         _writer = new StreamWriter(path, append: false) { AutoFlush = true };
     }
 
-    public static void Add(string kind, string id, string extra = "")
+    /// <summary>
+    /// One acknowledged write: answered now, its request sent at <paramref name="sentAt"/>. The outage
+    /// after a kill is measured to the first write sent after it: one sent before and answered after
+    /// committed on the old primary and says nothing about the new one.
+    /// </summary>
+    public static void Add(string kind, string id, DateTimeOffset sentAt, string extra = "")
     {
         if (_writer is null) return;
-        var line = $"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)}\t{kind}\t{id}\t{extra}";
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}\t{kind}\t{id}\t{extra}\t{sentAt.ToUnixTimeMilliseconds()}");
         lock (Gate) _writer.WriteLine(line);
     }
 

@@ -181,6 +181,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
     {
         // Each profession writes its own templates (the server refuses the others).
         var noteType = !isPhysician ? "Omvårdnadsanteckning" : unit.IsWard ? "Daganteckning" : "Besöksanteckning";
+        var sent = DateTimeOffset.UtcNow;
         var created = await recorder.MeasureAsync(Actions.CreateNote, async () =>
         {
             using var response = await _http.PostAsync($"/patients/{patient.Id}", new FormUrlEncodedContent(new Dictionary<string, string>
@@ -194,7 +195,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         if (!await ContinueAsync(created, stopping)) return false;
         var (notePath, editorPage) = created.Value;
         var noteId = notePath["/notes/".Length..];
-        AcknowledgedWrites.Add("note-create", noteId);
+        AcknowledgedWrites.Add("note-create", noteId, sent);
         var keywords = KeywordFields().Matches(editorPage).Select(m => WebUtility.HtmlDecode(m.Groups[1].Value)).ToList();
         var version = int.Parse(VersionField().Match(editorPage).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         var texts = keywords.Select(_ => "").ToArray();
@@ -206,6 +207,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
             var k = i % Math.Max(1, keywords.Count);
             texts[k] += (texts[k].Length == 0 ? "" : " ") + Phrases[_random.Next(Phrases.Length)];
             var body = new { version, keywords = keywords.Select((kw, j) => new { keyword = kw, text = texts[j] }).ToList() };
+            sent = DateTimeOffset.UtcNow;
             var saved = await recorder.MeasureAsync(Actions.Autosave, async () =>
             {
                 using var response = await _http.PutAsJsonAsync($"/api/notes/{noteId}/draft", body, stopping);
@@ -218,7 +220,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
             if (saved.IsOk)
             {
                 version = saved.Value;
-                AcknowledgedWrites.Add("autosave", noteId, version.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                AcknowledgedWrites.Add("autosave", noteId, sent, version.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
             // Shed or failed: the editor keeps the text and the next save carries it (as notes.js does).
         }
@@ -233,12 +235,13 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
             fields[$"Input.Keywords[{j}]"] = keywords[j];
             fields[$"Input.Texts[{j}]"] = texts[j];
         }
+        sent = DateTimeOffset.UtcNow;
         var signed = await recorder.MeasureAsync(Actions.Sign, async () =>
         {
             using var response = await _http.PostAsync(notePath, new FormUrlEncodedContent(fields), stopping);
             return Redirected(response, out var location) && location == notePath ? ActionResult<bool>.Ok(true) : Failed<bool>(response, "not signed");
         }, stopping);
-        if (signed.IsOk) AcknowledgedWrites.Add("sign", noteId);
+        if (signed.IsOk) AcknowledgedWrites.Add("sign", noteId, sent);
         return await ContinueAsync(signed, stopping);
     }
 
@@ -251,6 +254,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         if (reports.Count == 0) return;
         var chosen = reports.OrderBy(_ => _random.Next()).Take(_random.Next(1, config.AttestMax + 1)).ToList();
         var fields = chosen.Select(id => new KeyValuePair<string, string>("reportIds", id)).Prepend(new("__RequestVerificationToken", Token(inbox.Value!)));
+        var sent = DateTimeOffset.UtcNow;
         var attested = await recorder.MeasureAsync(Actions.Attest, async () =>
         {
             using var response = await _http.PostAsync("/results/attest", new FormUrlEncodedContent(fields), stopping);
@@ -260,7 +264,7 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
                 ? ActionResult<bool>.Ok(true)
                 : Failed<bool>(response, "attest refused");
         }, stopping);
-        if (attested.IsOk) foreach (var id in chosen) AcknowledgedWrites.Add("attest", id);
+        if (attested.IsOk) foreach (var id in chosen) AcknowledgedWrites.Add("attest", id, sent);
         await ContinueAsync(attested, stopping);
     }
 

@@ -12,7 +12,7 @@ namespace Stadig.Rehearsal;
 /// the acknowledged version, signatures with their hash, attestations, lab messages — with its audit
 /// event (the audit event commits with the change, so a missing one is a lost write too); the audit
 /// chain is intact (`stadig verify`, run by the script); and after each kill, how long writes were
-/// refused: from the kill to the first acknowledged write after it.
+/// refused: from the kill until the first write sent after it was acknowledged.
 /// </summary>
 public static class FailoverVerifier
 {
@@ -30,7 +30,7 @@ public static class FailoverVerifier
     public static async Task<int> RunAsync(string ledgerFile, string connectionString, string? eventsFile, string outFolder, int? auditVerifyExit, string? commit = null)
     {
         var entries = File.ReadLines(ledgerFile).Select(l => l.Split('\t')).Where(f => f.Length >= 3)
-            .Select(f => (At: DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(f[0], CultureInfo.InvariantCulture)), Kind: f[1], Id: f[2], Extra: f.Length > 3 ? f[3] : ""))
+            .Select(f => (At: Ms(f[0]), Kind: f[1], Id: f[2], Extra: f.Length > 3 ? f[3] : "", SentAt: f.Length > 4 ? Ms(f[4]) : Ms(f[0])))
             .ToList();
         var events = eventsFile is not null && File.Exists(eventsFile)
             ? File.ReadLines(eventsFile).Select(l => l.Split('\t', 2)).Where(f => f.Length == 2)
@@ -82,9 +82,11 @@ public static class FailoverVerifier
         results.Add(Judge("lab", controls, c => messages.TryGetValue(c, out var m) && m.State != "Received"
             && (m.State != "Filed" || m.PatientId is { } p && filedAudited.Contains(p))));
 
+        // Until the first write sent after the kill was acknowledged: one sent before it and answered after
+        // it committed on the old primary.
         var outages = events.Select(e =>
         {
-            var after = entries.Where(x => x.At > e.At).Select(x => (DateTimeOffset?)x.At).Min();
+            var after = entries.Where(x => x.SentAt > e.At).Select(x => (DateTimeOffset?)x.At).Min();
             var before = entries.Where(x => x.At <= e.At).Select(x => (DateTimeOffset?)x.At).Max();
             return new Outage(e.What, e.At, after is { } a ? Math.Round((a - e.At).TotalSeconds, 2) : null, before);
         }).ToList();
@@ -115,6 +117,8 @@ public static class FailoverVerifier
         Console.Write(text);
         return report.Passed ? 0 : 5;
     }
+
+    private static DateTimeOffset Ms(string unixMilliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(unixMilliseconds, CultureInfo.InvariantCulture));
 
     private static KindResult Judge(string kind, IEnumerable<string> ids, Func<string, bool> present)
     {

@@ -53,6 +53,7 @@ public sealed class LabFeed(string host, int port, RehearsalConfig config, IRead
                 if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(wait), pauses);
                 next += interval.TotalSeconds;
                 var message = Oru(people[random.Next(people.Count)], Interlocked.Increment(ref _sequence), random);
+                var sent = DateTimeOffset.UtcNow;
                 var result = await recorder.MeasureAsync(Action, async () =>
                 {
                     client ??= await MllpClient.ConnectAsync(host, port, stopping);
@@ -70,7 +71,7 @@ public sealed class LabFeed(string host, int port, RehearsalConfig config, IRead
                     }
                 }, stopping);
                 if (result.WasCancelled) return;
-                if (result.IsOk) AcknowledgedWrites.Add("lab", message.Split('\r')[0].Split('|')[9]);
+                if (result.IsOk) AcknowledgedWrites.Add("lab", message.Split('\r')[0].Split('|')[9], sent);
             }
         }
         catch (OperationCanceledException) when (pauses.IsCancellationRequested)

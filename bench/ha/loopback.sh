@@ -13,6 +13,7 @@
 #   bash bench/ha/loopback.sh primary [--dir DIR]     # the leader's node name (node1, node2, node3)
 #   bash bench/ha/loopback.sh kill-postgres [NODE] [--dir DIR]   # kill -9 of that node's postmaster (default: the primary's)
 #   bash bench/ha/loopback.sh kill-node [NODE] [--dir DIR]       # kill -9 of all its processes: Patroni, the postmaster and its children
+#                                          (both print the node and the moment of the kill, Unix ms: "node2 1796479205300")
 #   bash bench/ha/loopback.sh restart-node NODE [--dir DIR]      # start its Patroni again (it rejoins as a replica)
 #   bash bench/ha/loopback.sh stop [--dir DIR]        # stops everything it started and removes DIR
 #
@@ -22,6 +23,8 @@
 # Needs (Debian 12): patroni etcd-server haproxy postgresql-15. As root, the database processes run
 # as the postgres user (PostgreSQL refuses root).
 set -euo pipefail
+# Debian installs haproxy in /usr/sbin, outside a plain user's PATH.
+PATH="$PATH:/usr/sbin:/sbin"
 
 COMMAND="${1:-}"; shift || true
 DIR=/tmp/stadig-ha; BASE=15400; FAST=0; NODE=""
@@ -90,11 +93,13 @@ wait_for() {
 }
 
 # Each daemon's pid file holds its own pid (the shell writes its pid, then becomes the program), not
-# runuser's: stop and kill-node signal the daemon itself.
+# runuser's: stop and kill-node signal the daemon itself. Each is started with the caller's stdin and
+# stdout closed (</dev/null >/dev/null): runuser stays as the daemon's parent, and one holding the
+# caller's output open would make a `start | tee` or a test reading the output wait for ever.
 start_patroni() {
     local n="$1"
     rm -f "$DIR/$n/patroni.pid"
-    as_db bash -c "echo \$\$ >'$DIR/$n/patroni.pid'; exec patroni '$DIR/$n/patroni.yml' >>'$DIR/$n/patroni.log' 2>&1" &
+    as_db bash -c "echo \$\$ >'$DIR/$n/patroni.pid'; exec patroni '$DIR/$n/patroni.yml' >>'$DIR/$n/patroni.log' 2>&1" </dev/null >/dev/null 2>&1 &
     wait_for "$n's Patroni to start" 10 test -s "$DIR/$n/patroni.pid"
 }
 
@@ -128,7 +133,7 @@ EOF
         --listen-client-urls http://127.0.0.1:$ETCD_PORT --advertise-client-urls http://127.0.0.1:$ETCD_PORT \
         --listen-peer-urls http://127.0.0.1:$ETCD_PEER --initial-advertise-peer-urls http://127.0.0.1:$ETCD_PEER \
         --initial-cluster e1=http://127.0.0.1:$ETCD_PEER --initial-cluster-state new --initial-cluster-token stadig-$BASE \
-        >'$DIR/etcd.log' 2>&1" &
+        >'$DIR/etcd.log' 2>&1" </dev/null >/dev/null 2>&1 &
     wait_for "etcd start" 60 curl -fs -m 1 "http://127.0.0.1:$ETCD_PORT/health" -o /dev/null
 
     fsync=on; [[ $FAST == 1 ]] && fsync=off
@@ -147,10 +152,11 @@ etcd3:
   hosts: 127.0.0.1:$ETCD_PORT
 bootstrap:
   dcs:
-    # The leader key lives 10 s without renewal: a node that dies whole is replaced within about that.
-    ttl: 10
+    # The leader key lives 6 s without renewal: a node that dies whole is replaced about 7-9 s after
+    # (docs/operations.md, "High availability": the trade-off against a stalled primary demoted).
+    ttl: 6
     loop_wait: 1
-    retry_timeout: 4
+    retry_timeout: 2
     maximum_lag_on_failover: 1048576
     synchronous_mode: true
     synchronous_mode_strict: true
@@ -169,6 +175,9 @@ bootstrap:
         max_replication_slots: 10
         max_connections: 300
         synchronous_commit: "on"
+        # A standby whose primary went away retries every second, not every 5 s: after a failover the
+        # new primary's writes wait (synchronous_mode_strict) until a standby streams from it.
+        wal_retrieve_retry_interval: 1s
         fsync: "$fsync"
   initdb:
     - encoding: UTF8
@@ -220,7 +229,7 @@ listen replicas
     default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
 $(for n in "${NODES[@]}"; do echo "    server $n 127.0.0.1:$(pg_port "$n") maxconn 500 check port $(api_port "$n")"; done)
 EOF
-    as_db bash -c "echo \$\$ >'$DIR/haproxy.pid'; exec haproxy -db -f '$DIR/haproxy.cfg' >'$DIR/haproxy.log' 2>&1" &
+    as_db bash -c "echo \$\$ >'$DIR/haproxy.pid'; exec haproxy -db -f '$DIR/haproxy.cfg' >'$DIR/haproxy.log' 2>&1" </dev/null >/dev/null 2>&1 &
 
     wait_for "three members with a synchronous standby" 180 healthy
     wait_for "the primary through HAProxy" 30 as_db psql -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -d postgres -qAtc "SELECT 1" -o /dev/null
@@ -243,12 +252,12 @@ kill-postgres)
     pm=$(postmaster_pid "$n")
     [[ -n "$pm" ]] || { echo "loopback: $n has no postmaster" >&2; exit 1; }
     kill -9 "$pm"
-    echo "$n"
+    echo "$n $(date +%s%3N)"
     ;;
 kill-node)
     n="${NODE:-$(leader)}"
     kill_tree_of_node "$n"
-    echo "$n"
+    echo "$n $(date +%s%3N)"
     ;;
 restart-node)
     [[ -n "$NODE" ]] || { echo "loopback: restart-node needs the node's name" >&2; exit 2; }

@@ -31,8 +31,9 @@ public sealed class DatabaseHealthCheck(Database database, DatabaseReadiness rea
 }
 
 /// <summary>
-/// After the primary is lost, tries a fresh connection with a growing pause (0.25 s doubling to 2 s:
-/// a failover takes seconds) until it answers; then the pool starts afresh, a read-only node asks
+/// After the primary is lost, tries a fresh connection with a growing pause (0.25 s doubling to 1 s:
+/// a failover takes seconds, and a longer pause would add itself to the outage; one connection
+/// attempt a second costs the database nothing) until it answers; then the pool starts afresh, a read-only node asks
 /// whether it may write again (and chains the read events it held), and the node is ready.
 /// </summary>
 public sealed class DatabaseReconnectService(Database database, Stadig.Downtime.ReadOnlyMode readOnly, DatabaseReadiness readiness,
@@ -54,7 +55,7 @@ public sealed class DatabaseReconnectService(Database database, Stadig.Downtime.
             {
                 await Task.Delay(pause, stoppingToken);
                 if (await database.TryReachPrimaryAsync(stoppingToken)) break;
-                pause = TimeSpan.FromMilliseconds(Math.Min(2000, pause.TotalMilliseconds * 2));
+                pause = TimeSpan.FromMilliseconds(Math.Min(1000, pause.TotalMilliseconds * 2));
             }
             logger.LogWarning("The primary database answers again after {Seconds:0.0} s", (database.Clock.GetUtcNow() - since).TotalSeconds);
             if (!readiness.IsReady) continue;

@@ -29,7 +29,7 @@ public sealed record CrashRunOptions(DatabaseEngine Engine, int ServerKills, int
 public sealed class CrashHarness
 {
     private const string SigningKey = "crash-point-harness-signing-key-long-enough-for-hs256";
-    private const string Password = "krasch-lösen";
+    public const string Password = "krasch-lösen";
 
     private readonly CrashRunOptions _options;
     private readonly Action<string> _log;
@@ -67,22 +67,8 @@ public sealed class CrashHarness
             : await TestDatabases.CreateConnectionStringAsync(_options.Engine);
         _database = new Database(_options.Engine, connectionString);
         await new Migrator(_database).MigrateAsync();
-        var services = CoreServices.Create(_database, TimeProvider.System);
-        var provider = await services.Staff.AddProviderAsync("SE2321000016-C001", "Kraschregionen");
-        var ward = await services.Staff.AddUnitAsync(provider.Id, "SE2321000016-C002", "Medicinavdelning C", UnitKind.Ward);
-        await services.Staff.AddUnitAsync(provider.Id, "SE2321000016-C003", "Klinisk kemi C", UnitKind.Lab);
-        var member = await services.Staff.AddStaffAsync("SE2321000016-CLAK", "kraschlakare", "Test Kraschläkare", Role.Physician.Swedish(),
-            new PasswordHasher<object>().HashPassword(new object(), Password), isDemo: false);
-        await services.Staff.AddAssignmentAsync(member.Id, ward.Id, Role.Physician, Purpose.CareAndTreatment);
-        var caller = new Caller(member.Id, member.HsaId, member.DisplayName, Role.Physician, ward.Id, ward.HsaId, Purpose.CareAndTreatment);
-        var patients = new List<LoadPatient>();
-        for (var i = 0; i < 8; i++) patients.Add(await RegisterAsync(services, caller, Personnummer(NextNumber()), cancellationToken));
-        var token = Token(member.HsaId, ward.HsaId);
-        string[] settings =
-        [
-            $"--Stadig:Jwt:SigningKey={SigningKey}", "--Stadig:Jwt:Issuer=test-idp", "--Stadig:Jwt:Audience=stadig",
-            "--Stadig:LoginAttemptsPerMinute=1000000", "--Stadig:Admission:QueueWaitMilliseconds=5000", "--Stadig:Admission:RequestTimeoutSeconds=300",
-        ];
+        var region = await PrepareAsync(_database, 8, NextNumber, cancellationToken);
+        var (services, caller, patients, token, settings) = (region.Services, region.Caller, region.Patients, region.Token, region.ServerSettings);
 
         var whole = new CrashLedger();
         var findings = new List<string>();
@@ -122,7 +108,7 @@ public sealed class CrashHarness
                         finally { stop.Cancel(); }
                     }, CancellationToken.None);
                 }
-                load = new CrashLoad(current, token, member.Username, Password, patients, pair, ledger, filed, NextNumber, ReportOfAsync, _run,
+                load = new CrashLoad(current, token, region.Username, Password, patients, pair, ledger, filed, NextNumber, ReportOfAsync, _run,
                     Acknowledged, new Random(_random.Next()));
                 var running = load.RunAsync(stop.Token);
                 // A guard against a hang: a load that cannot reach its kill point in this time is a failure of the run.
@@ -157,13 +143,13 @@ public sealed class CrashHarness
                 ledger.AddTo(whole);
                 var deep = total <= 100 || round % 10 == 9;
                 if (deep) deepChecks++;
-                var found = await CheckAsync(ledger, deep, cancellationToken);
+                var found = await CheckAsync(_database, ledger, deep, cancellationToken);
                 findings.AddRange(found.Select(f => $"round {round} ({(killPostgres ? "PostgreSQL" : "server")} killed after {killAt} acknowledged): {f}"));
                 if (round % 25 == 24 || found.Count > 0)
                     _log($"{round + 1}/{total} kill points, {whole.Total} writes acknowledged, {findings.Count} findings");
             }
             // Once more over everything, now that every kill is behind.
-            findings.AddRange((await CheckAsync(whole, deep: true, cancellationToken)).Select(f => $"final: {f}"));
+            findings.AddRange((await CheckAsync(_database, whole, deep: true, cancellationToken)).Select(f => $"final: {f}"));
         }
         finally
         {
@@ -175,7 +161,32 @@ public sealed class CrashHarness
             whole.Total, lost, findings.Count - lost, deepChecks, findings, errors, clock.Elapsed.TotalSeconds);
     }
 
-    private const string LostMark = "LOST ";
+    /// <summary>Marks a finding that is an acknowledged write lost (rather than something half written).</summary>
+    public const string LostMark = "LOST ";
+
+    /// <summary>A region's care unit, lab and physician on a migrated database, with patients, and the server settings that accept the physician's token.</summary>
+    public sealed record LoadRegion(CoreServices Services, Caller Caller, string Username, string Token, List<LoadPatient> Patients, string[] ServerSettings);
+
+    /// <summary>The region the load writes in (the physician signs in with <see cref="Password"/>; the server's settings accept <see cref="LoadRegion.Token"/>).</summary>
+    public static async Task<LoadRegion> PrepareAsync(Database database, int patientCount, Func<int> nextNumber, CancellationToken cancellationToken)
+    {
+        var services = CoreServices.Create(database, TimeProvider.System);
+        var provider = await services.Staff.AddProviderAsync("SE2321000016-C001", "Kraschregionen");
+        var ward = await services.Staff.AddUnitAsync(provider.Id, "SE2321000016-C002", "Medicinavdelning C", UnitKind.Ward);
+        await services.Staff.AddUnitAsync(provider.Id, "SE2321000016-C003", "Klinisk kemi C", UnitKind.Lab);
+        var member = await services.Staff.AddStaffAsync("SE2321000016-CLAK", "kraschlakare", "Test Kraschläkare", Role.Physician.Swedish(),
+            new PasswordHasher<object>().HashPassword(new object(), Password), isDemo: false);
+        await services.Staff.AddAssignmentAsync(member.Id, ward.Id, Role.Physician, Purpose.CareAndTreatment);
+        var caller = new Caller(member.Id, member.HsaId, member.DisplayName, Role.Physician, ward.Id, ward.HsaId, Purpose.CareAndTreatment);
+        var patients = new List<LoadPatient>();
+        for (var i = 0; i < patientCount; i++) patients.Add(await RegisterAsync(services, caller, Personnummer(nextNumber()), cancellationToken));
+        string[] settings =
+        [
+            $"--Stadig:Jwt:SigningKey={SigningKey}", "--Stadig:Jwt:Issuer=test-idp", "--Stadig:Jwt:Audience=stadig",
+            "--Stadig:LoginAttemptsPerMinute=1000000", "--Stadig:Admission:QueueWaitMilliseconds=5000", "--Stadig:Admission:RequestTimeoutSeconds=300",
+        ];
+        return new LoadRegion(services, caller, member.Username, Token(member.HsaId, ward.HsaId), patients, settings);
+    }
 
     private static async Task<LoadPatient> RegisterAsync(CoreServices services, Caller caller, string identifier, CancellationToken cancellationToken)
     {
@@ -198,10 +209,10 @@ public sealed class CrashHarness
     /// sent whole or absent. <paramref name="deep"/> adds the checks over the whole database (every signed
     /// note's hash, every result's message, the audit log's chains).
     /// </summary>
-    private async Task<List<string>> CheckAsync(CrashLedger ledger, bool deep, CancellationToken cancellationToken)
+    public static async Task<List<string>> CheckAsync(Database database, CrashLedger ledger, bool deep, CancellationToken cancellationToken)
     {
         var findings = new List<string>();
-        await using var c = await _database.OpenUnscopedAsync(cancellationToken);
+        await using var c = await database.OpenUnscopedAsync(cancellationToken);
 
         foreach (var expected in ledger.Notes.Values)
         {
@@ -298,7 +309,7 @@ public sealed class CrashHarness
         var filedEmpty = await c.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM hl7_message m WHERE m.direction = 'Inbound' AND m.state = 'Filed' AND NOT EXISTS (SELECT 1 FROM lab_result r WHERE r.message_id = m.id)");
         if (filedEmpty > 0) findings.Add($"{filedEmpty} filed messages without results");
-        var verification = await new AuditVerifier(_database).VerifyAsync(cancellationToken);
+        var verification = await new AuditVerifier(database).VerifyAsync(cancellationToken);
         findings.AddRange(verification.Findings.Take(10).Select(f => $"audit chain {f.ChainKey} at {f.ChainSeq}: {f.Kind} ({f.Explanation})"));
         return findings;
     }

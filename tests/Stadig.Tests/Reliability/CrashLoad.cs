@@ -32,6 +32,13 @@ public sealed partial class CrashLoad(
     /// <summary>Set at the kill point: what fails from then on is the kill's doing, not an error of the run.</summary>
     public volatile bool Killing;
 
+    /// <summary>
+    /// How long a worker waits before it tries again after a refused or failed write. Zero (the crash
+    /// points: the server is either up or killed) tries at once; an outage that lasts seconds (a
+    /// failover) is waited out as a client honouring Retry-After would, not hammered.
+    /// </summary>
+    public TimeSpan RetryPause { get; init; }
+
     /// <summary>Answers that were neither a success nor a busy node's 503 while the server was up, for the report.</summary>
     public List<string> Errors { get; } = [];
 
@@ -72,6 +79,11 @@ public sealed partial class CrashLoad(
             {
                 lock (Errors) Errors.Add(e is UnexpectedAnswer ? e.Message : $"{e.GetType().Name}: {e.Message}");
                 // The same work again on a fresh start, unless the run is stopping.
+                if (RetryPause > TimeSpan.Zero)
+                {
+                    try { await Task.Delay(RetryPause, stop); }
+                    catch (OperationCanceledException) { return; }
+                }
             }
         }
     }
