@@ -31,7 +31,9 @@
 # Server-Timing header the time outside the database (total minus db), the round trips, the most
 # methods the process compiled during one request (jit: hundreds on a first request = not warmed;
 # with tiered compilation a few on steady requests are background recompilations) and the KiB it
-# allocated meanwhile (alloc-kb).
+# allocated meanwhile (alloc-kb), and how many new database connections the requests opened (db-connects,
+# summed: on PostgreSQL each is a new server process that parses and plans every statement anew; with
+# the warm-up on, none is expected while one request runs at a time).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -65,7 +67,7 @@ fi
 URL="http://127.0.0.1:$PORT"
 JAR="$OUT/cookies.txt"; BODY="$OUT/body.html"; HEADERS="$OUT/headers.txt"
 SAMPLES="$OUT/samples.tsv"
-printf 'engine\tlabel\trun\taction\tphase\tserver_ms\tdb_ms\tround_trips\tjit_methods\talloc_kib\n' >"$SAMPLES"
+printf 'engine\tlabel\trun\taction\tphase\tserver_ms\tdb_ms\tround_trips\tjit_methods\talloc_kib\tdb_connects\n' >"$SAMPLES"
 
 SERVER_PID=""
 stop_server() {
@@ -107,7 +109,7 @@ request() {
             # Sent again after the server's own Retry-After (seconds), as a well-behaved client would.
             local after; after=$(grep -i '^retry-after:' "$HEADERS" | head -n 1 | sed 's/^[^:]*: *//' | tr -d '\r')
             [[ "$after" =~ ^[0-9]+$ ]] || after=1
-            record shed - - - - - -; sleep "$after"; continue
+            record shed - - - - - - -; sleep "$after"; continue
         fi
         break
     done
@@ -116,7 +118,7 @@ request() {
     MS=$(metric "$timing" 'total;dur')
     # The database's share, and what the process compiled (methods) and allocated (KiB) meanwhile.
     DB_MS=$(metric "$timing" 'db;dur'); TRIPS=$(metric "$timing" 'db-round-trips;desc')
-    JIT=$(metric "$timing" 'jit;desc'); ALLOC=$(metric "$timing" 'alloc-kb;desc')
+    JIT=$(metric "$timing" 'jit;desc'); ALLOC=$(metric "$timing" 'alloc-kb;desc'); CONNECTS=$(metric "$timing" 'db-connects;desc')
 }
 
 metric() { # $1: the Server-Timing header, $2: "name;dur" or "name;desc"; "-" when absent
@@ -138,9 +140,9 @@ login() {
     [[ "$CODE" == 302 ]] || { echo "first-request: assignment refused ($CODE)" >&2; exit 1; }
 }
 
-RUN=0; ROW_LABEL=setup; DB_MS=-; TRIPS=-; JIT=-; ALLOC=-
-# $1 action, $2 phase, $3 server ms; the other columns from the last request unless given ($4 db ms, $5 round trips, $6 methods, $7 KiB).
-record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ENGINE" "$ROW_LABEL" "$RUN" "$1" "$2" "$3" "${4:-$DB_MS}" "${5:-$TRIPS}" "${6:-$JIT}" "${7:-$ALLOC}" >>"$SAMPLES"; }
+RUN=0; ROW_LABEL=setup; DB_MS=-; TRIPS=-; JIT=-; ALLOC=-; CONNECTS=-
+# $1 action, $2 phase, $3 server ms; the other columns from the last request unless given ($4 db ms, $5 round trips, $6 methods, $7 KiB, $8 new connections).
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ENGINE" "$ROW_LABEL" "$RUN" "$1" "$2" "$3" "${4:-$DB_MS}" "${5:-$TRIPS}" "${6:-$JIT}" "${7:-$ALLOC}" "${8:-$CONNECTS}" >>"$SAMPLES"; }
 
 search() { # $1: phase, $2: query
     request -G --data-urlencode "q=$2" "$URL/"
@@ -157,13 +159,14 @@ chart() { # $1: phase, $2: patient id
 new_note() { # $1: phase, $2: patient id; the chart page is in $BODY
     request --data-urlencode "__RequestVerificationToken=$(token)" -d _handler=new-note -d NewNote.NoteType=Daganteckning "$URL/patients/$2"
     [[ "$CODE" == 302 && "$LOCATION" == /notes/* ]] || { echo "first-request: note not created ($CODE)" >&2; exit 1; }
-    local post=$MS post_db=$DB_MS post_trips=$TRIPS post_jit=$JIT post_alloc=$ALLOC
+    local post=$MS post_db=$DB_MS post_trips=$TRIPS post_jit=$JIT post_alloc=$ALLOC post_connects=$CONNECTS
     request "$URL$LOCATION"
     [[ "$CODE" == 200 ]] && grep -q 'id="note-editor"' "$BODY" || { echo "first-request: no note editor ($CODE)" >&2; exit 1; }
-    record note-create-post "$1" "$post" "$post_db" "$post_trips" "$post_jit" "$post_alloc"
+    record note-create-post "$1" "$post" "$post_db" "$post_trips" "$post_jit" "$post_alloc" "$post_connects"
     record note-editor "$1" "$MS"
     record note-create "$1" "$(awk -v a="$post" -v b="$MS" 'BEGIN { printf "%.1f", a + b }')" \
-        "$(awk -v a="$post_db" -v b="$DB_MS" 'BEGIN { printf "%.1f", a + b }')" $((post_trips + TRIPS)) $((post_jit + JIT)) $((post_alloc + ALLOC))
+        "$(awk -v a="$post_db" -v b="$DB_MS" 'BEGIN { printf "%.1f", a + b }')" $((post_trips + TRIPS)) $((post_jit + JIT)) $((post_alloc + ALLOC)) \
+        "$(awk -v a="$post_connects" -v b="$CONNECTS" 'BEGIN { if (a == "-" || b == "-") print "-"; else print a + b }')"
 }
 
 echo "== the ward's patients (one start, not measured)"
@@ -181,7 +184,7 @@ for RUN in $(seq 1 "$RUNS"); do
     for MODE in "${MODES[@]}"; do
         ROW_LABEL="${LABEL:-warm-up $MODE}"
         start_server "$MODE"
-        record ready start "$READY_MS" - - - -
+        record ready start "$READY_MS" - - - - -
         login
         i=$(( RUN % ${#PATIENTS[@]} ))
         id="${PATIENTS[$i]%%$'\t'*}"; name="${PATIENTS[$i]#*$'\t'}"
@@ -215,17 +218,18 @@ summarise() {
         key="$engine"$'\t'"$label"$'\t'"$action"$'\t'"$phase"
         server=$(awk -F'\t' -v key="$key" 'NR > 1 && ($1 "\t" $2 "\t" $4 "\t" $5) == key { print $6 }' "$SAMPLES" | sort -g)
         n=$(printf '%s\n' "$server" | grep -c .)
-        printf '| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$engine" "$label" "$action" "$phase" "$n" \
+        printf '| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$engine" "$label" "$action" "$phase" "$n" \
             "$(pct 0.50 <<<"$server")" "$(pct 0.95 <<<"$server")" "$(pct 0.99 <<<"$server")" "$(pct 1 <<<"$server")" \
             "$(values_of "$key" '$6 - $7' | pct 0.50)" "$(values_of "$key" '$6 - $7' | pct 0.99)" \
-            "$(values_of "$key" '$8' | pct 0.50)" "$(values_of "$key" '$9' | pct 1)" "$(values_of "$key" '$10' | pct 0.50)"
+            "$(values_of "$key" '$8' | pct 0.50)" "$(values_of "$key" '$9' | pct 1)" "$(values_of "$key" '$10' | pct 0.50)" \
+            "$(awk -F'\t' -v key="$key" 'NR > 1 && ($1 "\t" $2 "\t" $4 "\t" $5) == key && $11 ~ /^[0-9]+$/ { n += $11; seen = 1 } END { print seen ? n : "-" }' "$SAMPLES")"
     done
 }
 {
     echo "bash bench/first-request.sh --engine $ENGINE --runs $RUNS --iterations $ITERATIONS (${SERVER_ENV[*]:-})"
     echo "$(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "| engine | label | action | phase | n | p50 ms | p95 ms | p99 ms | max ms | outside db p50 ms | outside db p99 ms | round trips p50 | methods compiled max | KiB allocated p50 |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| engine | label | action | phase | n | p50 ms | p95 ms | p99 ms | max ms | outside db p50 ms | outside db p99 ms | round trips p50 | methods compiled max | KiB allocated p50 | new connections |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     summarise
 } | tee "$OUT/summary.txt"
 rm -f "$JAR" "$BODY" "$HEADERS"

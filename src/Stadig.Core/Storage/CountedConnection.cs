@@ -24,7 +24,16 @@ public class CountedConnection(DbConnection inner) : DbConnection
     /// </summary>
     internal DbTransaction? Scratch { get; init; }
 
-    /// <summary>Gives a scratch lease's turn on the one connection back (once), when the lease is closed or disposed.</summary>
+    /// <summary>
+    /// A lease of a connection held elsewhere (a scratch scope's, a pinned one: <see cref="Database.PinAsync"/>):
+    /// closing or disposing it gives the turn back and leaves the connection open.
+    /// </summary>
+    internal bool Lent { get; init; }
+
+    /// <summary>Every command run on this lease is prepared first (explicitly: it stays prepared on the connection).</summary>
+    internal bool PrepareStatements { get; init; }
+
+    /// <summary>Gives a lease's turn on the one connection back (once), when the lease is closed or disposed.</summary>
     internal Action? ScratchRelease { private get; init; }
 
     private void ReleaseScratch()
@@ -57,7 +66,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
     public override void ChangeDatabase(string databaseName) => Inner.ChangeDatabase(databaseName);
     public override void Close()
     {
-        if (Scratch is null) Inner.Close();
+        if (!Lent) Inner.Close();
         else ReleaseScratch();
     }
     public override void Open() => Inner.Open();
@@ -91,14 +100,14 @@ public class CountedConnection(DbConnection inner) : DbConnection
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing && Scratch is null) Inner.Dispose();
+        if (disposing && !Lent) Inner.Dispose();
         else if (disposing) ReleaseScratch();
         base.Dispose(disposing);
     }
 
     public override ValueTask DisposeAsync()
     {
-        if (Scratch is null) return Inner.DisposeAsync();
+        if (!Lent) return Inner.DisposeAsync();
         ReleaseScratch();
         return ValueTask.CompletedTask;
     }
@@ -269,7 +278,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            try { return Confirmed(inner.ExecuteNonQuery()); }
+            try { PrepareIfAsked(); return Confirmed(inner.ExecuteNonQuery()); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -279,7 +288,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            try { return Confirmed(inner.ExecuteScalar()); }
+            try { PrepareIfAsked(); return Confirmed(inner.ExecuteScalar()); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -289,7 +298,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            try { return Confirmed(inner.ExecuteReader(behavior)); }
+            try { PrepareIfAsked(); return Confirmed(inner.ExecuteReader(behavior)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -299,7 +308,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            try { return Confirmed(await inner.ExecuteNonQueryAsync(cancellationToken)); }
+            try { await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteNonQueryAsync(cancellationToken)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -309,7 +318,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            try { return Confirmed(await inner.ExecuteScalarAsync(cancellationToken)); }
+            try { await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteScalarAsync(cancellationToken)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -319,7 +328,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            try { return Confirmed(await inner.ExecuteReaderAsync(behavior, cancellationToken)); }
+            try { await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteReaderAsync(behavior, cancellationToken)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -341,6 +350,17 @@ public class CountedConnection(DbConnection inner) : DbConnection
             activity.SetTag("db.operation.name", operation);
             activity.DisplayName = "sqlite " + operation;
             return activity;
+        }
+
+        /// <summary>On a lease that asks for it (the warm-up's), the statements are prepared before they run (PostgreSQL).</summary>
+        private void PrepareIfAsked()
+        {
+            if (_connection is { PrepareStatements: true } && inner is Npgsql.NpgsqlCommand) inner.Prepare();
+        }
+
+        private async Task PrepareIfAskedAsync(CancellationToken cancellationToken)
+        {
+            if (_connection is { PrepareStatements: true } && inner is Npgsql.NpgsqlCommand) await inner.PrepareAsync(cancellationToken);
         }
 
         /// <summary>A statement that committed on its own (no transaction) is checked like a commit.</summary>

@@ -25,9 +25,14 @@ public sealed class Database
     /// A streaming replica (PostgreSQL only): reads that tolerate its lag go there (<see cref="PreferReplica"/>),
     /// and while the primary is unreachable every read does, with the node read-only.
     /// </param>
-    public Database(DatabaseEngine engine, string connectionString, string? replicaConnectionString = null)
+    /// <param name="warmConnections">
+    /// PostgreSQL connections the pool keeps open however long they idle (its Minimum Pool Size, unless the connection
+    /// string sets one): the start-up warm-up prepares the main pages' statements on each (<see cref="PinAsync"/>).
+    /// </param>
+    public Database(DatabaseEngine engine, string connectionString, string? replicaConnectionString = null, int warmConnections = 0)
     {
         Engine = engine;
+        WarmConnections = engine == DatabaseEngine.Postgres ? Math.Max(0, warmConnections) : 0;
         TypeHandlers.Register();
         if (engine == DatabaseEngine.Postgres)
         {
@@ -49,7 +54,13 @@ public sealed class Database
                 builder.MaxAutoPrepare = 50;
             if (!(builder.Options ?? "").Contains("plan_cache_mode", StringComparison.Ordinal))
                 builder.Options = ((builder.Options ?? "") + " -c plan_cache_mode=force_custom_plan").Trim();
-            _postgres = BuildSource(builder.ConnectionString, "stadig");
+            // Each new connection is a new server process that loads its catalog caches and plans and
+            // prepares every statement anew (the two-word search's generic plan: ~12 ms): the warmed
+            // ones are kept, not closed after idling, so that a clinician's request never pays for that.
+            if (WarmConnections > 0 && !connectionString.Contains("Minimum Pool Size", StringComparison.OrdinalIgnoreCase)
+                && !connectionString.Contains("MinPoolSize", StringComparison.OrdinalIgnoreCase))
+                builder.MinPoolSize = Math.Min(WarmConnections, builder.MaxPoolSize);
+            _postgres = BuildSource(builder.ConnectionString, "stadig", this);
             _probeConnectionString = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false, Timeout = 5 }.ConnectionString;
             if (!string.IsNullOrWhiteSpace(replicaConnectionString))
             {
@@ -58,7 +69,7 @@ public sealed class Database
                 replica.NoResetOnClose = builder.NoResetOnClose;
                 replica.MaxAutoPrepare = builder.MaxAutoPrepare;
                 replica.Options = builder.Options;
-                _replica = BuildSource(replica.ConnectionString, "stadig-replica");
+                _replica = BuildSource(replica.ConnectionString, "stadig-replica", this);
             }
         }
         else if (!string.IsNullOrWhiteSpace(replicaConnectionString))
@@ -76,13 +87,20 @@ public sealed class Database
         }
     }
 
-    private static NpgsqlDataSource BuildSource(string connectionString, string name)
+    private static NpgsqlDataSource BuildSource(string connectionString, string name, Database database)
     {
         var source = new NpgsqlDataSourceBuilder(connectionString)
         {
             // The pool's name in the pool metrics: without one Npgsql names it by the connection string.
             Name = name,
         };
+        // A new physical connection is a new server process, cold: counted for the request that opened
+        // it (Server-Timing db-connects) and in all, so that a test can tell a warmed pool from a cold one.
+        source.UsePhysicalConnectionInitializer(_ => database.CountConnect(), _ =>
+        {
+            database.CountConnect();
+            return Task.CompletedTask;
+        });
         // Npgsql's spans carry the statement's text with its placeholders ($1), never parameter
         // values; the first-response event is noise per command.
         source.ConfigureTracing(tracing => tracing.EnableFirstResponseEvent(false));
@@ -90,6 +108,20 @@ public sealed class Database
     }
 
     public DatabaseEngine Engine { get; }
+
+    /// <summary>PostgreSQL connections the pool keeps open and the warm-up prepares (0: none; SQLite: 0).</summary>
+    public int WarmConnections { get; }
+
+    private long _connects;
+
+    /// <summary>PostgreSQL connections opened to the server (new server processes) since start, the replica's included.</summary>
+    public long Connects => Interlocked.Read(ref _connects);
+
+    private void CountConnect()
+    {
+        Interlocked.Increment(ref _connects);
+        RequestCost.Current?.AddConnect();
+    }
 
     /// <summary>The clock of the times in <see cref="Writes"/> and <see cref="Connectivity"/>.</summary>
     public TimeProvider Clock { get; set; } = TimeProvider.System;
@@ -239,6 +271,7 @@ public sealed class Database
     internal async Task<DbConnection> OpenUnscopedAsync(CancellationToken cancellationToken = default)
     {
         if (CurrentRollBack.Value is { IsActive: true, Scratch: { } scratch }) return await scratch.LeaseAsync(cancellationToken);
+        if (CurrentRollBack.Value is { IsActive: true, Pin: { } pin }) return await pin.LeaseAsync(cancellationToken);
         return await OpenEngineAsync(cancellationToken);
     }
 
@@ -246,8 +279,59 @@ public sealed class Database
     internal async Task<DbConnection> OpenPrimaryAsync(CancellationToken cancellationToken = default)
     {
         if (CurrentRollBack.Value is { IsActive: true, Scratch: { } scratch }) return await scratch.LeaseAsync(cancellationToken);
+        if (CurrentRollBack.Value is { IsActive: true, Pin: { } pin }) return await pin.LeaseAsync(cancellationToken);
         return await OpenEngineAsync(cancellationToken, primaryOnly: true);
     }
+
+    /// <summary>
+    /// A connection of the primary's pool held open until disposed (then back in the pool), for the start-up
+    /// warm-up: pins held at once are each a connection of its own. With <paramref name="prepare"/>, every
+    /// statement run on it through <see cref="RollBackEverything(ConnectionPin)"/> or <see cref="Scratch(ConnectionPin)"/>
+    /// is prepared explicitly: it stays prepared on that connection (with its generic plan, where the
+    /// statement asks for one) for as long as the connection lives, instead of after its fifth use there
+    /// (Npgsql's automatic preparation).
+    /// </summary>
+    public async Task<ConnectionPin> PinAsync(bool prepare, CancellationToken cancellationToken = default)
+    {
+        if (CurrentRollBack.Value is { IsActive: true }) throw new InvalidOperationException("A connection cannot be pinned inside a roll-back scope.");
+        return new ConnectionPin((CountedConnection)await OpenEngineAsync(cancellationToken, primaryOnly: true), prepare);
+    }
+
+    /// <summary>One open connection lent to one step at a time (see <see cref="PinAsync"/>).</summary>
+    public sealed class ConnectionPin : IAsyncDisposable
+    {
+        private readonly SemaphoreSlim _turn = new(1, 1);
+
+        internal ConnectionPin(CountedConnection connection, bool prepare)
+        {
+            Connection = connection;
+            Prepare = prepare;
+        }
+
+        internal CountedConnection Connection { get; }
+
+        internal bool Prepare { get; }
+
+        /// <summary>The server process's id (PostgreSQL): which connection this is.</summary>
+        public int ServerProcessId => (CountedConnection.Unwrap(Connection) as NpgsqlConnection)?.ProcessID ?? 0;
+
+        internal async Task<DbConnection> LeaseAsync(CancellationToken cancellationToken)
+        {
+            // A page's components load side by side; one connection runs one command at a time. A step
+            // that opened a second connection while it held the first would wait for itself: it fails instead of hanging.
+            if (!await _turn.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken))
+                throw new InvalidOperationException("The pinned connection was not given back in time (a step holding it opened another).");
+            return Lend(Connection, null, Prepare, () => _turn.Release());
+        }
+
+        public ValueTask DisposeAsync() => Connection.DisposeAsync();
+    }
+
+    /// <summary>A lease of <paramref name="connection"/>: closing it gives the turn back and leaves the connection open.</summary>
+    private static CountedConnection Lend(CountedConnection connection, DbTransaction? scratch, bool prepare, Action release) =>
+        connection is Counted.NpgsqlConnection
+            ? new Counted.NpgsqlConnection((NpgsqlConnection)connection.Inner) { Lent = true, Scratch = scratch, PrepareStatements = prepare, ScratchRelease = release }
+            : new CountedConnection(connection.Inner) { Lent = true, Scratch = scratch, PrepareStatements = prepare, ScratchRelease = release };
 
     private async Task<DbConnection> OpenEngineAsync(CancellationToken cancellationToken, bool primaryOnly = false)
     {
@@ -315,6 +399,9 @@ public sealed class Database
     /// </summary>
     public static RollBackScope RollBackEverything() => CurrentRollBack.Value = new RollBackScope();
 
+    /// <summary><see cref="RollBackEverything()"/>, with every connection the flow opens being <paramref name="pin"/>'s (null: as always).</summary>
+    public static RollBackScope RollBackEverything(ConnectionPin? pin) => CurrentRollBack.Value = new RollBackScope { Pin = pin };
+
     /// <summary>Whether this flow of control is inside <see cref="RollBackEverything"/>: work that would commit on its own must take a transaction to roll back.</summary>
     internal static bool RollingBack => CurrentRollBack.Value is { IsActive: true };
 
@@ -346,6 +433,8 @@ public sealed class Database
 
         internal virtual ScratchScope? Scratch => null;
 
+        internal ConnectionPin? Pin { get; init; }
+
         // Work started inside the scope that outlives it (nothing does today) would commit again.
         public virtual void Dispose() => IsActive = false;
     }
@@ -358,11 +447,14 @@ public sealed class Database
     /// until the end, so nothing in it may lock a row others need: the system audit chain is refused
     /// (<see cref="InScratch"/>), and the rows it writes are its own new ones.
     /// </summary>
-    public ScratchScope Scratch()
+    public ScratchScope Scratch() => Scratch(null);
+
+    /// <summary><see cref="Scratch()"/> on <paramref name="pin"/>'s connection (null: one of its own), which stays open after the scope.</summary>
+    public ScratchScope Scratch(ConnectionPin? pin)
     {
         if (CurrentRollBack.Value is { IsActive: true }) throw new InvalidOperationException("A scratch scope cannot begin inside another roll-back scope.");
         // Set here, not in an async method: a flow's value set inside an awaited call is lost when it returns.
-        var scope = new ScratchScope(this);
+        var scope = new ScratchScope(this, pin);
         CurrentRollBack.Value = scope;
         return scope;
     }
@@ -376,11 +468,16 @@ public sealed class Database
     public sealed class ScratchScope : RollBackScope, IAsyncDisposable
     {
         private readonly Database _database;
+        private readonly ConnectionPin? _pin;
         private readonly SemaphoreSlim _turn = new(1, 1);
         private CountedConnection? _connection;
         private DbTransaction? _transaction;
 
-        internal ScratchScope(Database database) => _database = database;
+        internal ScratchScope(Database database, ConnectionPin? pin)
+        {
+            _database = database;
+            _pin = pin;
+        }
 
         internal override ScratchScope? Scratch => IsActive ? this : null;
 
@@ -399,14 +496,11 @@ public sealed class Database
             {
                 if (_connection is null)
                 {
-                    var connection = (CountedConnection)await _database.OpenEngineAsync(cancellationToken);
+                    var connection = _pin?.Connection ?? (CountedConnection)await _database.OpenEngineAsync(cancellationToken);
                     _transaction = await _database.BeginAsync(connection, cancellationToken);
                     _connection = connection;
                 }
-                var scope = CountedConnection.Unwrap(_transaction!);
-                return _database._postgres is not null
-                    ? new Counted.NpgsqlConnection((NpgsqlConnection)_connection.Inner) { Scratch = scope, ScratchRelease = () => _turn.Release() }
-                    : new CountedConnection(_connection.Inner) { Scratch = scope, ScratchRelease = () => _turn.Release() };
+                return Lend(_connection, CountedConnection.Unwrap(_transaction!), _pin?.Prepare == true, () => _turn.Release());
             }
             catch
             {
@@ -427,7 +521,8 @@ public sealed class Database
                 Interlocked.Increment(ref RolledBackCount);
                 await _transaction.DisposeAsync();
             }
-            if (_connection is not null) await _connection.DisposeAsync();
+            // A pinned connection is its pin's, open until the pin is disposed.
+            if (_connection is not null && _pin is null) await _connection.DisposeAsync();
         }
     }
 

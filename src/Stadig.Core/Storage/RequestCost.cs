@@ -14,6 +14,7 @@ public sealed class RequestCost
 
     private int _roundTrips;
     private int _statements;
+    private int _connects;
     private long _databaseTicks;
     private long _accessTicks;
     private long _auditTicks;
@@ -27,6 +28,11 @@ public sealed class RequestCost
     public int RoundTrips => Volatile.Read(ref _roundTrips);
 
     public int Statements => Volatile.Read(ref _statements);
+
+    /// <summary>New database connections (PostgreSQL: new server processes, cold) opened meanwhile, rather than taken from the pool.</summary>
+    public int Connects => Volatile.Read(ref _connects);
+
+    internal void AddConnect() => Interlocked.Increment(ref _connects);
 
     public TimeSpan Database => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _databaseTicks));
 

@@ -281,7 +281,7 @@ public static class AdmissionControlMiddleware
             // The database's share apart: its round trips and statements are what the cost tests
             // pin (tests/Stadig.Tests/Hosting/RequestCostTests.cs), its phases what a profile reads.
             context.Response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture,
-                $"queue;dur={admittedAfter.TotalMilliseconds:0.0}, access;dur={cost.Access.TotalMilliseconds:0.0}, audit;dur={cost.Audit.TotalMilliseconds:0.0}, db;dur={cost.Database.TotalMilliseconds:0.0}, db-round-trips;desc={cost.RoundTrips}, db-statements;desc={cost.Statements}, jit;desc={System.Runtime.JitInfo.GetCompiledMethodCount() - jitted}, alloc-kb;desc={(GC.GetTotalAllocatedBytes() - allocated) / 1024}, total;dur={Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:0.0}");
+                $"queue;dur={admittedAfter.TotalMilliseconds:0.0}, access;dur={cost.Access.TotalMilliseconds:0.0}, audit;dur={cost.Audit.TotalMilliseconds:0.0}, db;dur={cost.Database.TotalMilliseconds:0.0}, db-round-trips;desc={cost.RoundTrips}, db-statements;desc={cost.Statements}, db-connects;desc={cost.Connects}, jit;desc={System.Runtime.JitInfo.GetCompiledMethodCount() - jitted}, alloc-kb;desc={(GC.GetTotalAllocatedBytes() - allocated) / 1024}, total;dur={Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:0.0}");
             if (allocatedBefore >= 0)
                 context.Response.Headers.Append("Server-Timing", $"alloc;desc={GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore}");
             return Task.CompletedTask;

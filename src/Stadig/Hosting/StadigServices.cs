@@ -42,7 +42,8 @@ public static class StadigServices
         services.AddSingleton(new Stadig.Common.RegionTime(options.TimeZone));
         services.AddSingleton(sp =>
         {
-            var database = new Database(Database.EngineOf(options.Database), options.Database, options.ReplicaDatabase)
+            var database = new Database(Database.EngineOf(options.Database), options.Database, options.ReplicaDatabase,
+                options.WarmUp.ConnectionsFor(options.Admission))
             {
                 Clock = sp.GetRequiredService<TimeProvider>(),
             };

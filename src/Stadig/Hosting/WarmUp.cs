@@ -22,6 +22,18 @@ public sealed class WarmUpSettings
 
     /// <summary>The longest the node stays not ready for the warm-up; then it is ready, warm or not.</summary>
     public int TimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// PostgreSQL connections the warm-up prepares the main pages' statements on, which the pool then
+    /// keeps open (its Minimum Pool Size, unless the connection string sets one). 0: one for each
+    /// request the admission control serves at once (<see cref="AdmissionOptions.MaxConcurrent"/> +
+    /// <see cref="AdmissionOptions.PriorityReserve"/>), so that a node busy to its limit finds them all warm.
+    /// </summary>
+    public int Connections { get; set; }
+
+    /// <summary>The connections to warm: none while the warm-up is off.</summary>
+    public int ConnectionsFor(AdmissionOptions admission) =>
+        !Enabled ? 0 : Connections > 0 ? Connections : admission.MaxConcurrent + admission.PriorityReserve;
 }
 
 public enum WarmUpState { Off, Pending, Running, Done, Failed, TimedOut }
@@ -145,8 +157,76 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
         await NewNoteAsync(nobody, cancellationToken);
         await services.GetRequiredService<Stadig.Chart.PatientChart>().WarmUpAsync(Caller(), nobody, cancellationToken);
         Record(new WarmUpStep("PatientChart.WarmUpAsync", 0));
-        await ScratchPatientAsync(http, cancellationToken);
+        var database = services.GetRequiredService<Database>();
+        if (database.WarmConnections > 0) await WarmConnectionsAsync(http, database, session, cancellationToken);
+        else await ScratchPatientAsync(http, null, cancellationToken);
     }
+
+    /// <summary>The searches of every kind run on each warmed connection: words no one has, and digits that start no identity number (month 00).</summary>
+    internal static readonly (string Query, string What)[] Searches =
+        [(NoSuchName, "two words"), (NoSuchName.Split(' ')[0], "one word"), ("000000", "digits")];
+
+    /// <summary>
+    /// PostgreSQL: each connection is a server process of its own that, when new, loads its catalog
+    /// caches and parses and plans each statement anew (the two-word search's generic plan: ~12 ms),
+    /// and Npgsql prepares a statement on a connection only at its fifth use there; the pool hands a
+    /// request whichever connection is free. So the warm-up opens the connections the pool keeps
+    /// (<see cref="Database.WarmConnections"/>, and any other idle one: held at once, so each is one of its own) and on each
+    /// runs the searches and the scratch patient's pages with every statement prepared explicitly:
+    /// a clinician's first request finds its statements prepared and planned on whichever it gets.
+    /// </summary>
+    private async Task WarmConnectionsAsync(HttpClient http, Database database, string session, CancellationToken cancellationToken)
+    {
+        var pins = new List<Database.ConnectionPin>();
+        try
+        {
+            // The pool may hold more than that by now (the pages above load side by side, background
+            // services run meanwhile): every idle one is taken too, until taking one opened a new one.
+            var opened = false;
+            while (pins.Count < database.WarmConnections || !opened && pins.Count < database.WarmConnections + 20)
+            {
+                var before = database.Connects;
+                pins.Add(await database.PinAsync(prepare: true, cancellationToken));
+                opened = database.Connects > before;
+            }
+            lock (_steps) _warmed.AddRange(pins.Select(p => p.ServerProcessId));
+            for (var i = 0; i < pins.Count; i++)
+            {
+                _connectionNumber = i + 1;
+                _pin = pins[i];
+                try
+                {
+                    foreach (var (query, what) in Searches)
+                        await GetAsync(http, "/?q=" + Uri.EscapeDataString(query), session, cancellationToken, what);
+                }
+                finally
+                {
+                    _pin = null;
+                }
+                await ScratchPatientAsync(http, pins[i], cancellationToken);
+            }
+        }
+        finally
+        {
+            _pin = null;
+            _connectionNumber = 0;
+            foreach (var pin in pins) await pin.DisposeAsync();
+        }
+        Record(new WarmUpStep("Connections prepared", pins.Count));
+    }
+
+    /// <summary>The connection the warm-up's own requests run on while it prepares one (null otherwise).</summary>
+    private Database.ConnectionPin? _pin;
+
+    /// <summary>Which warmed connection the steps are on (0: none in particular); steps after the first connection's are named by it.</summary>
+    private int _connectionNumber;
+
+    internal Database.ConnectionPin? Pin => State == WarmUpState.Running ? _pin : null;
+
+    private readonly List<int> _warmed = [];
+
+    /// <summary>The server processes (PostgreSQL) of the connections the warm-up prepared.</summary>
+    public IReadOnlyList<int> WarmedServerProcesses { get { lock (_steps) return _warmed.ToList(); } }
 
     /// <summary>The scratch scope the warm-up's own requests join while it writes a note (null otherwise).</summary>
     private Database.ScratchScope? _scratch;
@@ -160,10 +240,10 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
     /// the unit, staff member, patient and note it makes are never seen by anyone or kept. Its locks are
     /// on those new rows only; the system audit chain is refused inside it.
     /// </summary>
-    private async Task ScratchPatientAsync(HttpClient http, CancellationToken cancellationToken)
+    private async Task ScratchPatientAsync(HttpClient http, Database.ConnectionPin? pin, CancellationToken cancellationToken)
     {
         var database = services.GetRequiredService<Database>();
-        await using var scratch = database.Scratch();
+        await using var scratch = database.Scratch(pin);
         _scratch = scratch;
         try
         {
@@ -250,13 +330,16 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
     /// <summary>Two name words no one has: the search runs every branch of its query and finds nobody.</summary>
     internal const string NoSuchName = "Qxzqwarmup Zqxwarmup";
 
-    private async Task GetAsync(HttpClient http, string path, string? session, CancellationToken cancellationToken)
+    private async Task GetAsync(HttpClient http, string path, string? session, CancellationToken cancellationToken, string? what = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         if (session is not null) request.Headers.Add("Cookie", session);
         using var response = await http.SendAsync(request, cancellationToken);
         await response.Content.LoadIntoBufferAsync(cancellationToken);
-        Record(new WarmUpStep("GET " + PathOnly(path), (int)response.StatusCode));
+        Record(new WarmUpStep("GET " + PathOnly(path) + (what is null ? "" : $" ({what})"), (int)response.StatusCode));
+        // A search refused or failed would leave the connection without its statements.
+        if (what is not null && (int)response.StatusCode >= 400)
+            throw new InvalidOperationException($"The warm-up's GET {PathOnly(path)} ({what}) was answered {(int)response.StatusCode}.");
     }
 
     /// <summary>
@@ -283,6 +366,7 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
 
     private void Record(WarmUpStep step)
     {
+        if (_connectionNumber > 1) step = step with { What = $"{step.What} · connection {_connectionNumber}" };
         lock (_steps) _steps.Add(step);
     }
 
@@ -354,7 +438,8 @@ public static class WarmUpMiddleware
                 await next(context);
                 return;
             }
-            using var scope = Database.RollBackEverything();
+            // While it prepares a connection, its requests run on that one.
+            using var scope = Database.RollBackEverything(warmUp.Pin);
             try
             {
                 await next(context);

@@ -22,8 +22,12 @@ public partial class FirstUseTests
     [GeneratedRegex(@"jit;desc=(\d+)")]
     private static partial Regex JitPattern();
 
-    /// <summary>More than this many methods compiled for one request means its path was not warmed up.</summary>
-    private const int MostNewMethods = 60;
+    /// <summary>
+    /// More than this many methods compiled for one request means its path was not warmed up. Measured
+    /// on SQLite with the warm-up of every kept connection: search 4, chart 0, new-note post 1, editor 0;
+    /// the margin is for a background service's first run falling within a request.
+    /// </summary>
+    private const int MostNewMethods = 30;
 
     // SQLite only in CI: with tiered compilation off a run costs minutes of CPU on CI's two cores, and
     // the PostgreSQL run doubled that. The warm-up itself is checked on both engines (WarmUpTests), and

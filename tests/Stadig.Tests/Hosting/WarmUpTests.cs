@@ -30,14 +30,15 @@ public class WarmUpTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
-    public async Task Warm_up_runs_the_main_pages_before_the_node_is_ready_and_leaves_the_database_as_it_was(DatabaseEngine engine)
+    public async Task Warm_up_runs_the_main_pages_on_every_kept_connection_before_the_node_is_ready_and_leaves_the_database_as_it_was(DatabaseEngine engine)
     {
         string connectionString;
+        Caller eva;
         await using (var first = await StadigServer.StartAsync(engine))
         {
             connectionString = first.ConnectionString;
             var (member, assignments) = await first.AddUserAsync("eva", "lösen");
-            var eva = StadigServer.CallerFor(member, assignments[0]);
+            eva = StadigServer.CallerFor(member, assignments[0]);
             var patient = (await first.Patients.RegisterAsync(eva, "19121212-1212", new PatientDetails("Ek", "Per"))).PatientId;
             await first.Services.GetRequiredService<AccessControl>().RecordCareRelationAsync(eva, patient, "Besök", Cancel);
             await first.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>().CreateDraftAsync(eva, patient, "Daganteckning", cancellationToken: Cancel);
@@ -70,6 +71,88 @@ public class WarmUpTests
         Assert.True(warmUp.RolledBack >= 3, $"{warmUp.RolledBack} transactions rolled back");
         Assert.Equal(before, await SnapshotAsync(server.Database));
         Assert.Equal("Healthy", (await server.CreateClient().GetStringAsync("/health/ready", Cancel)).Trim());
+        if (engine == DatabaseEngine.Postgres) await AssertEveryKeptConnectionIsWarmAsync(server, warmUp, eva);
+        else Assert.Empty(warmUp.WarmedServerProcesses);
+    }
+
+    /// <summary>
+    /// PostgreSQL: each connection the pool keeps has the searches and the chart's statements prepared
+    /// (the two-word search with its generic plan made), and a search after ready opens no new
+    /// connection and runs that prepared statement rather than parsing and planning it anew.
+    /// </summary>
+    private static async Task AssertEveryKeptConnectionIsWarmAsync(StadigServer server, WarmUp warmUp, Caller eva)
+    {
+        var warmed = warmUp.WarmedServerProcesses;
+        Assert.True(warmed.Count >= 2 && warmed.Count >= server.Database.WarmConnections, $"{warmed.Count} connections warmed of {server.Database.WarmConnections}");
+        Assert.Equal(warmed.Count, warmed.Distinct().Count());
+        Assert.Contains($"GET /?q=… (two words) · connection {warmed.Count}", warmUp.Steps.Select(s => s.What));
+        Assert.Contains($"GET /patients/{{id}} (scratch) · connection {warmed.Count}", warmUp.Steps.Select(s => s.What));
+
+        var (prepared, others) = await PreparedOnWarmedAsync(server.Database, warmed);
+        var cost = RequestCost.Begin();
+        try
+        {
+            foreach (var (process, (search, chart)) in prepared)
+            {
+                Assert.True(search >= 1, $"Connection {process}: the two-word search was not prepared with its generic plan ({search})");
+                Assert.True(chart >= 1, $"Connection {process}: the chart overview was not prepared");
+            }
+            // Any connection the pool made besides (a background service's, meanwhile) held, so the search gets a warmed one or a new one.
+            await server.Patients.SearchAsync(eva, "Ekvall Persson", cancellationToken: Cancel);
+            Assert.Equal(0, cost.Connects);
+        }
+        finally
+        {
+            foreach (var pin in others) await pin.DisposeAsync();
+        }
+        var (after, rest) = await PreparedOnWarmedAsync(server.Database, warmed);
+        foreach (var pin in rest) await pin.DisposeAsync();
+        Assert.Equal(prepared.Values.Sum(p => p.Search) + 1, after.Values.Sum(p => p.Search));
+    }
+
+    /// <summary>
+    /// Per warmed connection (by server process), the generic plans its prepared two-word search has
+    /// run and how many of the chart overview's statements it has prepared, read on that connection
+    /// itself: connections are taken from the pool and held until every warmed one has come up; the
+    /// others met meanwhile are returned still held.
+    /// </summary>
+    private static async Task<(Dictionary<int, (long Search, long Chart)> Prepared, List<Database.ConnectionPin> Others)> PreparedOnWarmedAsync(
+        Database database, IReadOnlyList<int> warmed)
+    {
+        var found = new Dictionary<int, (long Search, long Chart)>();
+        var others = new List<Database.ConnectionPin>();
+        var held = new List<Database.ConnectionPin>();
+        try
+        {
+            while (found.Count < warmed.Count)
+            {
+                // The tests' pool holds 20: a warmed connection not among them is gone from the pool.
+                Assert.True(held.Count + others.Count < 20, $"Warmed connections not in the pool: {string.Join(", ", warmed.Except(found.Keys))}");
+                var pin = await database.PinAsync(prepare: false, Cancel);
+                if (!warmed.Contains(pin.ServerProcessId))
+                {
+                    others.Add(pin);
+                    continue;
+                }
+                held.Add(pin);
+                found[pin.ServerProcessId] = await pin.Connection.QuerySingleAsync<(long, long)>(
+                    """
+                    SELECT COALESCE(SUM(generic_plans) FILTER (WHERE statement LIKE '%split_part(given_search, '' '', 1)%'), 0)::bigint,
+                           COUNT(*) FILTER (WHERE statement LIKE '%FROM warning w JOIN care_unit u ON u.id = w.unit_id%')
+                    FROM pg_prepared_statements
+                    """);
+            }
+        }
+        catch
+        {
+            foreach (var pin in others) await pin.DisposeAsync();
+            throw;
+        }
+        finally
+        {
+            foreach (var pin in held) await pin.DisposeAsync();
+        }
+        return (found, others);
     }
 
     [Fact]
