@@ -28,7 +28,7 @@ public class FuzzTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Generated_inputs_get_no_exception_no_answer_over_499_and_no_hang(DatabaseEngine engine)
     {
-        var inputs = int.TryParse(Environment.GetEnvironmentVariable("STADIG_FUZZ_INPUTS"), out var n) ? n : 10_000;
+        var inputs = int.TryParse(Environment.GetEnvironmentVariable("STADIG_FUZZ_INPUTS"), out var n) ? n : 25_000;
         var seed = int.TryParse(Environment.GetEnvironmentVariable("STADIG_FUZZ_SEED"), out var s) ? s : engine == DatabaseEngine.Sqlite ? 1205 : 1206;
         await using var world = await FuzzWorld.StartAsync(engine);
         var report = await new FuzzRunner(new FuzzOptions(engine, inputs, seed, Deadline), world).RunAsync(TestContext.Current.CancellationToken);
