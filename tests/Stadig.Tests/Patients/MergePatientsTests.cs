@@ -65,6 +65,10 @@ public class MergePatientsTests
             "INSERT INTO vital_sign (id, patient_id, unit_id, code, name, value_numeric, unit, observed_at, recorded_at, recorded_by) VALUES (@vital, @patientId, @unit, '8867-4', 'Puls', 72, '/min', @now, @now, @by)",
             new { vital, patientId, unit = region.Ward.Id, by = region.Physician.StaffId, now });
         await c.ExecuteAsync(
+            "INSERT INTO discharge_external_medication (id, patient_id, encounter_id, resource_key, title, decision, reason, unit_id, recorded_at, recorded_by, recorded_role) " +
+            "VALUES (@id, @patientId, @encounter, 'MedicationStatement/annat-system', 'Waran', 'Continue', 'Oförändrad', @unit, @now, @by, 'Physician')",
+            new { id = Guid.NewGuid(), patientId, encounter, unit = region.Ward.Id, now, by = region.Physician.StaffId });
+        await c.ExecuteAsync(
             "INSERT INTO back_entry (id, patient_id, record_type, record_id, event, downtime_period_id, clinical_at, entered_at, entered_by, unit_id) " +
             "VALUES (@id, @patientId, 'Observation', @vital, 'Observation', @period, @now, @now, @by, @unit)",
             new { id = Guid.NewGuid(), patientId, vital, period, unit = region.Ward.Id, by = region.Physician.StaffId, now });
