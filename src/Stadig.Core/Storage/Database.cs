@@ -413,10 +413,13 @@ public sealed class Database
     /// transaction. Inside a transaction of the caller's (<paramref name="inTransaction"/>, or a
     /// scratch scope's) only SET LOCAL, since a COMMIT here would end the caller's transaction.
     /// </summary>
+    /// <summary>The statement that switches a transaction to generic plans; a command holding it is prepared explicitly (CountedConnection).</summary>
+    internal const string GenericPlanSetting = "SET LOCAL plan_cache_mode = force_generic_plan";
+
     public string OnGenericPlan(string sql, string customFirst = "", bool inTransaction = false)
     {
         if (Engine != DatabaseEngine.Postgres) return customFirst + sql;
-        var generic = $"{customFirst}SET LOCAL plan_cache_mode = force_generic_plan;\n{sql}";
+        var generic = $"{customFirst}{GenericPlanSetting};\n{sql}";
         return inTransaction || InScratch ? generic : $"BEGIN;\n{generic}{(sql.TrimEnd().EndsWith(';') ? "" : ";")}\nCOMMIT";
     }
 
