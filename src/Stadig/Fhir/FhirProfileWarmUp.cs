@@ -12,7 +12,7 @@ namespace Stadig.Fhir;
 /// <remarks>
 /// The compile is some 40 s of one core on a 2-core node and allocates heavily (the collections it
 /// causes pause every thread), so it does not begin with the node's first requests: it waits for a
-/// quiet moment (<see cref="WarmUpSettings.ProfileValidatorQuietSeconds"/> without a request, or at
+/// quiet moment (<see cref="WarmUpSettings.ProfileValidatorQuietSeconds"/> with no request arriving or being served, or at
 /// the latest <see cref="WarmUpSettings.ProfileValidatorLatestSeconds"/> after start), and then runs
 /// on a thread of its own at the lowest scheduling priority (nice 19). Issue 17: the first-request
 /// bench's steady search p95 was 29–31 ms while it ran from the start, 22 ms without it.
@@ -24,7 +24,7 @@ public sealed class FhirProfileWarmUp(WarmUpSettings settings, AdmissionControl 
         if (!settings.Enabled) return;
         var latest = System.Diagnostics.Stopwatch.GetTimestamp();
         using (var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(250)))
-            while (admission.SinceLastRequest.TotalSeconds < settings.ProfileValidatorQuietSeconds
+            while (admission.Quiet.TotalSeconds < settings.ProfileValidatorQuietSeconds
                    && System.Diagnostics.Stopwatch.GetElapsedTime(latest).TotalSeconds < settings.ProfileValidatorLatestSeconds)
                 if (!await tick.WaitForNextTickAsync(stoppingToken)) return;
         await CompileAsync();

@@ -119,8 +119,20 @@ public sealed class AdmissionControl(AdmissionOptions options)
 
     private long _lastArrival = Stopwatch.GetTimestamp();
 
-    /// <summary>How long ago a request (not a health probe or metrics scrape) last arrived: work that would slow one waits for a quiet moment.</summary>
-    public TimeSpan SinceLastRequest => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastArrival));
+    /// <summary>
+    /// How long the node has been quiet: since a request (not a health probe or metrics scrape) last
+    /// arrived, or zero while one is being served (a long FHIR transaction is not a quiet moment).
+    /// Work that would slow requests waits for a quiet moment.
+    /// </summary>
+    public TimeSpan Quiet
+    {
+        get
+        {
+            lock (_lock)
+                if (_total > 0) return TimeSpan.Zero;
+            return Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastArrival));
+        }
+    }
 
     /// <summary>Requests of the class being served and waiting for a slot now (the queue depth), for metrics.</summary>
     public (int InUse, int Waiting) Occupancy(RequestClass requestClass)
