@@ -8,7 +8,7 @@ namespace Stadig.Access;
 
 /// <summary>
 /// A read decided, read and audited in one round trip on PostgreSQL (issue 23): the facts, the
-/// data and the audit event are one batch in one implicit transaction, whose last statement decides
+/// data and the audit event are one batch in one transaction, whose last statement decides
 /// from the facts and appends the event with the decision's outcome and flags. Every thread hop
 /// between round trips costs CPU (docs/benchmarks.md, "Where a read's CPU goes"), so a read that
 /// was the facts, then the event, is now one batch. The rule is still decided here: the statement
@@ -123,8 +123,11 @@ public sealed partial class PatientCheckpoint
         AddDecisionParameters(values, caller, resource);
         var (_, auditValues) = audit.AppendParameters(new AuditEntry(caller, patientId, AuditActivity.Read, resource));
         values.AddDynamicParams(auditValues);
-        var batch = VisibilityFactsSql + "\n" + (sql.TrimEnd().EndsWith(';') ? sql : sql + ";") + "\n"
-            + AuditLog.AppendSql(DecisionSql(ConfirmedWhere(caller, values, standsSql)), "WHERE EXISTS (SELECT 1 FROM patient WHERE id = @patientId)");
+        // Every statement of the batch finds its rows by key (the patient, its resource, the caller),
+        // so it runs on its generic plan: planning the deciding statement cost more than running it.
+        var batch = database.OnGenericPlan(VisibilityFactsSql + "\n" + (sql.TrimEnd().EndsWith(';') ? sql : sql + ";") + "\n"
+            + AuditLog.AppendSql(DecisionSql(ConfirmedWhere(caller, values, standsSql)), "WHERE EXISTS (SELECT 1 FROM patient WHERE id = @patientId)"),
+            inTransaction: Database.RollingBack);
 
         (HashSet<Guid> Grouped, HashSet<Guid> Blocked, HashSet<Guid?> Consented, T Data, Decided? Decided) found;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -194,11 +197,12 @@ public sealed partial class PatientCheckpoint
     /// <summary>
     /// As <see cref="AuditRegistryAsync"/>, with the registry rows the access shows read in the same
     /// round trip as its audit event on PostgreSQL (<paramref name="sql"/>, then the append, in one
-    /// implicit transaction: the rows are handed out only once the event is committed); elsewhere
+    /// transaction: the rows are handed out only once the event is committed; <paramref name="byKey"/>:
+    /// the rows are found by key, and may be read on generic plans, see <see cref="Database.OnGenericPlan"/>); elsewhere
     /// audited first and then read on a connection of the flow's own (a replica, where it prefers one).
     /// </summary>
     public async Task<T> AuditRegistryWithAsync<T>(Caller caller, string resource, string detail, string sql, DynamicParameters parameters,
-        Func<SqlMapper.GridReader, Task<T>> read, CancellationToken cancellationToken = default)
+        Func<SqlMapper.GridReader, Task<T>> read, CancellationToken cancellationToken = default, bool byKey = false)
     {
         var batched = RoleAllows(caller, resource, AuditActivity.Read) && audit.MayBatch(AuditLog.SystemChain);
         if (!batched && caller.Unconfirmed is not null) throw new CallerUnconfirmedException();
@@ -212,7 +216,13 @@ public sealed partial class PatientCheckpoint
             try
             {
                 // The append last: the system chain's head is locked from its statement to the commit, not while the rows are read.
-                return await BatchAsync((sql.TrimEnd().EndsWith(';') ? sql : sql + ";") + "\n" + AuditLog.AppendSql(decision), values, async grid =>
+                // The append on its generic plan, and the rows too when they are found by key (byKey); other
+                // searches on plans made for their values, since a generic plan can be a poor one for a search.
+                var found = (sql.TrimEnd().EndsWith(';') ? sql : sql + ";") + "\n";
+                var batch = byKey
+                    ? database.OnGenericPlan(found + AuditLog.AppendSql(decision), inTransaction: Database.RollingBack)
+                    : database.OnGenericPlan(AuditLog.AppendSql(decision), customFirst: found, inTransaction: Database.RollingBack);
+                return await BatchAsync(batch, values, async grid =>
                 {
                     var data = await read(grid);
                     if ((await grid.ReadSingleOrDefaultAsync<AuditLog.Appended>())?.Seq is null)
@@ -238,7 +248,8 @@ public sealed partial class PatientCheckpoint
 
     /// <summary>
     /// Runs a batch that ends with <see cref="AuditLog.AppendSql"/> on the primary, in the batch's
-    /// implicit transaction (inside <see cref="Database.RollBackEverything"/>, in one rolled back),
+    /// own transaction (its BEGIN and COMMIT, <see cref="Database.OnGenericPlan"/>; inside
+    /// <see cref="Database.RollBackEverything"/>, in one rolled back),
     /// and reads every result before it returns: the commit, and so the event's durability, comes
     /// with the end of the batch's results, and a failed commit throws here, before any answer.
     /// </summary>

@@ -201,7 +201,7 @@ public sealed partial class FhirService
                 var rows = (await grid.ReadAsync<Patient>()).ToList();
                 var stored = (await grid.ReadAsync<FhirResourceRow>()).ToDictionary(r => r.PatientId!.Value);
                 return (count, rows, stored);
-            }, cancellationToken);
+            }, cancellationToken, byKey: parsed.ByKey);
         if (request.Summary == "count") return SearchSet(baseUrl, "Patient", query, [], [], parsed.Ignored, (int?)total, 0, 0, hasMore: false);
         var hasMore = patients.Count > request.Count;
         if (hasMore) patients.RemoveAt(patients.Count - 1);

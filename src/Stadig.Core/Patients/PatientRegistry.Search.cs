@@ -125,19 +125,13 @@ public sealed partial class PatientRegistry
     private const int GenericPlanWordLength = 3;
 
     /// <summary>
-    /// On PostgreSQL, <paramref name="select"/> run on the generic plan of its prepared statement,
-    /// made once per connection, instead of a plan made for each execution (every other statement's
-    /// rule: Database sets force_custom_plan). Planning the pair search's 18 branches took longer than
+    /// On PostgreSQL, <paramref name="select"/> run on the generic plan of its prepared statement
+    /// (<see cref="Database.OnGenericPlan"/>). Planning the pair search's 18 branches took longer than
     /// running them (2–12 ms against 1–3 ms), and the plan it needs hardly depends on the words: each
     /// branch is an index range bounded by parameters, walked in result order when an equality
-    /// leads, else read whole and sorted, which is what the generic plan does. One round trip still;
-    /// the setting ends with the transaction, which a failure rolls back. Not in a scratch scope,
-    /// whose transaction the COMMIT would end.
+    /// leads, else read whole and sorted, which is what the generic plan does.
     /// </summary>
-    private string OnGenericPlan(string select) =>
-        database.Engine != DatabaseEngine.Postgres || Database.InScratch
-            ? select
-            : $"BEGIN;\nSET LOCAL plan_cache_mode = force_generic_plan;\n{select};\nCOMMIT";
+    private string OnGenericPlan(string select) => database.OnGenericPlan(select);
 
     /// <summary>The first word of given_search, as migration 0014 indexes it.</summary>
     private string FirstGivenName => database.Engine == DatabaseEngine.Postgres

@@ -117,6 +117,11 @@ public sealed class AdmissionControl(AdmissionOptions options)
         }
     }
 
+    private long _lastArrival = Stopwatch.GetTimestamp();
+
+    /// <summary>How long ago a request (not a health probe or metrics scrape) last arrived: work that would slow one waits for a quiet moment.</summary>
+    public TimeSpan SinceLastRequest => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastArrival));
+
     /// <summary>Requests of the class being served and waiting for a slot now (the queue depth), for metrics.</summary>
     public (int InUse, int Waiting) Occupancy(RequestClass requestClass)
     {
@@ -143,6 +148,7 @@ public sealed class AdmissionControl(AdmissionOptions options)
     public async Task<IDisposable?> TryEnterAsync(RequestClass requestClass, CancellationToken cancellationToken)
     {
         if (requestClass == RequestClass.Exempt) return Slot.None;
+        Interlocked.Exchange(ref _lastArrival, Stopwatch.GetTimestamp());
         var wait = requestClass switch
         {
             RequestClass.Priority => options.PriorityQueueWaitMilliseconds,

@@ -31,6 +31,15 @@ public sealed class WarmUpSettings
     /// </summary>
     public int Connections { get; set; }
 
+    /// <summary>
+    /// The FHIR profile validator's compile (tens of seconds of a core, FhirProfileWarmUp) begins once
+    /// no request has arrived for this long after start, so that it does not slow the first clinicians.
+    /// </summary>
+    public double ProfileValidatorQuietSeconds { get; set; } = 3;
+
+    /// <summary>…and at the latest this long after start, quiet or not.</summary>
+    public int ProfileValidatorLatestSeconds { get; set; } = 600;
+
     /// <summary>The connections to warm: none while the warm-up is off.</summary>
     public int ConnectionsFor(AdmissionOptions admission) =>
         !Enabled ? 0 : Connections > 0 ? Connections : admission.MaxConcurrent + admission.PriorityReserve;
@@ -164,7 +173,7 @@ public sealed class WarmUp(WarmUpSettings settings, IServer server, IHostApplica
 
     /// <summary>The searches of every kind run on each warmed connection: words no one has, and digits that start no identity number (month 00).</summary>
     internal static readonly (string Query, string What)[] Searches =
-        [(NoSuchName, "two words"), (NoSuchName.Split(' ')[0], "one word"), ("000000", "digits")];
+        [(NoSuchName, "two words"), (NoSuchName + " Xqzwarmup", "three words"), (NoSuchName.Split(' ')[0], "one word"), ("000000", "digits")];
 
     /// <summary>
     /// PostgreSQL: each connection is a server process of its own that, when new, loads its catalog

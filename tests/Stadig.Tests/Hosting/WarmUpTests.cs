@@ -86,6 +86,7 @@ public class WarmUpTests
         Assert.True(warmed.Count >= 2 && warmed.Count >= server.Database.WarmConnections, $"{warmed.Count} connections warmed of {server.Database.WarmConnections}");
         Assert.Equal(warmed.Count, warmed.Distinct().Count());
         Assert.Contains($"GET /?q=… (two words) · connection {warmed.Count}", warmUp.Steps.Select(s => s.What));
+        Assert.Contains($"GET /?q=… (three words) · connection {warmed.Count}", warmUp.Steps.Select(s => s.What));
         Assert.Contains($"GET /patients/{{id}} (scratch) · connection {warmed.Count}", warmUp.Steps.Select(s => s.What));
 
         var (prepared, others) = await PreparedOnWarmedAsync(server.Database, warmed);

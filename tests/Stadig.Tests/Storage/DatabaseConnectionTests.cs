@@ -17,6 +17,23 @@ public class DatabaseConnectionTests
     }
 
     [Fact]
+    public async Task A_batch_on_generic_plans_is_prepared_at_its_first_use_and_leaves_the_connection_on_custom_plans()
+    {
+        var database = new Database(DatabaseEngine.Postgres, await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres));
+        await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
+        var batch = database.OnGenericPlan("SELECT COUNT(*) FROM pg_class WHERE relname = @name", customFirst: "SELECT @n + 2;\n");
+
+        // Once only: left to auto-preparation (from the fifth run on a connection), a rare shape was planned at every run.
+        await connection.ExecuteAsync(batch, new { name = "no_such_relation", n = 1 });
+
+        Assert.Equal(1, await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT COUNT(*) FROM pg_class WHERE relname = $1%' AND generic_plans = 1"));
+        Assert.Equal(1, await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT $1 + 2%' AND generic_plans = 0 AND custom_plans = 1"));
+        Assert.Equal("force_custom_plan", await connection.ExecuteScalarAsync<string>("SHOW plan_cache_mode"));
+    }
+
+    [Fact]
     public async Task Settings_given_in_the_connection_string_win()
     {
         var given = await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres) + ";Max Auto Prepare=0;Options=-c plan_cache_mode=auto";

@@ -22,6 +22,14 @@ public static class FhirPatientSearch
         IReadOnlyList<string>? Branches = null)
     {
         /// <summary>
+        /// Whether every criterion finds its patients by key (identifier, _id: equalities on unique
+        /// or nearly unique index entries), so that the best plan does not depend on the values and
+        /// the search may run on its generic plan (<see cref="Storage.Database.OnGenericPlan"/>).
+        /// </summary>
+        public bool ByKey => Request.Sort.Count == 0 && Request.Criteria.Count > 0
+            && Request.Criteria.All(c => c.Modifier is null && c.Parameter.Name is "identifier" or "_id");
+
+        /// <summary>
         /// One page: @limit rows from @offset; with branches, @window must be @limit + @offset.
         /// A name criterion is an OR over up to four name columns, which PostgreSQL can only answer
         /// with a bitmap scan (fetch and sort every match: 28,000 rows for "andersson" at 1,000,000
