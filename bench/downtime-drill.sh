@@ -9,6 +9,7 @@
 #       with its audit event on the primary (as bench/failover.sh does), with `stadig verify`;
 #   (b) stops Stadig entirely and opens each ward's last snapshot in headless Chromium with no server and no
 #       network: it must hold every current patient of the ward and be no older than the schedule allows;
+#       its PDF for printing must be refused without the ward's key and, opened with it, name every one of them;
 #   (c) restores the database from the backup to a point in time under load (pgBackRest PITR: full +
 #       incremental + WAL) into a new data directory, checks it with restore-check (migrations, counts, audit
 #       chain) and looks up every write acknowledged before that point; the recovery time is measured;

@@ -18,6 +18,8 @@ public enum SnapshotProblem
     WriteFailed,
     /// <summary>The record could not be read (the database is down).</summary>
     ReadFailed,
+    /// <summary>The PDF for printing could not be made (its font is missing); the HTML file was written.</summary>
+    PrintFailed,
 }
 
 /// <summary>

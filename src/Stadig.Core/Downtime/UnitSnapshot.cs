@@ -29,7 +29,8 @@ public sealed record UnitSnapshot(Guid Id, CareUnit Unit, DateTimeOffset TakenAt
 /// the caller is the system acting for the unit (no person; staff HSA-id SYSTEM) with the purpose care
 /// and treatment, so the ward list's masking of protected identities, inner secrecy and blocks apply
 /// exactly as in the chart. Each patient is one audited read (resource <see cref="Resource"/>), and
-/// the generation one more event (which unit, how many patients, its id) in the log without a patient.
+/// the generation one more event (which unit, how many patients, its id, its HTML and PDF files) in
+/// the log without a patient.
 /// While the database refuses writes these events wait in the node's audit spool, as every read's do.
 /// </summary>
 public sealed class UnitSnapshotReader(Database database, PatientCheckpoint checkpoint, PatientEncounters encounters, AuditLog audit, TimeProvider clock)
@@ -56,7 +57,8 @@ public sealed class UnitSnapshotReader(Database database, PatientCheckpoint chec
             catch (NotFoundException) { }
         }
         await audit.AppendAsync(new AuditEntry(caller, null, AuditActivity.Read, Resource,
-            Detail: $"Reservrutin {unit.HsaId}: {patients.Count} patienter, generation {id}"), cancellationToken);
+            Detail: $"Reservrutin {unit.HsaId}: {patients.Count} patienter, generation {id}, filer {SnapshotFiles.FileName(takenAt, "html")} och {SnapshotFiles.FileName(takenAt, "pdf")}"),
+            cancellationToken);
         return new UnitSnapshot(id, unit, takenAt, patients);
     }
 

@@ -6,20 +6,24 @@ using Stadig.Organisation;
 
 namespace Stadig.Downtime;
 
-/// <summary>What one unit's run gave: a file, or the problem that kept it from one; and how long each part took.</summary>
+/// <summary>
+/// What one unit's run gave: the HTML file and the PDF beside it, or the problem that kept it from them;
+/// and how long each part took (<see cref="Seal"/>: rendering both and encrypting).
+/// </summary>
 public sealed record SnapshotOutcome(CareUnit Unit, SnapshotProblem Problem, int Patients = 0, string? File = null,
-    TimeSpan Read = default, TimeSpan Seal = default, TimeSpan Write = default);
+    TimeSpan Read = default, TimeSpan Seal = default, TimeSpan Write = default, string? Pdf = null);
 
 /// <summary>A unit's snapshot state for the operations page: the newest generation, whether it is stale, and why there is none.</summary>
 public sealed record SnapshotStatus(CareUnit Unit, DateTimeOffset? LastAt, bool Stale, SnapshotProblem Problem);
 
 /// <summary>
 /// Downtime snapshots (issue 19, item 1): for every ward with a key, the unit's snapshot is read through
-/// the checkpoint (<see cref="UnitSnapshotReader"/>), rendered (<see cref="SnapshotPage"/>), encrypted
-/// with the unit's key (<see cref="SnapshotCipher"/>) and written to the unit's folder, older generations
-/// pruned. Only reads touch the database, so it works while the database refuses writes.
+/// the checkpoint (<see cref="UnitSnapshotReader"/>), rendered as a page (<see cref="SnapshotPage"/>)
+/// encrypted with the unit's key (<see cref="SnapshotCipher"/>) and as a PDF for printing encrypted under
+/// the same key (<see cref="SnapshotPdf"/>), both written to the unit's folder, older generations pruned.
+/// Only reads touch the database, so it works while the database refuses writes.
 /// </summary>
-public sealed class DowntimeSnapshots(UnitSnapshotReader reader, SnapshotPage page, StaffDirectory staff, SnapshotSettings settings,
+public sealed class DowntimeSnapshots(UnitSnapshotReader reader, SnapshotPage page, SnapshotPdf printout, StaffDirectory staff, SnapshotSettings settings,
     TimeProvider clock, ILogger<DowntimeSnapshots> logger)
 {
     private readonly ConcurrentDictionary<Guid, SnapshotProblem> _lastProblem = new();
@@ -76,12 +80,20 @@ public sealed class DowntimeSnapshots(UnitSnapshotReader reader, SnapshotPage pa
         started = Stopwatch.GetTimestamp();
         var (salt, key) = KeyFor(unit.HsaId, passphrase);
         var html = page.File(snapshot, SnapshotCipher.Seal(key, salt, SnapshotCipher.Iterations, SnapshotPage.AssociatedData(snapshot), page.Body(snapshot)));
+        byte[]? pdf = null;
+        try { pdf = printout.Render(snapshot, passphrase); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Without its font (fonts-dejavu-core) there is no PDF, but the HTML file, which needs none, is still written.
+            logger.LogWarning("Downtime snapshot of unit {Unit}: the PDF could not be made ({Error})", unit.HsaId, e.GetType().Name);
+        }
         var seal = Stopwatch.GetElapsedTime(started);
         started = Stopwatch.GetTimestamp();
         try
         {
-            var file = await SnapshotFiles.WriteAsync(settings.Folder!, unit.HsaId, snapshot.TakenAt, html, settings.Kept, cancellationToken);
-            return Remember(new SnapshotOutcome(unit, SnapshotProblem.None, snapshot.Patients.Count, file, read, seal, Stopwatch.GetElapsedTime(started)));
+            var file = await SnapshotFiles.WriteAsync(settings.Folder!, unit.HsaId, snapshot.TakenAt, html, pdf, settings.Kept, cancellationToken);
+            return Remember(new SnapshotOutcome(unit, pdf is null ? SnapshotProblem.PrintFailed : SnapshotProblem.None, snapshot.Patients.Count, file, read, seal,
+                Stopwatch.GetElapsedTime(started), pdf is null ? null : SnapshotFiles.PdfFor(file)));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -2,7 +2,10 @@ using System.Globalization;
 using System.Resources;
 using System.Text;
 using System.Text.Json;
+using Stadig.Chart;
 using Stadig.Common;
+using Stadig.Medication;
+using Stadig.Notes;
 using Stadig.Patients;
 
 namespace Stadig.Downtime;
@@ -21,9 +24,9 @@ public sealed class SnapshotPage(RegionTime time)
     /// <summary>The region's language: the snapshot is read on the wards, whatever an operator's browser prefers.</summary>
     public CultureInfo Culture { get; init; } = Swedish;
 
-    private string T(string key) => Resources.GetString(key, Culture) ?? key;
+    internal string T(string key) => Resources.GetString(key, Culture) ?? key;
 
-    private string T(string key, params object[] args) => string.Format(Culture, T(key), args);
+    internal string T(string key, params object[] args) => string.Format(Culture, T(key), args);
 
     /// <summary>The authenticated, unencrypted header: which unit and when, so a file is known before its key is typed.</summary>
     public static string AssociatedData(UnitSnapshot snapshot) =>
@@ -78,14 +81,11 @@ public sealed class SnapshotPage(RegionTime time)
         else
         {
             html.Append("<ul class=\"warnings\">");
-            foreach (var w in p.Warnings.OrderBy(w => w.Category == "Hypersensitivity" ? 0 : 1))
+            foreach (var w in WarningsInOrder(p))
             {
-                html.Append("<li><strong>").Append(E(T("WarningCategory_" + w.Category))).Append(":</strong> ").Append(E(w.Agent ?? w.Text));
-                // A hypersensitivity's text is made from its agent and reaction: shown once, as its parts.
-                var severity = w.Severity is null ? null : Resources.GetString("Severity_" + w.Severity, Culture) ?? w.Severity;
-                foreach (var extra in new[] { w.Agent is null || w.Category == "Hypersensitivity" ? null : w.Text, w.Reaction, severity })
-                    if (!string.IsNullOrWhiteSpace(extra) && extra != w.Agent) html.Append(" – ").Append(E(extra));
-                html.Append(" <span class=\"origin\">(").Append(E(w.Source ?? w.UnitName)).Append(")</span></li>");
+                var (category, text, origin) = Warning(w);
+                html.Append("<li><strong>").Append(E(category)).Append(":</strong> ").Append(E(text))
+                    .Append(" <span class=\"origin\">(").Append(E(origin)).Append(")</span></li>");
             }
             html.Append("</ul>");
         }
@@ -96,8 +96,7 @@ public sealed class SnapshotPage(RegionTime time)
         {
             html.Append("<ul>");
             foreach (var problem in p.Problems)
-                html.Append("<li>").Append(E(problem.Code)).Append(problem.Code.Length > 0 ? " " : "").Append(E(problem.Text))
-                    .Append(" <span class=\"origin\">(").Append(E(problem.Source ?? problem.UnitName)).Append(")</span></li>");
+                html.Append("<li>").Append(E(Problem(problem).Text)).Append(" <span class=\"origin\">(").Append(E(Problem(problem).Origin)).Append(")</span></li>");
             html.Append("</ul>");
         }
 
@@ -111,12 +110,9 @@ public sealed class SnapshotPage(RegionTime time)
             foreach (var order in p.Medications)
             {
                 var v = order.Current;
-                var due = UnitSnapshotReader.DueWithinDay(v, takenAt, time);
                 html.Append("<tr><td>").Append(E(v.ProductText)).Append("</td><td>").Append(E(v.DosageText));
                 if (!string.IsNullOrWhiteSpace(v.Instructions)) html.Append("<br><span class=\"origin\">").Append(E(v.Instructions)).Append("</span>");
-                html.Append("</td><td>").Append(E(v.Route ?? "")).Append("</td><td>")
-                    .Append(E(v.AsNeeded ? T("AsNeeded") : string.Join(", ", due.Select(d => time.ToRegion(d).ToString("HH:mm", CultureInfo.InvariantCulture)))))
-                    .Append("</td></tr>");
+                html.Append("</td><td>").Append(E(v.Route ?? "")).Append("</td><td>").Append(E(Due(v, takenAt))).Append("</td></tr>");
             }
             html.Append("</tbody></table>");
         }
@@ -130,11 +126,9 @@ public sealed class SnapshotPage(RegionTime time)
                 .Append("</th></tr></thead><tbody>");
             foreach (var r in p.Results)
             {
-                var value = r.ValueNumeric is { } number ? number.ToString("0.###", Culture) : r.ValueText ?? "";
-                var reference = r.ReferenceRange ?? (r.ReferenceLow is not null || r.ReferenceHigh is not null
-                    ? $"{r.ReferenceLow?.ToString("0.###", Culture)}–{r.ReferenceHigh?.ToString("0.###", Culture)}" : "");
+                var (value, flag, reference) = Result(r);
                 html.Append("<tr><td>").Append(E(time.Format(r.ObservedAt))).Append("</td><td>").Append(E(r.AnalysisName)).Append("</td><td>")
-                    .Append(E($"{value} {r.Unit}".Trim())).Append(string.IsNullOrEmpty(r.AbnormalFlag) || r.AbnormalFlag == "N" ? "" : $" <strong>{E(r.AbnormalFlag)}</strong>")
+                    .Append(E(value)).Append(flag is null ? "" : $" <strong>{E(flag)}</strong>")
                     .Append("</td><td>").Append(E(reference)).Append("</td></tr>");
             }
             html.Append("</tbody></table>");
@@ -145,7 +139,7 @@ public sealed class SnapshotPage(RegionTime time)
         foreach (var note in p.Notes)
         {
             html.Append("<article class=\"note\"><h4>").Append(E(note.NoteType)).Append("</h4><p class=\"origin\">")
-                .Append(E(T("NoteSigned", time.Format(note.SignedAt ?? note.CreatedAt), note.UnitName, note.AuthorName))).Append("</p>");
+                .Append(E(NoteSigned(note))).Append("</p>");
             foreach (var k in note.Keywords.Where(k => k.Text.Length > 0))
                 html.Append("<p><strong>").Append(E(k.Keyword)).Append(":</strong> <span class=\"text\">").Append(E(k.Text)).Append("</span></p>");
             html.Append("</article>");
@@ -194,9 +188,44 @@ public sealed class SnapshotPage(RegionTime time)
             """;
     }
 
-    private string Name(Patient patient) => patient.SortName ?? patient.IdentifierDisplay;
+    // What each value reads as, shared with the PDF (SnapshotPdf) so that both show the same record in the same words.
 
-    private string Age(Patient patient, DateOnly today) => patient.AgeOn(today) is { } age ? T("Years", age) : "";
+    internal string Name(Patient patient) => patient.SortName ?? patient.IdentifierDisplay;
+
+    internal string Age(Patient patient, DateOnly today) => patient.AgeOn(today) is { } age ? T("Years", age) : "";
+
+    /// <summary>Hypersensitivities first, as the banner has them.</summary>
+    internal static IEnumerable<WarningItem> WarningsInOrder(SnapshotPatient p) => p.Warnings.OrderBy(w => w.Category == "Hypersensitivity" ? 0 : 1);
+
+    internal (string Category, string Text, string Origin) Warning(WarningItem w)
+    {
+        var text = new StringBuilder(w.Agent ?? w.Text);
+        // A hypersensitivity's text is made from its agent and reaction: shown once, as its parts.
+        var severity = w.Severity is null ? null : Resources.GetString("Severity_" + w.Severity, Culture) ?? w.Severity;
+        foreach (var extra in new[] { w.Agent is null || w.Category == "Hypersensitivity" ? null : w.Text, w.Reaction, severity })
+            if (!string.IsNullOrWhiteSpace(extra) && extra != w.Agent) text.Append(" – ").Append(extra);
+        return (T("WarningCategory_" + w.Category), text.ToString(), w.Source ?? w.UnitName);
+    }
+
+    internal static (string Text, string Origin) Problem(ProblemItem problem) =>
+        (problem.Code + (problem.Code.Length > 0 ? " " : "") + problem.Text, problem.Source ?? problem.UnitName);
+
+    /// <summary>When the ordination is due in the day after the snapshot (region time), or "as needed".</summary>
+    internal string Due(MedicationVersion v, DateTimeOffset takenAt) =>
+        v.AsNeeded ? T("AsNeeded") : string.Join(", ", UnitSnapshotReader.DueWithinDay(v, takenAt, time).Select(d => time.ToRegion(d).ToString("HH:mm", CultureInfo.InvariantCulture)));
+
+    /// <summary>The value with its unit, the abnormal flag when there is one, and the reference range.</summary>
+    internal (string Value, string? Flag, string Reference) Result(ResultItem r)
+    {
+        var value = r.ValueNumeric is { } number ? number.ToString("0.###", Culture) : r.ValueText ?? "";
+        var reference = r.ReferenceRange ?? (r.ReferenceLow is not null || r.ReferenceHigh is not null
+            ? $"{r.ReferenceLow?.ToString("0.###", Culture)}–{r.ReferenceHigh?.ToString("0.###", Culture)}" : "");
+        return ($"{value} {r.Unit}".Trim(), string.IsNullOrEmpty(r.AbnormalFlag) || r.AbnormalFlag == "N" ? null : r.AbnormalFlag, reference);
+    }
+
+    internal string NoteSigned(Note note) => T("NoteSigned", time.Format(note.SignedAt ?? note.CreatedAt), note.UnitName, note.AuthorName);
+
+    internal RegionTime Time => time;
 
     /// <summary>Every value is text: the five characters that mean something in HTML are escaped, nothing else is changed.</summary>
     private static string E(string? text)

@@ -306,7 +306,8 @@ public static class StadigCommandLine
         var time = new Common.RegionTime(options.TimeZone);
         var snapshots = new Downtime.DowntimeSnapshots(
             new Downtime.UnitSnapshotReader(database, core.Checkpoint, core.Encounters, core.Audit, TimeProvider.System),
-            new Downtime.SnapshotPage(time), core.Staff, options.Downtime.Snapshots, TimeProvider.System,
+            new Downtime.SnapshotPage(time), new Downtime.SnapshotPdf(new Downtime.SnapshotPage(time), new Audit.DejaVuFontResolver()), core.Staff,
+            options.Downtime.Snapshots, TimeProvider.System,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<Downtime.DowntimeSnapshots>.Instance);
         var all = new List<Downtime.SnapshotOutcome>();
         // --repeat (bench/snapshot.sh): the first run derives each key and compiles; later ones are what the schedule costs.
@@ -316,7 +317,8 @@ public static class StadigCommandLine
             foreach (var o in outcomes)
                 Console.WriteLine(o.File is { } file
                     ? $"{o.Unit.HsaId} ({o.Unit.Name}): {o.Patients} patients in {Ms(o.Read + o.Seal + o.Write)} ms " +
-                      $"(read {Ms(o.Read)} ms, render and encrypt {Ms(o.Seal)} ms, write {Ms(o.Write)} ms): {file}"
+                      $"(read {Ms(o.Read)} ms, render and encrypt {Ms(o.Seal)} ms, write {Ms(o.Write)} ms): {file}" +
+                      (o.Pdf is { } pdf ? $" and {pdf}" : $"; no PDF: {ProblemText(o.Problem)}")
                     : $"{o.Unit.HsaId} ({o.Unit.Name}): no snapshot: {ProblemText(o.Problem)}");
             if (run > 0) all.AddRange(outcomes.Where(o => o.File is not null));
             if (outcomes.Any(o => o.File is null)) return 2;
@@ -341,6 +343,7 @@ public static class StadigCommandLine
         Downtime.SnapshotProblem.KeyTooShort => $"its key is shorter than {Downtime.SnapshotKeys.MinLength} characters",
         Downtime.SnapshotProblem.WriteFailed => "the snapshot folder cannot be written",
         Downtime.SnapshotProblem.ReadFailed => "the record could not be read",
+        Downtime.SnapshotProblem.PrintFailed => "the PDF could not be made (is fonts-dejavu-core installed?)",
         _ => "another node is writing it now",
     };
 

@@ -62,6 +62,7 @@ public static class StadigServices
         services.AddSingleton(options.Downtime.Snapshots);
         services.AddSingleton<Stadig.Downtime.UnitSnapshotReader>();
         services.AddSingleton<Stadig.Downtime.SnapshotPage>();
+        services.AddSingleton<Stadig.Downtime.SnapshotPdf>();
         services.AddSingleton<Stadig.Downtime.DowntimeSnapshots>();
         services.AddHostedService<Stadig.Downtime.SnapshotScheduleService>();
         services.AddSingleton(new ReservnummerFormat(options.ReservnummerPattern));

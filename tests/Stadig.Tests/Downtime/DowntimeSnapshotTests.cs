@@ -1,8 +1,11 @@
 using System.Security.Cryptography;
+using System.Text.RegularExpressions;
 using Dapper;
 using Stadig.Audit;
 using Stadig.Downtime;
 using Stadig.Storage;
+using UglyToad.PdfPig;
+using UglyToad.PdfPig.Exceptions;
 
 namespace Stadig.Tests.Downtime;
 
@@ -67,6 +70,64 @@ public class DowntimeSnapshotTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    [Hazard("H-11")]
+    public async Task The_pdf_beside_the_html_opens_only_with_the_units_key_and_prints_the_same_patients_with_the_time_on_every_page_and_long_notes_whole(DatabaseEngine engine)
+    {
+        var s = await SnapshotScenario.CreateAsync(engine, surgeryKey: false, longNote: true);
+
+        var outcome = (await s.Snapshots.GenerateAsync(s.Ward.HsaId, cancellationToken: Ct)).Single();
+
+        Assert.Equal(SnapshotProblem.None, outcome.Problem);
+        Assert.Equal(SnapshotFiles.PdfFor(outcome.File!), outcome.Pdf);
+        Assert.Equal(Path.GetDirectoryName(outcome.File), Path.GetDirectoryName(outcome.Pdf));
+        var bytes = await File.ReadAllBytesAsync(outcome.Pdf!, Ct);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(Path.Combine(SnapshotFiles.UnitFolder(s.Settings.Folder!, s.Ward.HsaId), SnapshotFiles.LatestPdfName), Ct));
+        // Encrypted: nothing opens without the ward's key, not even with another ward's.
+        Assert.ThrowsAny<PdfDocumentEncryptedException>(() => PdfDocument.Open(bytes));
+        Assert.ThrowsAny<PdfDocumentEncryptedException>(() => PdfDocument.Open(bytes, new ParsingOptions { Password = SnapshotScenario.SurgeryKey }));
+
+        using var pdf = PdfDocument.Open(bytes, new ParsingOptions { Password = SnapshotScenario.WardKey });
+        var pages = pdf.GetPages().Select(p => p.Text).ToList();
+        // The ward list, Anna's pages (her long note runs over several), Cecilia's page.
+        Assert.True(pages.Count >= 4, $"{pages.Count} pages");
+        for (var i = 0; i < pages.Count; i++)
+        {
+            Assert.Contains("Reservrutin: Medicinavdelning 1", pages[i]);
+            Assert.Contains("Ögonblicksbild 2026-12-05 10:00", pages[i]);
+            Assert.Contains("Reservutskrift – inaktuell efter 2026-12-05 10:00", pages[i]);
+            Assert.Contains($"Sida {i + 1} av {pages.Count}", pages[i]);
+        }
+        Assert.Contains("Avdelningslista", pages[0]);
+        Assert.Contains("Öberg, Anna", pages[0]);
+        Assert.Contains("Lind, Cecilia", pages[0]);
+        var all = string.Join("\n", pages);
+        Assert.DoesNotContain("Berg, Bertil", all);
+        var anna = pages.FindIndex(p => p.Contains("Överkänslighet:", StringComparison.Ordinal));
+        var cecilia = pages.FindLastIndex(p => p.Contains("Lind, Cecilia", StringComparison.Ordinal));
+        Assert.Equal(1, anna);
+        Assert.Equal(pages.Count - 1, cecilia);
+        var annasPages = string.Join("\n", pages[anna..cecilia]);
+        Assert.Contains("Penicillin", annasPages);
+        Assert.Contains("I10", annasPages);
+        Assert.Contains("Alvedon", annasPages);
+        Assert.Contains("20:00, 08:00", annasPages);
+        Assert.Contains("Mår bättre, äter själv.", annasPages);
+        // Inner secrecy and protected identity as in the HTML file: the blocked clinic's warning left out and said to exist, no address.
+        Assert.DoesNotContain("Mottagningens spärrade uppgift", all);
+        Assert.Contains("Spärrade uppgifter finns", annasPages);
+        Assert.Contains("Skyddad identitet", pages[cecilia]);
+        Assert.DoesNotContain("Skyddad identitet", annasPages);
+        Assert.DoesNotContain("Hemliga vägen", all);
+        Assert.DoesNotContain("Gömstad", all);
+        // A page continuing a patient names them at the top.
+        Assert.All(pages[(anna + 1)..cecilia], p => Assert.Contains("Öberg, Anna, 19121212-1212 (forts.)", p));
+        // The long note is whole, in order, over more than one page: every word once, none cut.
+        var words = pages.SelectMany(p => Regex.Matches(p, @"ord\d+").Select(m => m.Value)).ToList();
+        Assert.Equal(SnapshotScenario.LongNote, words);
+        Assert.True(pages.Count(p => p.Contains("ord", StringComparison.Ordinal)) >= 2);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Each_generation_is_audited_with_the_system_as_actor_the_unit_and_each_patient_it_holds(DatabaseEngine engine)
     {
         var s = await SnapshotScenario.CreateAsync(engine);
@@ -89,6 +150,7 @@ public class DowntimeSnapshotTests
         Assert.True(events.Single(e => e.PatientId == s.Cecilia).Flags.HasFlag(AuditFlags.ProtectedIdentity));
         var generation = Assert.Single(events, e => e.PatientId is null);
         Assert.Contains($"{s.Ward.HsaId}: 2 patienter", generation.Detail);
+        Assert.Contains($"filer {Path.GetFileName(outcome.File)} och {Path.GetFileName(outcome.Pdf)}", generation.Detail);
         Assert.Equal(2, outcome.Patients);
         // The surgical ward's patient was not read for this unit.
         Assert.Equal(0, await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event WHERE resource = @resource AND patient_id = @bertil",
@@ -109,6 +171,10 @@ public class DowntimeSnapshotTests
         var kept = SnapshotFiles.Generations(s.Settings.Folder!, s.Ward.HsaId);
         Assert.Equal(files.Skip(1).Reverse(), kept.Select(g => g.Path));
         Assert.False(File.Exists(files[0]));
+        // Each generation's PDF goes with its HTML file.
+        Assert.False(File.Exists(SnapshotFiles.PdfFor(files[0])));
+        Assert.All(kept, g => Assert.True(File.Exists(g.PdfPath)));
+        Assert.Equal(2, Directory.GetFiles(SnapshotFiles.UnitFolder(s.Settings.Folder!, s.Ward.HsaId), SnapshotFiles.Prefix + "2*.pdf").Length);
         Assert.Equal(await File.ReadAllTextAsync(files[2], Ct), await File.ReadAllTextAsync(Path.Combine(SnapshotFiles.UnitFolder(s.Settings.Folder!, s.Ward.HsaId), SnapshotFiles.LatestName), Ct));
 
         // The schedule on another node a few minutes later: the ward's snapshot is fresh, so none is made.

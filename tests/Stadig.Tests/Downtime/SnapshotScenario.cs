@@ -17,12 +17,18 @@ namespace Stadig.Tests.Downtime;
 /// Two wards and a clinic with patients as a downtime snapshot must treat them: Anna on medicine ward 1
 /// (an allergy, a problem, a scheduled drug, a signed note, and a warning of the clinic she has blocked),
 /// Cecilia on the same ward with a protected identity and a secret address, and Bertil on the surgical
-/// ward. Both wards have downtime keys unless told otherwise.
+/// ward. Both wards have downtime keys unless told otherwise. With a long note, Anna also has a signed
+/// note of <see cref="LongNoteWords"/> numbered words ("ord0001" …) in paragraphs: pages of it printed.
 /// </summary>
 public sealed class SnapshotScenario
 {
     public const string WardKey = "tre gröna hästar på ängen";
     public const string SurgeryKey = "kirurgens egen långa nyckel";
+
+    public const int LongNoteWords = 1500;
+
+    /// <summary>The long note's words in order: "ord0001", "ord0002" …</summary>
+    public static IEnumerable<string> LongNote => Enumerable.Range(1, LongNoteWords).Select(i => $"ord{i:0000}");
 
     public static readonly DateTimeOffset Start = new(2026, 12, 5, 9, 0, 0, TimeSpan.Zero);
 
@@ -42,7 +48,7 @@ public sealed class SnapshotScenario
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static async Task<SnapshotScenario> CreateAsync(DatabaseEngine engine, int kept = 4, bool surgeryKey = true)
+    public static async Task<SnapshotScenario> CreateAsync(DatabaseEngine engine, int kept = 4, bool surgeryKey = true, bool longNote = false)
     {
         var connectionString = await TestDatabases.CreateConnectionStringAsync(engine);
         var database = new Database(engine, connectionString);
@@ -71,6 +77,12 @@ public sealed class SnapshotScenario
         }, cancellationToken: Ct);
         var note = await services.Notes.CreateDraftAsync(physician, anna, "Daganteckning", cancellationToken: Ct);
         await services.Notes.SaveAndSignAsync(physician, note.Id, note.Version, [new("Aktuellt", "Mår bättre, äter själv.\nIngen feber.")], Ct);
+        if (longNote)
+        {
+            var log = await services.Notes.CreateDraftAsync(physician, anna, "Daganteckning", cancellationToken: Ct);
+            var text = string.Join("\n", LongNote.Chunk(100).Select(words => string.Join(' ', words)));
+            await services.Notes.SaveAndSignAsync(physician, log.Id, log.Version, [new("Bedömning", text)], Ct);
+        }
         await services.Access.RecordCareRelationAsync(clinicNurse, anna, "Besök", Ct);
         await services.Warnings.AddAsync(clinicNurse, anna, new NewWarning("Unstructured", "Mottagningens spärrade uppgift"), Ct);
         await services.Access.BlockAsync(clinicNurse, anna, clinic.Id, "Patienten begär spärr", cancellationToken: Ct);
@@ -87,7 +99,9 @@ public sealed class SnapshotScenario
         SnapshotKeys.Write(settings.KeyFolder, ward.HsaId, WardKey);
         if (surgeryKey) SnapshotKeys.Write(settings.KeyFolder, surgery.HsaId, SurgeryKey);
         var reader = new UnitSnapshotReader(database, services.Checkpoint, services.Encounters, services.Audit, clock);
-        var snapshots = new DowntimeSnapshots(reader, new SnapshotPage(RegionTime.Sweden), services.Staff, settings, clock, NullLogger<DowntimeSnapshots>.Instance);
+        var page = new SnapshotPage(RegionTime.Sweden);
+        var snapshots = new DowntimeSnapshots(reader, page, new SnapshotPdf(page, new Stadig.Audit.DejaVuFontResolver()), services.Staff, settings, clock,
+            NullLogger<DowntimeSnapshots>.Instance);
         return new SnapshotScenario
         {
             Engine = engine, ConnectionString = connectionString, Services = services, Clock = clock, Ward = ward, Surgery = surgery,

@@ -376,13 +376,42 @@ public sealed class DowntimeDrill(DrillOptions options, TextWriter log)
                 new { unit = ward.Id, at = newest.TakenAt })).ToList();
             var missing = current.Where(id => !shown.Contains(id, StringComparison.Ordinal)).ToList();
             var age = (stopped - newest.TakenAt).TotalSeconds;
-            figures.Add(new SnapshotFigures(ward.Name, Path.GetFileName(newest.Path), Math.Round(age, 1), current.Count, current.Count - missing.Count, missing.Count));
+            var pdf = ReadSnapshotPdf(newest, keys[ward.HsaId], current);
+            figures.Add(new SnapshotFigures(ward.Name, Path.GetFileName(newest.Path), Math.Round(age, 1), current.Count, current.Count - missing.Count, missing.Count, pdf));
             Check($"{ward.Name}: last snapshot opens offline with every current patient", missing.Count == 0 && current.Count > 0 && fetched.Count == 0,
                 $"{current.Count - missing.Count} of {current.Count} patients; {fetched.Count} network requests");
+            Check($"{ward.Name}: its PDF opens with the ward's key only and names every current patient",
+                pdf is { RefusedWithoutKey: true, Decrypted: true, Missing: 0 } && current.Count > 0,
+                pdf is null ? "no PDF beside the HTML file" : $"refused without the key: {pdf.RefusedWithoutKey}; decrypted: {pdf.Decrypted}; {pdf.Pages} pages; {pdf.Patients} of {current.Count} patients");
             Check($"{ward.Name}: last snapshot no older than the schedule allows", age <= AllowedAge.TotalSeconds,
                 string.Create(CultureInfo.InvariantCulture, $"{age:0} s old when Stadig stopped; allowed {AllowedAge.TotalSeconds:0} s"));
         }
         return figures;
+    }
+
+    /// <summary>The generation's PDF, as the downtime PC's reader opens it: refused without the key, then read with it for every current patient's personnummer.</summary>
+    private static SnapshotPdfFigures? ReadSnapshotPdf(SnapshotGeneration generation, string key, IReadOnlyList<string> current)
+    {
+        if (!File.Exists(generation.PdfPath)) return null;
+        var bytes = File.ReadAllBytes(generation.PdfPath);
+        bool refused;
+        try
+        {
+            using var _ = UglyToad.PdfPig.PdfDocument.Open(bytes);
+            refused = false;
+        }
+        catch (UglyToad.PdfPig.Exceptions.PdfDocumentEncryptedException) { refused = true; }
+        try
+        {
+            using var document = UglyToad.PdfPig.PdfDocument.Open(bytes, new UglyToad.PdfPig.ParsingOptions { Password = key });
+            var text = string.Concat(document.GetPages().Select(p => p.Text)).Replace("-", "", StringComparison.Ordinal);
+            var named = current.Count(id => text.Contains(id, StringComparison.Ordinal));
+            return new SnapshotPdfFigures(Path.GetFileName(generation.PdfPath), refused, true, document.NumberOfPages, named, current.Count - named);
+        }
+        catch (UglyToad.PdfPig.Exceptions.PdfDocumentEncryptedException)
+        {
+            return new SnapshotPdfFigures(Path.GetFileName(generation.PdfPath), refused, false, 0, 0, current.Count);
+        }
     }
 
     private async Task<RestoreFigures> RestoreAsync(PgBackRest backRest, DateTimeOffset target, string ledger, TimeSpan full, TimeSpan incremental, long bytes,

@@ -53,6 +53,8 @@ public class DowntimeDrillTests
         Assert.Equal(0, report.Lost);
         // The ward(s) read, each paper record, and both ends of the restore are in it.
         Assert.Equal(options.SnapshotWards == 0 ? 2 : options.SnapshotWards, report.Snapshots.Count); // the demo region has two wards
+        // Each ward's PDF for printing too: refused without the key, decrypted with it, every current patient named.
+        Assert.All(report.Snapshots, w => Assert.True(w.Pdf is { RefusedWithoutKey: true, Decrypted: true, Missing: 0, Pages: > 1 } pdf && pdf.Patients == w.CurrentPatients, report.ToText()));
         Assert.Equal(["note", "vital sign", "admission", "administration"], report.BackEntries.Select(b => b.Kind));
         Assert.True(report.Restore.AcknowledgedBeforeTarget > 0 && report.PrimaryStop.WritesRefused > 0, report.ToText());
 

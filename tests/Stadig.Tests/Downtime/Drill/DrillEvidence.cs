@@ -12,7 +12,13 @@ public sealed record PrimaryStopFigures(
     int WritesRefused, int UncleanAnswers, int Http500, double? WritesRefusedForSeconds, int Acknowledged, int Lost);
 
 /// <summary>(b) One ward's newest snapshot, opened with no server and no network (counts only: no patient data in the report).</summary>
-public sealed record SnapshotFigures(string Unit, string File, double AgeSeconds, int CurrentPatients, int Shown, int Missing);
+public sealed record SnapshotFigures(string Unit, string File, double AgeSeconds, int CurrentPatients, int Shown, int Missing, SnapshotPdfFigures? Pdf = null);
+
+/// <summary>
+/// (b) The same generation's PDF for printing: whether it was refused without the key and decrypted with
+/// it, its pages, and how many of the ward's current patients it names.
+/// </summary>
+public sealed record SnapshotPdfFigures(string File, bool RefusedWithoutKey, bool Decrypted, int Pages, int Patients, int Missing);
 
 /// <summary>(c) Backup and point-in-time restore with pgBackRest, and the check of the restored database.</summary>
 public sealed record RestoreFigures(
@@ -90,9 +96,11 @@ public sealed record DowntimeDrillReport(
             .Append(Row("acknowledged writes / lost", $"{p.Acknowledged} / {p.Lost}"))
             .Append("</table>");
         html.Append(CultureInfo.InvariantCulture, $"<h2>(b) Stadig stopped: the last snapshots, offline</h2><p>Schedule: every {SnapshotIntervalMinutes} min; allowed age {S(SnapshotAllowedAgeSeconds)}.</p>")
-            .Append("<table><tr><th>unit</th><th>age</th><th>current patients</th><th>in the snapshot</th><th>missing</th></tr>");
+            .Append("<table><tr><th>unit</th><th>age</th><th>current patients</th><th>in the snapshot</th><th>missing</th><th>PDF: refused without the key / decrypted / pages / patients named</th></tr>");
         foreach (var s in Snapshots)
-            html.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(s.Unit)}</td><td>{S(s.AgeSeconds)}</td><td>{s.CurrentPatients}</td><td>{s.Shown}</td><td>{s.Missing}</td></tr>");
+            html.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(s.Unit)}</td><td>{S(s.AgeSeconds)}</td><td>{s.CurrentPatients}</td><td>{s.Shown}</td><td>{s.Missing}</td><td>")
+                .Append(s.Pdf is { } pdf ? E($"{(pdf.RefusedWithoutKey ? "yes" : "NO")} / {(pdf.Decrypted ? "yes" : "NO")} / {pdf.Pages} / {pdf.Patients} of {s.CurrentPatients}") : "no PDF")
+                .Append("</td></tr>");
         html.Append("</table>");
         var r = Restore;
         html.Append("<h2>(c) Point-in-time restore with pgBackRest</h2><table>")
