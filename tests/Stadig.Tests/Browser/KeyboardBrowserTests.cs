@@ -76,6 +76,8 @@ public class KeyboardBrowserTests(EveryPageBrowser browser) : IClassFixture<Ever
         Assert.Equal(noteUrl, page.Url);
         Assert.Contains("Skrivet utan mus.", await page.Locator(".note-view").TextContentAsync());
 
+        // The signed note's page listens for keys once its scripts have run (its load event), not when the element above appears.
+        await page.WaitForLoadStateAsync(LoadState.Load);
         await page.Keyboard.PressAsync("r");
         await page.WaitForURLAsync(url => new Uri(url).AbsolutePath.StartsWith("/results/", StringComparison.Ordinal));
         await page.Keyboard.PressAsync("b");

@@ -59,7 +59,9 @@ public class ResultInboxBrowserTests
         await page.WaitForSelectorAsync("#attested-now");
         Assert.Equal(1, await page.Locator("#attested-by").CountAsync());
 
-        // One key goes on to the next unattested result.
+        // One key goes on to the next unattested result, once the reloaded page's scripts listen (its load event):
+        // the element above is there before them, and a key pressed then does nothing.
+        await page.WaitForLoadStateAsync(LoadState.Load);
         await page.Keyboard.PressAsync("n");
         await page.WaitForURLAsync(url => new Uri(url).AbsolutePath != firstReport && new Uri(url).AbsolutePath.StartsWith("/results/", StringComparison.Ordinal));
         await page.WaitForSelectorAsync("#report-lines");
