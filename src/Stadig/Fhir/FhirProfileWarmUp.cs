@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Stadig.Fhir.Profiles;
 using Stadig.Hosting;
 
@@ -13,9 +12,9 @@ namespace Stadig.Fhir;
 /// The compile is some 40 s of one core on a 2-core node and allocates heavily (the collections it
 /// causes pause every thread), so it does not begin with the node's first requests: it waits for a
 /// quiet moment (<see cref="WarmUpSettings.ProfileValidatorQuietSeconds"/> with no request arriving or being served, or at
-/// the latest <see cref="WarmUpSettings.ProfileValidatorLatestSeconds"/> after start), and then runs
-/// on a thread of its own at the lowest scheduling priority (nice 19). Issue 17: the first-request
-/// bench's steady search p95 was 29–31 ms while it ran from the start, 22 ms without it.
+/// the latest <see cref="WarmUpSettings.ProfileValidatorLatestSeconds"/> after start), on a thread of
+/// its own. Issue 17: the first-request bench's steady search p95 was 29–31 ms while it ran from the
+/// start, 22 ms without it.
 /// </remarks>
 public sealed class FhirProfileWarmUp(WarmUpSettings settings, AdmissionControl admission, ILogger<FhirProfileWarmUp> logger) : BackgroundService
 {
@@ -33,16 +32,16 @@ public sealed class FhirProfileWarmUp(WarmUpSettings settings, AdmissionControl 
     private Task CompileAsync()
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        // Its own thread, not the pool's: its priority is lowered for good.
+        // Its own thread: tens of seconds of CPU work, not the pool's to lend. Not at a lowered priority (nice 19):
+        // a starved thread in managed code holds up every garbage collection's suspension of the process, and so
+        // every request (browser tests waited 90 s for a page on a saturated CI machine).
         var thread = new Thread(() =>
         {
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
-                var lowered = LowerOwnPriority();
                 FhirProfileValidator.WarmUp();
-                logger.LogInformation("FHIR profile validator warmed in {Milliseconds:0} ms (lowest priority: {Lowered}).",
-                    System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, lowered);
+                logger.LogInformation("FHIR profile validator warmed in {Milliseconds:0} ms.", System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
             catch (Exception e)
             {
@@ -50,25 +49,8 @@ public sealed class FhirProfileWarmUp(WarmUpSettings settings, AdmissionControl 
                 logger.LogWarning("FHIR profile validator warm-up failed ({Reason}).", e.GetType().Name);
             }
             finally { done.TrySetResult(); }
-        }) { IsBackground = true, Name = "FHIR profile warm-up", Priority = ThreadPriority.Lowest };
+        }) { IsBackground = true, Name = "FHIR profile warm-up" };
         thread.Start();
         return done.Task;
     }
-
-    /// <summary>
-    /// nice 19 for the calling thread (a Linux thread is a task of its own for the scheduler). .NET
-    /// does not apply <see cref="ThreadPriority"/> on Linux; lowering one's own priority needs no privilege.
-    /// </summary>
-    private static bool LowerOwnPriority()
-    {
-        if (!OperatingSystem.IsLinux()) return false;
-        try { return SetPriority(0, GetThreadId(), 19) == 0; }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return false; }
-    }
-
-    [DllImport("libc", EntryPoint = "setpriority", SetLastError = true)]
-    private static extern int SetPriority(int which, int who, int priority);
-
-    [DllImport("libc", EntryPoint = "gettid")]
-    private static extern int GetThreadId();
 }
