@@ -408,7 +408,7 @@ public sealed class Database
     /// once per connection, instead of a plan made for each execution (every other statement's rule:
     /// force_custom_plan). Only for statements whose best plan does not depend on their values (index
     /// lookups by key, an append): planning the checkpoint's deciding statement took 1.1 ms against
-    /// 0.3 ms of running it (docs/benchmarks.md, "Planning, not running"). <paramref name="customFirst"/>
+    /// 0.3 ms of running it (docs/benchmarks.md, "Fourth quiet-machine run": "Where the one round trip's time went"). <paramref name="customFirst"/>
     /// runs before the switch, on per-execution plans. One round trip still: the setting ends with the
     /// transaction. Inside a transaction of the caller's (<paramref name="inTransaction"/>, or a
     /// scratch scope's) only SET LOCAL, since a COMMIT here would end the caller's transaction.
