@@ -125,7 +125,7 @@ public sealed partial class PatientCheckpoint
         values.AddDynamicParams(auditValues);
         // Every statement of the batch finds its rows by key (the patient, its resource, the caller),
         // so it runs on its generic plan: planning the deciding statement cost more than running it.
-        var batch = database.OnGenericPlan(VisibilityFactsSql + "\n" + (sql.TrimEnd().EndsWith(';') ? sql : sql + ";") + "\n"
+        var batch = database.OnGenericPlan(VisibilityFactsSql + "\n" + Database.Terminated(sql) + "\n"
             + AuditLog.AppendSql(DecisionSql(ConfirmedWhere(caller, values, standsSql)), "WHERE EXISTS (SELECT 1 FROM patient WHERE id = @patientId)"),
             inTransaction: Database.RollingBack);
 
@@ -218,7 +218,7 @@ public sealed partial class PatientCheckpoint
                 // The append last: the system chain's head is locked from its statement to the commit, not while the rows are read.
                 // The append on its generic plan, and the rows too when they are found by key (byKey); other
                 // searches on plans made for their values, since a generic plan can be a poor one for a search.
-                var found = (sql.TrimEnd().EndsWith(';') ? sql : sql + ";") + "\n";
+                var found = Database.Terminated(sql) + "\n";
                 var batch = byKey
                     ? database.OnGenericPlan(found + AuditLog.AppendSql(decision), inTransaction: Database.RollingBack)
                     : database.OnGenericPlan(AuditLog.AppendSql(decision), customFirst: found, inTransaction: Database.RollingBack);

@@ -232,6 +232,9 @@ public class CountedConnection(DbConnection inner) : DbConnection
     {
         private CountedConnection? _connection = connection;
         private DbTransaction? _transaction;
+        // PostgreSQL's parameters are held until the command runs (HeldParameters.cs: Dapper's type check
+        // costs a search of Npgsql's whole type mapping per parameter otherwise).
+        private readonly HeldParameterCollection? _held = inner is Npgsql.NpgsqlCommand ? new() : null;
 
         [AllowNull]
         public override string CommandText { get => inner.CommandText; set => inner.CommandText = value; }
@@ -250,7 +253,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             }
         }
 
-        protected override DbParameterCollection DbParameterCollection => inner.Parameters;
+        protected override DbParameterCollection DbParameterCollection => _held ?? inner.Parameters;
 
         protected override DbTransaction? DbTransaction
         {
@@ -269,15 +272,19 @@ public class CountedConnection(DbConnection inner) : DbConnection
         }
 
         public override void Cancel() => inner.Cancel();
-        public override void Prepare() => inner.Prepare();
-        public override Task PrepareAsync(CancellationToken cancellationToken = default) => inner.PrepareAsync(cancellationToken);
-        protected override DbParameter CreateDbParameter() => inner.CreateParameter();
+        public override void Prepare() { Bind(); inner.Prepare(); }
+        public override Task PrepareAsync(CancellationToken cancellationToken = default) { Bind(); return inner.PrepareAsync(cancellationToken); }
+        protected override DbParameter CreateDbParameter() => _held is null ? inner.CreateParameter() : new HeldParameter();
+
+        /// <summary>The held parameters onto the engine's command, before it runs or is prepared.</summary>
+        private void Bind() => _held?.BindTo(inner);
 
         public override int ExecuteNonQuery()
         {
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
+            Bind();
             try { PrepareIfAsked(); return Confirmed(inner.ExecuteNonQuery()); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
@@ -288,6 +295,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
+            Bind();
             try { PrepareIfAsked(); return Confirmed(inner.ExecuteScalar()); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
@@ -298,6 +306,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
+            Bind();
             try { PrepareIfAsked(); return Confirmed(inner.ExecuteReader(behavior)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
@@ -308,6 +317,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
+            Bind();
             try { await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteNonQueryAsync(cancellationToken)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
@@ -318,6 +328,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
+            Bind();
             try { await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteScalarAsync(cancellationToken)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
@@ -328,6 +339,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
+            Bind();
             try { await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteReaderAsync(behavior, cancellationToken)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }

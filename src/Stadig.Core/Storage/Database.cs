@@ -420,8 +420,11 @@ public sealed class Database
     {
         if (Engine != DatabaseEngine.Postgres) return customFirst + sql;
         var generic = $"{customFirst}{GenericPlanSetting};\n{sql}";
-        return inTransaction || InScratch ? generic : $"BEGIN;\n{generic}{(sql.TrimEnd().EndsWith(';') ? "" : ";")}\nCOMMIT";
+        return inTransaction || InScratch ? generic : $"BEGIN;\n{Terminated(generic)}\nCOMMIT";
     }
+
+    /// <summary><paramref name="sql"/> ending with its semicolon, so that another statement may follow it in one batch.</summary>
+    public static string Terminated(string sql) => sql.TrimEnd().EndsWith(';') ? sql : sql + ";";
 
     /// <summary>Whether this flow of control is inside <see cref="RollBackEverything"/>: work that would commit on its own must take a transaction to roll back.</summary>
     internal static bool RollingBack => CurrentRollBack.Value is { IsActive: true };

@@ -57,4 +57,54 @@ public class DatabaseConnectionTests
         if (engine == DatabaseEngine.Postgres) Assert.Contains("surrogat", Assert.IsType<Stadig.Common.InvalidInputException>(refused).Message, StringComparison.Ordinal);
         else Assert.Null(refused);
     }
+
+    public enum Kind { First, Second }
+
+    /// <summary>
+    /// PostgreSQL parameters are held until the command runs (HeldParameters.cs); the types PostgreSQL
+    /// is sent must be those Npgsql gave them before: inferred from the value, or the type Dapper maps
+    /// a declared type to (a null still says what it is).
+    /// </summary>
+    [Fact]
+    public async Task Parameters_reach_PostgreSQL_with_the_types_of_their_values_by_either_way_Dapper_is_given_them()
+    {
+        var database = new Database(DatabaseEngine.Postgres, await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres));
+        await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
+        var values = new (string Name, object? Value, string Type)[]
+        {
+            ("text", "ord", "text"), ("flag", true, "boolean"), ("count", 7, "integer"), ("big", 7L, "bigint"),
+            ("ratio", 0.5, "double precision"), ("id", Guid.NewGuid(), "uuid"), ("at", DateTimeOffset.UtcNow, "timestamp with time zone"),
+            ("day", new DateOnly(2026, 12, 5), "date"), ("kind", Kind.Second, "integer"), ("bytes", new byte[] { 1, 2 }, "bytea"),
+            ("ids", new[] { Guid.NewGuid() }, "uuid[]"), ("words", new[] { "a", "b" }, "text[]"),
+        };
+        var added = new DynamicParameters();
+        foreach (var (name, value, _) in values) added.Add(name, value);
+        added.Add("nothing", null, System.Data.DbType.String);
+        added.Add("no_id", null, System.Data.DbType.Guid);
+        var select = string.Join(", ", values.Select(v => $"pg_typeof(@{v.Name})::text AS {v.Name}")) + ", pg_typeof(@nothing)::text AS nothing, pg_typeof(@no_id)::text AS no_id";
+
+        var viaAdd = (IDictionary<string, object>)await connection.QuerySingleAsync("SELECT " + select, added);
+        foreach (var (name, _, type) in values) Assert.Equal(type, viaAdd[name]);
+        Assert.Equal("text", viaAdd["nothing"]);
+        Assert.Equal("uuid", viaAdd["no_id"]);
+
+        var template = new { text = "ord", flag = true, count = 7, big = 7L, nothing = (string?)null, kind = Kind.First };
+        var viaTemplate = (IDictionary<string, object>)await connection.QuerySingleAsync(
+            "SELECT pg_typeof(@text)::text AS text, pg_typeof(@flag)::text AS flag, pg_typeof(@count)::text AS count, pg_typeof(@big)::text AS big, "
+            + "pg_typeof(@nothing)::text AS nothing, pg_typeof(@kind)::text AS kind, @text || @count AS joined", template);
+        Assert.Equal(("text", "boolean", "integer", "bigint"), ((string)viaTemplate["text"], (string)viaTemplate["flag"], (string)viaTemplate["count"], (string)viaTemplate["big"]));
+        Assert.Equal(("text", "integer"), ((string)viaTemplate["nothing"], (string)viaTemplate["kind"]));
+        Assert.Equal("ord7", viaTemplate["joined"]);
+
+        // A command run twice binds its parameters anew: the second run's values, not the first's.
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT @n::int * 2";
+        var n = command.CreateParameter();
+        n.ParameterName = "n";
+        n.Value = 2;
+        command.Parameters.Add(n);
+        Assert.Equal(4, await command.ExecuteScalarAsync(TestContext.Current.CancellationToken));
+        n.Value = 5;
+        Assert.Equal(10, await command.ExecuteScalarAsync(TestContext.Current.CancellationToken));
+    }
 }
