@@ -10,8 +10,8 @@ namespace Stadig.Storage;
 /// (<see cref="HeldParameterCollection.BindTo"/>), then handed to Npgsql as the parameter it
 /// would have been. Why: Dapper sets a parameter's value and then reads its DbType to compare it
 /// with the one it wants; Npgsql answers that read by searching its whole type mapping for the
-/// value's CLR type, uncached, and an audited read has some 40 parameters: 12 % of the server's CPU
-/// for a FHIR read (docs/benchmarks.md, "Fifth quiet-machine run"). Here the read answers the type
+/// value's CLR type, uncached, and an audited read has some 40 parameters: 13 % of a FHIR read's
+/// CPU in the server (docs/benchmarks.md, "Fifth run"). Here the read answers the type
 /// that was set, or Object, so Dapper sets the type it maps the value to, which is the type Npgsql
 /// infers from it (a string is text, a bool boolean, a long bigint; a type handler's values are
 /// left to Npgsql as before).
