@@ -96,7 +96,9 @@ public sealed partial class PatientCheckpoint
         {
             await database.InUnscopedTransactionAsync(async (connection, transaction) =>
             {
-                foreach (var patientId in shown.Select(patientOf).Distinct())
+                // In patient order: each append locks its patient's chain head until the commit, and two
+                // transactions that lock the same heads in different orders deadlock (an inbox against an attest).
+                foreach (var patientId in shown.Select(patientOf).Distinct().Order())
                     await audit.AppendAsync(new AuditEntry(caller, patientId, AuditActivity.Read, resource, AuditOutcome.Allowed, FlagsOf(contexts[patientId])),
                         connection, transaction);
                 return 0;

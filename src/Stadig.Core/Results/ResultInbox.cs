@@ -182,7 +182,8 @@ public sealed class ResultInbox(Database database, PatientCheckpoint checkpoint,
                 var decided = new TransactionAccess();
                 var attested = 0;
                 var abnormal = new List<string>();
-                foreach (var report in reports.Where(r => r.AttestedAt is null))
+                // In patient order, as every transaction that audits several patients locks their chain heads (no deadlock).
+                foreach (var report in reports.Where(r => r.AttestedAt is null).OrderBy(r => r.PatientId).ThenBy(r => r.Id))
                 {
                     // Access first, so that a report the caller may not see is never described to them, not even as abnormal.
                     var (grant, refusal) = await checkpoint.WriteInAsync(caller, report.PatientId, "DiagnosticReport", AuditActivity.Attest, c, t, decided);
