@@ -293,6 +293,13 @@ public static class StadigServices
                 };
             })
             .AddOidc(options.Oidc);
+        // An integration's token is validated once per token, not once per request (Auth/ValidatedTokens).
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<TimeProvider>((jwt, clock) =>
+            {
+                jwt.TokenHandlers.Clear();
+                jwt.TokenHandlers.Add(new ValidatedTokens(clock));
+            });
     }
 
     /// <summary>The JSON API, FHIR and the metrics scrape answer a missing or insufficient login with 401/403, not a redirect to the login page.</summary>
