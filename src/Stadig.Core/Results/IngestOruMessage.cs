@@ -249,10 +249,11 @@ public sealed partial class IngestOruMessage(Database database, AuditLog audit, 
             var outcome = await ProcessAsync(id, message, cancellationToken);
             return outcome with { Duplicate = outcome.Duplicate || !inserted };
         }
-        catch (Exception e) when (e is not (DbException or TimeoutException or OperationCanceledException))
+        catch (Exception e) when (e is not (DbException or Storage.DatabaseUnavailableException or TimeoutException or OperationCanceledException))
         {
             // A poison message must not stay Received: an in-order sender would resend it forever and block every later result.
-            // A database fault is not the message's: it goes on, the sender gets no ACK and sends again, and meanwhile the
+            // A database fault is not the message's (nor a deadlock the database broke by rolling this one back, nor a
+            // commit it could not confirm): it goes on, the sender gets no ACK and sends again, and meanwhile the
             // watchdog shows the message still Received.
             return await FailAsync(id, message, e, cancellationToken);
         }

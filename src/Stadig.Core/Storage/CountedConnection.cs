@@ -284,8 +284,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            Bind();
-            try { PrepareIfAsked(); return Confirmed(inner.ExecuteNonQuery()); }
+            try { Bind(); PrepareIfAsked(); return Confirmed(inner.ExecuteNonQuery()); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -295,8 +294,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            Bind();
-            try { PrepareIfAsked(); return Confirmed(inner.ExecuteScalar()); }
+            try { Bind(); PrepareIfAsked(); return Confirmed(inner.ExecuteScalar()); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -306,8 +304,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            Bind();
-            try { PrepareIfAsked(); return Confirmed(inner.ExecuteReader(behavior)); }
+            try { Bind(); PrepareIfAsked(); return Confirmed(inner.ExecuteReader(behavior)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -317,8 +314,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            Bind();
-            try { await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteNonQueryAsync(cancellationToken)); }
+            try { Bind(); await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteNonQueryAsync(cancellationToken)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -328,8 +324,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            Bind();
-            try { await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteScalarAsync(cancellationToken)); }
+            try { Bind(); await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteScalarAsync(cancellationToken)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -339,8 +334,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            Bind();
-            try { await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteReaderAsync(behavior, cancellationToken)); }
+            try { Bind(); await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteReaderAsync(behavior, cancellationToken)); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -451,6 +445,11 @@ namespace Stadig.Storage.Counted
             // input is refused by name wherever it came from (a query string, a form, a FHIR body), never a 500.
             Npgsql.PostgresException { SqlState: "22021" or "22P05" } =>
                 new Common.InvalidInputException("text", "Texten innehåller ett nolltecken (NUL, U+0000) eller annat tecken som inte kan sparas."),
+            // The server broke a deadlock (40P01) or a serialisation conflict (40001) by rolling this
+            // transaction back: nothing of it was saved, and the same request made again will succeed,
+            // so the answer is 503 with Retry-After, like a primary that went away, never a 500.
+            Npgsql.PostgresException { SqlState: "40P01" or "40001" } =>
+                new DatabaseUnavailableException(DatabaseUnavailableException.ConflictRolledBack, e),
             _ => base.Translate(e),
         };
 

@@ -114,7 +114,8 @@ public sealed class DatabaseConnectivity
 }
 
 /// <summary>
-/// The database could not be reached, or could not confirm a commit: nothing is answered as saved.
+/// The database could not be reached, could not confirm a commit, or rolled the transaction back to
+/// break a lock conflict with another: nothing is answered as saved.
 /// Answered 503 with Retry-After (never 500); the client tries again.
 /// </summary>
 public sealed class DatabaseUnavailableException(string message = DatabaseUnavailableException.DefaultMessage, Exception? inner = null)
@@ -124,6 +125,9 @@ public sealed class DatabaseUnavailableException(string message = DatabaseUnavai
 
     /// <summary>A commit PostgreSQL made locally but stopped waiting to copy to a standby: it may not survive a failover.</summary>
     public const string UnconfirmedCommit = "Databasen kunde inte bekräfta att ändringen finns på två servrar: försök igen om en stund.";
+
+    /// <summary>PostgreSQL rolled the transaction back to break a deadlock or a serialisation conflict with another one.</summary>
+    public const string ConflictRolledBack = "Databasen avbröt ändringen för att den krockade med en annan samtidig ändring: inget sparades. Försök igen.";
 
     public Exception? Cause { get; } = inner;
 }

@@ -77,12 +77,21 @@ internal sealed class HeldParameterCollection : DbParameterCollection
     public override IEnumerator GetEnumerator() => _items.GetEnumerator();
     public override int IndexOf(object value) => value is DbParameter p ? _items.IndexOf(p) : -1;
 
-    /// <summary>By name, with or without its @ or : (as Npgsql's own collection finds it), exact case first.</summary>
+    /// <summary>
+    /// By name, with or without its @ or : (as Npgsql's own collection finds it), exact case first.
+    /// One pass without allocating: Dapper asks for every parameter it adds whether it is already there.
+    /// </summary>
     public override int IndexOf(string parameterName)
     {
         var name = Trimmed(parameterName);
-        var index = _items.FindIndex(p => string.Equals(Trimmed(p.ParameterName), name, StringComparison.Ordinal));
-        return index >= 0 ? index : _items.FindIndex(p => string.Equals(Trimmed(p.ParameterName), name, StringComparison.OrdinalIgnoreCase));
+        var ignoringCase = -1;
+        for (var i = 0; i < _items.Count; i++)
+        {
+            var candidate = Trimmed(_items[i].ParameterName);
+            if (candidate.SequenceEqual(name)) return i;
+            if (ignoringCase < 0 && candidate.Equals(name, StringComparison.OrdinalIgnoreCase)) ignoringCase = i;
+        }
+        return ignoringCase;
     }
 
     public override void Insert(int index, object value) => _items.Insert(index, AsParameter(value));
@@ -97,7 +106,7 @@ internal sealed class HeldParameterCollection : DbParameterCollection
     private int Found(string parameterName) =>
         IndexOf(parameterName) is var index and >= 0 ? index : throw new ArgumentException($"No parameter named {parameterName}.", nameof(parameterName));
 
-    private static string Trimmed(string? name) => name is { Length: > 0 } && (name[0] == '@' || name[0] == ':') ? name[1..] : name ?? "";
+    private static ReadOnlySpan<char> Trimmed(string? name) => name is { Length: > 0 } && (name[0] == '@' || name[0] == ':') ? name.AsSpan(1) : name.AsSpan();
 
     private static DbParameter AsParameter(object value) =>
         value as DbParameter ?? throw new InvalidCastException($"A command's parameter is a DbParameter, not {value?.GetType().Name ?? "null"}.");

@@ -58,6 +58,43 @@ public class DatabaseConnectionTests
         else Assert.Null(refused);
     }
 
+    /// <summary>
+    /// Two transactions that lock the same rows in opposite orders: PostgreSQL rolls one back
+    /// (40P01). That one is answered as "nothing saved, try again" (503 with Retry-After over HTTP),
+    /// never as an unexpected error, and the other commits.
+    /// </summary>
+    [Fact]
+    public async Task A_transaction_rolled_back_to_break_a_deadlock_is_answered_as_nothing_saved_try_again()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        var database = new Database(DatabaseEngine.Postgres, await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres));
+        await using (var setup = await database.OpenUnscopedAsync(cancel))
+            await setup.ExecuteAsync("CREATE TABLE deadlock_probe (id int PRIMARY KEY, n int NOT NULL); INSERT INTO deadlock_probe VALUES (1, 0), (2, 0);");
+        await using var first = await database.OpenUnscopedAsync(cancel);
+        await using var second = await database.OpenUnscopedAsync(cancel);
+        await using var firstTransaction = await first.BeginTransactionAsync(cancel);
+        await using var secondTransaction = await second.BeginTransactionAsync(cancel);
+        await first.ExecuteAsync("UPDATE deadlock_probe SET n = n + 1 WHERE id = 1", transaction: firstTransaction);
+        await second.ExecuteAsync("UPDATE deadlock_probe SET n = n + 1 WHERE id = 2", transaction: secondTransaction);
+
+        // Each now wants the row the other holds, whichever asks first.
+        async Task<Exception?> Cross(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, int id)
+        {
+            var failure = await Record.ExceptionAsync(() => connection.ExecuteAsync("UPDATE deadlock_probe SET n = n + 1 WHERE id = @id", new { id }, transaction));
+            if (failure is null) await transaction.CommitAsync(cancel);
+            return failure;
+        }
+        var outcomes = await Task.WhenAll(Cross(first, firstTransaction, 2), Cross(second, secondTransaction, 1));
+
+        var refused = Assert.Single(outcomes, o => o is not null)!;
+        var unavailable = Assert.IsType<DatabaseUnavailableException>(refused);
+        Assert.Equal(DatabaseUnavailableException.ConflictRolledBack, unavailable.Message);
+        Assert.Equal("40P01", Assert.IsType<Npgsql.PostgresException>(unavailable.Cause).SqlState);
+        await using var check = await database.OpenUnscopedAsync(cancel);
+        // The winner's two updates are there, the loser's one is not.
+        Assert.Equal(2, await check.ExecuteScalarAsync<int>("SELECT SUM(n) FROM deadlock_probe"));
+    }
+
     public enum Kind { First, Second }
 
     /// <summary>
