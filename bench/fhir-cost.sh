@@ -18,7 +18,7 @@
 #
 # Seed first (20,000 patients for issue 23's figures), once per database:
 #   dotnet bench/Stadig.Bench/bin/Release/net10.0/Stadig.Bench.dll seed --connection "…" --patients 20000
-# The create rows add patients (serials 980–999), which the reads and searches never pick: before
+# The create rows add patients (serials 980–999, numbers no patient has yet), which the reads and searches never pick: before
 # and after still read the same patients.
 #
 # Options:
