@@ -34,7 +34,7 @@ public static class FhirHttpBench
         // alloc KB: what the server process allocated per request (Server-Timing's alloc, when the server
         // counts it: Stadig:Admission:CountAllocations), exact on one connection only.
         Console.WriteLine($"{"request",-24} {"conns",5} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"req/s",8} {"req/CPU-s",10} {"errors",6} {"rt",3} {"stmt",4} {"alloc KB",8}");
-        var serials = await FreshNumbers.LoadAsync(database);
+        var numbers = await FreshNumbers.LoadAsync(database);
         foreach (var connections in new[] { 1, concurrency })
         {
             using var http = new HttpClient(new SocketsHttpHandler
@@ -47,7 +47,7 @@ public static class FhirHttpBench
                 ("read Patient", i => new HttpRequestMessage(HttpMethod.Get, $"/fhir/Patient/{patients[i % patients.Count].Id}")),
                 ("search Patient by id", i => new HttpRequestMessage(HttpMethod.Get,
                     "/fhir/Patient?identifier=" + Uri.EscapeDataString($"{PersonnummerSystem}|{patients[i % patients.Count].Identifier}"))),
-                ("create Patient", _ => new HttpRequestMessage(HttpMethod.Post, "/fhir/Patient") { Content = NewPatient(serials) }),
+                ("create Patient", _ => new HttpRequestMessage(HttpMethod.Post, "/fhir/Patient") { Content = NewPatient(numbers) }),
             };
             foreach (var (name, make) in kinds)
             {

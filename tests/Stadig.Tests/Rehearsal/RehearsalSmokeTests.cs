@@ -33,10 +33,7 @@ public sealed class RehearsalSmokeTests
         var report = await RehearsalEngine.RunAsync(target, config, run, stopWhen: r => EveryAction.All(r.SucceededKinds.Contains),
             cancellationToken: TestContext.Current.CancellationToken);
 
-        var errors = report.Actions.Where(a => a.Errors > 0).SelectMany(a => a.ErrorStatuses.Select(e => $"{a.Action}: {e.Key} × {e.Value}")).ToList();
-        // On a failure, what the server logged of it (exceptions carry no patient data: logs never do).
-        Assert.True(errors.Count == 0, string.Join(", ", errors) + Environment.NewLine
-            + string.Join(Environment.NewLine, server.Log.Lines.Where(l => l.Contains("Exception", StringComparison.Ordinal) || l.Contains("fail", StringComparison.OrdinalIgnoreCase))));
+        AssertNoErrors(report, server);
         // Shed requests (503 + Retry-After) are admission control working, not errors: a busy CI machine may see a few.
         Assert.Empty(EveryAction.Except(report.Actions.Where(a => a.Ok > 0).Select(a => a.Action)));
 
@@ -83,10 +80,7 @@ public sealed class RehearsalSmokeTests
         var report = await RehearsalEngine.RunAsync(target, config, run, progress: progress, cancellationToken: TestContext.Current.CancellationToken);
         TestContext.Current.TestOutputHelper?.WriteLine(progress + report.ConsoleTable());
 
-        var errors = report.Actions.Where(a => a.Errors > 0).SelectMany(a => a.ErrorStatuses.Select(e => $"{a.Action}: {e.Key} × {e.Value}")).ToList();
-        // On a failure, what the server logged of it (exceptions carry no patient data: logs never do).
-        Assert.True(errors.Count == 0, string.Join(", ", errors) + Environment.NewLine
-            + string.Join(Environment.NewLine, server.Log.Lines.Where(l => l.Contains("Exception", StringComparison.Ordinal) || l.Contains("fail", StringComparison.OrdinalIgnoreCase))));
+        AssertNoErrors(report, server);
         var overload = Assert.IsType<OverloadReport>(report.Overload);
         Assert.Equal(["baseline", "overload", "recovery"], overload.Phases.Select(p => p.Name));
         Assert.Equal(9, overload.Phases[1].Clinicians);
@@ -123,6 +117,14 @@ public sealed class RehearsalSmokeTests
     }
 
     /// <summary>The regional day's mix with think times of a few milliseconds, and the lab and integrations fast enough to show within a second.</summary>
+    /// <summary>No action answered with an error; on a failure, what the server logged of it (exceptions carry no patient data: logs never do).</summary>
+    private static void AssertNoErrors(RehearsalReport report, StadigServer server)
+    {
+        var errors = report.Actions.Where(a => a.Errors > 0).SelectMany(a => a.ErrorStatuses.Select(e => $"{a.Action}: {e.Key} × {e.Value}")).ToList();
+        Assert.True(errors.Count == 0, string.Join(", ", errors) + Environment.NewLine
+            + string.Join(Environment.NewLine, server.Log.Lines.Where(l => l.Contains("Exception", StringComparison.Ordinal) || l.Contains("fail", StringComparison.OrdinalIgnoreCase))));
+    }
+
     private static RehearsalConfig QuickConfig()
     {
         var quick = new ThinkRange(0.005, 0.02);
