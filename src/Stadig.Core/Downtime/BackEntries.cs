@@ -34,6 +34,9 @@ public sealed record BackEntryClaim(DateTimeOffset ClinicalAt);
 /// </summary>
 public sealed record BackEntryMark
 {
+    /// <summary>The record the mark is on, where a query reads marks apart from their records (a note's, with its text in one batch); not shown.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Guid RecordId { get; init; }
     public string Event { get; init; } = "";
     public DateTimeOffset ClinicalAt { get; init; }
     public DateTimeOffset EnteredAt { get; init; }

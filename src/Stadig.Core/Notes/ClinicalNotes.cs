@@ -87,20 +87,22 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     private async Task<Note> SaveDraftTimedAsync(Caller caller, Guid noteId, int expectedVersion, IReadOnlyList<NoteKeyword> keywords, CancellationToken cancellationToken)
     {
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
-        var note = await FindForAsync(caller, noteId, AuditActivity.Write, cancellationToken);
+        var (note, context) = await FindForAsync(caller, noteId, AuditActivity.Write, cancellationToken);
         var clean = Validate(note.NoteType, keywords);
-        await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Write, async (connection, transaction, grant) =>
+        var now = clock.GetUtcNow();
+        await checkpoint.WriteAsync(context, "Note", AuditActivity.Write, async (connection, transaction, grant) =>
         {
             RequireVisible(grant, note);
-            var updated = await connection.ExecuteAsync(
-                "UPDATE note SET version = version + 1, updated_at = @now, updated_by = @staffId WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'",
-                new { noteId, expectedVersion, now = clock.GetUtcNow(), staffId = caller.StaffId }, transaction);
-            if (updated == 0) await ThrowWhyNotAsync(caller, noteId, cancellationToken);
-            await connection.ExecuteAsync("DELETE FROM note_keyword WHERE note_id = @noteId", new { noteId }, transaction);
-            await WriteKeywordsAsync(connection, transaction, noteId, note.PatientId, clean);
+            var parameters = new DynamicParameters(new { noteId, expectedVersion, now, staffId = caller.StaffId });
+            if (!await UpdateWithTextAsync(connection, transaction, note,
+                    "UPDATE note SET version = version + 1, updated_at = @now, updated_by = @staffId WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'",
+                    parameters, clean))
+                await ThrowWhyNotAsync(caller, noteId, cancellationToken);
             return 0;
         }, cancellationToken);
-        return (await LoadAsync(caller, noteId, cancellationToken))!;
+        // The note as this transaction left it (the version it moved from was the one expected): an
+        // autosave is on every clinician's critical path, and reading it back would be two round trips more.
+        return note with { Version = expectedVersion + 1, UpdatedAt = now, Keywords = clean };
     }
 
     /// <summary>Signs the draft as it stands at <paramref name="expectedVersion"/>; from then on it never changes.</summary>
@@ -113,10 +115,10 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
 
     private async Task<Note> SignTimedAsync(Caller caller, Guid noteId, int expectedVersion, CancellationToken cancellationToken)
     {
-        var note = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
+        var (note, context) = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
         if (!MaySign(caller.Role, note.NoteType)) throw new ForbiddenException("Din roll får inte signera den här anteckningen.");
         var hash = SignableHash(note.Keywords);
-        await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
+        await checkpoint.WriteAsync(context, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
         {
             RequireVisible(grant, note);
             var now = clock.GetUtcNow();
@@ -142,18 +144,17 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     private async Task SaveAndSignTimedAsync(Caller caller, Guid noteId, int expectedVersion, IReadOnlyList<NoteKeyword> keywords, CancellationToken cancellationToken)
     {
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
-        var note = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
+        var (note, context) = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
         if (!MaySign(caller.Role, note.NoteType)) throw new ForbiddenException("Din roll får inte signera den här anteckningen.");
         var clean = Validate(note.NoteType, keywords);
         // The keywords are stored as validated, in this order, so the hash is the stored text's.
         var hash = SignableHash(clean);
-        await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
+        await checkpoint.WriteAsync(context, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
         {
             RequireVisible(grant, note);
             var now = clock.GetUtcNow();
-            await MarkSignedAsync(connection, transaction, caller, noteId, expectedVersion, hash, now, saved: true, cancellationToken);
-            await connection.ExecuteAsync("DELETE FROM note_keyword WHERE note_id = @noteId", new { noteId }, transaction);
-            await WriteKeywordsAsync(connection, transaction, noteId, note.PatientId, clean);
+            if (!await UpdateWithTextAsync(connection, transaction, note, MarkSignedSql, MarkSignedParameters(caller, noteId, expectedVersion, hash, now, saved: true), clean))
+                await ThrowWhyNotAsync(caller, noteId, cancellationToken);
             await NoteAsFhir.PublishAsync(connection, transaction, noteId, now);
             return 0;
         }, cancellationToken);
@@ -173,23 +174,43 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     private async Task MarkSignedAsync(DbConnection connection, DbTransaction transaction, Caller caller, Guid noteId, int expectedVersion,
         string hash, DateTimeOffset now, bool saved, CancellationToken cancellationToken)
     {
-        var signed = await connection.ExecuteAsync(
-            """
-            UPDATE note SET status = 'Signed', signer_id = @staffId, signed_at = @now, content_sha256 = @hash, version = version + @versionStep,
-                            updated_at = CASE WHEN @saved THEN @now ELSE updated_at END, updated_by = CASE WHEN @saved THEN @staffId ELSE updated_by END
-            WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'
-            """, new { noteId, expectedVersion, staffId = caller.StaffId, now, hash, saved, versionStep = saved ? 2 : 1 }, transaction);
+        var signed = await connection.ExecuteAsync(MarkSignedSql, MarkSignedParameters(caller, noteId, expectedVersion, hash, now, saved), transaction);
         if (signed == 0) await ThrowWhyNotAsync(caller, noteId, cancellationToken);
+    }
+
+    private const string MarkSignedSql =
+        """
+        UPDATE note SET status = 'Signed', signer_id = @staffId, signed_at = @now, content_sha256 = @hash, version = version + @versionStep,
+                        updated_at = CASE WHEN @saved THEN @now ELSE updated_at END, updated_by = CASE WHEN @saved THEN @staffId ELSE updated_by END
+        WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'
+        """;
+
+    private static DynamicParameters MarkSignedParameters(Caller caller, Guid noteId, int expectedVersion, string hash, DateTimeOffset now, bool saved) =>
+        new(new { noteId, expectedVersion, staffId = caller.StaffId, now, hash, saved, versionStep = saved ? 2 : 1 });
+
+    /// <summary>
+    /// A draft's change (<paramref name="update"/>: an UPDATE of the one note row, guarded by its expected
+    /// version) and its new text, in one round trip: the UPDATE first, so it holds the note's row while
+    /// the text is replaced. False when the guard matched nothing (someone saved or signed since): the
+    /// text statements then ran for nothing, and the caller throws, which rolls the transaction back.
+    /// </summary>
+    private static async Task<bool> UpdateWithTextAsync(DbConnection connection, DbTransaction transaction, Note note, string update,
+        DynamicParameters parameters, IReadOnlyList<NoteKeyword> keywords)
+    {
+        var sql = new StringBuilder(update).Append(" RETURNING version;\nDELETE FROM note_keyword WHERE note_id = @noteId;");
+        if (keywords.Count > 0) sql.Append('\n').Append(KeywordsInsert(parameters, note.Id, note.PatientId, keywords)).Append(';');
+        using var results = await connection.QueryMultipleAsync(sql.ToString(), parameters, transaction);
+        return (await results.ReadAsync<int>()).Any();
     }
 
     /// <summary>A second physician countersigns a signed note (e.g. a resident's). The content stays as it is.</summary>
     public async Task<Note> CountersignAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
     {
         if (caller.Role != Role.Physician) throw new ForbiddenException("Bara läkare kan kontrasignera.");
-        var note = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
+        var (note, context) = await FindForAsync(caller, noteId, AuditActivity.Sign, cancellationToken);
         if (!note.IsSigned) throw new InvalidInputException("noteId", "Anteckningen måste vara signerad innan den kontrasigneras.");
         if (note.SignerId == caller.StaffId) throw new InvalidInputException("noteId", "Du kan inte kontrasignera din egen signering.");
-        await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
+        await checkpoint.WriteAsync(context, "Note", AuditActivity.Sign, async (connection, transaction, grant) =>
         {
             RequireVisible(grant, note);
             var done = await connection.ExecuteAsync(
@@ -206,12 +227,12 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     public async Task<Note> AmendAsync(Caller caller, Guid noteId, string? clientRequestId = null, CancellationToken cancellationToken = default)
     {
         if (!MayWrite(caller.Role)) throw new ForbiddenException("Din roll får inte skriva journalanteckningar.");
-        var original = await FindForAsync(caller, noteId, AuditActivity.Write, cancellationToken);
+        var (original, context) = await FindForAsync(caller, noteId, AuditActivity.Write, cancellationToken);
         if (!original.IsSigned) throw new InvalidInputException("noteId", "Bara en signerad anteckning kan ändras genom en ny version; ett utkast ändras direkt.");
         if (NoteTypes.Find(original.NoteType) is { } type && !NoteTypes.MayStart(caller.Role, type, original.SignerId is not null))
             throw new ForbiddenException($"Din roll ({caller.Role.Swedish()}) skriver inte {type.Name}.");
         var id = Guid.CreateVersion7();
-        var created = await checkpoint.WriteAsync(caller, original.PatientId, "Note", AuditActivity.Write, async (connection, transaction, grant) =>
+        var created = await checkpoint.WriteAsync(context, "Note", AuditActivity.Write, async (connection, transaction, grant) =>
         {
             RequireVisible(grant, original);
             var newer = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM note WHERE amends_note_id = @noteId AND status <> 'Discarded'", new { noteId }, transaction);
@@ -359,13 +380,13 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     /// </summary>
     public async Task DiscardEmptyDraftAsync(Caller caller, Guid noteId, CancellationToken cancellationToken = default)
     {
-        var note = await FindForAsync(caller, noteId, AuditActivity.Delete, cancellationToken);
+        var (note, context) = await FindForAsync(caller, noteId, AuditActivity.Delete, cancellationToken);
         if (note.AuthorId != caller.StaffId) throw new ForbiddenException("Bara den som skapade utkastet kan kasta det.");
         if (note.IsSigned) throw new ConflictException("Anteckningen är signerad och kan inte kastas.");
         if (note.IsDiscarded) return;
         if (!note.IsEmpty)
             throw new InvalidInputException("noteId", "Utkastet innehåller text och kan inte kastas: det som skrivits i journalen finns kvar. Signera det, eller skriv under ett sökord varför det inte gäller.");
-        await checkpoint.WriteAsync(caller, note.PatientId, "Note", AuditActivity.Delete, async (connection, transaction, grant) =>
+        await checkpoint.WriteAsync(context, "Note", AuditActivity.Delete, async (connection, transaction, grant) =>
         {
             RequireVisible(grant, note);
             // Still empty, and still a draft, at the moment of the change: a save in between wins.
@@ -380,15 +401,19 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         }, cancellationToken);
     }
 
-    /// <summary>The note a write is about, if the caller may reach it; a refusal is audited and reads as not found.</summary>
-    private async Task<Note> FindForAsync(Caller caller, Guid noteId, AuditActivity activity, CancellationToken cancellationToken)
+    /// <summary>
+    /// The note a write is about, if the caller may reach it, and the access facts that decided so, which the
+    /// write then uses (<see cref="PatientCheckpoint.WriteAsync{T}(PatientAccessContext, string, AuditActivity, Func{DbConnection, DbTransaction, PatientAccessGrant, Task{T}}, CancellationToken)"/>)
+    /// rather than gathering them again; a refusal is audited and reads as not found.
+    /// </summary>
+    private async Task<(Note Note, PatientAccessContext Context)> FindForAsync(Caller caller, Guid noteId, AuditActivity activity, CancellationToken cancellationToken)
     {
         // The note first: it names its patient, so the access facts are one more round trip, not two.
         var note = await LoadAsync(caller, noteId, cancellationToken) ?? throw new NotFoundException("Anteckningen finns inte, eller så saknar du vårdrelation.");
         var context = await checkpoint.ContextAsync(caller, note.PatientId, cancellationToken);
         if (context is null || !context.MayOpen || !context.MaySee(note.UnitId))
             throw await checkpoint.RefuseAsync(caller, note.PatientId, "Note", activity, cancellationToken);
-        return note;
+        return (note, context);
     }
 
     private static void RequireVisible(PatientAccessGrant grant, Note note)
@@ -438,16 +463,23 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     private static async Task WriteKeywordsAsync(DbConnection connection, DbTransaction transaction, Guid noteId, Guid patientId, IReadOnlyList<NoteKeyword> keywords)
     {
         if (keywords.Count == 0) return;
-        var parameters = new DynamicParameters(new { noteId, patientId });
+        var parameters = new DynamicParameters();
+        await connection.ExecuteAsync(KeywordsInsert(parameters, noteId, patientId, keywords), parameters, transaction);
+    }
+
+    /// <summary>The INSERT of a note's keywords, its values added to <paramref name="parameters"/> (as @noteId, @kw_patient, @kN, @tN).</summary>
+    private static string KeywordsInsert(DynamicParameters parameters, Guid noteId, Guid patientId, IReadOnlyList<NoteKeyword> keywords)
+    {
+        parameters.Add("noteId", noteId);
+        parameters.Add("kw_patient", patientId);
         var rows = new List<string>(keywords.Count);
         for (var i = 0; i < keywords.Count; i++)
         {
             parameters.Add($"k{i}", keywords[i].Keyword);
             parameters.Add($"t{i}", keywords[i].Text);
-            rows.Add($"(@noteId, @patientId, {i}, @k{i}, @t{i})");
+            rows.Add($"(@noteId, @kw_patient, {i}, @k{i}, @t{i})");
         }
-        await connection.ExecuteAsync(
-            $"INSERT INTO note_keyword (note_id, patient_id, position, keyword, text) VALUES {string.Join(", ", rows)}", parameters, transaction);
+        return $"INSERT INTO note_keyword (note_id, patient_id, position, keyword, text) VALUES {string.Join(", ", rows)}";
     }
 
     private async Task<Note?> LoadAsync(Caller caller, Guid noteId, CancellationToken cancellationToken) =>
@@ -463,24 +495,26 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
         var parameters = new DynamicParameters();
         database.AddIds(parameters, "ids", noteIds);
-        // A back-entered note's mark comes in the same statement (a left join on an index): no extra round trip on the autosave's path.
-        var notes = (await connection.QueryAsync<Note, BackEntryMark?, Note>(
+        // The notes, their keywords and a back-entered note's mark in one batch: one round trip, on the autosave's path too.
+        using var results = await connection.QueryMultipleAsync(
             $"""
             SELECT n.id AS Id, n.patient_id AS PatientId, n.unit_id AS UnitId, u.name AS UnitName, n.note_type AS NoteType, n.status AS Status,
                    n.version AS Version, n.author_id AS AuthorId, a.display_name AS AuthorName, n.responsible_signer_id AS ResponsibleSignerId,
                    n.signer_id AS SignerId, s.display_name AS SignerName, n.signed_at AS SignedAt, n.countersigner_id AS CountersignerId,
                    n.countersigned_at AS CountersignedAt, n.content_sha256 AS ContentSha256, n.amends_note_id AS AmendsNoteId,
-                   n.created_at AS CreatedAt, n.updated_at AS UpdatedAt,
-                   b.event AS Event, b.clinical_at AS ClinicalAt, b.entered_at AS EnteredAt, bs.display_name AS EnteredByName,
-                   b.downtime_period_id AS DowntimePeriodId, bp.started_at AS DowntimeFrom, bp.ended_at AS DowntimeTo, bp.description AS DowntimeDescription
+                   n.created_at AS CreatedAt, n.updated_at AS UpdatedAt
             FROM note n JOIN care_unit u ON u.id = n.unit_id JOIN staff a ON a.id = n.author_id LEFT JOIN staff s ON s.id = n.signer_id
-                 LEFT JOIN back_entry b ON b.record_id = n.id AND b.event = 'Note'
-                 LEFT JOIN staff bs ON bs.id = b.entered_by LEFT JOIN downtime_period bp ON bp.id = b.downtime_period_id
-            WHERE {database.AnyOf("n.id", "ids")}
-            """, (note, mark) => note with { BackEntry = mark }, parameters, splitOn: "Event")).ToDictionary(n => n.Id);
-        var keywords = (await connection.QueryAsync<KeywordRow>(
-            $"SELECT note_id AS NoteId, keyword AS Keyword, text AS Text FROM note_keyword WHERE {database.AnyOf("note_id", "ids")} ORDER BY note_id, position",
-            parameters)).ToLookup(k => k.NoteId, k => new NoteKeyword(k.Keyword, k.Text));
+            WHERE {database.AnyOf("n.id", "ids")};
+            SELECT note_id AS NoteId, keyword AS Keyword, text AS Text FROM note_keyword WHERE {database.AnyOf("note_id", "ids")} ORDER BY note_id, position;
+            SELECT b.record_id AS RecordId, b.event AS Event, b.clinical_at AS ClinicalAt, b.entered_at AS EnteredAt, bs.display_name AS EnteredByName,
+                   b.downtime_period_id AS DowntimePeriodId, bp.started_at AS DowntimeFrom, bp.ended_at AS DowntimeTo, bp.description AS DowntimeDescription
+            FROM back_entry b JOIN staff bs ON bs.id = b.entered_by JOIN downtime_period bp ON bp.id = b.downtime_period_id
+            WHERE {database.AnyOf("b.record_id", "ids")} AND b.event = 'Note'
+            """, parameters);
+        var notes = (await results.ReadAsync<Note>()).ToDictionary(n => n.Id);
+        var keywords = (await results.ReadAsync<KeywordRow>()).ToLookup(k => k.NoteId, k => new NoteKeyword(k.Keyword, k.Text));
+        foreach (var mark in await results.ReadAsync<BackEntryMark>())
+            if (notes.TryGetValue(mark.RecordId, out var marked)) notes[mark.RecordId] = marked with { BackEntry = mark };
         return noteIds.Where(notes.ContainsKey).Select(id => notes[id] with { Keywords = keywords[id].ToList() }).ToList();
     }
 

@@ -145,6 +145,60 @@ public class ClinicianScreensTests
         Assert.False((await notes.GetAsync(eva, written.Id)).IsDiscarded);
     }
 
+    /// <summary>
+    /// The note editor's form without JavaScript: a save or a signing that goes through answers with a
+    /// redirect without reading the page first; one that does not (someone saved since, an empty note,
+    /// a note that is not there) shows the page, read then, with what was typed still in the form.
+    /// </summary>
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_note_editors_form_saves_and_signs_and_a_refused_post_shows_the_page_with_the_typed_text(DatabaseEngine engine)
+    {
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
+        await using var _s = server;
+        var notes = server.Services.GetRequiredService<Stadig.Notes.ClinicalNotes>();
+        var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).PatientId;
+        var note = await notes.CreateDraftAsync(eva, patient, "Daganteckning");
+        async Task<HttpResponseMessage> PostAsync(Guid noteId, string action, int version, string text)
+        {
+            var page = await client.GetStringAsync($"/notes/{note.Id}");
+            return await client.PostAsync($"/notes/{noteId}", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["__RequestVerificationToken"] = StadigServer.AntiforgeryToken(page), ["_handler"] = "note-editor", ["Input.Action"] = action,
+                ["Input.Version"] = version.ToString(CultureInfo.InvariantCulture), ["Input.Keywords[0]"] = "Aktuellt", ["Input.Texts[0]"] = text,
+            }));
+        }
+
+        // An empty note is not signed: the page says why.
+        var empty = await PostAsync(note.Id, "sign", note.Version, "");
+        Assert.Equal(HttpStatusCode.OK, empty.StatusCode);
+        var emptyPage = new HtmlParser().ParseDocument(await empty.Content.ReadAsStringAsync());
+        Assert.Contains("tom", emptyPage.QuerySelector("#form-error")?.TextContent ?? "");
+        Assert.NotNull(emptyPage.QuerySelector("#note-editor"));
+
+        var saved = await PostAsync(note.Id, "save", note.Version, "Hosta sedan i går.");
+        Assert.Equal(HttpStatusCode.Redirect, saved.StatusCode);
+        Assert.Equal("Hosta sedan i går.", (await notes.GetAsync(eva, note.Id)).Keywords.Single(k => k.Keyword == "Aktuellt").Text);
+
+        // Signing from the version before that save: nothing is signed, both texts are shown, the typed one stays in the form.
+        var stale = await PostAsync(note.Id, "sign", note.Version, "Hosta och feber.");
+        Assert.Equal(HttpStatusCode.OK, stale.StatusCode);
+        var stalePage = new HtmlParser().ParseDocument(await stale.Content.ReadAsStringAsync());
+        Assert.Contains("Hosta sedan i går.", stalePage.QuerySelector("#conflict")?.TextContent ?? "");
+        Assert.Contains("Hosta och feber.", stalePage.QuerySelector("#kw-0")?.TextContent ?? "");
+        Assert.Equal((note.Version + 1).ToString(CultureInfo.InvariantCulture), stalePage.QuerySelector("#note-version")?.GetAttribute("value"));
+        Assert.False((await notes.GetAsync(eva, note.Id)).IsSigned);
+
+        var signed = await PostAsync(note.Id, "sign", note.Version + 1, "Hosta och feber.");
+        Assert.Equal(HttpStatusCode.Redirect, signed.StatusCode);
+        var stored = await notes.GetAsync(eva, note.Id);
+        Assert.True(stored.IsSigned && stored.IntegrityIntact);
+
+        // A note that is not there: the page says there is no access, never an error.
+        var missing = await PostAsync(Guid.NewGuid(), "sign", 1, "Text.");
+        Assert.Equal(HttpStatusCode.OK, missing.StatusCode);
+        Assert.Contains("Ingen åtkomst", new HtmlParser().ParseDocument(await missing.Content.ReadAsStringAsync()).QuerySelector("main")?.TextContent ?? "");
+    }
+
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_nurses_chart_offers_nursing_templates_and_a_posted_physician_type_is_refused(DatabaseEngine engine)
     {

@@ -62,12 +62,14 @@ public abstract class FhirRecordMapping<TRow> where TRow : class
         return await ToFhirAsync(connection, null, row, await FhirRecordPublisher.PatientReferenceAsync(connection, null, PatientOf(row)));
     }
 
-    private async Task<bool> PublishRowAsync(DbConnection connection, DbTransaction transaction, TRow row, DateTimeOffset now)
+    /// <summary>Publishes a row already read on this transaction (<see cref="ReadAsync"/>); true when a new version was stored.</summary>
+    public async Task<bool> PublishRowAsync(DbConnection connection, DbTransaction transaction, TRow row, DateTimeOffset now)
     {
         var resource = await ToFhirAsync(connection, transaction, row, await FhirRecordPublisher.PatientReferenceAsync(connection, transaction, PatientOf(row)));
         var id = IdOf(row).ToString();
         var before = await FhirResourceStore.CurrentAsync(connection, transaction, FhirJson.String(resource["resourceType"])!, id);
-        var stored = await FhirRecordPublisher.PublishAsync(connection, transaction, resource, id, PatientOf(row), UnitOf(row), now);
+        // The current row is handed on, not read again: a signing publishes on the clinician's critical path.
+        var stored = await FhirRecordPublisher.PublishOverAsync(connection, transaction, resource, id, PatientOf(row), UnitOf(row), now, before);
         return stored.VersionId != before?.VersionId;
     }
 }

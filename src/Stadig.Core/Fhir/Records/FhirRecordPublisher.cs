@@ -43,7 +43,15 @@ public static class FhirRecordPublisher
         var type = FhirJson.String(resource["resourceType"]) ?? throw new ArgumentException("resourceType is missing", nameof(resource));
         Tagged(resource, id);
 
-        var current = await FhirResourceStore.CurrentAsync(connection, transaction, type, id);
+        return await PublishOverAsync(connection, transaction, resource, id, patientId, unitId, now,
+            await FhirResourceStore.CurrentAsync(connection, transaction, type, id));
+    }
+
+    /// <summary>As <see cref="PublishAsync"/>, with the current row already read on this transaction (null: there is none).</summary>
+    internal static async Task<FhirResourceRow> PublishOverAsync(DbConnection connection, DbTransaction transaction, JsonObject resource, string id,
+        Guid? patientId, Guid unitId, DateTimeOffset now, FhirResourceRow? current)
+    {
+        Tagged(resource, id);
         if (current is { Deleted: false } && SameApartFromVersion(FhirJson.Parse(current.Content), resource)) return current;
         return await FhirResourceStore.PutAsync(connection, transaction, resource, id, patientId, unitId, now, version: null, current);
     }

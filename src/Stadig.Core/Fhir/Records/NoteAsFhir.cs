@@ -44,9 +44,11 @@ public sealed class NoteAsFhir : FhirRecordMapping<NoteAsFhir.Row>
     /// <summary>Publishes a signed note, and the note it amends (which it supersedes). A draft publishes nothing.</summary>
     public static async Task<bool> PublishAsync(DbConnection connection, DbTransaction transaction, Guid noteId, DateTimeOffset now)
     {
-        var published = await Instance.PublishOneAsync(connection, transaction, noteId, now);
-        var amends = await connection.QueryAsync<Guid>("SELECT amends_note_id FROM note WHERE id = @noteId AND amends_note_id IS NOT NULL", new { noteId }, transaction);
-        foreach (var older in amends) published |= await Instance.PublishOneAsync(connection, transaction, older, now);
+        // The row names the note it amends, whose status (superseded) changes with this one's signing.
+        var row = await Instance.ReadAsync(connection, transaction, noteId);
+        if (row is null) return false;
+        var published = await Instance.PublishRowAsync(connection, transaction, row, now);
+        if (row.AmendsNoteId is { } older) published |= await Instance.PublishOneAsync(connection, transaction, older, now);
         return published;
     }
 
