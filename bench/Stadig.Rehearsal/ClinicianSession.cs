@@ -37,11 +37,17 @@ public sealed partial class ClinicianSession(Uri baseAddress, RehearsalConfig co
         public const string Attest = "result-attest";
         public const string MedicationRound = "medication-round";
         public const string MedicationList = "medication-list";
+        /// <summary>The product search and the chosen product's prescribing form: pages, like the note editor before a signing.</summary>
+        public const string PrescribeForm = "prescribe-form";
+        /// <summary>The prescription's posts: the one that shows the checks and the one that signs past them (issue 18's 50 ms).</summary>
         public const string Prescribe = "prescribe";
+        /// <summary>The dose's form (a page).</summary>
+        public const string AdministerForm = "administer-form";
+        /// <summary>The post that records the dose as given (issue 18's 50 ms).</summary>
         public const string Administer = "administer";
 
         public static readonly string[] All = [Login, ChooseAssignment, WardList, Worklist, Search, Chart, ReadNote, Results, CreateNote, Autosave, Sign, Inbox, Attest,
-            MedicationRound, MedicationList, Prescribe, Administer];
+            MedicationRound, MedicationList, PrescribeForm, Prescribe, AdministerForm, Administer];
     }
 
     private static HttpClient NewClient(Uri baseAddress, RehearsalConfig config, Recorder recorder) =>
