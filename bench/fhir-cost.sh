@@ -93,7 +93,7 @@ measure() {
     [[ $ALLOC == 1 && "$label" == after ]] && extra+=(--Stadig:Admission:CountAllocations=true)
     dotnet "$dll" serve --database "$connection" --urls "$URL" \
         --Stadig:SeedDemoAtStart=false --Stadig:Mllp:Port=0 --Stadig:Jwt:SigningKey="$KEY" --Stadig:WarmUp:Enabled=true \
-        --Stadig:Admission:QueueWaitMilliseconds=5000 --Stadig:Admission:PriorityQueueWaitMilliseconds=5000 "${extra[@]}" \
+        --Stadig:Admission:QueueWaitMilliseconds=5000 --Stadig:Admission:IntegrationQueueWaitMilliseconds=5000 --Stadig:Admission:PriorityQueueWaitMilliseconds=5000 "${extra[@]}" \
         >"$OUT/server-$n-$label.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 2400); do

@@ -82,7 +82,7 @@ trap stop_server EXIT
 start_server() { # $1: on|off
     env "${SERVER_ENV[@]}" dotnet "$SERVER_DLL" serve --database "$CONNECTION" --urls "$URL" \
         --Stadig:SeedDemoAtStart=false --Stadig:Mllp:Port=0 --Stadig:LoginAttemptsPerMinute=1000000 \
-        --Stadig:Admission:QueueWaitMilliseconds=1000 --Stadig:Admission:PriorityQueueWaitMilliseconds=1000 \
+        --Stadig:Admission:QueueWaitMilliseconds=1000 --Stadig:Admission:IntegrationQueueWaitMilliseconds=1000 --Stadig:Admission:PriorityQueueWaitMilliseconds=1000 \
         --Stadig:Admission:LoginQueueWaitMilliseconds=1000 \
         --Stadig:WarmUp:Enabled="$([[ $1 == on ]] && echo true || echo false)" >>"$OUT/server.log" 2>&1 &
     SERVER_PID=$!

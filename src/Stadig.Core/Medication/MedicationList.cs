@@ -131,6 +131,17 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
     public async Task<MedicationOrder> PrescribeAsync(Caller caller, Guid patientId, MedicationDraft draft, string? overrideReason = null,
         MedicationOrigin origin = MedicationOrigin.Prescribed, CancellationToken cancellationToken = default)
     {
+        var id = await SignPrescriptionAsync(caller, patientId, draft, overrideReason, origin, cancellationToken);
+        return (await FindAsync(caller, id, cancellationToken))!;
+    }
+
+    /// <summary>
+    /// As <see cref="PrescribeAsync"/>, answering only the new ordination's id: the prescribing form
+    /// redirects to the list, which reads it anyway, so it is not read back here (issue 20's overload run).
+    /// </summary>
+    public async Task<Guid> SignPrescriptionAsync(Caller caller, Guid patientId, MedicationDraft draft, string? overrideReason = null,
+        MedicationOrigin origin = MedicationOrigin.Prescribed, CancellationToken cancellationToken = default)
+    {
         var allowed = origin == MedicationOrigin.Prescribed ? MayPrescribe(caller.Role, draft.AsNeeded) : MayRecord(caller.Role);
         if (!allowed) throw await DenyAsync(caller, patientId, origin == MedicationOrigin.Prescribed
             ? "Bara läkare ordinerar läkemedel (sjuksköterskor vid behov, på delegering)." : "Din roll får inte registrera läkemedel.", cancellationToken);
@@ -143,18 +154,18 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         await checkpoint.WriteAsync(caller, patientId, Resource, AuditActivity.Write, async (connection, transaction, grant) =>
         {
             var findings = await CheckedAsync(grant, product, substances, clean, null, why);
-            await connection.ExecuteAsync(
-                """
-                INSERT INTO medication_order (id, patient_id, unit_id, origin, current_version, status, created_at, created_by)
-                VALUES (@id, @patientId, @unitId, @origin, 1, 'Active', @now, @staffId)
-                """, new { id, patientId, unitId = caller.UnitId, origin = origin.ToString(), now, staffId = caller.StaffId }, transaction);
+            // The ordination and its first version in one round trip.
             await InsertVersionAsync(connection, transaction, caller, id, 1, patientId,
                 origin == MedicationOrigin.Prescribed ? MedicationAction.Prescribe : MedicationAction.Record, MedicationStatus.Active,
-                Row(product, clean, now, origin == MedicationOrigin.Prescribed ? caller.StaffId : null), null, findings, why, now);
+                Row(product, clean, now, origin == MedicationOrigin.Prescribed ? caller.StaffId : null), null, findings, why, now,
+                orderFirst: ("""
+                    INSERT INTO medication_order (id, patient_id, unit_id, origin, current_version, status, created_at, created_by)
+                    VALUES (@orderId, @patientId, @unitId, @origin, 1, 'Active', @now, @staffId)
+                    """, new { unitId = caller.UnitId, origin = origin.ToString() }));
             await MedicationOrderAsFhir.PublishAsync(connection, transaction, id, now);
             return 0;
         }, cancellationToken);
-        return (await FindAsync(caller, id, cancellationToken))!;
+        return id;
     }
 
     /// <summary>Changes an ordination (product, dose, schedule …): a new version, checked as a new prescription, with the reason for the change.</summary>
@@ -338,10 +349,24 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         }, cancellationToken);
     }
 
+    /// <param name="orderFirst">A statement to run first in the same round trip (a new ordination's own row), with its parameters beyond the version's.</param>
     private static Task InsertVersionAsync(DbConnection connection, DbTransaction transaction, Caller caller, Guid orderId, int version, Guid patientId,
         MedicationAction action, MedicationStatus status, VersionRow row, string? reason, IReadOnlyList<CheckFinding> findings, string? overrideReason, DateTimeOffset now,
-        Guid? dischargeEncounterId = null) =>
-        connection.ExecuteAsync(
+        Guid? dischargeEncounterId = null, (string Sql, object Parameters)? orderFirst = null)
+    {
+        var parameters = new DynamicParameters(new
+        {
+            orderId, version, patientId, action = action.ToString(), status = status.ToString(), row.ProductId, row.ProductText, row.AtcCode, row.Indication,
+            row.DoseValue, row.DoseUnit, row.Route, row.TimesOfDay, row.IntervalHours, row.AsNeeded, row.MaxDosesPer24h, row.DurationDays, row.Instructions,
+            row.StartsAt, row.EndsAt, row.PrescriberId, row.PrescriberText, reason,
+            findings = findings.Count > 0 ? PrescribingChecks.SerializeFindings(findings) : null,
+            overrideReason = findings.Count > 0 ? overrideReason : null, now, staffId = caller.StaffId, role = caller.Role.ToString(), dischargeEncounterId,
+        });
+        if (orderFirst is { } first) parameters.AddDynamicParams(first.Parameters);
+        return connection.ExecuteAsync((orderFirst is { } before ? before.Sql + ";\n" : "") + VersionInsert, parameters, transaction);
+    }
+
+    private const string VersionInsert =
             """
             INSERT INTO medication_order_version (order_id, version, patient_id, action, status, product_id, product_text, atc_code, indication, dose_value, dose_unit,
                 route, times_of_day, interval_hours, as_needed, max_doses_per_24h, duration_days, instructions, starts_at, ends_at, prescriber_id, prescriber_text,
@@ -349,15 +374,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
             VALUES (@orderId, @version, @patientId, @action, @status, @ProductId, @ProductText, @AtcCode, @Indication, @DoseValue, @DoseUnit,
                 @Route, @TimesOfDay, @IntervalHours, @AsNeeded, @MaxDosesPer24h, @DurationDays, @Instructions, @StartsAt, @EndsAt, @PrescriberId, @PrescriberText,
                 @reason, @findings, @overrideReason, @now, @staffId, @role, @dischargeEncounterId)
-            """,
-            new
-            {
-                orderId, version, patientId, action = action.ToString(), status = status.ToString(), row.ProductId, row.ProductText, row.AtcCode, row.Indication,
-                row.DoseValue, row.DoseUnit, row.Route, row.TimesOfDay, row.IntervalHours, row.AsNeeded, row.MaxDosesPer24h, row.DurationDays, row.Instructions,
-                row.StartsAt, row.EndsAt, row.PrescriberId, row.PrescriberText, reason,
-                findings = findings.Count > 0 ? PrescribingChecks.SerializeFindings(findings) : null,
-                overrideReason = findings.Count > 0 ? overrideReason : null, now, staffId = caller.StaffId, role = caller.Role.ToString(), dischargeEncounterId,
-            }, transaction);
+            """;
 
     /// <summary>The checks again at signing, on what is committed now; findings without a reason stop the write.</summary>
     private async Task<IReadOnlyList<CheckFinding>> CheckedAsync(PatientAccessGrant grant, MedicationProduct product, IReadOnlyList<ProductSubstance> substances,

@@ -132,7 +132,7 @@ public class ReadAuditKillTests
             {
                 "serve", "--database", connectionString, "--urls", url.ToString().TrimEnd('/'), "--Stadig:SeedDemoAtStart=false", "--Stadig:Mllp:Port=0",
                 "--Stadig:WarmUp:Enabled=false", $"--Stadig:Jwt:SigningKey={SigningKey}", "--Stadig:Jwt:Issuer=test-idp", "--Stadig:Jwt:Audience=stadig",
-                "--Stadig:Admission:QueueWaitMilliseconds=5000",
+                "--Stadig:Admission:QueueWaitMilliseconds=5000", "--Stadig:Admission:IntegrationQueueWaitMilliseconds=5000",
             }) start.ArgumentList.Add(a);
             start.WorkingDirectory = Directory.CreateTempSubdirectory("stadig-kill-").FullName;
             var server = new ServerProcess(Process.Start(start)!, url);

@@ -183,7 +183,7 @@ public sealed class CrashHarness
         string[] settings =
         [
             $"--Stadig:Jwt:SigningKey={SigningKey}", "--Stadig:Jwt:Issuer=test-idp", "--Stadig:Jwt:Audience=stadig",
-            "--Stadig:LoginAttemptsPerMinute=1000000", "--Stadig:Admission:QueueWaitMilliseconds=5000", "--Stadig:Admission:RequestTimeoutSeconds=300",
+            "--Stadig:LoginAttemptsPerMinute=1000000", "--Stadig:Admission:QueueWaitMilliseconds=5000", "--Stadig:Admission:IntegrationQueueWaitMilliseconds=5000", "--Stadig:Admission:RequestTimeoutSeconds=300",
         ];
         return new LoadRegion(services, caller, member.Username, Token(member.HsaId, ward.HsaId), patients, settings);
     }

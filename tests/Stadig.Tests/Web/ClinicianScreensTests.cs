@@ -199,6 +199,59 @@ public class ClinicianScreensTests
         Assert.Contains("Ingen åtkomst", new HtmlParser().ParseDocument(await missing.Content.ReadAsStringAsync()).QuerySelector("main")?.TextContent ?? "");
     }
 
+    /// <summary>
+    /// The prescription form: a signing that goes through answers with a redirect without reading the
+    /// page first; one that does not (the checks to sign past, a dose that is not a number, a patient
+    /// the caller may not reach) shows the page, read then, and writes nothing.
+    /// </summary>
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_prescription_form_signs_and_a_refused_post_shows_the_page_and_writes_nothing(DatabaseEngine engine)
+    {
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
+        await using var _s = server;
+        var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).PatientId;
+        var catalogue = server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
+        await catalogue.SeedIfEmptyAsync();
+        var product = (await catalogue.SearchAsync("alvedon 500")).First();
+        var medication = server.Services.GetRequiredService<Stadig.Medication.MedicationList>();
+        async Task<HttpResponseMessage> PostAsync(Guid patientId, string dose, string? overrideReason = null)
+        {
+            var page = await client.GetStringAsync($"/patients/{patient}/medication/prescribe?product={product.Id}");
+            var fields = new Dictionary<string, string>
+            {
+                ["__RequestVerificationToken"] = StadigServer.AntiforgeryToken(page), ["_handler"] = "prescribe", ["Input.ProductId"] = product.Id.ToString(),
+                ["Input.DoseValue"] = dose, ["Input.DoseUnit"] = "tablett", ["Input.Schedule"] = "AsNeeded", ["Input.MaxDosesPer24h"] = "4",
+                ["Input.Indication"] = "Smärta", ["Input.Origin"] = "OtherSystem",
+            };
+            if (overrideReason is not null) fields["Input.OverrideReason"] = overrideReason;
+            return await client.PostAsync($"/patients/{patientId}/medication/prescribe", new FormUrlEncodedContent(fields));
+        }
+
+        var notANumber = await PostAsync(patient, "två");
+        Assert.Equal(HttpStatusCode.OK, notANumber.StatusCode);
+        var notANumberPage = new HtmlParser().ParseDocument(await notANumber.Content.ReadAsStringAsync());
+        Assert.Contains("två", notANumberPage.QuerySelector("#form-error")?.TextContent ?? "");
+        Assert.NotNull(notANumberPage.QuerySelector(".patient-banner"));
+        Assert.Empty((await medication.ViewAsync(eva, patient)).Orders);
+
+        var signed = await PostAsync(patient, "1");
+        Assert.Equal(HttpStatusCode.Redirect, signed.StatusCode);
+        Assert.Single((await medication.ViewAsync(eva, patient)).Orders);
+
+        // The same product again: the duplicate check stands on the page, nothing is written until it is signed past with a reason.
+        var twice = await PostAsync(patient, "1");
+        Assert.Equal(HttpStatusCode.OK, twice.StatusCode);
+        Assert.NotNull(new HtmlParser().ParseDocument(await twice.Content.ReadAsStringAsync()).QuerySelector("#prescribing-checks"));
+        Assert.Single((await medication.ViewAsync(eva, patient)).Orders);
+        Assert.Equal(HttpStatusCode.Redirect, (await PostAsync(patient, "1", "Vid genombrottssmärta")).StatusCode);
+        Assert.Equal(2, (await medication.ViewAsync(eva, patient)).Orders.Count);
+
+        // A patient that is not there: the page says there is no access, never an error.
+        var missing = await PostAsync(Guid.NewGuid(), "1");
+        Assert.Equal(HttpStatusCode.OK, missing.StatusCode);
+        Assert.Contains("Ingen åtkomst", new HtmlParser().ParseDocument(await missing.Content.ReadAsStringAsync()).QuerySelector("main")?.TextContent ?? "");
+    }
+
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_nurses_chart_offers_nursing_templates_and_a_posted_physician_type_is_refused(DatabaseEngine engine)
     {

@@ -29,7 +29,7 @@ public class RouteFuzzTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Random_query_strings_and_form_posts_on_every_route_never_answer_5xx(DatabaseEngine engine)
     {
-        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine, "--Stadig:Admission:QueueWaitMilliseconds=5000", "--Stadig:Admission:RequestTimeoutSeconds=120");
+        var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine, "--Stadig:Admission:QueueWaitMilliseconds=5000", "--Stadig:Admission:IntegrationQueueWaitMilliseconds=5000", "--Stadig:Admission:RequestTimeoutSeconds=120");
         await using var _s = server;
         var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Ek", "Per"))).PatientId;
         var routes = server.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()

@@ -72,7 +72,8 @@ public sealed class FuzzWorld : IAsyncDisposable
         var mllpPort = FreePort();
         var server = await StadigServer.StartOnAsync(connectionString, "http://127.0.0.1:0",
             $"--Stadig:Jwt:SigningKey={SigningKey}", "--Stadig:Jwt:Issuer=test-idp", "--Stadig:Jwt:Audience=stadig", $"--Stadig:Mllp:Port={mllpPort}",
-            "--Stadig:LoginAttemptsPerMinute=1000000", "--Stadig:Admission:QueueWaitMilliseconds=30000");
+            "--Stadig:LoginAttemptsPerMinute=1000000", "--Stadig:Admission:QueueWaitMilliseconds=30000",
+            "--Stadig:Admission:IntegrationQueueWaitMilliseconds=30000");
         try
         {
             var labCaller = await LabIntegration.CallerAsync(services.Staff, lab);
