@@ -448,10 +448,15 @@ namespace Stadig.Storage.Counted
             // The server broke a deadlock (40P01) or a serialisation conflict (40001) by rolling this
             // transaction back: nothing of it was saved, and the same request made again will succeed,
             // so the answer is 503 with Retry-After, like a primary that went away, never a 500.
-            Npgsql.PostgresException { SqlState: "40P01" or "40001" } =>
-                new DatabaseUnavailableException(DatabaseUnavailableException.ConflictRolledBack, e),
+            Npgsql.PostgresException { SqlState: "40P01" or "40001" } postgres => ConflictRolledBack(postgres),
             _ => base.Translate(e),
         };
+
+        private static DatabaseUnavailableException ConflictRolledBack(Npgsql.PostgresException e)
+        {
+            Telemetry.StadigTelemetry.ConflictsRolledBack.Add(1, new KeyValuePair<string, object?>("db.response.status_code", e.SqlState));
+            return new DatabaseUnavailableException(DatabaseUnavailableException.ConflictRolledBack, e);
+        }
 
         public override void Close()
         {

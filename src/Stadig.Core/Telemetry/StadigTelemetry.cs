@@ -27,6 +27,14 @@ public static class StadigTelemetry
     public static readonly Histogram<double> SignDuration = Meter.CreateHistogram<double>(
         "stadig.notes.sign.duration", "s", "Time to sign a note (with or without saving its text in the same step).");
 
+    /// <summary>
+    /// Transactions PostgreSQL rolled back to break a deadlock (40P01) or a serialisation conflict (40001),
+    /// by SQL state: answered 503 with Retry-After (nothing saved, try again), so they are not errors in the
+    /// log; a rate that rises is a lock-order bug or a hot row for the operators to see.
+    /// </summary>
+    public static readonly Counter<long> ConflictsRolledBack = Meter.CreateCounter<long>(
+        "stadig.database.conflicts_rolled_back", "{transaction}", "Transactions the database rolled back to break a deadlock or a serialisation conflict.");
+
     /// <summary>Records the time since <paramref name="started"/> (a Stopwatch timestamp) when anyone listens.</summary>
     public static void RecordSince(Histogram<double> histogram, long started)
     {

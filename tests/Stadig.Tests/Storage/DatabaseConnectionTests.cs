@@ -67,6 +67,16 @@ public class DatabaseConnectionTests
     public async Task A_transaction_rolled_back_to_break_a_deadlock_is_answered_as_nothing_saved_try_again()
     {
         var cancel = TestContext.Current.CancellationToken;
+        // The operators' count of them (/metrics: stadig_database_conflicts_rolled_back_total), by SQL state.
+        var counted = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        var conflicts = Stadig.Telemetry.StadigTelemetry.ConflictsRolledBack; // made before the listener starts, so it is published to it
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) => { if (instrument == conflicts) l.EnableMeasurementEvents(instrument); };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags) if (tag.Key == "db.response.status_code") counted.Enqueue(tag.Value as string);
+        });
+        listener.Start();
         var database = new Database(DatabaseEngine.Postgres, await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres));
         await using (var setup = await database.OpenUnscopedAsync(cancel))
             await setup.ExecuteAsync("CREATE TABLE deadlock_probe (id int PRIMARY KEY, n int NOT NULL); INSERT INTO deadlock_probe VALUES (1, 0), (2, 0);");
@@ -90,6 +100,7 @@ public class DatabaseConnectionTests
         var unavailable = Assert.IsType<DatabaseUnavailableException>(refused);
         Assert.Equal(DatabaseUnavailableException.ConflictRolledBack, unavailable.Message);
         Assert.Equal("40P01", Assert.IsType<Npgsql.PostgresException>(unavailable.Cause).SqlState);
+        Assert.Contains("40P01", counted);
         await using var check = await database.OpenUnscopedAsync(cancel);
         // The winner's two updates are there, the loser's one is not.
         Assert.Equal(2, await check.ExecuteScalarAsync<int>("SELECT SUM(n) FROM deadlock_probe"));
