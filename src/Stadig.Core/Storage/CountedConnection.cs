@@ -304,7 +304,7 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            try { Bind(); PrepareIfAsked(); return Confirmed(inner.ExecuteReader(behavior)); }
+            try { Bind(); PrepareIfAsked(); return Translating(Confirmed(inner.ExecuteReader(behavior))); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
@@ -334,10 +334,13 @@ public class CountedConnection(DbConnection inner) : DbConnection
             var started = Stopwatch.GetTimestamp();
             using var span = SqliteSpan();
             _connection?.ThrowIfUnconfirmed();
-            try { Bind(); await PrepareIfAskedAsync(cancellationToken); return Confirmed(await inner.ExecuteReaderAsync(behavior, cancellationToken)); }
+            try { Bind(); await PrepareIfAskedAsync(cancellationToken); return Translating(Confirmed(await inner.ExecuteReaderAsync(behavior, cancellationToken))); }
             catch (Exception e) when (_connection is not null && _connection.Translate(e) != e) { throw _connection.Translate(e); }
             finally { Count(started); }
         }
+
+        /// <summary>The reader, its later statements' failures translated as the command's own (<see cref="TranslatingDataReader"/>).</summary>
+        private DbDataReader Translating(DbDataReader reader) => _connection is null ? reader : new TranslatingDataReader(reader, _connection);
 
         /// <summary>
         /// A span per SQLite command (PostgreSQL's come from Npgsql): the operation only, not the

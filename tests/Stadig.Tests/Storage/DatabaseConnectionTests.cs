@@ -106,6 +106,30 @@ public class DatabaseConnectionTests
         Assert.Equal(2, await check.ExecuteScalarAsync<int>("SELECT SUM(n) FROM deadlock_probe"));
     }
 
+    /// <summary>
+    /// A batch answers its first result at once; a later statement's failure comes while the results are
+    /// read (TranslatingDataReader). It means what it would mean alone: here a NUL that PostgreSQL's text
+    /// cannot hold names the text (400), as a deadlock there is 503, never a raw PostgresException (500).
+    /// </summary>
+    [Fact]
+    public async Task A_later_statement_of_a_batch_that_fails_is_translated_as_a_statement_alone_is()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        var database = new Database(DatabaseEngine.Postgres, await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres));
+        await using var connection = await database.OpenUnscopedAsync(cancel);
+        var first = 0;
+        var failure = await Record.ExceptionAsync(async () =>
+        {
+            using var results = await connection.QueryMultipleAsync("SELECT 1; SELECT 2 FROM generate_series(1, 3); SELECT convert_from('\\x00'::bytea, 'UTF8')");
+            first = await results.ReadSingleAsync<int>();
+            await results.ReadAsync<int>();
+            await results.ReadSingleAsync<string>();
+        });
+        Assert.Equal(1, first);
+        Assert.IsType<Stadig.Common.InvalidInputException>(failure);
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT 1"));
+    }
+
     public enum Kind { First, Second }
 
     /// <summary>
