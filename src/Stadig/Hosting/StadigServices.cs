@@ -346,9 +346,11 @@ public static class StadigServices
         // Sent only on HTTPS requests (directly, or from a trusted proxy that says so), never for localhost.
         app.UseHsts();
         app.UseSecurityHeaders();
+        // A page's own scripts and styles before admission control: they cost next to nothing, and a
+        // script shed under load would leave the page without its autosave and its keys.
+        app.UseStaticFiles();
         app.UseAdmissionControl();
         app.UseReadOnlyGate();
-        app.UseStaticFiles();
         app.UseRequestLocalization();
         app.UseRateLimiter();
         app.UseAuthentication();

@@ -173,6 +173,22 @@ public class AdmissionControlTests
         }
     }
 
+    /// <summary>A page's scripts and styles are never shed: a page loaded under load keeps its autosave (notes.js) and its keys.</summary>
+    [Fact]
+    public async Task A_pages_scripts_and_styles_are_served_while_every_slot_is_taken()
+    {
+        await using var server = await StadigServer.StartAsync(DatabaseEngine.Sqlite, "--Stadig:Admission:MaxConcurrent=1", "--Stadig:Admission:QueueWaitMilliseconds=0");
+        var client = server.CreateClient();
+        var admission = server.Services.GetRequiredService<AdmissionControl>();
+        using (await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("/login", TestContext.Current.CancellationToken)).StatusCode);
+            var script = await client.GetAsync("/js/notes.js", TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+            Assert.Contains("draft", await script.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        }
+    }
+
     [Theory]
     [InlineData("GET", "/health/ready", RequestClass.Exempt)]
     [InlineData("PUT", "/api/notes/0b6e3e6e-2f0a-4f4e-9a43-7b7b7b7b7b7b/draft", RequestClass.Priority)]
