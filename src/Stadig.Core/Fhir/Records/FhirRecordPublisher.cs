@@ -41,8 +41,6 @@ public static class FhirRecordPublisher
         Guid? patientId, Guid unitId, DateTimeOffset now)
     {
         var type = FhirJson.String(resource["resourceType"]) ?? throw new ArgumentException("resourceType is missing", nameof(resource));
-        Tagged(resource, id);
-
         return await PublishOverAsync(connection, transaction, resource, id, patientId, unitId, now,
             await FhirResourceStore.CurrentAsync(connection, transaction, type, id));
     }
