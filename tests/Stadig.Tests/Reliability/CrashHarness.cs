@@ -137,6 +137,9 @@ public sealed class CrashHarness
                 {
                     serverKills++;
                     await server.DisposeAsync();
+                    // Not held while the next one starts: a start that fails disposes its own process and its
+                    // failure (with the server's last lines) is the one to see, not a second dispose of this one.
+                    server = null;
                     server = await StadigProcess.StartAsync(connectionString, settings, cancellationToken);
                 }
 

@@ -102,8 +102,12 @@ public sealed class StadigProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    private int _disposed;
+
+    /// <summary>Kills and waits for the process once; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         Kill();
         await _process.WaitForExitAsync();
         _process.Dispose();
