@@ -164,8 +164,8 @@ public sealed class DischargeReconciliation(MedicationList medication, PatientCh
 
     /// <summary>The ordination goes on changed (dose, schedule …), checked as a new prescription, with the reason.</summary>
     public async Task<MedicationOrder> ChangeAsync(Caller caller, Guid orderId, MedicationDraft draft, string reason, string? overrideReason = null,
-        CancellationToken cancellationToken = default) =>
-        await medication.ChangeAsync(caller, orderId, draft, reason, overrideReason, await OpenAdmissionAsync(caller, orderId, cancellationToken), cancellationToken);
+        IReadOnlySet<string>? seenChecks = null, CancellationToken cancellationToken = default) =>
+        await medication.ChangeAsync(caller, orderId, draft, reason, overrideReason, seenChecks, await OpenAdmissionAsync(caller, orderId, cancellationToken), cancellationToken);
 
     /// <summary>The open admission of the ordination's patient: reconciliation is part of a discharge, so a patient not admitted has none.</summary>
     private async Task<Guid> OpenAdmissionAsync(Caller caller, Guid orderId, CancellationToken cancellationToken)

@@ -34,6 +34,13 @@ public sealed record MedicationView(Patient Patient, IReadOnlyList<MedicationOrd
     /// read-only here, as the system that owns them changes them (the one-record rule, docs/architecture.md).
     /// </summary>
     public IReadOnlyList<RecordEntry> External { get; init; } = [];
+
+    /// <summary>
+    /// The checks of the product being prescribed (<see cref="MedicationList.PrescribingViewAsync"/>) that
+    /// do not depend on the dose: hypersensitivities, duplicate therapy, medications not checked. Shown
+    /// with the form, so the prescriber sees them when choosing the product and signs once.
+    /// </summary>
+    public IReadOnlyList<CheckFinding> Checks { get; init; } = [];
     public IReadOnlyList<RecordEntry> ExternalCurrent => External.Where(ExternalMedications.IsCurrent).ToList();
     public IReadOnlyList<RecordEntry> ExternalEnded => External.Where(e => !ExternalMedications.IsCurrent(e)).ToList();
 
@@ -48,11 +55,19 @@ public sealed record MedicationHistory(Patient Patient, MedicationOrder Order, I
     public IReadOnlyList<AdministrationEntry> Administrations { get; init; } = [];
 }
 
-/// <summary>The prescribing checks found something and no reason to go on was given: nothing was written.</summary>
-public sealed class PrescribingChecksException(IReadOnlyList<CheckFinding> findings)
-    : ConflictException("Kontrollerna vid ordination gav varningar: ange skäl för att ordinera ändå.")
+/// <summary>
+/// The prescribing checks found something and no reason to go on was given, or the reason was given for
+/// other findings than those found now (<see cref="Unseen"/>): nothing was written.
+/// </summary>
+public sealed class PrescribingChecksException(IReadOnlyList<CheckFinding> findings, bool unseen = false)
+    : ConflictException(unseen
+        ? "Kontrollerna har gett nya varningar sedan de visades: läs dem och signera igen med skäl."
+        : "Kontrollerna vid ordination gav varningar: ange skäl för att ordinera ändå.")
 {
     public IReadOnlyList<CheckFinding> Findings { get; } = findings;
+
+    /// <summary>A reason was given, but some findings were not among those shown with it.</summary>
+    public bool Unseen { get; } = unseen;
 }
 
 /// <summary>
@@ -83,15 +98,33 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
     }
 
     /// <summary>The medication page with its banner: one decision, one audited read.</summary>
-    public async Task<MedicationView> ViewAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
+    public Task<MedicationView> ViewAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default) =>
+        ViewAsync(caller, patientId, null, null, cancellationToken);
+
+    /// <summary>
+    /// The prescribing form's page: the medication view and, for <paramref name="productId"/>, the checks
+    /// that do not depend on the dose (<see cref="MedicationView.Checks"/>), in the same audited read.
+    /// <paramref name="replacing"/> is the ordination a change replaces (its product, when none is named).
+    /// </summary>
+    public Task<MedicationView> PrescribingViewAsync(Caller caller, Guid patientId, Guid? productId, Guid? replacing = null,
+        CancellationToken cancellationToken = default) =>
+        ViewAsync(caller, patientId, productId, replacing, cancellationToken);
+
+    private async Task<MedicationView> ViewAsync(Caller caller, Guid patientId, Guid? productId, Guid? replacing, CancellationToken cancellationToken)
     {
         var grant = await checkpoint.ReadAsync(caller, patientId, Resource, cancellationToken);
         await using var connection = await grant.OpenAsync(cancellationToken);
         var patient = await PatientRegistry.FindInAsync(grant, connection, null) ?? throw new NotFoundException("Patienten finns inte.");
-        return new MedicationView(patient, await ListInAsync(connection, null, grant.Context), await PatientRecord.SignalsAsync(connection, checkpoint.Engine, grant.Context))
+        var view = new MedicationView(patient, await ListInAsync(connection, null, grant.Context), await PatientRecord.SignalsAsync(connection, checkpoint.Engine, grant.Context))
         {
             External = await ExternalMedications.ReadAsync(connection, checkpoint.Engine, grant.Context),
         };
+        var checkedProduct = productId ?? view.Orders.FirstOrDefault(o => o.Id == replacing)?.Current.ProductId;
+        if (checkedProduct is not { } id || await catalogue.FindAsync(id, cancellationToken) is not { } product) return view;
+        // No dose yet: the dose's own check (the daily maximum) is made when the form is signed.
+        var checks = await FindingsAsync(connection, grant.Context, product, await catalogue.SubstancesAsync(id, cancellationToken),
+            new MedicationDraft { ProductId = id }, replacing);
+        return view with { Checks = checks };
     }
 
 
@@ -129,9 +162,9 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
     /// <see cref="PrescribingChecksException"/> and nothing is written.
     /// </summary>
     public async Task<MedicationOrder> PrescribeAsync(Caller caller, Guid patientId, MedicationDraft draft, string? overrideReason = null,
-        MedicationOrigin origin = MedicationOrigin.Prescribed, CancellationToken cancellationToken = default)
+        MedicationOrigin origin = MedicationOrigin.Prescribed, IReadOnlySet<string>? seenChecks = null, CancellationToken cancellationToken = default)
     {
-        var id = await SignPrescriptionAsync(caller, patientId, draft, overrideReason, origin, cancellationToken);
+        var id = await SignPrescriptionAsync(caller, patientId, draft, overrideReason, origin, seenChecks, cancellationToken);
         return (await FindAsync(caller, id, cancellationToken))!;
     }
 
@@ -139,8 +172,13 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
     /// As <see cref="PrescribeAsync"/>, answering only the new ordination's id: the prescribing form
     /// redirects to the list, which reads it anyway, so it is not read back here (issue 20's overload run).
     /// </summary>
+    /// <remarks>
+    /// <paramref name="seenChecks"/>: the fingerprints of the findings the form showed (<see cref="CheckFinding.Fingerprint"/>);
+    /// the reason then covers those only, and a finding not among them refuses the signing. Null: the
+    /// reason covers whatever is found (a caller that shows no findings, such as an import).
+    /// </remarks>
     public async Task<Guid> SignPrescriptionAsync(Caller caller, Guid patientId, MedicationDraft draft, string? overrideReason = null,
-        MedicationOrigin origin = MedicationOrigin.Prescribed, CancellationToken cancellationToken = default)
+        MedicationOrigin origin = MedicationOrigin.Prescribed, IReadOnlySet<string>? seenChecks = null, CancellationToken cancellationToken = default)
     {
         var allowed = origin == MedicationOrigin.Prescribed ? MayPrescribe(caller.Role, draft.AsNeeded) : MayRecord(caller.Role);
         if (!allowed) throw await DenyAsync(caller, patientId, origin == MedicationOrigin.Prescribed
@@ -153,7 +191,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         var now = clock.GetUtcNow();
         await checkpoint.WriteAsync(caller, patientId, Resource, AuditActivity.Write, async (connection, transaction, grant) =>
         {
-            var findings = await CheckedAsync(grant, product, substances, clean, null, why);
+            var findings = await CheckedAsync(grant, product, substances, clean, null, why, seenChecks);
             // The ordination and its first version in one round trip.
             await InsertVersionAsync(connection, transaction, caller, id, 1, patientId,
                 origin == MedicationOrigin.Prescribed ? MedicationAction.Prescribe : MedicationAction.Record, MedicationStatus.Active,
@@ -170,12 +208,12 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
 
     /// <summary>Changes an ordination (product, dose, schedule …): a new version, checked as a new prescription, with the reason for the change.</summary>
     public Task<MedicationOrder> ChangeAsync(Caller caller, Guid orderId, MedicationDraft draft, string reason, string? overrideReason = null,
-        CancellationToken cancellationToken = default) =>
-        ChangeAsync(caller, orderId, draft, reason, overrideReason, null, cancellationToken);
+        IReadOnlySet<string>? seenChecks = null, CancellationToken cancellationToken = default) =>
+        ChangeAsync(caller, orderId, draft, reason, overrideReason, seenChecks, null, cancellationToken);
 
     /// <summary>A change; at discharge (<see cref="DischargeReconciliation"/>) it names the admission it reconciles for.</summary>
     internal async Task<MedicationOrder> ChangeAsync(Caller caller, Guid orderId, MedicationDraft draft, string reason, string? overrideReason,
-        Guid? dischargeEncounterId, CancellationToken cancellationToken)
+        IReadOnlySet<string>? seenChecks, Guid? dischargeEncounterId, CancellationToken cancellationToken)
     {
         var order = await FindAsync(caller, orderId, cancellationToken) ?? throw new NotFoundException("Ordinationen finns inte.");
         await RequireWriterAsync(caller, order, draft.AsNeeded && order.Current.AsNeeded, cancellationToken);
@@ -188,7 +226,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         var now = clock.GetUtcNow();
         await WriteVersionAsync(caller, order, MedicationAction.Change, async (connection, transaction, grant) =>
         {
-            var findings = await CheckedAsync(grant, product, substances, clean, order.Id, overrideWhy);
+            var findings = await CheckedAsync(grant, product, substances, clean, order.Id, overrideWhy, seenChecks);
             var prescriber = order.Origin == nameof(MedicationOrigin.Prescribed) ? caller.StaffId : (Guid?)null;
             var row = Row(product, clean with { PrescriberText = clean.PrescriberText ?? order.Current.PrescriberName }, now, prescriber);
             return (MedicationStatus.Active, row, why, findings, overrideWhy);
@@ -376,13 +414,18 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
                 @reason, @findings, @overrideReason, @now, @staffId, @role, @dischargeEncounterId)
             """;
 
-    /// <summary>The checks again at signing, on what is committed now; findings without a reason stop the write.</summary>
+    /// <summary>
+    /// The checks again at signing, on what is committed now; findings without a reason stop the write,
+    /// and so does a finding the form did not show (<paramref name="seen"/>), whatever reason was given.
+    /// </summary>
     private async Task<IReadOnlyList<CheckFinding>> CheckedAsync(PatientAccessGrant grant, MedicationProduct product, IReadOnlyList<ProductSubstance> substances,
-        MedicationDraft draft, Guid? replacing, string? overrideReason)
+        MedicationDraft draft, Guid? replacing, string? overrideReason, IReadOnlySet<string>? seen)
     {
         await using var read = await grant.OpenAsync();
         var findings = await FindingsAsync(read, grant.Context, product, substances, draft, replacing);
-        if (findings.Count > 0 && overrideReason is null) throw new PrescribingChecksException(findings);
+        if (findings.Count == 0) return findings;
+        if (overrideReason is null) throw new PrescribingChecksException(findings);
+        if (seen is not null && findings.Any(f => !seen.Contains(f.Fingerprint))) throw new PrescribingChecksException(findings, unseen: true);
         return findings;
     }
 

@@ -58,7 +58,24 @@ public sealed record MedicationDraft
 }
 
 /// <summary>One prescribing check's finding, shown before signing: <see cref="Kind"/> is a <see cref="CheckKind"/> name.</summary>
-public sealed record CheckFinding(string Kind, string Text);
+public sealed record CheckFinding(string Kind, string Text)
+{
+    /// <summary>
+    /// Names the finding as it was shown: a form posts the fingerprints of the findings it showed, and a
+    /// reason to go on covers those only, so a finding that appears meanwhile (a hypersensitivity
+    /// recorded, a dose above the maximum) is shown before anything is signed past it.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Fingerprint => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+        System.Text.Encoding.UTF8.GetBytes(Kind + "\n" + Text)))[..16];
+
+    /// <summary>The fingerprints a form posted (comma-separated), as a set; none posted: an empty set.</summary>
+    public static IReadOnlySet<string> Seen(string? posted) =>
+        (posted ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The fingerprints of <paramref name="findings"/>, as a form posts them back.</summary>
+    public static string Fingerprints(IEnumerable<CheckFinding> findings) => string.Join(",", findings.Select(f => f.Fingerprint));
+}
 
 /// <summary>The prescribing checks (issue #18): each is shown before signing and needs a reason to go on.</summary>
 public enum CheckKind

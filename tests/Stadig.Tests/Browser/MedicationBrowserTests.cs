@@ -61,6 +61,8 @@ public class MedicationBrowserTests
         await page.Keyboard.PressAsync("Enter");
         await page.WaitForSelectorAsync("#dose-value:focus");
         Assert.Contains("Alvedon 500 mg", await page.InnerTextAsync("#prescription-h"));
+        // The checks that do not depend on the dose stand on the form as soon as the product is chosen.
+        Assert.Contains("Överkänslighet mot substansen", await page.InnerTextAsync("#prescribing-checks"));
 
         await page.Keyboard.TypeAsync("2");
         await page.FocusAsync("#times-of-day");

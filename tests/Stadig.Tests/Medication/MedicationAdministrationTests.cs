@@ -90,7 +90,7 @@ public class MedicationAdministrationTests
 
         // What the patient takes on their own is on the list, not on the round, until it is prescribed here.
         var own = await f.Medication.PrescribeAsync(f.Region.Physician, f.PatientId, Scheduled(f.Alvedon, "08:00") with { PrescriberText = "Vårdcentralen" },
-            "Patientens egna", MedicationOrigin.PatientOwn, Ct);
+            "Patientens egna", MedicationOrigin.PatientOwn, cancellationToken: Ct);
         Assert.DoesNotContain((await f.BedAsync()).Doses, d => d.Order.Id == own.Id);
         await Assert.ThrowsAsync<ConflictException>(() => f.Administration.RecordAsync(f.Nurse, own.Id, new DoseInput { ScheduledAt = Local(8) }, Ct));
 

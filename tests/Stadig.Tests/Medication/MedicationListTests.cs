@@ -130,6 +130,46 @@ public class MedicationListTests
         Assert.Equal(order.Current.OverrideReason, Assert.Single(await f.Medication.ListAsync(f.Region.Physician, f.PatientId, Ct)).Current.OverrideReason);
     }
 
+    /// <summary>
+    /// The form shows the product's checks when it is chosen (no dose yet, so no daily maximum), and a
+    /// reason signs past the findings the form showed, no others: a finding the signing meets that was
+    /// not shown (a dose above the maximum, a hypersensitivity recorded meanwhile) refuses it, nothing written.
+    /// </summary>
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_reason_signs_past_the_checks_that_were_shown_and_a_finding_not_shown_refuses_the_signing(DatabaseEngine engine)
+    {
+        var f = await CreateAsync(engine);
+        await AllergyAsync(f, "Paracetamol");
+
+        var view = await f.Medication.PrescribingViewAsync(f.Region.Physician, f.PatientId, f["Alvedon"], cancellationToken: Ct);
+        var shown = Assert.Single(view.Checks);
+        Assert.Equal("AllergySubstance", shown.Kind);
+        Assert.Empty((await f.Medication.ViewAsync(f.Region.Physician, f.PatientId, Ct)).Checks);
+        var seen = CheckFinding.Seen(CheckFinding.Fingerprints(view.Checks));
+
+        // Six grams a day: the maximum is found at signing, was not shown, and the reason does not cover it.
+        var overMax = await Assert.ThrowsAsync<PrescribingChecksException>(() => f.Medication.SignPrescriptionAsync(f.Region.Physician, f.PatientId,
+            AsNeeded(f["Alvedon"], 1, "g", 6), "Tålt paracetamol väl", seenChecks: seen, cancellationToken: Ct));
+        Assert.True(overMax.Unseen);
+        Assert.Equal(["AllergySubstance", "MaxDose"], overMax.Findings.Select(x => x.Kind));
+        // A hypersensitivity recorded after the form was shown: also not covered.
+        await AllergyAsync(f, "Paracetamolpreparat i högdos");
+        var meanwhile = await Assert.ThrowsAsync<PrescribingChecksException>(() => f.Medication.SignPrescriptionAsync(f.Region.Physician, f.PatientId,
+            Scheduled(f["Alvedon"]), "Tålt paracetamol väl", seenChecks: seen, cancellationToken: Ct));
+        Assert.True(meanwhile.Unseen);
+        Assert.Equal(2, meanwhile.Findings.Count);
+        Assert.Equal(0, await OrdersAsync(f.Region, f.PatientId));
+
+        // Shown, then signed past: the reason is kept with the findings it covered.
+        var again = await f.Medication.PrescribingViewAsync(f.Region.Physician, f.PatientId, f["Alvedon"], cancellationToken: Ct);
+        var id = await f.Medication.SignPrescriptionAsync(f.Region.Physician, f.PatientId, Scheduled(f["Alvedon"]), "Tålt paracetamol väl",
+            seenChecks: CheckFinding.Seen(CheckFinding.Fingerprints(again.Checks)), cancellationToken: Ct);
+        var order = Assert.Single(await f.Medication.ListAsync(f.Region.Physician, f.PatientId, Ct));
+        Assert.Equal(id, order.Id);
+        Assert.Equal(again.Checks, order.Current.Findings);
+        Assert.Equal("Tålt paracetamol väl", order.Current.OverrideReason);
+    }
+
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task An_allergy_to_the_ATC_group_is_found_by_class_name_and_by_a_substance_of_the_same_group(DatabaseEngine engine)
     {
@@ -315,7 +355,7 @@ public class MedicationListTests
 
         var asNeeded = await f.Medication.PrescribeAsync(nurse, f.PatientId, AsNeeded(f["Alvedon"], 1, "tablett", 4), cancellationToken: Ct);
         var own = await f.Medication.PrescribeAsync(nurse, f.PatientId, Scheduled(f["Ibuprofen"], 1, "tablett", "08:00") with { PrescriberText = "Vårdcentralen Björkhagen" },
-            "Patientens egen, läkare informerad", MedicationOrigin.PatientOwn, Ct);
+            "Patientens egen, läkare informerad", MedicationOrigin.PatientOwn, cancellationToken: Ct);
         Assert.Equal((nurse.StaffId, "Nurse"), (asNeeded.Current.PrescriberId!.Value, asNeeded.Current.RecordedRole));
         Assert.Equal(("PatientOwn", (Guid?)null, "Vårdcentralen Björkhagen"), (own.Origin, own.Current.PrescriberId, own.Current.PrescriberName));
         // The secretary reads the list, as the rest of the chart.

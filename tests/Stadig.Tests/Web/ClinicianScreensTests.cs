@@ -214,7 +214,7 @@ public class ClinicianScreensTests
         await catalogue.SeedIfEmptyAsync();
         var product = (await catalogue.SearchAsync("alvedon 500")).First();
         var medication = server.Services.GetRequiredService<Stadig.Medication.MedicationList>();
-        async Task<HttpResponseMessage> PostAsync(Guid patientId, string dose, string? overrideReason = null)
+        async Task<HttpResponseMessage> PostAsync(Guid patientId, string dose, string? overrideReason = null, bool sendSeen = true)
         {
             var page = await client.GetStringAsync($"/patients/{patient}/medication/prescribe?product={product.Id}");
             var fields = new Dictionary<string, string>
@@ -224,6 +224,8 @@ public class ClinicianScreensTests
                 ["Input.Indication"] = "Smärta", ["Input.Origin"] = "OtherSystem",
             };
             if (overrideReason is not null) fields["Input.OverrideReason"] = overrideReason;
+            // The checks the form showed, as the browser posts them back with the reason.
+            if (sendSeen && new HtmlParser().ParseDocument(page).QuerySelector("input[name='Input.SeenChecks']")?.GetAttribute("value") is { } seen) fields["Input.SeenChecks"] = seen;
             return await client.PostAsync($"/patients/{patientId}/medication/prescribe", new FormUrlEncodedContent(fields));
         }
 
@@ -238,10 +240,22 @@ public class ClinicianScreensTests
         Assert.Equal(HttpStatusCode.Redirect, signed.StatusCode);
         Assert.Single((await medication.ViewAsync(eva, patient)).Orders);
 
-        // The same product again: the duplicate check stands on the page, nothing is written until it is signed past with a reason.
+        // The same product again: the duplicate check stands on the form as soon as the product is chosen, with the reason field.
+        var form = new HtmlParser().ParseDocument(await client.GetStringAsync($"/patients/{patient}/medication/prescribe?product={product.Id}"));
+        Assert.Contains("Dubbelbehandling", form.QuerySelector("#prescribing-checks")?.TextContent ?? "");
+        Assert.NotNull(form.QuerySelector("#override-reason"));
+        // Nothing is written until it is signed past with a reason.
         var twice = await PostAsync(patient, "1");
         Assert.Equal(HttpStatusCode.OK, twice.StatusCode);
         Assert.NotNull(new HtmlParser().ParseDocument(await twice.Content.ReadAsStringAsync()).QuerySelector("#prescribing-checks"));
+        Assert.Single((await medication.ViewAsync(eva, patient)).Orders);
+        // A reason covers only the checks the form showed: a post that names none of them is refused and shows them.
+        var unseen = await PostAsync(patient, "1", "Vid genombrottssmärta", sendSeen: false);
+        Assert.Equal(HttpStatusCode.OK, unseen.StatusCode);
+        var unseenPage = new HtmlParser().ParseDocument(await unseen.Content.ReadAsStringAsync());
+        Assert.Contains("nya varningar", unseenPage.QuerySelector("#form-error")?.TextContent ?? "");
+        Assert.NotNull(unseenPage.QuerySelector("#prescribing-checks"));
+        Assert.Equal("Vid genombrottssmärta", unseenPage.QuerySelector("#override-reason")?.GetAttribute("value"));
         Assert.Single((await medication.ViewAsync(eva, patient)).Orders);
         Assert.Equal(HttpStatusCode.Redirect, (await PostAsync(patient, "1", "Vid genombrottssmärta")).StatusCode);
         Assert.Equal(2, (await medication.ViewAsync(eva, patient)).Orders.Count);
