@@ -106,6 +106,28 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         await WriteWithAsync(await ContextAsync(caller, patientId, cancellationToken), caller, patientId, resource, activity, work, cancellationToken);
 
     /// <summary>
+    /// As <see cref="WriteAsync{T}"/>, with data the write rests on (a prescription's checks: the patient's
+    /// hypersensitivities, ordinations, other systems' medications) read in the same round trip as the
+    /// facts that decide, as <see cref="ReadWithAsync{T}"/> does for a read: it is handed to
+    /// <paramref name="work"/> only once the write is allowed, and dropped otherwise.
+    /// </summary>
+    public async Task<T> WriteWithAsync<TData, T>(Caller caller, Guid patientId, string resource, AuditActivity activity,
+        string sql, object? parameters, Func<SqlMapper.GridReader, Task<TData>> read,
+        Func<DbConnection, DbTransaction, PatientAccessGrant, TData, Task<T>> work, CancellationToken cancellationToken = default)
+    {
+        TData data = default!;
+        PatientAccessContext? context;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await using (var connection = await database.OpenUnscopedAsync(cancellationToken))
+        {
+            try { context = await GatherAsync(caller, patientId, connection, null, (sql, parameters, async grid => data = await read(grid))); }
+            finally { RequestCost.AddAccess(started); }
+        }
+        return await WriteWithAsync(context, caller, patientId, resource, activity, (connection, transaction, grant) => work(connection, transaction, grant, data),
+            cancellationToken);
+    }
+
+    /// <summary>
     /// As <see cref="WriteAsync{T}"/> with the facts already gathered for this request (<see cref="ContextAsync(Caller, Guid, CancellationToken)"/>,
     /// which a write about an existing entry needs first to refuse an entry the caller may not see): the same decision, one round trip fewer.
     /// </summary>

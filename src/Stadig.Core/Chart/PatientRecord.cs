@@ -56,7 +56,7 @@ public sealed record TimelinePage(Patient Patient, IReadOnlyList<RecordEntry> En
 /// </summary>
 public sealed class PatientRecord(Database database, PatientCheckpoint checkpoint)
 {
-    private static readonly string[] SignalTypes = ["AllergyIntolerance", "Flag"];
+    internal static readonly string[] SignalTypes = ["AllergyIntolerance", "Flag"];
 
     /// <summary>Active attention signals (uppmärksamhetsinformation), hypersensitivities first: for the banner of every patient page.</summary>
     public async Task<IReadOnlyList<RecordEntry>> AttentionAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)
@@ -69,11 +69,15 @@ public sealed class PatientRecord(Database database, PatientCheckpoint checkpoin
     internal static async Task<IReadOnlyList<RecordEntry>> SignalsAsync(System.Data.Common.DbConnection connection, DatabaseEngine engine, PatientAccessContext context)
     {
         var chart = await PatientRecordQueries.ActiveWarningsAsync(connection, context.PatientId);
-        var external = (await PatientRecordQueries.ExternalAsync(connection, engine, context.PatientId, SignalTypes))
-            .Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).Where(IsActiveSignal);
-        return chart.Concat(external).Where(e => e.UnitId is not { } unit || context.MaySee(unit))
-            .OrderBy(e => e.Kind == RecordKind.Allergy ? 0 : 1).ThenByDescending(e => e.At).ToList();
+        return Signals(chart, await PatientRecordQueries.ExternalAsync(connection, engine, context.PatientId, SignalTypes), context);
     }
+
+    /// <summary>The banner's signals from rows already read: the chart's active warnings and the FHIR-written ones (<see cref="SignalTypes"/> among <paramref name="external"/>).</summary>
+    internal static IReadOnlyList<RecordEntry> Signals(IEnumerable<RecordEntry> chart, IEnumerable<PatientRecordQueries.ExternalRow> external,
+        PatientAccessContext context) =>
+        chart.Concat(external.Where(r => SignalTypes.Contains(r.ResourceType)).Select(r => FhirRecordReader.Read(r.Row, r.UnitName)).Where(IsActiveSignal))
+            .Where(e => e.UnitId is not { } unit || context.MaySee(unit))
+            .OrderBy(e => e.Kind == RecordKind.Allergy ? 0 : 1).ThenByDescending(e => e.At).ToList();
 
     /// <summary>The warnings page with its banner: one decision, one audited read (<c>Warning</c>).</summary>
     public async Task<WarningsView> WarningsAsync(Caller caller, Guid patientId, CancellationToken cancellationToken = default)

@@ -63,14 +63,17 @@ internal static class PatientRecordQueries
 
     /// <summary>The chart's active warnings (all categories), as attention signals.</summary>
     public static async Task<IReadOnlyList<RecordEntry>> ActiveWarningsAsync(DbConnection connection, Guid patientId) =>
-        (await connection.QueryAsync<TimelineRow>(
-            $"""
-            SELECT 'Warning' AS Kind, CAST(w.id AS text) AS EntryKey, w.created_at AS At, COALESCE(w.agent, w.text) AS Title, w.reaction AS Detail,
-                   w.severity AS Severity, w.certainty AS Verification, w.category AS Category, w.unit_id AS UnitId, u.name AS UnitName,
-                   s.display_name AS Author, 'active' AS Status
-            FROM warning w JOIN care_unit u ON u.id = w.unit_id JOIN staff s ON s.id = w.created_by
-            WHERE w.patient_id = @patientId AND w.inactivated_at IS NULL ORDER BY w.created_at DESC
-            """, new { patientId })).Select(r => r.ToEntry()).ToList();
+        (await connection.QueryAsync<TimelineRow>(ActiveWarningsSql, new { patientId })).Select(r => r.ToEntry()).ToList();
+
+    /// <summary><see cref="ActiveWarningsAsync"/>'s statement, for a batch (parameter @patientId; rows as <see cref="TimelineRow"/>).</summary>
+    internal const string ActiveWarningsSql =
+        """
+        SELECT 'Warning' AS Kind, CAST(w.id AS text) AS EntryKey, w.created_at AS At, COALESCE(w.agent, w.text) AS Title, w.reaction AS Detail,
+               w.severity AS Severity, w.certainty AS Verification, w.category AS Category, w.unit_id AS UnitId, u.name AS UnitName,
+               s.display_name AS Author, 'active' AS Status
+        FROM warning w JOIN care_unit u ON u.id = w.unit_id JOIN staff s ON s.id = w.created_by
+        WHERE w.patient_id = @patientId AND w.inactivated_at IS NULL ORDER BY w.created_at DESC
+        """;
 
     internal sealed class TimelineRow
     {

@@ -29,7 +29,7 @@ public sealed record ForeignMedication(RecordEntry Entry, IReadOnlyList<string> 
 /// </summary>
 public static class ExternalMedications
 {
-    private static readonly string[] Types = ["MedicationRequest", "MedicationStatement"];
+    internal static readonly string[] Types = ["MedicationRequest", "MedicationStatement"];
 
     /// <summary>Code systems that carry ATC codes: WHO's URI and HL7's OID for it.</summary>
     private static readonly HashSet<string> AtcSystems = new(StringComparer.OrdinalIgnoreCase)
@@ -62,9 +62,10 @@ public static class ExternalMedications
     /// NPL id the catalogue knows; else the substance the name or a coding's display names, by the
     /// catalogue's substance names (single-substance products first). None of these: not classified.
     /// </summary>
-    internal static async Task<IReadOnlyList<ForeignMedication>> CurrentClassifiedAsync(DbConnection connection, DatabaseEngine engine, PatientAccessContext context)
+    internal static async Task<IReadOnlyList<ForeignMedication>> CurrentClassifiedAsync(DbConnection connection, DatabaseEngine engine, PatientAccessContext context,
+        IEnumerable<PatientRecordQueries.ExternalRow> rows)
     {
-        var current = (await ReadWithProductsAsync(connection, engine, context)).Where(e => IsCurrent(e.Entry)).ToList();
+        var current = (await WithProductsAsync(connection, engine, context, rows)).Where(e => IsCurrent(e.Entry)).ToList();
         if (current.Count == 0) return [];
         var result = new ForeignMedication?[current.Count];
         var npl = new Dictionary<int, string>();
@@ -189,10 +190,14 @@ public static class ExternalMedications
 
     /// <summary>Each resource's entry with the CodeableConcept naming its product (its own, or its Medication's).</summary>
     private static async Task<IReadOnlyList<(RecordEntry Entry, JsonNode? Product)>> ReadWithProductsAsync(DbConnection connection, DatabaseEngine engine,
-        PatientAccessContext context)
+        PatientAccessContext context) =>
+        await WithProductsAsync(connection, engine, context, await PatientRecordQueries.ExternalAsync(connection, engine, context.PatientId, Types));
+
+    /// <summary>As <see cref="ReadWithProductsAsync"/> from rows already read (those of <see cref="Types"/> among them), as the caller may see them.</summary>
+    private static async Task<IReadOnlyList<(RecordEntry Entry, JsonNode? Product)>> WithProductsAsync(DbConnection connection, DatabaseEngine engine,
+        PatientAccessContext context, IEnumerable<PatientRecordQueries.ExternalRow> external)
     {
-        var rows = (await PatientRecordQueries.ExternalAsync(connection, engine, context.PatientId, Types))
-            .Where(r => context.MaySee(r.UnitId ?? Guid.Empty)).ToList();
+        var rows = external.Where(r => Types.Contains(r.ResourceType) && context.MaySee(r.UnitId ?? Guid.Empty)).ToList();
         var entries = new List<(RecordEntry Entry, JsonNode? Product)>(rows.Count);
         var referenced = new Dictionary<int, string>();
         foreach (var row in rows)

@@ -120,11 +120,11 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
             External = await ExternalMedications.ReadAsync(connection, checkpoint.Engine, grant.Context),
         };
         var checkedProduct = productId ?? view.Orders.FirstOrDefault(o => o.Id == replacing)?.Current.ProductId;
-        if (checkedProduct is not { } id || await catalogue.FindAsync(id, cancellationToken) is not { } product) return view;
+        if (checkedProduct is not { } id) return view;
+        var inputs = await ReadCheckInputsAsync(connection, patientId, id);
+        if (inputs.Product is not { } product) return view;
         // No dose yet: the dose's own check (the daily maximum) is made when the form is signed.
-        var checks = await FindingsAsync(connection, grant.Context, product, await catalogue.SubstancesAsync(id, cancellationToken),
-            new MedicationDraft { ProductId = id }, replacing);
-        return view with { Checks = checks };
+        return view with { Checks = await FindingsAsync(connection, grant.Context, inputs, product, inputs.Substances, new MedicationDraft { ProductId = id }, replacing) };
     }
 
 
@@ -153,7 +153,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         var (product, substances, clean) = await ValidateAsync(draft, cancellationToken);
         var grant = await checkpoint.ReadAsync(caller, patientId, Resource, cancellationToken);
         await using var connection = await grant.OpenAsync(cancellationToken);
-        return await FindingsAsync(connection, grant.Context, product, substances, clean, replacing);
+        return await FindingsAsync(connection, grant.Context, await ReadCheckInputsAsync(connection, patientId, product.Id), product, substances, clean, replacing);
     }
 
     /// <summary>
@@ -183,15 +183,18 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         var allowed = origin == MedicationOrigin.Prescribed ? MayPrescribe(caller.Role, draft.AsNeeded) : MayRecord(caller.Role);
         if (!allowed) throw await DenyAsync(caller, patientId, origin == MedicationOrigin.Prescribed
             ? "Bara läkare ordinerar läkemedel (sjuksköterskor vid behov, på delegering)." : "Din roll får inte registrera läkemedel.", cancellationToken);
-        var (product, substances, clean) = await ValidateAsync(draft, cancellationToken);
-        if (origin == MedicationOrigin.Prescribed && clean.PrescriberText is not null)
+        var dosage = ValidateDosage(draft);
+        if (origin == MedicationOrigin.Prescribed && dosage.PrescriberText is not null)
             throw new InvalidInputException("prescriberText", "Den som ordinerar här är du: ange förskrivare bara för läkemedel från annat system eller patientens egna.");
         var why = Optional(overrideReason, "overrideReason");
         var id = Guid.CreateVersion7();
         var now = clock.GetUtcNow();
-        await checkpoint.WriteAsync(caller, patientId, Resource, AuditActivity.Write, async (connection, transaction, grant) =>
+        // The checks' reads (and the product's) come with the facts that decide: one round trip before the transaction.
+        await checkpoint.WriteWithAsync(caller, patientId, Resource, AuditActivity.Write, ChecksSql(checkpoint.Engine), ChecksParameters(draft.ProductId),
+            ReadCheckInputsAsync, async (connection, transaction, grant, inputs) =>
         {
-            var findings = await CheckedAsync(grant, product, substances, clean, null, why, seenChecks);
+            var (product, substances, clean) = WithProduct(inputs, dosage);
+            var findings = await CheckedAsync(grant, inputs, product, substances, clean, null, why, seenChecks);
             // The ordination and its first version in one round trip.
             await InsertVersionAsync(connection, transaction, caller, id, 1, patientId,
                 origin == MedicationOrigin.Prescribed ? MedicationAction.Prescribe : MedicationAction.Record, MedicationStatus.Active,
@@ -226,7 +229,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         var now = clock.GetUtcNow();
         await WriteVersionAsync(caller, order, MedicationAction.Change, async (connection, transaction, grant) =>
         {
-            var findings = await CheckedAsync(grant, product, substances, clean, order.Id, overrideWhy, seenChecks);
+            var findings = await CheckedAsync(grant, null, product, substances, clean, order.Id, overrideWhy, seenChecks);
             var prescriber = order.Origin == nameof(MedicationOrigin.Prescribed) ? caller.StaffId : (Guid?)null;
             var row = Row(product, clean with { PrescriberText = clean.PrescriberText ?? order.Current.PrescriberName }, now, prescriber);
             return (MedicationStatus.Active, row, why, findings, overrideWhy);
@@ -418,22 +421,77 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
     /// The checks again at signing, on what is committed now; findings without a reason stop the write,
     /// and so does a finding the form did not show (<paramref name="seen"/>), whatever reason was given.
     /// </summary>
-    private async Task<IReadOnlyList<CheckFinding>> CheckedAsync(PatientAccessGrant grant, MedicationProduct product, IReadOnlyList<ProductSubstance> substances,
-        MedicationDraft draft, Guid? replacing, string? overrideReason, IReadOnlySet<string>? seen)
+    private async Task<IReadOnlyList<CheckFinding>> CheckedAsync(PatientAccessGrant grant, CheckInputs? inputs, MedicationProduct product,
+        IReadOnlyList<ProductSubstance> substances, MedicationDraft draft, Guid? replacing, string? overrideReason, IReadOnlySet<string>? seen)
     {
+        // A second connection: a lookup a check may need (an allergy's substance groups, another system's product) reads what is committed.
         await using var read = await grant.OpenAsync();
-        var findings = await FindingsAsync(read, grant.Context, product, substances, draft, replacing);
+        var findings = await FindingsAsync(read, grant.Context, inputs ?? await ReadCheckInputsAsync(read, grant.PatientId, product.Id), product, substances, draft, replacing);
         if (findings.Count == 0) return findings;
         if (overrideReason is null) throw new PrescribingChecksException(findings);
         if (seen is not null && findings.Any(f => !seen.Contains(f.Fingerprint))) throw new PrescribingChecksException(findings, unseen: true);
         return findings;
     }
 
-    private async Task<IReadOnlyList<CheckFinding>> FindingsAsync(DbConnection connection, PatientAccessContext context, MedicationProduct product,
+    /// <summary>
+    /// What the checks rest on, read in one round trip: the patient's active warnings, what other systems
+    /// sent over FHIR (hypersensitivities, medications), the ordinations, and the product with its substances.
+    /// Filtered by what the caller may see in <see cref="FindingsAsync"/>.
+    /// </summary>
+    private sealed record CheckInputs(IReadOnlyList<PatientRecordQueries.TimelineRow> Warnings, IReadOnlyList<PatientRecordQueries.ExternalRow> External,
+        IReadOnlyList<MedicationOrder> Orders, MedicationProduct? Product, IReadOnlyList<ProductSubstance> Substances);
+
+    private sealed class CurrentOrderRow
+    {
+        public Guid Id { get; init; }
+        public Guid UnitId { get; init; }
+        public string Status { get; init; } = "";
+        public string ProductText { get; init; } = "";
+        public string? AtcCode { get; init; }
+    }
+
+    /// <summary>The statements of <see cref="CheckInputs"/> (parameters @patientId and <see cref="ChecksParameters"/>).</summary>
+    private static string ChecksSql(DatabaseEngine engine) =>
+        $"""
+        {PatientRecordQueries.ActiveWarningsSql};
+        {PatientRecordQueries.ExternalSql(engine)};
+        SELECT o.id AS Id, o.unit_id AS UnitId, o.status AS Status, v.product_text AS ProductText, v.atc_code AS AtcCode
+            FROM medication_order o JOIN medication_order_version v ON v.order_id = o.id AND v.version = o.current_version
+            WHERE o.patient_id = @patientId AND o.status <> 'Ended';
+        {ProductCatalogue.ProductSql}
+        """;
+
+    private static object ChecksParameters(Guid productId) => new
+    {
+        types = PatientRecord.SignalTypes.Concat(ExternalMedications.Types).ToArray(), published = PatientRecordQueries.PublishedPattern, productId,
+    };
+
+    private static async Task<CheckInputs> ReadCheckInputsAsync(SqlMapper.GridReader grid)
+    {
+        var warnings = (await grid.ReadAsync<PatientRecordQueries.TimelineRow>()).AsList();
+        var external = (await grid.ReadAsync<PatientRecordQueries.ExternalRow>()).AsList();
+        // The current ordinations as the duplicate check reads them: the product and its ATC code.
+        var orders = (await grid.ReadAsync<CurrentOrderRow>()).Select(o => new MedicationOrder
+        {
+            Id = o.Id, UnitId = o.UnitId, Status = o.Status, Current = new MedicationVersion { ProductText = o.ProductText, AtcCode = o.AtcCode },
+        }).ToList();
+        var (product, substances) = await ProductCatalogue.ReadProductAsync(grid);
+        return new CheckInputs(warnings, external, orders, product, substances);
+    }
+
+    private async Task<CheckInputs> ReadCheckInputsAsync(DbConnection connection, Guid patientId, Guid productId)
+    {
+        var parameters = new DynamicParameters(ChecksParameters(productId));
+        parameters.Add("patientId", patientId);
+        using var grid = await connection.QueryMultipleAsync(ChecksSql(checkpoint.Engine), parameters);
+        return await ReadCheckInputsAsync(grid);
+    }
+
+    private async Task<IReadOnlyList<CheckFinding>> FindingsAsync(DbConnection connection, PatientAccessContext context, CheckInputs inputs, MedicationProduct product,
         IReadOnlyList<ProductSubstance> substances, MedicationDraft draft, Guid? replacing)
     {
         // The same hypersensitivities the banner shows: the chart's warnings and those other systems sent over FHIR, as the caller may see them.
-        var signals = await PatientRecord.SignalsAsync(connection, checkpoint.Engine, context);
+        var signals = PatientRecord.Signals(inputs.Warnings.Select(w => w.ToEntry()), inputs.External, context);
         var allergies = signals.Where(s => s.Kind == RecordKind.Allergy).Select(s => new Allergy(s.Title, s.Code)).ToList();
         var words = allergies.SelectMany(a => PrescribingChecks.AgentWords(a.Agent).Append(NameSearch.Fold(a.Agent))).Distinct().ToList();
         var groups = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
@@ -445,8 +503,8 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
             foreach (var g in rows.GroupBy(r => r.Name))
                 groups[g.Key] = g.Select(r => r.Atc.Length >= PrescribingChecks.GroupLength ? r.Atc[..PrescribingChecks.GroupLength] : r.Atc).Distinct().ToList();
         }
-        var current = (await ListInAsync(connection, null, context)).Where(o => o.Id != replacing).ToList();
-        var foreign = await ExternalMedications.CurrentClassifiedAsync(connection, checkpoint.Engine, context);
+        var current = inputs.Orders.Where(o => context.MaySee(o.UnitId) && o.Id != replacing).ToList();
+        var foreign = await ExternalMedications.CurrentClassifiedAsync(connection, checkpoint.Engine, context, inputs.External);
         return PrescribingChecks.Run(product, substances, draft, allergies, groups, current, foreign);
     }
 
@@ -496,8 +554,24 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
     private async Task<(MedicationProduct Product, IReadOnlyList<ProductSubstance> Substances, MedicationDraft Draft)> ValidateAsync(MedicationDraft draft,
         CancellationToken cancellationToken)
     {
+        var dosage = ValidateDosage(draft);
         var product = draft.ProductId == Guid.Empty ? null : await catalogue.FindAsync(draft.ProductId, cancellationToken);
-        if (product is null) throw new InvalidInputException("productId", "Välj ett läkemedel ur produktregistret.");
+        if (product is null) throw new InvalidInputException("productId", NoProduct);
+        return (product, await catalogue.SubstancesAsync(product.Id, cancellationToken), dosage with { Route = dosage.Route ?? product.Route });
+    }
+
+    private const string NoProduct = "Välj ett läkemedel ur produktregistret.";
+
+    /// <summary>The product read with the checks' inputs, and the draft's route defaulting to the product's.</summary>
+    private static (MedicationProduct Product, IReadOnlyList<ProductSubstance> Substances, MedicationDraft Draft) WithProduct(CheckInputs inputs, MedicationDraft dosage) =>
+        inputs.Product is { } product
+            ? (product, inputs.Substances, dosage with { Route = dosage.Route ?? product.Route })
+            : throw new InvalidInputException("productId", NoProduct);
+
+    /// <summary>Checks the dosage rules of a draft, naming the field at fault; texts normalised to NFC. The product is checked apart.</summary>
+    private static MedicationDraft ValidateDosage(MedicationDraft draft)
+    {
+        if (draft.ProductId == Guid.Empty) throw new InvalidInputException("productId", NoProduct);
         if (!double.IsFinite(draft.DoseValue) || draft.DoseValue <= 0 || draft.DoseValue > 100_000) throw new InvalidInputException("doseValue", "Ange en dos större än noll.");
         var unit = Clean(draft.DoseUnit);
         if (unit.Length == 0) throw new InvalidInputException("doseUnit", "Ange dosens enhet (t.ex. mg eller tablett).");
@@ -519,12 +593,12 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         var clean = draft with
         {
             DoseUnit = unit, TimesOfDay = times, MaxDosesPer24h = draft.AsNeeded ? draft.MaxDosesPer24h : null,
-            Route = Optional(draft.Route, "route", 50) ?? product.Route,
+            Route = Optional(draft.Route, "route", 50),
             Indication = Optional(draft.Indication, "indication", MaxFieldLength),
             Instructions = Optional(draft.Instructions, "instructions", MaxTextLength, allowNewlines: true),
             PrescriberText = Optional(draft.PrescriberText, "prescriberText", MaxFieldLength),
         };
-        return (product, await catalogue.SubstancesAsync(product.Id, cancellationToken), clean);
+        return clean;
     }
 
     private static string Clean(string? text) =>

@@ -68,6 +68,21 @@ public sealed partial class ProductCatalogue(Database database, TimeProvider clo
             new CommandDefinition($"SELECT {Columns} FROM medication_product WHERE id = @id", new { id }, cancellationToken: cancellationToken));
     }
 
+    /// <summary>A product and its substances, for a batch (parameter @productId): read with <see cref="ReadProductAsync"/>.</summary>
+    internal const string ProductSql =
+        $"""
+        SELECT {Columns} FROM medication_product WHERE id = @productId;
+        SELECT name AS Name, strength_value AS Value, strength_unit AS Unit FROM medication_substance WHERE product_id = @productId ORDER BY seq
+        """;
+
+    internal static async Task<(MedicationProduct? Product, IReadOnlyList<ProductSubstance> Substances)> ReadProductAsync(SqlMapper.GridReader grid)
+    {
+        var product = await grid.ReadSingleOrDefaultAsync<MedicationProduct>();
+        var substances = (await grid.ReadAsync<(string Name, double? Value, string? Unit)>())
+            .Select(r => new ProductSubstance(r.Name, r.Value is { } v ? new Amount(v, r.Unit ?? "") : null)).ToList();
+        return (product, substances);
+    }
+
     /// <summary>The substances of a product, in catalogue order.</summary>
     public async Task<IReadOnlyList<ProductSubstance>> SubstancesAsync(Guid productId, CancellationToken cancellationToken = default)
     {
