@@ -27,6 +27,12 @@ public abstract class FhirRecordMapping<TRow> where TRow : class
     protected abstract Guid PatientOf(TRow row);
     protected abstract Guid UnitOf(TRow row);
 
+    /// <summary>
+    /// The resource type <paramref name="row"/> is published as, when it is known before mapping: the publish
+    /// then reads the patient's reference and the current row in one round trip. Null: read one after the other.
+    /// </summary>
+    protected virtual string? TypeOf(TRow row) => null;
+
     /// <summary>The resource for <paramref name="row"/> (without id and meta; the publisher sets them).</summary>
     public abstract Task<JsonObject> ToFhirAsync(DbConnection connection, DbTransaction? transaction, TRow row, string patientReference);
 
@@ -65,9 +71,21 @@ public abstract class FhirRecordMapping<TRow> where TRow : class
     /// <summary>Publishes a row already read on this transaction (<see cref="ReadAsync"/>); true when a new version was stored.</summary>
     public async Task<bool> PublishRowAsync(DbConnection connection, DbTransaction transaction, TRow row, DateTimeOffset now)
     {
-        var resource = await ToFhirAsync(connection, transaction, row, await FhirRecordPublisher.PatientReferenceAsync(connection, transaction, PatientOf(row)));
         var id = IdOf(row).ToString();
-        var before = await FhirResourceStore.CurrentAsync(connection, transaction, FhirJson.String(resource["resourceType"])!, id);
+        JsonObject resource;
+        FhirResourceRow? before;
+        if (TypeOf(row) is { } type)
+        {
+            var (patient, current) = await FhirResourceStore.PatientOfAndCurrentAsync(connection, transaction, PatientOf(row), type, id);
+            resource = await ToFhirAsync(connection, transaction, row, FhirRecordPublisher.PatientReference(patient, PatientOf(row)));
+            if (FhirJson.String(resource["resourceType"]) != type) throw new InvalidOperationException($"{GetType().Name} mapped a {type} as {resource["resourceType"]}.");
+            before = current;
+        }
+        else
+        {
+            resource = await ToFhirAsync(connection, transaction, row, await FhirRecordPublisher.PatientReferenceAsync(connection, transaction, PatientOf(row)));
+            before = await FhirResourceStore.CurrentAsync(connection, transaction, FhirJson.String(resource["resourceType"])!, id);
+        }
         // The current row is handed on, not read again: a signing publishes on the clinician's critical path.
         var stored = await FhirRecordPublisher.PublishOverAsync(connection, transaction, resource, id, PatientOf(row), UnitOf(row), now, before);
         return stored.VersionId != before?.VersionId;

@@ -91,11 +91,11 @@ public static class FhirRecordPublisher
     }
 
     /// <summary>The reference to a registry patient as the API serves it (its FHIR id if it came through the API, else the registry id).</summary>
-    public static async Task<string> PatientReferenceAsync(DbConnection connection, DbTransaction? transaction, Guid patientId)
-    {
-        var stored = await FhirResourceStore.PatientOfAsync(connection, transaction, patientId);
-        return $"Patient/{stored?.Id ?? patientId.ToString()}";
-    }
+    public static async Task<string> PatientReferenceAsync(DbConnection connection, DbTransaction? transaction, Guid patientId) =>
+        PatientReference(await FhirResourceStore.PatientOfAsync(connection, transaction, patientId), patientId);
+
+    /// <summary>As <see cref="PatientReferenceAsync"/>, with the stored Patient already read (null: none).</summary>
+    public static string PatientReference(FhirResourceRow? stored, Guid patientId) => $"Patient/{stored?.Id ?? patientId.ToString()}";
 
     private static bool SameApartFromVersion(JsonObject stored, JsonObject fresh)
     {

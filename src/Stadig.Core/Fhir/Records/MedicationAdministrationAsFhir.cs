@@ -19,6 +19,8 @@ public sealed class MedicationAdministrationAsFhir : FhirRecordMapping<Medicatio
 
     public static readonly MedicationAdministrationAsFhir Instance = new();
 
+    protected override string? TypeOf(Row row) => "MedicationAdministration";
+
     /// <summary>Publishes an administration and, for a correction, the row it corrects (now entered-in-error), on the recording transaction.</summary>
     public static async Task<bool> PublishAsync(DbConnection connection, DbTransaction transaction, Guid administrationId, DateTimeOffset now)
     {

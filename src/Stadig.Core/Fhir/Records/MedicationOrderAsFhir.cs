@@ -24,6 +24,8 @@ public sealed class MedicationOrderAsFhir : FhirRecordMapping<MedicationOrderAsF
 
     public static readonly MedicationOrderAsFhir Instance = new();
 
+    protected override string? TypeOf(Row row) => TypeOf(row.Origin);
+
     public static Task<bool> PublishAsync(DbConnection connection, DbTransaction transaction, Guid orderId, DateTimeOffset now) =>
         Instance.PublishOneAsync(connection, transaction, orderId, now);
 
@@ -122,7 +124,8 @@ public sealed class MedicationOrderAsFhir : FhirRecordMapping<MedicationOrderAsF
         if (request)
         {
             resource["authoredOn"] = Instant(row.CreatedAt);
-            resource["requester"] = row.PrescriberId is { } prescriber
+            // Most often the prescriber recorded it: the same staff row (HSA-id, name), looked up once.
+            resource["requester"] = row.PrescriberId is { } prescriber && prescriber != row.RecordedBy
                 ? await StaffAsync(connection, transaction, prescriber, row.PrescriberHsaId ?? "", row.PrescriberName)
                 : recorder.DeepClone();
             resource["recorder"] = recorder;

@@ -38,6 +38,8 @@ public sealed class NoteAsFhir : FhirRecordMapping<NoteAsFhir.Row>
 
     public static readonly NoteAsFhir Instance = new();
 
+    protected override string? TypeOf(Row row) => "DocumentReference";
+
     /// <summary>The only attachment of a note whose stored text no longer matches its signature.</summary>
     public const string IntegrityWithheldTitle = "Texten visas inte: den stämmer inte med den signerade anteckningen (kontrollsumman skiljer sig). Kontakta systemförvaltningen.";
 

@@ -13,31 +13,53 @@ public static class FhirSearchIndexWriter
     private const int RowsPerInsert = 100;
 
     /// <param name="isNew">The resource had no index rows yet (its first version): nothing to delete.</param>
-    public static async Task ReplaceAsync(DbConnection connection, DbTransaction transaction, string resourceType, string id,
-        Guid? patientId, IReadOnlyList<FhirSearchValue> values, CancellationToken cancellationToken = default, bool isNew = false)
+    public static Task ReplaceAsync(DbConnection connection, DbTransaction transaction, string resourceType, string id,
+        Guid? patientId, IReadOnlyList<FhirSearchValue> values, CancellationToken cancellationToken = default, bool isNew = false) =>
+        ReplaceAfterAsync(connection, transaction, new StringBuilder(), new DynamicParameters(), resourceType, id, patientId, values, isNew, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ReplaceAsync"/>, after the statements already in <paramref name="sql"/> (with their
+    /// <paramref name="parameters"/>, none named <c>s_…</c>): the old rows' deletion and the first
+    /// <see cref="RowsPerInsert"/> new ones go in that command, so a resource and its index are one round trip.
+    /// </summary>
+    internal static async Task ReplaceAfterAsync(DbConnection connection, DbTransaction transaction, StringBuilder sql, DynamicParameters parameters,
+        string resourceType, string id, Guid? patientId, IReadOnlyList<FhirSearchValue> values, bool isNew, CancellationToken cancellationToken)
     {
-        if (!isNew) await DeleteAsync(connection, transaction, resourceType, id, cancellationToken);
         var engine = FhirSqlValues.EngineOf(connection);
-        foreach (var batch in values.Chunk(RowsPerInsert))
+        var chunks = values.Chunk(RowsPerInsert).ToList();
+        parameters.AddText("s_type", resourceType);
+        parameters.AddText("s_id", id);
+        if (!isNew) sql.Append("\nDELETE FROM fhir_search WHERE resource_type = @s_type AND id = @s_id;");
+        if (chunks.Count > 0) AppendInsert(sql, parameters, engine, patientId, chunks[0]);
+        if (sql.Length > 0) await connection.ExecuteAsync(new CommandDefinition(sql.ToString(), parameters, transaction, cancellationToken: cancellationToken));
+        foreach (var chunk in chunks.Skip(1))
         {
-            var sql = new StringBuilder("INSERT INTO fhir_search (resource_type, id, param, patient_id, system, value, low, high, number) VALUES ");
-            var parameters = new DynamicParameters();
-            parameters.AddText("type", resourceType);
-            parameters.AddText("id", id);
-            parameters.AddGuid(engine, "patient", patientId);
-            for (var i = 0; i < batch.Length; i++)
-            {
-                var value = batch[i];
-                sql.Append(i == 0 ? "" : ", ").Append($"(@type, @id, @param{i}, @patient, @system{i}, @value{i}, @low{i}, @high{i}, @number{i})");
-                parameters.AddText($"param{i}", value.Param);
-                parameters.AddText($"system{i}", value.System);
-                parameters.AddText($"value{i}", value.Value);
-                parameters.AddTime(engine, $"low{i}", value.Low);
-                parameters.AddTime(engine, $"high{i}", value.High);
-                parameters.Add($"number{i}", value.Number, DbType.Double);
-            }
-            await connection.ExecuteAsync(new CommandDefinition(sql.ToString(), parameters, transaction, cancellationToken: cancellationToken));
+            var more = new StringBuilder();
+            var moreParameters = new DynamicParameters();
+            moreParameters.AddText("s_type", resourceType);
+            moreParameters.AddText("s_id", id);
+            AppendInsert(more, moreParameters, engine, patientId, chunk);
+            await connection.ExecuteAsync(new CommandDefinition(more.ToString(), moreParameters, transaction, cancellationToken: cancellationToken));
         }
+    }
+
+    /// <summary>One INSERT of index rows (parameters @s_type and @s_id given by the caller).</summary>
+    private static void AppendInsert(StringBuilder sql, DynamicParameters parameters, DatabaseEngine engine, Guid? patientId, FhirSearchValue[] batch)
+    {
+        parameters.AddGuid(engine, "s_patient", patientId);
+        sql.Append("\nINSERT INTO fhir_search (resource_type, id, param, patient_id, system, value, low, high, number) VALUES ");
+        for (var i = 0; i < batch.Length; i++)
+        {
+            var value = batch[i];
+            sql.Append(i == 0 ? "" : ", ").Append($"(@s_type, @s_id, @s_param{i}, @s_patient, @s_system{i}, @s_value{i}, @s_low{i}, @s_high{i}, @s_number{i})");
+            parameters.AddText($"s_param{i}", value.Param);
+            parameters.AddText($"s_system{i}", value.System);
+            parameters.AddText($"s_value{i}", value.Value);
+            parameters.AddTime(engine, $"s_low{i}", value.Low);
+            parameters.AddTime(engine, $"s_high{i}", value.High);
+            parameters.Add($"s_number{i}", value.Number, DbType.Double);
+        }
+        sql.Append(';');
     }
 
     /// <summary>Index rows of many new resources (nothing to delete first), several hundred rows a statement.</summary>

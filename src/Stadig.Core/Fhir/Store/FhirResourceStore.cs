@@ -20,6 +20,21 @@ public static class FhirResourceStore
         connection.QuerySingleOrDefaultAsync<FhirResourceRow>(
             $"SELECT {Columns} FROM fhir_resource WHERE resource_type = @type AND id = @id", new { type, id }, transaction);
 
+    /// <summary>
+    /// The patient's stored Patient resource (<see cref="PatientOfAsync"/>) and the current row of <c>{type}/{id}</c>
+    /// (<see cref="CurrentAsync"/>), in one round trip: what a record's publish reads before it writes.
+    /// </summary>
+    public static async Task<(FhirResourceRow? Patient, FhirResourceRow? Current)> PatientOfAndCurrentAsync(DbConnection connection, DbTransaction? transaction,
+        Guid patientId, string type, string id)
+    {
+        using var grid = await connection.QueryMultipleAsync(
+            $"""
+            SELECT {Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = @patientId ORDER BY last_updated DESC LIMIT 1;
+            SELECT {Columns} FROM fhir_resource WHERE resource_type = @type AND id = @id
+            """, new { patientId, type, id }, transaction);
+        return (await grid.ReadSingleOrDefaultAsync<FhirResourceRow>(), await grid.ReadSingleOrDefaultAsync<FhirResourceRow>());
+    }
+
     public static Task<FhirResourceRow?> VersionAsync(DbConnection connection, DbTransaction? transaction, string type, string id, int version) =>
         connection.QuerySingleOrDefaultAsync<FhirResourceRow>(
             $"SELECT {Columns} FROM fhir_resource_version WHERE resource_type = @type AND id = @id AND version_id = @version", new { type, id, version }, transaction);
@@ -67,7 +82,7 @@ public static class FhirResourceStore
         // The current row and its version in one round trip. Only a Patient's row keeps an answer
         // (and has it replaced or cleared by every write); other types' statements leave it out.
         var answered = type == "Patient";
-        await connection.ExecuteAsync(
+        var sql = new System.Text.StringBuilder(
             (current is null
                 ? $"""
                    INSERT INTO fhir_resource (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content{(answered ? ", answer, answer_registry_version, answer_of_version" : "")})
@@ -82,12 +97,15 @@ public static class FhirResourceStore
 
             INSERT INTO fhir_resource_version (resource_type, id, version_id, patient_id, unit_id, last_updated, deleted, content)
             VALUES (@ResourceType, @Id, @VersionId, @PatientId, @UnitId, @LastUpdated, @Deleted, @Content);
-            """, new
-            {
-                row.ResourceType, row.Id, row.VersionId, row.PatientId, row.UnitId, row.LastUpdated, row.Deleted, row.Content, answerText,
-                answerRegistryVersion = answerText is null ? (int?)null : registryVersion, answerOfVersion = answerText is null ? (int?)null : row.VersionId,
-            }, transaction);
-        await FhirSearchIndexWriter.ReplaceAsync(connection, transaction, type, id, patientId, FhirSearchIndexer.Extract(resource), isNew: current is null);
+            """);
+        var parameters = new DynamicParameters(new
+        {
+            row.ResourceType, row.Id, row.VersionId, row.PatientId, row.UnitId, row.LastUpdated, row.Deleted, row.Content, answerText,
+            answerRegistryVersion = answerText is null ? (int?)null : registryVersion, answerOfVersion = answerText is null ? (int?)null : row.VersionId,
+        });
+        // The row, its version and its search index in one round trip.
+        await FhirSearchIndexWriter.ReplaceAfterAsync(connection, transaction, sql, parameters, type, id, patientId, FhirSearchIndexer.Extract(resource),
+            isNew: current is null, CancellationToken.None);
         return row;
     }
 
