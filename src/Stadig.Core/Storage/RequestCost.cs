@@ -44,7 +44,6 @@ public sealed class RequestCost
 
     internal void AddCommand(string? sql, long started)
     {
-        if (Environment.GetEnvironmentVariable("STADIG_TRACE_SQL") is { } f) System.IO.File.AppendAllText(f, "RT: " + (sql ?? "").Replace("\n", " ")[..Math.Min(160, (sql ?? "").Length)] + "\n");
         Interlocked.Increment(ref _roundTrips);
         Interlocked.Add(ref _statements, StatementsIn(sql));
         Interlocked.Add(ref _databaseTicks, Stopwatch.GetTimestamp() - started);
@@ -52,7 +51,6 @@ public sealed class RequestCost
 
     internal void AddRoundTrip(int statements, long started)
     {
-        if (Environment.GetEnvironmentVariable("STADIG_TRACE_SQL") is { } f) System.IO.File.AppendAllText(f, "RT: (txn)\n" );
         Interlocked.Increment(ref _roundTrips);
         Interlocked.Add(ref _statements, statements);
         Interlocked.Add(ref _databaseTicks, Stopwatch.GetTimestamp() - started);
