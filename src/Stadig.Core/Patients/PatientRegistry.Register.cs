@@ -50,7 +50,26 @@ public sealed partial class PatientRegistry
         var newId = id ?? Guid.NewGuid();
         {
             // The new row comes back from the insert itself (RETURNING): no second read of what was just written.
-            var patient = await connection.QuerySingleOrDefaultAsync<Patient>(
+            // The registering unit's care relation goes in the same round trip, for a patient the insert made
+            // (none when the number was already registered: the insert did nothing, so no row has the new id).
+            var parameters = new DynamicParameters(new
+            {
+                id = newId, kind = identifier.Kind.ToString(), identifier.Value, shortForm = identifier.ShortForm,
+                valid.FamilyName, valid.GivenNames, familySearch = NameSearch.Fold(valid.FamilyName), familyLastSearch = NameSearch.LastWord(valid.FamilyName),
+                givenSearch = NameSearch.Fold(valid.GivenNames), givenLastSearch = NameSearch.LastWord(valid.GivenNames), valid.BirthDate, sex = (valid.Sex ?? Sex.Unknown).ToString(),
+                valid.AddressLine, valid.PostalCode, valid.City, valid.Phone, valid.Email,
+                protectedIdentity = valid.ProtectedIdentity.ToString(), valid.DeceasedDate, now, version,
+            });
+            var relation = caller.UnitId == Guid.Empty ? "" :
+                """
+                ;
+                INSERT INTO care_relation (id, patient_id, unit_id, reason, created_at, created_by, ends_at)
+                SELECT @relation, @id, @unitId, 'Registrering', @now, @staffId, @endsAt WHERE EXISTS (SELECT 1 FROM patient WHERE id = @id AND created_at = @now)
+                """;
+            if (relation.Length > 0)
+                parameters.AddDynamicParams(new { relation = Guid.NewGuid(), unitId = caller.UnitId, staffId = caller.StaffId, endsAt = now.AddDays(checkpoint.Options.CareRelationDays) });
+            Patient? patient;
+            using (var inserted = await connection.QueryMultipleAsync(
                 $"""
                 INSERT INTO patient (id, identifier_kind, identifier, identifier_short, family_name, given_names,
                     family_search, family_last_search, given_search, given_last_search, birth_date, sex, address_line, postal_code, city, phone, email,
@@ -59,16 +78,11 @@ public sealed partial class PatientRegistry
                     @BirthDate, @sex, @AddressLine, @PostalCode, @City, @Phone, @Email, @protectedIdentity,
                     @DeceasedDate, @version, @now, @now)
                 ON CONFLICT (identifier) DO NOTHING
-                RETURNING {PatientColumns}
-                """,
-                new
-                {
-                    id = newId, kind = identifier.Kind.ToString(), identifier.Value, shortForm = identifier.ShortForm,
-                    valid.FamilyName, valid.GivenNames, familySearch = NameSearch.Fold(valid.FamilyName), familyLastSearch = NameSearch.LastWord(valid.FamilyName),
-                    givenSearch = NameSearch.Fold(valid.GivenNames), givenLastSearch = NameSearch.LastWord(valid.GivenNames), valid.BirthDate, sex = (valid.Sex ?? Sex.Unknown).ToString(),
-                    valid.AddressLine, valid.PostalCode, valid.City, valid.Phone, valid.Email,
-                    protectedIdentity = valid.ProtectedIdentity.ToString(), valid.DeceasedDate, now, version,
-                }, transaction);
+                RETURNING {PatientColumns}{relation}
+                """, parameters, transaction))
+            {
+                patient = await inserted.ReadSingleOrDefaultAsync<Patient>();
+            }
 
             if (patient is null)
             {
@@ -76,13 +90,6 @@ public sealed partial class PatientRegistry
                 await audit.AppendAsync(new AuditEntry(caller, existing, AuditActivity.Read, "PatientRegistration", AuditOutcome.Allowed,
                     Detail: "Numret var redan registrerat"), connection, transaction);
                 return new RegisterPatientResult(existing, Created: false, Patient: null);
-            }
-            if (caller.UnitId != Guid.Empty)
-            {
-                await connection.ExecuteAsync(
-                    "INSERT INTO care_relation (id, patient_id, unit_id, reason, created_at, created_by, ends_at) VALUES (@relation, @id, @unitId, 'Registrering', @now, @staffId, @endsAt)",
-                    new { relation = Guid.NewGuid(), id = newId, unitId = caller.UnitId, now, staffId = caller.StaffId, endsAt = now.AddDays(checkpoint.Options.CareRelationDays) },
-                    transaction);
             }
             await audit.AppendAsync(new AuditEntry(caller, newId, AuditActivity.Write, "Patient",
                 Flags: valid.ProtectedIdentity != ProtectedIdentity.None ? AuditFlags.ProtectedIdentity : AuditFlags.None), connection, transaction);

@@ -77,14 +77,14 @@ public partial class RequestCostTests
         (DatabaseEngine.Postgres, "new note (POST)") => 9,
         (DatabaseEngine.Postgres, "FHIR Patient read") => 1,
         (DatabaseEngine.Postgres, "FHIR Patient search by identifier") => 1,
-        (DatabaseEngine.Postgres, "FHIR Patient create") => 7,
+        (DatabaseEngine.Postgres, "FHIR Patient create") => 5,
         (_, "search page") => 7,
         (_, "search page, two names") => 7,
         (_, "chart overview") => 9,
         (_, "new note (POST)") => 21,
         (_, "FHIR Patient read") => 9,
         (_, "FHIR Patient search by identifier") => 9,
-        (_, "FHIR Patient create") => 11,
+        (_, "FHIR Patient create") => 9,
         _ => throw new ArgumentOutOfRangeException(nameof(what)),
     };
 

@@ -260,9 +260,15 @@ public class PatientRegistryRulesTests
     {
         var region = await TestRegion.CreateAsync(engine);
         var first = await region.Patients.RegisterAsync(region.Physician, "19121212-1212", Details());
-        var second = await region.Patients.RegisterAsync(region.Physician, "121212+1212", Details("Annat", "Namn"));
+        // Registered again from another unit: no patient made, and so no care relation for that unit (the registering unit has one).
+        var second = await region.Patients.RegisterAsync(region.Physician with { UnitId = region.Clinic.Id }, "121212+1212", Details("Annat", "Namn"));
 
         Assert.False(second.Created);
+        await using (var connection = await region.Database.OpenUnscopedAsync())
+        {
+            var units = (await Dapper.SqlMapper.QueryAsync<Guid>(connection, "SELECT unit_id FROM care_relation WHERE patient_id = @id", new { id = first.PatientId })).ToList();
+            Assert.Equal([region.Physician.UnitId], units);
+        }
         Assert.Equal(first.PatientId, second.PatientId);
         Assert.Null(second.Patient); // the caller learns the id, and reads the rest through the checkpoint
         Assert.Equal("Öström", (await region.Patients.GetAsync(region.Physician, second.PatientId)).FamilyName);
