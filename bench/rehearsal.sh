@@ -20,6 +20,9 @@
 #   --server-arg ARG    one more argument for the server, e.g. --server-arg --Stadig:Admission:MaxConcurrent=32 (repeatable)
 #   --think-scale X     multiply every think time and the autosave interval (e.g. 0.1: each clinician 10 × as busy; the report says so)
 #   --bucket-seconds S  width of a point of the latency-over-time plots (default: the config's, 10)
+#   --generator-nice N  run the load generator at niceness N (e.g. 19): on a machine that also runs the
+#                       server and its database, the generator then takes the cores only when they would
+#                       idle, as if it ran on another machine (the server's own work is what is judged)
 #
 # The overload run (issue 7): baseline, then FACTOR × the load, then back (replaces --minutes/--seconds):
 #   --overload F        load factor during the overload, e.g. 3 (clinicians, lab and FHIR); off by default
@@ -37,7 +40,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 COMMAND="bash bench/rehearsal.sh $*"
 
-PATIENTS=100000; ENGINE=sqlite; CONNECTION=""; SEED=1; PORT=5080; MLLP_PORT=2576
+PATIENTS=100000; ENGINE=sqlite; CONNECTION=""; SEED=1; PORT=5080; MLLP_PORT=2576; GENERATOR_NICE=0
 CONFIG="$ROOT/bench/Stadig.Rehearsal/regional-day.json"
 GENERATOR_ARGS=(); SERVER_ARGS=()
 while [[ $# -gt 0 ]]; do
@@ -55,6 +58,7 @@ while [[ $# -gt 0 ]]; do
         --port) PORT="$2"; shift 2 ;;
         --mllp-port) MLLP_PORT="$2"; shift 2 ;;
         --server-arg) SERVER_ARGS+=("$2"); shift 2 ;;
+        --generator-nice) GENERATOR_NICE="$2"; shift 2 ;;
         --think-scale) GENERATOR_ARGS+=(--think-scale "$2"); shift 2 ;;
         --bucket-seconds) GENERATOR_ARGS+=(--bucket-seconds "$2"); shift 2 ;;
         --overload) GENERATOR_ARGS+=(--overload "$2"); shift 2 ;;
@@ -110,7 +114,7 @@ curl -fsS "http://127.0.0.1:$PORT/health/ready" >/dev/null || { echo "rehearsal:
 
 echo "== rehearsal"
 set +e
-dotnet "$ROOT/bench/Stadig.Rehearsal/bin/Release/net10.0/Stadig.Rehearsal.dll" \
+nice -n "$GENERATOR_NICE" dotnet "$ROOT/bench/Stadig.Rehearsal/bin/Release/net10.0/Stadig.Rehearsal.dll" \
     --url "http://127.0.0.1:$PORT" --mllp-port "$MLLP_PORT" --database "$CONNECTION" \
     --jwt-key "$JWT_KEY" --jwt-issuer stadig-rehearsal --jwt-audience stadig \
     --config "$CONFIG" --server-pid "$SERVER_PID" --out "$OUT" \
