@@ -108,7 +108,41 @@ public sealed class MedicationAdministration(Database database, PatientCheckpoin
     public async Task<AdministrationEntry> RecordAsync(Caller caller, Guid orderId, DoseInput input, CancellationToken cancellationToken = default)
     {
         var order = await FindOrderAsync(caller, orderId, cancellationToken) ?? throw new NotFoundException("Ordinationen finns inte.");
-        return await WriteAsync(caller, order, input, null, null, cancellationToken);
+        return await ReadBackAsync(caller, await WriteAsync(caller, order, input, null, null, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// The dose form's post (issue 20's overload run): records a dose, or corrects <paramref name="correcting"/>, as
+    /// <see cref="RecordAsync"/> and <see cref="CorrectAsync"/> do, for an ordination of <paramref name="patientId"/>
+    /// (another patient's is not found), answering the new record's id without reading it back: the form
+    /// redirects to the ward's round, which reads it anyway.
+    /// </summary>
+    public async Task<Guid> DocumentDoseAsync(Caller caller, Guid patientId, Guid orderId, DoseInput input, Guid? correcting = null,
+        string? correctionReason = null, CancellationToken cancellationToken = default)
+    {
+        AdministrationEntry? original = null;
+        if (correcting is { } administrationId)
+        {
+            original = await FindEntryAsync(caller, administrationId, cancellationToken);
+            if (original is null || original.OrderId != orderId) throw new NotFoundException("Administreringen finns inte.");
+        }
+        var order = await FindOrderAsync(caller, orderId, cancellationToken);
+        if (order is null || order.PatientId != patientId) throw new NotFoundException("Ordinationen finns inte.");
+        if (original is null) return await WriteAsync(caller, order, input, null, null, cancellationToken);
+        var why = AdministrationText.Optional(correctionReason, "correctionReason") ?? throw new InvalidInputException("correctionReason", "Ange varför dokumentationen korrigeras.");
+        return await WriteAsync(caller, order, input with { ScheduledAt = original.ScheduledAt }, original, why, cancellationToken);
+    }
+
+    private async Task<AdministrationEntry?> FindEntryAsync(Caller caller, Guid administrationId, CancellationToken cancellationToken)
+    {
+        await using var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<AdministrationEntry>($"{EntrySelect} WHERE a.id = @administrationId", new { administrationId });
+    }
+
+    private async Task<AdministrationEntry> ReadBackAsync(Caller caller, Guid id, CancellationToken cancellationToken)
+    {
+        await using var read = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
+        return await read.QuerySingleAsync<AdministrationEntry>($"{EntrySelect} WHERE a.id = @id", new { id });
     }
 
     /// <summary>
@@ -118,16 +152,14 @@ public sealed class MedicationAdministration(Database database, PatientCheckpoin
     public async Task<AdministrationEntry> CorrectAsync(Caller caller, Guid administrationId, DoseInput input, string correctionReason,
         CancellationToken cancellationToken = default)
     {
-        AdministrationEntry? original;
-        await using (var connection = await checkpoint.Scope(caller).OpenAsync(cancellationToken))
-            original = await connection.QuerySingleOrDefaultAsync<AdministrationEntry>($"{EntrySelect} WHERE a.id = @administrationId", new { administrationId });
-        if (original is null) throw new NotFoundException("Administreringen finns inte.");
+        var original = await FindEntryAsync(caller, administrationId, cancellationToken) ?? throw new NotFoundException("Administreringen finns inte.");
         var order = await FindOrderAsync(caller, original.OrderId, cancellationToken) ?? throw new NotFoundException("Ordinationen finns inte.");
         var why = AdministrationText.Optional(correctionReason, "correctionReason") ?? throw new InvalidInputException("correctionReason", "Ange varför dokumentationen korrigeras.");
-        return await WriteAsync(caller, order, input with { ScheduledAt = original.ScheduledAt }, original, why, cancellationToken);
+        return await ReadBackAsync(caller, await WriteAsync(caller, order, input with { ScheduledAt = original.ScheduledAt }, original, why, cancellationToken),
+            cancellationToken);
     }
 
-    private async Task<AdministrationEntry> WriteAsync(Caller caller, DoseOrder order, DoseInput input, AdministrationEntry? correcting, string? correctionReason,
+    private async Task<Guid> WriteAsync(Caller caller, DoseOrder order, DoseInput input, AdministrationEntry? correcting, string? correctionReason,
         CancellationToken cancellationToken)
     {
         if (!MayAdminister(caller.Role))
@@ -144,17 +176,24 @@ public sealed class MedicationAdministration(Database database, PatientCheckpoin
         if (context is not null && context.MayOpen && !context.MaySee(order.UnitId))
             throw await checkpoint.RefuseAsync(caller, order.PatientId, Resource, AuditActivity.Write, cancellationToken);
         var id = Guid.CreateVersion7();
-        await checkpoint.WriteAsync(caller, order.PatientId, Resource, AuditActivity.Write, async (connection, transaction, grant) =>
+        async Task<int> Work(DbConnection connection, DbTransaction transaction, PatientAccessGrant grant)
         {
             if (!grant.Context.MaySee(order.UnitId)) throw new NotFoundException("Ordinationen finns inte, eller så saknar du vårdrelation.");
             // Taking the ordination's row serialises the doses of one ordination (the 24-hour count, a dose recorded
-            // twice), and tells whether it is still the version the nurse saw and, for a new dose, still active.
-            var held = await connection.ExecuteAsync(
-                $"UPDATE medication_order SET status = status WHERE id = @id AND current_version = @version{(correcting is null ? " AND status = 'Active'" : "")}",
-                new { id = order.Id, version = order.Version }, transaction);
-            if (held == 0) throw new ConflictException("Ordinationen har ändrats, pausats eller satts ut under tiden: läs om den och försök igen.");
+            // twice), and tells whether it is still the version the nurse saw and, for a new dose, still active;
+            // the ordination's records are read after it, in the same round trip.
+            List<AdministrationEntry> standing;
+            using (var taken = await connection.QueryMultipleAsync(
+                $"""
+                UPDATE medication_order SET status = status WHERE id = @orderId AND current_version = @version{(correcting is null ? " AND status = 'Active'" : "")} RETURNING id;
+                {EntrySelect} WHERE a.order_id = @orderId ORDER BY a.recorded_at DESC, a.id DESC
+                """, new { orderId = order.Id, version = order.Version }, transaction))
+            {
+                var held = (await taken.ReadAsync<Guid>()).Any();
+                standing = (await taken.ReadAsync<AdministrationEntry>()).Where(e => e.Stands).ToList();
+                if (!held) throw new ConflictException("Ordinationen har ändrats, pausats eller satts ut under tiden: läs om den och försök igen.");
+            }
             if (row.CheckedBy is { } checker) await RequireCheckerAsync(connection, transaction, caller, checker);
-            var standing = (await ForOrderInAsync(connection, transaction, order.Id)).Where(e => e.Stands).ToList();
             if (correcting is not null && !standing.Any(e => e.Id == correcting.Id))
                 throw new ConflictException("Dokumentationen har redan korrigerats: korrigera den senaste.");
             if (correcting is null && row.ScheduledAt is { } slot && standing.FirstOrDefault(e => e.ScheduledAt == slot) is { } done)
@@ -194,9 +233,11 @@ public sealed class MedicationAdministration(Database database, PatientCheckpoin
             // Published on the recording transaction, as every chart record is (a correction also republishes the row it corrects).
             await Fhir.Records.MedicationAdministrationAsFhir.PublishAsync(connection, transaction, id, now);
             return 0;
-        }, cancellationToken);
-        await using var read = await checkpoint.Scope(caller).OpenAsync(cancellationToken);
-        return await read.QuerySingleAsync<AdministrationEntry>($"{EntrySelect} WHERE a.id = @id", new { id });
+        }
+        // The facts gathered above decide the write too (no second gathering); a patient that is not there is refused and audited there.
+        if (context is not null) await checkpoint.WriteAsync(context, Resource, AuditActivity.Write, Work, cancellationToken);
+        else await checkpoint.WriteAsync(caller, order.PatientId, Resource, AuditActivity.Write, Work, cancellationToken);
+        return id;
     }
 
     private sealed record Row(DateTimeOffset? ScheduledAt, AdministrationOutcome Outcome, double? DoseValue, string? DoseUnit, DateTimeOffset? GivenAt,

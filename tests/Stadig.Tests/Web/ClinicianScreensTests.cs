@@ -266,6 +266,72 @@ public class ClinicianScreensTests
         Assert.Contains("Ingen åtkomst", new HtmlParser().ParseDocument(await missing.Content.ReadAsStringAsync()).QuerySelector("main")?.TextContent ?? "");
     }
 
+    /// <summary>
+    /// The dose form: a record that goes through answers with a redirect to the round without reading the
+    /// dose view first; one that does not (a dose above the ordered, a high-risk dose without its second
+    /// nurse, the as-needed maximum reached, an ordination under another patient's id) shows the page,
+    /// read then, with what was typed, and writes nothing.
+    /// </summary>
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task The_dose_form_records_and_a_refused_post_shows_the_page_and_writes_nothing(DatabaseEngine engine)
+    {
+        var server = await StadigServer.StartAsync(engine);
+        await using var _s = server;
+        var (member, assignments) = await server.AddUserAsync("sara", "lösen", false, Role.Nurse);
+        var nurse = StadigServer.CallerFor(member, assignments[0]);
+        var physician = nurse with { Role = Role.Physician };
+        var client = server.CreateClient();
+        await server.PostLoginAsync(client, "sara", "lösen");
+        var patient = (await server.Patients.RegisterAsync(nurse, "19121212-1212", new("Öström", "Anna"))).PatientId;
+        var other = (await server.Patients.RegisterAsync(nurse, TestNumbers.Personnummer(1970, 1, 1), new("Berg", "Eva"))).PatientId;
+        var catalogue = server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
+        await catalogue.SeedIfEmptyAsync();
+        var alvedon = (await catalogue.SearchAsync("alvedon 500")).First();
+        var morfin = (await catalogue.SearchAsync("morfin")).First(p => p.HighRisk);
+        var medication = server.Services.GetRequiredService<Stadig.Medication.MedicationList>();
+        Stadig.Medication.MedicationDraft AsNeeded(Guid product, double max) =>
+            new() { ProductId = product, DoseValue = 1, DoseUnit = "tablett", AsNeeded = true, MaxDosesPer24h = max, Indication = "Smärta" };
+        var paracetamol = await medication.PrescribeAsync(physician, patient, AsNeeded(alvedon.Id, 1));
+        var opioid = await medication.PrescribeAsync(physician, patient, AsNeeded(morfin.Id, 4));
+        async Task<long> RecordsAsync()
+        {
+            await using var c = await server.Services.GetRequiredService<Database>().OpenUnscopedAsync();
+            return await Dapper.SqlMapper.ExecuteScalarAsync<long>(c, "SELECT COUNT(*) FROM medication_administration");
+        }
+        async Task<(HttpResponseMessage Response, AngleSharp.Html.Dom.IHtmlDocument? Page)> PostAsync(Guid patientId, Guid orderId, string dose)
+        {
+            var form = await client.GetStringAsync($"/patients/{patient}/medication/administer?order={paracetamol.Id}");
+            var response = await client.PostAsync($"/patients/{patientId}/medication/administer?order={orderId}", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["__RequestVerificationToken"] = StadigServer.AntiforgeryToken(form), ["_handler"] = "administer", ["Input.Outcome"] = "Given",
+                ["Input.DoseValue"] = dose, ["Input.GivenAt"] = "", ["Input.Reason"] = "Smärta VAS 5",
+            }));
+            return (response, response.StatusCode == HttpStatusCode.OK ? new HtmlParser().ParseDocument(await response.Content.ReadAsStringAsync()) : null);
+        }
+
+        var tooMuch = await PostAsync(patient, paracetamol.Id, "2");
+        Assert.Equal(HttpStatusCode.OK, tooMuch.Response.StatusCode);
+        Assert.Contains("större än den ordinerade", tooMuch.Page!.QuerySelector("#form-error")?.TextContent ?? "");
+        Assert.NotNull(tooMuch.Page.QuerySelector(".patient-banner"));
+        Assert.Equal("2", tooMuch.Page.QuerySelector("#dose-value")?.GetAttribute("value"));
+        var unchecked_ = await PostAsync(patient, opioid.Id, "1");
+        Assert.Contains("andra sjuksköterska", unchecked_.Page!.QuerySelector("#form-error")?.TextContent ?? "");
+        Assert.NotNull(unchecked_.Page.QuerySelector("#checker-username"));
+        var wrongPatient = await PostAsync(other, paracetamol.Id, "1");
+        Assert.Equal(HttpStatusCode.OK, wrongPatient.Response.StatusCode);
+        Assert.Null(wrongPatient.Page!.QuerySelector("#record-dose"));
+        Assert.Equal(0, await RecordsAsync());
+
+        var given = await PostAsync(patient, paracetamol.Id, "1");
+        Assert.Equal(HttpStatusCode.Redirect, given.Response.StatusCode);
+        Assert.Equal("/ward/medication", given.Response.Headers.Location!.AbsolutePath);
+        Assert.Equal(1, await RecordsAsync());
+        // At most one a day: the second is refused with the reason, and the page shows it.
+        var again = await PostAsync(patient, paracetamol.Id, "1");
+        Assert.Contains("Högst 1", again.Page!.QuerySelector("#form-error")?.TextContent ?? "");
+        Assert.Equal(1, await RecordsAsync());
+    }
+
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_nurses_chart_offers_nursing_templates_and_a_posted_physician_type_is_refused(DatabaseEngine engine)
     {
