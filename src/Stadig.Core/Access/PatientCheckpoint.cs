@@ -53,14 +53,7 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
     {
         var oneTrip = await ReadInOneTripAsync(caller, patientId, resource, sql, parameters, read, stands, standsSql, cancellationToken);
         if (oneTrip.Done) return (oneTrip.Grant, oneTrip.Data);
-        T data = default!;
-        PatientAccessContext? context;
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        await using (var connection = await database.OpenUnscopedAsync(cancellationToken))
-        {
-            try { context = await GatherAsync(caller, patientId, connection, null, (sql, parameters, async grid => data = await read(grid))); }
-            finally { RequestCost.AddAccess(started); }
-        }
+        var (context, data) = await GatherWithAsync(caller, patientId, sql, parameters, read, cancellationToken);
         if (!stands(data)) return (null, data);
         var grant = await DecideReadAsync(caller, patientId, resource, context, cancellationToken);
         return (grant, data);
@@ -115,16 +108,20 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         string sql, object? parameters, Func<SqlMapper.GridReader, Task<TData>> read,
         Func<DbConnection, DbTransaction, PatientAccessGrant, TData, Task<T>> work, CancellationToken cancellationToken = default)
     {
-        TData data = default!;
-        PatientAccessContext? context;
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        await using (var connection = await database.OpenUnscopedAsync(cancellationToken))
-        {
-            try { context = await GatherAsync(caller, patientId, connection, null, (sql, parameters, async grid => data = await read(grid))); }
-            finally { RequestCost.AddAccess(started); }
-        }
+        var (context, data) = await GatherWithAsync(caller, patientId, sql, parameters, read, cancellationToken);
         return await WriteWithAsync(context, caller, patientId, resource, activity, (connection, transaction, grant) => work(connection, transaction, grant, data),
             cancellationToken);
+    }
+
+    /// <summary>The facts that decide, and the data read in the same round trip (not yet decided on: the caller decides before using it).</summary>
+    private async Task<(PatientAccessContext? Context, T Data)> GatherWithAsync<T>(Caller caller, Guid patientId, string sql, object? parameters,
+        Func<SqlMapper.GridReader, Task<T>> read, CancellationToken cancellationToken)
+    {
+        T data = default!;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await using var connection = await database.OpenUnscopedAsync(cancellationToken);
+        try { return (await GatherAsync(caller, patientId, connection, null, (sql, parameters, async grid => data = await read(grid))), data); }
+        finally { RequestCost.AddAccess(started); }
     }
 
     /// <summary>

@@ -282,12 +282,8 @@ public partial class RequestCostTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_dose_records_cost_at_most_its_round_trips(DatabaseEngine engine)
     {
-        var server = await StadigServer.StartAsync(engine);
+        var (server, client, nurse) = await StadigServer.WithLoggedInNurseAsync(engine);
         await using var _s = server;
-        var (member, assignments) = await server.AddUserAsync("sara", "lösen", false, Role.Nurse);
-        var nurse = StadigServer.CallerFor(member, assignments[0]);
-        var client = server.CreateClient();
-        await server.PostLoginAsync(client, "sara", "lösen");
         var patient = (await server.Patients.RegisterAsync(nurse, "19121212-1212", new("Öström", "Anna"))).PatientId;
         var catalogue = server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
         await catalogue.SeedIfEmptyAsync(Cancel);

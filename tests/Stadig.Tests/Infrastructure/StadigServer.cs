@@ -116,6 +116,16 @@ public sealed partial class StadigServer : IAsyncDisposable
         return (server, client, CallerFor(member, assignments[0]));
     }
 
+    /// <summary>A running server with one nurse ("sara", a ward of her own) logged in on a client, and the caller she is.</summary>
+    public static async Task<(StadigServer Server, HttpClient Client, Stadig.Access.Caller Sara)> WithLoggedInNurseAsync(DatabaseEngine engine)
+    {
+        var server = await StartAsync(engine);
+        var (member, assignments) = await server.AddUserAsync("sara", "lösen", false, Role.Nurse);
+        var client = server.CreateClient();
+        await server.PostLoginAsync(client, "sara", "lösen");
+        return (server, client, CallerFor(member, assignments[0]));
+    }
+
     /// <summary>Posts a page's server-rendered form as a browser does: its antiforgery token and its form name.</summary>
     public static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, string formName, Dictionary<string, string> fields)
     {

@@ -275,13 +275,9 @@ public class ClinicianScreensTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task The_dose_form_records_and_a_refused_post_shows_the_page_and_writes_nothing(DatabaseEngine engine)
     {
-        var server = await StadigServer.StartAsync(engine);
+        var (server, client, nurse) = await StadigServer.WithLoggedInNurseAsync(engine);
         await using var _s = server;
-        var (member, assignments) = await server.AddUserAsync("sara", "lösen", false, Role.Nurse);
-        var nurse = StadigServer.CallerFor(member, assignments[0]);
         var physician = nurse with { Role = Role.Physician };
-        var client = server.CreateClient();
-        await server.PostLoginAsync(client, "sara", "lösen");
         var patient = (await server.Patients.RegisterAsync(nurse, "19121212-1212", new("Öström", "Anna"))).PatientId;
         var other = (await server.Patients.RegisterAsync(nurse, TestNumbers.Personnummer(1970, 1, 1), new("Berg", "Eva"))).PatientId;
         var catalogue = server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
@@ -335,12 +331,8 @@ public class ClinicianScreensTests
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_nurses_chart_offers_nursing_templates_and_a_posted_physician_type_is_refused(DatabaseEngine engine)
     {
-        var server = await StadigServer.StartAsync(engine);
+        var (server, client, nurse) = await StadigServer.WithLoggedInNurseAsync(engine);
         await using var _s = server;
-        var (member, assignments) = await server.AddUserAsync("sara", "lösen", false, Role.Nurse);
-        var nurse = StadigServer.CallerFor(member, assignments[0]);
-        var client = server.CreateClient();
-        await server.PostLoginAsync(client, "sara", "lösen");
         var patient = (await server.Patients.RegisterAsync(nurse, "19121212-1212", new("Öström", "Anna"))).PatientId;
 
         var chart = new HtmlParser().ParseDocument(await client.GetStringAsync($"/patients/{patient}"));
