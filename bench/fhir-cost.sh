@@ -26,6 +26,9 @@
 #   --before REV     also measure the server built from git revision REV first (or BEFORE_REV=REV)
 #   --requests N     measured requests per row (default 2000)
 #   --warm-up W      untimed requests before each row (default 300)
+#   --warm-up-seconds S  reads and searches also warm for at least S seconds before their row (default 20):
+#                    a server's CPU per read kept falling for some seconds after 2,000 requests (tiered
+#                    compilation with its profile, the heap's size), the after-server's more than the before's
 #   --concurrency K  connections in the concurrent rows (default 16)
 #   --only LIST      which requests: read,search,create (default all three)
 #   --alloc          the working tree's server also counts bytes allocated per request
@@ -36,7 +39,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-CONNECTIONS=(); REQUESTS=2000; WARM=300; CONCURRENCY=16; PORT=5091; BUILD=1; ONLY="read,search,create"; ALLOC=0
+CONNECTIONS=(); REQUESTS=2000; WARM=300; WARM_SECONDS=20; CONCURRENCY=16; PORT=5091; BUILD=1; ONLY="read,search,create"; ALLOC=0
 BEFORE="${BEFORE_REV:-}"
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -44,6 +47,7 @@ while [[ $# -gt 0 ]]; do
         --before) BEFORE="$2"; shift 2 ;;
         --requests) REQUESTS="$2"; shift 2 ;;
         --warm-up) WARM="$2"; shift 2 ;;
+        --warm-up-seconds) WARM_SECONDS="$2"; shift 2 ;;
         --concurrency) CONCURRENCY="$2"; shift 2 ;;
         --only) ONLY="$2"; shift 2 ;;
         --alloc) ALLOC=1; shift ;;
@@ -113,7 +117,7 @@ measure() {
     done
     echo "== $label: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), connection: ${connection%%;Password=*}" | tee -a "$OUT/summary.txt"
     dotnet "$ROOT/bench/Stadig.Bench/bin/Release/net10.0/Stadig.Bench.dll" fhir-http --connection "$connection" --url "$URL" \
-        --server-pid "$SERVER_PID" --signing-key "$KEY" --requests "$REQUESTS" --warm-up "$WARM" --concurrency "$CONCURRENCY" --only "$ONLY" \
+        --server-pid "$SERVER_PID" --signing-key "$KEY" --requests "$REQUESTS" --warm-up "$WARM" --warm-up-seconds "$WARM_SECONDS" --concurrency "$CONCURRENCY" --only "$ONLY" \
         | tee "$OUT/bench-$n-$label.txt" | tee -a "$OUT/summary.txt"
     stop_server
 }

@@ -24,16 +24,17 @@ public static class FhirHttpBench
     private const string PersonnummerSystem = "http://electronichealth.se/identifier/personnummer";
 
     public static async Task<int> RunAsync(Database database, Uri url, int serverPid, string signingKey, int requests, int warmUp, int concurrency,
-        IReadOnlyCollection<string>? only = null)
+        IReadOnlyCollection<string>? only = null, double warmUpSeconds = 0)
     {
         var (hsaId, unitHsaId, patients) = await CallerAndPatientsAsync(database);
         if (patients.Count == 0) throw new InvalidOperationException("No unit has recent encounters with a physician of its own: seed the database first.");
         var token = Token(signingKey, hsaId, unitHsaId);
-        Console.WriteLine($"server pid {serverPid}, {patients.Count} patients in the caller's unit, {requests} measured requests per row ({warmUp} before, untimed)");
+        Console.WriteLine($"server pid {serverPid}, {patients.Count} patients in the caller's unit, {requests} measured requests per row ({warmUp} before, untimed{(warmUpSeconds > 0 ? $", for reads and searches at least {warmUpSeconds:0} s" : "")})");
         // rt/stmt: the server's database round trips and statements per request (Server-Timing, median);
         // alloc KB: what the server process allocated per request (Server-Timing's alloc, when the server
-        // counts it: Stadig:Admission:CountAllocations), exact on one connection only.
-        Console.WriteLine($"{"request",-24} {"conns",5} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"req/s",8} {"req/CPU-s",10} {"errors",6} {"rt",3} {"stmt",4} {"alloc KB",8}");
+        // counts it: Stadig:Admission:CountAllocations), exact on one connection only; srv ms / acc ms: the
+        // server's own time (Server-Timing total) and its checkpoint's batch within it (access), median.
+        Console.WriteLine($"{"request",-24} {"conns",5} {"n",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"req/s",8} {"req/CPU-s",10} {"errors",6} {"rt",3} {"stmt",4} {"alloc KB",8} {"srv ms",6} {"acc ms",6}");
         var numbers = await FreshNumbers.LoadAsync(database);
         foreach (var connections in new[] { 1, concurrency })
         {
@@ -52,24 +53,29 @@ public static class FhirHttpBench
             foreach (var (name, make) in kinds)
             {
                 if (only is not null && !only.Contains(name.Split(' ')[0])) continue;
-                await RunRowAsync(http, make, warmUp, connections, null);
+                // A server reaches its steady state (methods re-compiled with their profile, the heap's size)
+                // only after some seconds of a kind of request: reads and searches warm for at least
+                // warmUpSeconds, creates by count only (each adds a patient to the database).
+                await RunRowAsync(http, make, warmUp, connections, null,
+                    warmFor: name.StartsWith("create", StringComparison.Ordinal) ? TimeSpan.Zero : TimeSpan.FromSeconds(warmUpSeconds));
                 var cpuBefore = CpuSeconds(serverPid);
                 var watch = Stopwatch.StartNew();
-                var costs = new List<(int RoundTrips, int Statements, long Allocated)>();
+                var costs = new List<(int RoundTrips, int Statements, long Allocated, double ServerMs, double DatabaseMs)>();
                 var (times, errors) = await RunRowAsync(http, make, requests, connections, new List<double>(), costs);
                 var elapsed = watch.Elapsed.TotalSeconds;
                 var cpu = CpuSeconds(serverPid) - cpuBefore;
                 times.Sort();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{name,-24} {connections,5} {times.Count,6} {Percentile(times, 0.50),8:0.00} {Percentile(times, 0.95),8:0.00} {Percentile(times, 0.99),8:0.00} {times.Count / elapsed,8:0} {(cpu > 0 ? times.Count / cpu : double.NaN),10:0} {errors,6} {Median(costs, c => c.RoundTrips),3:0} {Median(costs, c => c.Statements),4:0} {(connections == 1 ? Median(costs, c => c.Allocated) / 1024.0 : double.NaN),8:0.0}"));
+                    $"{name,-24} {connections,5} {times.Count,6} {Percentile(times, 0.50),8:0.00} {Percentile(times, 0.95),8:0.00} {Percentile(times, 0.99),8:0.00} {times.Count / elapsed,8:0} {(cpu > 0 ? times.Count / cpu : double.NaN),10:0} {errors,6} {Median(costs, c => c.RoundTrips),3:0} {Median(costs, c => c.Statements),4:0} {(connections == 1 ? Median(costs, c => c.Allocated) / 1024.0 : double.NaN),8:0.0} {Median(costs, c => c.ServerMs),6:0.00} {Median(costs, c => c.DatabaseMs),6:0.00}"));
             }
         }
         return 0;
     }
 
     private static async Task<(List<double> Times, int Errors)> RunRowAsync(HttpClient http, Func<int, HttpRequestMessage> make, int count, int workers,
-        List<double>? times, List<(int, int, long)>? costs = null)
+        List<double>? times, List<(int, int, long, double, double)>? costs = null, TimeSpan warmFor = default)
     {
+        var rowWatch = Stopwatch.StartNew();
         var next = -1;
         var errors = 0;
         var all = times ?? [];
@@ -77,7 +83,7 @@ public static class FhirHttpBench
         await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
         {
             int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
+            while ((i = Interlocked.Increment(ref next)) < count || rowWatch.Elapsed < warmFor)
             {
                 using var request = make(i);
                 var started = Stopwatch.GetTimestamp();
@@ -104,24 +110,33 @@ public static class FhirHttpBench
         return (all, errors);
     }
 
-    /// <summary>The server's counts from Server-Timing: db-round-trips, db-statements and alloc (-1 where absent).</summary>
-    private static (int, int, long) CostOf(HttpResponseMessage response)
+    /// <summary>
+    /// The server's counts and times from Server-Timing: db-round-trips, db-statements, alloc, total (the
+    /// server's time from arrival to the answer's headers) and access (the checkpoint's batch: the database
+    /// round trip that decides, reads and audits, with its thread hops); -1 where absent.
+    /// </summary>
+    private static (int, int, long, double, double) CostOf(HttpResponseMessage response)
     {
-        if (!response.Headers.TryGetValues("Server-Timing", out var values)) return (-1, -1, -1);
+        if (!response.Headers.TryGetValues("Server-Timing", out var values)) return (-1, -1, -1, -1, -1);
         int roundTrips = -1, statements = -1;
         long allocated = -1;
+        double serverMs = -1, accessMs = -1;
         foreach (var metric in values.SelectMany(v => v.Split(',')))
         {
-            var parts = metric.Trim().Split(";desc=");
-            if (parts.Length != 2 || !long.TryParse(parts[1], CultureInfo.InvariantCulture, out var value)) continue;
-            switch (parts[0])
+            var parts = metric.Trim().Split(';');
+            var equals = parts.Length == 2 ? parts[1].IndexOf('=') : -1;
+            if (equals < 0 || !double.TryParse(parts[1][(equals + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var number)) continue;
+            var key = parts[1][..equals];
+            switch (parts[0], key)
             {
-                case "db-round-trips": roundTrips = (int)value; break;
-                case "db-statements": statements = (int)value; break;
-                case "alloc": allocated = value; break;
+                case ("db-round-trips", "desc"): roundTrips = (int)number; break;
+                case ("db-statements", "desc"): statements = (int)number; break;
+                case ("alloc", "desc"): allocated = (long)number; break;
+                case ("total", "dur"): serverMs = number; break;
+                case ("access", "dur"): accessMs = number; break;
             }
         }
-        return (roundTrips, statements, allocated);
+        return (roundTrips, statements, allocated, serverMs, accessMs);
     }
 
     private static double Median<T>(List<T> items, Func<T, double> of)

@@ -28,7 +28,7 @@ using Stadig.Storage;
 //   fhir-transaction --connection "<conn>" [--bundle FILE] [--repeat N] [--target-mb M]   (M: grow the bundle to M MB, deterministically)
 //                                                          a transaction bundle (default: the largest Synthea bundle) N times: entries/s
 //   fhir-import --connection "<conn>" [--lines N]          $import of N generated NDJSON lines (records before patients): lines/s
-//   fhir-http --connection "<conn>" --url U --server-pid P --signing-key K [--requests N] [--warm-up W] [--concurrency C] [--only read,search,create]
+//   fhir-http --connection "<conn>" --url U --server-pid P --signing-key K [--requests N] [--warm-up W] [--concurrency C] [--only read,search,create] [--warm-up-seconds S]
 //                                                          issue 23 over HTTP against a running server (bench/fhir-cost.sh):
 //                                                          FHIR read, search by identifier, create; one keep-alive connection,
 //                                                          then C; p50/p95/p99 and requests per server CPU-second
@@ -57,7 +57,7 @@ if (args.Length == 0 || args[0] is not ("seed" or "search" or "migrate" or "audi
     Console.Error.WriteLine("       Stadig.Bench fhir-import --connection <conn> [--lines N]");
     Console.Error.WriteLine("       Stadig.Bench medication --connection <conn> [--beds N] [--iterations N] [--patients P]");
     Console.Error.WriteLine("       Stadig.Bench snapshot-ward --connection <conn> [--beds N]");
-    Console.Error.WriteLine("       Stadig.Bench fhir-http --connection <conn> --url U --server-pid P --signing-key K [--requests N] [--warm-up W] [--concurrency C] [--only read,search,create]");
+    Console.Error.WriteLine("       Stadig.Bench fhir-http --connection <conn> --url U --server-pid P --signing-key K [--requests N] [--warm-up W] [--concurrency C] [--only read,search,create] [--warm-up-seconds S]");
     return 2;
 }
 
@@ -78,7 +78,8 @@ return args[0] switch
     "fhir-import" => await Stadig.Bench.FhirBulkBench.ImportAsync(database, BenchCallerAsync, int.Parse(Option("lines", "100000"), CultureInfo.InvariantCulture)),
     "fhir-http" => await Stadig.Bench.FhirHttpBench.RunAsync(database, new Uri(Option("url")), int.Parse(Option("server-pid"), CultureInfo.InvariantCulture),
         Option("signing-key"), int.Parse(Option("requests", "2000"), CultureInfo.InvariantCulture), int.Parse(Option("warm-up", "300"), CultureInfo.InvariantCulture),
-        int.Parse(Option("concurrency", "16"), CultureInfo.InvariantCulture), Option("only", "read,search,create").Split(',', StringSplitOptions.RemoveEmptyEntries)),
+        int.Parse(Option("concurrency", "16"), CultureInfo.InvariantCulture), Option("only", "read,search,create").Split(',', StringSplitOptions.RemoveEmptyEntries),
+        double.Parse(Option("warm-up-seconds", "0"), CultureInfo.InvariantCulture)),
     "ceiling" => await Stadig.Bench.CeilingBench.RunAsync(database, Option("connection"), BenchCallerAsync,
         int.Parse(Option("concurrency", "4"), CultureInfo.InvariantCulture), double.Parse(Option("seconds", "30"), CultureInfo.InvariantCulture),
         int.Parse(Option("scale", "50"), CultureInfo.InvariantCulture)), _ => await SearchAsync(),

@@ -74,7 +74,16 @@ public sealed partial class PatientCheckpoint
     /// <summary><paramref name="condition"/>, and for a cached caller <see cref="ConfirmSql"/> with its parameters added.</summary>
     private static string ConfirmedWhere(Caller caller, DynamicParameters values, string condition)
     {
-        if (caller.Unconfirmed is not { } claims) return condition;
+        if (!AddConfirmParameters(caller, values)) return condition;
+        return ConfirmedCondition(condition);
+    }
+
+    private static string ConfirmedCondition(string condition) => $"({condition}) AND {ConfirmSql}";
+
+    /// <summary>For a cached caller, the parameters of <see cref="ConfirmSql"/>; false for a caller already confirmed.</summary>
+    private static bool AddConfirmParameters(Caller caller, DynamicParameters values)
+    {
+        if (caller.Unconfirmed is not { } claims) return false;
         values.Add("confirm_hsa", claims.HsaId, System.Data.DbType.String);
         values.Add("confirm_unit", claims.UnitHsaId, System.Data.DbType.String);
         values.Add("confirm_role", claims.Role, System.Data.DbType.String);
@@ -84,7 +93,26 @@ public sealed partial class PatientCheckpoint
         values.Add("confirm_unit_hsa", caller.UnitHsaId);
         values.Add("confirm_assigned_role", caller.Role.ToString());
         values.Add("confirm_purpose", caller.Purpose.ToString());
-        return $"({condition}) AND {ConfirmSql}";
+        return true;
+    }
+
+    /// <summary>
+    /// The one-trip batches composed so far, per the read's SQL text (a constant: one object per call
+    /// site, so a text composed per call is collected with it) and what else shapes the batch. A batch is
+    /// some kilobytes composed in four steps, which every read repeated: composed once now.
+    /// </summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<string,
+        System.Collections.Concurrent.ConcurrentDictionary<(string Stands, bool Confirmed, bool InTransaction), string>> _oneTripBatches = new();
+
+    private string OneTripBatch(string sql, string standsSql, bool confirmed)
+    {
+        var inTransaction = Database.RollingBack;
+        var key = (standsSql, confirmed, inTransaction || Database.InScratch);
+        var batches = _oneTripBatches.GetValue(sql, _ => new());
+        return batches.TryGetValue(key, out var batch) ? batch : batches.GetOrAdd(key, database.OnGenericPlan(
+            VisibilityFactsSql + "\n" + Database.Terminated(sql) + "\n"
+                + AuditLog.AppendSql(DecisionSql(confirmed ? ConfirmedCondition(standsSql) : standsSql), "WHERE EXISTS (SELECT 1 FROM patient WHERE id = @patientId)"),
+            inTransaction: inTransaction));
     }
 
     /// <summary>Whether a cached bearer caller can be confirmed in the one statement now (else every request would be made twice).</summary>
@@ -125,9 +153,7 @@ public sealed partial class PatientCheckpoint
         values.AddDynamicParams(auditValues);
         // Every statement of the batch finds its rows by key (the patient, its resource, the caller),
         // so it runs on its generic plan: planning the deciding statement cost more than running it.
-        var batch = database.OnGenericPlan(VisibilityFactsSql + "\n" + Database.Terminated(sql) + "\n"
-            + AuditLog.AppendSql(DecisionSql(ConfirmedWhere(caller, values, standsSql)), "WHERE EXISTS (SELECT 1 FROM patient WHERE id = @patientId)"),
-            inTransaction: Database.RollingBack);
+        var batch = OneTripBatch(sql, standsSql, AddConfirmParameters(caller, values));
 
         (HashSet<Guid> Grouped, HashSet<Guid> Blocked, HashSet<Guid?> Consented, T Data, Decided? Decided) found;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();

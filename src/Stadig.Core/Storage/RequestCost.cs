@@ -66,32 +66,45 @@ public sealed class RequestCost
         if (Current is { } cost) Interlocked.Add(ref cost._auditTicks, Stopwatch.GetTimestamp() - started);
     }
 
-    /// <summary>Statements in one command's text: semicolons outside quotes, comments aside, and a last one without.</summary>
+    private static readonly System.Buffers.SearchValues<char> StatementMarks = System.Buffers.SearchValues.Create("'\";-");
+
+    /// <summary>
+    /// Statements in one command's text: semicolons outside quotes, comments aside, and a last one without.
+    /// Every command passes here, and a checkpoint's batch is some kilobytes: the text between the marks is
+    /// skipped by a vectorised search, not read a character at a time.
+    /// </summary>
     internal static int StatementsIn(string? sql)
     {
-        if (string.IsNullOrWhiteSpace(sql)) return 0;
+        if (sql is null) return 0;
+        var text = sql.AsSpan();
         var count = 0;
         var pending = false;
-        for (var i = 0; i < sql.Length; i++)
+        while (true)
         {
-            var c = sql[i];
-            if (c == '\'' || c == '"')
+            var at = text.IndexOfAny(StatementMarks);
+            if (!pending && !(at < 0 ? text : text[..at]).IsWhiteSpace()) pending = true;
+            if (at < 0) break;
+            var mark = text[at];
+            text = text[(at + 1)..];
+            if (mark is '\'' or '"')
             {
-                var end = sql.IndexOf(c, i + 1);
-                i = end < 0 ? sql.Length : end;
                 pending = true;
+                var end = text.IndexOf(mark);
+                if (end < 0) break;
+                text = text[(end + 1)..];
             }
-            else if (c == '-' && i + 1 < sql.Length && sql[i + 1] == '-')
+            else if (mark == '-' && text.StartsWith('-'))
             {
-                var end = sql.IndexOf('\n', i);
-                i = end < 0 ? sql.Length : end;
+                var end = text.IndexOf('\n');
+                if (end < 0) break;
+                text = text[(end + 1)..];
             }
-            else if (c == ';')
+            else if (mark == '-') pending = true;
+            else
             {
                 if (pending) count++;
                 pending = false;
             }
-            else if (!char.IsWhiteSpace(c)) pending = true;
         }
         return pending ? count + 1 : count;
     }

@@ -307,3 +307,24 @@ public partial class RequestCostTests
         Assert.True(cost!.RoundTrips <= limit, $"a dose's record on {engine}: {cost}; at most {limit}");
     }
 }
+
+public partial class RequestCostTests
+{
+    /// <summary>The statement count Server-Timing reports: semicolons outside quotes and comments, and a last statement without one.</summary>
+    [Theory]
+    [InlineData(null, 0)]
+    [InlineData("", 0)]
+    [InlineData("  \n ", 0)]
+    [InlineData("SELECT 1", 1)]
+    [InlineData("SELECT 1;", 1)]
+    [InlineData("SELECT 1; SELECT 2", 2)]
+    [InlineData("SELECT 1;;  ; SELECT 2;\n", 2)]
+    [InlineData("SELECT ';' AS a; SELECT \"x;y\" FROM t", 2)]
+    [InlineData("SELECT 'unterminated; still one", 1)]
+    [InlineData("-- a comment; not a statement\nSELECT 1; -- trailing; comment", 1)]
+    [InlineData("SELECT 2 - 1; SELECT now() - interval '1 day';", 2)]
+    [InlineData("-- only a comment; here", 0)]
+    [InlineData("SELECT 1; -", 2)]
+    public void Statements_are_counted_outside_quotes_and_comments(string? sql, int statements) =>
+        Assert.Equal(statements, RequestCost.StatementsIn(sql));
+}
