@@ -5,7 +5,9 @@
 # Stadig.Bench fhir-http against it once the server is ready and its background warm-up (the FHIR
 # profile validator's compile) is over, and prints p50/p95/p99 and requests per CPU-second of the
 # server process (from /proc/<pid>/stat), with the server's database round trips and statements
-# per request from each answer's Server-Timing (db-round-trips, db-statements).
+# per request from each answer's Server-Timing (db-round-trips, db-statements). On PostgreSQL the bench
+# first vacuums and analyses the tables a create writes, so that one server's creates do not set off
+# autovacuum during the next server's reads.
 #
 # Before and after in one run: with BEFORE_REV (or --before) a second server, built from that git
 # revision (exported with git archive into /tmp and built there once), is measured first against the
