@@ -73,7 +73,7 @@ public sealed class CoreServices
             Catalogue = catalogue,
             DowntimePeriods = new Downtime.DowntimePeriods(database, audit, Common.RegionTime.Sweden, clock),
             VitalSigns = new Observations.VitalSigns(checkpoint, Common.RegionTime.Sweden, clock),
-            Medication = new Medication.MedicationList(checkpoint, catalogue, audit, medicationOptions, clock),
+            Medication = new Medication.MedicationList(checkpoint, audit, medicationOptions, clock),
             Administration = new Medication.MedicationAdministration(database, checkpoint, encounters, audit, medicationOptions, Common.RegionTime.Sweden, clock),
         };
     }

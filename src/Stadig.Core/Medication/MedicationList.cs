@@ -77,7 +77,7 @@ public sealed class PrescribingChecksException(IReadOnlyList<CheckFinding> findi
 /// which is kept with the version. Every read and write goes through the checkpoint (resource
 /// <c>Medication</c>), with inner secrecy and blocks by the prescribing unit.
 /// </summary>
-public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogue catalogue, AuditLog audit, MedicationOptions options, TimeProvider clock)
+public sealed class MedicationList(PatientCheckpoint checkpoint, AuditLog audit, MedicationOptions options, TimeProvider clock)
 {
     public const string Resource = "Medication";
     public const int MaxTextLength = 1_000;
@@ -150,10 +150,13 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
     public async Task<IReadOnlyList<CheckFinding>> CheckAsync(Caller caller, Guid patientId, MedicationDraft draft, Guid? replacing = null,
         CancellationToken cancellationToken = default)
     {
-        var (product, substances, clean) = await ValidateAsync(draft, cancellationToken);
+        var dosage = ValidateDosage(draft);
         var grant = await checkpoint.ReadAsync(caller, patientId, Resource, cancellationToken);
         await using var connection = await grant.OpenAsync(cancellationToken);
-        return await FindingsAsync(connection, grant.Context, await ReadCheckInputsAsync(connection, patientId, product.Id), product, substances, clean, replacing);
+        // The product comes with the checks' inputs (one round trip), not read apart first.
+        var inputs = await ReadCheckInputsAsync(connection, patientId, draft.ProductId);
+        var (product, substances, clean) = WithProduct(inputs, dosage);
+        return await FindingsAsync(connection, grant.Context, inputs, product, substances, clean, replacing);
     }
 
     /// <summary>
@@ -193,8 +196,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         await checkpoint.WriteWithAsync(caller, patientId, Resource, AuditActivity.Write, ChecksSql(checkpoint.Engine), ChecksParameters(draft.ProductId),
             ReadCheckInputsAsync, async (connection, transaction, grant, inputs) =>
         {
-            var (product, substances, clean) = WithProduct(inputs, dosage);
-            var findings = await CheckedAsync(grant, inputs, product, substances, clean, null, why, seenChecks);
+            var (findings, product, clean) = await CheckedAsync(grant, inputs, dosage, null, why, seenChecks);
             // The ordination and its first version in one round trip.
             await InsertVersionAsync(connection, transaction, caller, id, 1, patientId,
                 origin == MedicationOrigin.Prescribed ? MedicationAction.Prescribe : MedicationAction.Record, MedicationStatus.Active,
@@ -222,14 +224,14 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         await RequireWriterAsync(caller, order, draft.AsNeeded && order.Current.AsNeeded, cancellationToken);
         var why = Required(reason, "reason", "Ange varför ordinationen ändras.");
         var overrideWhy = Optional(overrideReason, "overrideReason");
-        var (product, substances, clean) = await ValidateAsync(draft, cancellationToken);
-        if (order.Origin == nameof(MedicationOrigin.Prescribed) && clean.PrescriberText is not null)
+        var dosage = ValidateDosage(draft);
+        if (order.Origin == nameof(MedicationOrigin.Prescribed) && dosage.PrescriberText is not null)
             throw new InvalidInputException("prescriberText", "Den som ändrar en ordination här är du.");
         if (order.Status == nameof(MedicationStatus.Ended)) throw new ConflictException("Ordinationen är utsatt och kan inte ändras; ordinera på nytt.");
         var now = clock.GetUtcNow();
         await WriteVersionAsync(caller, order, MedicationAction.Change, async (connection, transaction, grant) =>
         {
-            var findings = await CheckedAsync(grant, null, product, substances, clean, order.Id, overrideWhy, seenChecks);
+            var (findings, product, clean) = await CheckedAsync(grant, null, dosage, order.Id, overrideWhy, seenChecks);
             var prescriber = order.Origin == nameof(MedicationOrigin.Prescribed) ? caller.StaffId : (Guid?)null;
             var row = Row(product, clean with { PrescriberText = clean.PrescriberText ?? order.Current.PrescriberName }, now, prescriber);
             return (MedicationStatus.Active, row, why, findings, overrideWhy);
@@ -420,17 +422,20 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
     /// <summary>
     /// The checks again at signing, on what is committed now; findings without a reason stop the write,
     /// and so does a finding the form did not show (<paramref name="seen"/>), whatever reason was given.
+    /// The product comes with the inputs (read here when not given): answered with the draft, its route
+    /// defaulting to the product's; a product not in the catalogue names the field.
     /// </summary>
-    private async Task<IReadOnlyList<CheckFinding>> CheckedAsync(PatientAccessGrant grant, CheckInputs? inputs, MedicationProduct product,
-        IReadOnlyList<ProductSubstance> substances, MedicationDraft draft, Guid? replacing, string? overrideReason, IReadOnlySet<string>? seen)
+    private async Task<(IReadOnlyList<CheckFinding> Findings, MedicationProduct Product, MedicationDraft Draft)> CheckedAsync(PatientAccessGrant grant,
+        CheckInputs? inputs, MedicationDraft dosage, Guid? replacing, string? overrideReason, IReadOnlySet<string>? seen)
     {
         // A second connection: a lookup a check may need (an allergy's substance groups, another system's product) reads what is committed.
         await using var read = await grant.OpenAsync();
-        var findings = await FindingsAsync(read, grant.Context, inputs ?? await ReadCheckInputsAsync(read, grant.PatientId, product.Id), product, substances, draft, replacing);
-        if (findings.Count == 0) return findings;
-        if (overrideReason is null) throw new PrescribingChecksException(findings);
-        if (seen is not null && findings.Any(f => !seen.Contains(f.Fingerprint))) throw new PrescribingChecksException(findings, unseen: true);
-        return findings;
+        inputs ??= await ReadCheckInputsAsync(read, grant.PatientId, dosage.ProductId);
+        var (product, substances, draft) = WithProduct(inputs, dosage);
+        var findings = await FindingsAsync(read, grant.Context, inputs, product, substances, draft, replacing);
+        if (findings.Count > 0 && overrideReason is null) throw new PrescribingChecksException(findings);
+        if (findings.Count > 0 && seen is not null && findings.Any(f => !seen.Contains(f.Fingerprint))) throw new PrescribingChecksException(findings, unseen: true);
+        return (findings, product, draft);
     }
 
     /// <summary>
@@ -548,16 +553,6 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, ProductCatalogu
         var rows = await connection.QueryAsync<MedicationOrder, MedicationVersion, MedicationOrder>(
             $"{OrderSelect} WHERE o.id = @orderId", (o, v) => o with { Current = v }, new { orderId }, splitOn: "OrderId");
         return rows.SingleOrDefault();
-    }
-
-    /// <summary>Checks a draft against the catalogue and the dosage rules, naming the field at fault; texts normalised to NFC.</summary>
-    private async Task<(MedicationProduct Product, IReadOnlyList<ProductSubstance> Substances, MedicationDraft Draft)> ValidateAsync(MedicationDraft draft,
-        CancellationToken cancellationToken)
-    {
-        var dosage = ValidateDosage(draft);
-        var product = draft.ProductId == Guid.Empty ? null : await catalogue.FindAsync(draft.ProductId, cancellationToken);
-        if (product is null) throw new InvalidInputException("productId", NoProduct);
-        return (product, await catalogue.SubstancesAsync(product.Id, cancellationToken), dosage with { Route = dosage.Route ?? product.Route });
     }
 
     private const string NoProduct = "Välj ett läkemedel ur produktregistret.";

@@ -242,11 +242,8 @@ public partial class RequestCostTests
     {
         var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
         await using var _s = server;
-        var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).PatientId;
-        var catalogue = server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
-        await catalogue.SeedIfEmptyAsync(Cancel);
+        var (patient, catalogue, medication) = await server.WithPatientAndCatalogueAsync(eva, Cancel);
         var product = (await catalogue.SearchAsync("alvedon 500", cancellationToken: Cancel)).First();
-        var medication = server.Services.GetRequiredService<Stadig.Medication.MedicationList>();
         var limit = engine == DatabaseEngine.Postgres ? 8 : 13;
         Cost? cost = null;
         // The second prescription's cost is judged (the first meets no duplicate and uses the statements first); both sign in one post.
@@ -284,11 +281,9 @@ public partial class RequestCostTests
     {
         var (server, client, nurse) = await StadigServer.WithLoggedInNurseAsync(engine);
         await using var _s = server;
-        var patient = (await server.Patients.RegisterAsync(nurse, "19121212-1212", new("Öström", "Anna"))).PatientId;
-        var catalogue = server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
-        await catalogue.SeedIfEmptyAsync(Cancel);
+        var (patient, catalogue, medication) = await server.WithPatientAndCatalogueAsync(nurse, Cancel);
         var alvedon = (await catalogue.SearchAsync("alvedon 500", cancellationToken: Cancel)).First();
-        var order = await server.Services.GetRequiredService<Stadig.Medication.MedicationList>().PrescribeAsync(nurse with { Role = Role.Physician }, patient,
+        var order = await medication.PrescribeAsync(nurse with { Role = Role.Physician }, patient,
             new() { ProductId = alvedon.Id, DoseValue = 1, DoseUnit = "tablett", AsNeeded = true, MaxDosesPer24h = 4, Indication = "Smärta" }, cancellationToken: Cancel);
         var limit = engine == DatabaseEngine.Postgres ? 11 : 16; // 21 and 35 before (the page read first, the facts twice, a read-back)
         Cost? cost = null;

@@ -126,6 +126,19 @@ public sealed partial class StadigServer : IAsyncDisposable
         return (server, client, CallerFor(member, assignments[0]));
     }
 
+    /// <summary>
+    /// The medication tests' ground: Anna Öström registered by <paramref name="caller"/> and the product
+    /// catalogue seeded, with the catalogue to pick products from and the medication list to prescribe on.
+    /// </summary>
+    public async Task<(Guid Patient, Stadig.Medication.ProductCatalogue Catalogue, Stadig.Medication.MedicationList Medication)> WithPatientAndCatalogueAsync(
+        Stadig.Access.Caller caller, CancellationToken cancellationToken = default)
+    {
+        var patient = (await Patients.RegisterAsync(caller, "19121212-1212", new("Öström", "Anna"), cancellationToken: cancellationToken)).PatientId;
+        var catalogue = Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
+        await catalogue.SeedIfEmptyAsync(cancellationToken);
+        return (patient, catalogue, Services.GetRequiredService<Stadig.Medication.MedicationList>());
+    }
+
     /// <summary>Posts a page's server-rendered form as a browser does: its antiforgery token and its form name.</summary>
     public static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, string formName, Dictionary<string, string> fields)
     {

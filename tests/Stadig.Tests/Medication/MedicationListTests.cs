@@ -361,7 +361,7 @@ public class MedicationListTests
         // The secretary reads the list, as the rest of the chart.
         Assert.Equal(2, (await f.Medication.ListAsync(secretary, f.PatientId, Ct)).Count);
 
-        var strict = new MedicationList(f.Region.Services.Checkpoint, f.Region.Services.Catalogue, f.Region.Audit, new MedicationOptions { NursesPrescribeAsNeeded = false }, TimeProvider.System);
+        var strict = new MedicationList(f.Region.Services.Checkpoint, f.Region.Audit, new MedicationOptions { NursesPrescribeAsNeeded = false }, TimeProvider.System);
         await Assert.ThrowsAsync<ForbiddenException>(() => strict.PrescribeAsync(nurse, f.PatientId, AsNeeded(f["Alvedon"], 1, "tablett", 4), cancellationToken: Ct));
     }
 

@@ -209,11 +209,8 @@ public class ClinicianScreensTests
     {
         var (server, client, eva) = await StadigServer.WithLoggedInPhysicianAsync(engine);
         await using var _s = server;
-        var patient = (await server.Patients.RegisterAsync(eva, "19121212-1212", new("Öström", "Anna"))).PatientId;
-        var catalogue = server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
-        await catalogue.SeedIfEmptyAsync();
+        var (patient, catalogue, medication) = await server.WithPatientAndCatalogueAsync(eva);
         var product = (await catalogue.SearchAsync("alvedon 500")).First();
-        var medication = server.Services.GetRequiredService<Stadig.Medication.MedicationList>();
         async Task<HttpResponseMessage> PostAsync(Guid patientId, string dose, string? overrideReason = null, bool sendSeen = true)
         {
             var page = await client.GetStringAsync($"/patients/{patient}/medication/prescribe?product={product.Id}");
@@ -278,13 +275,10 @@ public class ClinicianScreensTests
         var (server, client, nurse) = await StadigServer.WithLoggedInNurseAsync(engine);
         await using var _s = server;
         var physician = nurse with { Role = Role.Physician };
-        var patient = (await server.Patients.RegisterAsync(nurse, "19121212-1212", new("Öström", "Anna"))).PatientId;
+        var (patient, catalogue, medication) = await server.WithPatientAndCatalogueAsync(nurse);
         var other = (await server.Patients.RegisterAsync(nurse, TestNumbers.Personnummer(1970, 1, 1), new("Berg", "Eva"))).PatientId;
-        var catalogue = server.Services.GetRequiredService<Stadig.Medication.ProductCatalogue>();
-        await catalogue.SeedIfEmptyAsync();
         var alvedon = (await catalogue.SearchAsync("alvedon 500")).First();
         var morfin = (await catalogue.SearchAsync("morfin")).First(p => p.HighRisk);
-        var medication = server.Services.GetRequiredService<Stadig.Medication.MedicationList>();
         Stadig.Medication.MedicationDraft AsNeeded(Guid product, double max) =>
             new() { ProductId = product, DoseValue = 1, DoseUnit = "tablett", AsNeeded = true, MaxDosesPer24h = max, Indication = "Smärta" };
         var paracetamol = await medication.PrescribeAsync(physician, patient, AsNeeded(alvedon.Id, 1));
