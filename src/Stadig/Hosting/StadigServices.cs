@@ -93,6 +93,7 @@ public static class StadigServices
         services.AddSingleton<Stadig.Medication.MedicationAdministration>();
         services.AddSingleton<Stadig.Audit.AuditCheckpoints>();
         services.AddHostedService<Stadig.Audit.AuditCheckpointService>();
+        services.AddHostedService<SqliteStatistics>();
         services.AddSingleton(options.Audit);
         services.AddSingleton(sp => new Stadig.Audit.AuditQueryOptions { UnusualVolumePatientsPerDay = sp.GetRequiredService<Stadig.Audit.AuditSettings>().UnusualVolumePatientsPerDay });
         services.AddSingleton<Stadig.Audit.AuditQueries>();
