@@ -15,7 +15,15 @@ public sealed record OverloadRun(double Factor, IReadOnlyList<Phase> Phases, Bul
 public sealed record Criterion(string Name, string Requirement, string Measured, bool? Pass, bool Informational = false);
 
 /// <summary>Per action with a budget, during the overload: how the requests that were not shed ended.</summary>
-public sealed record BudgetShare(string Action, double BudgetMs, int Requests, int Shed, int WithinBudget, int OverBudget, int Errors, double? WithinShare, double? P99);
+public sealed record BudgetShare(string Action, double BudgetMs, int Requests, int Shed, int WithinBudget, int OverBudget, int Errors, double? WithinShare, double? P99,
+    OverBudgetSplit? Over = null);
+
+/// <summary>
+/// Where the requests over budget spent their server time, on average (Server-Timing): waiting for a
+/// slot, in the database, in garbage-collection pauses (the process's, while the request ran), and the
+/// rest (the application's CPU, and waiting for the cores).
+/// </summary>
+public sealed record OverBudgetSplit(double TotalMs, double QueueMs, double DatabaseMs, double GcMs, double RestMs);
 
 /// <summary>
 /// Every 503 answer of the run, timed per HTTP request: by the server (its Server-Timing, the time
@@ -96,8 +104,9 @@ public sealed record OverloadReport(
             var within = ok.Count(ms => ms <= b.Value);
             var errors = mine.Count(s => s.Outcome == Outcome.Error);
             var finished = ok.Length + errors;
+            var over = mine.Where(s => s.Outcome == Outcome.Ok && s.BudgetMilliseconds > b.Value).ToList();
             return new BudgetShare(b.Key, b.Value, mine.Count, mine.Count(s => s.Outcome == Outcome.Shed), within, ok.Length - within, errors,
-                finished == 0 ? null : Math.Round((double)within / finished, 4), P(ok, 99));
+                finished == 0 ? null : Math.Round((double)within / finished, 4), P(ok, 99), Split(over));
         }).ToList();
 
         // (c) Health: every probe of the run.
@@ -159,6 +168,20 @@ public sealed record OverloadReport(
             verdict.Where(c => !c.Informational).All(c => c.Pass == true));
     }
 
+    private static string OverText(OverBudgetSplit? over) => over is null ? ""
+        : $", on average {F(over.TotalMs)} ms: queue {F(over.QueueMs)}, database {F(over.DatabaseMs)}, GC {F(over.GcMs)}, rest {F(over.RestMs)}";
+
+    private static OverBudgetSplit? Split(IReadOnlyList<Sample> over)
+    {
+        if (over.Count == 0) return null;
+        double Avg(Func<Sample, double> part) => Math.Round(over.Average(part), 1);
+        var total = Avg(s => s.BudgetMilliseconds);
+        var queue = Avg(s => s.QueueMilliseconds ?? 0);
+        var database = Avg(s => s.DatabaseMilliseconds ?? 0);
+        var gc = Avg(s => s.GcMilliseconds ?? 0);
+        return new OverBudgetSplit(total, queue, database, gc, Math.Round(Math.Max(0, total - queue - database - gc), 1));
+    }
+
     private static List<Criterion> Judge(OverloadSettings settings, ShedLatency shed, List<BudgetShare> budgets, HealthResult health, HangResult hangs,
         RecoveryResult recovery, PriorityResult priority, ExportResult export, double end, double overloadEnd)
     {
@@ -170,7 +193,7 @@ public sealed record OverloadReport(
                 $"during the overload, per action with a DESIGN.md budget, server time: ≥ {F(share * 100)} % of the requests not shed finish within the budget, none fail",
                 budgets.Count == 0 ? "no requests with a budget"
                     : string.Join("; ", budgets.Select(b => b.WithinShare is null ? $"{b.Action}: none finished ({b.Shed} shed)"
-                        : $"{b.Action} {F(b.WithinShare * 100)} % within {F(b.BudgetMs)} ms ({b.OverBudget} over, {b.Errors} failed, {b.Shed} shed)")),
+                        : $"{b.Action} {F(b.WithinShare * 100)} % within {F(b.BudgetMs)} ms ({b.OverBudget} over{OverText(b.Over)}, {b.Errors} failed, {b.Shed} shed)")),
                 budgets.Count == 0 || budgets.All(b => b.WithinShare is null) ? null : failing.Count == 0),
             new("Shed fast, with Retry-After",
                 $"every 503 carries Retry-After and arrives within {F(shed.LimitMs)} ms",

@@ -17,7 +17,7 @@ public enum Outcome
 /// null when no answer carried one, as over MLLP).
 /// </summary>
 public readonly record struct Sample(string Action, double AtSeconds, double Milliseconds, Outcome Outcome, string? Status, double? ServerMilliseconds = null,
-    double? QueueMilliseconds = null)
+    double? QueueMilliseconds = null, double? DatabaseMilliseconds = null, double? GcMilliseconds = null)
 {
     /// <summary>
     /// The time DESIGN.md's budgets are about: the server's (they are server times), else the
@@ -61,28 +61,36 @@ public sealed class Recorder
     /// <summary>The server time of the action being measured in this flow (see <see cref="MeasureAsync"/>).</summary>
     private static readonly AsyncLocal<ServerTime?> CurrentServerTime = new();
 
-    /// <summary>Adds one answer's Server-Timing (total, and the wait for an admission slot) to the action being measured (an action may send several requests).</summary>
-    public static void AddServerTime(double milliseconds, double? queueMilliseconds)
+    /// <summary>
+    /// Adds one answer's Server-Timing to the action being measured (an action may send several
+    /// requests): its total, the wait for an admission slot, the database's share and the garbage
+    /// collector's pauses while it ran.
+    /// </summary>
+    public static void AddServerTime(double milliseconds, double? queueMilliseconds, double? databaseMilliseconds = null, double? gcMilliseconds = null)
     {
-        if (CurrentServerTime.Value is { } time) time.Add(milliseconds, queueMilliseconds);
+        if (CurrentServerTime.Value is { } time) time.Add(milliseconds, queueMilliseconds, databaseMilliseconds, gcMilliseconds);
     }
 
     private sealed class ServerTime
     {
         public double? Milliseconds { get; private set; }
         public double? QueueMilliseconds { get; private set; }
+        public double? DatabaseMilliseconds { get; private set; }
+        public double? GcMilliseconds { get; private set; }
 
-        public void Add(double milliseconds, double? queueMilliseconds)
+        public void Add(double milliseconds, double? queueMilliseconds, double? databaseMilliseconds, double? gcMilliseconds)
         {
             Milliseconds = (Milliseconds ?? 0) + milliseconds;
             if (queueMilliseconds is { } queue) QueueMilliseconds = (QueueMilliseconds ?? 0) + queue;
+            if (databaseMilliseconds is { } database) DatabaseMilliseconds = (DatabaseMilliseconds ?? 0) + database;
+            if (gcMilliseconds is { } gc) GcMilliseconds = (GcMilliseconds ?? 0) + gc;
         }
     }
 
     public void Add(string action, double atSeconds, double milliseconds, Outcome outcome, string? status = null, double? serverMilliseconds = null,
-        double? queueMilliseconds = null)
+        double? queueMilliseconds = null, double? databaseMilliseconds = null, double? gcMilliseconds = null)
     {
-        _samples.Enqueue(new Sample(action, atSeconds, milliseconds, outcome, status, serverMilliseconds, queueMilliseconds));
+        _samples.Enqueue(new Sample(action, atSeconds, milliseconds, outcome, status, serverMilliseconds, queueMilliseconds, databaseMilliseconds, gcMilliseconds));
         if (outcome == Outcome.Ok) _seen.TryAdd(action, 0);
     }
 
@@ -119,7 +127,8 @@ public sealed class Recorder
             result = ActionResult<T>.Error(e.GetType().Name);
         }
         watch.Stop();
-        Add(action, at, watch.Elapsed.TotalMilliseconds, result.Outcome, result.Status, serverTime.Milliseconds, serverTime.QueueMilliseconds);
+        Add(action, at, watch.Elapsed.TotalMilliseconds, result.Outcome, result.Status, serverTime.Milliseconds, serverTime.QueueMilliseconds,
+            serverTime.DatabaseMilliseconds, serverTime.GcMilliseconds);
         return result;
     }
 }

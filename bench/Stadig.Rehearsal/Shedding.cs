@@ -56,7 +56,7 @@ public static class Shedding
             var watch = Stopwatch.StartNew();
             var response = await base.SendAsync(request, cancellationToken);
             var server = ServerMilliseconds(response);
-            if (server is { } ms) Recorder.AddServerTime(ms, ServerTiming(response, "queue"));
+            if (server is { } ms) Recorder.AddServerTime(ms, ServerTiming(response, "queue"), ServerTiming(response, "db"), ServerTiming(response, "gc"));
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
                 recorder.AddUnavailable(new UnavailableResponse(at, watch.Elapsed.TotalMilliseconds, response.Headers.RetryAfter is not null, server));
             return response;

@@ -297,6 +297,7 @@ public static class AdmissionControlMiddleware
         // that compiles hundreds of methods was not warmed up (tests/Stadig.Tests/Hosting/FirstUseTests.cs).
         var jitted = System.Runtime.JitInfo.GetCompiledMethodCount();
         var allocated = GC.GetTotalAllocatedBytes();
+        var gcPaused = GC.GetTotalPauseDuration();
         var cost = Stadig.Storage.RequestCost.Begin();
         var allocatedBefore = admission.CountAllocations ? GC.GetTotalAllocatedBytes(precise: true) : -1;
         using var slot = await admission.TryEnterAsync(requestClass, context.RequestAborted);
@@ -308,8 +309,10 @@ public static class AdmissionControlMiddleware
         {
             // The database's share apart: its round trips and statements are what the cost tests
             // pin (tests/Stadig.Tests/Hosting/RequestCostTests.cs), its phases what a profile reads.
+            // gc: the process's garbage-collection pauses while the request ran (an upper bound for
+            // this request's share), so that an overload run can tell a pause from a slow statement.
             context.Response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture,
-                $"queue;dur={admittedAfter.TotalMilliseconds:0.0}, access;dur={cost.Access.TotalMilliseconds:0.0}, audit;dur={cost.Audit.TotalMilliseconds:0.0}, db;dur={cost.Database.TotalMilliseconds:0.0}, db-round-trips;desc={cost.RoundTrips}, db-statements;desc={cost.Statements}, db-connects;desc={cost.Connects}, jit;desc={System.Runtime.JitInfo.GetCompiledMethodCount() - jitted}, alloc-kb;desc={(GC.GetTotalAllocatedBytes() - allocated) / 1024}, total;dur={Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:0.0}");
+                $"queue;dur={admittedAfter.TotalMilliseconds:0.0}, access;dur={cost.Access.TotalMilliseconds:0.0}, audit;dur={cost.Audit.TotalMilliseconds:0.0}, db;dur={cost.Database.TotalMilliseconds:0.0}, db-round-trips;desc={cost.RoundTrips}, db-statements;desc={cost.Statements}, db-connects;desc={cost.Connects}, gc;dur={(GC.GetTotalPauseDuration() - gcPaused).TotalMilliseconds:0.0}, jit;desc={System.Runtime.JitInfo.GetCompiledMethodCount() - jitted}, alloc-kb;desc={(GC.GetTotalAllocatedBytes() - allocated) / 1024}, total;dur={Stopwatch.GetElapsedTime(arrived).TotalMilliseconds:0.0}");
             if (allocatedBefore >= 0)
                 context.Response.Headers.Append("Server-Timing", $"alloc;desc={GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore}");
             return Task.CompletedTask;
