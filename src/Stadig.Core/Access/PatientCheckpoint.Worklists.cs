@@ -50,8 +50,16 @@ public sealed partial class PatientCheckpoint
     /// (<see cref="CareRelationPatientsSql"/>) and a unit the caller may see — its own or grouped
     /// ones, a consented one, or (for care and treatment) any unit the patient has not blocked.
     /// </summary>
+    /// <remarks>
+    /// The row's columns must be qualified by its table's alias (or be parameters): inside the consent and
+    /// block subqueries a bare <c>patient_id</c> is the subquery's own column, which made the consent of any
+    /// patient open a blocked unit's rows of every patient (the notes worklist passed bare names).
+    /// </remarks>
     internal static string VisibleRowsSql(Caller caller, string patientColumn, string unitColumn)
     {
+        foreach (var column in (ReadOnlySpan<string>)[patientColumn, unitColumn])
+            if (!column.Contains('.') && !column.StartsWith('@'))
+                throw new ArgumentException($"'{column}' must name its table (e.g. n.{column}): a bare name inside the consent and block subqueries is theirs.");
         var branches = new List<string>();
         if (RolePermissions.MayOpenInEmergency(caller.Role))
             branches.Add($"{patientColumn} IN (SELECT ea.patient_id FROM emergency_access ea WHERE ea.staff_id = @staffId AND ea.expires_at > @now)");

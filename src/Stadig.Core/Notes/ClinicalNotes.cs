@@ -332,7 +332,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         await using var connection = await scope.OpenAsync(cancellationToken);
         // Only what the checkpoint lets the caller see: a draft named for them from a unit the patient blocked is not theirs to read.
         var ids = (await connection.QueryAsync<Guid>(
-            $"SELECT id FROM note WHERE responsible_signer_id = @staffId AND status = 'Draft' AND {scope.VisibleRowsSql("patient_id", "unit_id")} ORDER BY created_at LIMIT 200",
+            $"SELECT n.id FROM note n WHERE n.responsible_signer_id = @staffId AND n.status = 'Draft' AND {scope.VisibleRowsSql("n.patient_id", "n.unit_id")} ORDER BY n.created_at LIMIT 200",
             scope.Parameters())).ToList();
         return await LoadManyAsync(caller, ids, cancellationToken);
     }
@@ -349,9 +349,9 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         // Filtered by the checkpoint's rule before the limit, as the inbox is: a draft from a unit the caller may not see is left out.
         var ids = (await connection.QueryAsync<Guid>(
             $"""
-            SELECT id FROM note
-            WHERE status = 'Draft' AND (responsible_signer_id = @staffId OR author_id = @staffId) AND {scope.VisibleRowsSql("patient_id", "unit_id")}
-            ORDER BY created_at LIMIT 200
+            SELECT n.id FROM note n
+            WHERE n.status = 'Draft' AND (n.responsible_signer_id = @staffId OR n.author_id = @staffId) AND {scope.VisibleRowsSql("n.patient_id", "n.unit_id")}
+            ORDER BY n.created_at LIMIT 200
             """, scope.Parameters())).ToList();
         var notes = await LoadManyAsync(caller, ids, cancellationToken);
         var patientIds = notes.Select(n => n.PatientId).Distinct().ToList();

@@ -100,4 +100,13 @@ public class CheckpointWorklistTests
         Assert.Equal(5 * patients.Length * units.Length, compared);
         Assert.InRange(seen, 1, compared - 1);
     }
+
+    /// <summary>A bare column inside the consent and block subqueries would be theirs (a consent of any patient opened every patient's rows).</summary>
+    [Fact]
+    public void The_visibility_sql_refuses_a_column_without_its_table()
+    {
+        Assert.Throws<ArgumentException>(() => PatientCheckpoint.VisibleRowsSql(Caller.System, "patient_id", "n.unit_id"));
+        Assert.Throws<ArgumentException>(() => PatientCheckpoint.VisibleRowsSql(Caller.System, "n.patient_id", "unit_id"));
+        Assert.NotEmpty(PatientCheckpoint.VisibleRowsSql(Caller.System, "n.patient_id", "@rowUnit"));
+    }
 }

@@ -77,6 +77,22 @@ public class NoteWorkTests
         await Assert.ThrowsAsync<NotFoundException>(() => region.Notes.GetAsync(region.Physician, dictated.Id));
         // The clinic, whose note it is, still has it.
         Assert.Contains(await region.Notes.WorklistAsync(secretary), n => n.Note.Id == dictated.Id);
+
+        // Another patient's consent (the ward may read the clinic's notes on that patient) opens nothing of this one's,
+        // and this patient's block hides nothing of another's: each is the row's own patient's.
+        var other = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1971, 3, 4), new PatientDetails("Annan", "Patient"))).PatientId;
+        await region.Access.RecordCareRelationAsync(secretary, other, "Mottagningsbesök");
+        await region.Access.RecordConsentAsync(region.Physician, other, region.Ward.Id, region.Clinic.Id, DateTimeOffset.UtcNow.AddDays(30), "Patienten samtycker");
+        var othersDictated = await region.Notes.CreateDraftAsync(secretary, other, "Besöksanteckning", responsibleSignerId: region.Physician.StaffId);
+        Assert.DoesNotContain(await region.Notes.WorklistAsync(region.Physician), n => n.Note.Id == dictated.Id);
+        Assert.DoesNotContain(await region.Notes.UnsignedForSignerAsync(region.Physician), n => n.Id == dictated.Id);
+        Assert.Contains(await region.Notes.WorklistAsync(region.Physician), n => n.Note.Id == othersDictated.Id);
+        Assert.Contains(await region.Notes.UnsignedForSignerAsync(region.Physician), n => n.Id == othersDictated.Id);
+        var third = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1972, 5, 6), new PatientDetails("Tredje", "Patient"))).PatientId;
+        await region.Access.RecordCareRelationAsync(secretary, third, "Mottagningsbesök");
+        var thirdsDictated = await region.Notes.CreateDraftAsync(secretary, third, "Besöksanteckning", responsibleSignerId: region.Physician.StaffId);
+        Assert.Contains(await region.Notes.WorklistAsync(region.Physician), n => n.Note.Id == thirdsDictated.Id);
+        Assert.Contains(await region.Notes.UnsignedForSignerAsync(region.Physician), n => n.Id == thirdsDictated.Id);
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
