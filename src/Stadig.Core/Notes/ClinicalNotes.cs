@@ -347,16 +347,11 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         var scope = checkpoint.Scope(caller);
         await using var connection = await scope.OpenAsync(cancellationToken);
         // Filtered by the checkpoint's rule before the limit, as the inbox is: a draft from a unit the caller may not see is left out.
-        // The author's drafts and those named for the caller's signature apart, each from its own index in order (migration 0044).
-        var visible = scope.VisibleRowsSql("n.patient_id", "n.unit_id");
         var ids = (await connection.QueryAsync<Guid>(
             $"""
-            SELECT id FROM (
-                SELECT n.id, n.created_at FROM note n WHERE n.status = 'Draft' AND n.author_id = @staffId AND {visible}
-                UNION
-                SELECT n.id, n.created_at FROM note n WHERE n.status = 'Draft' AND n.responsible_signer_id = @staffId AND {visible}
-            ) AS worklist
-            ORDER BY created_at LIMIT 200
+            SELECT n.id FROM note n
+            WHERE n.status = 'Draft' AND (n.responsible_signer_id = @staffId OR n.author_id = @staffId) AND {scope.VisibleRowsSql("n.patient_id", "n.unit_id")}
+            ORDER BY n.created_at LIMIT 200
             """, scope.Parameters())).ToList();
         var notes = await LoadManyAsync(caller, ids, cancellationToken);
         var patientIds = notes.Select(n => n.PatientId).Distinct().ToList();
