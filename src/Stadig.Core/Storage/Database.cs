@@ -55,6 +55,13 @@ public sealed class Database
                 builder.MaxAutoPrepare = 50;
             if (!(builder.Options ?? "").Contains("plan_cache_mode", StringComparison.Ordinal))
                 builder.Options = ((builder.Options ?? "") + " -c plan_cache_mode=force_custom_plan").Trim();
+            // No JIT compilation: PostgreSQL compiles a plan whose estimated cost passes jit_above_cost,
+            // at every execution, and a custom plan is a new plan each time. The notes worklist's estimate
+            // (a hashed subplan over the unit's encounters) passed it at 1,000,000 patients: 30–55 ms of
+            // compiling for a statement that runs in 20, on every call, holding a core under overload
+            // (docs/benchmarks.md, eleventh run). Stadig's statements are short; none gains from it.
+            if (!(builder.Options ?? "").Contains("jit", StringComparison.Ordinal))
+                builder.Options = ((builder.Options ?? "") + " -c jit=off").Trim();
             // Each new connection is a new server process that loads its catalog caches and plans and
             // prepares every statement anew (the two-word search's generic plan: ~12 ms): the warmed
             // ones are kept, not closed after idling, so that a clinician's request never pays for that.

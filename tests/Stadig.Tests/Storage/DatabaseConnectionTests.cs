@@ -11,6 +11,8 @@ public class DatabaseConnectionTests
         var database = new Database(DatabaseEngine.Postgres, await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres));
         await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         Assert.Equal("force_custom_plan", await connection.ExecuteScalarAsync<string>("SHOW plan_cache_mode"));
+        // Never compiled just in time: a custom plan is compiled anew at every execution (tens of ms).
+        Assert.Equal("off", await connection.ExecuteScalarAsync<string>("SHOW jit"));
         // Npgsql prepares a statement from its fifth run on.
         for (var i = 0; i < 6; i++) await connection.ExecuteScalarAsync<int>("SELECT @i + 1", new { i });
         Assert.True(await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT $1 + 1%'") >= 1);
@@ -36,10 +38,11 @@ public class DatabaseConnectionTests
     [Fact]
     public async Task Settings_given_in_the_connection_string_win()
     {
-        var given = await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres) + ";Max Auto Prepare=0;Options=-c plan_cache_mode=auto";
+        var given = await TestDatabases.CreateConnectionStringAsync(DatabaseEngine.Postgres) + ";Max Auto Prepare=0;Options=-c plan_cache_mode=auto -c jit=on";
         var database = new Database(DatabaseEngine.Postgres, given);
         await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
         Assert.Equal("auto", await connection.ExecuteScalarAsync<string>("SHOW plan_cache_mode"));
+        Assert.Equal("on", await connection.ExecuteScalarAsync<string>("SHOW jit"));
         for (var i = 0; i < 6; i++) await connection.ExecuteScalarAsync<int>("SELECT @i + 1", new { i });
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM pg_prepared_statements"));
     }
