@@ -11,7 +11,8 @@ public sealed record RehearsalTarget(Uri BaseAddress, string MllpHost, int MllpP
 public static class RehearsalEngine
 {
     public static async Task<RehearsalReport> RunAsync(RehearsalTarget target, RehearsalConfig config, RunInfo run,
-        Func<Recorder, bool>? stopWhen = null, TextWriter? progress = null, CancellationToken cancellationToken = default)
+        Func<Recorder, bool>? stopWhen = null, TextWriter? progress = null, Action<IReadOnlyCollection<Sample>>? keepSamples = null,
+        CancellationToken cancellationToken = default)
     {
         var pool = await PatientPool.LoadAsync(target.DatabaseConnectionString, config, cancellationToken);
         progress?.WriteLine($"patient pool: {string.Join(", ", pool.Units.Select(u => $"{u.UnitName} {u.Patients.Count}"))}");
@@ -116,6 +117,7 @@ public static class RehearsalEngine
             await exportTask;
         }
         cancellationToken.ThrowIfCancellationRequested();
+        keepSamples?.Invoke(recorder.Samples);
         return RehearsalReport.Build(config.Name, startedAt, duration, run, recorder.Samples, sampler.Samples, target.ServerPid, config,
             overloadRun, recorder.Unavailable, recorder.CutOffMilliseconds);
     }
