@@ -21,12 +21,7 @@ public enum LoginOutcome
 public sealed record LoginResult(LoginOutcome Outcome, StaffMember? Staff = null, TimeSpan? RetryAfter = null);
 
 /// <summary>Local accounts: password check with the framework's hasher, growing delays after repeated failures (<see cref="LoginThrottle"/>).</summary>
-/// <remarks>
-/// The hash is checked on <see cref="LowPriorityCpu"/>: a core's worth for ~70 ms that a login may take only
-/// when the clinicians at work leave it idle.
-/// </remarks>
-public sealed class LoginService(StaffDirectory staff, IPasswordHasher<object> hasher, InstallationSettings installation, LoginThrottle throttle, StadigOptions options,
-    LowPriorityCpu lowPriority)
+public sealed class LoginService(StaffDirectory staff, IPasswordHasher<object> hasher, InstallationSettings installation, LoginThrottle throttle, StadigOptions options)
 {
     // Verified when the username is unknown, so that a wrong username costs as much time as a wrong password.
     private static readonly string DummyHash = new PasswordHasher<object>().HashPassword(new object(), "not-a-password");
@@ -39,12 +34,12 @@ public sealed class LoginService(StaffDirectory staff, IPasswordHasher<object> h
         var member = string.IsNullOrWhiteSpace(username) ? null : await staff.FindByUsernameAsync(username, cancellationToken);
         if (member?.PasswordHash is null)
         {
-            await VerifyAsync(DummyHash, password, cancellationToken);
+            hasher.VerifyHashedPassword(new object(), DummyHash, password ?? "");
             throttle.Failed(username, source);
             return new LoginResult(LoginOutcome.WrongCredentials);
         }
 
-        var verdict = await VerifyAsync(member.PasswordHash, password, cancellationToken);
+        var verdict = hasher.VerifyHashedPassword(new object(), member.PasswordHash, password ?? "");
         if (verdict == PasswordVerificationResult.Failed)
         {
             throttle.Failed(username, source);
@@ -53,14 +48,11 @@ public sealed class LoginService(StaffDirectory staff, IPasswordHasher<object> h
         if (member.IsDemo && await installation.ModeAsync(cancellationToken) == InstallationMode.Production)
             return new LoginResult(LoginOutcome.DemoUserNotAllowed);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
-            await staff.SetPasswordHashAsync(member.Id, await lowPriority.RunAsync(() => hasher.HashPassword(new object(), password!), cancellationToken), cancellationToken);
+            await staff.SetPasswordHashAsync(member.Id, hasher.HashPassword(new object(), password!), cancellationToken);
         throttle.Succeeded(username, source);
         await staff.RecordSuccessfulLoginAsync(member.Id, cancellationToken);
         return new LoginResult(LoginOutcome.Success, member);
     }
-
-    private Task<PasswordVerificationResult> VerifyAsync(string hash, string? password, CancellationToken cancellationToken) =>
-        lowPriority.RunAsync(() => hasher.VerifyHashedPassword(new object(), hash, password ?? ""), cancellationToken);
 
     /// <param name="throughIdp">Signed in through the region's IdP: signing out then also ends the IdP's session.</param>
     public static ClaimsPrincipal PrincipalFor(StaffMember member, Assignment? assignment, bool throughIdp = false)

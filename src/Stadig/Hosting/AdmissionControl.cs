@@ -40,9 +40,8 @@ public sealed class AdmissionOptions
     public int MaxConcurrentIntegration { get; set; } = Cores;
 
     /// <summary>
-    /// Logins served at once (besides <see cref="MaxConcurrent"/>: their password hash runs at the lowest CPU
-    /// priority, <see cref="LowPriorityCpu"/>): a shift's logins at seven o'clock must not take the cores
-    /// from the screens of those already at work.
+    /// Logins served at once (within <see cref="MaxConcurrent"/>): a shift's logins at seven o'clock
+    /// must not take the cores from the screens of those already at work.
     /// </summary>
     public int MaxConcurrentLogin { get; set; } = Math.Max(1, Cores / 2);
 
@@ -96,8 +95,7 @@ public sealed class AdmissionOptions
 }
 
 /// <summary>
-/// Admission control: a fixed number of requests run at once (one and a half per core), whatever their class
-/// (logins apart: they have a cap of their own, and their hash runs at the lowest CPU priority);
+/// Admission control: a fixed number of requests run at once (one and a half per core), whatever their class;
 /// a freed slot goes to the waiting request of the most urgent class (autosave and sign, then
 /// screens, then integrations, then logins), newest first within a class. Autosave and
 /// sign have reserve slots on top. A request that cannot start within a short wait gets 503 with
@@ -140,7 +138,7 @@ public sealed class AdmissionControl(AdmissionOptions options)
         get
         {
             lock (_lock)
-                if (_total > 0 || _inUse[(int)RequestClass.Login] > 0) return TimeSpan.Zero;
+                if (_total > 0) return TimeSpan.Zero;
             return Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastArrival));
         }
     }
@@ -187,13 +185,6 @@ public sealed class AdmissionControl(AdmissionOptions options)
         // Integrations and logins also have a cap of their own, taken first within the same wait.
         var classCap = requestClass switch { RequestClass.Integration => _integration, RequestClass.Login => _login, _ => null };
         if (classCap is not null && !await classCap.WaitAsync(wait, cancellationToken)) return null;
-        if (requestClass == RequestClass.Login)
-        {
-            // A login's hash runs at the lowest CPU priority (LowPriorityCpu): it takes only what the
-            // clinicians leave idle, so it does not take one of their slots either, only its own cap.
-            lock (_lock) _inUse[(int)RequestClass.Login]++;
-            return new Slot(this, requestClass, classCap);
-        }
         var left = Math.Max(0, wait - (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         if (await EnterAsync(requestClass, left, cancellationToken)) return new Slot(this, requestClass, classCap);
         classCap?.Release();
@@ -252,11 +243,6 @@ public sealed class AdmissionControl(AdmissionOptions options)
 
     private void Release(RequestClass requestClass)
     {
-        if (requestClass == RequestClass.Login)
-        {
-            lock (_lock) _inUse[(int)RequestClass.Login]--;
-            return;
-        }
         var admitted = new List<Waiter>(1);
         lock (_lock)
         {

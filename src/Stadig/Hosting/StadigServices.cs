@@ -136,8 +136,6 @@ public static class StadigServices
         services.AddSingleton<Stadig.Training.TrainingReport>();
         services.AddSingleton<IPasswordHasher<object>, PasswordHasher<object>>();
         services.AddSingleton<LoginThrottle>();
-        // The password hashes: as many at once as logins are admitted, each at the lowest CPU priority.
-        services.AddSingleton(new LowPriorityCpu(options.Admission.MaxConcurrentLogin));
         services.AddSingleton<LoginService>();
         services.AddScoped<CallerAccessor>();
         services.AddSingleton<BearerCallers>();

@@ -140,30 +140,6 @@ public class AdmissionControlTests
     }
 
     [Fact]
-    public async Task A_login_takes_none_of_the_clinicians_slots_only_its_own_cap()
-    {
-        var admission = new AdmissionControl(new AdmissionOptions { MaxConcurrent = 2, PriorityReserve = 0, MaxConcurrentLogin = 1, QueueWaitMilliseconds = 0, LoginQueueWaitMilliseconds = 0 });
-        using var login = await admission.TryEnterAsync(RequestClass.Login, CancellationToken.None);
-        Assert.NotNull(login);
-        Assert.Equal((1, 0), admission.Occupancy(RequestClass.Login));
-
-        // Both slots are still the clinicians'; a second login finds its cap taken.
-        using var first = await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None);
-        using var second = await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None);
-        Assert.NotNull(first);
-        Assert.NotNull(second);
-        Assert.Null(await admission.TryEnterAsync(RequestClass.Interactive, CancellationToken.None));
-        Assert.Equal(TimeSpan.Zero, admission.Quiet);
-        first!.Dispose();
-        second!.Dispose();
-        Assert.Null(await admission.TryEnterAsync(RequestClass.Login, CancellationToken.None));
-
-        login!.Dispose();
-        Assert.Equal((0, 0), admission.Occupancy(RequestClass.Login));
-        Assert.NotNull(await admission.TryEnterAsync(RequestClass.Login, CancellationToken.None));
-    }
-
-    [Fact]
     public async Task While_clinicians_keep_the_node_busy_a_login_is_asked_to_come_back_at_once_and_gets_in_when_there_is_room()
     {
         var admission = new AdmissionControl(new AdmissionOptions { MaxConcurrent = 4, LoginQueueWaitMilliseconds = 60_000 });
