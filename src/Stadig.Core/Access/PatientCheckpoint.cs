@@ -304,6 +304,16 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         SELECT source_unit_id AS SourceUnitId FROM consent WHERE patient_id = {Person} AND viewer_unit_id = @unitId AND revoked_at IS NULL AND expires_at > @now;
         """;
 
+    private string? _factsAlone, _factsInTransaction;
+
+    /// <summary>
+    /// <see cref="FactsSql"/> on generic plans (<see cref="Database.OnGenericPlanAlone"/>): seven lookups by key whose
+    /// plans do not depend on the values, planned at every request before (~0.6 ms of planning against ~0.1 of running).
+    /// </summary>
+    private string FactsBatch(bool inTransaction) => inTransaction || Database.InScratch
+        ? _factsInTransaction ??= database.OnGenericPlanAlone(FactsSql, inTransaction: true)
+        : _factsAlone ??= database.OnGenericPlanAlone(FactsSql, inTransaction: false);
+
     private async Task<PatientAccessContext?> GatherAsync(Caller caller, Guid patientId, DbConnection connection, DbTransaction? transaction,
         (string Sql, object? Parameters, Func<SqlMapper.GridReader, Task> Read)? data = null)
     {
@@ -311,7 +321,8 @@ public sealed partial class PatientCheckpoint(Database database, AuditLog audit,
         var since = now.AddDays(-options.CareRelationDays);
         var parameters = new DynamicParameters(new { patientId, unitId = caller.UnitId, staffId = caller.StaffId, since, now });
         if (data?.Parameters is { } extra) parameters.AddDynamicParams(extra);
-        using var facts = await connection.QueryMultipleAsync(data is { } d ? FactsSql + "\n" + d.Sql : FactsSql, parameters, transaction);
+        var factsSql = FactsBatch(transaction is not null);
+        using var facts = await connection.QueryMultipleAsync(data is { } d ? factsSql + "\n" + d.Sql : factsSql, parameters, transaction);
         var protectedText = await facts.ReadSingleOrDefaultAsync<string?>();
         // Every fact is read, also for a patient that does not exist: the start-up warm-up's refused
         // caller then prepares what a granted one uses.

@@ -154,6 +154,9 @@ public sealed class AuditLog(Database database, TimeProvider clock)
         SELECT decision.*, moved.seq AS Seq, moved.prev AS Prev, moved.hash AS Hash FROM decision LEFT JOIN moved ON true;
         """;
 
+    private static readonly string DefaultAppendSql = AppendSql();
+    private string? _appendInTransaction;
+
     /// <summary>What <see cref="AppendSql"/> gives back of the appended event.</summary>
     internal class Appended
     {
@@ -234,7 +237,10 @@ public sealed class AuditLog(Database database, TimeProvider clock)
 
         if (database.Engine == DatabaseEngine.Postgres)
         {
-            var head = await connection.QuerySingleAsync<Appended>(AppendSql(), AppendParameters(unsigned), transaction);
+            // Inside the caller's transaction on its generic plan (no plan made per event: 0.12 ms of 0.33), the
+            // setting put back for what follows; on its own it commits in the batch's implicit transaction, as before.
+            var sql = transaction is null ? DefaultAppendSql : _appendInTransaction ??= database.OnGenericPlanAlone(DefaultAppendSql, inTransaction: true);
+            var head = await connection.QuerySingleAsync<Appended>(sql, AppendParameters(unsigned), transaction);
             return unsigned with { ChainSeq = head.Seq!.Value, PrevHash = head.Prev!, Hash = head.Hash! };
         }
 

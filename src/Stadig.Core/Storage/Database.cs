@@ -429,6 +429,12 @@ public sealed class Database
     /// <summary><see cref="RollBackEverything()"/>, with every connection the flow opens being <paramref name="pin"/>'s (null: as always).</summary>
     public static RollBackScope RollBackEverything(ConnectionPin? pin) => CurrentRollBack.Value = new RollBackScope { Pin = pin };
 
+    /// <summary>The statement that switches a transaction to generic plans; a command holding it is prepared explicitly (CountedConnection).</summary>
+    internal const string GenericPlanSetting = "SET LOCAL plan_cache_mode = force_generic_plan";
+
+    /// <summary>The statement that puts a transaction back on the connection's own rule (force_custom_plan, or what its connection string says).</summary>
+    internal const string SessionPlanSetting = "SET LOCAL plan_cache_mode = DEFAULT";
+
     /// <summary>
     /// On PostgreSQL, <paramref name="sql"/> run on the generic plans of its prepared statements, made
     /// once per connection, instead of a plan made for each execution (every other statement's rule:
@@ -439,14 +445,27 @@ public sealed class Database
     /// transaction. Inside a transaction of the caller's (<paramref name="inTransaction"/>, or a
     /// scratch scope's) only SET LOCAL, since a COMMIT here would end the caller's transaction.
     /// </summary>
-    /// <summary>The statement that switches a transaction to generic plans; a command holding it is prepared explicitly (CountedConnection).</summary>
-    internal const string GenericPlanSetting = "SET LOCAL plan_cache_mode = force_generic_plan";
-
     public string OnGenericPlan(string sql, string customFirst = "", bool inTransaction = false)
     {
         if (Engine != DatabaseEngine.Postgres) return customFirst + sql;
         var generic = $"{customFirst}{GenericPlanSetting};\n{sql}";
         return inTransaction || InScratch ? generic : $"BEGIN;\n{Terminated(generic)}\nCOMMIT";
+    }
+
+    /// <summary>
+    /// <see cref="OnGenericPlan"/> for statements that others follow, in the same batch or in the caller's
+    /// transaction (<paramref name="inTransaction"/>): inside a transaction the setting is put back after
+    /// <paramref name="sql"/> (<see cref="SessionPlanSetting"/>), so that what follows is planned for its values as
+    /// always; outside one, the batch's own BEGIN … COMMIT ends it. Ends with its semicolon.
+    /// For the access facts and the audit append, which every request that touches a patient runs: planned
+    /// for each execution they spent 0.5–0.7 ms planning against 0.1–0.3 running (docs/benchmarks.md, eleventh run).
+    /// </summary>
+    public string OnGenericPlanAlone(string sql, bool inTransaction)
+    {
+        if (Engine != DatabaseEngine.Postgres) return Terminated(sql);
+        return inTransaction || InScratch
+            ? $"{GenericPlanSetting};\n{Terminated(sql)}\n{SessionPlanSetting};"
+            : Terminated(OnGenericPlan(sql));
     }
 
     /// <summary><paramref name="sql"/> ending with its semicolon, so that another statement may follow it in one batch.</summary>
