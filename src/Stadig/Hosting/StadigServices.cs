@@ -70,7 +70,8 @@ public static class StadigServices
         services.AddSingleton(options.Access);
         services.AddSingleton(options.Admission);
         services.AddSingleton<AdmissionControl>();
-        services.AddSingleton(sp => new Stadig.Common.BackgroundWork(() => sp.GetRequiredService<AdmissionControl>().CliniciansBusy, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new Stadig.Common.BackgroundWork(() => sp.GetRequiredService<AdmissionControl>().CliniciansBusy, sp.GetRequiredService<TimeProvider>(),
+            () => sp.GetRequiredService<AdmissionControl>().Quiet));
         services.AddRequestTimeouts(timeouts =>
         {
             timeouts.DefaultPolicy = new Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutPolicy

@@ -82,4 +82,43 @@ public class FhirExportPriorityTests
         await Task.WhenAll(first, second);
         Assert.Equal(["first", "second"], order);
     }
+
+    [Fact]
+    public async Task While_clinicians_are_at_work_a_job_rests_four_times_as_long_as_each_unit_of_work_took_and_not_when_the_node_is_quiet()
+    {
+        var clock = new SteppedClock();
+        var quiet = TimeSpan.Zero;
+        var work = new BackgroundWork(() => false, clock, () => quiet);
+        var ct = TestContext.Current.CancellationToken;
+
+        await work.RunAsync(async token =>
+        {
+            await work.YieldAsync(token); // before the first unit: nothing to rest for
+            clock.Advance(TimeSpan.FromMilliseconds(10)); // a unit of work (one patient) took 10 ms
+            await work.YieldAsync(token);
+            clock.Advance(TimeSpan.FromSeconds(2)); // a unit that took long rests at most a second
+            await work.YieldAsync(token);
+            quiet = TimeSpan.FromSeconds(5); // nobody at work: full speed
+            clock.Advance(TimeSpan.FromMilliseconds(10));
+            await work.YieldAsync(token);
+        }, ct);
+
+        Assert.Equal([TimeSpan.FromMilliseconds(40), BackgroundWork.MaxRest], clock.Delays);
+    }
+
+    /// <summary>A clock that moves only when told, and records the delays asked of it (each then ends at once).</summary>
+    private sealed class SteppedClock : TimeProvider
+    {
+        private long _now;
+        public List<TimeSpan> Delays { get; } = [];
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => Interlocked.Read(ref _now);
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _now, by.Ticks);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            lock (Delays) Delays.Add(dueTime);
+            return System.CreateTimer(callback, state, TimeSpan.Zero, period);
+        }
+    }
 }
