@@ -238,9 +238,9 @@ public sealed class AuditLog(Database database, TimeProvider clock)
         if (database.Engine == DatabaseEngine.Postgres)
         {
             // On its generic plan (no plan made per event: 0.12 ms of 0.33): inside the caller's transaction with the
-            // setting put back for what follows; on its own in the batch's BEGIN … COMMIT, committed before it answers.
+            // setting put back for what follows; on its own (only outside RollBackEverything, so never in a scratch
+            // scope) in the batch's BEGIN … COMMIT, committed before it answers.
             var sql = transaction is not null ? _appendInTransaction ??= database.OnGenericPlanAlone(DefaultAppendSql, inTransaction: true)
-                : Database.InScratch ? database.OnGenericPlan(DefaultAppendSql)
                 : _appendAlone ??= database.OnGenericPlan(DefaultAppendSql);
             var head = await connection.QuerySingleAsync<Appended>(sql, AppendParameters(unsigned), transaction);
             return unsigned with { ChainSeq = head.Seq!.Value, PrevHash = head.Prev!, Hash = head.Hash! };
