@@ -89,16 +89,18 @@ public sealed partial class PatientRegistry
             parameters.Add($"w{i}", "% " + EscapeLike(words[i]) + "%");
         }
         var branches = new List<string>();
+        var ctes = new List<string>();
         var pair = (from a in Enumerable.Range(0, words.Length)
                     from b in Enumerable.Range(a + 1, words.Length - a - 1)
                     where !words[a].StartsWith(words[b], StringComparison.Ordinal) && !words[b].StartsWith(words[a], StringComparison.Ordinal)
                     select (A: a, B: b)).FirstOrDefault((A: -1, B: -1));
         if (pair.A >= 0)
-            AddPairBranches(branches, words, pair.A, pair.B, parameters, limit, FirstGivenName);
+            AddPairBranches(branches, ctes, words, pair.A, pair.B, parameters, limit, FirstGivenName, listLongerNames: database.Engine == DatabaseEngine.Postgres);
         else
             AddBranches(branches, words, limit);
+        var with = ctes.Count == 0 ? "" : $"WITH RECURSIVE {string.Join(",\n", ctes)}\n";
         var sql = $"""
-            SELECT {PatientColumns} FROM patient WHERE id IN (
+            {with}SELECT {PatientColumns} FROM patient WHERE id IN (
                 SELECT id FROM (
             {string.Join("\nUNION\n", branches)}
                 ) AS candidate
@@ -181,12 +183,17 @@ public sealed partial class PatientRegistry
     /// 1,000,000 patients). With x, y standing for a, b in both orders, x starts
     /// <list type="bullet">
     /// <item>the first given name and y the family name: the first given name is x (one range of
-    /// patient_name_given_first), or longer than x: then the given names lie in [x + '!', x's upper
-    /// bound) — '!' follows ' ' and precedes every letter and digit — few for a whole name;</item>
+    /// patient_name_given_first), or one of the longer names x starts (<see cref="LongerNames"/>),
+    /// each a range of the same index;</item>
     /// <item>the last given name and y the family name: likewise on patient_name_given_last;</item>
-    /// <item>the first given name and y the second of two: the given names start with "x y", or the
-    /// first is longer than x (above).</item>
+    /// <item>the first given name and y the second of two: the given names start with "x y", or with
+    /// "n y" for each longer name n.</item>
     /// </list>
+    /// A word of one or two letters starts too many names to list, and SQLite has no LATERAL join to
+    /// take them one at a time (<paramref name="listLongerNames"/> false): a first given name longer than x
+    /// is then the range [x + '!', x's upper bound) of the given names — '!' follows ' ' and precedes
+    /// every letter and digit — filtered by the other words anywhere in the name, and a longer last
+    /// given name likewise, with y's range beside it.
     /// Any word may start the last part of a double family name: its small partial index, as
     /// before. And a patient with a middle word (a given name between the first and the last, the
     /// middle of three family names), which no index starts with, is found by any word alone in
@@ -194,39 +201,80 @@ public sealed partial class PatientRegistry
     /// one would be a prefix of the other; without a middle word every word starts an indexed name;
     /// so these are every place a match can be.
     /// </summary>
-    private static void AddPairBranches(List<string> branches, string[] words, int a, int b, DynamicParameters parameters, int limit, string firstGiven)
+    private static void AddPairBranches(List<string> branches, List<string> ctes, string[] words, int a, int b, DynamicParameters parameters, int limit, string firstGiven, bool listLongerNames)
     {
         var order = $" ORDER BY family_search, given_search, identifier LIMIT {limit + 1}";
         // Every word but these must start some word of the name.
         string Filters(params int[] found) => string.Concat(Enumerable.Range(0, words.Length).Where(j => !found.Contains(j))
             .Select(j => $" AND (' ' || family_search || ' ' || given_search) LIKE @w{j} ESCAPE '\\'"));
-        var ranges = new List<string>();
+        var ranges = new List<(string? Names, string Where)>();
         foreach (var (x, y) in new[] { (a, b), (b, a) })
         {
             var family = $" AND family_search >= @lo{y} AND family_search < @hi{y}";
-            parameters.Add($"longer{x}", words[x] + "!");
             parameters.Add($"pair{x}", words[x] + " " + words[y]);
             parameters.Add($"pairhi{x}", NameSearch.PrefixUpperBound(words[x] + " " + words[y]));
-            ranges.Add($"{firstGiven} = @lo{x}{family}{Filters(x, y)}{order}");
-            ranges.Add($"given_search >= @longer{x} AND given_search < @hi{x}{Filters(x)}{order}");
-            ranges.Add($"given_last_search = @lo{x} AND given_last_search <> given_search{family}{Filters(x, y)}{order}");
-            ranges.Add($"given_last_search >= @longer{x} AND given_last_search < @hi{x} AND given_last_search <> given_search{family}{Filters(x, y)}{order}");
-            ranges.Add($"given_search >= @pair{x} AND given_search < @pairhi{x}{Filters(x, y)}{order}");
+            ranges.Add((null, $"{firstGiven} = @lo{x}{family}{Filters(x, y)}{order}"));
+            ranges.Add((null, $"given_last_search = @lo{x} AND given_last_search <> given_search{family}{Filters(x, y)}{order}"));
+            ranges.Add((null, $"given_search >= @pair{x} AND given_search < @pairhi{x}{Filters(x, y)}{order}"));
+            if (listLongerNames && words[x].Length >= LongerNamesWordLength)
+            {
+                // A first or last given name longer than x, one name at a time (LongerNames).
+                var longerFirst = $"longer_first{x}";
+                var longerLast = $"longer_last{x}";
+                ctes.Add(LongerNames(longerFirst, firstGiven, "", x));
+                ctes.Add(LongerNames(longerLast, "given_last_search", " AND given_last_search <> given_search", x));
+                ranges.Add((longerFirst, $"{firstGiven} = l.name{family}{Filters(x, y)}{order}"));
+                ranges.Add((longerFirst, $"given_search >= l.name || ' ' || @lo{y} AND given_search < l.name || ' ' || @hi{y}{Filters(x, y)}{order}"));
+                ranges.Add((longerLast, $"given_last_search = l.name AND given_last_search <> given_search{family}{Filters(x, y)}{order}"));
+            }
+            else
+            {
+                parameters.Add($"longer{x}", words[x] + "!");
+                ranges.Add((null, $"given_search >= @longer{x} AND given_search < @hi{x}{Filters(x)}{order}"));
+                ranges.Add((null, $"given_last_search >= @longer{x} AND given_last_search < @hi{x} AND given_last_search <> given_search{family}{Filters(x, y)}{order}"));
+            }
         }
         for (var w = 0; w < words.Length; w++)
         {
-            ranges.Add($"family_last_search >= @lo{w} AND family_last_search < @hi{w} AND family_last_search <> family_search{Filters(w)}");
-            ranges.Add($"{HasMiddleWord} AND family_search >= @lo{w} AND family_search < @hi{w}{Filters(w)}{order}");
-            ranges.Add($"{HasMiddleWord} AND given_search >= @lo{w} AND given_search < @hi{w}{Filters(w)}{order}");
-            ranges.Add($"{HasMiddleWord} AND given_last_search >= @lo{w} AND given_last_search < @hi{w}{Filters(w)}{order}");
+            ranges.Add((null, $"family_last_search >= @lo{w} AND family_last_search < @hi{w} AND family_last_search <> family_search{Filters(w)}"));
+            ranges.Add((null, $"{HasMiddleWord} AND family_search >= @lo{w} AND family_search < @hi{w}{Filters(w)}{order}"));
+            ranges.Add((null, $"{HasMiddleWord} AND given_search >= @lo{w} AND given_search < @hi{w}{Filters(w)}{order}"));
+            ranges.Add((null, $"{HasMiddleWord} AND given_last_search >= @lo{w} AND given_last_search < @hi{w}{Filters(w)}{order}"));
         }
-        foreach (var range in ranges)
-            branches.Add($"""
-                SELECT id, family_search, given_search, identifier FROM (
-                    SELECT id, family_search, given_search, identifier FROM patient
-                    WHERE merged_into_id IS NULL AND {range}) AS b{branches.Count}
-                """);
+        foreach (var (names, where) in ranges)
+        {
+            var range = $"SELECT id, family_search, given_search, identifier FROM patient WHERE merged_into_id IS NULL AND {where}";
+            // Each longer name its own range, cut at limit + 1 (LATERAL): as one join the planner
+            // walked the whole name order to filter by the names (1,000,000 rows, 300 ms).
+            branches.Add(names is null
+                ? $"SELECT id, family_search, given_search, identifier FROM ({range}) AS b{branches.Count}"
+                : $"SELECT b.id, b.family_search, b.given_search, b.identifier FROM {names} AS l CROSS JOIN LATERAL ({range}) AS b");
+        }
     }
+
+    /// <summary>
+    /// The shortest word whose longer names are listed one by one (<see cref="LongerNames"/>): a word
+    /// of one or two letters starts hundreds of different names, which would be hundreds of steps.
+    /// </summary>
+    private const int LongerNamesWordLength = 3;
+
+    /// <summary>
+    /// A recursive common table expression <paramref name="name"/>(name): the different values of
+    /// <paramref name="column"/> that are longer than word <paramref name="x"/> and start with it, in
+    /// order, each found by one step down the column's index from the one before (and a last row of
+    /// NULL). "Anna", "Annika" and "Annelie" for "ann": the names a patient's first or last given name
+    /// can be when x starts it without being it. A branch then takes each such name as an equality
+    /// with y's range beside it in the same index, and reads only the patients that match; read as
+    /// one range, "ann" was 29,000 index entries to filter by y's LIKE (7 of the 10 ms of "andersson
+    /// ann" at 1,000,000 patients; docs/benchmarks.md, twelfth run).
+    /// </summary>
+    private static string LongerNames(string name, string column, string rows, int x) => $"""
+        {name}(name) AS (
+            SELECT (SELECT {column} FROM patient WHERE merged_into_id IS NULL{rows} AND {column} > @lo{x} AND {column} < @hi{x} ORDER BY {column} LIMIT 1)
+            UNION ALL
+            SELECT (SELECT {column} FROM patient WHERE merged_into_id IS NULL{rows} AND {column} > l.name AND {column} < @hi{x} ORDER BY {column} LIMIT 1)
+            FROM {name} AS l WHERE l.name IS NOT NULL)
+        """;
 
     /// <summary>
     /// The indexed name columns, each with the column it repeats for one-word names, and whether its

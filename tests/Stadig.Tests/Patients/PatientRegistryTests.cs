@@ -166,6 +166,7 @@ public class PatientRegistryTests
             ("Öberg", "Åsa"), ("Larsson", "Erik"), ("Erik", "Lars"), ("Berg", "Lars Erik"), ("Berg", "Lars Olof Erik"),
             ("Berg", "Larsolof Erika"), ("Ek", "Erika Lars"), ("Holm", "Anna-Karin"), ("Annasdotter", "Erik Lars"),
             ("Lind", "Anna Karin Maria Lovisa"), ("Lind-Berg", "Per Erik"),
+            ("Berg", "Annalena Maria"), ("Holm", "Per Annalena"), ("Holm", "Annika"), ("Holm", "Per Annika Lars"),
         ];
         var patients = new List<(Guid Id, string Family, string Given)>();
         foreach (var (family, given) in names) patients.Add((await AddAsync(region, family, given), family, given));
@@ -193,7 +194,7 @@ public class PatientRegistryTests
                 .Select(p => p.Id)];
         }
 
-        string[] vocabulary = ["andersson", "anna", "maria", "karin", "annal", "lind", "åkesson", "berg", "öberg", "asa", "lars", "erik", "olof", "erika", "per", "er", "la"];
+        string[] vocabulary = ["andersson", "anna", "ann", "maria", "karin", "annal", "lind", "åkesson", "berg", "holm", "öberg", "asa", "lars", "erik", "olof", "erika", "per", "er", "la"];
         string[] three = ["lind", "andersson", "berg", "anna", "karin", "maria", "per", "erik", "an"];
         var queries = vocabulary.SelectMany(a => vocabulary.Where(b => b != a).Select(b => $"{a} {b}"))
             .Concat(three.SelectMany(a => three.Where(b => b != a).SelectMany(b => three.Where(c => c != a && c != b).Select(c => $"{a} {b} {c}"))))
@@ -213,6 +214,28 @@ public class PatientRegistryTests
         Assert.Contains(byName["Per Anna"], await FindAsync(region, "per anna"));                          // a given name as family name
         Assert.Contains(byName["Anna Karin Maria Lovisa Lind"], await FindAsync(region, "karin maria lind")); // two middle given names
         Assert.NotEmpty(Expected("lars erik"));
+        Assert.Contains(byName["Annalena Maria Berg"], await FindAsync(region, "anna maria"));            // first given name longer, then the second
+        Assert.Contains(byName["Per Annalena Holm"], await FindAsync(region, "anna holm"));               // last given name longer
+        Assert.Contains(byName["Annika Holm"], await FindAsync(region, "ann holm"));                     // longer names of two kinds: Annika,
+        Assert.Contains(byName["Per Annalena Holm"], await FindAsync(region, "ann holm"));               // Annalena
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Two_name_search_says_more_exist_when_the_matches_come_through_several_longer_names(DatabaseEngine engine)
+    {
+        var region = await TestRegion.CreateAsync(engine);
+        foreach (var given in new[] { "Anna", "Annika", "Anneli Sara", "Sara Annika" }) await AddAsync(region, "Holm", given);
+        await AddAsync(region, "Holmberg", "Ann");
+
+        // "ann" is the first given name of one, starts the first given name of three (Anna, Anneli,
+        // Annika) and the last of one; "holm" starts both family names.
+        var limited = await region.Patients.SearchAsync(region.Physician, "ann holm", limit: 4);
+        Assert.Equal(4, limited.Patients.Count);
+        Assert.True(limited.MoreExist);
+        var all = await region.Patients.SearchAsync(region.Physician, "holm ann", limit: 5);
+        Assert.Equal(["Holm Anna", "Holm Anneli Sara", "Holm Annika", "Holm Sara Annika", "Holmberg Ann"], all.Patients.Select(p => $"{p.FamilyName} {p.GivenNames}"));
+        Assert.False(all.MoreExist);
+        Assert.Equal(all.Patients.Take(4).Select(p => p.Id), limited.Patients.Select(p => p.Id));
     }
 
     [Fact]
@@ -234,11 +257,16 @@ public class PatientRegistryTests
         }
 
         await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
-        var plans = (await Dapper.SqlMapper.QueryAsync<(long Generic, long Custom)>(connection,
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%UNION%' AND statement NOT LIKE 'BEGIN%'")).ToList();
-        var search = Assert.Single(plans);
-        Assert.True(search.Generic >= 1, $"generic plans: {search.Generic}");
-        Assert.True(search.Custom >= 1, $"custom plans: {search.Custom}");
+        var plans = (await Dapper.SqlMapper.QueryAsync<(bool ListsLongerNames, long Generic, long Custom)>(connection,
+            "SELECT statement LIKE '%longer_first%', generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%UNION%' AND statement NOT LIKE 'BEGIN%'")).ToList();
+        // Whole names list the longer names they start (one statement), short words read ranges (another).
+        Assert.Equal(2, plans.Count);
+        var names = Assert.Single(plans, p => p.ListsLongerNames);
+        Assert.True(names.Generic >= 1, $"generic plans: {names.Generic}");
+        Assert.Equal(0, names.Custom);
+        var shortWords = Assert.Single(plans, p => !p.ListsLongerNames);
+        Assert.True(shortWords.Custom >= 1, $"custom plans: {shortWords.Custom}");
+        Assert.Equal(0, shortWords.Generic);
         // SET LOCAL lasts until its transaction ends: the search's has, and left the session's setting.
         Assert.Equal("force_custom_plan", await Dapper.SqlMapper.ExecuteScalarAsync<string>(connection, "SHOW plan_cache_mode"));
     }
