@@ -12,6 +12,7 @@ using Stadig.Telemetry;
 
 namespace Stadig.Tests.Hosting;
 
+[Collection(MetricsScrapeCollection.Name)]
 public class TelemetryTests
 {
     private const string SigningKey = "telemetry-test-signing-key-long-enough-for-hs256!";

@@ -23,9 +23,12 @@ public sealed class TestRegion
     public AuditLog Audit => Services.Audit;
     public Stadig.Notes.ClinicalNotes Notes => Services.Notes;
 
-    public static async Task<TestRegion> CreateAsync(DatabaseEngine engine, TimeProvider? clock = null, int? schemaVersion = null)
+    public static async Task<TestRegion> CreateAsync(DatabaseEngine engine, TimeProvider? clock = null, int? schemaVersion = null) =>
+        await OnAsync(await TestDatabases.CreateAsync(engine, schemaVersion), clock);
+
+    /// <summary>The region on a database of the test's own (one pooled connection, say), migrated.</summary>
+    public static async Task<TestRegion> OnAsync(Database database, TimeProvider? clock = null)
     {
-        var database = await TestDatabases.CreateAsync(engine, schemaVersion);
         var services = CoreServices.Create(database, clock ?? TimeProvider.System);
         var provider = await services.Staff.AddProviderAsync("SE2321000016-0001", "Testregionen");
         var ward = await services.Staff.AddUnitAsync(provider.Id, "SE2321000016-0002", "Medicinavdelning 1", UnitKind.Ward);

@@ -135,4 +135,29 @@ public class NoteWorkTests
         Assert.Contains("Bedömning", refused.Message);
         Assert.Equal(draft.Version, (await region.Notes.GetAsync(region.Physician, draft.Id)).Version);
     }
+
+    [Fact]
+    public async Task On_PostgreSQL_a_note_is_loaded_on_plans_made_once_per_connection_and_leaves_the_session_as_it_was()
+    {
+        // One connection in the pool, so that every load below runs in the same session.
+        var database = new Database(DatabaseEngine.Postgres, await TestDatabases.CreateMigratedConnectionStringAsync(DatabaseEngine.Postgres) + ";Maximum Pool Size=1");
+        var region = await TestRegion.OnAsync(database);
+        var patientId = (await region.Patients.RegisterAsync(region.Physician, "19121212-1212", new PatientDetails("Ek", "Per"))).PatientId;
+        var note = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Daganteckning");
+
+        // Each save loads the note before and after it is written; a read loads it again.
+        for (var i = 0; i < 3; i++)
+            note = await region.Notes.SaveDraftAsync(region.Physician, note.Id, note.Version, [new("Aktuellt", $"Version {i}")]);
+        Assert.Equal("Version 2", (await region.Notes.GetAsync(region.Physician, note.Id)).Keywords.Single(k => k.Keyword == "Aktuellt").Text);
+
+        await using var connection = await database.OpenUnscopedAsync(TestContext.Current.CancellationToken);
+        var plans = (await Dapper.SqlMapper.QueryAsync<(long Generic, long Custom)>(connection,
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'SELECT note_id AS NoteId, keyword AS Keyword%'")).ToList();
+        var load = Assert.Single(plans);
+        Assert.True(load.Generic >= 4, $"generic plans: {load.Generic}");
+        Assert.Equal(0, load.Custom);
+        // SET LOCAL lasted until the load's own transaction ended.
+        Assert.Equal("force_custom_plan", await Dapper.SqlMapper.ExecuteScalarAsync<string>(connection, "SHOW plan_cache_mode"));
+    }
 }
+

@@ -119,6 +119,7 @@ public class ExpiryMetricsTests
     }
 }
 
+[Collection(Stadig.Tests.Hosting.MetricsScrapeCollection.Name)]
 public class ExpiryRegisterPageTests
 {
     [Fact]
