@@ -136,6 +136,30 @@ public class NoteWorkTests
         Assert.Equal(draft.Version, (await region.Notes.GetAsync(region.Physician, draft.Id)).Version);
     }
 
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_save_leaves_exactly_the_keywords_it_was_given_whether_one_changed_they_moved_shrank_or_grew(DatabaseEngine engine)
+    {
+        var (region, patientId) = await TestRegion.WithPatientAsync(engine);
+        var note = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Daganteckning");
+        NoteKeyword[][] saves =
+        [
+            [new("Aktuellt", "Feber."), new("Bedömning", "Pneumoni."), new("Åtgärd", "Antibiotika.")],
+            [new("Aktuellt", "Feber och hosta."), new("Bedömning", "Pneumoni."), new("Åtgärd", "Antibiotika.")],  // one changed
+            [new("Åtgärd", "Antibiotika."), new("Aktuellt", "Feber och hosta.")],                                  // given in another order, fewer
+            [new("Åtgärd", "Antibiotika.")],                                                                       // fewer still
+            [new("Aktuellt", "Feberfri."), new("Bedömning", "Pneumoni, i regress."), new("Åtgärd", "Hem i morgon.")], // more again, all changed
+        ];
+        foreach (var keywords in saves)
+        {
+            note = await region.Notes.SaveDraftAsync(region.Physician, note.Id, note.Version, keywords);
+            var stored = await region.Notes.GetAsync(region.Physician, note.Id);
+            // In the note type's order, whatever order they came in.
+            Assert.Equal(keywords.Select(k => (k.Keyword, k.Text)).Order(), stored.Keywords.Select(k => (k.Keyword, k.Text)).Order());
+            Assert.Equal(note.Keywords.Select(k => (k.Keyword, k.Text)), stored.Keywords.Select(k => (k.Keyword, k.Text)));
+            Assert.Equal(note.Version, stored.Version);
+        }
+    }
+
     [Fact]
     public async Task On_PostgreSQL_a_note_is_loaded_on_plans_made_once_per_connection_and_leaves_the_session_as_it_was()
     {
