@@ -433,8 +433,12 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, AuditLog audit,
         inputs ??= await ReadCheckInputsAsync(read, grant.PatientId, dosage.ProductId);
         var (product, substances, draft) = WithProduct(inputs, dosage);
         var findings = await FindingsAsync(read, grant.Context, inputs, product, substances, draft, replacing);
-        if (findings.Count > 0 && overrideReason is null) throw new PrescribingChecksException(findings);
-        if (findings.Count > 0 && seen is not null && findings.Any(f => !seen.Contains(f.Fingerprint))) throw new PrescribingChecksException(findings, unseen: true);
+        if (findings.Count > 0)
+        {
+            // Passed only with a reason, and only the findings the prescriber was shown: one that came up since is shown first.
+            if (overrideReason is null) throw new PrescribingChecksException(findings);
+            if (seen is not null && findings.Any(f => !seen.Contains(f.Fingerprint))) throw new PrescribingChecksException(findings, unseen: true);
+        }
         return (findings, product, draft);
     }
 

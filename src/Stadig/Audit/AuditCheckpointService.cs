@@ -5,27 +5,13 @@ namespace Stadig.Audit;
 /// timer; the checkpoint itself skips when another node took one within the interval.
 /// </summary>
 public sealed class AuditCheckpointService(AuditSettings settings, AuditCheckpoints checkpoints, ILogger<AuditCheckpointService> logger,
-    Stadig.Hosting.DatabaseReadiness readiness) : BackgroundService
+    Stadig.Hosting.DatabaseReadiness readiness) : Stadig.Hosting.PeriodicWork(readiness)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (settings.CheckpointMinutes <= 0) return;
-        await readiness.WhenReady.WaitAsync(stoppingToken);
-        var interval = TimeSpan.FromMinutes(settings.CheckpointMinutes);
-        using var timer = new PeriodicTimer(interval);
-        do
-        {
-            try
-            {
-                // A little under the interval, so two nodes' timers drifting apart still give one checkpoint per interval.
-                await checkpoints.TakeAsync(interval * 0.9, stoppingToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // The log stays protected by its chains; the next tick tries again.
-                logger.LogError(e, "Audit checkpoint failed");
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override TimeSpan Interval => TimeSpan.FromMinutes(settings.CheckpointMinutes);
+
+    // A little under the interval, so two nodes' timers drifting apart still give one checkpoint per interval.
+    protected override Task RunOnceAsync(CancellationToken cancellationToken) => checkpoints.TakeAsync(Interval * 0.9, cancellationToken);
+
+    // The log stays protected by its chains; the next tick tries again.
+    protected override void OnFailed(Exception exception) => logger.LogError(exception, "Audit checkpoint failed");
 }

@@ -57,26 +57,28 @@ public sealed class ExpiryMetrics
 /// and may neither wait for the database nor call the identity provider.
 /// </summary>
 public sealed class ExpiryCounter(ExpiryRegister register, IConfiguration configuration, StadigOptions options, ExpiryMetrics metrics,
-    TelemetrySettings settings, DatabaseReadiness readiness) : BackgroundService
+    TelemetrySettings settings, DatabaseReadiness readiness) : PeriodicWork(readiness)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(Math.Max(1, settings.ExpiryCountSeconds));
+
+    protected override async Task RunOnceAsync(CancellationToken cancellationToken)
     {
-        await readiness.WhenReady.WaitAsync(stoppingToken);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(1, settings.ExpiryCountSeconds)));
-        do
-        {
-            try
-            {
-                var entries = new List<ExpiryEntry>(await register.ListAsync(Caller.System, stoppingToken));
-                entries.AddRange(ConfiguredExpiries.Certificates(configuration));
-                entries.AddRange(await ConfiguredExpiries.OidcSigningKeysAsync(options.Oidc.Authority, http, stoppingToken));
-                metrics.Set(entries);
-            }
-            catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException or InvalidOperationException)
-            {
-                // The database is away (readiness says so); the last entries stand until it answers.
-            }
-        } while (await timer.WaitForNextTickAsync(stoppingToken));
+        var entries = new List<ExpiryEntry>(await register.ListAsync(Caller.System, cancellationToken));
+        entries.AddRange(ConfiguredExpiries.Certificates(configuration));
+        entries.AddRange(await ConfiguredExpiries.OidcSigningKeysAsync(options.Oidc.Authority, _http, cancellationToken));
+        metrics.Set(entries);
+    }
+
+    protected override bool RidesOut(Exception exception) => exception is System.Data.Common.DbException or TimeoutException or InvalidOperationException;
+
+    // The database is away (readiness says so); the last entries stand until it answers.
+    protected override void OnFailed(Exception exception) { }
+
+    public override void Dispose()
+    {
+        _http.Dispose();
+        base.Dispose();
     }
 }

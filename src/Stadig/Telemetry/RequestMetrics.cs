@@ -66,22 +66,16 @@ public sealed class RequestMetrics
 /// Counts the HL7 messages still waiting every Stadig:Telemetry:QueueCountSeconds: a gauge's callback
 /// runs inside the scrape and may not wait for the database.
 /// </summary>
-public sealed class Hl7QueueCounter(MessageTracking messages, RequestMetrics metrics, TelemetrySettings settings, DatabaseReadiness readiness) : BackgroundService
+public sealed class Hl7QueueCounter(MessageTracking messages, RequestMetrics metrics, TelemetrySettings settings, DatabaseReadiness readiness)
+    : PeriodicWork(readiness)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        await readiness.WhenReady.WaitAsync(stoppingToken);
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(1, settings.QueueCountSeconds)));
-        do
-        {
-            try
-            {
-                metrics.SetHl7Counts(await messages.UnfinishedCountsAsync(stoppingToken));
-            }
-            catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException or InvalidOperationException)
-            {
-                // The database is away (readiness says so); the last counts stand until it answers.
-            }
-        } while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(Math.Max(1, settings.QueueCountSeconds));
+
+    protected override async Task RunOnceAsync(CancellationToken cancellationToken) =>
+        metrics.SetHl7Counts(await messages.UnfinishedCountsAsync(cancellationToken));
+
+    protected override bool RidesOut(Exception exception) => exception is System.Data.Common.DbException or TimeoutException or InvalidOperationException;
+
+    // The database is away (readiness says so); the last counts stand until it answers.
+    protected override void OnFailed(Exception exception) { }
 }
