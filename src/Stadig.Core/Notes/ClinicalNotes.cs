@@ -205,8 +205,10 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         DynamicParameters parameters, IReadOnlyList<NoteKeyword> keywords)
     {
         var sql = new StringBuilder(update).Append(" RETURNING version;");
+        // The patient as the note row says now, not as it was read before the UPDATE took the row: a
+        // merge that moved the note in between would otherwise leave new keyword rows on the old patient.
         if (keywords.Count > 0)
-            sql.Append('\n').Append(KeywordsInsert(parameters, note.Id, note.PatientId, keywords))
+            sql.Append('\n').Append(KeywordsInsert(parameters, note.Id, "(SELECT n.patient_id FROM note n WHERE n.id = @noteId)", keywords))
                 .Append("\nON CONFLICT (note_id, position) DO UPDATE SET keyword = excluded.keyword, text = excluded.text")
                 .Append(" WHERE note_keyword.keyword <> excluded.keyword OR note_keyword.text <> excluded.text;");
         parameters.Add("keywordCount", keywords.Count);
@@ -476,20 +478,23 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     {
         if (keywords.Count == 0) return;
         var parameters = new DynamicParameters();
-        await connection.ExecuteAsync(KeywordsInsert(parameters, noteId, patientId, keywords), parameters, transaction);
+        parameters.Add("kw_patient", patientId);
+        await connection.ExecuteAsync(KeywordsInsert(parameters, noteId, "@kw_patient", keywords), parameters, transaction);
     }
 
-    /// <summary>The INSERT of a note's keywords, its values added to <paramref name="parameters"/> (as @noteId, @kw_patient, @kN, @tN).</summary>
-    private static string KeywordsInsert(DynamicParameters parameters, Guid noteId, Guid patientId, IReadOnlyList<NoteKeyword> keywords)
+    /// <summary>
+    /// The INSERT of a note's keywords, its values added to <paramref name="parameters"/> (as @noteId, @kN, @tN);
+    /// <paramref name="patient"/> is the SQL of their patient id.
+    /// </summary>
+    private static string KeywordsInsert(DynamicParameters parameters, Guid noteId, string patient, IReadOnlyList<NoteKeyword> keywords)
     {
         parameters.Add("noteId", noteId);
-        parameters.Add("kw_patient", patientId);
         var rows = new List<string>(keywords.Count);
         for (var i = 0; i < keywords.Count; i++)
         {
             parameters.Add($"k{i}", keywords[i].Keyword);
             parameters.Add($"t{i}", keywords[i].Text);
-            rows.Add($"(@noteId, @kw_patient, {i}, @k{i}, @t{i})");
+            rows.Add($"(@noteId, {patient}, {i}, @k{i}, @t{i})");
         }
         return $"INSERT INTO note_keyword (note_id, patient_id, position, keyword, text) VALUES {string.Join(", ", rows)}";
     }

@@ -161,6 +161,37 @@ public class NoteWorkTests
     }
 
     [Fact]
+    public async Task A_save_that_waited_for_a_merge_moving_its_note_writes_the_new_keywords_on_the_patient_the_note_moved_to()
+    {
+        // PostgreSQL only: the save must be held at its UPDATE by another transaction's row lock, which SQLite's one writer cannot show.
+        var (region, patientId) = await TestRegion.WithPatientAsync(DatabaseEngine.Postgres);
+        var target = (await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1960, 5, 5), new PatientDetails("Ek", "Per"))).PatientId;
+        var note = await region.Notes.CreateDraftAsync(region.Physician, patientId, "Daganteckning");
+        note = await region.Notes.SaveDraftAsync(region.Physician, note.Id, note.Version, [new("Aktuellt", "Feber.")]);
+        var cancel = TestContext.Current.CancellationToken;
+
+        // A merge's part in the note, as PatientRegistry.Merge writes it, holding the note's row while the save starts.
+        await using var merge = await region.Database.OpenUnscopedAsync(cancel);
+        await using var moving = await merge.BeginTransactionAsync(cancel);
+        await Dapper.SqlMapper.ExecuteAsync(merge, "SELECT 1 FROM note WHERE id = @id FOR UPDATE", new { id = note.Id }, moving);
+        var save = region.Notes.SaveDraftAsync(region.Physician, note.Id, note.Version,
+            [new("Aktuellt", "Feber."), new("Bedömning", "Pneumoni."), new("Åtgärd", "Antibiotika.")], cancel);
+        await using (var watch = await region.Database.OpenUnscopedAsync(cancel))
+            while (!save.IsCompleted && await Dapper.SqlMapper.ExecuteScalarAsync<long>(watch,
+                       "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE note SET%'") == 0)
+                cancel.ThrowIfCancellationRequested();
+        await Dapper.SqlMapper.ExecuteAsync(merge,
+            "UPDATE note SET patient_id = @target WHERE id = @id; UPDATE note_keyword SET patient_id = @target WHERE note_id = @id", new { id = note.Id, target }, moving);
+        await moving.CommitAsync(cancel);
+        await save;
+
+        await using var check = await region.Database.OpenUnscopedAsync(cancel);
+        var owners = (await Dapper.SqlMapper.QueryAsync<Guid>(check, "SELECT patient_id FROM note_keyword WHERE note_id = @id", new { id = note.Id })).ToList();
+        Assert.Equal(3, owners.Count);
+        Assert.All(owners, owner => Assert.Equal(target, owner));
+    }
+
+    [Fact]
     public async Task On_PostgreSQL_a_note_is_loaded_on_plans_made_once_per_connection_and_leaves_the_session_as_it_was()
     {
         // One connection in the pool, so that every load below runs in the same session.
