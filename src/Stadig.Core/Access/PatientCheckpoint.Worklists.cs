@@ -26,6 +26,21 @@ public sealed partial class PatientCheckpoint
         UNION SELECT c.patient_id FROM care_relation c WHERE c.unit_id = @unitId AND c.ends_at > @now
         """;
 
+    /// <summary>
+    /// <see cref="CareRelationPatientsSql"/> asked of one row's patient: the same three branches, each
+    /// a correlated EXISTS (parameters from <see cref="CareRelationParameters"/>). The planner may run
+    /// each once per row — a probe of the patient's own encounters (index <c>encounter_patient_unit</c>,
+    /// migration 0044) — or, for many rows, hash the unit's patients once; the list of the unit's
+    /// patients as an IN gave it no choice, and built the list of a large unit (10,000 patients in a
+    /// month) for a worklist of a hundred drafts.
+    /// </summary>
+    internal static string HasCareRelationSql(string patientColumn) =>
+        $"""
+        (EXISTS (SELECT 1 FROM encounter ce WHERE ce.patient_id = {patientColumn} AND ce.unit_id = @unitId AND ce.ended_at IS NULL)
+         OR EXISTS (SELECT 1 FROM encounter ce WHERE ce.patient_id = {patientColumn} AND ce.unit_id = @unitId AND ce.ended_at >= @since)
+         OR EXISTS (SELECT 1 FROM care_relation cr WHERE cr.patient_id = {patientColumn} AND cr.unit_id = @unitId AND cr.ends_at > @now))
+        """;
+
     public DynamicParameters CareRelationParameters(Caller caller) => CareRelationParameters(caller, clock.GetUtcNow());
 
     internal DynamicParameters CareRelationParameters(Caller caller, DateTimeOffset now)
@@ -47,7 +62,7 @@ public sealed partial class PatientCheckpoint
     /// <see cref="PatientAccessContext.MaySee"/> for rows of many patients, as SQL over the row's
     /// patient and writing unit, with the parameters of <see cref="PatientDataScope.Parameters"/>:
     /// emergency access opens the patient's every unit; otherwise a care relation
-    /// (<see cref="CareRelationPatientsSql"/>) and a unit the caller may see — its own or grouped
+    /// (<see cref="HasCareRelationSql"/>) and a unit the caller may see — its own or grouped
     /// ones, a consented one, or (for care and treatment) any unit the patient has not blocked.
     /// </summary>
     /// <remarks>
@@ -78,7 +93,7 @@ public sealed partial class PatientCheckpoint
             // matched above, and a consent lifts it); other purposes than care see only their own and consented units.
             if (caller.Purpose == Organisation.Purpose.CareAndTreatment)
                 units.Add($"NOT EXISTS (SELECT 1 FROM patient_block sb WHERE sb.patient_id = {patientColumn} AND sb.blocked_unit_id = {unitColumn} AND sb.lifted_at IS NULL)");
-            branches.Add($"({patientColumn} IN ({CareRelationPatientsSql}) AND ({string.Join(" OR ", units)}))");
+            branches.Add($"({HasCareRelationSql(patientColumn)} AND ({string.Join(" OR ", units)}))");
         }
         return branches.Count == 0 ? "1=0" : "(" + string.Join(" OR ", branches) + ")";
     }

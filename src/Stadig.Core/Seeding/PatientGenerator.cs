@@ -41,6 +41,9 @@ internal sealed class PatientGenerator
         [560, 620, 640, 600, 590, 690, 720, 680, 640, 650, 680, 650, 590, 560, 540, 490, 320, 180, 80, 20, 3];
     private const int OldestAge = 105;
     private const int ClinicalYears = 5;
+    private const int RecentDraftDays = 14;
+    private const double RecentDraftShare = 0.3;
+    private const double ForgottenDraftShare = 1.0 / 300;
 
     private readonly Random _random;
     private readonly IdSource _ids;
@@ -249,8 +252,12 @@ internal sealed class PatientGenerator
             _ => [("Aktuellt", Pick(SwedishData.PhoneReasons)), ("Åtgärd", Pick(SwedishData.PhoneAdvice))],
         };
         var noteId = _ids.Next();
-        // Most notes are signed; the rest are drafts waiting in the author's unsigned worklist.
-        var signed = _random.NextDouble() < 0.9;
+        // A draft is a note not yet signed, and notes are signed within days: a third of the last
+        // fortnight's are still drafts, and one in three hundred older ones was forgotten. (Every
+        // tenth note of five years left unsigned gave each author thousands of drafts, a worklist no
+        // clinician has, and made it the heaviest read of the overload run.)
+        var recent = at > _now.AddDays(-RecentDraftDays);
+        var signed = _random.NextDouble() >= (recent ? RecentDraftShare : ForgottenDraftShare);
         var signedAt = at.AddMinutes(_random.Next(5, 240));
         if (signedAt > _now) signedAt = _now;
         batch.Notes.Add(new NoteRow(noteId, patientId, encounterId, unitId, type, signed ? "Signed" : "Draft", author,

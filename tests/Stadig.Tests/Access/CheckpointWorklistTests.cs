@@ -71,7 +71,29 @@ public class CheckpointWorklistTests
         var stranger = await RegisterAsync(nurse, 6);
         var annexOnly = await RegisterAsync(secretary, 7);
         await region.Access.GroupUnitsAsync(Caller.System, "Medicinkliniken", [region.Ward.Id, annex.Id]);
-        Guid[] patients = [related, blocked, consented, blockedButConsented, emergency, stranger, annexOnly];
+        // Care relations with the ward from each branch of the rule, and from neither: an open stay, a
+        // stay ended within the window, one ended before it, and a recorded relation that has ended.
+        var now = clock.GetUtcNow();
+        var window = TimeSpan.FromDays(region.Services.Checkpoint.Options.CareRelationDays);
+        async Task<Guid> AtWardAsync(int day, DateTimeOffset? stayEnded = null, DateTimeOffset? relationEnded = null)
+        {
+            var patientId = await RegisterAsync(secretary, day);
+            await using var connection = await region.Database.OpenUnscopedAsync();
+            if (relationEnded is { } ends)
+                await connection.ExecuteAsync(
+                    "INSERT INTO care_relation (id, patient_id, unit_id, reason, created_at, created_by, ends_at) VALUES (@id, @patientId, @unit, 'Test', @created, @staff, @ends)",
+                    new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, created = ends - window, staff = region.Physician.StaffId, ends });
+            else
+                await connection.ExecuteAsync(
+                    "INSERT INTO encounter (id, patient_id, unit_id, kind, started_at, ended_at) VALUES (@id, @patientId, @unit, 'Outpatient', @started, @ended)",
+                    new { id = Guid.NewGuid(), patientId, unit = region.Ward.Id, started = (stayEnded ?? now) - TimeSpan.FromDays(2), ended = stayEnded });
+            return patientId;
+        }
+        var staying = await AtWardAsync(8);
+        var leftLately = await AtWardAsync(9, stayEnded: now - window + TimeSpan.FromDays(1));
+        var leftLongAgo = await AtWardAsync(10, stayEnded: now - window - TimeSpan.FromDays(1));
+        var relationOver = await AtWardAsync(11, relationEnded: now - TimeSpan.FromDays(1));
+        Guid[] patients = [related, blocked, consented, blockedButConsented, emergency, stranger, annexOnly, staying, leftLately, leftLongAgo, relationOver];
         Guid[] units = [region.Ward.Id, region.Clinic.Id, annex.Id];
 
         var compared = 0;
@@ -99,6 +121,9 @@ public class CheckpointWorklistTests
         }
         Assert.Equal(5 * patients.Length * units.Length, compared);
         Assert.InRange(seen, 1, compared - 1);
+        var physiciansWard = (await region.Services.Checkpoint.ContextsAsync(region.Physician, [staying, leftLately, leftLongAgo, relationOver]))
+            .ToDictionary(c => c.Key, c => c.Value.HasCareRelation);
+        Assert.Equal([true, true, false, false], new[] { staying, leftLately, leftLongAgo, relationOver }.Select(id => physiciansWard[id]));
     }
 
     /// <summary>A bare column inside the consent and block subqueries would be theirs (a consent of any patient opened every patient's rows).</summary>
