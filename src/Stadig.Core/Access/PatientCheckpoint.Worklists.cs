@@ -27,17 +27,18 @@ public sealed partial class PatientCheckpoint
         """;
 
     /// <summary>
-    /// <see cref="CareRelationPatientsSql"/> asked of one row's patient: the same three branches, each
-    /// a correlated EXISTS (parameters from <see cref="CareRelationParameters"/>). The planner may run
-    /// each once per row — a probe of the patient's own encounters (index <c>encounter_patient_unit</c>,
+    /// <see cref="CareRelationPatientsSql"/> asked of one row's patient, as correlated EXISTS
+    /// (parameters from <see cref="CareRelationParameters"/>). The planner may run them once per row —
+    /// one index-only probe of the patient's encounters at the unit (<c>encounter_patient_unit</c>,
     /// migration 0044) — or, for many rows, hash the unit's patients once; the list of the unit's
-    /// patients as an IN gave it no choice, and built the list of a large unit (10,000 patients in a
-    /// month) for a worklist of a hundred drafts.
+    /// patients as an IN gave it no choice, and built a large unit's list (10,000 patients in a month)
+    /// for a worklist of a few hundred drafts: 11.6 ms, per row 3.3 ms (docs/benchmarks.md, thirteenth run).
+    /// Open and recently ended encounters are one EXISTS: as two, each hashable alone, the planner
+    /// took the hashes (6.7 ms).
     /// </summary>
     internal static string HasCareRelationSql(string patientColumn) =>
         $"""
-        (EXISTS (SELECT 1 FROM encounter ce WHERE ce.patient_id = {patientColumn} AND ce.unit_id = @unitId AND ce.ended_at IS NULL)
-         OR EXISTS (SELECT 1 FROM encounter ce WHERE ce.patient_id = {patientColumn} AND ce.unit_id = @unitId AND ce.ended_at >= @since)
+        (EXISTS (SELECT 1 FROM encounter ce WHERE ce.patient_id = {patientColumn} AND ce.unit_id = @unitId AND (ce.ended_at IS NULL OR ce.ended_at >= @since))
          OR EXISTS (SELECT 1 FROM care_relation cr WHERE cr.patient_id = {patientColumn} AND cr.unit_id = @unitId AND cr.ends_at > @now))
         """;
 
