@@ -94,7 +94,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         {
             RequireVisible(grant, note);
             var parameters = new DynamicParameters(new { noteId, expectedVersion, now, staffId = caller.StaffId });
-            if (!await UpdateWithTextAsync(connection, transaction, note,
+            if (!await UpdateWithTextAsync(connection, transaction, note.Id,
                     "UPDATE note SET version = version + 1, updated_at = @now, updated_by = @staffId WHERE id = @noteId AND version = @expectedVersion AND status = 'Draft'",
                     parameters, clean))
                 await ThrowWhyNotAsync(caller, noteId, cancellationToken);
@@ -153,7 +153,7 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
         {
             RequireVisible(grant, note);
             var now = clock.GetUtcNow();
-            if (!await UpdateWithTextAsync(connection, transaction, note, MarkSignedSql, MarkSignedParameters(caller, noteId, expectedVersion, hash, now, saved: true), clean))
+            if (!await UpdateWithTextAsync(connection, transaction, note.Id, MarkSignedSql, MarkSignedParameters(caller, noteId, expectedVersion, hash, now, saved: true), clean))
                 await ThrowWhyNotAsync(caller, noteId, cancellationToken);
             await NoteAsFhir.PublishAsync(connection, transaction, noteId, now);
             return 0;
@@ -200,20 +200,24 @@ public sealed class ClinicalNotes(Database database, PatientCheckpoint checkpoin
     /// five; deleting and inserting all of them checked both foreign keys and wrote both indexes for
     /// each row, at every autosave (0.65 ms of 1.1 at 1,000,000 patients; docs/benchmarks.md, twelfth
     /// run), where an update of the text alone touches no index.
+    /// On generic plans (<see cref="Database.OnGenericPlanAlone"/>), one per keyword count and
+    /// connection: each statement finds its rows by key whatever the values, and planning the three
+    /// took 0.35 ms of PostgreSQL's time at every autosave (1.9 s per overload run; docs/benchmarks.md,
+    /// thirteenth run).
     /// </remarks>
-    private static async Task<bool> UpdateWithTextAsync(DbConnection connection, DbTransaction transaction, Note note, string update,
+    private async Task<bool> UpdateWithTextAsync(DbConnection connection, DbTransaction transaction, Guid noteId, string update,
         DynamicParameters parameters, IReadOnlyList<NoteKeyword> keywords)
     {
         var sql = new StringBuilder(update).Append(" RETURNING version;");
         // The patient as the note row says now, not as it was read before the UPDATE took the row: a
         // merge that moved the note in between would otherwise leave new keyword rows on the old patient.
         if (keywords.Count > 0)
-            sql.Append('\n').Append(KeywordsInsert(parameters, note.Id, "(SELECT n.patient_id FROM note n WHERE n.id = @noteId)", keywords))
+            sql.Append('\n').Append(KeywordsInsert(parameters, noteId, "(SELECT n.patient_id FROM note n WHERE n.id = @noteId)", keywords))
                 .Append("\nON CONFLICT (note_id, position) DO UPDATE SET keyword = excluded.keyword, text = excluded.text")
                 .Append(" WHERE note_keyword.keyword <> excluded.keyword OR note_keyword.text <> excluded.text;");
         parameters.Add("keywordCount", keywords.Count);
         sql.Append("\nDELETE FROM note_keyword WHERE note_id = @noteId AND position >= @keywordCount;");
-        using var results = await connection.QueryMultipleAsync(sql.ToString(), parameters, transaction);
+        using var results = await connection.QueryMultipleAsync(database.OnGenericPlanAlone(sql.ToString(), inTransaction: true), parameters, transaction);
         return (await results.ReadAsync<int>()).Any();
     }
 

@@ -63,6 +63,43 @@ public class FhirBulkDataTests
         Assert.Equal(HttpStatusCode.Forbidden, forbidden);
     }
 
+    /// <summary>Each patient's rows are read in one batch on plans made once per connection, not planned for every patient.</summary>
+    [Fact]
+    public async Task On_PostgreSQL_an_export_reads_every_patient_on_plans_made_once_per_connection()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        // Three pooled connections: the job's, the reads', the audit's; all of them are asked below.
+        var database = new Database(DatabaseEngine.Postgres, await TestDatabases.CreateMigratedConnectionStringAsync(DatabaseEngine.Postgres) + ";Maximum Pool Size=3");
+        var region = await TestRegion.OnAsync(database);
+        for (var day = 1; day <= 4; day++)
+            await region.Patients.RegisterAsync(region.Physician, TestNumbers.Personnummer(1970, 3, day), new Stadig.Patients.PatientDetails("Ek", $"Dag{day}"), cancellationToken: cancel);
+        var admin = new Stadig.Fhir.FhirCaller(await region.AddCallerAsync("admin", Role.Administrator, region.Ward), Stadig.Fhir.FhirScopes.Parse("system/*.read", null));
+        var fhir = new Stadig.Fhir.FhirService(database, region.Services.Checkpoint, region.Patients, region.Audit, TimeProvider.System);
+        var scope = new Stadig.Fhir.FhirExportScope("system", null, null, null);
+
+        var job = await fhir.StartExportAsync(admin, scope, "/fhir/$export", "test", cancel);
+        await fhir.RunExportAsync(admin, job, scope, cancellationToken: cancel);
+
+        var (status, files) = await fhir.ExportStatusAsync(admin, job, cancel);
+        Assert.Equal("completed", status.Status);
+        Assert.Equal(4, files.Where(f => f.ResourceType == "Patient").Sum(f => f.Lines));
+        var sessions = new List<System.Data.Common.DbConnection>();
+        try
+        {
+            for (var i = 0; i < 3; i++) sessions.Add(await database.OpenUnscopedAsync(cancel));
+            var plans = new List<(long Generic, long Custom)>();
+            foreach (var session in sessions)
+                plans.AddRange(await Dapper.SqlMapper.QueryAsync<(long, long)>(session,
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'SELECT resource_type AS ResourceType%resource_type <> ''Patient''%'"));
+            Assert.Equal(4, plans.Sum(p => p.Generic));
+            Assert.Equal(0, plans.Sum(p => p.Custom));
+        }
+        finally
+        {
+            foreach (var session in sessions) await session.DisposeAsync();
+        }
+    }
+
     /// <summary>Runs a system export to the end (polling the status URL, as a client does) and gives its NDJSON lines.</summary>
     private static async Task<List<string>> ExportAsync(FhirTestServer server, StaffDirectory _)
     {

@@ -211,6 +211,11 @@ public class NoteWorkTests
         var load = Assert.Single(plans);
         Assert.True(load.Generic >= 4, $"generic plans: {load.Generic}");
         Assert.Equal(0, load.Custom);
+        // The save's own statements too: the guarded UPDATE and the keywords written in place.
+        var saves = (await Dapper.SqlMapper.QueryAsync<(string Statement, long Generic, long Custom)>(connection,
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'UPDATE note SET version%' OR statement LIKE 'INSERT INTO note_keyword%' OR statement LIKE 'DELETE FROM note_keyword%'")).ToList();
+        Assert.Equal(3, saves.Count);
+        Assert.All(saves, save => Assert.True(save.Generic == 3 && save.Custom == 0, $"{save.Statement[..20]}: generic {save.Generic}, custom {save.Custom}"));
         // SET LOCAL lasted until the load's own transaction ended.
         Assert.Equal("force_custom_plan", await Dapper.SqlMapper.ExecuteScalarAsync<string>(connection, "SHOW plan_cache_mode"));
     }

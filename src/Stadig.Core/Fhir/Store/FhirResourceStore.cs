@@ -13,7 +13,7 @@ namespace Stadig.Fhir.Store;
 /// </summary>
 public static class FhirResourceStore
 {
-    private const string Columns =
+    internal const string Columns =
         "resource_type AS ResourceType, id AS Id, version_id AS VersionId, patient_id AS PatientId, unit_id AS UnitId, last_updated AS LastUpdated, deleted AS Deleted, content AS Content";
 
     public static Task<FhirResourceRow?> CurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id) =>
