@@ -17,7 +17,7 @@ public class FhirRecordBackfillTests
     {
         var database = await TestDatabases.CreateAsync(engine);
         await new RegionSeeder(database, TimeProvider.System).SeedAsync(new SeedOptions { Patients = 40, Seed = 7 }, Ct);
-        // Kinds the seeder does not write, inserted the way an older Stadig left them: without FHIR resources.
+        // Kinds the seeder does not write (and a draft, which forty patients may lack), inserted the way an older Stadig left them: without FHIR resources.
         var (problemId, consentId) = await InsertUnpublishedAsync(database);
 
         // Small batches, so every kind is walked over several pages.
@@ -131,6 +131,16 @@ public class FhirRecordBackfillTests
             INSERT INTO consent (id, patient_id, viewer_unit_id, source_unit_id, recorded_at, recorded_by, expires_at)
             VALUES (@consent, @patientId, @unitId, NULL, @now, @staffId, @expires)
             """, new { consent, patientId, unitId, now, staffId, expires = now.AddDays(90) });
+        // A draft, which stays unpublished: the seeder's drafts are the last fortnight's, and forty patients may have none.
+        var draft = Guid.CreateVersion7();
+        await connection.ExecuteAsync(
+            """
+            INSERT INTO note (id, patient_id, unit_id, note_type, status, author_id, created_at, version, updated_at, updated_by)
+            VALUES (@draft, @patientId, @unitId, 'Daganteckning', 'Draft', @staffId, @now, 1, @now, @staffId)
+            """, new { draft, patientId, unitId, staffId, now });
+        await connection.ExecuteAsync(
+            "INSERT INTO note_keyword (note_id, patient_id, position, keyword, text) VALUES (@draft, @patientId, 1, 'Aktuellt', 'Ännu inte signerad.')",
+            new { draft, patientId });
         return (problem, consent);
     }
 }
