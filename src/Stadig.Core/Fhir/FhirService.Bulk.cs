@@ -180,9 +180,9 @@ public sealed partial class FhirService
 
     private const string ExportedSql =
         $"""
-        SELECT {PatientRegistry.PatientColumns} FROM patient WHERE id = @patientId;
-        SELECT {FhirResourceStore.Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = @patientId ORDER BY last_updated DESC LIMIT 1;
-        SELECT {FhirResourceStore.Columns} FROM fhir_resource WHERE patient_id = @patientId AND resource_type <> 'Patient' AND NOT deleted ORDER BY resource_type, last_updated, id
+        {PatientRegistry.FindSql};
+        {FhirResourceStore.PatientOfSql};
+        {FhirResourceStore.CompartmentSql}
         """;
 
     private static Task SaveFileAsync(System.Data.Common.DbConnection connection, Guid job, string type, int position, int lines, string content) =>

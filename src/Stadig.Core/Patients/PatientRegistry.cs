@@ -48,8 +48,10 @@ public sealed partial class PatientRegistry(Database database, PatientIdentifier
         FindAsync(connection, transaction, grant.PatientId);
 
     private static Task<Patient?> FindAsync(DbConnection connection, DbTransaction? transaction, Guid patientId) =>
-        connection.QuerySingleOrDefaultAsync<Patient>(
-            $"SELECT {PatientColumns} FROM patient WHERE id = @patientId", new { patientId }, transaction);
+        connection.QuerySingleOrDefaultAsync<Patient>(FindSql, new { patientId }, transaction);
+
+    /// <summary>The registry row by its id (parameter @patientId), merged or not.</summary>
+    internal const string FindSql = $"SELECT {PatientColumns} FROM patient WHERE id = @patientId";
 
     private const int MaxNameLength = 100;
 

@@ -16,6 +16,14 @@ public static class FhirResourceStore
     internal const string Columns =
         "resource_type AS ResourceType, id AS Id, version_id AS VersionId, patient_id AS PatientId, unit_id AS UnitId, last_updated AS LastUpdated, deleted AS Deleted, content AS Content";
 
+    /// <summary>The patient's stored Patient resource, the newest (parameter @patientId).</summary>
+    internal const string PatientOfSql =
+        $"SELECT {Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = @patientId ORDER BY last_updated DESC LIMIT 1";
+
+    /// <summary>The current resources in the patient's compartment, oldest first (parameter @patientId).</summary>
+    internal const string CompartmentSql =
+        $"SELECT {Columns} FROM fhir_resource WHERE patient_id = @patientId AND resource_type <> 'Patient' AND NOT deleted ORDER BY resource_type, last_updated, id";
+
     public static Task<FhirResourceRow?> CurrentAsync(DbConnection connection, DbTransaction? transaction, string type, string id) =>
         connection.QuerySingleOrDefaultAsync<FhirResourceRow>(
             $"SELECT {Columns} FROM fhir_resource WHERE resource_type = @type AND id = @id", new { type, id }, transaction);
@@ -29,7 +37,7 @@ public static class FhirResourceStore
     {
         using var grid = await connection.QueryMultipleAsync(
             $"""
-            SELECT {Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = @patientId ORDER BY last_updated DESC LIMIT 1;
+            {PatientOfSql};
             SELECT {Columns} FROM fhir_resource WHERE resource_type = @type AND id = @id
             """, new { patientId, type, id }, transaction);
         return (await grid.ReadSingleOrDefaultAsync<FhirResourceRow>(), await grid.ReadSingleOrDefaultAsync<FhirResourceRow>());
@@ -247,14 +255,12 @@ public static class FhirResourceStore
 
     public static Task<FhirResourceRow?> PatientOfAsync(DbConnection connection, DbTransaction? transaction, Guid patientId) =>
         connection.QuerySingleOrDefaultAsync<FhirResourceRow>(
-            $"SELECT {Columns} FROM fhir_resource WHERE resource_type = 'Patient' AND patient_id = @patientId ORDER BY last_updated DESC LIMIT 1",
-            new { patientId }, transaction);
+            PatientOfSql, new { patientId }, transaction);
 
     /// <summary>The current resources in one patient's compartment (for $everything and export), oldest first.</summary>
     public static async Task<IReadOnlyList<FhirResourceRow>> CompartmentAsync(DbConnection connection, Guid patientId, IReadOnlyCollection<string>? types) =>
         (await connection.QueryAsync<FhirResourceRow>(
-            $"SELECT {Columns} FROM fhir_resource WHERE patient_id = @patientId AND resource_type <> 'Patient' AND NOT deleted ORDER BY resource_type, last_updated, id",
-            new { patientId })).Where(r => types is null || types.Contains(r.ResourceType)).ToList();
+            CompartmentSql, new { patientId })).Where(r => types is null || types.Contains(r.ResourceType)).ToList();
 
     /// <summary>Whether a resource exists (and is not deleted); for reference checks.</summary>
     public static async Task<bool> ExistsAsync(DbConnection connection, DbTransaction? transaction, string type, string id) =>
