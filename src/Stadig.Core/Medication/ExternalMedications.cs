@@ -63,9 +63,9 @@ public static class ExternalMedications
     /// catalogue's substance names (single-substance products first). None of these: not classified.
     /// </summary>
     internal static async Task<IReadOnlyList<ForeignMedication>> CurrentClassifiedAsync(DbConnection connection, DatabaseEngine engine, PatientAccessContext context,
-        IEnumerable<PatientRecordQueries.ExternalRow> rows)
+        IEnumerable<PatientRecordQueries.ExternalRow> rows, DbTransaction? transaction = null)
     {
-        var current = (await WithProductsAsync(connection, engine, context, rows)).Where(e => IsCurrent(e.Entry)).ToList();
+        var current = (await WithProductsAsync(connection, engine, context, rows, transaction)).Where(e => IsCurrent(e.Entry)).ToList();
         if (current.Count == 0) return [];
         var result = new ForeignMedication?[current.Count];
         var npl = new Dictionary<int, string>();
@@ -82,7 +82,7 @@ public static class ExternalMedications
         {
             var known = (await connection.QueryAsync<(string Npl, string Atc)>(
                     "SELECT npl_id, atc_code FROM medication_product WHERE " + (engine == DatabaseEngine.Postgres ? "npl_id = ANY(@ids)" : "npl_id IN @ids"),
-                    new { ids = npl.Values.Distinct().ToArray() }))
+                    new { ids = npl.Values.Distinct().ToArray() }, transaction))
                 .ToDictionary(r => r.Npl, r => r.Atc, StringComparer.Ordinal);
             foreach (var (i, id) in npl)
                 if (known.TryGetValue(id, out var atc) && atc.Length > 0)
@@ -91,7 +91,7 @@ public static class ExternalMedications
         if (result.Any(r => r is null))
         {
             var texts = Enumerable.Range(0, current.Count).Where(i => result[i] is null).ToDictionary(i => i, i => NameTexts(current[i]));
-            var substances = await SubstanceGroupsAsync(connection, texts.Values.SelectMany(t => t));
+            var substances = await SubstanceGroupsAsync(connection, texts.Values.SelectMany(t => t), transaction);
             for (var i = 0; i < current.Count; i++)
             {
                 if (result[i] is not null) continue;
@@ -154,7 +154,7 @@ public static class ExternalMedications
     /// catalogue is never read whole for one prescription.
     /// </remarks>
     private static async Task<IReadOnlyDictionary<string, (string Name, IReadOnlyList<string> Groups)>> SubstanceGroupsAsync(DbConnection connection,
-        IEnumerable<string> words)
+        IEnumerable<string> words, DbTransaction? transaction)
     {
         var prefixes = words.Where(w => w.Length >= 4 && !w.All(char.IsDigit))
             .SelectMany(w => new[] { w, Synonyms.GetValueOrDefault(w) ?? w, SpellingKey(w) })
@@ -174,7 +174,7 @@ public static class ExternalMedications
             parameters.AddText($"to{i}", NameSearch.PrefixUpperBound(prefixes[i]));
         }
         sql.Append(')');
-        var rows = await connection.QueryAsync<(string Name, string Atc, long Count)>(sql.ToString(), parameters);
+        var rows = await connection.QueryAsync<(string Name, string Atc, long Count)>(sql.ToString(), parameters, transaction);
         return rows.Where(r => r.Name.Length >= 4)
             .GroupBy(r => string.Join(' ', r.Name.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(SpellingKey)), StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g =>
@@ -195,7 +195,7 @@ public static class ExternalMedications
 
     /// <summary>As <see cref="ReadWithProductsAsync"/> from rows already read (those of <see cref="Types"/> among them), as the caller may see them.</summary>
     private static async Task<IReadOnlyList<(RecordEntry Entry, JsonNode? Product)>> WithProductsAsync(DbConnection connection, DatabaseEngine engine,
-        PatientAccessContext context, IEnumerable<PatientRecordQueries.ExternalRow> external)
+        PatientAccessContext context, IEnumerable<PatientRecordQueries.ExternalRow> external, DbTransaction? transaction = null)
     {
         var rows = external.Where(r => Types.Contains(r.ResourceType) && context.MaySee(r.UnitId ?? Guid.Empty)).ToList();
         var entries = new List<(RecordEntry Entry, JsonNode? Product)>(rows.Count);
@@ -223,7 +223,7 @@ public static class ExternalMedications
         {
             var products = (await connection.QueryAsync<(string Id, string Content)>(
                     "SELECT id, content FROM fhir_resource WHERE resource_type = 'Medication' AND NOT deleted AND "
-                    + (engine == DatabaseEngine.Postgres ? "id = ANY(@ids)" : "id IN @ids"), new { ids = referenced.Values.Distinct().ToArray() }))
+                    + (engine == DatabaseEngine.Postgres ? "id = ANY(@ids)" : "id IN @ids"), new { ids = referenced.Values.Distinct().ToArray() }, transaction))
                 .ToDictionary(p => p.Id, p => FhirJson.Parse(p.Content)["code"], StringComparer.Ordinal);
             foreach (var (index, id) in referenced)
             {

@@ -196,7 +196,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, AuditLog audit,
         await checkpoint.WriteWithAsync(caller, patientId, Resource, AuditActivity.Write, ChecksSql(checkpoint.Engine), ChecksParameters(draft.ProductId),
             ReadCheckInputsAsync, async (connection, transaction, grant, inputs) =>
         {
-            var (findings, product, clean) = await CheckedAsync(grant, inputs, dosage, null, why, seenChecks);
+            var (findings, product, clean) = await CheckedAsync(connection, transaction, grant, inputs, dosage, null, why, seenChecks);
             // The ordination and its first version in one round trip.
             await InsertVersionAsync(connection, transaction, caller, id, 1, patientId,
                 origin == MedicationOrigin.Prescribed ? MedicationAction.Prescribe : MedicationAction.Record, MedicationStatus.Active,
@@ -231,7 +231,7 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, AuditLog audit,
         var now = clock.GetUtcNow();
         await WriteVersionAsync(caller, order, MedicationAction.Change, async (connection, transaction, grant) =>
         {
-            var (findings, product, clean) = await CheckedAsync(grant, null, dosage, order.Id, overrideWhy, seenChecks);
+            var (findings, product, clean) = await CheckedAsync(connection, transaction, grant, null, dosage, order.Id, overrideWhy, seenChecks);
             var prescriber = order.Origin == nameof(MedicationOrigin.Prescribed) ? caller.StaffId : (Guid?)null;
             var row = Row(product, clean with { PrescriberText = clean.PrescriberText ?? order.Current.PrescriberName }, now, prescriber);
             return (MedicationStatus.Active, row, why, findings, overrideWhy);
@@ -425,14 +425,16 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, AuditLog audit,
     /// The product comes with the inputs (read here when not given): answered with the draft, its route
     /// defaulting to the product's; a product not in the catalogue names the field.
     /// </summary>
-    private async Task<(IReadOnlyList<CheckFinding> Findings, MedicationProduct Product, MedicationDraft Draft)> CheckedAsync(PatientAccessGrant grant,
-        CheckInputs? inputs, MedicationDraft dosage, Guid? replacing, string? overrideReason, IReadOnlySet<string>? seen)
+    private async Task<(IReadOnlyList<CheckFinding> Findings, MedicationProduct Product, MedicationDraft Draft)> CheckedAsync(DbConnection connection,
+        DbTransaction transaction, PatientAccessGrant grant, CheckInputs? inputs, MedicationDraft dosage, Guid? replacing, string? overrideReason, IReadOnlySet<string>? seen)
     {
-        // A second connection: a lookup a check may need (an allergy's substance groups, another system's product) reads what is committed.
-        await using var read = await grant.OpenAsync();
-        inputs ??= await ReadCheckInputsAsync(read, grant.PatientId, dosage.ProductId);
+        // On the write's own connection, before it writes anything: read committed, what a lookup a check
+        // may need (an allergy's substance groups, another system's product) reads is what is committed.
+        // A second connection here held two of the pool's per prescription, and a step that needs two at
+        // once cannot run where there is one (the start-up warm-up's scratch scope, which prescribes).
+        inputs ??= await ReadCheckInputsAsync(connection, grant.PatientId, dosage.ProductId, transaction);
         var (product, substances, draft) = WithProduct(inputs, dosage);
-        var findings = await FindingsAsync(read, grant.Context, inputs, product, substances, draft, replacing);
+        var findings = await FindingsAsync(connection, grant.Context, inputs, product, substances, draft, replacing, transaction);
         if (findings.Count > 0)
         {
             // Passed only with a reason, and only the findings the prescriber was shown: one that came up since is shown first.
@@ -488,16 +490,16 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, AuditLog audit,
         return new CheckInputs(warnings, external, orders, product, substances);
     }
 
-    private async Task<CheckInputs> ReadCheckInputsAsync(DbConnection connection, Guid patientId, Guid productId)
+    private async Task<CheckInputs> ReadCheckInputsAsync(DbConnection connection, Guid patientId, Guid productId, DbTransaction? transaction = null)
     {
         var parameters = new DynamicParameters(ChecksParameters(productId));
         parameters.Add("patientId", patientId);
-        using var grid = await connection.QueryMultipleAsync(ChecksSql(checkpoint.Engine), parameters);
+        using var grid = await connection.QueryMultipleAsync(ChecksSql(checkpoint.Engine), parameters, transaction);
         return await ReadCheckInputsAsync(grid);
     }
 
     private async Task<IReadOnlyList<CheckFinding>> FindingsAsync(DbConnection connection, PatientAccessContext context, CheckInputs inputs, MedicationProduct product,
-        IReadOnlyList<ProductSubstance> substances, MedicationDraft draft, Guid? replacing)
+        IReadOnlyList<ProductSubstance> substances, MedicationDraft draft, Guid? replacing, DbTransaction? transaction = null)
     {
         // The same hypersensitivities the banner shows: the chart's warnings and those other systems sent over FHIR, as the caller may see them.
         var signals = PatientRecord.Signals(inputs.Warnings.Select(w => w.ToEntry()), inputs.External, context);
@@ -508,12 +510,12 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, AuditLog audit,
         {
             var rows = await connection.QueryAsync<(string Name, string Atc)>(
                 "SELECT DISTINCT s.name_search, p.atc_code FROM medication_substance s JOIN medication_product p ON p.id = s.product_id WHERE "
-                + (checkpoint.Engine == DatabaseEngine.Postgres ? "s.name_search = ANY(@words)" : "s.name_search IN @words"), new { words = words.ToArray() });
+                + (checkpoint.Engine == DatabaseEngine.Postgres ? "s.name_search = ANY(@words)" : "s.name_search IN @words"), new { words = words.ToArray() }, transaction);
             foreach (var g in rows.GroupBy(r => r.Name))
                 groups[g.Key] = g.Select(r => r.Atc.Length >= PrescribingChecks.GroupLength ? r.Atc[..PrescribingChecks.GroupLength] : r.Atc).Distinct().ToList();
         }
         var current = inputs.Orders.Where(o => context.MaySee(o.UnitId) && o.Id != replacing).ToList();
-        var foreign = await ExternalMedications.CurrentClassifiedAsync(connection, checkpoint.Engine, context, inputs.External);
+        var foreign = await ExternalMedications.CurrentClassifiedAsync(connection, checkpoint.Engine, context, inputs.External, transaction);
         return PrescribingChecks.Run(product, substances, draft, allergies, groups, current, foreign);
     }
 
