@@ -61,6 +61,27 @@ public class MedicationListTests
     private static Task AllergyAsync(Fixture f, string agent) =>
         f.Region.Services.Warnings.AddAsync(f.Region.Physician, f.PatientId, new NewWarning("Hypersensitivity", "", agent, "Utslag", "Harmful", "Confirmed"), Ct);
 
+    /// <summary>
+    /// Signing reads what its checks need (here an allergy's substance group) on the write's own
+    /// connection: one connection per prescription, so it also runs where there is only one — a
+    /// scratch scope, which refuses a step that opens a second while it holds the first (the checks
+    /// did, on a connection of their own, until 2026-12-06).
+    /// </summary>
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task Signing_a_prescription_past_its_checks_holds_one_connection_at_a_time(DatabaseEngine engine)
+    {
+        var f = await CreateAsync(engine);
+        await AllergyAsync(f, "Paracetamol");
+
+        await using (var scope = f.Region.Database.Scratch())
+        {
+            var order = await f.Medication.PrescribeAsync(f.Region.Physician, f.PatientId, Scheduled(f["Alvedon"]), "Bedömd tålig tidigare", cancellationToken: Ct);
+            Assert.Equal("AllergySubstance", Assert.Single(order.Current.Findings).Kind);
+            Assert.Single(await f.Medication.ListAsync(f.Region.Physician, f.PatientId, Ct));
+        }
+        Assert.Equal(0, await OrdersAsync(f.Region, f.PatientId));
+    }
+
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task A_prescription_is_listed_as_current_with_its_structured_dosage_origin_prescriber_and_unit(DatabaseEngine engine)
     {
