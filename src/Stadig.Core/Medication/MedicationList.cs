@@ -430,8 +430,8 @@ public sealed class MedicationList(PatientCheckpoint checkpoint, AuditLog audit,
     {
         // On the write's own connection, before it writes anything: read committed, what a lookup a check
         // may need (an allergy's substance groups, another system's product) reads is what is committed.
-        // A second connection here held two of the pool's per prescription, and a step that needs two at
-        // once cannot run where there is one (the start-up warm-up's scratch scope, which prescribes).
+        // A second connection here held two of the pool's per prescription while the write waited for it,
+        // and could not be had at all where there is one (a scratch scope).
         inputs ??= await ReadCheckInputsAsync(connection, grant.PatientId, dosage.ProductId, transaction);
         var (product, substances, draft) = WithProduct(inputs, dosage);
         var findings = await FindingsAsync(connection, grant.Context, inputs, product, substances, draft, replacing, transaction);
