@@ -109,4 +109,23 @@ public class PatientIdentifierTests
         Assert.Equal(IdentifierKind.Reservnummer, region.Parse("res123456").Kind);
         Assert.Throws<InvalidInputException>(() => region.Parse("991234567890"));
     }
+
+    /// <summary>
+    /// A region's pattern is matched in linear time, so that no identifier a lab or a clerk sends can
+    /// make a match run away, and no match is given up on the clock (a busy node once failed a lab
+    /// message that way): a pattern that backtracks exponentially in a backtracking engine answers at
+    /// once, and one the linear engine cannot run is refused when the node starts, naming the setting.
+    /// </summary>
+    [Fact]
+    public void A_regions_reservnummer_pattern_is_matched_in_linear_time_and_a_pattern_it_cannot_run_is_refused_by_name()
+    {
+        var region = new PatientIdentifierRules(Clock, new ReservnummerFormat(@"^(9+)+$"));
+        Assert.Equal(IdentifierKind.Reservnummer, region.Parse(new string('9', 40)).Kind);
+        var problem = Assert.Throws<InvalidInputException>(() => region.Parse(new string('9', 5000) + "x"));
+        Assert.Contains("siffror", problem.Message);
+
+        var refused = Assert.Throws<InvalidOperationException>(() => new ReservnummerFormat(@"^(\d)\1{11}$"));
+        Assert.Contains("Stadig:ReservnummerPattern", refused.Message);
+        Assert.Throws<InvalidOperationException>(() => new ReservnummerFormat("^(99"));
+    }
 }

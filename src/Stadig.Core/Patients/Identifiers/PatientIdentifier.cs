@@ -152,13 +152,31 @@ public sealed class PatientIdentifierRules(TimeProvider clock, ReservnummerForma
 /// its own. The default is twelve characters starting with "99", which can never be a personnummer
 /// or samordningsnummer (those start with the century 18, 19 or 20).
 /// </summary>
-public sealed class ReservnummerFormat(string pattern)
+public sealed class ReservnummerFormat
 {
     public static readonly ReservnummerFormat Default = new(@"^99[0-9]{10}$");
 
-    private readonly Regex _regex = new(pattern, RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, TimeSpan.FromMilliseconds(100));
+    private readonly Regex _regex;
 
-    public string Pattern => pattern;
+    public ReservnummerFormat(string pattern)
+    {
+        Pattern = pattern;
+        // Matched without backtracking, in time linear in the input whatever pattern the region gives,
+        // so no match can run away and none needs a time limit. The limit there was (100 ms, measured on
+        // the clock) failed a lab message's twelve-character identifier when a busy node paused the
+        // thread (CI, 2026-12-06): an HL7 ingest must not fail because the machine was slow.
+        try
+        {
+            _regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.IgnoreCase | RegexOptions.NonBacktracking);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
+        {
+            throw new InvalidOperationException(
+                $"Stadig:ReservnummerPattern \"{pattern}\" is not a usable regular expression: {e.Message} (back-references and look-arounds are not supported).", e);
+        }
+    }
+
+    public string Pattern { get; }
 
     public bool Matches(string text) => _regex.IsMatch(text);
 }
