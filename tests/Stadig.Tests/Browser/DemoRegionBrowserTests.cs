@@ -27,12 +27,12 @@ public class DemoRegionBrowserTests
         await page.Keyboard.PressAsync("Enter");
 
         // The physician holds several assignments: choosing one is the next step.
-        await page.WaitForURLAsync("**/assignment**");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath.StartsWith("/assignment", StringComparison.Ordinal));
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("02-assignment"), FullPage = true });
         var firstChoice = page.Locator("button.choice").First;
         var unitName = (await firstChoice.Locator("strong").TextContentAsync())!.Trim();
         await firstChoice.ClickAsync();
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath == "/");
         Assert.Contains(unitName, await page.Locator(".assignment").TextContentAsync());
 
         // A patient from the demo region, found by the start of the family name, opened without the mouse.

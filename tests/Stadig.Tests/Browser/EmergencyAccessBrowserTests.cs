@@ -30,7 +30,7 @@ public class EmergencyAccessBrowserTests
         // No care relation: not found; the way in is emergency access.
         await page.GotoAsync($"/patients/{patientId}");
         await page.ClickAsync($"a[href='/patients/{patientId}/emergency']");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == $"/patients/{patientId}/emergency");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath == $"/patients/{patientId}/emergency");
         Assert.Equal(0, await page.Locator("#open-emergency").CountAsync());
 
         // Step one: where, not what.
@@ -42,7 +42,7 @@ public class EmergencyAccessBrowserTests
         // Step two: a reason, then the record opens.
         await page.FillAsync("#emergency-reason", "Medvetslös, inkommen med ambulans");
         await page.ClickAsync("#open-emergency");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == $"/patients/{patientId}");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath == $"/patients/{patientId}");
         await page.WaitForSelectorAsync("text=Journalen är öppnad med nödåtkomst");
         Assert.Contains("Penicillin", await page.Locator("#warnings").TextContentAsync());
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("30-emergency-opened"), FullPage = true });
@@ -77,6 +77,6 @@ public class EmergencyAccessBrowserTests
         await page.FillAsync("#username", username);
         await page.FillAsync("#password", "lösen");
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == landing || new Uri(url).AbsolutePath == "/");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath == landing || new Uri(url).AbsolutePath == "/");
     }
 }

@@ -55,7 +55,7 @@ public sealed class EveryPageBrowser : IAsyncLifetime
             await page.FillAsync("#username", user);
             await page.FillAsync("#password", "lösen");
             await page.Keyboard.PressAsync("Enter");
-            await page.WaitForURLAsync(url => !url.Contains("/login", StringComparison.Ordinal));
+            await Infrastructure.Browser.WaitForUrlAsync(page, url => !url.Contains("/login", StringComparison.Ordinal));
         }
         await page.GotoAsync($"/culture?name={culture}&returnUrl=/login");
         await page.CloseAsync();

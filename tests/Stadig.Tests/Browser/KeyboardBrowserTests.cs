@@ -61,7 +61,7 @@ public class KeyboardBrowserTests(EveryPageBrowser browser) : IClassFixture<Ever
         await page.WaitForFunctionAsync("() => document.activeElement?.id === 'note-type'");
         await page.Keyboard.PressAsync("Tab");
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync("**/notes/**");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath.StartsWith("/notes/", StringComparison.Ordinal));
         await page.WaitForFunctionAsync("() => document.activeElement?.id === 'kw-0'");
         var noteUrl = page.Url;
 
@@ -79,9 +79,9 @@ public class KeyboardBrowserTests(EveryPageBrowser browser) : IClassFixture<Ever
         // The signed note's page listens for keys once its scripts have run (its load event), not when the element above appears.
         await page.WaitForLoadStateAsync(LoadState.Load);
         await page.Keyboard.PressAsync("r");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath.StartsWith("/results/", StringComparison.Ordinal));
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath.StartsWith("/results/", StringComparison.Ordinal));
         await page.Keyboard.PressAsync("b");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath == "/");
         await page.CloseAsync();
     }
 }

@@ -89,7 +89,7 @@ public class MedicationBrowserTests
 
         await page.Keyboard.TypeAsync("Tålt paracetamol 2025, urtikarian kom av annat");
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == $"/patients/{patientId}/medication");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath == $"/patients/{patientId}/medication");
 
         var list = await page.InnerTextAsync("#current-medications");
         Assert.Contains("Alvedon 500 mg filmdragerad tablett", list);
@@ -168,7 +168,7 @@ public class MedicationBrowserTests
         Assert.Contains("Öström", await ward.InnerTextAsync(".patient-banner"));
         violations.AddRange(await AxeAsync(ward, "record a dose"));
         await ward.ClickAsync("#record-dose");
-        await ward.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/ward/medication");
+        await Infrastructure.Browser.WaitForUrlAsync(ward, url => new Uri(url).AbsolutePath == "/ward/medication");
         var given = await ward.InnerTextAsync($"li[data-order-id='{daily.Id}']");
         Assert.Contains("Given", given);
         Assert.Contains("Test sven", given);
@@ -181,7 +181,7 @@ public class MedicationBrowserTests
         await ward.FillAsync("#checker-username", "sara");
         await ward.FillAsync("#checker-password", "lösen");
         await ward.ClickAsync("#record-dose");
-        await ward.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/ward/medication");
+        await Infrastructure.Browser.WaitForUrlAsync(ward, url => new Uri(url).AbsolutePath == "/ward/medication");
         Assert.Contains("1 av högst 4", await ward.InnerTextAsync($"div.as-needed[data-order-id='{asNeeded.Id}']"));
         await ward.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("52-medication-round"), FullPage = true });
 

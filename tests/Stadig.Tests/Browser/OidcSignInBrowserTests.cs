@@ -31,11 +31,11 @@ public class OidcSignInBrowserTests
         // Through the IdP and back, and on to the search with the session cookie (SameSite=Strict) in
         // place: the way back was started by the IdP's page, so without /login/continue the browser
         // would leave the cookie behind and land on the login page again.
-        await page.WaitForURLAsync(url => new Uri(url).Host == "127.0.0.1" && new Uri(url).AbsolutePath == "/");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).Host == "127.0.0.1" && new Uri(url).AbsolutePath == "/");
         Assert.Contains(assignments[0].UnitName, await page.Locator("header").InnerTextAsync());
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Logga ut" }).ClickAsync();
-        await page.WaitForURLAsync(url => new Uri(url).Host == "127.0.0.1" && new Uri(url).AbsolutePath == "/login");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).Host == "127.0.0.1" && new Uri(url).AbsolutePath == "/login");
         Assert.Equal(1, idp.EndSessions);
         await page.GotoAsync("/");
         Assert.Equal("/login", new Uri(page.Url).AbsolutePath);

@@ -39,7 +39,7 @@ public class PatientRecordBrowserTests
         await page.FillAsync("#username", "fhir");
         await page.FillAsync("#password", "x");
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath != "/login");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath != "/login");
 
         string[] allergies = ["Allergy to bee venom", "Shellfish allergy", "Allergy to peanuts"];
         async Task BannerHasAllergiesAsync(string where)
@@ -78,7 +78,7 @@ public class PatientRecordBrowserTests
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Infrastructure.Browser.ScreenshotPath("45-journal-timeline"), FullPage = false });
         await page.CheckAsync("input[name=kind][value=Encounter]");
         await page.ClickAsync("#timeline-show");
-        await page.WaitForURLAsync(url => url.Contains("kind=Encounter", StringComparison.Ordinal));
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => url.Contains("kind=Encounter", StringComparison.Ordinal));
         var timeline = await page.InnerTextAsync("#timeline");
         Assert.Contains("Encounter for check up (procedure)", timeline);
         Assert.Contains("Kontakt", timeline);

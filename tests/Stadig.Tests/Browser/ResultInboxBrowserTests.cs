@@ -63,7 +63,7 @@ public class ResultInboxBrowserTests
         // the element above is there before them, and a key pressed then does nothing.
         await page.WaitForLoadStateAsync(LoadState.Load);
         await page.Keyboard.PressAsync("n");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath != firstReport && new Uri(url).AbsolutePath.StartsWith("/results/", StringComparison.Ordinal));
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath != firstReport && new Uri(url).AbsolutePath.StartsWith("/results/", StringComparison.Ordinal));
         await page.WaitForSelectorAsync("#report-lines");
         Assert.Equal(1, await page.Locator("#attest").CountAsync());
         await page.GotoAsync("/results/inbox");

@@ -57,7 +57,7 @@ public class TrainingBrowserTests
         await page.WaitForSelectorAsync("#hidden-records li");
         await page.FillAsync("#emergency-reason", "Övning: medvetslös på akuten");
         await page.ClickAsync("#open-emergency");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == $"/patients/{patient}");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath == $"/patients/{patient}");
         await ExpectDoneAsync(page, "physician-emergency-access");
 
         await page.GotoAsync("/training");
@@ -99,9 +99,9 @@ public class TrainingBrowserTests
         await page.Keyboard.PressAsync("Enter");
         if (assignment is { } id)
         {
-            await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/assignment");
+            await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath == "/assignment");
             await page.ClickAsync($"form:has(input[value='{id}']) button");
         }
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath is "/" or "/training/report");
+        await Infrastructure.Browser.WaitForUrlAsync(page, url => new Uri(url).AbsolutePath is "/" or "/training/report");
     }
 }

@@ -45,8 +45,42 @@ public static class Browser
         await page.FillAsync("#username", username);
         await page.FillAsync("#password", password);
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
+        await WaitForUrlAsync(page, url => new Uri(url).AbsolutePath == "/");
     }
+
+    /// <summary>
+    /// Waits until the page's main frame is at an address that <paramref name="arrived"/> accepts and
+    /// that document has loaded. Playwright's own WaitForURLAsync reads the page's address first and
+    /// only then listens for navigations, on another thread than the one its events arrive on: a
+    /// navigation that lands between the two is never seen, and the wait runs out its 90 s (two browser
+    /// tests of one CI run, with no navigation in their logs). This listens first and then looks.
+    /// </summary>
+    public static async Task WaitForUrlAsync(IPage page, Func<string, bool> arrived)
+    {
+        var there = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnNavigated(object? sender, IFrame frame)
+        {
+            if (frame == page.MainFrame && arrived(frame.Url)) there.TrySetResult();
+        }
+        page.FrameNavigated += OnNavigated;
+        try
+        {
+            if (arrived(page.Url)) there.TrySetResult();
+            await there.Task.WaitAsync(NavigationTimeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"The page did not reach the awaited address in {NavigationTimeout.TotalSeconds:0} s; it is at {page.Url}.");
+        }
+        finally
+        {
+            page.FrameNavigated -= OnNavigated;
+        }
+        await page.WaitForLoadStateAsync(LoadState.Load);
+    }
+
+    /// <summary>The longest any browser test waits for one step: generous, for a busy two-core CI machine.</summary>
+    public static readonly TimeSpan NavigationTimeout = TimeSpan.FromSeconds(90);
 
     /// <summary>Where screenshots go: TestResults/screenshots beside the test assembly, for a person to look at.</summary>
     public static string ScreenshotPath(string name)
