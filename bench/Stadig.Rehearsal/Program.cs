@@ -71,8 +71,8 @@ try
     // Every action as measured, for questions the report does not answer (when the over-budget
     // requests came, what ran beside them): one line each, times in milliseconds.
     File.WriteAllLines(Path.Combine(output, "samples.csv"), samples.OrderBy(s => s.AtSeconds).Select(s => string.Create(CultureInfo.InvariantCulture,
-        $"{s.AtSeconds:0.000},{s.Action},{s.Outcome},{s.Status},{s.Milliseconds:0.0},{s.ServerMilliseconds:0.0},{s.QueueMilliseconds:0.0},{s.DatabaseMilliseconds:0.0},{s.GcMilliseconds:0.0}"))
-        .Prepend("at_s,action,outcome,status,client_ms,server_ms,queue_ms,db_ms,gc_ms"));
+        $"{s.AtSeconds:0.000},{s.Action},{s.Outcome},{s.Status},{s.Milliseconds:0.0},{s.ServerMilliseconds:0.0},{s.QueueMilliseconds:0.0},{s.DatabaseMilliseconds:0.0},{s.GcMilliseconds:0.0},{s.Jitted}"))
+        .Prepend("at_s,action,outcome,status,client_ms,server_ms,queue_ms,db_ms,gc_ms,jit"));
     Console.WriteLine(report.ConsoleTable());
     Console.WriteLine($"report: {Path.Combine(output, "report.html")} and report.json");
     return report.TotalErrors > 0 ? 3 : report.Overload is { Pass: false } ? 4 : 0;

@@ -17,7 +17,7 @@ public enum Outcome
 /// null when no answer carried one, as over MLLP).
 /// </summary>
 public readonly record struct Sample(string Action, double AtSeconds, double Milliseconds, Outcome Outcome, string? Status, double? ServerMilliseconds = null,
-    double? QueueMilliseconds = null, double? DatabaseMilliseconds = null, double? GcMilliseconds = null)
+    double? QueueMilliseconds = null, double? DatabaseMilliseconds = null, double? GcMilliseconds = null, int? Jitted = null)
 {
     /// <summary>
     /// The time DESIGN.md's budgets are about: the server's (they are server times), else the
@@ -64,11 +64,11 @@ public sealed class Recorder
     /// <summary>
     /// Adds one answer's Server-Timing to the action being measured (an action may send several
     /// requests): its total, the wait for an admission slot, the database's share and the garbage
-    /// collector's pauses while it ran.
+    /// collector's pauses while it ran, and the methods the process compiled meanwhile (first use).
     /// </summary>
-    public static void AddServerTime(double milliseconds, double? queueMilliseconds, double? databaseMilliseconds = null, double? gcMilliseconds = null)
+    public static void AddServerTime(double milliseconds, double? queueMilliseconds, double? databaseMilliseconds = null, double? gcMilliseconds = null, int? jitted = null)
     {
-        if (CurrentServerTime.Value is { } time) time.Add(milliseconds, queueMilliseconds, databaseMilliseconds, gcMilliseconds);
+        if (CurrentServerTime.Value is { } time) time.Add(milliseconds, queueMilliseconds, databaseMilliseconds, gcMilliseconds, jitted);
     }
 
     private sealed class ServerTime
@@ -77,9 +77,11 @@ public sealed class Recorder
         public double? QueueMilliseconds { get; private set; }
         public double? DatabaseMilliseconds { get; private set; }
         public double? GcMilliseconds { get; private set; }
+        public int? Jitted { get; private set; }
 
-        public void Add(double milliseconds, double? queueMilliseconds, double? databaseMilliseconds, double? gcMilliseconds)
+        public void Add(double milliseconds, double? queueMilliseconds, double? databaseMilliseconds, double? gcMilliseconds, int? jitted)
         {
+            if (jitted is { } methods) Jitted = (Jitted ?? 0) + methods;
             Milliseconds = (Milliseconds ?? 0) + milliseconds;
             if (queueMilliseconds is { } queue) QueueMilliseconds = (QueueMilliseconds ?? 0) + queue;
             if (databaseMilliseconds is { } database) DatabaseMilliseconds = (DatabaseMilliseconds ?? 0) + database;
@@ -88,9 +90,9 @@ public sealed class Recorder
     }
 
     public void Add(string action, double atSeconds, double milliseconds, Outcome outcome, string? status = null, double? serverMilliseconds = null,
-        double? queueMilliseconds = null, double? databaseMilliseconds = null, double? gcMilliseconds = null)
+        double? queueMilliseconds = null, double? databaseMilliseconds = null, double? gcMilliseconds = null, int? jitted = null)
     {
-        _samples.Enqueue(new Sample(action, atSeconds, milliseconds, outcome, status, serverMilliseconds, queueMilliseconds, databaseMilliseconds, gcMilliseconds));
+        _samples.Enqueue(new Sample(action, atSeconds, milliseconds, outcome, status, serverMilliseconds, queueMilliseconds, databaseMilliseconds, gcMilliseconds, jitted));
         if (outcome == Outcome.Ok) _seen.TryAdd(action, 0);
     }
 
@@ -128,7 +130,7 @@ public sealed class Recorder
         }
         watch.Stop();
         Add(action, at, watch.Elapsed.TotalMilliseconds, result.Outcome, result.Status, serverTime.Milliseconds, serverTime.QueueMilliseconds,
-            serverTime.DatabaseMilliseconds, serverTime.GcMilliseconds);
+            serverTime.DatabaseMilliseconds, serverTime.GcMilliseconds, serverTime.Jitted);
         return result;
     }
 }

@@ -33,7 +33,10 @@ public static class Shedding
     public static double? ServerMilliseconds(HttpResponseMessage response) => ServerTiming(response, "total");
 
     /// <summary>One metric's duration from the Server-Timing header, e.g. "queue" (the wait for an admission slot).</summary>
-    public static double? ServerTiming(HttpResponseMessage response, string metricName)
+    public static double? ServerTiming(HttpResponseMessage response, string metricName) => ServerTimingParameter(response, metricName, "dur");
+
+    /// <summary>One metric's parameter from the Server-Timing header, e.g. "jit" and "desc" (the methods compiled while the request ran).</summary>
+    public static double? ServerTimingParameter(HttpResponseMessage response, string metricName, string parameterName)
     {
         if (!response.Headers.TryGetValues("Server-Timing", out var values)) return null;
         foreach (var metric in values.SelectMany(v => v.Split(',')))
@@ -41,9 +44,9 @@ public static class Shedding
             var parts = metric.Trim().Split(';');
             if (parts[0] != metricName) continue;
             foreach (var parameter in parts.Skip(1))
-                if (parameter.Trim().StartsWith("dur=", StringComparison.Ordinal)
-                    && double.TryParse(parameter.Trim()[4..], NumberStyles.Float, CultureInfo.InvariantCulture, out var ms))
-                    return ms;
+                if (parameter.Trim().StartsWith(parameterName + "=", StringComparison.Ordinal)
+                    && double.TryParse(parameter.Trim()[(parameterName.Length + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                    return value;
         }
         return null;
     }
@@ -56,7 +59,8 @@ public static class Shedding
             var watch = Stopwatch.StartNew();
             var response = await base.SendAsync(request, cancellationToken);
             var server = ServerMilliseconds(response);
-            if (server is { } ms) Recorder.AddServerTime(ms, ServerTiming(response, "queue"), ServerTiming(response, "db"), ServerTiming(response, "gc"));
+            if (server is { } ms) Recorder.AddServerTime(ms, ServerTiming(response, "queue"), ServerTiming(response, "db"), ServerTiming(response, "gc"),
+                (int?)ServerTimingParameter(response, "jit", "desc"));
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
                 recorder.AddUnavailable(new UnavailableResponse(at, watch.Elapsed.TotalMilliseconds, response.Headers.RetryAfter is not null, server));
             return response;
