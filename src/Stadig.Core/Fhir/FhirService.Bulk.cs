@@ -16,8 +16,16 @@ public sealed record FhirExportScope(string Level, Guid? GroupUnitId, IReadOnlyS
 
 public sealed partial class FhirService
 {
-    /// <summary>Lines per NDJSON file of an export.</summary>
-    public const int ExportFileLines = 10_000;
+    /// <summary>
+    /// Lines per NDJSON file of an export (HAPI FHIR's default too). An export holds each type's file
+    /// in memory until it is full, and those lines outlived the collections that ran meanwhile: with
+    /// 10,000 a running export had every garbage collection of the node carry 50 MB of them, and its
+    /// pauses were 60–100 ms for every request of the overload run (docs/benchmarks.md, fifteenth run).
+    /// </summary>
+    public const int DefaultExportFileLines = 1_000;
+
+    /// <summary>Lines per NDJSON file of this service's exports (<see cref="DefaultExportFileLines"/>; a test sets fewer to see a type span files).</summary>
+    internal int ExportFileLines { get; set; } = DefaultExportFileLines;
 
     /// <summary>
     /// Starts a Bulk Data export (the async pattern: the caller polls the job). Bulk export is a
@@ -44,9 +52,9 @@ public sealed partial class FhirService
     /// </summary>
     public async Task RunExportAsync(FhirCaller caller, Guid job, FhirExportScope scope, BackgroundWork? background = null, CancellationToken cancellationToken = default)
     {
+        var files = new Dictionary<string, ExportFileText>(StringComparer.Ordinal);
         try
         {
-            var files = new Dictionary<string, (StringBuilder Text, int Lines, int Position)>(StringComparer.Ordinal);
             await using var connection = await checkpoint.Scope(caller.Caller).OpenAsync(cancellationToken);
             // The records are read from the replica when one is configured (an export tolerates its lag
             // and is the heaviest read there is); the job's files and state are written to the primary.
@@ -57,15 +65,9 @@ public sealed partial class FhirService
             {
                 var type = FhirJson.String(resource["resourceType"])!;
                 if (scope.Types is not null && !scope.Types.Contains(type)) return;
-                if (!files.TryGetValue(type, out var file)) file = (new StringBuilder(), 0, 0);
-                file.Text.Append(FhirJson.Serialize(resource)).Append('\n');
-                file.Lines++;
-                if (file.Lines >= ExportFileLines)
-                {
-                    await SaveFileAsync(connection, job, type, file.Position, file.Lines, file.Text.ToString());
-                    file = (new StringBuilder(), 0, file.Position + 1);
-                }
-                files[type] = file;
+                if (!files.TryGetValue(type, out var file)) files[type] = file = new ExportFileText();
+                file.AppendLine(FhirJson.Serialize(resource));
+                if (file.Lines >= ExportFileLines) await SaveFileAsync(connection, job, type, file);
             }
 
             if (scope.Level == "system")
@@ -90,7 +92,7 @@ public sealed partial class FhirService
             }
             foreach (var (type, file) in files)
             {
-                if (file.Lines > 0) await SaveFileAsync(connection, job, type, file.Position, file.Lines, file.Text.ToString());
+                if (file.Lines > 0) await SaveFileAsync(connection, job, type, file);
             }
             await connection.ExecuteAsync("UPDATE fhir_export_job SET status = 'completed', completed_at = @now WHERE id = @job", new { job, now = clock.GetUtcNow() });
         }
@@ -109,6 +111,10 @@ public sealed partial class FhirService
                         _ => failure.GetType().Name,
                     },
                 });
+        }
+        finally
+        {
+            foreach (var file in files.Values) file.Dispose();
         }
     }
 
@@ -185,9 +191,27 @@ public sealed partial class FhirService
         {FhirResourceStore.CompartmentSql}
         """;
 
-    private static Task SaveFileAsync(System.Data.Common.DbConnection connection, Guid job, string type, int position, int lines, string content) =>
-        connection.ExecuteAsync("INSERT INTO fhir_export_file (job_id, resource_type, position, lines, content) VALUES (@job, @type, @position, @lines, @content)",
-            new { job, type, position, lines, content });
+    /// <summary>Stores the file's lines as the next file of its type and empties it for the lines after.</summary>
+    private async Task SaveFileAsync(System.Data.Common.DbConnection connection, Guid job, string type, ExportFileText file)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO fhir_export_file (job_id, resource_type, position, lines, content) VALUES (@job, @type, @position, @lines, @content)";
+        void Add(string name, object value)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+        Add("job", database.Engine == DatabaseEngine.Sqlite ? job.ToString() : job);
+        Add("type", type);
+        Add("position", file.Position);
+        Add("lines", file.Lines);
+        // PostgreSQL takes the text straight from the pooled buffer; SQLite's driver only takes a string.
+        Add("content", database.Engine == DatabaseEngine.Postgres ? file.Text : new string(file.Text.AsSpan()));
+        await command.ExecuteNonQueryAsync();
+        file.StartNext();
+    }
 
     public sealed class ExportJob
     {
@@ -237,5 +261,52 @@ public sealed partial class FhirService
         return await connection.QuerySingleOrDefaultAsync<string>(
             "SELECT content FROM fhir_export_file WHERE job_id = @job AND resource_type = @type AND position = @position", new { job, type, position })
             ?? throw new FhirException(FhirFailureKind.NotFound, "not-found", null, $"Export {job} has no file {type} {position}.");
+    }
+}
+
+/// <summary>
+/// One NDJSON file of an export being filled, in a buffer rented from the shared pool: the buffer is
+/// reused file after file (and job after job), so the lines an export holds no longer become new
+/// long-lived objects that every garbage collection meanwhile must move.
+/// </summary>
+internal sealed class ExportFileText : IDisposable
+{
+    private char[] _buffer = System.Buffers.ArrayPool<char>.Shared.Rent(64 * 1024);
+    private int _length;
+
+    public int Lines { get; private set; }
+
+    /// <summary>Which file of its type this is (0, 1, …).</summary>
+    public int Position { get; private set; }
+
+    public ArraySegment<char> Text => new(_buffer, 0, _length);
+
+    public void AppendLine(string line)
+    {
+        if (_length + line.Length + 1 > _buffer.Length)
+        {
+            var bigger = System.Buffers.ArrayPool<char>.Shared.Rent(Math.Max(_length + line.Length + 1, _buffer.Length * 2));
+            _buffer.AsSpan(0, _length).CopyTo(bigger);
+            System.Buffers.ArrayPool<char>.Shared.Return(_buffer);
+            _buffer = bigger;
+        }
+        line.CopyTo(_buffer.AsSpan(_length));
+        _length += line.Length;
+        _buffer[_length++] = '\n';
+        Lines++;
+    }
+
+    /// <summary>After the file was stored: the next file of the type starts empty in the same buffer.</summary>
+    public void StartNext()
+    {
+        _length = 0;
+        Lines = 0;
+        Position++;
+    }
+
+    public void Dispose()
+    {
+        if (_buffer.Length > 0) System.Buffers.ArrayPool<char>.Shared.Return(_buffer);
+        _buffer = [];
     }
 }

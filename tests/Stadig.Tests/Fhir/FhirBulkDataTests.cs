@@ -53,6 +53,27 @@ public class FhirBulkDataTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
+    public async Task A_type_with_more_lines_than_a_file_holds_is_exported_over_files_in_order_with_every_line_once(DatabaseEngine engine)
+    {
+        await using var fhir = await FhirTestServer.StartAsync(engine, Role.Physician, Role.Administrator);
+        var bundle = JsonNode.Parse(await File.ReadAllTextAsync(FhirSamples.SyntheaBundles().First(f => f.Contains("Clemente", StringComparison.Ordinal)), TestContext.Current.CancellationToken))!;
+        Assert.Equal(HttpStatusCode.OK, (await fhir.Client().PostFhirAsync("/fhir", bundle)).Status);
+        var whole = await ExportFilesAsync(fhir);
+        var observations = Assert.Single(whole, f => f.Type == "Observation").Lines;
+        Assert.Equal(48, observations.Count);
+
+        // Seven lines a file: the 48 Observations in 7 files, the file buffer reused from one to the next.
+        fhir.Server.Services.GetRequiredService<Stadig.Fhir.FhirService>().ExportFileLines = 7;
+        var split = await ExportFilesAsync(fhir);
+        var parts = split.Where(f => f.Type == "Observation").ToList();
+        Assert.Equal(7, parts.Count);
+        Assert.All(parts.SkipLast(1), part => Assert.Equal(7, part.Lines.Count));
+        Assert.Equal(Enumerable.Range(0, 7).Select(i => $"/Observation/{i}"), parts.Select(p => p.Url[p.Url.LastIndexOf("/Observation/", StringComparison.Ordinal)..]));
+        Assert.Equal(observations, parts.SelectMany(p => p.Lines));
+        Assert.All(parts.SelectMany(p => p.Lines), line => Assert.Equal("Observation", JsonNode.Parse(line)!["resourceType"]!.GetValue<string>()));
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Both), MemberType = typeof(TestDatabases))]
     public async Task Export_is_for_administrators_and_asks_for_the_async_pattern(DatabaseEngine engine)
     {
         await using var fhir = await FhirTestServer.StartAsync(engine);
@@ -120,6 +141,33 @@ public class FhirBulkDataTests
                 lines.AddRange(text.Split('\n', StringSplitOptions.RemoveEmptyEntries));
             }
             return lines;
+        }
+        throw new InvalidOperationException("The export never finished.");
+    }
+
+    /// <summary>An export run to the end as a client does: each file of the manifest, in its order, with its type and lines.</summary>
+    private static async Task<List<(string Type, string Url, List<string> Lines)>> ExportFilesAsync(FhirTestServer server)
+    {
+        var admin = server.Client("system/*.read", assignment: (await server.Server.Staff.AssignmentsOfAsync(server.Member.Id, TestContext.Current.CancellationToken))
+            .First(a => a.Role == Role.Administrator));
+        var (kickOff, _, response) = await admin.SendAsync(HttpMethod.Get, "/fhir/$export", configure: r => r.Headers.Add("Prefer", "respond-async"));
+        Assert.Equal(HttpStatusCode.Accepted, kickOff);
+        var status = response.Content.Headers.ContentLocation!.ToString();
+        for (var poll = 0; poll < 100_000; poll++)
+        {
+            var (state, manifest, _) = await admin.GetFhirAsync(status);
+            if (state == HttpStatusCode.Accepted) continue;
+            Assert.Equal(HttpStatusCode.OK, state);
+            var files = new List<(string Type, string Url, List<string> Lines)>();
+            foreach (var output in manifest["output"]!.AsArray())
+            {
+                var url = output!["url"]!.GetValue<string>();
+                var text = await admin.GetStringAsync(url, TestContext.Current.CancellationToken);
+                var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+                Assert.Equal(output["count"]!.GetValue<int>(), lines.Count);
+                files.Add((output["type"]!.GetValue<string>(), url, lines));
+            }
+            return files;
         }
         throw new InvalidOperationException("The export never finished.");
     }
