@@ -66,6 +66,10 @@ public class WarmUpTests
         Assert.Equal(200, steps["GET /notes/{id} (scratch)"]);
         Assert.Equal(200, steps["PUT /api/notes/{id}/draft (scratch)"]);
         Assert.Equal(200, steps["GET /patients/{id} (scratch, with its note)"]);
+        // A prescription signed for it (the answer to a signed one is the list: 302), with its pages before.
+        Assert.Equal(200, steps["GET /patients/{id}/medication (scratch)"]);
+        Assert.Equal(200, steps["GET /patients/{id}/medication/prescribe?q=… (scratch)"]);
+        Assert.Equal(302, steps["POST /patients/{id}/medication/prescribe (scratch)"]);
         Assert.Contains("PatientChart.WarmUpAsync", steps.Keys);
         // Its audit events (and the new note's refusal) were written and rolled back.
         Assert.True(warmUp.RolledBack >= 3, $"{warmUp.RolledBack} transactions rolled back");
