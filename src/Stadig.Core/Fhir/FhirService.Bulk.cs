@@ -19,8 +19,8 @@ public sealed partial class FhirService
     /// <summary>
     /// Lines per NDJSON file of an export (HAPI FHIR's default too). An export holds each type's file
     /// in memory until it is full, and those lines outlived the collections that ran meanwhile: with
-    /// 10,000 a running export had every garbage collection of the node carry 50 MB of them, and its
-    /// pauses were 60–100 ms for every request of the overload run (docs/benchmarks.md, fifteenth run).
+    /// 10,000 lines in new strings, every garbage collection of the overload run kept ~50 MB of them
+    /// alive and paused the requests in flight for 60–100 ms (docs/benchmarks.md, fifteenth run).
     /// </summary>
     public const int DefaultExportFileLines = 1_000;
 
