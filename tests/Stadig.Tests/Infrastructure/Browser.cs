@@ -33,7 +33,7 @@ public static class Browser
     {
         var (playwright, browser) = await LaunchAsync();
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = server.ToString(), ViewportSize = new ViewportSize { Width = width, Height = height } });
-        page.SetDefaultTimeout(90_000);
+        page.SetDefaultTimeout((float)NavigationTimeout.TotalMilliseconds);
         if (initScript is not null) await page.AddInitScriptAsync(initScript);
         return new BrowserPage(playwright, browser, page);
     }
